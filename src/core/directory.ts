@@ -1,0 +1,50 @@
+/**
+ * What the identity provider tells the agent, in the product's words. Integrations (Microsoft 365
+ * today) map their API objects to these; the planner reads only these.
+ */
+export interface DirectoryUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  givenName?: string | null;
+  surname?: string | null;
+  mail?: string | null;
+  jobTitle?: string | null;
+  department?: string | null;
+  accountEnabled?: boolean | null;
+  usageLocation?: string | null;
+  lastSignInDateTime?: string | null;
+}
+
+export type GroupKind = 'security' | 'distribution' | 'shared_mailbox' | 'microsoft365';
+
+export interface DirectoryGroup {
+  id: string;
+  displayName: string;
+  kind: GroupKind;
+  description?: string | null;
+  mail?: string | null;
+  /** Role-assignable (Entra `isAssignableToRole`): administrative, never granted by the helpdesk. */
+  privileged: boolean;
+}
+
+export interface SubscribedSku {
+  skuId: string;
+  skuPartNumber: string;
+  /** Seats bought (`prepaidUnits.enabled`). */
+  total: number;
+  /** Seats in use (`consumedUnits`). */
+  consumed: number;
+}
+
+export interface AuthMethod {
+  id: string;
+  /** Graph's method type without the namespace, e.g. `microsoftAuthenticatorAuthenticationMethod`. */
+  type: string;
+}
+
+export interface Runbook {
+  title: string;
+  body: string;
+  source: string;
+}

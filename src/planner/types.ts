@@ -1,0 +1,48 @@
+import type { AuthMethod, DirectoryGroup, DirectoryUser, Runbook, SubscribedSku } from '../core/directory.ts';
+import type { ProposedPlan } from '../core/plan.ts';
+import type { ToolDefinition } from '../core/tool.ts';
+
+/**
+ * What the agent can look at while diagnosing: read-only, typed. The engine's implementation runs
+ * the integrations' read tools (`m365.get_user`, `m365.list_user_groups`, ...) and records every
+ * call and its result in the request's diagnosis; the planner never sees how.
+ */
+export interface DiagnosisReader {
+  /** `m365.get_user`: by UPN (or mail). Null when no such user exists in the client's tenant. */
+  getUser(upn: string): Promise<DirectoryUser | null>;
+  /** `m365.find_user`: users whose display name, given name, surname or UPN starts with the query. */
+  findUsers(query: string): Promise<DirectoryUser[]>;
+  /** `m365.get_manager`: the user's direct manager, null when none is set. */
+  getManager(upn: string): Promise<DirectoryUser | null>;
+  /** `m365.list_user_groups` */
+  listUserGroups(upn: string): Promise<DirectoryGroup[]>;
+  /** `m365.list_user_licenses`: SKU part numbers. */
+  listUserLicenses(upn: string): Promise<string[]>;
+  /** `m365.list_licenses`: the tenant's subscribed SKUs with seats. */
+  listLicenses(): Promise<SubscribedSku[]>;
+  /** `m365.list_auth_methods` */
+  listAuthMethods(upn: string): Promise<AuthMethod[]>;
+  /** `m365.find_group`: groups whose display name (or mail) contains the query; empty query lists all. */
+  findGroups(query: string): Promise<DirectoryGroup[]>;
+  /** The client's runbooks (the fixture's today; Hudu / IT Glue articles when those integrations exist). */
+  listRunbooks(): Promise<Runbook[]>;
+}
+
+export interface PlannerInput {
+  request: {
+    /** The employee's words: ticket summary and description, the chat message, the call transcript. */
+    text: string;
+    channel: 'psa' | 'voice' | 'slack' | 'teams';
+  };
+  client: { slug: string; name: string; domain: string };
+  /** The address the request came from; may be unknown to the tenant. */
+  requesterEmail: string;
+  /** Tools the policies allow (never a `disabled` one): read and write. */
+  tools: readonly ToolDefinition[];
+  reader: DiagnosisReader;
+}
+
+export interface Planner {
+  readonly name: string;
+  plan(input: PlannerInput): Promise<ProposedPlan>;
+}
