@@ -1,0 +1,364 @@
+import type { AuthMethod, DirectoryGroup, DirectoryUser, SubscribedSku } from '../../core/directory.ts';
+import { DeskhandError } from '../../core/errors.ts';
+import type { ArgumentObject } from '../../core/tool.ts';
+import { type GraphClient, isPasswordMethod } from './client.ts';
+import { generateTemporaryPassword } from './password.ts';
+import { m365ToolByName } from './tools.ts';
+
+/**
+ * Runs the Microsoft 365 tools. Write tools act on the object ids a plan step resolved and froze
+ * (`resolved`), never on names looked up again, so that an approved plan cannot be redirected by a
+ * rename. Every write is safe to repeat: a second run finds the change made and says so in `data`.
+ */
+
+export interface ToolResult {
+  /** One line for the note and the audit log. Never contains a secret. */
+  summary: string;
+  /** Structured outcome for the step record. Never contains a secret. */
+  data: unknown;
+  /** Only `m365.reset_password`: the temporary password, shown once to the approving technician. */
+  secret?: string;
+}
+
+type Args = Record<string, string>;
+type ToolHandler = (args: Args, resolved: Args) => Promise<ToolResult>;
+
+export interface Resolution {
+  resolved: Record<string, string>;
+  problems: string[];
+}
+
+export class M365ToolRunner {
+  private readonly handlers: Readonly<Record<string, ToolHandler>>;
+
+  constructor(private readonly client: GraphClient) {
+    this.handlers = {
+      'm365.get_user': (a, r) => this.getUser(a, r),
+      'm365.find_user': (a) => this.findUser(a),
+      'm365.get_manager': (a, r) => this.getManager(a, r),
+      'm365.list_user_groups': (a, r) => this.listUserGroups(a, r),
+      'm365.list_user_licenses': (a, r) => this.listUserLicenses(a, r),
+      'm365.list_licenses': () => this.listLicenses(),
+      'm365.list_auth_methods': (a, r) => this.listAuthMethods(a, r),
+      'm365.find_group': (a) => this.findGroup(a),
+      'm365.add_user_to_group': (a, r) => this.addUserToGroup(a, r),
+      'm365.remove_user_from_group': (a, r) => this.removeUserFromGroup(a, r),
+      'm365.reset_password': (a, r) => this.resetPassword(a, r),
+      'm365.revoke_sessions': (a, r) => this.revokeSessions(a, r),
+      'm365.reset_mfa': (a, r) => this.resetMfa(a, r),
+      'm365.assign_license': (a, r) => this.assignLicense(a, r),
+      'm365.remove_license': (a, r) => this.removeLicense(a, r),
+      'm365.disable_account': (a, r) => this.setAccountEnabled(a, r, false),
+      'm365.enable_account': (a, r) => this.setAccountEnabled(a, r, true),
+    };
+  }
+
+  /** The tools this runner can run (the whole m365 catalog; a test keeps the two in step). */
+  get toolNames(): string[] {
+    return Object.keys(this.handlers);
+  }
+
+  async run(tool: string, args: Record<string, string>, resolved: Record<string, string>): Promise<ToolResult> {
+    const definition = m365ToolByName(tool);
+    const handler = this.handlers[tool];
+    if (!definition || !handler) throw new DeskhandError('bad_request', `${tool} is not a Microsoft 365 tool`);
+    const parsed = definition.args.safeParse(args);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
+      throw new DeskhandError('invalid_plan', `${tool} was given invalid arguments (${issues})`);
+    }
+    return handler(parsed.data, resolved);
+  }
+
+  // ----- resolving plan arguments --------------------------------------------------------------
+
+  /**
+   * Turns a step's human-readable arguments into object ids: a UPN (or mail) into the user's id, a
+   * group display name into the id of the one group with exactly that name (case-insensitive), a SKU
+   * part number into its skuId. Each argument that does not resolve gets a problem a technician can
+   * read; free-text arguments are left alone.
+   */
+  async resolve(argObjects: Readonly<Record<string, ArgumentObject>>, args: Record<string, string>): Promise<Resolution> {
+    const resolved: Record<string, string> = {};
+    const problems: string[] = [];
+    let skus: Promise<SubscribedSku[]> | undefined;
+    for (const [name, kind] of Object.entries(argObjects)) {
+      if (kind === 'text' || kind === 'id') continue;
+      const value = args[name]?.trim();
+      if (!value) {
+        problems.push(`the ${name} argument is missing`);
+        continue;
+      }
+      let outcome: { id: string } | { problem: string };
+      if (kind === 'user') outcome = await this.resolveUser(value);
+      else if (kind === 'group') outcome = await this.resolveGroup(value);
+      else {
+        skus ??= this.client.listSubscribedSkus();
+        outcome = resolveSku(value, await skus);
+      }
+      if ('id' in outcome) resolved[name] = outcome.id;
+      else problems.push(outcome.problem);
+    }
+    return { resolved, problems };
+  }
+
+  private async resolveUser(upn: string): Promise<{ id: string } | { problem: string }> {
+    const user = await this.client.getUserByUpnOrMail(upn);
+    return user ? { id: user.id } : { problem: `no user ${upn} in this Microsoft 365 tenant` };
+  }
+
+  private async resolveGroup(name: string): Promise<{ id: string } | { problem: string }> {
+    const wanted = name.toLowerCase();
+    const matches = (await this.client.findGroupsByName(name)).filter((g) => g.displayName.toLowerCase() === wanted);
+    if (matches.length === 1) return { id: matches[0]!.id };
+    if (matches.length === 0) return { problem: `no group named "${name}" in this Microsoft 365 tenant` };
+    return {
+      problem: `${matches.length} groups are named "${name}" (ids ${matches.map((g) => g.id).join(', ')}); a technician must pick one`,
+    };
+  }
+
+  // ----- read tools ----------------------------------------------------------------------------
+
+  /** The user a read is about: the resolved id when the step has one, else looked up by UPN. */
+  private async userOf(args: Args, resolved: Args): Promise<{ id: string; upn: string }> {
+    const upn = args['user']!;
+    if (resolved['user']) return { id: resolved['user'], upn };
+    const user = await this.client.getUserByUpnOrMail(upn);
+    if (!user) throw new DeskhandError('not_found', `no user ${upn} in this Microsoft 365 tenant`);
+    return { id: user.id, upn };
+  }
+
+  private async getUser(args: Args, resolved: Args): Promise<ToolResult> {
+    const upn = args['user']!;
+    const user = resolved['user'] ? await this.client.getUser(resolved['user']) : await this.client.getUserByUpnOrMail(upn);
+    if (!user) return { summary: `No user ${upn} in this Microsoft 365 tenant`, data: null };
+    return { summary: describeUser(user), data: user };
+  }
+
+  private async findUser(args: Args): Promise<ToolResult> {
+    const query = args['query']!;
+    const users = await this.client.findUsers(query);
+    const names = users.map((u) => `${u.displayName} <${u.userPrincipalName}>`);
+    return { summary: `${plural(users.length, 'user')} start with "${query}"${listed(names)}`, data: users };
+  }
+
+  private async getManager(args: Args, resolved: Args): Promise<ToolResult> {
+    const user = await this.userOf(args, resolved);
+    const manager = await this.client.getManager(user.id);
+    if (!manager) return { summary: `${user.upn} has no manager set`, data: null };
+    return { summary: `${user.upn}'s manager is ${manager.displayName} <${manager.userPrincipalName}>`, data: manager };
+  }
+
+  private async listUserGroups(args: Args, resolved: Args): Promise<ToolResult> {
+    const user = await this.userOf(args, resolved);
+    const groups = await this.client.listUserGroups(user.id);
+    return { summary: `${user.upn} is a member of ${plural(groups.length, 'group')}${listed(groups.map(describeGroup))}`, data: groups };
+  }
+
+  private async listUserLicenses(args: Args, resolved: Args): Promise<ToolResult> {
+    const user = await this.userOf(args, resolved);
+    const licenses = await this.client.listUserLicenses(user.id);
+    const summary = licenses.length > 0 ? `${user.upn} holds ${licenses.join(', ')}` : `${user.upn} holds no licenses`;
+    return { summary, data: licenses };
+  }
+
+  private async listLicenses(): Promise<ToolResult> {
+    const skus = await this.client.listSubscribedSkus();
+    const lines = skus.map((s) => `${s.skuPartNumber} ${s.consumed}/${s.total} in use${s.consumed >= s.total ? ' (none free)' : ''}`);
+    return { summary: skus.length > 0 ? `Subscriptions: ${lines.join(', ')}` : 'The tenant has no subscriptions', data: skus };
+  }
+
+  private async listAuthMethods(args: Args, resolved: Args): Promise<ToolResult> {
+    const user = await this.userOf(args, resolved);
+    const methods = await this.client.listAuthMethods(user.id);
+    return { summary: `${user.upn} has registered ${methods.map(methodName).join(', ') || 'no methods'}`, data: methods };
+  }
+
+  private async findGroup(args: Args): Promise<ToolResult> {
+    const query = args['query']!;
+    const groups = await this.client.findGroups(query);
+    return { summary: `${plural(groups.length, 'group')} match "${query}"${listed(groups.map(describeGroup))}`, data: groups };
+  }
+
+  // ----- write tools ---------------------------------------------------------------------------
+
+  private async addUserToGroup(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.add_user_to_group');
+    const groupId = requireResolved(resolved, 'group', 'm365.add_user_to_group');
+    const { alreadyMember } = await this.client.addMember(groupId, userId);
+    const { user, group } = args as { user: string; group: string };
+    return {
+      summary: alreadyMember ? `${user} was already a member of ${group}; nothing changed` : `Added ${user} to ${group}`,
+      data: { user, group, userId, groupId, alreadyMember },
+    };
+  }
+
+  private async removeUserFromGroup(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.remove_user_from_group');
+    const groupId = requireResolved(resolved, 'group', 'm365.remove_user_from_group');
+    const { notMember } = await this.client.removeMember(groupId, userId);
+    const { user, group } = args as { user: string; group: string };
+    return {
+      summary: notMember ? `${user} was not a member of ${group}; nothing changed` : `Removed ${user} from ${group}`,
+      data: { user, group, userId, groupId, notMember },
+    };
+  }
+
+  /** The password goes to Graph and into `secret`, nowhere else: not the summary, data, logs or errors. */
+  private async resetPassword(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.reset_password');
+    const password = generateTemporaryPassword();
+    await this.client.setTemporaryPassword(userId, password);
+    const user = args['user']!;
+    return {
+      summary: `Set a temporary password for ${user}; they must change it at next sign-in. It is shown once to the approving technician.`,
+      data: { user, userId, forceChangePasswordNextSignIn: true },
+      secret: password,
+    };
+  }
+
+  private async revokeSessions(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.revoke_sessions');
+    await this.client.revokeSessions(userId);
+    const user = args['user']!;
+    return {
+      summary: `Signed ${user} out of every session; apps may take a few minutes to notice`,
+      data: { user, userId, revoked: true },
+    };
+  }
+
+  /**
+   * Deletes every method but the password. Phones go last, the mobile number very last: Graph refuses
+   * to delete the default MFA method while others remain, and an alternate mobile needs the mobile.
+   */
+  private async resetMfa(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.reset_mfa');
+    const user = args['user']!;
+    const methods = await this.client.listAuthMethods(userId);
+    const kept = methods.filter(isPasswordMethod);
+    const toRemove = methods.filter((m) => !isPasswordMethod(m)).sort((a, b) => deletionOrder(a) - deletionOrder(b));
+    const removed: AuthMethod[] = [];
+    for (const method of toRemove) {
+      try {
+        await this.client.deleteAuthMethod(userId, method);
+      } catch (error) {
+        throw new DeskhandError('upstream', `MFA reset of ${user} stopped at ${methodName(method)}: ${messageOf(error)}`, {
+          details: { removed, remaining: toRemove.filter((m) => !removed.includes(m) && m !== method).map((m) => m.type) },
+          cause: error,
+        });
+      }
+      removed.push(method);
+    }
+    const alreadyReset = removed.length === 0;
+    return {
+      summary: alreadyReset
+        ? `${user} has no authentication methods besides the password; nothing to remove`
+        : `Removed ${plural(removed.length, 'authentication method')} of ${user} (${removed.map(methodName).join(', ')}); they will register MFA again at next sign-in`,
+      data: { user, userId, removed, kept, alreadyReset },
+    };
+  }
+
+  /** Checks the user's licenses and the seats before assigning, so that a full SKU fails with the reason. */
+  private async assignLicense(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.assign_license');
+    const skuId = requireResolved(resolved, 'sku', 'm365.assign_license');
+    const { user, sku } = args as { user: string; sku: string };
+    const [held, skus] = await Promise.all([this.client.listUserLicenseDetails(userId), this.client.listSubscribedSkus()]);
+    if (held.some((l) => l.skuId === skuId)) {
+      return { summary: `${user} already holds ${sku}; nothing changed`, data: { user, sku, userId, skuId, alreadyAssigned: true } };
+    }
+    const subscription = skus.find((s) => s.skuId === skuId);
+    if (!subscription) throw new DeskhandError('upstream', `the tenant no longer has a subscription to ${sku}`);
+    if (subscription.consumed >= subscription.total) {
+      throw new DeskhandError('upstream', `no free seat of ${sku}: ${subscription.consumed} of ${subscription.total} in use`, {
+        details: { sku, skuId, total: subscription.total, consumed: subscription.consumed },
+      });
+    }
+    await this.client.assignLicense(userId, skuId);
+    return {
+      summary: `Assigned ${sku} to ${user} (${subscription.total - subscription.consumed - 1} of ${subscription.total} seats left)`,
+      data: { user, sku, userId, skuId, alreadyAssigned: false, seatsFree: subscription.total - subscription.consumed - 1 },
+    };
+  }
+
+  private async removeLicense(args: Args, resolved: Args): Promise<ToolResult> {
+    const userId = requireResolved(resolved, 'user', 'm365.remove_license');
+    const skuId = requireResolved(resolved, 'sku', 'm365.remove_license');
+    const { user, sku } = args as { user: string; sku: string };
+    const { notAssigned } = await this.client.removeLicense(userId, skuId);
+    return {
+      summary: notAssigned ? `${user} did not hold ${sku}; nothing changed` : `Removed ${sku} from ${user}; the seat is free again`,
+      data: { user, sku, userId, skuId, notAssigned },
+    };
+  }
+
+  private async setAccountEnabled(args: Args, resolved: Args, enabled: boolean): Promise<ToolResult> {
+    const tool = enabled ? 'm365.enable_account' : 'm365.disable_account';
+    const userId = requireResolved(resolved, 'user', tool);
+    const user = args['user']!;
+    const current = await this.client.getUser(userId);
+    if (!current) throw new DeskhandError('not_found', `the user ${user} (${userId}) no longer exists in this Microsoft 365 tenant`);
+    const unchanged = current.accountEnabled === enabled;
+    // Written even when unchanged: the read may lag (directory reads are eventually consistent).
+    await this.client.setAccountEnabled(userId, enabled);
+    const state = enabled ? 'enabled' : 'disabled';
+    return {
+      summary: unchanged ? `${user}'s account was already ${state}; nothing changed` : `${enabled ? 'Enabled' : 'Disabled'} sign-in for ${user}`,
+      data: enabled ? { user, userId, accountEnabled: true, alreadyEnabled: unchanged } : { user, userId, accountEnabled: false, alreadyDisabled: unchanged },
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function requireResolved(resolved: Args, name: string, tool: string): string {
+  const id = resolved[name]?.trim();
+  if (!id) {
+    throw new DeskhandError('invalid_plan', `${tool} needs the resolved object id of its ${name} argument; the plan step has none`);
+  }
+  return id;
+}
+
+function resolveSku(partNumber: string, skus: readonly SubscribedSku[]): { id: string } | { problem: string } {
+  const wanted = partNumber.toLowerCase();
+  const sku = skus.find((s) => s.skuPartNumber.toLowerCase() === wanted);
+  if (sku) return { id: sku.skuId };
+  const available = skus.map((s) => s.skuPartNumber).join(', ') || 'none';
+  return { problem: `the tenant has no subscription to ${partNumber} (it has: ${available})` };
+}
+
+function deletionOrder(method: AuthMethod): number {
+  if (method.type !== 'phoneAuthenticationMethod') return 0;
+  // Graph's fixed phone method ids: alternate mobile, office, then mobile.
+  if (method.id === 'b6332ec1-7057-4abe-9331-3d72feddfe41') return 1;
+  if (method.id === 'e37fc753-ff3b-4958-9484-eaa9425c82bc') return 2;
+  return 3;
+}
+
+function methodName(method: AuthMethod): string {
+  return method.type.replace(/AuthenticationMethod$/, '');
+}
+
+function describeUser(user: DirectoryUser): string {
+  const role = [user.jobTitle, user.department].filter(Boolean).join(', ') || 'no title or department';
+  const account = user.accountEnabled === false ? 'account disabled' : user.accountEnabled ? 'account enabled' : 'account state unknown';
+  const signIn = user.lastSignInDateTime ? `last sign-in ${user.lastSignInDateTime}` : 'last sign-in unknown';
+  return `${user.displayName} <${user.userPrincipalName}>: ${role}; ${account}; ${signIn}`;
+}
+
+function describeGroup(group: DirectoryGroup): string {
+  const notes = [group.kind.replace('_', ' '), group.privileged ? 'privileged' : null].filter(Boolean).join(', ');
+  return `${group.displayName} (${notes})`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function listed(items: readonly string[]): string {
+  return items.length > 0 ? `: ${items.join('; ')}` : '';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
