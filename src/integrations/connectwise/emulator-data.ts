@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import type { World, WorldClient, WorldEmployee, WorldMsp } from '../../world/fixture.ts';
+import { deterministicInt, deterministicUuid } from '../../world/ids.ts';
+
+/**
+ * What the ConnectWise emulator knows before anyone calls it: one ConnectWise "instance" per MSP of
+ * the world whose PSA is ConnectWise (its login company id is the MSP id), holding the MSP's clients
+ * as companies, one contact per employee, a Help Desk board with its statuses, and members (the MSP's
+ * users, deskhand's API member and a portal member). Every id is derived from the fixture.
+ */
+
+export const API_MEMBER_IDENTIFIER = 'deskhand';
+export const PORTAL_MEMBER_IDENTIFIER = 'portal';
+export const HELP_DESK_BOARD = 'Help Desk';
+
+export interface EmulatorCredentials {
+  /** The PSA login company: the MSP id (e.g. `northwind`). */
+  companyId: string;
+  publicKey: string;
+  privateKey: string;
+  clientId: string;
+  /** The member these keys belong to; callbacks caused by it carry this as `MemberId`. */
+  memberIdentifier: string;
+}
+
+/** deskhand's API member in the emulated ConnectWise of this MSP. */
+export function emulatorApiCredentials(mspId: string): EmulatorCredentials {
+  return memberCredentials(mspId, API_MEMBER_IDENTIFIER, 'deskhand');
+}
+
+/**
+ * A second member for tests and the demo: it creates tickets as an employee through the customer
+ * portal (or an email connector) would, so that those tickets are not deskhand's own changes.
+ */
+export function emulatorPortalCredentials(mspId: string): EmulatorCredentials {
+  return memberCredentials(mspId, PORTAL_MEMBER_IDENTIFIER, 'customer-portal');
+}
+
+/** A clientId names an integration (not a member or an MSP), as at developer.connectwise.com. */
+const clientIdOf = (integration: string): string => deterministicUuid('connectwise', 'clientId', integration);
+
+function memberCredentials(mspId: string, memberIdentifier: string, integration: string): EmulatorCredentials {
+  return {
+    companyId: mspId,
+    publicKey: fakeKey('public', mspId, memberIdentifier),
+    privateKey: fakeKey('private', mspId, memberIdentifier),
+    clientId: clientIdOf(integration),
+    memberIdentifier,
+  };
+}
+
+/** ConnectWise keys are 16 alphanumeric characters; these are stable per MSP and member. */
+function fakeKey(kind: string, mspId: string, member: string): string {
+  return createHash('sha256').update(`deskhand:connectwise/key/${kind}/${mspId}/${member}`).digest('base64url').replace(/[-_]/g, 'x').slice(0, 16);
+}
+
+/** The clientIds the emulator accepts (ConnectWise refuses calls without a registered one). */
+export function emulatorClientIds(): string[] {
+  return [clientIdOf('deskhand'), clientIdOf('customer-portal')];
+}
+
+export interface MemberRecord {
+  id: number;
+  identifier: string;
+  firstName: string;
+  lastName: string;
+  officeEmail: string | null;
+  title: string;
+  inactiveFlag: boolean;
+  /** Present for API members only: their keys. Never rendered. */
+  credentials?: EmulatorCredentials;
+}
+
+export interface CompanyRecord {
+  id: number;
+  identifier: string;
+  name: string;
+  website: string;
+}
+
+export interface ContactRecord {
+  id: number;
+  firstName: string;
+  lastName: string;
+  title: string;
+  companyId: number;
+  email: string;
+  emailItemId: number;
+  phone: string | null;
+  phoneItemId: number;
+}
+
+export interface BoardRecord {
+  id: number;
+  name: string;
+}
+
+export interface StatusRecord {
+  id: number;
+  name: string;
+  sortOrder: number;
+  closedStatus: boolean;
+  defaultFlag: boolean;
+}
+
+export interface InstanceSeed {
+  companyId: string;
+  mspName: string;
+  companies: CompanyRecord[];
+  contacts: ContactRecord[];
+  members: MemberRecord[];
+  board: BoardRecord;
+  statuses: StatusRecord[];
+  priority: { id: number; name: string };
+}
+
+const STATUS_NAMES: readonly [string, boolean][] = [
+  ['New', false],
+  ['In Progress', false],
+  ['Waiting on Customer', false],
+  ['Scheduled', false],
+  ['Resolved', true],
+  ['Closed', true],
+];
+
+/** Seeds for every MSP of the world whose PSA is ConnectWise. */
+export function seedInstances(world: World): InstanceSeed[] {
+  return world.msps.filter((msp) => msp.psa.toLowerCase() === 'connectwise').map((msp) => seedInstance(world, msp));
+}
+
+function seedInstance(world: World, msp: WorldMsp): InstanceSeed {
+  const ids = new IdSpace();
+  const clients = world.clients.filter((c) => c.msp === msp.id);
+  const companies = clients.map((client) => companyRecord(ids, client));
+  const contacts = clients.flatMap((client, i) => client.employees.map((e) => contactRecord(ids, e, companies[i]!.id)));
+  const board = { id: ids.take(deterministicInt(1, 900, 'connectwise', 'board', msp.id, HELP_DESK_BOARD)), name: HELP_DESK_BOARD };
+  const statuses = STATUS_NAMES.map(([name, closed], i) => ({
+    id: ids.take(deterministicInt(1, 9000, 'connectwise', 'status', msp.id, name)),
+    name,
+    sortOrder: i,
+    closedStatus: closed,
+    defaultFlag: i === 0,
+  }));
+  return {
+    companyId: msp.id,
+    mspName: msp.name,
+    companies,
+    contacts,
+    members: memberRecords(ids, msp),
+    board,
+    statuses,
+    priority: { id: ids.take(deterministicInt(1, 90, 'connectwise', 'priority', msp.id, 'normal')), name: 'Priority 3 - Normal Response' },
+  };
+}
+
+function companyRecord(ids: IdSpace, client: WorldClient): CompanyRecord {
+  return {
+    id: ids.take(deterministicInt(19_000, 900_000, 'connectwise', 'company', client.id)),
+    identifier: client.id,
+    name: client.name,
+    website: client.domain,
+  };
+}
+
+function contactRecord(ids: IdSpace, employee: WorldEmployee, companyId: number): ContactRecord {
+  const [firstName, ...rest] = employee.name.split(/\s+/);
+  return {
+    id: ids.take(deterministicInt(30_000, 9_000_000, 'connectwise', 'contact', employee.upn)),
+    firstName: firstName ?? employee.name,
+    lastName: rest.join(' '),
+    title: employee.title,
+    companyId,
+    email: employee.upn,
+    emailItemId: ids.take(deterministicInt(40_000, 9_000_000, 'connectwise', 'communication', employee.upn, 'email')),
+    phone: employee.phone ?? null,
+    phoneItemId: ids.take(deterministicInt(40_000, 9_000_000, 'connectwise', 'communication', employee.upn, 'phone')),
+  };
+}
+
+function memberRecords(ids: IdSpace, msp: WorldMsp): MemberRecord[] {
+  const memberId = (identifier: string): number => ids.take(deterministicInt(100, 90_000, 'connectwise', 'member', msp.id, identifier));
+  const taken = new Set<string>([API_MEMBER_IDENTIFIER, PORTAL_MEMBER_IDENTIFIER]);
+  const staff = msp.users.map((user): MemberRecord => {
+    const identifier = uniqueIdentifier(memberIdentifierFor(user.name), taken);
+    const [firstName, ...rest] = user.name.split(/\s+/);
+    return {
+      id: memberId(identifier),
+      identifier,
+      firstName: firstName ?? user.name,
+      lastName: rest.join(' '),
+      officeEmail: user.email,
+      title: user.role === 'msp_admin' ? 'Service Manager' : user.role === 'msp_billing' ? 'Billing' : 'Service Technician',
+      inactiveFlag: false,
+    };
+  });
+  return [
+    ...staff,
+    {
+      id: memberId(API_MEMBER_IDENTIFIER),
+      identifier: API_MEMBER_IDENTIFIER,
+      firstName: 'deskhand',
+      lastName: 'API',
+      officeEmail: null,
+      title: 'API Member',
+      inactiveFlag: false,
+      credentials: emulatorApiCredentials(msp.id),
+    },
+    {
+      id: memberId(PORTAL_MEMBER_IDENTIFIER),
+      identifier: PORTAL_MEMBER_IDENTIFIER,
+      firstName: 'Customer',
+      lastName: 'Portal',
+      officeEmail: null,
+      title: 'API Member',
+      inactiveFlag: false,
+      credentials: emulatorPortalCredentials(msp.id),
+    },
+  ];
+}
+
+/** ConnectWise member identifiers are short (≤15): first initial + last name, e.g. `achen`. */
+function memberIdentifierFor(name: string): string {
+  const parts = name.toLowerCase().normalize('NFKD').replace(/[^a-z\s]/g, '').split(/\s+/).filter(Boolean);
+  const first = parts[0] ?? 'member';
+  const last = parts.length > 1 ? parts[parts.length - 1]! : '';
+  return `${first.slice(0, 1)}${last}`.slice(0, 15) || 'member';
+}
+
+function uniqueIdentifier(base: string, taken: Set<string>): string {
+  let candidate = base;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${base.slice(0, 14)}${n}`;
+  taken.add(candidate);
+  return candidate;
+}
+
+/** Hands out ids; a hash collision moves to the next free number, so ids stay unique and stable. */
+class IdSpace {
+  private readonly used = new Set<number>();
+
+  take(preferred: number): number {
+    let id = preferred;
+    while (this.used.has(id)) id++;
+    this.used.add(id);
+    return id;
+  }
+}
