@@ -1,0 +1,105 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DeskhandError } from '../core/errors.ts';
+import { decideTechnicianApproval } from '../engine/approvals.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { listApprovals } from '../store/story.ts';
+import { requireUser } from './auth.ts';
+import { zodSchema } from './schema.ts';
+
+const decisionBody = z.object({
+  decision: z.enum(['approve', 'deny']),
+  comment: z.string().max(2000).optional(),
+  /** The plan hash the technician reviewed; a different current plan is refused (409). */
+  planHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+
+export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext, onDecided: () => void): void {
+  app.get(
+    '/api/approvals',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: "The caller's MSP's approvals (pending by default)",
+        querystring: zodSchema(
+          z.object({
+            status: z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled', 'all']).default('pending'),
+            limit: z.coerce.number().int().min(1).max(500).default(100),
+          }),
+        ),
+      },
+    },
+    async (request) => {
+      const user = requireUser(request);
+      const query = request.query as { status: string; limit: number };
+      const rows = await listApprovals(ctx.db, user.mspId, { status: query.status === 'all' ? undefined : query.status, limit: query.limit });
+      return { approvals: rows };
+    },
+  );
+
+  app.get(
+    '/api/approvals/:id',
+    { schema: { tags: ['approvals'], summary: 'One approval with the plan it is bound to', params: zodSchema(z.object({ id: z.uuid() })) } },
+    async (request) => {
+      const user = requireUser(request);
+      const { id } = request.params as { id: string };
+      const approval = await ctx.db
+        .selectFrom('approvals')
+        .innerJoin('plans', 'plans.id', 'approvals.plan_id')
+        .select([
+          'approvals.id',
+          'approvals.kind',
+          'approvals.status',
+          'approvals.plan_hash',
+          'approvals.request_id',
+          'approvals.approver_email',
+          'approvals.decided_by',
+          'approvals.decided_at',
+          'approvals.comment',
+          'approvals.created_at',
+          'approvals.expires_at',
+          'plans.steps',
+          'plans.summary',
+          'plans.reasons',
+          'plans.step_policies',
+        ])
+        .where('approvals.id', '=', id)
+        .where('approvals.msp_id', '=', user.mspId)
+        .executeTakeFirst();
+      if (!approval) throw new DeskhandError('not_found', 'no such approval');
+      return approval;
+    },
+  );
+
+  app.post(
+    '/api/approvals/:id/decision',
+    {
+      schema: {
+        tags: ['approvals'],
+        summary: 'Approve or deny a technician approval (msp_technician or msp_admin of the request\'s MSP)',
+        description:
+          'Answers 404 for another MSP\'s approval, 403 for a role that may not approve or for one\'s own request, 409 when it was already decided, expired, or the plan hash differs.',
+        params: zodSchema(z.object({ id: z.uuid() })),
+        body: zodSchema(decisionBody),
+      },
+    },
+    async (request) => {
+      const user = requireUser(request);
+      const { id } = request.params as { id: string };
+      const body = request.body as z.infer<typeof decisionBody>;
+      const result = await decideTechnicianApproval(ctx, {
+        approvalId: id,
+        decision: body.decision,
+        comment: body.comment ?? null,
+        planHash: body.planHash,
+        user: { id: user.id, email: user.email, name: user.name, role: user.role, mspId: user.mspId },
+      });
+      onDecided();
+      return {
+        approval: { id: result.approval.id, kind: result.approval.kind, status: result.approval.status, planHash: result.approval.plan_hash, decidedBy: result.approval.decided_by },
+        requestState: result.requestState,
+        combined: result.combined,
+      };
+    },
+  );
+}

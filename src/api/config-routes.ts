@@ -1,0 +1,133 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DeskhandError } from '../core/errors.ts';
+import { effectivePolicy } from '../core/policy.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { findTool, toolsOfIntegration } from '../integrations/catalog.ts';
+import { appendAudit } from '../store/audit.ts';
+import { requireAdmin, requireUser } from './auth.ts';
+import { zodSchema } from './schema.ts';
+
+/** Operating modes and tool policies: read by every role, changed by msp_admin. */
+export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): void {
+  app.get('/api/clients', { schema: { tags: ['configuration'], summary: "The MSP's clients and their operating modes" } }, async (request) => {
+    const user = requireUser(request);
+    const msp = await ctx.db.selectFrom('msps').select(['default_operating_mode']).where('id', '=', user.mspId).executeTakeFirstOrThrow();
+    const clients = await ctx.db.selectFrom('clients').select(['id', 'slug', 'name', 'domain', 'operating_mode']).where('msp_id', '=', user.mspId).orderBy('name').execute();
+    return {
+      mspDefaultOperatingMode: msp.default_operating_mode,
+      clients: clients.map((c) => ({ ...c, effective_operating_mode: c.operating_mode === 'inherit' ? msp.default_operating_mode : c.operating_mode })),
+    };
+  });
+
+  app.patch(
+    '/api/clients/:id',
+    {
+      schema: {
+        tags: ['configuration'],
+        summary: "Set a client's operating mode (plan, execute, inherit)",
+        params: zodSchema(z.object({ id: z.uuid() })),
+        body: zodSchema(z.object({ operatingMode: z.enum(['plan', 'execute', 'inherit']) })),
+      },
+    },
+    async (request) => {
+      const user = requireAdmin(request);
+      const { id } = request.params as { id: string };
+      const { operatingMode } = request.body as { operatingMode: 'plan' | 'execute' | 'inherit' };
+      return ctx.db.transaction().execute(async (tx) => {
+        const client = await tx.selectFrom('clients').select(['id', 'operating_mode']).where('id', '=', id).where('msp_id', '=', user.mspId).forUpdate().executeTakeFirst();
+        if (!client) throw new DeskhandError('not_found', 'no such client');
+        await tx.updateTable('clients').set({ operating_mode: operatingMode }).where('id', '=', id).execute();
+        await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'client.operating_mode', data: { clientId: id, from: client.operating_mode, to: operatingMode }, at: ctx.clock.now() });
+        return { id, operatingMode };
+      });
+    },
+  );
+
+  app.patch(
+    '/api/msp',
+    {
+      schema: {
+        tags: ['configuration'],
+        summary: "Set the MSP's default operating mode (followed by clients set to inherit)",
+        body: zodSchema(z.object({ defaultOperatingMode: z.enum(['plan', 'execute']) })),
+      },
+    },
+    async (request) => {
+      const user = requireAdmin(request);
+      const { defaultOperatingMode } = request.body as { defaultOperatingMode: 'plan' | 'execute' };
+      await ctx.db.transaction().execute(async (tx) => {
+        await tx.updateTable('msps').set({ default_operating_mode: defaultOperatingMode }).where('id', '=', user.mspId).execute();
+        await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'msp.default_operating_mode', data: { to: defaultOperatingMode }, at: ctx.clock.now() });
+      });
+      return { defaultOperatingMode };
+    },
+  );
+
+  app.get('/api/integrations', { schema: { tags: ['configuration'], summary: "The MSP's integrations (never their credentials)" } }, async (request) => {
+    const user = requireUser(request);
+    const rows = await ctx.db
+      .selectFrom('integrations')
+      .leftJoin('clients', 'clients.id', 'integrations.client_id')
+      .select(['integrations.id', 'integrations.kind', 'integrations.name', 'integrations.enabled', 'integrations.client_id', 'clients.slug as client_slug'])
+      .where('integrations.msp_id', '=', user.mspId)
+      .orderBy('integrations.name')
+      .execute();
+    return { integrations: rows };
+  });
+
+  app.get(
+    '/api/integrations/:id/policies',
+    { schema: { tags: ['configuration'], summary: "An integration's tools with their effective policies", params: zodSchema(z.object({ id: z.uuid() })) } },
+    async (request) => {
+      const user = requireUser(request);
+      const { id } = request.params as { id: string };
+      const integration = await ctx.db.selectFrom('integrations').select(['id', 'kind']).where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
+      if (!integration) throw new DeskhandError('not_found', 'no such integration');
+      const overrides = await ctx.integrations.policiesOf(id);
+      return {
+        tools: toolsOfIntegration(integration.kind).map((tool) => ({
+          tool: tool.name,
+          kind: tool.kind,
+          description: tool.description,
+          ...effectivePolicy(tool, overrides),
+          configured: overrides.has(tool.name),
+        })),
+      };
+    },
+  );
+
+  app.put(
+    '/api/integrations/:id/policies/:tool',
+    {
+      schema: {
+        tags: ['configuration'],
+        summary: "Set one tool's policy on an integration",
+        params: zodSchema(z.object({ id: z.uuid(), tool: z.string() })),
+        body: zodSchema(z.object({ policy: z.enum(['auto', 'approval_needed', 'disabled']), requireManagerApproval: z.boolean().default(false) })),
+      },
+    },
+    async (request) => {
+      const user = requireAdmin(request);
+      const { id, tool: toolName } = request.params as { id: string; tool: string };
+      const body = request.body as { policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval: boolean };
+      const integration = await ctx.db.selectFrom('integrations').select(['id', 'kind']).where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
+      if (!integration) throw new DeskhandError('not_found', 'no such integration');
+      const tool = findTool(toolName);
+      if (!tool || tool.integration !== integration.kind) throw new DeskhandError('bad_request', `${toolName} is not a tool of this integration`);
+      if (body.requireManagerApproval && body.policy !== 'approval_needed') {
+        throw new DeskhandError('bad_request', 'manager approval can only be required together with approval_needed');
+      }
+      const at = ctx.clock.now();
+      await ctx.db.transaction().execute(async (tx) => {
+        await tx
+          .insertInto('tool_policies')
+          .values({ integration_id: id, tool: toolName, policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })
+          .onConflict((oc) => oc.columns(['integration_id', 'tool']).doUpdateSet({ policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email }))
+          .execute();
+        await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.changed', data: { integrationId: id, tool: toolName, ...body }, at });
+      });
+      return { tool: toolName, ...body };
+    },
+  );
+}

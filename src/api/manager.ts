@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { DeskhandError, isDeskhandError } from '../core/errors.ts';
+import type { PlanStep } from '../core/plan.ts';
+import { decideManagerApproval, loadManagerApproval } from '../engine/approvals.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { humanStep } from '../engine/messages.ts';
+
+/**
+ * The small page behind the link in the manager's email. Opening it (GET) changes nothing, so mail
+ * scanners that prefetch links cannot decide; the buttons POST. The link works once.
+ */
+export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, onDecided: () => void): void {
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    });
+
+    scope.get('/approvals/manager/:link', { schema: { hide: true } as never }, async (request, reply) => {
+      const { link } = request.params as { link: string };
+      try {
+        const { approval, request: req } = await loadManagerApproval(ctx, link);
+        const plan = await ctx.db.selectFrom('plans').select(['steps']).where('id', '=', approval.plan_id).executeTakeFirstOrThrow();
+        const steps = plan.steps as PlanStep[];
+        const expired = approval.status === 'pending' && approval.expires_at <= ctx.clock.now();
+        if (approval.status !== 'pending' || expired) {
+          return page(reply, 409, 'Already decided', `<p>${escape(statusSentence(expired ? 'expired' : approval.status))}</p>`);
+        }
+        return page(
+          reply,
+          200,
+          'Approval needed',
+          `<p>${escape(req.requester_email)} asked IT for:</p><ul>${steps.map((s) => `<li>${escape(humanStep(s))}</li>`).join('')}</ul>
+           <p>As their manager, do you approve? A technician approves too. This link works once and expires ${escape(approval.expires_at.toUTCString())}.</p>
+           <form method="post"><input type="hidden" name="decision" value="approve"><label>Comment (optional) <input name="comment" maxlength="500"></label> <button type="submit">Approve</button></form>
+           <form method="post"><input type="hidden" name="decision" value="deny"><button type="submit">Deny</button></form>`,
+        );
+      } catch (error) {
+        return errorPage(reply, error);
+      }
+    });
+
+    scope.post('/approvals/manager/:link', { schema: { hide: true } as never }, async (request, reply) => {
+      const { link } = request.params as { link: string };
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const decision = body['decision'];
+      if (decision !== 'approve' && decision !== 'deny') {
+        return errorPage(reply, new DeskhandError('bad_request', 'choose approve or deny'));
+      }
+      const comment = typeof body['comment'] === 'string' && body['comment'].trim() ? body['comment'].trim().slice(0, 500) : null;
+      try {
+        const result = await decideManagerApproval(ctx, { link, decision, comment });
+        onDecided();
+        const text =
+          decision === 'approve'
+            ? result.combined === 'approved'
+              ? 'Thank you: you approved, and the request is being carried out now.'
+              : 'Thank you: you approved. A technician approves too before anything is done.'
+            : 'Thank you: you denied the request. Nothing will be changed and the employee will be told.';
+        return page(reply, 200, 'Decision recorded', `<p>${escape(text)}</p>`);
+      } catch (error) {
+        return errorPage(reply, error);
+      }
+    });
+  });
+}
+
+function statusSentence(status: string): string {
+  if (status === 'expired') return 'This approval request expired (24 hours after it was sent); nothing was changed.';
+  return `This link was already used: the approval is ${status}. Nothing more is needed from you.`;
+}
+
+function errorPage(reply: FastifyReply, error: unknown) {
+  if (isDeskhandError(error)) {
+    const status = error.httpStatus;
+    const title = status === 404 ? 'Link not valid' : status === 409 ? 'Already decided' : 'Cannot decide';
+    return page(reply, status, title, `<p>${escape(error.message)}</p>`);
+  }
+  throw error;
+}
+
+function page(reply: FastifyReply, status: number, title: string, body: string) {
+  reply
+    .code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escape(title)} · deskhand</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}button{font:inherit;padding:.4rem 1rem;margin:.3rem 0}form{display:inline-block;margin-right:1rem}</style>
+</head><body><h1>${escape(title)}</h1>${body}</body></html>`;
+}
+
+export function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

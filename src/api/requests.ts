@@ -1,0 +1,113 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DeskhandError } from '../core/errors.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { appendAudit, verifyAuditChain } from '../store/audit.ts';
+import { listRequests, loadRequestStory } from '../store/story.ts';
+import { noStore, requireUser } from './auth.ts';
+import { zodSchema } from './schema.ts';
+
+const requestIdParams = z.object({ id: z.uuid() });
+
+/** Requests: the list technicians work from and each request's whole story. */
+export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext): void {
+  app.get(
+    '/api/requests',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: "List the caller's MSP's requests, newest first",
+        querystring: zodSchema(
+          z.object({
+            state: z.string().optional(),
+            client: z.string().optional(),
+            limit: z.coerce.number().int().min(1).max(500).default(50),
+            before: z.iso.datetime().optional(),
+          }),
+        ),
+      },
+    },
+    async (request) => {
+      const user = requireUser(request);
+      const query = request.query as { state?: string; client?: string; limit: number; before?: string };
+      const rows = await listRequests(ctx.db, user.mspId, {
+        state: query.state,
+        clientSlug: query.client,
+        limit: query.limit,
+        before: query.before ? new Date(query.before) : undefined,
+      });
+      return { requests: rows };
+    },
+  );
+
+  app.get(
+    '/api/requests/:id',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: "A request's whole story: diagnosis, internal note, plan and hash, approvals, steps, replies, audit",
+        params: zodSchema(requestIdParams),
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const { id } = request.params as { id: string };
+      const story = await loadRequestStory(ctx.db, user.mspId, id);
+      if (!story) throw new DeskhandError('not_found', 'no such request');
+      noStore(reply);
+      return {
+        ...story,
+        // Mail bodies hold single-use links: only their envelope is shown.
+        messages: story.messages.map((message) => ({ ...message, payload: publicPayload(message.kind, message.payload) })),
+      };
+    },
+  );
+
+  app.post(
+    '/api/requests/:id/steps/:index/temporary-password',
+    {
+      schema: {
+        tags: ['requests'],
+        summary: 'Show a reset password step\'s temporary password, once, to the technician who approved it',
+        params: zodSchema(z.object({ id: z.uuid(), index: z.coerce.number().int().min(0) })),
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const { id, index } = request.params as { id: string; index: number };
+      noStore(reply);
+      return ctx.db.transaction().execute(async (tx) => {
+        const step = await tx
+          .selectFrom('step_executions')
+          .innerJoin('requests', 'requests.id', 'step_executions.request_id')
+          .select(['step_executions.id', 'step_executions.secret_encrypted', 'step_executions.secret_for_user_id', 'step_executions.secret_revealed_at', 'step_executions.tool', 'requests.msp_id'])
+          .where('step_executions.request_id', '=', id)
+          .where('step_executions.step_index', '=', index)
+          .where('requests.msp_id', '=', user.mspId)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!step) throw new DeskhandError('not_found', 'no such step');
+        if (step.secret_revealed_at) throw new DeskhandError('conflict', 'the temporary password was already shown once; reset the password again if it was lost');
+        if (!step.secret_encrypted) throw new DeskhandError('not_found', 'this step has no temporary password');
+        if (step.secret_for_user_id !== user.id) throw new DeskhandError('forbidden', 'only the technician who approved this request may see the temporary password');
+        const password = ctx.secrets.decrypt(step.secret_encrypted);
+        const at = ctx.clock.now();
+        // Shown once: the encrypted copy is destroyed in the same transaction.
+        await tx.updateTable('step_executions').set({ secret_encrypted: null, secret_revealed_at: at }).where('id', '=', step.id).execute();
+        await appendAudit(tx, { mspId: step.msp_id, requestId: id, actor: `user:${user.email}`, event: 'secret.revealed', data: { step: index, tool: step.tool }, at });
+        return { temporaryPassword: password, tool: step.tool, note: 'Give it to the employee by phone or in person; it is not shown again.' };
+      });
+    },
+  );
+
+  app.get('/api/audit/verify', { schema: { tags: ['audit'], summary: "Verify the caller's MSP's hash-chained audit log" } }, async (request) => {
+    const user = requireUser(request);
+    return verifyAuditChain(ctx.db, user.mspId);
+  });
+}
+
+function publicPayload(kind: string, payload: unknown): unknown {
+  const p = (payload ?? {}) as Record<string, unknown>;
+  if (kind === 'mail') return { from: p['from'], to: p['to'], subject: p['subject'], purpose: p['purpose'] };
+  return p;
+}

@@ -1,0 +1,84 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { isDeskhandError } from '../core/errors.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { ping } from '../store/db.ts';
+import { registerApprovalRoutes } from './approvals.ts';
+import { registerAuthentication } from './auth.ts';
+import { registerConfigRoutes } from './config-routes.ts';
+import { homePage, type HomeInfo } from './home.ts';
+import { registerManagerPages } from './manager.ts';
+import { registerRequestRoutes } from './requests.ts';
+import { registerSessionRoutes } from './session.ts';
+import { zodValidatorCompiler } from './schema.ts';
+import { registerWebhooks } from './webhooks.ts';
+
+export interface ApiOptions {
+  ctx: EngineContext;
+  /** Called when something created due work, so the local worker can start at once. */
+  onWork: () => void;
+  home: () => HomeInfo;
+}
+
+/**
+ * The HTTP surface: thin routes that validate, authorise, call the engine, and map errors. Errors
+ * answer `{"error": {"code", "message"}}` with the status of their code.
+ */
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const { ctx } = options;
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false });
+  app.setValidatorCompiler(zodValidatorCompiler);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'deskhand API',
+        version: '0.1.0',
+        description:
+          'The deskhand service-desk agent: requests, their stories, approvals and configuration. Authenticate with the session cookie (POST /api/session) or Authorization: Bearer <personal API token> (deskhand user token).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: 'deskhand_session' } } },
+      security: [{ bearer: [] }, { cookie: [] }],
+    },
+  });
+  registerAuthentication(app, ctx.db);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isDeskhandError(error)) {
+      reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message } });
+      return;
+    }
+    if (error.validation) {
+      reply.code(400).send({ error: { code: 'bad_request', message: error.message } });
+      return;
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      reply.code(error.statusCode).send({ error: { code: 'bad_request', message: error.message } });
+      return;
+    }
+    ctx.logger.error({ err: { message: error.message, stack: error.stack }, url: request.url }, 'unhandled API error');
+    reply.code(500).send({ error: { code: 'internal', message: 'internal error; the details are in the service log' } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+
+  app.get('/healthz', { schema: { tags: ['health'], summary: 'Answers ok when the database answers' } }, async (_request, reply) => {
+    if (await ping(ctx.db)) return { status: 'ok' };
+    reply.code(503);
+    return { status: 'unavailable', reason: 'the database does not answer' };
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } as never }, async () => app.swagger());
+  app.get('/', { schema: { hide: true } as never }, async (_request, reply) => {
+    reply.header('content-type', 'text/html; charset=utf-8');
+    return homePage(options.home());
+  });
+
+  registerSessionRoutes(app, ctx.db, { secureCookies: ctx.publicUrl.startsWith('https://') });
+  registerRequestRoutes(app, ctx);
+  registerApprovalRoutes(app, ctx, options.onWork);
+  registerConfigRoutes(app, ctx);
+  registerManagerPages(app, ctx, options.onWork);
+  registerWebhooks(app, ctx, options.onWork);
+  return app;
+}

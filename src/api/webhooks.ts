@@ -1,0 +1,89 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DeskhandError } from '../core/errors.ts';
+import { parseCallback, ticketIntakeFromCallback, verifyCallbackSignature } from '../integrations/connectwise/webhook.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { receiveRequest } from '../engine/intake.ts';
+import { constantTimeEqual } from '../secrets.ts';
+import { zodSchema } from './schema.ts';
+
+/**
+ * Webhooks from outside systems. Each URL carries the integration id and a per-integration secret;
+ * the body is verified by the system's own signature too. Anything that fails answers 400/401 and
+ * changes nothing.
+ */
+export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onReceived: () => void): void {
+  app.register(async (scope) => {
+    // Signatures are over the raw bytes: keep the body as received and parse it ourselves.
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+    scope.post(
+      '/webhooks/connectwise/:integrationId/:secret',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'ConnectWise Manage callback (ticket added): starts a request',
+          params: zodSchema(z.object({ integrationId: z.string(), secret: z.string() })),
+        },
+      },
+      async (request, reply) => {
+        const { integrationId, secret } = request.params as { integrationId: string; secret: string };
+        const integration = await findIntegration(ctx, integrationId, 'connectwise');
+        const secrets = ctx.integrations.secretsOf(integration);
+        if (!secrets['webhookSecret'] || !constantTimeEqual(secrets['webhookSecret'], secret)) {
+          throw new DeskhandError('unauthorized', 'unknown webhook URL');
+        }
+        const rawBody = typeof request.body === 'string' ? request.body : '';
+        const payload = parseCallback(rawBody);
+        const client = ctx.integrations.connectWiseClient(integration);
+        await verifyCallbackSignature({
+          rawBody,
+          signatureHeader: request.headers['x-content-signature'],
+          keyUrl: payload.keyUrl,
+          configuredSiteUrl: client.siteUrl,
+          fetchSigningKey: (url) => client.fetchSigningKey(url),
+        });
+        const config = integration.config as Record<string, string>;
+        const decision = ticketIntakeFromCallback(payload, { apiMemberIdentifier: config['apiMemberIdentifier'] ?? '' });
+        if (!decision.create) {
+          reply.code(202);
+          return { accepted: false, reason: decision.reason };
+        }
+        const company = decision.companyIdentifier;
+        const clientRow = company
+          ? await ctx.db
+              .selectFrom('clients')
+              .select(['id'])
+              .where('msp_id', '=', integration.msp_id)
+              .where((eb) => eb(eb.fn('lower', ['psa_company_identifier']), '=', company.toLowerCase()))
+              .executeTakeFirst()
+          : undefined;
+        if (!clientRow) {
+          // Tickets of companies deskhand does not serve are left to the technicians.
+          reply.code(202);
+          return { accepted: false, reason: 'company_not_served' };
+        }
+        const result = await receiveRequest(ctx, {
+          mspId: integration.msp_id,
+          clientId: clientRow.id,
+          channel: 'psa',
+          sourceIntegrationId: integration.id,
+          externalRef: String(decision.ticketId),
+          requesterEmail: decision.ticket?.contactEmailAddress ?? null,
+          via: 'webhook:connectwise',
+        });
+        onReceived();
+        reply.code(202);
+        return { accepted: true, requestId: result.requestId, duplicate: !result.created };
+      },
+    );
+  });
+}
+
+async function findIntegration(ctx: EngineContext, id: string, kind: string) {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new DeskhandError('unauthorized', 'unknown webhook URL');
+  const row = await ctx.db.selectFrom('integrations').selectAll().where('id', '=', id).where('kind', '=', kind).where('enabled', '=', true).executeTakeFirst();
+  if (!row) throw new DeskhandError('unauthorized', 'unknown webhook URL');
+  return row;
+}

@@ -1,0 +1,95 @@
+import { Command } from 'commander';
+import { describeError } from '../core/errors.ts';
+
+/**
+ * The `deskhand` command. Commands that print JSON print it as one line, the last line of standard
+ * output; logs go to standard error.
+ */
+const program = new Command();
+program.name('deskhand').description('An AI service-desk agent for MSPs').showHelpAfterError();
+
+program
+  .command('start')
+  .description('start everything: database (embedded unless DATABASE_URL), emulators with the demo world, API and worker')
+  .option('--no-emulators', 'do not start the built-in emulators or load the demo world')
+  .action(async (options: { emulators: boolean }) => (await import('./start.ts')).start(options));
+
+program
+  .command('worker')
+  .description('run the engine alone (several workers may share one database)')
+  .option('--concurrency <n>', 'requests handled at once', '4')
+  .action(async (options: { concurrency: string }) => (await import('./start.ts')).worker({ concurrency: Number(options.concurrency) }));
+
+program
+  .command('emulators')
+  .description('run the built-in emulators (ConnectWise, Microsoft Graph) loaded with the demo world')
+  .option('--state-file <path>', 'write their addresses and pid to this file')
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .action(async (options: { stateFile?: string; host: string }) => (await import('./emulators.ts')).runEmulators(options));
+
+program
+  .command('demo')
+  .description('play the product stories end to end in a temporary folder and check them against the emulators')
+  .option('--json', 'print one JSON object')
+  .option('--story <names>', 'only these stories (comma-separated)')
+  .action(async (options: { json?: boolean; story?: string }) => (await import('./demo.ts')).demo(options));
+
+program
+  .command('eval')
+  .description('score the planner on a JSONL file of cases (see eval/README.md)')
+  .argument('<file>', 'cases, one JSON object a line')
+  .option('--json', 'print one JSON object')
+  .action(async (file: string, options: { json?: boolean }) => (await import('./eval.ts')).evaluate(file, options));
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date')
+  .action(async () => (await import('./admin.ts')).migrateCommand());
+
+const user = program.command('user').description('manage users of an MSP');
+user
+  .command('add')
+  .description('add a user')
+  .requiredOption('--msp <id>', 'the MSP id')
+  .requiredOption('--email <email>')
+  .requiredOption('--name <name>')
+  .requiredOption('--role <role>', 'msp_admin, msp_technician or msp_billing')
+  .option('--password <password>', 'initial password (or set it later with set-password)')
+  .action(async (options) => (await import('./admin.ts')).addUser(options));
+user
+  .command('set-password')
+  .description("set a user's password (read from --password or standard input)")
+  .requiredOption('--email <email>')
+  .option('--password <password>')
+  .action(async (options) => (await import('./admin.ts')).setUserPassword(options));
+user
+  .command('token')
+  .description('issue a personal API token (shown once)')
+  .requiredOption('--email <email>')
+  .option('--name <name>', 'what the token is for', 'cli')
+  .action(async (options) => (await import('./admin.ts')).issueToken(options));
+
+program
+  .command('audit-verify')
+  .description("verify every MSP's hash-chained audit log")
+  .option('--json', 'print one JSON object')
+  .action(async (options: { json?: boolean }) => (await import('./admin.ts')).auditVerify(options));
+
+program
+  .command('ticket')
+  .description('open a ticket in the emulated ConnectWise as an employee would (for trying deskhand out)')
+  .argument('<client>', 'client id, e.g. contoso')
+  .argument('<email>', "the employee's email")
+  .argument('<text>', 'what they ask for')
+  .action(async (client: string, email: string, text: string) => (await import('./emulators.ts')).openTicket(client, email, text));
+
+program
+  .command('bench')
+  .description('measure throughput and latency (see bench/README.md)')
+  .allowUnknownOption(true)
+  .action(async () => (await import('../../bench/run.ts')).runBench(process.argv.slice(3)));
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`deskhand: ${describeError(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,88 @@
+import { readConfig } from '../config.ts';
+import { describeError } from '../core/errors.ts';
+import { createLogger } from '../logger.ts';
+import { startService, type Service } from '../service.ts';
+import { loadDemoWorld } from '../world/fixture.ts';
+import { DEMO_PASSWORD } from '../world/seed.ts';
+import { ensureEmulators } from './emulators.ts';
+import { openStore } from './store.ts';
+
+/** `deskhand start` (what `npm start` runs). */
+export async function start(options: { emulators: boolean }): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const store = await openStore(config, logger);
+  let emulatorPid: number | null = null;
+  let service: Service | null = null;
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    await service?.close().catch(() => {});
+    if (emulatorPid) {
+      try {
+        process.kill(emulatorPid, 'SIGTERM');
+      } catch {}
+    }
+    await store.close().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    const emulators = options.emulators ? await ensureEmulators(config.dataDir, logger) : null;
+    if (emulators?.started) emulatorPid = emulators.pid;
+    service = await startService({
+      databaseUrl: store.url,
+      databaseLabel: store.label,
+      secretKey: store.secretKey,
+      logger,
+      publicUrl: config.publicUrl,
+      host: config.host,
+      port: config.port,
+      ...(emulators ? { demo: { world: loadDemoWorld(), endpoints: emulators.endpoints } } : {}),
+    });
+  } catch (error) {
+    logger.error({ error: describeError(error) }, 'deskhand could not start');
+    await store.close().catch(() => {});
+    process.exitCode = 1;
+    throw error;
+  }
+  const lines = [
+    '',
+    `deskhand is running: ${config.publicUrl}`,
+    `  database: ${store.label}`,
+    ...(options.emulators
+      ? [
+          '  emulators: ConnectWise and Microsoft Graph, loaded with the demo world',
+          `  sign in as any demo user, e.g. tom.rivera@northwind-it.example (technician) or ava.chen@northwind-it.example (admin), password: ${DEMO_PASSWORD}`,
+          '  try it: npx deskhand ticket contoso alex.wilber@contoso.example "I need access to Zendesk"',
+        ]
+      : []),
+    '  stop with Ctrl-C',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `deskhand worker`: the engine alone, sharing the database with other processes. */
+export async function worker(options: { concurrency: number }): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger({ level: config.logLevel, name: 'worker' });
+  const store = await openStore(config, logger);
+  const service = await startService({
+    databaseUrl: store.url,
+    databaseLabel: store.label,
+    secretKey: store.secretKey,
+    logger,
+    publicUrl: config.publicUrl,
+    api: false,
+    worker: { concurrency: options.concurrency },
+  });
+  logger.info({ workerId: service.ctx.workerId }, 'worker running');
+  const stop = async () => {
+    await service.close().catch(() => {});
+    await store.close().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

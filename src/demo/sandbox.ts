@@ -1,0 +1,141 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ManualClock } from '../core/clock.ts';
+import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
+import { emulatorPortalCredentials } from '../integrations/connectwise/emulator-data.ts';
+import { type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
+import type { Logger } from '../logger.ts';
+import { startService, type Service } from '../service.ts';
+import type { RequestRow } from '../store/schema.ts';
+import { loadDemoWorld, type World } from '../world/fixture.ts';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A whole deskhand on one database with the built-in emulators and the demo world, and a clock that
+ * only its owner moves: what `deskhand demo` plays its stories on and what end-to-end tests drive.
+ * Everything goes through real HTTP: tickets are opened in the ConnectWise emulator, which calls the
+ * service's webhook; decisions go through the API.
+ */
+export interface Sandbox {
+  service: Service;
+  emulators: RunningEmulators;
+  clock: ManualClock;
+  world: World;
+  /** Open a ticket as the employee would (portal member of the client's MSP); returns its id. */
+  openTicket(clientSlug: string, requesterEmail: string, text: string, summary?: string): Promise<number>;
+  /** The request created for a ConnectWise ticket, once the webhook has arrived. */
+  requestForTicket(ticketId: number, timeoutMs?: number): Promise<RequestRow>;
+  /** Wait until the request satisfies `done` (a state, or a predicate). */
+  waitForRequest(requestId: string, done: string[] | ((row: RequestRow) => boolean), timeoutMs?: number): Promise<RequestRow>;
+  /** Wait until the outbox has nothing pending for this request (notes and replies delivered). */
+  waitForDelivered(requestId: string, timeoutMs?: number): Promise<void>;
+  /** Sign in as a demo user; returns a bearer token. */
+  tokenFor(email: string): Promise<string>;
+  api<T = unknown>(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export async function startSandbox(options: { databaseUrl: string; logger: Logger; world?: World; workerConcurrency?: number }): Promise<Sandbox> {
+  const world = options.world ?? loadDemoWorld();
+  const clock = new ManualClock();
+  const emulators = await startEmulators({ world });
+  let service: Service;
+  try {
+    service = await startService({
+      databaseUrl: options.databaseUrl,
+      databaseLabel: 'sandbox database',
+      secretKey: randomBytes(32),
+      logger: options.logger,
+      clock,
+      port: 0,
+      worker: { concurrency: options.workerConcurrency ?? 2, pollMs: 200, sweepMs: 250 },
+      demo: { world, endpoints: emulators.endpoints },
+    });
+  } catch (error) {
+    await emulators.close();
+    throw error;
+  }
+  const { db } = service.ctx;
+  const tokens = new Map<string, string>();
+
+  const sandbox: Sandbox = {
+    service,
+    emulators,
+    clock,
+    world,
+    async openTicket(clientSlug, requesterEmail, text, summary) {
+      const client = world.clients.find((c) => c.id === clientSlug);
+      if (!client) throw new Error(`no client ${clientSlug}`);
+      const cw = new ConnectWiseClient({ siteUrl: emulators.endpoints.connectwise, ...portalConfig(client.msp) });
+      const ticket = await cw.createTicket({
+        summary: summary ?? (text.length > 100 ? `${text.slice(0, 97)}...` : text),
+        company: { identifier: clientSlug },
+        contactEmailAddress: requesterEmail,
+        initialDescription: text,
+      });
+      return ticket.id;
+    },
+    async requestForTicket(ticketId, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const row = await db.selectFrom('requests').selectAll().where('external_ref', '=', String(ticketId)).executeTakeFirst();
+        if (row) return row;
+        await sleep(25);
+      }
+      throw new Error(`no request was created for ticket ${ticketId} within ${timeoutMs} ms`);
+    },
+    async waitForRequest(requestId, done, timeoutMs = 20_000) {
+      const check = Array.isArray(done) ? (row: RequestRow) => done.includes(row.state) : done;
+      const deadline = Date.now() + timeoutMs;
+      let last: RequestRow | undefined;
+      while (Date.now() < deadline) {
+        last = await db.selectFrom('requests').selectAll().where('id', '=', requestId).executeTakeFirst();
+        if (last && check(last)) return last;
+        await sleep(25);
+      }
+      throw new Error(`request ${requestId} did not get there in ${timeoutMs} ms (state ${last?.state}, outcome ${last?.outcome}, error ${last?.last_error})`);
+    },
+    async waitForDelivered(requestId, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const pending = await db.selectFrom('outbox').select('id').where('request_id', '=', requestId).where('status', '=', 'pending').executeTakeFirst();
+        if (!pending) return;
+        await sleep(25);
+      }
+      throw new Error(`messages of request ${requestId} were not delivered in ${timeoutMs} ms`);
+    },
+    async tokenFor(email) {
+      const cached = tokens.get(email);
+      if (cached) return cached;
+      const { issueApiToken } = await import('../store/users.ts');
+      const { token } = await issueApiToken(db, { email, name: 'sandbox', at: new Date() });
+      tokens.set(email, token);
+      return token;
+    },
+    async api(method, path, opts = {}) {
+      const response = await fetch(`${service.url}${path}`, {
+        method,
+        headers: {
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+      });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {}
+      return { status: response.status, body: body as never };
+    },
+    async close() {
+      await service.close();
+      await emulators.close();
+    },
+  };
+  return sandbox;
+}
+
+function portalConfig(mspId: string) {
+  const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials(mspId);
+  return { companyId, publicKey, privateKey, clientId };
+}

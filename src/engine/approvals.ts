@@ -1,0 +1,177 @@
+import { combinedDecision, decisionRefusal, mayApprove, type ApprovalStatus, type Decision } from '../core/approval.ts';
+import { DeskhandError } from '../core/errors.ts';
+import { constantTimeEqual, sha256Base64url } from '../secrets.ts';
+import { appendAudit } from '../store/audit.ts';
+import type { Tx } from '../store/db.ts';
+import { enqueueOutbox, lockRequest, transitionRequest } from '../store/requests.ts';
+import type { ApprovalRow, RequestRow } from '../store/schema.ts';
+import type { EngineContext } from './context.ts';
+import { deniedReply } from './messages.ts';
+
+/**
+ * Deciding approvals. Every decision locks the request first, then the approval, so a technician and
+ * a manager deciding at the same instant are serialised; each approval is decided once, only while
+ * pending and unexpired, only for the plan hash it was created for.
+ */
+export interface Decider {
+  kind: 'technician' | 'manager';
+  /** The deciding user (technician approvals) or the manager's address (manager approvals). */
+  userId: string | null;
+  email: string;
+  name: string;
+  role: string | null;
+  mspId: string | null;
+}
+
+export interface DecisionResult {
+  approval: ApprovalRow;
+  requestState: string;
+  combined: 'approved' | 'denied' | 'expired' | 'pending';
+}
+
+export async function decideTechnicianApproval(
+  ctx: EngineContext,
+  input: { approvalId: string; decision: Decision; comment: string | null; planHash?: string | undefined; user: { id: string; email: string; name: string; role: string; mspId: string } },
+): Promise<DecisionResult> {
+  return ctx.db.transaction().execute(async (tx) => {
+    const peek = await tx.selectFrom('approvals').select(['request_id', 'msp_id', 'kind']).where('id', '=', input.approvalId).executeTakeFirst();
+    // Another MSP's approval is indistinguishable from a missing one.
+    if (!peek || peek.msp_id !== input.user.mspId || peek.kind !== 'technician') {
+      throw new DeskhandError('not_found', 'no such approval');
+    }
+    if (!mayApprove(input.user.role)) {
+      throw new DeskhandError('forbidden', `the role ${input.user.role} may read approvals but not decide them; msp_technician or msp_admin may`);
+    }
+    const request = await lockRequest(tx, peek.request_id);
+    if (!request) throw new DeskhandError('not_found', 'no such approval');
+    if (request.requester_email.toLowerCase() === input.user.email.toLowerCase()) {
+      throw new DeskhandError('forbidden', 'nobody approves their own request');
+    }
+    return applyDecision(ctx, tx, request, input.approvalId, input.decision, input.comment, input.planHash, {
+      kind: 'technician',
+      userId: input.user.id,
+      email: input.user.email,
+      name: input.user.name,
+      role: input.user.role,
+      mspId: input.user.mspId,
+    });
+  });
+}
+
+/** Parse and check a manager link `<approvalId>.<secret>.<signature>`; returns the approval id. */
+export function verifyManagerLink(ctx: Pick<EngineContext, 'secrets'>, link: string): { approvalId: string; secret: string } {
+  const parts = link.split('.');
+  if (parts.length !== 3) throw new DeskhandError('not_found', 'this approval link is not valid');
+  const [approvalId, secret, signature] = parts as [string, string, string];
+  if (!/^[0-9a-f-]{36}$/.test(approvalId) || !ctx.secrets.verify(`${approvalId}.${secret}`, signature)) {
+    throw new DeskhandError('not_found', 'this approval link is not valid');
+  }
+  return { approvalId, secret };
+}
+
+export async function loadManagerApproval(ctx: EngineContext, link: string): Promise<{ approval: ApprovalRow; request: RequestRow }> {
+  const { approvalId, secret } = verifyManagerLink(ctx, link);
+  const approval = await ctx.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
+  if (!approval || approval.kind !== 'manager' || !approval.link_token_hash || !constantTimeEqual(approval.link_token_hash, sha256Base64url(secret))) {
+    throw new DeskhandError('not_found', 'this approval link is not valid');
+  }
+  const request = await ctx.db.selectFrom('requests').selectAll().where('id', '=', approval.request_id).executeTakeFirstOrThrow();
+  return { approval, request };
+}
+
+export async function decideManagerApproval(ctx: EngineContext, input: { link: string; decision: Decision; comment: string | null }): Promise<DecisionResult> {
+  const { approval } = await loadManagerApproval(ctx, input.link);
+  return ctx.db.transaction().execute(async (tx) => {
+    const request = await lockRequest(tx, approval.request_id);
+    if (!request) throw new DeskhandError('not_found', 'this approval link is not valid');
+    return applyDecision(ctx, tx, request, approval.id, input.decision, input.comment, undefined, {
+      kind: 'manager',
+      userId: null,
+      email: approval.approver_email ?? 'manager',
+      name: approval.approver_name ?? 'manager',
+      role: null,
+      mspId: null,
+    });
+  });
+}
+
+async function applyDecision(
+  ctx: EngineContext,
+  tx: Tx,
+  request: RequestRow,
+  approvalId: string,
+  decision: Decision,
+  comment: string | null,
+  presentedPlanHash: string | undefined,
+  decider: Decider,
+): Promise<DecisionResult> {
+  const at = ctx.clock.now();
+  const approval = await tx.selectFrom('approvals').selectAll().where('id', '=', approvalId).forUpdate().executeTakeFirstOrThrow();
+  const plan = await tx.selectFrom('plans').select(['hash']).where('request_id', '=', request.id).executeTakeFirstOrThrow();
+  const refusal = decisionRefusal({
+    status: approval.status,
+    expiresAt: approval.expires_at,
+    now: at,
+    approvalPlanHash: approval.plan_hash,
+    currentPlanHash: plan.hash,
+    presentedPlanHash,
+  });
+  if (!refusal && approval.status === 'pending' && request.state !== 'awaiting_approval') {
+    throw new DeskhandError('conflict', `the request is ${request.state}, no longer awaiting approval`);
+  }
+  if (refusal) {
+    await appendAudit(tx, {
+      mspId: request.msp_id,
+      requestId: request.id,
+      actor: actorOf(decider),
+      event: 'approval.decision_refused',
+      data: { approvalId, kind: approval.kind, decision, reason: refusal.message },
+      at,
+    });
+    throw new DeskhandError(refusal.code, refusal.message);
+  }
+  const status: ApprovalStatus = decision === 'approve' ? 'approved' : 'denied';
+  const decided = await tx
+    .updateTable('approvals')
+    .set({ status, decided_by_user_id: decider.userId, decided_by: `${decider.name} <${decider.email}>`, decided_at: at, comment })
+    .where('id', '=', approvalId)
+    .where('status', '=', 'pending')
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await appendAudit(tx, {
+    mspId: request.msp_id,
+    requestId: request.id,
+    actor: actorOf(decider),
+    event: `approval.${status}`,
+    data: { approvalId, kind: approval.kind, planHash: approval.plan_hash, comment, by: decider.email, role: decider.role },
+    at,
+  });
+  const all = await tx.selectFrom('approvals').select(['id', 'status']).where('request_id', '=', request.id).execute();
+  const combined = combinedDecision(all.map((a) => a.status as ApprovalStatus));
+  if (combined === 'approved') {
+    await transitionRequest(tx, { request, to: 'executing', at, actor: actorOf(decider), dueAt: at, data: { planHash: approval.plan_hash } });
+    return { approval: decided, requestState: 'executing', combined };
+  }
+  if (combined === 'denied') {
+    // Either denial denies: the other approval is closed, the employee is told.
+    await tx.updateTable('approvals').set({ status: 'cancelled', decided_at: at }).where('request_id', '=', request.id).where('status', '=', 'pending').execute();
+    await enqueueOutbox(tx, {
+      mspId: request.msp_id,
+      requestId: request.id,
+      integrationId: request.source_integration_id,
+      kind: 'psa_note',
+      key: `${request.id}:reply`,
+      payload: { ticketRef: request.external_ref, visibility: 'customer', purpose: 'reply', text: deniedReply({ requestId: request.id }) },
+      onDelivered: { requestState: 'replied' },
+      at,
+    });
+    await tx.updateTable('requests').set({ outcome: 'denied', updated_at: at }).where('id', '=', request.id).execute();
+    await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: actorOf(decider), event: 'request.denied', data: { by: decider.email }, at });
+    return { approval: decided, requestState: request.state, combined };
+  }
+  return { approval: decided, requestState: request.state, combined };
+}
+
+function actorOf(decider: Decider): string {
+  return decider.kind === 'technician' ? `user:${decider.email}` : `manager:${decider.email}`;
+}

@@ -1,0 +1,335 @@
+import type { DirectoryUser, Runbook } from '../core/directory.ts';
+import { describeError, isDeskhandError } from '../core/errors.ts';
+import { freezePlan, type PlanStep, type ProposedPlan } from '../core/plan.ts';
+import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools, type OperatingMode } from '../core/policy.ts';
+import type { ToolPolicy } from '../core/tool.ts';
+import { findTool } from '../integrations/catalog.ts';
+import type { IdentityRuntime } from '../integrations/registry.ts';
+import { validatePlan } from '../planner/validate.ts';
+import { appendAudit } from '../store/audit.ts';
+import { json } from '../store/db.ts';
+import { enqueueOutbox, transitionRequest } from '../store/requests.ts';
+import type { RequestRow } from '../store/schema.ts';
+import type { EngineContext } from './context.ts';
+import { internalNote } from './messages.ts';
+
+/**
+ * The `received` step: read the ticket, diagnose with read tools only, plan, validate, freeze the
+ * plan and check its policies, then queue the internal note. Nothing changes anywhere and the
+ * employee hears nothing; the request becomes `noted` once the note is on the ticket.
+ */
+export interface ReadRecord {
+  tool: string;
+  args: Record<string, string>;
+  result: unknown;
+}
+
+export async function diagnoseRequest(ctx: EngineContext, request: RequestRow): Promise<void> {
+  if (request.state === 'received') {
+    await ctx.db.transaction().execute((tx) =>
+      transitionRequest(tx, { request, to: 'diagnosing', at: ctx.clock.now(), actor: 'agent', dueAt: request.due_at, keepLease: true }),
+    );
+    request = { ...request, state: 'diagnosing' };
+  }
+  const ticket = await loadTicket(ctx, request);
+  request = { ...request, requester_email: ticket.requesterEmail };
+  const client = request.client_id
+    ? await ctx.db.selectFrom('clients').selectAll().where('id', '=', request.client_id).executeTakeFirst()
+    : undefined;
+  const msp = await ctx.db.selectFrom('msps').selectAll().where('id', '=', request.msp_id).executeTakeFirstOrThrow();
+  const identity = client ? await ctx.integrations.identityForClient(client.id) : null;
+  const mode: OperatingMode = effectiveOperatingMode(client?.operating_mode ?? 'inherit', msp.default_operating_mode);
+
+  if (!client || !identity) {
+    const reason = !client
+      ? 'the ticket does not belong to a client deskhand serves'
+      : `${client.name} has no Microsoft 365 integration configured, so the agent cannot look anything up`;
+    await persistOutcome(ctx, request, {
+      mode,
+      clientName: client?.name ?? 'an unknown client',
+      proposed: { outcome: 'escalate', summary: reason, reasons: [reason], steps: [] },
+      reads: [],
+      requester: null,
+      manager: null,
+      findings: [],
+      rejectedProblems: null,
+      planner: ctx.planner.name,
+    });
+    return;
+  }
+
+  const planning = await runPlanning({
+    planner: ctx.planner,
+    catalog: ctx.catalog,
+    identity,
+    client,
+    text: ticket.text,
+    requesterEmail: ticket.requesterEmail,
+    runbooks: async () =>
+      ctx.db.selectFrom('runbooks').select(['title', 'body', 'source']).where('client_id', '=', client.id).orderBy('title').execute(),
+  });
+  await persistOutcome(ctx, request, {
+    mode,
+    clientName: client.name,
+    ...planning,
+    identity,
+    planner: ctx.planner.name,
+  });
+}
+
+/** The agent could not diagnose (a system kept failing): the note tells technicians, nothing else happens. */
+export async function escalateUndiagnosed(ctx: EngineContext, request: RequestRow, error: string): Promise<void> {
+  const existing = await ctx.db.selectFrom('plans').select('id').where('request_id', '=', request.id).executeTakeFirst();
+  if (existing) return;
+  if (request.state === 'received') {
+    await ctx.db.transaction().execute((tx) =>
+      transitionRequest(tx, { request, to: 'diagnosing', at: ctx.clock.now(), actor: 'agent', dueAt: null, keepLease: true }),
+    );
+    request = { ...request, state: 'diagnosing' };
+  }
+  const client = request.client_id ? await ctx.db.selectFrom('clients').select('name').where('id', '=', request.client_id).executeTakeFirst() : undefined;
+  const reason = `the agent could not complete its diagnosis: ${error}`;
+  await persistOutcome(ctx, request, {
+    mode: 'execute',
+    clientName: client?.name ?? 'an unknown client',
+    proposed: { outcome: 'escalate', summary: reason, reasons: [reason], steps: [] },
+    reads: [],
+    requester: null,
+    manager: null,
+    findings: [],
+    rejectedProblems: null,
+    planner: ctx.planner.name,
+  });
+}
+
+export interface PlanningInput {
+  planner: EngineContext['planner'];
+  catalog: EngineContext['catalog'];
+  identity: IdentityRuntime;
+  client: { slug: string; name: string; domain: string };
+  text: string;
+  requesterEmail: string;
+  runbooks: () => Promise<Runbook[]>;
+}
+
+export interface PlanningResult {
+  proposed: ProposedPlan;
+  reads: ReadRecord[];
+  requester: DirectoryUser | null;
+  manager: DirectoryUser | null;
+  findings: string[];
+  rejectedProblems: string[] | null;
+}
+
+/**
+ * Diagnosis and planning without any side effect: the planner reads through the recording reader,
+ * then every plan goes through validation. Used by the engine and by `deskhand eval`.
+ */
+export async function runPlanning(input: PlanningInput): Promise<PlanningResult> {
+  const reads: ReadRecord[] = [];
+  const reader = input.identity.reader(input.runbooks, (tool, args, result) => reads.push({ tool, args, result }));
+  const offered = offeredTools(input.catalog, input.identity.policies);
+  const proposed = await input.planner.plan({
+    request: { text: input.text, channel: 'psa' },
+    client: input.client,
+    requesterEmail: input.requesterEmail,
+    tools: offered,
+    reader,
+  });
+  // The requester and their manager, for the note and for dual approval (fail closed when none).
+  const requester = await reader.getUser(input.requesterEmail).catch(() => null);
+  const manager = requester ? await reader.getManager(requester.userPrincipalName).catch(() => null) : null;
+  const findings = requester
+    ? await describeRequester(reader, requester, manager)
+    : [`${input.requesterEmail} was not found in ${input.client.name}'s Microsoft 365 tenant.`];
+  const validation = await validatePlan(proposed, {
+    tools: offered,
+    allTools: input.catalog,
+    resolve: (argObjects, args) => input.identity.resolve(argObjects, args),
+  });
+  if (validation.ok) return { proposed: validation.plan, reads, requester, manager, findings, rejectedProblems: null };
+  return {
+    proposed: { outcome: 'escalate', summary: 'the proposed plan failed validation, so nothing will run', reasons: proposed.reasons, steps: [] },
+    reads,
+    requester,
+    manager,
+    findings,
+    rejectedProblems: validation.problems,
+  };
+}
+
+interface TicketText {
+  text: string;
+  requesterEmail: string;
+}
+
+async function loadTicket(ctx: EngineContext, request: RequestRow): Promise<TicketText> {
+  if (request.body || request.subject) return { text: joinText(request.subject, request.body), requesterEmail: request.requester_email };
+  if (!request.source_integration_id) return { text: '', requesterEmail: request.requester_email };
+  const psa = await ctx.integrations.psaChannel(request.source_integration_id);
+  const ticket = await psa.getTicket(request.external_ref);
+  const requesterEmail = (ticket.requesterEmail ?? request.requester_email).toLowerCase();
+  await ctx.db
+    .updateTable('requests')
+    .set({ subject: ticket.summary, body: ticket.description, requester_email: requesterEmail, updated_at: ctx.clock.now() })
+    .where('id', '=', request.id)
+    .execute();
+  return { text: joinText(ticket.summary, ticket.description), requesterEmail };
+}
+
+function joinText(subject: string, body: string): string {
+  if (!body) return subject;
+  if (!subject || body.startsWith(subject)) return body;
+  return `${subject}\n\n${body}`;
+}
+
+async function describeRequester(
+  reader: ReturnType<IdentityRuntime['reader']>,
+  user: DirectoryUser,
+  manager: DirectoryUser | null,
+): Promise<string[]> {
+  const [groups, licenses] = await Promise.all([
+    reader.listUserGroups(user.userPrincipalName).catch(() => []),
+    reader.listUserLicenses(user.userPrincipalName).catch(() => []),
+  ]);
+  const role = [user.jobTitle, user.department].filter(Boolean).join(', ');
+  return [
+    `Requester: ${user.displayName} <${user.userPrincipalName}>${role ? `, ${role}` : ''}; account ${user.accountEnabled === false ? 'DISABLED' : 'enabled'}.`,
+    `Manager: ${manager ? `${manager.displayName} <${manager.userPrincipalName}>` : 'none set in the directory'}.`,
+    `Groups: ${groups.length > 0 ? groups.map((g) => g.displayName).join(', ') : 'none'}.`,
+    `Licenses: ${licenses.length > 0 ? licenses.join(', ') : 'none'}.`,
+  ];
+}
+
+interface OutcomeInput {
+  mode: OperatingMode;
+  clientName: string;
+  proposed: ProposedPlan;
+  reads: ReadRecord[];
+  requester: DirectoryUser | null;
+  manager: DirectoryUser | null;
+  findings: string[];
+  rejectedProblems: string[] | null;
+  identity?: IdentityRuntime;
+  planner: string;
+}
+
+/** Freeze the plan, check policies, store diagnosis and plan, and queue the internal note: one transaction. */
+async function persistOutcome(ctx: EngineContext, request: RequestRow, input: OutcomeInput): Promise<void> {
+  const at = ctx.clock.now();
+  const steps: PlanStep[] = input.proposed.outcome === 'plan' ? input.proposed.steps : [];
+  const frozen = freezePlan(request.id, steps);
+  // Policies are checked only after the plan is frozen (DESIGN rule 4).
+  const stepPolicies: ToolPolicy[] = frozen.steps.map((step) => {
+    const tool = findTool(step.tool);
+    if (!tool || !input.identity) return { policy: 'disabled', requireManagerApproval: false };
+    return effectivePolicy(tool, input.identity.policies);
+  });
+  const needs = approvalsNeeded(
+    frozen.steps.map((step, index) => ({ policy: stepPolicies[index]!, plannerRequestsManagerApproval: step.requireManagerApproval === true })),
+  );
+  const planId = crypto.randomUUID();
+  const note = internalNote({
+    requestId: request.id,
+    requesterEmail: request.requester_email,
+    requesterName: input.requester?.displayName ?? null,
+    clientName: input.clientName,
+    operatingMode: input.mode,
+    outcome: input.proposed.outcome,
+    summary: input.proposed.summary,
+    reasons: input.proposed.reasons,
+    findings: input.findings,
+    steps: frozen.steps,
+    stepPolicies,
+    planHash: frozen.hash,
+    needsTechnician: needs.technician,
+    needsManager: needs.manager,
+    managerName: input.manager?.displayName ?? null,
+    rejectedProblems: input.rejectedProblems,
+    replyToEmployee: input.proposed.replyToEmployee ?? null,
+  });
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('diagnoses')
+      .values({
+        request_id: request.id,
+        requester: input.requester ? json(input.requester) : null,
+        manager: input.manager ? json(input.manager) : null,
+        reads: json(input.reads),
+        created_at: at,
+      })
+      .onConflict((oc) =>
+        oc.column('request_id').doUpdateSet({
+          requester: input.requester ? json(input.requester) : null,
+          manager: input.manager ? json(input.manager) : null,
+          reads: json(input.reads),
+          created_at: at,
+        }),
+      )
+      .execute();
+    await tx
+      .insertInto('plans')
+      .values({
+        id: planId,
+        request_id: request.id,
+        planner: input.planner,
+        outcome: input.proposed.outcome,
+        summary: input.proposed.summary,
+        reasons: json(input.proposed.reasons),
+        reply_to_employee: input.proposed.replyToEmployee ?? null,
+        steps: json(frozen.steps),
+        step_policies: json(stepPolicies),
+        canonical: frozen.canonical,
+        hash: frozen.hash,
+        operating_mode: input.mode,
+        needs_technician: needs.technician,
+        needs_manager: needs.manager,
+        rejected_problems: input.rejectedProblems ? json(input.rejectedProblems) : null,
+        created_at: at,
+      })
+      .execute();
+    await appendAudit(tx, [
+      {
+        mspId: request.msp_id,
+        requestId: request.id,
+        actor: 'agent',
+        event: 'diagnosis.recorded',
+        data: { reads: input.reads.map((r) => r.tool), requester: input.requester?.userPrincipalName ?? null },
+        at,
+      },
+      {
+        mspId: request.msp_id,
+        requestId: request.id,
+        actor: 'agent',
+        event: 'plan.frozen',
+        data: {
+          planner: input.planner,
+          outcome: input.proposed.outcome,
+          hash: frozen.hash,
+          steps: frozen.steps.map((s) => s.tool),
+          policies: stepPolicies.map((p) => p.policy),
+          rejected: input.rejectedProblems,
+        },
+        at,
+      },
+    ]);
+    await enqueueOutbox(tx, {
+      mspId: request.msp_id,
+      requestId: request.id,
+      integrationId: request.source_integration_id,
+      kind: 'psa_note',
+      key: `${request.id}:note`,
+      payload: { ticketRef: request.external_ref, visibility: 'internal', text: note, purpose: 'internal_note' },
+      onDelivered: { requestState: 'noted' },
+      at,
+    });
+    // Wait for the note: the outbox moves the request on once the note is on the ticket (rule 2).
+    await transitionRequest(tx, { request, to: 'diagnosing', at, actor: 'agent', dueAt: null, data: { waiting: 'internal note' } });
+  });
+}
+
+export function isTransient(error: unknown): boolean {
+  return isDeskhandError(error) && error.retryable;
+}
+
+export { describeError };

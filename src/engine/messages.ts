@@ -1,0 +1,243 @@
+import type { PlanStep } from '../core/plan.ts';
+import type { ToolPolicy } from '../core/tool.ts';
+
+/**
+ * The words deskhand writes: internal notes for technicians, replies for employees, approval
+ * notifications and the manager's email. Pure functions, so they are easy to read and test.
+ * Nothing here ever receives a secret (the temporary password never reaches a message).
+ */
+export interface NoteInput {
+  requestId: string;
+  requesterEmail: string;
+  requesterName: string | null;
+  clientName: string;
+  operatingMode: 'plan' | 'execute';
+  outcome: 'plan' | 'no_action' | 'escalate';
+  summary: string;
+  reasons: string[];
+  findings: string[];
+  steps: PlanStep[];
+  stepPolicies: ToolPolicy[];
+  planHash: string;
+  needsTechnician: boolean;
+  needsManager: boolean;
+  managerName: string | null;
+  rejectedProblems: string[] | null;
+  replyToEmployee: string | null;
+}
+
+export function marker(key: string): string {
+  return `[deskhand ref ${key}]`;
+}
+
+export function describeStep(step: PlanStep): string {
+  const args = Object.entries(step.args)
+    .map(([name, value]) => {
+      const id = step.resolved[name];
+      return id && id !== value ? `${name}=${value} (${id})` : `${name}=${value}`;
+    })
+    .join(', ');
+  return `${step.tool}(${args})`;
+}
+
+function policyText(policy: ToolPolicy, plannerAsksManager: boolean): string {
+  if (policy.policy === 'auto' && !plannerAsksManager) return 'auto: runs without approval';
+  if (policy.policy === 'disabled') return 'disabled: never run';
+  const manager = policy.requireManagerApproval || plannerAsksManager;
+  const extra = plannerAsksManager && !policy.requireManagerApproval ? ' (the runbook asks for the manager)' : '';
+  return manager ? `approval_needed: technician + manager approval${extra}` : 'approval_needed: technician approval';
+}
+
+export function internalNote(input: NoteInput): string {
+  const lines: string[] = [];
+  const who = input.requesterName ? `${input.requesterName} <${input.requesterEmail}>` : input.requesterEmail;
+  const modeLabel = input.operatingMode === 'plan' ? 'Plan Mode (note only: nothing will be changed or sent)' : 'Execute Mode';
+  lines.push(`deskhand diagnosis for ${who} at ${input.clientName} — ${modeLabel}`);
+  lines.push('');
+  lines.push(`Outcome: ${outcomeLabel(input.outcome)} — ${input.summary}`);
+  if (input.findings.length > 0) {
+    lines.push('');
+    lines.push('What the read-only checks found:');
+    for (const finding of input.findings) lines.push(`- ${finding}`);
+  }
+  if (input.reasons.length > 0) {
+    lines.push('');
+    lines.push('Reasoning:');
+    for (const reason of input.reasons) lines.push(`- ${reason}`);
+  }
+  if (input.rejectedProblems && input.rejectedProblems.length > 0) {
+    lines.push('');
+    lines.push('The proposed plan was rejected by validation and nothing will run:');
+    for (const problem of input.rejectedProblems) lines.push(`- ${problem}`);
+  }
+  if (input.outcome === 'plan') {
+    lines.push('');
+    lines.push(input.operatingMode === 'plan' ? 'The plan it would execute:' : 'Plan:');
+    input.steps.forEach((step, index) => {
+      const policy = input.stepPolicies[index] ?? { policy: 'approval_needed', requireManagerApproval: false };
+      lines.push(`${index + 1}. ${describeStep(step)} — ${policyText(policy, step.requireManagerApproval === true)}`);
+      lines.push(`   why: ${step.reason}`);
+    });
+    lines.push(`Plan hash (SHA-256): ${input.planHash}`);
+  }
+  lines.push('');
+  lines.push(`Next: ${nextStepText(input)}`);
+  lines.push(marker(`${input.requestId}:note`));
+  return lines.join('\n');
+}
+
+function outcomeLabel(outcome: NoteInput['outcome']): string {
+  return outcome === 'plan' ? 'plan' : outcome === 'no_action' ? 'no action needed' : 'escalate to a technician';
+}
+
+function nextStepText(input: NoteInput): string {
+  if (input.outcome === 'escalate') return 'a technician needs to take this ticket; the agent will not reply or change anything.';
+  if (input.operatingMode === 'plan') {
+    if (input.outcome === 'no_action') return 'in Execute Mode the agent would reply to the employee; in Plan Mode nothing is sent.';
+    const approvals = approvalText(input);
+    return `in Execute Mode this plan would ${approvals}. In Plan Mode nothing else happens.`;
+  }
+  if (input.outcome === 'no_action') return 'the agent replies to the employee; nothing is changed.';
+  if (!input.needsTechnician) return 'every step is auto: the agent executes the plan now and replies to the employee.';
+  return `the agent waits: the plan ${approvalText(input)}. Approvals expire after 24 hours. The employee hears nothing until then.`;
+}
+
+function approvalText(input: NoteInput): string {
+  if (!input.needsTechnician) return 'run at once (every step is auto)';
+  if (input.needsManager) {
+    return `need a technician's approval and the approval of ${input.managerName ?? "the requester's manager"}`;
+  }
+  return "need a technician's approval";
+}
+
+export function approvalNotification(input: {
+  requestId: string;
+  steps: PlanStep[];
+  planHash: string;
+  approvalUrl: string;
+  needsManager: boolean;
+  managerName: string | null;
+  expiresAt: Date;
+}): string {
+  const lines = [
+    'deskhand approval request: a technician (msp_technician or msp_admin) must approve or deny this plan.',
+    ...input.steps.map((step, index) => `${index + 1}. ${describeStep(step)}`),
+    `Plan hash (SHA-256): ${input.planHash}`,
+    input.needsManager
+      ? `Dual approval: ${input.managerName ?? "the requester's manager"} has been emailed a link and must approve too.`
+      : 'Technician approval only.',
+    `Decide in deskhand: ${input.approvalUrl}`,
+    `Expires: ${input.expiresAt.toISOString()} (24 hours, fixed). Approving runs exactly this plan, once.`,
+    marker(`${input.requestId}:approval-notice`),
+  ];
+  return lines.join('\n');
+}
+
+export function managerEmail(input: {
+  managerName: string;
+  requesterName: string;
+  clientName: string;
+  steps: PlanStep[];
+  link: string;
+  expiresAt: Date;
+}): { subject: string; text: string } {
+  const subject = `Approval needed: IT request from ${input.requesterName}`;
+  const text = [
+    `Hello ${input.managerName},`,
+    '',
+    `${input.requesterName} asked the ${input.clientName} IT helpdesk for something that needs your approval as their manager:`,
+    ...input.steps.map((step) => `- ${humanStep(step)}`),
+    '',
+    `Review and approve or deny: ${input.link}`,
+    '',
+    `The link works once and expires on ${input.expiresAt.toUTCString()}. A technician must approve as well.`,
+  ].join('\n');
+  return { subject, text };
+}
+
+/** A step in plain words for employees and managers. */
+export function humanStep(step: PlanStep): string {
+  const user = step.args['user'] ?? 'the user';
+  switch (step.tool) {
+    case 'm365.add_user_to_group':
+      return `add ${user} to ${step.args['group']}`;
+    case 'm365.remove_user_from_group':
+      return `remove ${user} from ${step.args['group']}`;
+    case 'm365.reset_password':
+      return `reset the password of ${user} (a technician hands over the temporary password by phone or in person)`;
+    case 'm365.revoke_sessions':
+      return `sign ${user} out of every session`;
+    case 'm365.reset_mfa':
+      return `remove the registered sign-in methods of ${user} so they can be registered again`;
+    case 'm365.assign_license':
+      return `assign the ${step.args['sku']} license to ${user}`;
+    case 'm365.remove_license':
+      return `remove the ${step.args['sku']} license from ${user}`;
+    case 'm365.disable_account':
+      return `block sign-in for ${user}`;
+    case 'm365.enable_account':
+      return `allow sign-in for ${user} again`;
+    default:
+      return `${step.tool} for ${user}`;
+  }
+}
+
+export function executedReply(input: { requestId: string; steps: PlanStep[]; hasTemporaryPassword: boolean }): string {
+  const lines = ['Hello, your IT request has been handled. What was done:'];
+  for (const step of input.steps) lines.push(`- ${humanStep(step)}`);
+  if (input.hasTemporaryPassword) {
+    lines.push('');
+    lines.push('A technician will give you your temporary password by phone or in person; you will choose a new one when you sign in.');
+  }
+  lines.push('');
+  lines.push('If anything still does not work, reply to this ticket.');
+  lines.push(marker(`${input.requestId}:reply`));
+  return lines.join('\n');
+}
+
+export function noActionReply(input: { requestId: string; text: string }): string {
+  return `${input.text}\n\nIf this does not solve it, reply to this ticket and a technician will look at it.\n${marker(`${input.requestId}:reply`)}`;
+}
+
+export function deniedReply(input: { requestId: string }): string {
+  return [
+    'Hello, your IT request was reviewed and was not approved, so nothing was changed.',
+    'If you think this is a mistake, reply to this ticket and a technician will follow up.',
+    marker(`${input.requestId}:reply`),
+  ].join('\n');
+}
+
+export function expiredReply(input: { requestId: string }): string {
+  return [
+    'Hello, your IT request was not approved in time (approvals expire after 24 hours), so nothing was changed.',
+    'If you still need help, please submit the request again.',
+    marker(`${input.requestId}:reply`),
+  ].join('\n');
+}
+
+export function failedReply(input: { requestId: string; doneSteps: PlanStep[] }): string {
+  const lines = ['Hello, we started on your IT request but could not finish it automatically.'];
+  if (input.doneSteps.length > 0) {
+    lines.push('What was done:');
+    for (const step of input.doneSteps) lines.push(`- ${humanStep(step)}`);
+  } else {
+    lines.push('Nothing was changed.');
+  }
+  lines.push('A technician has been told and will follow up on this ticket.');
+  lines.push(marker(`${input.requestId}:reply`));
+  return lines.join('\n');
+}
+
+export function failedNote(input: { requestId: string; step: PlanStep | null; error: string; doneSteps: PlanStep[] }): string {
+  const lines = ['deskhand could not finish the approved plan: a technician must take over.'];
+  if (input.step) lines.push(`Failed step: ${describeStep(input.step)}`);
+  lines.push(`Error: ${input.error}`);
+  lines.push(input.doneSteps.length > 0 ? `Done before the failure: ${input.doneSteps.map(describeStep).join('; ')}` : 'No step was completed.');
+  lines.push('The employee was told that a technician will follow up.');
+  lines.push(marker(`${input.requestId}:failed-note`));
+  return lines.join('\n');
+}
+
+export function escalationNote(input: { requestId: string; reason: string; key: string }): string {
+  return [`deskhand escalates this ticket to a technician: ${input.reason}`, 'Nothing was changed and no reply was sent.', marker(`${input.requestId}:${input.key}`)].join('\n');
+}

@@ -1,0 +1,165 @@
+import { sql } from 'kysely';
+import { describeError, isDeskhandError } from '../core/errors.ts';
+import type { RequestState } from '../core/lifecycle.ts';
+import { backoffMs } from '../integrations/http.ts';
+import { appendAudit } from '../store/audit.ts';
+import { json } from '../store/db.ts';
+import { lockRequest, transitionRequest } from '../store/requests.ts';
+import type { OutboxRow } from '../store/schema.ts';
+import type { EngineContext } from './context.ts';
+import { marker } from './messages.ts';
+
+/** After this many failed attempts a message is given up (and its request marked failed when it was waiting on it). */
+export const MAX_DELIVERY_ATTEMPTS = 8;
+const LEASE_MS = 60_000;
+
+interface PsaNotePayload {
+  ticketRef: string;
+  visibility: 'internal' | 'customer';
+  text: string;
+  purpose: string;
+}
+
+interface MailPayload {
+  from: string;
+  to: string;
+  subject: string;
+  textBox: string;
+  purpose: string;
+}
+
+/**
+ * Claim due messages (several workers share the table: SKIP LOCKED), each leased for a minute so a
+ * worker that dies mid-delivery hands it back. Returns how many were claimed.
+ */
+export async function claimDueMessages(ctx: EngineContext, limit: number): Promise<OutboxRow[]> {
+  const now = ctx.clock.now();
+  const result = await sql<OutboxRow>`
+    UPDATE outbox SET lease_until = ${new Date(now.getTime() + LEASE_MS)}, attempts = attempts + 1
+    WHERE id IN (
+      SELECT id FROM outbox
+      WHERE status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
+      ORDER BY next_attempt_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING *`.execute(ctx.db);
+  return result.rows;
+}
+
+export async function deliverMessage(ctx: EngineContext, message: OutboxRow): Promise<void> {
+  try {
+    const result = await send(ctx, message);
+    await markDelivered(ctx, message, result);
+  } catch (error) {
+    await markFailedAttempt(ctx, message, error);
+  }
+}
+
+async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<string, unknown>> {
+  if (!message.integration_id) throw new Error('the message has no integration to go through');
+  if (message.kind === 'psa_note') {
+    const payload = message.payload as PsaNotePayload;
+    const psa = await ctx.integrations.psaChannel(message.integration_id);
+    const ref = marker(markerKey(message.idempotency_key));
+    // A previous attempt may have posted the note and died before recording it: look before writing again.
+    if (message.attempts > 1) {
+      const existing = await psa.findNoteWithMarker(payload.ticketRef, ref);
+      if (existing) return { noteId: existing, reconciled: true };
+    }
+    const note = await psa.postNote(payload.ticketRef, { text: payload.text, visibility: payload.visibility });
+    return { noteId: note.id };
+  }
+  if (message.kind === 'mail') {
+    const payload = message.payload as MailPayload;
+    const client = await ctx.db.selectFrom('integrations').select('client_id').where('id', '=', message.integration_id).executeTakeFirstOrThrow();
+    const identity = await ctx.integrations.identityForClient(client.client_id!);
+    if (!identity) throw new Error('the Microsoft 365 integration that sends mail is gone');
+    // Graph's sendMail gives no message id to reconcile against; a resend after a crash is the lesser harm.
+    await identity.sendMail(payload.from, { to: payload.to, subject: payload.subject, text: ctx.secrets.decrypt(payload.textBox) });
+    return { sent: true };
+  }
+  throw new Error(`unknown outbox message kind ${message.kind}`);
+}
+
+/** The marker written into a note: the message's idempotency key (request id and purpose). */
+function markerKey(idempotencyKey: string): string {
+  return idempotencyKey;
+}
+
+async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>): Promise<void> {
+  await ctx.db.transaction().execute(async (tx) => {
+    const at = ctx.clock.now();
+    // Mail carries a single-use link: once sent, the body is not kept.
+    const payload = message.kind === 'mail' ? { ...(message.payload as Record<string, unknown>), textBox: null } : undefined;
+    const updated = await tx
+      .updateTable('outbox')
+      .set({
+        status: 'delivered',
+        delivered_at: at,
+        result: json(result),
+        last_error: null,
+        lease_until: null,
+        ...(payload ? { payload: json(payload) } : {}),
+      })
+      .where('id', '=', message.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) return;
+    const purpose = (message.payload as { purpose?: string }).purpose ?? message.kind;
+    await appendAudit(tx, {
+      mspId: message.msp_id,
+      requestId: message.request_id,
+      actor: 'agent',
+      event: `message.delivered`,
+      data: { kind: message.kind, purpose, key: message.idempotency_key, ...result },
+      at,
+    });
+    const onDelivered = message.on_delivered as { requestState: RequestState } | null;
+    if (onDelivered && message.request_id) {
+      const request = await lockRequest(tx, message.request_id);
+      if (request && request.state !== onDelivered.requestState && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
+        const due = onDelivered.requestState === 'noted' ? at : null;
+        await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: due, data: { after: purpose } });
+      }
+    }
+  });
+}
+
+async function markFailedAttempt(ctx: EngineContext, message: OutboxRow, error: unknown): Promise<void> {
+  const reason = describeError(error);
+  const at = ctx.clock.now();
+  const giveUp = message.attempts >= MAX_DELIVERY_ATTEMPTS || (isDeskhandError(error) && !error.retryable && error.code !== 'upstream');
+  const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(message.attempts, 1_000, 10 * 60_000));
+  ctx.logger.warn({ messageId: message.id, kind: message.kind, attempts: message.attempts, giveUp, error: reason }, 'outbox delivery failed');
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('outbox')
+      .set({
+        status: giveUp ? 'failed' : 'pending',
+        last_error: reason,
+        lease_until: null,
+        next_attempt_at: new Date(at.getTime() + waitMs),
+      })
+      .where('id', '=', message.id)
+      .execute();
+    if (!giveUp) return;
+    await appendAudit(tx, { mspId: message.msp_id, requestId: message.request_id, actor: 'agent', event: 'message.failed', data: { kind: message.kind, key: message.idempotency_key, error: reason }, at });
+    // A request waiting on this message would wait forever: end it visibly.
+    const onDelivered = message.on_delivered as { requestState: RequestState } | null;
+    if (onDelivered && message.request_id) {
+      const request = await lockRequest(tx, message.request_id);
+      if (request && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
+        await transitionRequest(tx, {
+          request,
+          to: 'failed',
+          outcome: 'failed',
+          at,
+          actor: 'agent',
+          dueAt: null,
+          lastError: `could not deliver the ${(message.payload as { purpose?: string }).purpose ?? message.kind}: ${reason}`,
+        });
+      }
+    }
+  });
+}

@@ -1,0 +1,135 @@
+import type { Runbook } from '../core/directory.ts';
+import { DeskhandError } from '../core/errors.ts';
+import type { PolicyOverrides } from '../core/policy.ts';
+import type { ArgumentObject, ToolPolicy } from '../core/tool.ts';
+import type { DiagnosisReader } from '../planner/types.ts';
+import type { SecretBox } from '../secrets.ts';
+import type { Db } from '../store/db.ts';
+import type { IntegrationRow } from '../store/schema.ts';
+import { ConnectWiseChannel } from './connectwise/channel.ts';
+import { ConnectWiseClient } from './connectwise/client.ts';
+import { GraphClient } from './m365/client.ts';
+import { M365DiagnosisReader } from './m365/reader.ts';
+import { M365ToolRunner, type ToolResult } from './m365/runner.ts';
+import type { PsaChannel } from './psa.ts';
+
+/**
+ * Builds live clients for configured integrations from their rows (config + decrypted secrets),
+ * cached per integration and refreshed when the row changes. The engine asks for what it needs in
+ * the product's words: the PSA channel a request came from, the identity provider of a client.
+ */
+export interface IdentityRuntime {
+  integrationId: string;
+  policies: PolicyOverrides;
+  reader(runbooks: () => Promise<Runbook[]>, onCall: (tool: string, args: Record<string, string>, result: unknown) => void): DiagnosisReader;
+  resolve(argObjects: Readonly<Record<string, ArgumentObject>>, args: Record<string, string>): Promise<{ resolved: Record<string, string>; problems: string[] }>;
+  run(tool: string, args: Record<string, string>, resolved: Record<string, string>): Promise<ToolResult>;
+  sendMail(from: string, mail: { to: string; subject: string; text: string }): Promise<void>;
+}
+
+interface Cached<T> {
+  version: string;
+  value: T;
+}
+
+export class IntegrationRegistry {
+  private readonly psaCache = new Map<string, Cached<PsaChannel>>();
+  private readonly identityCache = new Map<string, Cached<{ graph: GraphClient; runner: M365ToolRunner }>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async row(integrationId: string): Promise<IntegrationRow> {
+    const row = await this.db.selectFrom('integrations').selectAll().where('id', '=', integrationId).executeTakeFirst();
+    if (!row) throw new DeskhandError('not_found', `integration ${integrationId} does not exist`);
+    return row;
+  }
+
+  secretsOf(row: IntegrationRow): Record<string, string> {
+    return row.secrets_encrypted ? this.secrets.decryptJson(row.secrets_encrypted) : {};
+  }
+
+  async psaChannel(integrationId: string): Promise<PsaChannel> {
+    const row = await this.row(integrationId);
+    const version = row.updated_at.toISOString();
+    const cached = this.psaCache.get(integrationId);
+    if (cached && cached.version === version) return cached.value;
+    const channel = this.buildPsa(row);
+    this.psaCache.set(integrationId, { version, value: channel });
+    return channel;
+  }
+
+  connectWiseClient(row: IntegrationRow): ConnectWiseClient {
+    const config = row.config as Record<string, string>;
+    const secrets = this.secretsOf(row);
+    return new ConnectWiseClient({
+      siteUrl: requireValue(config['siteUrl'], 'siteUrl'),
+      codebase: config['codebase'] ?? 'v4_6_release/',
+      companyId: requireValue(config['companyId'], 'companyId'),
+      publicKey: requireValue(config['publicKey'], 'publicKey'),
+      privateKey: requireValue(secrets['privateKey'], 'privateKey'),
+      clientId: requireValue(secrets['clientId'], 'clientId'),
+    });
+  }
+
+  private buildPsa(row: IntegrationRow): PsaChannel {
+    if (row.kind === 'connectwise') return new ConnectWiseChannel(this.connectWiseClient(row));
+    throw new DeskhandError('config', `integration ${row.name} (${row.kind}) is not a PSA deskhand can write to`);
+  }
+
+  /** The client's Microsoft 365 integration, or null when none is configured. */
+  async identityForClient(clientId: string): Promise<IdentityRuntime | null> {
+    const row = await this.db
+      .selectFrom('integrations')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .where('kind', '=', 'm365')
+      .where('enabled', '=', true)
+      .executeTakeFirst();
+    if (!row) return null;
+    const { graph, runner } = this.graphFor(row);
+    const policies = await this.policiesOf(row.id);
+    return {
+      integrationId: row.id,
+      policies,
+      reader: (runbooks, onCall) => new M365DiagnosisReader(graph, runbooks, onCall),
+      resolve: (argObjects, args) => runner.resolve(argObjects, args),
+      run: (tool, args, resolved) => runner.run(tool, args, resolved),
+      sendMail: async (from, mail) => {
+        await graph.sendMail(from, mail);
+      },
+    };
+  }
+
+  private graphFor(row: IntegrationRow): { graph: GraphClient; runner: M365ToolRunner } {
+    const version = row.updated_at.toISOString();
+    const cached = this.identityCache.get(row.id);
+    if (cached && cached.version === version) return cached.value;
+    const config = row.config as Record<string, string>;
+    const secrets = this.secretsOf(row);
+    const graph = new GraphClient({
+      tenantId: requireValue(config['tenantId'], 'tenantId'),
+      clientId: requireValue(config['clientId'], 'clientId'),
+      clientSecret: requireValue(secrets['clientSecret'], 'clientSecret'),
+      ...(config['graphBaseUrl'] ? { graphBaseUrl: config['graphBaseUrl'] } : {}),
+      ...(config['loginBaseUrl'] ? { loginBaseUrl: config['loginBaseUrl'] } : {}),
+    });
+    const value = { graph, runner: new M365ToolRunner(graph) };
+    this.identityCache.set(row.id, { version, value });
+    return value;
+  }
+
+  async policiesOf(integrationId: string): Promise<PolicyOverrides> {
+    const rows = await this.db.selectFrom('tool_policies').selectAll().where('integration_id', '=', integrationId).execute();
+    return new Map<string, ToolPolicy>(
+      rows.map((row) => [row.tool, { policy: row.policy, requireManagerApproval: row.require_manager_approval }]),
+    );
+  }
+}
+
+function requireValue(value: string | undefined, name: string): string {
+  if (!value) throw new DeskhandError('config', `the integration is missing its ${name}`);
+  return value;
+}

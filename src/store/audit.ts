@@ -1,0 +1,100 @@
+import { sql } from 'kysely';
+import { canonicalJson, sha256Hex } from '../core/canonical.ts';
+import { type DbOrTx, json, type Tx } from './db.ts';
+
+/**
+ * The append-only audit log. Rows are hash-chained per MSP: each row's hash covers the previous
+ * row's hash and this row's content, so a changed or removed row breaks the chain. One chain per MSP
+ * keeps tenants from serialising each other; within an MSP the head row is locked for the append.
+ */
+export interface AuditEvent {
+  mspId: string;
+  requestId?: string | null;
+  actor: string;
+  event: string;
+  data?: Record<string, unknown>;
+  at: Date;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export function auditHash(prevHash: string, row: { mspId: string; seq: number; requestId: string | null; actor: string; event: string; data: unknown; at: Date }): string {
+  return sha256Hex(
+    prevHash +
+      canonicalJson({
+        mspId: row.mspId,
+        seq: row.seq,
+        requestId: row.requestId,
+        actor: row.actor,
+        event: row.event,
+        data: row.data,
+        at: row.at.toISOString(),
+      }),
+  );
+}
+
+/** Append events (in order) inside the caller's transaction. */
+export async function appendAudit(tx: Tx, events: AuditEvent | AuditEvent[]): Promise<void> {
+  const list = Array.isArray(events) ? events : [events];
+  const byMsp = new Map<string, AuditEvent[]>();
+  for (const event of list) byMsp.set(event.mspId, [...(byMsp.get(event.mspId) ?? []), event]);
+  for (const [mspId, mspEvents] of [...byMsp.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    await sql`INSERT INTO audit_heads (msp_id, seq, hash) VALUES (${mspId}, 0, ${GENESIS_HASH}) ON CONFLICT (msp_id) DO NOTHING`.execute(tx);
+    const head = await tx.selectFrom('audit_heads').select(['seq', 'hash']).where('msp_id', '=', mspId).forUpdate().executeTakeFirstOrThrow();
+    let seq = Number(head.seq);
+    let prev = head.hash;
+    const rows = [];
+    for (const event of mspEvents) {
+      seq++;
+      const data = event.data ?? {};
+      const requestId = event.requestId ?? null;
+      const hash = auditHash(prev, { mspId, seq, requestId, actor: event.actor, event: event.event, data, at: event.at });
+      rows.push({ msp_id: mspId, seq, request_id: requestId, actor: event.actor, event: event.event, data: json(data), at: event.at, prev_hash: prev, hash });
+      prev = hash;
+    }
+    await tx.insertInto('audit_log').values(rows).execute();
+    await tx.updateTable('audit_heads').set({ seq, hash: prev }).where('msp_id', '=', mspId).execute();
+  }
+}
+
+export interface ChainVerification {
+  mspId: string;
+  ok: boolean;
+  rows: number;
+  brokenAt?: number;
+  reason?: string;
+}
+
+/** Walk one MSP's chain from the start and recompute every hash. */
+export async function verifyAuditChain(db: DbOrTx, mspId: string): Promise<ChainVerification> {
+  let prev = GENESIS_HASH;
+  let expectedSeq = 1;
+  let rows = 0;
+  const pageSize = 5000;
+  for (;;) {
+    const page = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('msp_id', '=', mspId)
+      .where('seq', '>=', String(expectedSeq) as never)
+      .orderBy('seq')
+      .limit(pageSize)
+      .execute();
+    for (const row of page) {
+      const seq = Number(row.seq);
+      if (seq !== expectedSeq) return { mspId, ok: false, rows, brokenAt: expectedSeq, reason: `row ${expectedSeq} is missing` };
+      if (row.prev_hash !== prev) return { mspId, ok: false, rows, brokenAt: seq, reason: 'previous hash does not match' };
+      const hash = auditHash(prev, { mspId, seq, requestId: row.request_id, actor: row.actor, event: row.event, data: row.data, at: row.at });
+      if (hash !== row.hash) return { mspId, ok: false, rows, brokenAt: seq, reason: 'row content does not match its hash' };
+      prev = hash;
+      expectedSeq++;
+      rows++;
+    }
+    if (page.length < pageSize) break;
+  }
+  const head = await db.selectFrom('audit_heads').select(['seq', 'hash']).where('msp_id', '=', mspId).executeTakeFirst();
+  if (head && (Number(head.seq) !== rows || head.hash !== prev)) {
+    return { mspId, ok: false, rows, reason: 'the chain head does not match the last row (rows removed at the end?)' };
+  }
+  return { mspId, ok: true, rows };
+}

@@ -1,0 +1,93 @@
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import * as initial from './migrations/0001_initial.ts';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+export type DbOrTx = Db | Tx;
+
+// timestamptz comes back as Date (pg's default); bigint (int8) as string, which we keep for seq numbers.
+
+/** Counts what the database driver sends, so benchmarks can report statements and transactions per request. */
+export interface DbCounters {
+  statements: number;
+  transactions: number;
+}
+
+export interface OpenDbOptions {
+  url: string;
+  maxConnections?: number;
+  applicationName?: string;
+}
+
+export interface DbHandle {
+  db: Db;
+  pool: pg.Pool;
+  counters: DbCounters;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function openDb(options: OpenDbOptions): DbHandle {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    application_name: options.applicationName ?? 'deskhand',
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its server (restart, kill) must not crash the process; the pool drops it.
+  pool.on('error', () => {});
+  const counters: DbCounters = { statements: 0, transactions: 0 };
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log(event) {
+      if (event.level === 'query' || event.level === 'error') {
+        counters.statements++;
+        const text = event.query.sql.trimStart().slice(0, 6).toLowerCase();
+        if (text === 'commit') counters.transactions++;
+      }
+    },
+  });
+  return {
+    db,
+    pool,
+    counters,
+    url: options.url,
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};
+
+class StaticMigrations implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations;
+  }
+}
+
+/** Brings the schema up to date; safe when several processes start at once (Kysely takes a lock). */
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new StaticMigrations() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function ping(db: Db): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** JSON for a jsonb parameter (pg would turn a JS array into a PostgreSQL array literal). */
+export function json(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}

@@ -1,0 +1,131 @@
+import { sql } from 'kysely';
+import { assertTransition, type Outcome, type RequestState } from '../core/lifecycle.ts';
+import { DeskhandError } from '../core/errors.ts';
+import { appendAudit } from './audit.ts';
+import { type Db, type DbOrTx, json, type Tx } from './db.ts';
+import type { RequestRow } from './schema.ts';
+
+export const WORK_CHANNEL = 'deskhand_work';
+
+/** Wake workers after commit (NOTIFY is delivered when the transaction commits). */
+export async function notifyWork(tx: DbOrTx): Promise<void> {
+  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(tx);
+}
+
+export interface TransitionInput {
+  request: Pick<RequestRow, 'id' | 'msp_id' | 'state'>;
+  to: RequestState;
+  at: Date;
+  actor: string;
+  outcome?: Outcome;
+  /** When the worker should look at the request next; null means it waits for something else. */
+  dueAt: Date | null;
+  data?: Record<string, unknown>;
+  lastError?: string | null;
+  /** Keep this worker's lease (the step goes on in the same claim), instead of releasing it. */
+  keepLease?: boolean;
+}
+
+/**
+ * Move a request along the lifecycle, inside the caller's transaction: checks the transition is
+ * legal and that nobody moved the request meanwhile, records it in the audit chain, and wakes the
+ * workers when there is more to do.
+ */
+export async function transitionRequest(tx: Tx, input: TransitionInput): Promise<void> {
+  const from = input.request.state as RequestState;
+  if (from !== input.to) assertTransition(from, input.to);
+  const result = await tx
+    .updateTable('requests')
+    .set({
+      state: input.to,
+      ...(input.outcome ? { outcome: input.outcome } : {}),
+      due_at: input.dueAt,
+      ...(input.keepLease ? {} : { lease_owner: null, lease_until: null }),
+      updated_at: input.at,
+      ...(input.lastError !== undefined ? { last_error: input.lastError } : {}),
+      ...(from !== input.to ? { attempts: 0 } : {}),
+    })
+    .where('id', '=', input.request.id)
+    .where('state', '=', from)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) {
+    throw new DeskhandError('conflict', `request ${input.request.id} is no longer ${from}`);
+  }
+  await appendAudit(tx, {
+    mspId: input.request.msp_id,
+    requestId: input.request.id,
+    actor: input.actor,
+    event: from === input.to ? `request.${input.to}.again` : `request.${input.to}`,
+    data: { from, to: input.to, ...(input.outcome ? { outcome: input.outcome } : {}), ...(input.data ?? {}) },
+    at: input.at,
+  });
+  if (input.dueAt) await notifyWork(tx);
+}
+
+export interface OutboxInput {
+  mspId: string;
+  requestId: string | null;
+  integrationId: string | null;
+  kind: string;
+  key: string;
+  payload: Record<string, unknown>;
+  /** The request state to move to once this message is delivered (e.g. a reply makes it `replied`). */
+  onDelivered?: { requestState: RequestState } | null;
+  at: Date;
+}
+
+/** Queue a message; a second call with the same idempotency key changes nothing. */
+export async function enqueueOutbox(tx: Tx, input: OutboxInput): Promise<void> {
+  await tx
+    .insertInto('outbox')
+    .values({
+      id: crypto.randomUUID(),
+      msp_id: input.mspId,
+      request_id: input.requestId,
+      integration_id: input.integrationId,
+      kind: input.kind,
+      idempotency_key: input.key,
+      payload: json(input.payload),
+      on_delivered: input.onDelivered ? json(input.onDelivered) : null,
+      status: 'pending',
+      next_attempt_at: input.at,
+      created_at: input.at,
+    })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .execute();
+  await notifyWork(tx);
+}
+
+export async function lockRequest(tx: Tx, id: string): Promise<RequestRow | undefined> {
+  return tx.selectFrom('requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/**
+ * Claim one due request for this worker: due, not final, and not leased by a live worker.
+ * SKIP LOCKED lets several processes share the table without waiting on each other.
+ */
+export async function claimDueRequest(db: Db, workerId: string, now: Date, leaseMs: number): Promise<RequestRow | undefined> {
+  const leaseUntil = new Date(now.getTime() + leaseMs);
+  const result = await sql<RequestRow>`
+    UPDATE requests SET lease_owner = ${workerId}, lease_until = ${leaseUntil}, attempts = attempts + 1
+    WHERE id = (
+      SELECT id FROM requests
+      WHERE due_at IS NOT NULL AND due_at <= ${now}
+        AND (lease_until IS NULL OR lease_until < ${now})
+      ORDER BY due_at
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING *`.execute(db);
+  return result.rows[0];
+}
+
+/** Give a claimed request back to be retried later (transient failure), keeping its state. */
+export async function retryRequestLater(db: Db, id: string, workerId: string, dueAt: Date, error: string, at: Date): Promise<void> {
+  await db
+    .updateTable('requests')
+    .set({ due_at: dueAt, lease_owner: null, lease_until: null, last_error: error, updated_at: at })
+    .where('id', '=', id)
+    .where('lease_owner', '=', workerId)
+    .execute();
+}

@@ -1,0 +1,248 @@
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The database as the code sees it. Written once beside the migrations; every query is typed by it.
+ * jsonb columns are typed at the edge of the store (see the row mappers), here they are `unknown`.
+ */
+type Json = ColumnType<unknown, string, string>;
+type JsonNullable = ColumnType<unknown | null, string | null, string | null>;
+type Timestamp = ColumnType<Date, Date, Date>;
+type TimestampNullable = ColumnType<Date | null, Date | null, Date | null>;
+
+export interface MspTable {
+  id: string;
+  name: string;
+  default_operating_mode: 'plan' | 'execute';
+  created_at: Timestamp;
+}
+
+export interface UserTable {
+  id: string;
+  msp_id: string;
+  email: string;
+  name: string;
+  role: 'msp_admin' | 'msp_technician' | 'msp_billing';
+  password_hash: string | null;
+  slack_user_id: string | null;
+  disabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Timestamp;
+  last_used_at: TimestampNullable;
+  revoked_at: TimestampNullable;
+}
+
+export interface SessionTable {
+  id_hash: string;
+  user_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface ClientTable {
+  id: string;
+  msp_id: string;
+  slug: string;
+  name: string;
+  domain: string;
+  operating_mode: 'plan' | 'execute' | 'inherit';
+  sender_mailbox: string | null;
+  psa_company_identifier: string | null;
+  created_at: Timestamp;
+}
+
+export interface IntegrationTable {
+  id: string;
+  msp_id: string;
+  client_id: string | null;
+  kind: string;
+  name: string;
+  config: Json;
+  secrets_encrypted: string | null;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ToolPolicyTable {
+  integration_id: string;
+  tool: string;
+  policy: 'auto' | 'approval_needed' | 'disabled';
+  require_manager_approval: boolean;
+  updated_at: Timestamp;
+  updated_by: string | null;
+}
+
+export interface RunbookTable {
+  id: string;
+  client_id: string;
+  title: string;
+  body: string;
+  source: ColumnType<string, string | undefined, string>;
+}
+
+export interface RequestTable {
+  id: string;
+  msp_id: string;
+  client_id: string | null;
+  channel: string;
+  source_integration_id: string | null;
+  external_ref: string;
+  requester_email: string;
+  subject: string;
+  body: string;
+  state: string;
+  outcome: string | null;
+  operating_mode: string | null;
+  due_at: TimestampNullable;
+  lease_owner: string | null;
+  lease_until: TimestampNullable;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DiagnosisTable {
+  request_id: string;
+  requester: JsonNullable;
+  manager: JsonNullable;
+  reads: Json;
+  created_at: Timestamp;
+}
+
+export interface PlanTable {
+  id: string;
+  request_id: string;
+  planner: string;
+  outcome: 'plan' | 'no_action' | 'escalate';
+  summary: string;
+  reasons: Json;
+  reply_to_employee: string | null;
+  steps: Json;
+  step_policies: Json;
+  canonical: string;
+  hash: string;
+  operating_mode: string;
+  needs_technician: boolean;
+  needs_manager: boolean;
+  rejected_problems: JsonNullable;
+  created_at: Timestamp;
+}
+
+export interface ApprovalTable {
+  id: string;
+  msp_id: string;
+  request_id: string;
+  plan_id: string;
+  plan_hash: string;
+  kind: 'technician' | 'manager';
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+  approver_email: string | null;
+  approver_name: string | null;
+  link_token_hash: string | null;
+  decided_by_user_id: string | null;
+  decided_by: string | null;
+  decided_at: TimestampNullable;
+  comment: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface StepExecutionTable {
+  id: string;
+  request_id: string;
+  plan_id: string;
+  step_index: number;
+  tool: string;
+  idempotency_key: string;
+  status: 'running' | 'succeeded' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  summary: string | null;
+  result: JsonNullable;
+  error: string | null;
+  secret_encrypted: string | null;
+  secret_for_user_id: string | null;
+  secret_revealed_at: TimestampNullable;
+  started_at: Timestamp;
+  finished_at: TimestampNullable;
+}
+
+export interface OutboxTable {
+  id: string;
+  msp_id: string;
+  request_id: string | null;
+  integration_id: string | null;
+  kind: string;
+  idempotency_key: string;
+  payload: Json;
+  on_delivered: JsonNullable;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  lease_until: TimestampNullable;
+  last_error: string | null;
+  result: JsonNullable;
+  created_at: Timestamp;
+  delivered_at: TimestampNullable;
+}
+
+export interface AuditHeadTable {
+  msp_id: string;
+  seq: ColumnType<string, number | string, number | string>;
+  hash: string;
+}
+
+export interface AuditLogTable {
+  msp_id: string;
+  seq: ColumnType<string, number | string, never>;
+  request_id: string | null;
+  actor: string;
+  event: string;
+  data: Json;
+  at: Timestamp;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface SettingTable {
+  key: string;
+  value: Json;
+}
+
+export interface Database {
+  msps: MspTable;
+  users: UserTable;
+  api_tokens: ApiTokenTable;
+  sessions: SessionTable;
+  clients: ClientTable;
+  integrations: IntegrationTable;
+  tool_policies: ToolPolicyTable;
+  runbooks: RunbookTable;
+  requests: RequestTable;
+  diagnoses: DiagnosisTable;
+  plans: PlanTable;
+  approvals: ApprovalTable;
+  step_executions: StepExecutionTable;
+  outbox: OutboxTable;
+  audit_heads: AuditHeadTable;
+  audit_log: AuditLogTable;
+  settings: SettingTable;
+}
+
+export type RequestRow = Selectable<RequestTable>;
+export type PlanRow = Selectable<PlanTable>;
+export type ApprovalRow = Selectable<ApprovalTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+export type IntegrationRow = Selectable<IntegrationTable>;
+export type ClientRow = Selectable<ClientTable>;
+export type UserRow = Selectable<UserTable>;
+export type StepExecutionRow = Selectable<StepExecutionTable>;
+export type NewRequest = Insertable<RequestTable>;
+export type RequestUpdate = Updateable<RequestTable>;

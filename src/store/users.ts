@@ -1,0 +1,122 @@
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { DeskhandError } from '../core/errors.ts';
+import { randomToken, sha256Base64url } from '../secrets.ts';
+import type { Db } from './db.ts';
+import type { UserRow } from './schema.ts';
+
+const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+
+/** scrypt with N=2^15, r=8, p=1 (OWASP's minimum), stored as `scrypt$N$r$p$salt$hash`. */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+export async function hashPassword(password: string): Promise<string> {
+  if (password.length < 8) throw new DeskhandError('bad_request', 'a password needs at least 8 characters');
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, 32, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
+}
+
+export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
+  if (!stored) return false;
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
+  });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
+}
+
+export async function createUser(
+  db: Db,
+  input: { mspId: string; email: string; name: string; role: UserRow['role']; password?: string; slackUserId?: string | null; at: Date },
+): Promise<UserRow> {
+  const msp = await db.selectFrom('msps').select('id').where('id', '=', input.mspId).executeTakeFirst();
+  if (!msp) throw new DeskhandError('not_found', `no MSP with id ${input.mspId}`);
+  if (await findUserByEmail(db, input.email)) throw new DeskhandError('conflict', `a user with the email ${input.email} already exists`);
+  return db
+    .insertInto('users')
+    .values({
+      id: crypto.randomUUID(),
+      msp_id: input.mspId,
+      email: input.email.toLowerCase(),
+      name: input.name,
+      role: input.role,
+      password_hash: input.password ? await hashPassword(input.password) : null,
+      slack_user_id: input.slackUserId ?? null,
+      created_at: input.at,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function setPassword(db: Db, email: string, password: string): Promise<void> {
+  const user = await findUserByEmail(db, email);
+  if (!user) throw new DeskhandError('not_found', `no user with the email ${email}`);
+  await db.updateTable('users').set({ password_hash: await hashPassword(password) }).where('id', '=', user.id).execute();
+  // A new password ends every session of the old one.
+  await db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
+}
+
+/** A personal API token: shown once, stored as its SHA-256. */
+export async function issueApiToken(db: Db, input: { email: string; name: string; at: Date }): Promise<{ token: string; id: string }> {
+  const user = await findUserByEmail(db, input.email);
+  if (!user) throw new DeskhandError('not_found', `no user with the email ${input.email}`);
+  const token = `dh_${randomToken(30)}`;
+  const id = crypto.randomUUID();
+  await db.insertInto('api_tokens').values({ id, user_id: user.id, name: input.name, token_hash: sha256Base64url(token), created_at: input.at }).execute();
+  return { token, id };
+}
+
+export async function userForApiToken(db: Db, token: string, at: Date): Promise<UserRow | undefined> {
+  const row = await db
+    .selectFrom('api_tokens')
+    .innerJoin('users', 'users.id', 'api_tokens.user_id')
+    .selectAll('users')
+    .select(['api_tokens.id as token_id'])
+    .where('api_tokens.token_hash', '=', sha256Base64url(token))
+    .where('api_tokens.revoked_at', 'is', null)
+    .where('users.disabled', '=', false)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.token_id).execute();
+  const { token_id: _ignored, ...user } = row;
+  return user;
+}
+
+export async function createSession(db: Db, userId: string, at: Date): Promise<string> {
+  const token = randomToken(32);
+  await db
+    .insertInto('sessions')
+    .values({ id_hash: sha256Base64url(token), user_id: userId, created_at: at, expires_at: new Date(at.getTime() + SESSION_TTL_MS) })
+    .execute();
+  return token;
+}
+
+export async function userForSession(db: Db, token: string, at: Date): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .selectAll('users')
+    .where('sessions.id_hash', '=', sha256Base64url(token))
+    .where('sessions.expires_at', '>', at)
+    .where('users.disabled', '=', false)
+    .executeTakeFirst();
+}
+
+export async function deleteSession(db: Db, token: string): Promise<void> {
+  await db.deleteFrom('sessions').where('id_hash', '=', sha256Base64url(token)).execute();
+}
