@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeskhandError } from '../../core/errors.ts';
 import { GraphClient, groupKindOf, PASSWORD_METHOD_ID } from './client.ts';
-import type { GraphEmulator } from './emulator.ts';
+import { loadDemoWorld } from '../../world/fixture.ts';
+import { type GraphEmulator, startGraphEmulator } from './emulator.ts';
 import { emulatedGraphClient, snapshotGroupId, snapshotSkuId, snapshotUser, startDemoGraphEmulator } from './testing.ts';
 
 /** GraphClient against the emulator over real HTTP: the same code that talks to graph.microsoft.com. */
@@ -84,10 +85,7 @@ describe('configuration and tokens', () => {
   });
 
   it('refreshes a token shortly before it expires', async () => {
-    const shortLived = await (await import('./emulator.ts')).startGraphEmulator({
-      world: (await import('../../world/fixture.ts')).loadDemoWorld(),
-      tokenLifetimeSeconds: 1,
-    });
+    const shortLived = await startGraphEmulator({ world: loadDemoWorld(), tokenLifetimeSeconds: 1 });
     try {
       const c = emulatedGraphClient(shortLived, 'contoso');
       await c.listSubscribedSkus();

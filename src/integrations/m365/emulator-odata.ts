@@ -288,7 +288,7 @@ export function compileSearch(text: string, searchable: ReadonlySet<string>): Pr
 export function project(
   resource: ODataRecord,
   select: string | null,
-  type: { name: string; properties: ReadonlySet<string>; defaults: readonly string[] },
+  type: { readonly name: string; readonly properties: ReadonlySet<string>; readonly defaults: readonly string[] },
 ): Record<string, unknown> {
   const names = select === null ? type.defaults : select.split(',').map((s) => s.trim()).filter(Boolean);
   const out: Record<string, unknown> = {};

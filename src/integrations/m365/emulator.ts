@@ -7,6 +7,24 @@ import type { World } from '../../world/fixture.ts';
 import { GRAPH_SCOPE } from './client.ts';
 import { compileFilter, compileSearch, ODataQueryError, type ODataRecord, type Predicate, project } from './emulator-odata.ts';
 import {
+  assignLicenseBody,
+  groupFilterable,
+  groupResource,
+  groupSearchable,
+  groupType,
+  licenseDetailType,
+  patchUserBody,
+  type ResourceType,
+  refBody,
+  sendMailBody,
+  skuType,
+  tokenForm,
+  userFilterable,
+  userResource,
+  userSearchable,
+  userType,
+} from './emulator-resources.ts';
+import {
   type AppCredentials,
   type EmulatedGroup,
   EmulatedTenant,
@@ -111,141 +129,6 @@ const REQUEST_LOG_LIMIT = 5000;
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
 // ---------------------------------------------------------------------------------------------
-// Graph resource types: properties, defaults without $select, filterable and searchable ones
-// ---------------------------------------------------------------------------------------------
-
-const userType = {
-  name: 'user',
-  properties: new Set([
-    'id',
-    'userPrincipalName',
-    'displayName',
-    'givenName',
-    'surname',
-    'mail',
-    'mailNickname',
-    'jobTitle',
-    'department',
-    'businessPhones',
-    'mobilePhone',
-    'officeLocation',
-    'preferredLanguage',
-    'accountEnabled',
-    'usageLocation',
-    'userType',
-    'createdDateTime',
-    'signInActivity',
-    'signInSessionsValidFromDateTime',
-    'assignedLicenses',
-  ]),
-  defaults: [
-    'businessPhones',
-    'displayName',
-    'givenName',
-    'id',
-    'jobTitle',
-    'mail',
-    'mobilePhone',
-    'officeLocation',
-    'preferredLanguage',
-    'surname',
-    'userPrincipalName',
-  ],
-};
-const userFilterable = new Set(['id', 'displayName', 'givenName', 'surname', 'userPrincipalName', 'mail', 'accountEnabled', 'department', 'jobTitle', 'usageLocation']);
-const userSearchable = new Set(['displayName', 'mail', 'userPrincipalName', 'givenName', 'surname', 'jobTitle', 'department']);
-
-const groupType = {
-  name: 'group',
-  properties: new Set([
-    'id',
-    'displayName',
-    'description',
-    'mail',
-    'mailNickname',
-    'mailEnabled',
-    'securityEnabled',
-    'groupTypes',
-    'isAssignableToRole',
-    'createdDateTime',
-    'visibility',
-  ]),
-  defaults: [
-    'id',
-    'createdDateTime',
-    'description',
-    'displayName',
-    'groupTypes',
-    'isAssignableToRole',
-    'mail',
-    'mailEnabled',
-    'mailNickname',
-    'securityEnabled',
-    'visibility',
-  ],
-};
-const groupFilterable = new Set(['id', 'displayName', 'mail', 'mailNickname', 'mailEnabled', 'securityEnabled', 'isAssignableToRole']);
-const groupSearchable = new Set(['displayName', 'description', 'mail', 'mailNickname']);
-
-const skuType = {
-  name: 'subscribedSku',
-  properties: new Set(['id', 'accountId', 'accountName', 'appliesTo', 'capabilityStatus', 'consumedUnits', 'prepaidUnits', 'servicePlans', 'skuId', 'skuPartNumber', 'subscriptionIds']),
-  defaults: ['id', 'accountId', 'accountName', 'appliesTo', 'capabilityStatus', 'consumedUnits', 'prepaidUnits', 'servicePlans', 'skuId', 'skuPartNumber', 'subscriptionIds'],
-};
-
-const licenseDetailType = {
-  name: 'licenseDetails',
-  properties: new Set(['id', 'skuId', 'skuPartNumber', 'servicePlans']),
-  defaults: ['id', 'skuId', 'skuPartNumber', 'servicePlans'],
-};
-
-function userResource(user: EmulatedUser): ODataRecord {
-  return {
-    id: user.id,
-    userPrincipalName: user.userPrincipalName,
-    displayName: user.displayName,
-    givenName: user.givenName,
-    surname: user.surname,
-    mail: user.mail,
-    mailNickname: user.mailNickname,
-    jobTitle: user.jobTitle,
-    department: user.department,
-    businessPhones: user.businessPhones,
-    mobilePhone: null,
-    officeLocation: null,
-    preferredLanguage: 'en-US',
-    accountEnabled: user.accountEnabled,
-    usageLocation: user.usageLocation,
-    userType: 'Member',
-    createdDateTime: user.createdDateTime,
-    signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
-    assignedLicenses: [...user.licenses].map((skuId) => ({ skuId, disabledPlans: [] })),
-    signInActivity: {
-      lastSignInDateTime: user.lastSignInDateTime,
-      lastSignInRequestId: null,
-      lastNonInteractiveSignInDateTime: user.lastSignInDateTime,
-      lastNonInteractiveSignInRequestId: null,
-    },
-  };
-}
-
-function groupResource(group: EmulatedGroup): ODataRecord {
-  return {
-    id: group.id,
-    displayName: group.displayName,
-    description: group.description,
-    mail: group.mail,
-    mailNickname: group.mailNickname,
-    mailEnabled: group.mailEnabled,
-    securityEnabled: group.securityEnabled,
-    groupTypes: group.groupTypes,
-    isAssignableToRole: group.isAssignableToRole,
-    createdDateTime: group.createdDateTime,
-    visibility: group.groupTypes.includes('Unified') ? 'Private' : null,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Errors and responses
 // ---------------------------------------------------------------------------------------------
 
@@ -313,46 +196,6 @@ function parseJsonBody(text: string): unknown {
     throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Request bodies Graph accepts, parsed at the edge
-// ---------------------------------------------------------------------------------------------
-
-const refBody = z.object({ '@odata.id': z.string() });
-
-const assignLicenseBody = z.object({
-  addLicenses: z.array(z.object({ skuId: z.string(), disabledPlans: z.array(z.string()).optional() })),
-  removeLicenses: z.array(z.string()),
-});
-
-const patchUserBody = z.strictObject({
-  accountEnabled: z.boolean().optional(),
-  passwordProfile: z
-    .strictObject({
-      password: z.string(),
-      forceChangePasswordNextSignIn: z.boolean().optional(),
-      forceChangePasswordNextSignInWithMfa: z.boolean().optional(),
-    })
-    .optional(),
-});
-
-const recipient = z.object({ emailAddress: z.object({ address: z.string().min(3), name: z.string().optional() }) });
-const sendMailBody = z.object({
-  message: z.object({
-    subject: z.string(),
-    body: z.object({ contentType: z.string().regex(/^(text|html)$/i), content: z.string() }),
-    toRecipients: z.array(recipient).min(1),
-    ccRecipients: z.array(recipient).optional(),
-  }),
-  saveToSentItems: z.boolean().optional(),
-});
-
-const tokenForm = z.object({
-  grant_type: z.string().optional(),
-  client_id: z.string().optional(),
-  client_secret: z.string().optional(),
-  scope: z.string().optional(),
-});
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body);
@@ -584,11 +427,12 @@ class GraphEmulatorServer {
   // ----- Graph ---------------------------------------------------------------------------------
 
   private async handleGraph(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, record: RequestRecord): Promise<void> {
+    // The body is read before any refusal so that the connection stays usable for the next call.
+    const text = await readBody(req);
     const tenant = this.authenticate(req);
     record.tenantId = tenant.tenantId;
     const path = normaliseKeySyntax(url.pathname.slice('/v1.0'.length));
     const method = req.method ?? 'GET';
-    const text = await readBody(req);
     let pathMatched = false;
     for (const route of this.routes) {
       const match = route.pattern.exec(path);
@@ -836,7 +680,7 @@ class GraphEmulatorServer {
   private sendPage(
     call: GraphCall,
     items: readonly ODataRecord[],
-    type: { name: string; properties: ReadonlySet<string>; defaults: readonly string[] },
+    type: ResourceType,
     contextPath: string,
   ): void {
     const params = call.url.searchParams;
