@@ -1,0 +1,257 @@
+import { normalise, words } from './text.ts';
+
+/**
+ * Recognising what is asked. The same recognisers read the employee's words and the heads of
+ * runbook sentences ("Lost or replaced phone: ..."), so a runbook written in a client's own style
+ * is matched to a request by meaning, not by a fixed list of titles.
+ *
+ * All patterns run on `normalise`d text: lower case, punctuation as spaces, possessive 's dropped
+ * ("can't" is "can t", "he's leaving" is "he leaving", "Lee Gu's" is "lee gu").
+ */
+
+/** Requests about the account itself, each handled by a runbook procedure. */
+export const ACCOUNT_INTENTS = ['compromise', 'mfa', 'password', 'shared_computer', 'leaver', 'returner'] as const;
+export type AccountIntent = (typeof ACCOUNT_INTENTS)[number];
+
+const PHONE_EVENT = '(lost|lose|stole|stolen|replaced|replace|broke|broken|dropped|changed|upgraded|wiped|swapped|new|reset)';
+
+const patterns = {
+  compromise: [
+    /\bphish/,
+    /\bhack(ed|er|ers)?\b/,
+    /\bcompromis/,
+    /\bsuspicious (sign ?ins?|log ?ins?|logins?|activity|emails?|links?)\b/,
+    /\b(unknown|unrecogni[sz]ed|strange|weird|unusual|unexpected) (sign ?ins?|log ?ins?|logins?|locations?|devices?|activity)\b/,
+    /\bclicked (on )?(a |an |the )?(\w+ )?(link|attachment)\b/,
+    /\bmalicious\b/,
+    /\bsomeone (else )?(has |is |was )?(been )?(logged|logging|signed|signing|got|getting) in/,
+    /\bbreach/,
+    /\b(sending|sent) (out )?(spam|emails? i didn t)/,
+    /\bimpossible travel\b/,
+    /\b(sign ?ins|log ?ins|logins|sign in attempts|login attempts) from\b/,
+    /\bnever been (to|in)\b/,
+    /\b(mfa|sign ?in|login|approval|authenticator) (prompt|request|notification|push)e?s? (that )?i (didn t|did not|never)\b/,
+    /\b(didn t|did not|never) (trigger|request|start|initiate)\b/,
+  ],
+  mfa: [
+    /\bauthenticator\b/,
+    /\bmfa\b/,
+    /\b2fa\b/,
+    /\btwo (factor|step)\b/,
+    /\bmulti ?factor\b/,
+    new RegExp(`\\b${PHONE_EVENT}( \\w+){0,3} (mobile |cell |work )?phone\\b`),
+    /\bphone (was |got |is |has been )?(lost|stolen|broken|broke|died|dead|replaced|wiped|reset)\b/,
+    /\bverification (code|prompt|request)s?\b/,
+    /\bsign ?in (prompt|request|approval)s?\b/,
+    /\bauthentication (app|method)s?\b/,
+  ],
+  explicitPassword: [
+    /\b(forgot|forgotten|forget|reset|change|expired|expire|expiring|remember|recover)( \w+){0,3} password/,
+    /\bpassword( \w+){0,3} (expired|reset|forgotten|forgot|not working|doesn t work|wrong|incorrect|isn t working)\b/,
+  ],
+  implicitPassword: [
+    /\blocked out\b/,
+    /\block(ed)? me out\b/,
+    /\b(can t|cannot|can not|unable to|couldn t) (log|sign) ?(in|on)\b/,
+    /\b(can t|cannot|unable to) get in(to)? (my )?(account|computer|email|laptop)\b/,
+    /\blog ?in (is )?not working\b/,
+    /\bunlock (my|the) account\b/,
+  ],
+  sharedComputer: [
+    /\b(shared|borrowed|public|someone else|colleague|friend|hotel|library|kiosk|internet cafe|family|lab|loaner|loan) (computer|pc|laptop|machine|device|workstation|desktop|terminal|ipad|tablet)s?\b/,
+    /\bforgot to (log|sign) (out|off)\b/,
+    /\b(still|left|remained|stay|stayed) (logged|signed) (in|on)\b/,
+    /\b(log|sign) (me )?(out|off) (of )?everywhere\b/,
+  ],
+  leaver: [
+    /\b(last|final) (working )?day\b/,
+    /\bleaving (the company|the business|us|today|tomorrow|on|at the end|this week|next week)\b/,
+    /\b(he|she|they|is|are|who) leaving\b/,
+    /\b(has|have|had) left\b/,
+    /\bleft (the company|the business|the organi[sz]ation|the firm|us|today)\b/,
+    /\bleave the (company|business|organi[sz]ation|firm)\b/,
+    /\bresign/,
+    /\bterminat/,
+    /\bfired\b/,
+    /\blet go\b/,
+    /\bdismissed\b/,
+    /\boff ?board/,
+    /\bleavers?\b/,
+    /\bno longer (works|working|employed|with (us|the company))\b/,
+    /\b(shut|cut|turn) (off|down) (all )?(his|her|their) (access|account)/,
+    /\b(disable|block|deactivate|suspend) (\w+ ){0,3}(account|access|sign ?in)/,
+    /\bend of (his|her|their) employment\b/,
+  ],
+  returner: [
+    /\bback from (leave|maternity|paternity|parental|sabbatical|sick|holiday|vacation)/,
+    /\b(is|are|he|she|they|has|have) (come |coming )?back\b/,
+    /\breturn(s|ed|ing)? (from|to work|to the company|next)\b/,
+    /\breturners?\b/,
+    /\brehire/,
+    /\bre ?hired\b/,
+    /\bre ?join(s|ed|ing)?\b/,
+    /\bre ?enable/,
+    /\bre ?activat/,
+    /\benable (his|her|their|my|the) account\b/,
+    /\bunblock/,
+    /\bcame back\b/,
+    /\baccount (is |was |has been |got )?(disabled|blocked|deactivated|suspended)\b/,
+  ],
+  hardware: [
+    /\bprinters?\b/,
+    /\bprinting\b/,
+    /\bpaper jam/,
+    /\bjam(med)?\b/,
+    /\btoner\b/,
+    /\bscanners?\b/,
+    /\bhardware\b/,
+    /\b(broken|cracked|smashed) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|desk phone|computer|pc)\b/,
+  ],
+  deviceFault: [
+    /\b(laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,4} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|damaged)\b/,
+    /\b(dead|faulty|new|replacement|spare|second|another|bigger) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)\b/,
+  ],
+  admin: [
+    /\badmin(istrator|istrative|s)?\b/,
+    /\bprivileged\b/,
+    /\belevated (rights|access|privileges|permissions)\b/,
+    /\broot access\b/,
+    /\bsudo\b/,
+  ],
+  fault: [
+    /\bnot working\b/,
+    /\b(doesn t|does not|isn t|is not) work(ing)?\b/,
+    /\bwon t (open|load|start|work|connect|launch|sync)\b/,
+    /\berrors?\b/,
+    /\bcrash/,
+    /\bstopped working\b/,
+    /\bkeeps (crashing|freezing|failing)\b/,
+    /\bfreez/,
+    /\bnot (loading|opening|syncing|connecting)\b/,
+  ],
+} satisfies Record<string, RegExp[]>;
+
+/** "no sign of compromise" must not read as a compromise. */
+const NEGATED_COMPROMISE = [
+  /\b(no|not|without|any|nothing) (\w+ )?(sign|signs|evidence|indication|suspicion)s? of (compromise|hacking|being hacked)\b/g,
+  /\b(not|n t|never) (been )?(compromised|hacked)\b/g,
+];
+
+function anyMatch(text: string, list: readonly RegExp[]): boolean {
+  return list.some((re) => re.test(text));
+}
+
+function withoutNegatedCompromise(text: string): string {
+  return NEGATED_COMPROMISE.reduce((t, re) => t.replace(re, ' '), text);
+}
+
+export interface IntentReading {
+  /** Account requests, most specific first (a compromise subsumes a password reset). */
+  account: AccountIntent[];
+  hardware: boolean;
+  admin: boolean;
+  /** Something "is not working": a fault report rather than a request for access. */
+  fault: boolean;
+}
+
+/** What the words ask for, apart from the applications and licenses they name (see resources.ts). */
+export function readIntents(text: string): IntentReading {
+  const n = withoutNegatedCompromise(normalise(text));
+  const found = new Set<AccountIntent>();
+  const returner = anyMatch(n, patterns.returner);
+  if (returner) found.add('returner');
+  // "back from leave" must not read as a leaver; an explicit leaver word still wins alongside it.
+  if (anyMatch(n, patterns.leaver) && !(returner && !/\b(last|final) day\b|\bleaving\b|\bleaver/.test(n))) {
+    found.add('leaver');
+  }
+  const compromise = anyMatch(n, patterns.compromise);
+  if (compromise) found.add('compromise');
+  if (!compromise && anyMatch(n, patterns.sharedComputer)) found.add('shared_computer');
+  const mfa = anyMatch(n, patterns.mfa);
+  if (mfa && !compromise) found.add('mfa');
+  const explicitPassword = anyMatch(n, patterns.explicitPassword);
+  // A compromise already resets the password; "can't log in" after a new phone is the phone.
+  if (!compromise && (explicitPassword || (!mfa && !found.has('returner') && anyMatch(n, patterns.implicitPassword)))) {
+    found.add('password');
+  }
+  return {
+    account: ACCOUNT_INTENTS.filter((i) => found.has(i)),
+    // "my computer doesn't take my password" is a password problem, not a hardware one.
+    hardware: anyMatch(n, patterns.hardware) || (found.size === 0 && anyMatch(n, patterns.deviceFault)),
+    admin: anyMatch(n, patterns.admin),
+    fault: anyMatch(n, patterns.fault),
+  };
+}
+
+/**
+ * The one procedure a runbook sentence's head describes ("Returners (back from leave, rehired),
+ * reported by HR or their manager"), or null when it describes none.
+ */
+export function classifyProcedureHead(head: string): AccountIntent | 'hardware' | null {
+  const n = withoutNegatedCompromise(normalise(head));
+  if (anyMatch(n, patterns.returner)) return 'returner';
+  if (anyMatch(n, patterns.leaver)) return 'leaver';
+  if (anyMatch(n, patterns.compromise)) return 'compromise';
+  if (anyMatch(n, patterns.sharedComputer)) return 'shared_computer';
+  if (anyMatch(n, patterns.mfa)) return 'mfa';
+  if (anyMatch(n, patterns.explicitPassword) || anyMatch(n, patterns.implicitPassword)) return 'password';
+  if (anyMatch(n, patterns.hardware) || anyMatch(n, patterns.deviceFault) || /\b(laptops?|hardware faults?)\b/.test(n)) return 'hardware';
+  return null;
+}
+
+// Verbs that say whether a named resource is wanted or no longer wanted. Multi-word cues are
+// marked first so that "no longer need" is not read as "need".
+const WITHDRAW_PHRASES: readonly RegExp[] = [
+  /\bno longer (need|needs|use|uses|require)\b/g,
+  /\b(don t|do not|doesn t|does not) (need|use|require)( \w+)? (anymore|any more)\b/g,
+  /\b(don t|do not|doesn t|does not) need\b/g,
+  /\btake (me|him|her|them|\w+) off\b/g,
+  /\bget (me|him|her|them) off\b/g,
+  /\bopt (me )?out\b/g,
+];
+const WITHDRAW_CUE = 'withdraw_cue';
+const WITHDRAW_WORDS = new Set(['remove', 'removed', 'removing', 'unsubscribe', 'leave', 'drop', 'revoke', WITHDRAW_CUE]);
+const GRANT_WORDS = new Set([
+  'add', 'added', 'adding', 'need', 'needs', 'needed', 'get', 'give', 'grant', 'want', 'wants', 'request',
+  'join', 'have', 'install', 'use', 'subscribe', 'enable', 'assign', 'allow', 'require', 'requires', 'like',
+  'setup', 'set', 'onto', 'into',
+]);
+
+export type ResourceAction = 'grant' | 'withdraw';
+
+/**
+ * The request's words (the same indexes as `words(text)`) with the words of multi-word withdraw cues
+ * replaced by one marker, for `actionFor`.
+ */
+export function cueWords(text: string): string[] {
+  const ws = words(text);
+  const joined = ws.join(' ');
+  const cues = [...ws];
+  for (const re of WITHDRAW_PHRASES) {
+    for (const m of joined.matchAll(re)) {
+      const first = joined.slice(0, m.index).split(' ').length - 1;
+      const count = m[0].split(' ').length;
+      for (let k = first; k < first + count; k++) cues[k] = WITHDRAW_CUE;
+    }
+  }
+  return cues;
+}
+
+/**
+ * Whether the resource named at `start` is asked for or asked away: the nearest cue before it in
+ * the same request wins ("remove me from DL-Sales and add me to DL-Marketing"); failing that, a cue
+ * shortly after it ("Tableau is no longer needed"); null when the words say neither.
+ */
+export function actionFor(cues: readonly string[], start: number, end: number): ResourceAction | null {
+  for (let i = start - 1; i >= Math.max(0, start - 8); i--) {
+    const w = cues[i] ?? '';
+    if (WITHDRAW_WORDS.has(w)) return 'withdraw';
+    if (GRANT_WORDS.has(w)) return 'grant';
+  }
+  for (let i = end; i < Math.min(cues.length, end + 5); i++) {
+    const w = cues[i] ?? '';
+    if (WITHDRAW_WORDS.has(w) || w === 'anymore') return 'withdraw';
+    if (GRANT_WORDS.has(w)) return 'grant';
+  }
+  return null;
+}

@@ -1,0 +1,276 @@
+import type { DirectoryGroup, SubscribedSku } from '../core/directory.ts';
+import type { ForbiddenRule, GroupRule, ListPolicy, RunbookRules } from './runbook-rules.ts';
+import { knownPartNumbers, skuDisplayName, skuPhrases } from './sku-names.ts';
+import { normalise, phraseOccurrences, words } from './text.ts';
+import { GENERIC_RESOURCE_WORDS } from './vocabulary.ts';
+
+/**
+ * What a request can ask for: the tenant's groups and subscriptions, joined with the runbook rules
+ * that govern them. Each resource carries the phrases that name it: the group's display name, the
+ * application in its description, its mailbox, the runbook's names for it; a license's friendly
+ * names and part number. Phrases made of generic words ("Sales", "support") only count next to a
+ * word of the resource's kind ("the Sales list", "the support mailbox").
+ */
+
+export interface GroupResource {
+  kind: 'group';
+  key: string;
+  /** The group's display name: from the tenant when it exists there, else as the runbook writes it. */
+  name: string;
+  /** What people call it ("Zendesk", "Accounts Payable"), for notes and replies. */
+  label: string;
+  /** Null when a runbook names a group the tenant does not have. */
+  group: DirectoryGroup | null;
+  rule: GroupRule | null;
+  list: ListPolicy | null;
+  forbidden: ForbiddenRule | null;
+}
+
+export interface SkuResource {
+  kind: 'sku';
+  key: string;
+  partNumber: string;
+  label: string;
+  /** Null when the tenant does not subscribe to it. */
+  sku: SubscribedSku | null;
+  onRequest: boolean;
+  standard: boolean;
+}
+
+export type Resource = GroupResource | SkuResource;
+
+interface Matcher {
+  resource: Resource;
+  phrase: string[];
+  /** When set, the phrase counts only with one of these words near it. */
+  cue: RegExp | null;
+}
+
+export interface Catalog {
+  resources: Resource[];
+  matchers: Matcher[];
+}
+
+const KIND_CUES: Readonly<Record<DirectoryGroup['kind'] | 'license', RegExp>> = {
+  distribution: /^(distribution|dl|list|lists|mailing|dist)$/,
+  shared_mailbox: /^(mailbox|mailboxes|inbox|shared|mail|emails?)$|@/,
+  microsoft365: /^(group|team|teams|channel|site|sharepoint)$/,
+  security: /^(access|group|share|drive|folder|folders|files?|app|application|permissions?)$/,
+  license: /^(licen[cs]es?|seats?|subscriptions?|plan)$/,
+};
+
+/** Prefixes and suffixes of group naming conventions, which say nothing about what the group grants. */
+const NAMING_NOISE = new Set(['sg', 'dl', 'sm', 'app', 'apps', 'grp', 'group', 'sec', 'm365', 'o365', 'ms', 'users', 'members']);
+
+function isGeneric(phrase: readonly string[], extraGeneric: ReadonlySet<string>): boolean {
+  return phrase.every((w) => GENERIC_RESOURCE_WORDS.has(w) || extraGeneric.has(w) || /^\d+$/.test(w));
+}
+
+/** A phrase people might use for a group, with the cue it needs when its words are generic. */
+function groupMatcher(resource: GroupResource, phrase: string, kind: DirectoryGroup['kind'], extraGeneric: ReadonlySet<string>): Matcher | null {
+  const ws = words(phrase);
+  if (ws.length === 0) return null;
+  const weak = isGeneric(ws, extraGeneric) || (ws.length === 1 && (ws[0]?.length ?? 0) <= 2);
+  return { resource, phrase: ws, cue: weak ? KIND_CUES[kind] : null };
+}
+
+/** "SG-App-Zendesk" → "zendesk"; "SM-Accounts-Payable" → "accounts payable". */
+export function coreOfDisplayName(displayName: string): string {
+  return words(displayName)
+    .filter((w) => !NAMING_NOISE.has(w))
+    .join(' ');
+}
+
+/** Shorter ways to say a multi-word name: "Adobe" for Adobe Creative Cloud, "Support" for Support inbox. */
+function shorterForms(name: string): string[] {
+  const ws = words(name);
+  if (ws.length < 2) return [];
+  const forms: string[] = [];
+  const first = ws[0]!;
+  if (first.length >= 4 && !GENERIC_RESOURCE_WORDS.has(first)) forms.push(first);
+  const trimmed = [...ws];
+  while (trimmed.length > 1 && GENERIC_RESOURCE_WORDS.has(trimmed[trimmed.length - 1]!) && /^(inbox|mailbox|share|drive|list|group|users|access|app)$/.test(trimmed[trimmed.length - 1]!)) {
+    trimmed.pop();
+  }
+  if (trimmed.length < ws.length) forms.push(trimmed.join(' '));
+  return forms;
+}
+
+function phrasesOfGroup(resource: GroupResource): string[] {
+  const phrases = [resource.name, coreOfDisplayName(resource.name)];
+  const group = resource.group;
+  const app = group?.description ? /^access to (.+)$/i.exec(group.description.trim())?.[1] : undefined;
+  if (app) phrases.push(app, ...shorterForms(app));
+  if (group?.mail) {
+    const local = group.mail.split('@')[0] ?? '';
+    phrases.push(group.mail, `${local}@`, local);
+  }
+  for (const name of resource.rule?.names ?? []) phrases.push(name, ...shorterForms(name));
+  return phrases;
+}
+
+function groupResource(
+  name: string,
+  group: DirectoryGroup | null,
+  rules: RunbookRules,
+): GroupResource {
+  const same = (g: string): boolean => g.toLowerCase() === name.toLowerCase();
+  const rule = rules.groupRules.find((r) => same(r.group)) ?? null;
+  const app = group?.description ? /^access to (.+)$/i.exec(group.description.trim())?.[1] : undefined;
+  return {
+    kind: 'group',
+    key: `group:${name.toLowerCase()}`,
+    name,
+    label: rule?.names[0] ?? app ?? name,
+    group,
+    rule,
+    list: rules.lists.find((l) => l.groups.some(same)) ?? null,
+    forbidden: rules.forbidden.find((f) => f.groups.some(same)) ?? null,
+  };
+}
+
+function skuResource(partNumber: string, sku: SubscribedSku | null): SkuResource {
+  return {
+    kind: 'sku',
+    key: `sku:${partNumber.toLowerCase()}`,
+    partNumber,
+    label: skuDisplayName(partNumber),
+    sku,
+    onRequest: false,
+    standard: false,
+  };
+}
+
+function skuMatchers(resource: SkuResource): Matcher[] {
+  return skuPhrases(resource.partNumber).map((p) => ({
+    resource,
+    phrase: p.phrase.split(' '),
+    cue: p.needsLicenseWord ? KIND_CUES.license : null,
+  }));
+}
+
+/** License names a runbook uses ("Visio Plan 2") matched to the SKUs they mean. */
+function skusNamed(name: string, skus: readonly SkuResource[]): SkuResource[] {
+  const n = normalise(name);
+  const exact = skus.filter((s) => skuPhrases(s.partNumber).some((p) => p.phrase === n));
+  if (exact.length > 0) return exact;
+  return skus.filter((s) => skuPhrases(s.partNumber).some((p) => !p.needsLicenseWord && ` ${n} `.includes(` ${p.phrase} `)));
+}
+
+/**
+ * Everything the tenant and the runbooks say can be asked for. `clientWords` are the client's own
+ * name and domain: "DL-Litware" is only meant when someone says "the Litware list".
+ */
+export function buildCatalog(
+  groups: readonly DirectoryGroup[],
+  skus: readonly SubscribedSku[],
+  rules: RunbookRules,
+  clientWords: readonly string[] = [],
+): Catalog {
+  const extraGeneric = new Set(clientWords.flatMap((w) => words(w)));
+  const groupResources = groups.map((g) => groupResource(g.displayName, g, rules));
+  const ruledOnly = rules.groupRules
+    .map((r) => r.group)
+    .filter((name) => !groups.some((g) => g.displayName.toLowerCase() === name.toLowerCase()))
+    .map((name) => groupResource(name, null, rules));
+
+  const tenantParts = new Set(skus.map((s) => s.skuPartNumber));
+  const skuResources = [
+    ...skus.map((s) => skuResource(s.skuPartNumber, s)),
+    ...knownPartNumbers()
+      .filter((p) => !tenantParts.has(p))
+      .map((p) => skuResource(p, null)),
+  ];
+  // A name in the runbook means the subscribed SKU when the tenant has one of that name.
+  const preferTenant = (found: SkuResource[]): SkuResource[] => (found.some((s) => s.sku) ? found.filter((s) => s.sku) : found);
+  for (const name of rules.licenses.onRequest) for (const s of preferTenant(skusNamed(name, skuResources))) s.onRequest = true;
+  for (const name of rules.licenses.standard) for (const s of preferTenant(skusNamed(name, skuResources))) s.standard = true;
+
+  const matchers: Matcher[] = [];
+  for (const resource of [...groupResources, ...ruledOnly]) {
+    const kind = resource.group?.kind ?? 'security';
+    // The full display name is a deliberate choice ("All Adatum"), unless it is one generic word.
+    const displayName = words(resource.name);
+    if (displayName.length > 1) matchers.push({ resource, phrase: displayName, cue: null });
+    for (const phrase of new Set(phrasesOfGroup(resource).map(normalise))) {
+      const matcher = groupMatcher(resource, phrase, kind, extraGeneric);
+      if (matcher) matchers.push(matcher);
+    }
+  }
+  for (const resource of skuResources) matchers.push(...skuMatchers(resource));
+  return { resources: [...groupResources, ...ruledOnly, ...skuResources], matchers };
+}
+
+export interface Mention {
+  resource: Resource;
+  /** Word span in `words(text)`. */
+  start: number;
+  end: number;
+}
+
+export interface MentionReading {
+  mentions: Mention[];
+  /** Phrases that name more than one resource equally well. */
+  ambiguous: Array<{ phrase: string; resources: Resource[] }>;
+}
+
+/** Resources the runbooks govern and the tenant has outrank lookalikes (an "E3" the tenant lacks). */
+function rank(resource: Resource): number {
+  const governed = resource.kind === 'group' ? resource.rule !== null || resource.list !== null : resource.onRequest || resource.standard;
+  const exists = resource.kind === 'group' ? resource.group !== null : resource.sku !== null;
+  return (governed ? 2 : 0) + (exists ? 1 : 0);
+}
+
+function cueNear(ws: readonly string[], start: number, end: number, cue: RegExp): boolean {
+  const from = Math.max(0, start - 5);
+  const to = Math.min(ws.length, end + 5);
+  for (let i = from; i < to; i++) if (cue.test(ws[i] ?? '')) return true;
+  return false;
+}
+
+interface Candidate {
+  resource: Resource;
+  start: number;
+  end: number;
+}
+
+function candidatesIn(ws: readonly string[], catalog: Catalog): Candidate[] {
+  const found: Candidate[] = [];
+  for (const m of catalog.matchers) {
+    for (const start of phraseOccurrences(ws, m.phrase)) {
+      const end = start + m.phrase.length;
+      if (m.cue && !cueNear(ws, start, end, m.cue)) continue;
+      found.push({ resource: m.resource, start, end });
+    }
+  }
+  return found;
+}
+
+/**
+ * The resources a request names. The longest phrase wins ("Power BI Pro" over "Power BI"); among
+ * equally long phrases the better-grounded resource wins; a tie is reported as ambiguous.
+ */
+export function findMentions(text: string, catalog: Catalog): MentionReading {
+  const ws = words(text);
+  const candidates = candidatesIn(ws, catalog).sort(
+    (a, b) => b.end - b.start - (a.end - a.start) || rank(b.resource) - rank(a.resource) || a.start - b.start,
+  );
+  const taken: Candidate[] = [];
+  const ambiguous: MentionReading['ambiguous'] = [];
+  for (const c of candidates) {
+    if (taken.some((t) => c.start < t.end && t.start < c.end)) continue;
+    const rivals = candidates.filter(
+      (o) => o.start === c.start && o.end === c.end && o.resource.key !== c.resource.key && rank(o.resource) === rank(c.resource),
+    );
+    taken.push(c);
+    if (rivals.length > 0) {
+      ambiguous.push({ phrase: ws.slice(c.start, c.end).join(' '), resources: [c.resource, ...new Set(rivals.map((r) => r.resource))] });
+    }
+  }
+  // A resource named twice is asked for once; its first mention decides the verb that applies.
+  const first = new Map<string, Mention>();
+  for (const c of taken.sort((a, b) => a.start - b.start)) {
+    if (!first.has(c.resource.key)) first.set(c.resource.key, { resource: c.resource, start: c.start, end: c.end });
+  }
+  return { mentions: [...first.values()], ambiguous };
+}

@@ -1,0 +1,70 @@
+import type { Mention } from './resources.ts';
+import { casedWords, words } from './text.ts';
+import { COMMON_WORDS } from './vocabulary.ts';
+
+/**
+ * Things asked for that neither the runbooks nor the tenant know ("access to Workday", "Zendesk
+ * and Gong"). They are named in the escalation so the technician sees what was wanted.
+ */
+
+const REQUEST_VERBS = /^(need|needs|want|wants|get|install|request|use|access|join|have|into|onto|for)$/;
+const MAX_OBJECT_WORDS = 3;
+
+const CONJUNCTIONS: readonly (readonly string[])[] = [['and'], ['plus'], ['as', 'well', 'as'], ['along', 'with'], ['together', 'with']];
+
+/** How many words of a conjunction start at `i` ("as well as" is three), 0 when none does. */
+function conjunctionAt(ws: readonly string[], i: number): number {
+  const found = CONJUNCTIONS.find((c) => c.every((w, k) => ws[i + k] === w));
+  return found ? found.length : 0;
+}
+
+function overlaps(start: number, end: number, mentions: readonly Mention[]): boolean {
+  return mentions.some((m) => start < m.end && m.start < end);
+}
+
+/** The uncommon words right after `from`: "the Gong app please" → "gong". */
+function objectAfter(ws: readonly string[], from: number, skip: ReadonlySet<string>): { start: number; end: number } | null {
+  let i = from;
+  while (i < ws.length && i < from + 3 && COMMON_WORDS.has(ws[i] ?? '')) i++;
+  const start = i;
+  while (i < ws.length && i < start + MAX_OBJECT_WORDS && !COMMON_WORDS.has(ws[i] ?? '') && !skip.has(ws[i] ?? '')) i++;
+  return i > start ? { start, end: i } : null;
+}
+
+/** The uncommon words right before `to`, for "Gong and Zendesk". */
+function objectBefore(ws: readonly string[], to: number, skip: ReadonlySet<string>): { start: number; end: number } | null {
+  let i = to;
+  while (i > 0 && i > to - MAX_OBJECT_WORDS && !COMMON_WORDS.has(ws[i - 1] ?? '') && !skip.has(ws[i - 1] ?? '')) i--;
+  return i < to ? { start: i, end: to } : null;
+}
+
+/**
+ * Objects of a request that match nothing. `skip` holds words understood otherwise (people's
+ * names). With mentions, only their conjuncts are checked ("Zendesk and Gong"); without any, the
+ * object of a request verb is ("I need access to Workday").
+ */
+export function unknownObjects(text: string, mentions: readonly Mention[], skip: ReadonlySet<string>): string[] {
+  const ws = words(text);
+  const cased = casedWords(text);
+  // Product names are written with a capital; an all-lower-case message gets the benefit of the doubt.
+  const named = (span: { start: number; end: number }): boolean =>
+    text === text.toLowerCase() || cased.slice(span.start, span.end).some((w) => /^[A-Z0-9]/.test(w));
+  const found = new Map<string, true>();
+  const keep = (span: { start: number; end: number } | null): void => {
+    if (span && named(span) && !overlaps(span.start, span.end, mentions)) {
+      found.set(cased.slice(span.start, span.end).join(' '), true);
+    }
+  };
+  if (mentions.length > 0) {
+    for (const m of mentions) {
+      const joined = conjunctionAt(ws, m.end);
+      if (joined > 0) keep(objectAfter(ws, m.end + joined, skip));
+      if (ws[m.start - 1] === 'and') keep(objectBefore(ws, m.start - 1, skip));
+    }
+    return [...found.keys()];
+  }
+  ws.forEach((w, i) => {
+    if (REQUEST_VERBS.test(w)) keep(objectAfter(ws, i + 1, skip));
+  });
+  return [...found.keys()];
+}
