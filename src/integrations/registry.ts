@@ -34,7 +34,7 @@ interface Cached<T> {
 
 export class IntegrationRegistry {
   private readonly psaCache = new Map<string, Cached<PsaChannel>>();
-  private readonly identityCache = new Map<string, Cached<{ graph: GraphClient; runner: M365ToolRunner }>>();
+  private readonly identityCache = new Map<string, Cached<{ graph: GraphClient }>>();
 
   constructor(
     private readonly db: Db,
@@ -89,21 +89,11 @@ export class IntegrationRegistry {
       .where('enabled', '=', true)
       .executeTakeFirst();
     if (!row) return null;
-    const { graph, runner } = this.graphFor(row);
-    const policies = await this.policiesOf(row.id);
-    return {
-      integrationId: row.id,
-      policies,
-      reader: (runbooks, onCall) => new M365DiagnosisReader(graph, runbooks, onCall),
-      resolve: (argObjects, args) => runner.resolve(argObjects, args),
-      run: (tool, args, resolved) => runner.run(tool, args, resolved),
-      sendMail: async (from, mail) => {
-        await graph.sendMail(from, mail);
-      },
-    };
+    const { graph } = this.graphFor(row);
+    return identityRuntime(row.id, graph, await this.policiesOf(row.id));
   }
 
-  private graphFor(row: IntegrationRow): { graph: GraphClient; runner: M365ToolRunner } {
+  private graphFor(row: IntegrationRow): { graph: GraphClient } {
     const version = row.updated_at.toISOString();
     const cached = this.identityCache.get(row.id);
     if (cached && cached.version === version) return cached.value;
@@ -116,7 +106,7 @@ export class IntegrationRegistry {
       ...(config['graphBaseUrl'] ? { graphBaseUrl: config['graphBaseUrl'] } : {}),
       ...(config['loginBaseUrl'] ? { loginBaseUrl: config['loginBaseUrl'] } : {}),
     });
-    const value = { graph, runner: new M365ToolRunner(graph) };
+    const value = { graph };
     this.identityCache.set(row.id, { version, value });
     return value;
   }
@@ -127,6 +117,21 @@ export class IntegrationRegistry {
       rows.map((row) => [row.tool, { policy: row.policy, requireManagerApproval: row.require_manager_approval }]),
     );
   }
+}
+
+/** The identity provider as the engine uses it, over one Graph client. */
+export function identityRuntime(integrationId: string, graph: GraphClient, policies: PolicyOverrides): IdentityRuntime {
+  const runner = new M365ToolRunner(graph);
+  return {
+    integrationId,
+    policies,
+    reader: (runbooks, onCall) => new M365DiagnosisReader(graph, runbooks, onCall),
+    resolve: (argObjects, args) => runner.resolve(argObjects, args),
+    run: (tool, args, resolved) => runner.run(tool, args, resolved),
+    sendMail: async (from, mail) => {
+      await graph.sendMail(from, mail);
+    },
+  };
 }
 
 function requireValue(value: string | undefined, name: string): string {

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../logger.ts';
+import { runPlanning } from '../engine/diagnose.ts';
+import { toolCatalog } from '../integrations/catalog.ts';
+import { GraphClient } from '../integrations/m365/client.ts';
+import { startGraphEmulator } from '../integrations/m365/emulator.ts';
+import { identityRuntime } from '../integrations/registry.ts';
+import { BuiltinPlanner } from '../planner/builtin.ts';
+import { type CaseResult, parseCases, scoreCase, summarise } from '../planner/eval.ts';
+import { loadDemoWorld } from '../world/fixture.ts';
+
+/**
+ * `deskhand eval FILE [--json]`: every case through the real diagnosis and planning (the read tools
+ * against the Microsoft 365 emulator over HTTP, the runbooks, validation), never executing. Each
+ * case starts from the world as the fixture describes it, with the catalog's default policies.
+ * Exits 0 when every case ran, whatever the score.
+ */
+export async function evaluate(file: string, options: { json?: boolean }): Promise<void> {
+  const logger = createLogger({ level: process.env['DESKHAND_LOG_LEVEL'] ?? 'warn', name: 'eval' });
+  const cases = parseCases(readFileSync(file, 'utf8'));
+  const world = loadDemoWorld();
+  const emulator = await startGraphEmulator({ world });
+  const planner = new BuiltinPlanner();
+  const results: CaseResult[] = [];
+  try {
+    for (const testCase of cases) {
+      const client = world.clients.find((c) => c.id === testCase.client);
+      if (!client) throw new Error(`case ${testCase.id}: no client ${testCase.client} in the demo world`);
+      emulator.reset();
+      const graph = new GraphClient(emulator.clientConfig(client.id));
+      const identity = identityRuntime(`eval-${client.id}`, graph, new Map());
+      const planning = await runPlanning({
+        planner,
+        catalog: toolCatalog,
+        identity,
+        client: { slug: client.id, name: client.name, domain: client.domain },
+        text: testCase.text,
+        requesterEmail: testCase.requester,
+        runbooks: async () => client.runbooks.map((r) => ({ ...r, source: 'demo world' })),
+      });
+      const steps = planning.proposed.steps.map((s) => ({ tool: s.tool, args: s.args }));
+      const score = scoreCase(testCase.expect, { outcome: planning.proposed.outcome, steps });
+      results.push({ id: testCase.id, ...score });
+      const line = `${score.passed ? 'pass' : 'FAIL'} ${testCase.id} ${planning.proposed.outcome}${steps.length ? ` ${steps.map((s) => `${s.tool}(${Object.values(s.args).join(', ')})`).join('; ')}` : ''} — ${planning.proposed.summary}`;
+      if (options.json) logger.info(line);
+      else process.stdout.write(`${line}\n`);
+    }
+  } finally {
+    await emulator.close();
+  }
+  const summary = summarise(planner.name, results);
+  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`\n${summary.passed}/${summary.total} passed (score ${summary.score})\n`);
+}
