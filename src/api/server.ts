@@ -26,7 +26,7 @@ export interface ApiOptions {
  */
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { ctx } = options;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false, routerOptions: { maxParamLength: 300 } });
   app.setValidatorCompiler(zodValidatorCompiler);
   await app.register(swagger, {
     openapi: {
