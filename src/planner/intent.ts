@@ -210,11 +210,14 @@ const WITHDRAW_PHRASES: readonly RegExp[] = [
   /\bopt (me )?out\b/g,
 ];
 const WITHDRAW_CUE = 'withdraw_cue';
+/** "I'd like" asks; "looked like" does not. */
+const GRANT_PHRASES: readonly RegExp[] = [/\b(would|d) like\b/g];
+const GRANT_CUE = 'grant_cue';
 const WITHDRAW_WORDS = new Set(['remove', 'removed', 'removing', 'unsubscribe', 'leave', 'drop', 'revoke', WITHDRAW_CUE]);
 const GRANT_WORDS = new Set([
   'add', 'added', 'adding', 'need', 'needs', 'needed', 'get', 'give', 'grant', 'want', 'wants', 'request',
-  'join', 'have', 'install', 'use', 'subscribe', 'enable', 'assign', 'allow', 'require', 'requires', 'like',
-  'setup', 'set', 'onto', 'into',
+  'join', 'have', 'install', 'use', 'subscribe', 'enable', 'assign', 'allow', 'require', 'requires',
+  'setup', 'set', 'onto', 'into', GRANT_CUE,
 ]);
 
 export type ResourceAction = 'grant' | 'withdraw';
@@ -227,13 +230,17 @@ export function cueWords(text: string): string[] {
   const ws = words(text);
   const joined = ws.join(' ');
   const cues = [...ws];
-  for (const re of WITHDRAW_PHRASES) {
-    for (const m of joined.matchAll(re)) {
-      const first = joined.slice(0, m.index).split(' ').length - 1;
-      const count = m[0].split(' ').length;
-      for (let k = first; k < first + count; k++) cues[k] = WITHDRAW_CUE;
+  const mark = (phrases: readonly RegExp[], cue: string): void => {
+    for (const re of phrases) {
+      for (const m of joined.matchAll(re)) {
+        const first = joined.slice(0, m.index).split(' ').length - 1;
+        const count = m[0].split(' ').length;
+        for (let k = first; k < first + count; k++) cues[k] = cue;
+      }
     }
-  }
+  };
+  mark(GRANT_PHRASES, GRANT_CUE);
+  mark(WITHDRAW_PHRASES, WITHDRAW_CUE);
   return cues;
 }
 

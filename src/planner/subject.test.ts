@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { DirectoryUser } from '../core/directory.ts';
+import { loadDemoWorld } from '../world/fixture.ts';
+import { findPeopleMentioned } from './subject.ts';
+import { createFixtureReader } from './testing/fixture-reader.ts';
+
+const reader = createFixtureReader(loadDemoWorld(), 'contoso');
+
+async function requester(upn: string): Promise<DirectoryUser> {
+  const user = await reader.getUser(upn);
+  if (!user) throw new Error(`no ${upn}`);
+  return user;
+}
+
+async function people(text: string, from = 'alex.wilber@contoso.example', skip: string[] = []) {
+  const found = await findPeopleMentioned(text, reader, await requester(from), new Set(skip));
+  return { ...found, people: found.people.map((p) => p.userPrincipalName) };
+}
+
+describe('findPeopleMentioned', () => {
+  it('finds people by first name, full name and possessive', async () => {
+    expect((await people("Lee Gu's last day is today.", 'christie.cline@contoso.example')).people).toEqual(['lee.gu@contoso.example']);
+    expect((await people('Please add Nestor to the Sales list.', 'patti.fernandez@contoso.example')).people).toEqual(['nestor.wilke@contoso.example']);
+  });
+
+  it('finds people by address', async () => {
+    expect((await people('Please give nestor.wilke@contoso.example access', 'patti.fernandez@contoso.example')).people).toEqual([
+      'nestor.wilke@contoso.example',
+    ]);
+  });
+
+  it('does not read "me" as Megan, nor a prefix as a name', async () => {
+    expect((await people('Please give me Zendesk')).people).toEqual([]);
+    expect((await people('Gupt needs access')).people).toEqual([]);
+  });
+
+  it('leaves out the requester and people who only approve or serve as an example', async () => {
+    expect((await people('I need Zendesk, my manager Megan approved it. Thanks, Alex')).people).toEqual([]);
+    expect((await people('Salesforce please, same as Nestor')).people).toEqual([]);
+  });
+
+  it('reports names in a person\'s place that nobody has', async () => {
+    const found = await people('Please add John to Zendesk', 'adele.vance@contoso.example');
+    expect(found.unknown).toEqual(['John']);
+    expect(found.people).toEqual([]);
+  });
+
+  it('reads lower-case messages too', async () => {
+    expect((await people('please add nestor to the sales list', 'patti.fernandez@contoso.example', ['sales'])).people).toEqual([
+      'nestor.wilke@contoso.example',
+    ]);
+  });
+});
