@@ -35,7 +35,8 @@ export async function start(options: { emulators: boolean }): Promise<void> {
       databaseLabel: store.label,
       secretKey: store.secretKey,
       logger,
-      publicUrl: config.publicUrl,
+      // With PORT=0 the address is only known once listening: then the service derives it.
+      ...(process.env['DESKHAND_PUBLIC_URL'] || config.port !== 0 ? { publicUrl: config.publicUrl } : {}),
       host: config.host,
       port: config.port,
       ...(emulators ? { demo: { world: loadDemoWorld(), endpoints: emulators.endpoints } } : {}),
@@ -46,9 +47,10 @@ export async function start(options: { emulators: boolean }): Promise<void> {
     process.exitCode = 1;
     throw error;
   }
+  if (!service) return;
   const lines = [
     '',
-    `deskhand is running: ${config.publicUrl}`,
+    `deskhand is running: ${service.ctx.publicUrl}`,
     `  database: ${store.label}`,
     ...(options.emulators
       ? [
