@@ -32,6 +32,10 @@ const patterns = {
     /\bnever been (to|in)\b/,
     /\b(mfa|sign ?in|login|approval|authenticator) (prompt|request|notification|push)e?s? (that )?i (didn t|did not|never)\b/,
     /\b(didn t|did not|never) (trigger|request|start|initiate)\b/,
+    /\b(prompts?|requests?|notifications?|codes?) (but|when|while|although|even though) i (m not|am not|wasn t|was not) (logging|signing|trying)/,
+    /\b(wasn t|was not|it s not|isn t) me\b/,
+    /\bsomeone (else )?(has|knows|got|stole|took) my password\b/,
+    /\bscam/,
   ],
   mfa: [
     /\bauthenticator\b/,
@@ -39,7 +43,7 @@ const patterns = {
     /\b2fa\b/,
     /\btwo (factor|step)\b/,
     /\bmulti ?factor\b/,
-    new RegExp(`\\b${PHONE_EVENT}( \\w+){0,3} (mobile |cell |work )?phone\\b`),
+    new RegExp(`\\b${PHONE_EVENT}( \\w+){0,3} (mobile |cell |work )?phones?\\b`),
     /\bphone (was |got |is |has been )?(lost|stolen|broken|broke|died|dead|replaced|wiped|reset)\b/,
     /\bverification (code|prompt|request)s?\b/,
     /\bsign ?in (prompt|request|approval)s?\b/,
@@ -62,6 +66,7 @@ const patterns = {
     /\bforgot to (log|sign) (out|off)\b/,
     /\b(still|left|remained|stay|stayed) (logged|signed) (in|on)\b/,
     /\b(log|sign) (me )?(out|off) (of )?everywhere\b/,
+    /\b(session|account|email|outlook|teams)( \w+){0,2} (open|signed in|logged in)\b/,
   ],
   leaver: [
     /\b(last|final) (working )?day\b/,
@@ -111,6 +116,16 @@ const patterns = {
     /\b(laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,4} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|damaged)\b/,
     /\b(dead|faulty|new|replacement|spare|second|another|bigger) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)\b/,
   ],
+  onboarding: [
+    /\bnew (hire|starter|joiner|employee|team member|colleague|staff member|user)s?\b/,
+    /\bonboard/,
+    /\bcreate (a |an )?(new )?(account|user|mailbox)\b/,
+    /\bset up (a |an )?(new )?(account|user)\b/,
+  ],
+  manyPeople: [
+    /\b(give|add|grant|set up|enable|remove|for) (all of )?(my|our|the) (whole |entire )?(team|department|staff|reports|direct reports|group)\b/,
+    /\b(for|to) (everyone|everybody|all staff|all of us)\b/,
+  ],
   admin: [
     /\badmin(istrator|istrative|s)?\b/,
     /\bprivileged\b/,
@@ -152,6 +167,10 @@ export interface IntentReading {
   admin: boolean;
   /** Something "is not working": a fault report rather than a request for access. */
   fault: boolean;
+  /** A person who is not in the directory yet: creating accounts is a technician's job. */
+  onboarding: boolean;
+  /** "my team", "everyone": people the agent cannot name one by one. */
+  manyPeople: boolean;
 }
 
 /** What the words ask for, apart from the applications and licenses they name (see resources.ts). */
@@ -180,6 +199,8 @@ export function readIntents(text: string): IntentReading {
     hardware: anyMatch(n, patterns.hardware) || (found.size === 0 && anyMatch(n, patterns.deviceFault)),
     admin: anyMatch(n, patterns.admin),
     fault: anyMatch(n, patterns.fault),
+    onboarding: anyMatch(n, patterns.onboarding),
+    manyPeople: anyMatch(n, patterns.manyPeople),
   };
 }
 

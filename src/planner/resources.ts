@@ -1,8 +1,8 @@
 import type { DirectoryGroup, SubscribedSku } from '../core/directory.ts';
 import type { ForbiddenRule, GroupRule, ListPolicy, RunbookRules } from './runbook-rules.ts';
 import { knownPartNumbers, skuDisplayName, skuPhrases } from './sku-names.ts';
-import { normalise, phraseOccurrences, words } from './text.ts';
-import { GENERIC_RESOURCE_WORDS } from './vocabulary.ts';
+import { casedWords, normalise, phraseOccurrences, words } from './text.ts';
+import { APPLICATION_ALIASES, GENERIC_RESOURCE_WORDS } from './vocabulary.ts';
 
 /**
  * What a request can ask for: the tenant's groups and subscriptions, joined with the runbook rules
@@ -44,6 +44,8 @@ interface Matcher {
   phrase: string[];
   /** When set, the phrase counts only with one of these words near it. */
   cue: RegExp | null;
+  /** A capitalised name mid-sentence counts without the cue ("I need Project"). */
+  nameSuffices?: boolean;
 }
 
 export interface Catalog {
@@ -100,12 +102,12 @@ function phrasesOfGroup(resource: GroupResource): string[] {
   const phrases = [resource.name, coreOfDisplayName(resource.name)];
   const group = resource.group;
   const app = group?.description ? /^access to (.+)$/i.exec(group.description.trim())?.[1] : undefined;
-  if (app) phrases.push(app, ...shorterForms(app));
+  const names = [...(app ? [app] : []), ...(resource.rule?.names ?? [])];
+  for (const name of names) phrases.push(name, ...shorterForms(name), ...(APPLICATION_ALIASES[normalise(name)] ?? []));
   if (group?.mail) {
     const local = group.mail.split('@')[0] ?? '';
     phrases.push(group.mail, `${local}@`, local);
   }
-  for (const name of resource.rule?.names ?? []) phrases.push(name, ...shorterForms(name));
   return phrases;
 }
 
@@ -146,6 +148,7 @@ function skuMatchers(resource: SkuResource): Matcher[] {
     resource,
     phrase: p.phrase.split(' '),
     cue: p.needsLicenseWord ? KIND_CUES.license : null,
+    nameSuffices: p.needsLicenseWord,
   }));
 }
 
@@ -234,12 +237,22 @@ interface Candidate {
   end: number;
 }
 
-function candidatesIn(ws: readonly string[], catalog: Catalog): Candidate[] {
+/** Where a phrase occurs, also written as two words for a one-word name ("Sales force", "Git Hub"). */
+function occurrences(ws: readonly string[], phrase: readonly string[]): Array<{ start: number; end: number }> {
+  const found = phraseOccurrences(ws, phrase).map((start) => ({ start, end: start + phrase.length }));
+  const single = phrase.length === 1 ? (phrase[0] ?? '') : '';
+  if (single.length >= 6) {
+    for (let i = 0; i + 1 < ws.length; i++) if (`${ws[i]}${ws[i + 1]}` === single) found.push({ start: i, end: i + 2 });
+  }
+  return found;
+}
+
+function candidatesIn(ws: readonly string[], cased: readonly string[], catalog: Catalog): Candidate[] {
   const found: Candidate[] = [];
   for (const m of catalog.matchers) {
-    for (const start of phraseOccurrences(ws, m.phrase)) {
-      const end = start + m.phrase.length;
-      if (m.cue && !cueNear(ws, start, end, m.cue)) continue;
+    for (const { start, end } of occurrences(ws, m.phrase)) {
+      const named = m.nameSuffices === true && start > 0 && /^[A-Z][a-z]/.test(cased[start] ?? '');
+      if (m.cue && !named && !cueNear(ws, start, end, m.cue)) continue;
       found.push({ resource: m.resource, start, end });
     }
   }
@@ -252,7 +265,7 @@ function candidatesIn(ws: readonly string[], catalog: Catalog): Candidate[] {
  */
 export function findMentions(text: string, catalog: Catalog): MentionReading {
   const ws = words(text);
-  const candidates = candidatesIn(ws, catalog).sort(
+  const candidates = candidatesIn(ws, casedWords(text), catalog).sort(
     (a, b) => b.end - b.start - (a.end - a.start) || rank(b.resource) - rank(a.resource) || a.start - b.start,
   );
   const taken: Candidate[] = [];

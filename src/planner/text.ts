@@ -4,9 +4,14 @@
  * name ("SG-App-Zendesk") matches the employee's words ("the F drive", "sg-app-zendesk") exactly.
  */
 
+/** "café" → "cafe", so that accents never split a word in two. */
+function withoutAccents(text: string): string {
+  return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+}
+
 /** Lower case, possessives dropped, every run of punctuation a single space. `@` is kept for mailboxes. */
 export function normalise(text: string): string {
-  return text
+  return withoutAccents(text)
     .toLowerCase()
     .replace(/[\u2018\u2019\u02bc]/g, "'")
     .replace(/'s\b/g, '')
@@ -21,7 +26,7 @@ export function words(text: string): string[] {
 
 /** `words` with the writer's capitals kept, index for index: "Workday" is a name, "workday" may not be. */
 export function casedWords(text: string): string[] {
-  const n = text
+  const n = withoutAccents(text)
     .replace(/[\u2018\u2019\u02bc]/g, "'")
     .replace(/'s\b/gi, '')
     .replace(/[^A-Za-z0-9@]+/g, ' ')

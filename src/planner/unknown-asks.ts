@@ -1,4 +1,7 @@
+import type { PlanningContext } from './context.ts';
+import { type Decision, escalate } from './decision.ts';
 import type { Mention } from './resources.ts';
+import { cite } from './runbook-rules.ts';
 import { casedWords, words } from './text.ts';
 import { COMMON_WORDS } from './vocabulary.ts';
 
@@ -68,3 +71,28 @@ export function unknownObjects(text: string, mentions: readonly Mention[], skip:
   });
   return [...found.keys()];
 }
+
+/** An ask beside others that nothing matches ("Zendesk and Workday"). */
+export function unknownAsk(ctx: PlanningContext, unknown: readonly string[]): Decision {
+  const list = unknown.map((u) => `"${u}"`).join(', ');
+  return escalate(`${list} is not something the runbooks cover`, [
+    `The request also asks for ${list}, which no runbook of ${ctx.clientName} lists and no group or license in the tenant matches.`,
+    ...ctx.rules.catchAll.map(cite),
+  ]);
+}
+
+/** Nothing in the request could be matched; name what was asked for when it can be told. */
+export function unclearAsk(ctx: PlanningContext, unknown: readonly string[]): Decision {
+  if (unknown.length > 0) {
+    const list = unknown.map((u) => `"${u}"`).join(', ');
+    return escalate(`${list} is not an application the runbooks cover`, [
+      `The request asks for ${list}, which no runbook of ${ctx.clientName} lists and no group or license in the tenant matches.`,
+      ...ctx.rules.catchAll.map(cite),
+    ]);
+  }
+  return escalate('the request does not match anything the runbooks cover', [
+    `The agent could not match the request to an application, group, license or account procedure in ${ctx.clientName}'s runbooks.`,
+    ...ctx.rules.catchAll.map(cite),
+  ]);
+}
+

@@ -19,7 +19,7 @@ ticket issue problem error again anymore work working job role office desk floor
 company manager boss hr it admin user users employee employees staff colleague colleagues new starter joiner
 sales marketing finance engineering support operations executive legal product design people human resources
 also just really actually ok okay sure fine last first next final set setup install use using used able unable cant
-dont doesnt isnt wont im ive id youre theyre hes shes thats whats there`;
+dont doesnt isnt wont im ive id youre theyre hes shes thats whats there um uh erm yeah yep hmm okay hey`;
 
 export const COMMON_WORDS: ReadonlySet<string> = new Set(COMMON.split(/\s+/).filter((w) => w !== ''));
 
@@ -30,3 +30,16 @@ export const GENERIC_RESOURCE_WORDS: ReadonlySet<string> = new Set([
   'group', 'users', 'user', 'access', 'app', 'apps', 'the', 'cloud', 'creative', 'office', 'general', 'everyone',
   'company', 'plan', 'pro', 'online', 'microsoft', 'project', 'power', 'business', 'users', 'members', 'mail',
 ]);
+
+/**
+ * Other names people use for applications MSP clients commonly run, by the name a runbook or a
+ * group description gives them. They only ever point at a group the client's tenant and runbooks
+ * already have; an alias of an application the client does not run matches nothing.
+ */
+export const APPLICATION_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  vpn: ['remote access', 'virtual private network', 'globalprotect', 'anyconnect', 'forticlient'],
+  'adobe creative cloud': ['adobe cc', 'creative cloud', 'photoshop', 'illustrator', 'indesign', 'premiere pro', 'after effects', 'lightroom'],
+  docusign: ['e signature', 'esignature'],
+  salesforce: ['sfdc'],
+  github: ['git hub'],
+};
