@@ -1,4 +1,4 @@
-import { escape } from './manager.ts';
+import { escapeHtml } from './manager.ts';
 
 /** The plain page at `/` until the dashboard exists: what runs where and how to try it. */
 export interface HomeInfo {
@@ -18,22 +18,22 @@ export function homePage(info: HomeInfo): string {
 <p>An AI service-desk agent for MSPs: it diagnoses an employee's request with read-only tools, posts an internal note with its plan, and executes only what the tool policies and approvals allow.</p>
 <h2>What runs where</h2>
 <table>${rows([
-    ['API', `<code>${escape(info.publicUrl)}/api/</code> (<a href="/api/openapi.json">OpenAPI</a>)`],
+    ['API', `<code>${escapeHtml(info.publicUrl)}/api/</code> (<a href="/api/openapi.json">OpenAPI</a>)`],
     ['Health', `<a href="/healthz">/healthz</a>`],
-    ['Database', escape(info.database)],
-    ...info.emulators.map((e) => [escape(e.name), `<code>${escape(e.url)}</code>`]),
+    ['Database', escapeHtml(info.database)],
+    ...info.emulators.map((e) => [escapeHtml(e.name), `<code>${escapeHtml(e.url)}</code>`]),
   ])}</table>
 ${
   info.demoPassword
-    ? `<h2>Sign in</h2><p>Every demo user signs in with the password <code>${escape(info.demoPassword)}</code>:</p><table>${rows(
-        info.demoUsers.map((u) => [escape(u.email), escape(u.role), escape(u.msp)]),
+    ? `<h2>Sign in</h2><p>Every demo user signs in with the password <code>${escapeHtml(info.demoPassword)}</code>:</p><table>${rows(
+        info.demoUsers.map((u) => [escapeHtml(u.email), escapeHtml(u.role), escapeHtml(u.msp)]),
       )}</table>`
     : ''
 }
 <h2>Try it</h2>
 <pre>curl -s -c /tmp/dh.cookies -H 'content-type: application/json' \\
-  -d '{"email":"tom.rivera@northwind-it.example","password":"${escape(info.demoPassword ?? '<password>')}"}' ${escape(info.publicUrl)}/api/session
-curl -s -b /tmp/dh.cookies ${escape(info.publicUrl)}/api/approvals</pre>
+  -d '{"email":"tom.rivera@northwind-it.example","password":"${escapeHtml(info.demoPassword ?? '<password>')}"}' ${escapeHtml(info.publicUrl)}/api/session
+curl -s -b /tmp/dh.cookies ${escapeHtml(info.publicUrl)}/api/approvals</pre>
 <p>Open a ticket as an employee with <code>npx deskhand ticket contoso alex.wilber@contoso.example "I need access to Zendesk"</code>, or play every story with <code>npx deskhand demo</code>.</p>
 </body></html>`;
 }

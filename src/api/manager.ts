@@ -23,14 +23,14 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
         const steps = plan.steps as PlanStep[];
         const expired = approval.status === 'pending' && approval.expires_at <= ctx.clock.now();
         if (approval.status !== 'pending' || expired) {
-          return page(reply, 409, 'Already decided', `<p>${escape(statusSentence(expired ? 'expired' : approval.status))}</p>`);
+          return page(reply, 409, 'Already decided', `<p>${escapeHtml(statusSentence(expired ? 'expired' : approval.status))}</p>`);
         }
         return page(
           reply,
           200,
           'Approval needed',
-          `<p>${escape(req.requester_email)} asked IT for:</p><ul>${steps.map((s) => `<li>${escape(humanStep(s))}</li>`).join('')}</ul>
-           <p>As their manager, do you approve? A technician approves too. This link works once and expires ${escape(approval.expires_at.toUTCString())}.</p>
+          `<p>${escapeHtml(req.requester_email)} asked IT for:</p><ul>${steps.map((s) => `<li>${escapeHtml(humanStep(s))}</li>`).join('')}</ul>
+           <p>As their manager, do you approve? A technician approves too. This link works once and expires ${escapeHtml(approval.expires_at.toUTCString())}.</p>
            <form method="post"><input type="hidden" name="decision" value="approve"><label>Comment (optional) <input name="comment" maxlength="500"></label> <button type="submit">Approve</button></form>
            <form method="post"><input type="hidden" name="decision" value="deny"><button type="submit">Deny</button></form>`,
         );
@@ -56,7 +56,7 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
               ? 'Thank you: you approved, and the request is being carried out now.'
               : 'Thank you: you approved. A technician approves too before anything is done.'
             : 'Thank you: you denied the request. Nothing will be changed and the employee will be told.';
-        return page(reply, 200, 'Decision recorded', `<p>${escape(text)}</p>`);
+        return page(reply, 200, 'Decision recorded', `<p>${escapeHtml(text)}</p>`);
       } catch (error) {
         return errorPage(reply, error);
       }
@@ -73,7 +73,7 @@ function errorPage(reply: FastifyReply, error: unknown) {
   if (isDeskhandError(error)) {
     const status = error.httpStatus;
     const title = status === 404 ? 'Link not valid' : status === 409 ? 'Already decided' : 'Cannot decide';
-    return page(reply, status, title, `<p>${escape(error.message)}</p>`);
+    return page(reply, status, title, `<p>${escapeHtml(error.message)}</p>`);
   }
   throw error;
 }
@@ -85,11 +85,11 @@ function page(reply: FastifyReply, status: number, title: string, body: string) 
     .header('cache-control', 'no-store')
     .header('referrer-policy', 'no-referrer')
     .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escape(title)} · deskhand</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)} · deskhand</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}button{font:inherit;padding:.4rem 1rem;margin:.3rem 0}form{display:inline-block;margin-right:1rem}</style>
-</head><body><h1>${escape(title)}</h1>${body}</body></html>`;
+</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 
-export function escape(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -4,6 +4,7 @@ import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../integrations/connectwise/emulator-data.ts';
 import { type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
 import type { Logger } from '../logger.ts';
+import type { Planner } from '../planner/types.ts';
 import { startService, type Service } from '../service.ts';
 import type { RequestRow } from '../store/schema.ts';
 import { loadDemoWorld, type World } from '../world/fixture.ts';
@@ -34,7 +35,7 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export async function startSandbox(options: { databaseUrl: string; logger: Logger; world?: World; workerConcurrency?: number }): Promise<Sandbox> {
+export async function startSandbox(options: { databaseUrl: string; logger: Logger; world?: World; workerConcurrency?: number; planner?: Planner }): Promise<Sandbox> {
   const world = options.world ?? loadDemoWorld();
   const clock = new ManualClock();
   const emulators = await startEmulators({ world });
@@ -49,6 +50,7 @@ export async function startSandbox(options: { databaseUrl: string; logger: Logge
       port: 0,
       worker: { concurrency: options.workerConcurrency ?? 2, pollMs: 200, sweepMs: 250 },
       demo: { world, endpoints: emulators.endpoints },
+      ...(options.planner ? { planner: options.planner } : {}),
     });
   } catch (error) {
     await emulators.close();

@@ -1,7 +1,7 @@
 import { combinedDecision, decisionRefusal, mayApprove, type ApprovalStatus, type Decision } from '../core/approval.ts';
 import { DeskhandError } from '../core/errors.ts';
 import { constantTimeEqual, sha256Base64url } from '../secrets.ts';
-import { appendAudit } from '../store/audit.ts';
+import { type AuditEvent, appendAudit } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { ApprovalRow, RequestRow } from '../store/schema.ts';
@@ -33,7 +33,7 @@ export async function decideTechnicianApproval(
   ctx: EngineContext,
   input: { approvalId: string; decision: Decision; comment: string | null; planHash?: string | undefined; user: { id: string; email: string; name: string; role: string; mspId: string } },
 ): Promise<DecisionResult> {
-  return ctx.db.transaction().execute(async (tx) => {
+  return auditingRefusals(ctx, () => ctx.db.transaction().execute(async (tx) => {
     const peek = await tx.selectFrom('approvals').select(['request_id', 'msp_id', 'kind']).where('id', '=', input.approvalId).executeTakeFirst();
     // Another MSP's approval is indistinguishable from a missing one.
     if (!peek || peek.msp_id !== input.user.mspId || peek.kind !== 'technician') {
@@ -55,7 +55,7 @@ export async function decideTechnicianApproval(
       role: input.user.role,
       mspId: input.user.mspId,
     });
-  });
+  }));
 }
 
 /** Parse and check a manager link `<approvalId>.<secret>.<signature>`; returns the approval id. */
@@ -81,7 +81,7 @@ export async function loadManagerApproval(ctx: EngineContext, link: string): Pro
 
 export async function decideManagerApproval(ctx: EngineContext, input: { link: string; decision: Decision; comment: string | null }): Promise<DecisionResult> {
   const { approval } = await loadManagerApproval(ctx, input.link);
-  return ctx.db.transaction().execute(async (tx) => {
+  return auditingRefusals(ctx, () => ctx.db.transaction().execute(async (tx) => {
     const request = await lockRequest(tx, approval.request_id);
     if (!request) throw new DeskhandError('not_found', 'this approval link is not valid');
     return applyDecision(ctx, tx, request, approval.id, input.decision, input.comment, undefined, {
@@ -92,7 +92,7 @@ export async function decideManagerApproval(ctx: EngineContext, input: { link: s
       role: null,
       mspId: null,
     });
-  });
+  }));
 }
 
 async function applyDecision(
@@ -120,7 +120,8 @@ async function applyDecision(
     throw new DeskhandError('conflict', `the request is ${request.state}, no longer awaiting approval`);
   }
   if (refusal) {
-    await appendAudit(tx, {
+    // Recorded outside this transaction (which changes nothing): a replayed or late decision is worth knowing about.
+    throw new RefusedDecision(refusal.code, refusal.message, {
       mspId: request.msp_id,
       requestId: request.id,
       actor: actorOf(decider),
@@ -128,7 +129,6 @@ async function applyDecision(
       data: { approvalId, kind: approval.kind, decision, reason: refusal.message },
       at,
     });
-    throw new DeskhandError(refusal.code, refusal.message);
   }
   const status: ApprovalStatus = decision === 'approve' ? 'approved' : 'denied';
   const decided = await tx
@@ -170,6 +170,28 @@ async function applyDecision(
     return { approval: decided, requestState: request.state, combined };
   }
   return { approval: decided, requestState: request.state, combined };
+}
+
+class RefusedDecision extends DeskhandError {
+  constructor(
+    code: 'conflict' | 'expired',
+    message: string,
+    readonly event: AuditEvent,
+  ) {
+    super(code, message);
+  }
+}
+
+/** Run a decision; a refused one leaves an audit row behind (in its own transaction) and rethrows. */
+async function auditingRefusals<T>(ctx: EngineContext, decide: () => Promise<T>): Promise<T> {
+  try {
+    return await decide();
+  } catch (error) {
+    if (error instanceof RefusedDecision) {
+      await ctx.db.transaction().execute((tx) => appendAudit(tx, error.event));
+    }
+    throw error;
+  }
 }
 
 function actorOf(decider: Decider): string {
