@@ -65,17 +65,31 @@ export async function loadSecretKey(env: NodeJS.ProcessEnv, dataDir: string): Pr
   if (fromEnv) return parseSecretKey(fromEnv);
   const file = path.join(dataDir, 'secret.key');
   try {
-    return parseSecretKey(await fs.readFile(file, 'utf8'));
+    return parseKeyFile(file, await fs.readFile(file, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await fs.mkdir(dataDir, { recursive: true });
+  // Another process may be creating the key at the same moment: write the whole key to a file of our
+  // own, then link it into place. link() fails when the key exists, and no reader sees a half-written key.
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await fs.writeFile(tmp, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    await fs.writeFile(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    await fs.link(tmp, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await fs.rm(tmp, { force: true });
   }
-  return parseSecretKey(await fs.readFile(file, 'utf8'));
+  return parseKeyFile(file, await fs.readFile(file, 'utf8'));
+}
+
+function parseKeyFile(file: string, content: string): Buffer {
+  try {
+    return parseSecretKey(content);
+  } catch {
+    throw new Error(`${file} is not a valid key: it must hold 32 bytes as 64 hex characters or base64 (restore it from a backup; a new key cannot decrypt the stored credentials)`);
+  }
 }
 
 export function sha256Base64url(value: string): string {
