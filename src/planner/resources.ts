@@ -83,25 +83,31 @@ export function coreOfDisplayName(displayName: string): string {
     .join(' ');
 }
 
+/** Words that only say what kind of thing a name is: "Support inbox" is "the Support one". */
+const KIND_WORDS = new Set(['inbox', 'mailbox', 'share', 'drive', 'list', 'group', 'users', 'access', 'app']);
+
 /** Shorter ways to say a multi-word name: "Adobe" for Adobe Creative Cloud, "Support" for Support inbox. */
 function shorterForms(name: string): string[] {
   const ws = words(name);
   if (ws.length < 2) return [];
   const forms: string[] = [];
-  const first = ws[0]!;
+  const first = ws[0] ?? '';
   if (first.length >= 4 && !GENERIC_RESOURCE_WORDS.has(first)) forms.push(first);
-  const trimmed = [...ws];
-  while (trimmed.length > 1 && GENERIC_RESOURCE_WORDS.has(trimmed[trimmed.length - 1]!) && /^(inbox|mailbox|share|drive|list|group|users|access|app)$/.test(trimmed[trimmed.length - 1]!)) {
-    trimmed.pop();
-  }
-  if (trimmed.length < ws.length) forms.push(trimmed.join(' '));
+  let end = ws.length;
+  while (end > 1 && KIND_WORDS.has(ws[end - 1] ?? '')) end--;
+  if (end < ws.length) forms.push(ws.slice(0, end).join(' '));
   return forms;
+}
+
+/** The application a group grants, from the description Graph carries ("Access to Zendesk"). */
+function appOf(group: DirectoryGroup | null): string | undefined {
+  return group?.description ? /^access to (.+)$/i.exec(group.description.trim())?.[1] : undefined;
 }
 
 function phrasesOfGroup(resource: GroupResource): string[] {
   const phrases = [resource.name, coreOfDisplayName(resource.name)];
   const group = resource.group;
-  const app = group?.description ? /^access to (.+)$/i.exec(group.description.trim())?.[1] : undefined;
+  const app = appOf(group);
   const names = [...(app ? [app] : []), ...(resource.rule?.names ?? [])];
   for (const name of names) phrases.push(name, ...shorterForms(name), ...(APPLICATION_ALIASES[normalise(name)] ?? []));
   if (group?.mail) {
@@ -111,14 +117,10 @@ function phrasesOfGroup(resource: GroupResource): string[] {
   return phrases;
 }
 
-function groupResource(
-  name: string,
-  group: DirectoryGroup | null,
-  rules: RunbookRules,
-): GroupResource {
+function groupResource(name: string, group: DirectoryGroup | null, rules: RunbookRules): GroupResource {
   const same = (g: string): boolean => g.toLowerCase() === name.toLowerCase();
   const rule = rules.groupRules.find((r) => same(r.group)) ?? null;
-  const app = group?.description ? /^access to (.+)$/i.exec(group.description.trim())?.[1] : undefined;
+  const app = appOf(group);
   return {
     kind: 'group',
     key: `group:${name.toLowerCase()}`,
@@ -237,6 +239,9 @@ interface Candidate {
   end: number;
 }
 
+/** Words right before a product named on its own ("I need Project"), not before a noun ("the Q3 Project"). */
+const ASKING = /^(need|needs|get|have|install|want|use|using|to|and|with|order|request)$/;
+
 /** Where a phrase occurs, also written as two words for a one-word name ("Sales force", "Git Hub"). */
 function occurrences(ws: readonly string[], phrase: readonly string[]): Array<{ start: number; end: number }> {
   const found = phraseOccurrences(ws, phrase).map((start) => ({ start, end: start + phrase.length }));
@@ -251,7 +256,7 @@ function candidatesIn(ws: readonly string[], cased: readonly string[], catalog: 
   const found: Candidate[] = [];
   for (const m of catalog.matchers) {
     for (const { start, end } of occurrences(ws, m.phrase)) {
-      const named = m.nameSuffices === true && start > 0 && /^[A-Z][a-z]/.test(cased[start] ?? '');
+      const named = m.nameSuffices === true && /^[A-Z][a-z]/.test(cased[start] ?? '') && ASKING.test(ws[start - 1] ?? '');
       if (m.cue && !named && !cueNear(ws, start, end, m.cue)) continue;
       found.push({ resource: m.resource, start, end });
     }
