@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
+import { FINAL } from '../src/demo/stories.ts';
+import { silentLogger } from '../src/logger.ts';
+import { DEMO_PASSWORD } from '../src/world/seed.ts';
+import { createTestDatabase } from './support/db.ts';
+
+/** The HTTP API as the dashboard and scripts use it: sign-in, sessions, configuration, the story. */
+let sb: Sandbox;
+
+beforeAll(async () => {
+  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger });
+}, 120_000);
+
+afterAll(async () => {
+  await sb?.close();
+});
+
+async function signIn(email: string, password = DEMO_PASSWORD): Promise<{ status: number; cookie: string | null }> {
+  const response = await fetch(`${sb.service.url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const setCookie = response.headers.get('set-cookie');
+  return { status: response.status, cookie: setCookie ? setCookie.split(';')[0]! : null };
+}
+
+describe('sign-in', () => {
+  it('signs a demo user in with the demo password and keeps them signed in by cookie', async () => {
+    const { status, cookie } = await signIn('Tom.Rivera@northwind-it.example');
+    expect(status).toBe(200);
+    expect(cookie).toMatch(/^deskhand_session=/);
+    const me = await fetch(`${sb.service.url}/api/me`, { headers: { cookie: cookie! } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ user: { email: 'tom.rivera@northwind-it.example', role: 'msp_technician' }, msp: { id: 'northwind' } });
+  });
+
+  it('refuses a wrong password with 401 and no cookie', async () => {
+    const { status, cookie } = await signIn('tom.rivera@northwind-it.example', 'wrong-password');
+    expect(status).toBe(401);
+    expect(cookie).toBeNull();
+  });
+
+  it('sets an HttpOnly SameSite cookie and signs out', async () => {
+    const response = await fetch(`${sb.service.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ava.chen@northwind-it.example', password: DEMO_PASSWORD }),
+    });
+    const header = response.headers.get('set-cookie') ?? '';
+    expect(header).toContain('HttpOnly');
+    expect(header).toContain('SameSite=Lax');
+    const cookie = header.split(';')[0]!;
+    const out = await fetch(`${sb.service.url}/api/session`, { method: 'DELETE', headers: { cookie } });
+    expect(out.status).toBe(200);
+    expect((await fetch(`${sb.service.url}/api/me`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('refuses cookie-authenticated writes that are not JSON (cross-site forms)', async () => {
+    const { cookie } = await signIn('ava.chen@northwind-it.example');
+    const response = await fetch(`${sb.service.url}/api/msp`, {
+      method: 'PATCH',
+      headers: { cookie: cookie!, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'defaultOperatingMode=plan',
+    });
+    expect([400, 415]).toContain(response.status);
+    const msp = await sb.service.ctx.db.selectFrom('msps').select('default_operating_mode').where('id', '=', 'northwind').executeTakeFirstOrThrow();
+    expect(msp.default_operating_mode).toBe('execute');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('describes the routes from their schemas', async () => {
+    const response = await fetch(`${sb.service.url}/api/openapi.json`);
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/requests', '/api/requests/{id}', '/api/approvals', '/api/approvals/{id}/decision', '/healthz']));
+    expect(JSON.stringify(doc.paths['/api/approvals/{id}/decision']?.['post']?.requestBody)).toContain('approve');
+  });
+
+  it('answers /healthz', async () => {
+    expect(await (await fetch(`${sb.service.url}/healthz`)).json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('operating modes and policies', () => {
+  it('lets only an msp_admin change them, and a client switched to Plan Mode only gets a note', async () => {
+    const tom = await sb.tokenFor('tom.rivera@northwind-it.example');
+    const ava = await sb.tokenFor('ava.chen@northwind-it.example');
+    const { body } = await sb.api<{ mspDefaultOperatingMode: string; clients: { id: string; slug: string; operating_mode: string; effective_operating_mode: string }[] }>('GET', '/api/clients', { token: tom });
+    expect(body.mspDefaultOperatingMode).toBe('execute');
+    const contoso = body.clients.find((c) => c.slug === 'contoso')!;
+    expect(contoso).toMatchObject({ operating_mode: 'inherit', effective_operating_mode: 'execute' });
+    expect((await sb.api('PATCH', `/api/clients/${contoso.id}`, { token: tom, body: { operatingMode: 'plan' } })).status).toBe(403);
+    expect((await sb.api('PATCH', `/api/clients/${contoso.id}`, { token: ava, body: { operatingMode: 'sideways' } })).status).toBe(400);
+    expect((await sb.api('PATCH', '/api/msp', { token: ava, body: { defaultOperatingMode: 'plan' } })).status).toBe(200);
+    try {
+      const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', 'I stayed signed in on a shared computer, please sign me out everywhere.');
+      const request = await sb.requestForTicket(ticket);
+      const final = await sb.waitForRequest(request.id, FINAL);
+      expect([final.state, final.outcome]).toEqual(['planned', 'planned']);
+      expect(sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'megan.bowen@contoso.example')?.sessionRevocations).toBe(0);
+      await sb.waitForDelivered(final.id);
+      const notes = sb.emulators.connectwise.tickets().find((t) => t.ticket['id'] === ticket)!.notes.filter((n) => (n['member'] as { identifier?: string }).identifier === 'deskhand');
+      expect(notes).toHaveLength(1);
+      expect(String(notes[0]!['text'])).toContain('auto: runs without approval');
+    } finally {
+      await sb.api('PATCH', '/api/msp', { token: ava, body: { defaultOperatingMode: 'execute' } });
+    }
+  });
+
+  it('refuses manager approval without approval_needed, and tools of other integrations', async () => {
+    const ava = await sb.tokenFor('ava.chen@northwind-it.example');
+    const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string | null }[] }>('GET', '/api/integrations', { token: ava });
+    const m365 = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'contoso')!;
+    expect((await sb.api('PUT', `/api/integrations/${m365.id}/policies/m365.revoke_sessions`, { token: ava, body: { policy: 'auto', requireManagerApproval: true } })).status).toBe(400);
+    expect((await sb.api('PUT', `/api/integrations/${m365.id}/policies/slack.post_message`, { token: ava, body: { policy: 'auto' } })).status).toBe(400);
+    const billing = await sb.tokenFor('ben.okafor@northwind-it.example');
+    expect((await sb.api('PUT', `/api/integrations/${m365.id}/policies/m365.revoke_sessions`, { token: billing, body: { policy: 'disabled' } })).status).toBe(403);
+    const raw = JSON.stringify(body);
+    expect(raw).not.toMatch(/clientSecret|privateKey|webhookSecret|secrets_encrypted/);
+  });
+});
+
+describe('the temporary password', () => {
+  it('is shown only to the technician who approved, once', async () => {
+    const ticket = await sb.openTicket('contoso', 'debra.berger@contoso.example', 'I forgot my password and cannot sign in.');
+    const request = await sb.requestForTicket(ticket);
+    await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
+    const tom = await sb.tokenFor('tom.rivera@northwind-it.example');
+    const approvals = await sb.service.ctx.db.selectFrom('approvals').selectAll().where('request_id', '=', request.id).execute();
+    expect(approvals.map((a) => a.kind).sort()).toEqual(['manager', 'technician']);
+    const technician = approvals.find((a) => a.kind === 'technician')!;
+    expect((await sb.api('POST', `/api/approvals/${technician.id}/decision`, { token: tom, body: { decision: 'approve' } })).status).toBe(200);
+    const mail = sb.emulators.graph.mail().find((m) => m.to.includes('miriam.graham@contoso.example'))!;
+    const link = new URL(mail.content.match(/https?:\/\/\S+\/approvals\/manager\/\S+/)![0]);
+    const approve = await fetch(`${sb.service.url}${link.pathname}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
+    expect(approve.status).toBe(200);
+    const final = await sb.waitForRequest(request.id, FINAL);
+    expect(final.outcome).toBe('executed');
+    const step = await sb.service.ctx.db.selectFrom('step_executions').select(['step_index', 'secret_encrypted']).where('request_id', '=', request.id).where('tool', '=', 'm365.reset_password').executeTakeFirstOrThrow();
+    expect(step.secret_encrypted).toMatch(/^v1\./);
+    const path = `/api/requests/${request.id}/steps/${step.step_index}/temporary-password`;
+    const priya = await sb.tokenFor('priya.nair@northwind-it.example');
+    expect((await sb.api('POST', path, { token: priya })).status).toBe(403);
+    const rosa = await sb.tokenFor('rosa.diaz@woodgrove-tp.example');
+    expect((await sb.api('POST', path, { token: rosa })).status).toBe(404);
+    const shown = await sb.api<{ temporaryPassword: string }>('POST', path, { token: tom });
+    expect(shown.status).toBe(200);
+    expect(shown.body.temporaryPassword).toMatch(/^\S{16,}$/);
+    expect((await sb.api('POST', path, { token: tom })).status).toBe(409);
+    const after = await sb.service.ctx.db.selectFrom('step_executions').select('secret_encrypted').where('request_id', '=', request.id).where('tool', '=', 'm365.reset_password').executeTakeFirstOrThrow();
+    expect(after.secret_encrypted).toBeNull();
+    const story = await sb.api('GET', `/api/requests/${request.id}`, { token: tom });
+    expect(JSON.stringify(story.body)).not.toContain(shown.body.temporaryPassword);
+    expect(JSON.stringify(story.body)).not.toContain(link.pathname.split('/').pop()!);
+  });
+});
