@@ -37,6 +37,7 @@ describe('findPeopleMentioned', () => {
   it('leaves out the requester and people who only approve or serve as an example', async () => {
     expect((await people('I need Zendesk, my manager Megan approved it. Thanks, Alex')).people).toEqual([]);
     expect((await people('Salesforce please, same as Nestor')).people).toEqual([]);
+    expect((await people('I would like Adobe Creative Cloud. My manager is Megan Bowen.')).people).toEqual([]);
   });
 
   it('reports names in a person\'s place that nobody has', async () => {

@@ -57,11 +57,31 @@ function namesUser(token: string, user: DirectoryUser): boolean {
   return parts.some((p) => typeof p === 'string' && p.toLowerCase() === t);
 }
 
-function pointsElsewhere(tokens: readonly Token[], i: number): boolean {
-  const before = [tokens[i - 1], tokens[i - 2]].map((t) => t?.text.toLowerCase() ?? '');
-  const after = [tokens[i + 1]].map((t) => t?.text.toLowerCase() ?? '');
-  // "my manager Megan", "approved by Megan", "Megan approved"; but "Lee Gu" keeps Gu's place.
-  return before.some((w) => NOT_SUBJECT_BEFORE.has(w)) || after.some((w) => NOT_SUBJECT_AFTER.has(w));
+/** A name written over several words ("Megan Bowen") is one mention, from `first` to `last`. */
+interface NameRun {
+  first: number;
+  last: number;
+}
+
+/** "my manager is Megan Bowen", "approved by Megan", "Megan approved": the name is not the subject. */
+function pointsElsewhere(tokens: readonly Token[], run: NameRun): boolean {
+  const before = [tokens[run.first - 1], tokens[run.first - 2]].map((t) => t?.text.toLowerCase() ?? '');
+  const after = tokens[run.last + 1]?.text.toLowerCase() ?? '';
+  return before.some((w) => NOT_SUBJECT_BEFORE.has(w)) || NOT_SUBJECT_AFTER.has(after);
+}
+
+/** Neighbouring words that name the same person form one run. */
+function nameRuns(byToken: ReadonlyMap<number, DirectoryUser[]>): Map<number, NameRun> {
+  const runOf = new Map<number, NameRun>();
+  let current: NameRun | null = null;
+  for (const i of [...byToken.keys()].sort((a, b) => a - b)) {
+    const previous = current ? byToken.get(current.last) : undefined;
+    const shared = previous?.some((p) => byToken.get(i)?.some((u) => u.id === p.id));
+    if (current && current.last === i - 1 && shared) current.last = i;
+    else current = { first: i, last: i };
+    runOf.set(i, current);
+  }
+  return runOf;
 }
 
 /** A word standing where a person goes: "add X to", "X's last day", "X is leaving", "disable X". */
@@ -130,8 +150,10 @@ export async function findPeopleMentioned(
 
   const people: DirectoryUser[] = await usersByEmail(text, reader);
   const ambiguous: PeopleMentioned['ambiguous'] = [];
+  const runs = nameRuns(byToken);
   for (const [i, users] of byToken) {
-    if (pointsElsewhere(tokens, i)) continue;
+    const run = runs.get(i);
+    if (run && pointsElsewhere(tokens, run)) continue;
     const best = Math.max(...users.map((u) => support.get(u.id) ?? 0));
     const chosen = users.filter((u) => (support.get(u.id) ?? 0) === best);
     if (chosen.some((u) => sameUser(u, requester))) continue;
