@@ -33,8 +33,30 @@ interface LockFile {
 
 const DATABASE = 'deskhand';
 
+/** Servers this process supervises, by data folder. */
+const supervisedHere = new Map<string, EmbeddedServer>();
+/** Opens of one folder in this process take turns: the lock file cannot tell two of them apart. */
+const openingHere = new Map<string, Promise<EmbeddedServer>>();
+
 export async function openEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedServer> {
   await prepareDataDir(dataDir);
+  const key = realpathSync(dataDir);
+  const turn = (openingHere.get(key) ?? Promise.resolve(null))
+    .catch(() => null)
+    .then(() => openOnce(dataDir, key, logger));
+  openingHere.set(key, turn);
+  try {
+    return await turn;
+  } finally {
+    if (openingHere.get(key) === turn) openingHere.delete(key);
+  }
+}
+
+async function openOnce(dataDir: string, key: string, logger: Logger): Promise<EmbeddedServer> {
+  // The lock names this process already (as it would after a restart that reused our pid): a
+  // second open here must share the running server, not "recover" it as an orphan.
+  const own = supervisedHere.get(key);
+  if (own) return { url: own.url, port: own.port, supervising: false, stop: async () => {} };
   const password = await readOrCreatePassword(dataDir);
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
@@ -50,7 +72,15 @@ export async function openEmbeddedPostgres(dataDir: string, logger: Logger): Pro
       continue;
     }
     try {
-      return await superviseServer(dataDir, password, logger);
+      const server = await superviseServer(dataDir, password, logger);
+      supervisedHere.set(key, server);
+      return {
+        ...server,
+        async stop() {
+          supervisedHere.delete(key);
+          await server.stop();
+        },
+      };
     } catch (error) {
       await fs.rm(lockPath(dataDir), { force: true });
       throw error;
