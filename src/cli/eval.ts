@@ -35,6 +35,7 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
         identity,
         client: { slug: client.id, name: client.name, domain: client.domain },
         text: testCase.text,
+        channel: testCase.channel,
         requesterEmail: testCase.requester,
         runbooks: async () => client.runbooks.map((r) => ({ ...r, source: 'demo world' })),
       });

@@ -5,6 +5,7 @@ import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools,
 import type { ToolPolicy } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
+import type { PlannerInput } from '../planner/types.ts';
 import { validatePlan } from '../planner/validate.ts';
 import { appendAudit } from '../store/audit.ts';
 import { json } from '../store/db.ts';
@@ -108,6 +109,7 @@ export interface PlanningInput {
   identity: IdentityRuntime;
   client: { slug: string; name: string; domain: string };
   text: string;
+  channel?: PlannerInput['request']['channel'];
   requesterEmail: string;
   runbooks: () => Promise<Runbook[]>;
 }
@@ -130,7 +132,7 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
   const reader = input.identity.reader(input.runbooks, (tool, args, result) => reads.push({ tool, args, result }));
   const offered = offeredTools(input.catalog, input.identity.policies);
   const proposed = await input.planner.plan({
-    request: { text: input.text, channel: 'psa' },
+    request: { text: input.text, channel: input.channel ?? 'psa' },
     client: input.client,
     requesterEmail: input.requesterEmail,
     tools: offered,

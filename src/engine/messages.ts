@@ -95,19 +95,19 @@ function nextStepText(input: NoteInput): string {
   if (input.operatingMode === 'plan') {
     if (input.outcome === 'no_action') return 'in Execute Mode the agent would reply to the employee; in Plan Mode nothing is sent.';
     const approvals = approvalText(input);
-    return `in Execute Mode this plan would ${approvals}. In Plan Mode nothing else happens.`;
+    return `in Execute Mode this plan would ${input.needsTechnician ? `need ${approvals}` : approvals}. In Plan Mode nothing else happens.`;
   }
   if (input.outcome === 'no_action') return 'the agent replies to the employee; nothing is changed.';
   if (!input.needsTechnician) return 'every step is auto: the agent executes the plan now and replies to the employee.';
-  return `the agent waits: the plan ${approvalText(input)}. Approvals expire after 24 hours. The employee hears nothing until then.`;
+  return `the agent waits: the plan needs ${approvalText(input)}. Approvals expire after 24 hours. The employee hears nothing until then.`;
 }
 
 function approvalText(input: NoteInput): string {
   if (!input.needsTechnician) return 'run at once (every step is auto)';
   if (input.needsManager) {
-    return `need a technician's approval and the approval of ${input.managerName ?? "the requester's manager"}`;
+    return `a technician's approval and the approval of ${input.managerName ?? "the requester's manager"}`;
   }
-  return "need a technician's approval";
+  return "a technician's approval";
 }
 
 export function approvalNotification(input: {
@@ -182,9 +182,36 @@ export function humanStep(step: PlanStep): string {
   }
 }
 
+/** A completed step in plain words, for the employee's reply. */
+export function doneStep(step: PlanStep): string {
+  const user = step.args['user'] ?? 'the user';
+  switch (step.tool) {
+    case 'm365.add_user_to_group':
+      return `${user} was added to ${step.args['group']}`;
+    case 'm365.remove_user_from_group':
+      return `${user} was removed from ${step.args['group']}`;
+    case 'm365.reset_password':
+      return `the password of ${user} was reset`;
+    case 'm365.revoke_sessions':
+      return `${user} was signed out of every session`;
+    case 'm365.reset_mfa':
+      return `the sign-in methods of ${user} were removed, so they can be registered again`;
+    case 'm365.assign_license':
+      return `the ${step.args['sku']} license was assigned to ${user}`;
+    case 'm365.remove_license':
+      return `the ${step.args['sku']} license was removed from ${user}`;
+    case 'm365.disable_account':
+      return `sign-in was blocked for ${user}`;
+    case 'm365.enable_account':
+      return `sign-in was allowed again for ${user}`;
+    default:
+      return `${step.tool} ran for ${user}`;
+  }
+}
+
 export function executedReply(input: { requestId: string; steps: PlanStep[]; hasTemporaryPassword: boolean }): string {
   const lines = ['Hello, your IT request has been handled. What was done:'];
-  for (const step of input.steps) lines.push(`- ${humanStep(step)}`);
+  for (const step of input.steps) lines.push(`- ${doneStep(step)}`);
   if (input.hasTemporaryPassword) {
     lines.push('');
     lines.push('A technician will give you your temporary password by phone or in person; you will choose a new one when you sign in.');
@@ -219,7 +246,7 @@ export function failedReply(input: { requestId: string; doneSteps: PlanStep[] })
   const lines = ['Hello, we started on your IT request but could not finish it automatically.'];
   if (input.doneSteps.length > 0) {
     lines.push('What was done:');
-    for (const step of input.doneSteps) lines.push(`- ${humanStep(step)}`);
+    for (const step of input.doneSteps) lines.push(`- ${doneStep(step)}`);
   } else {
     lines.push('Nothing was changed.');
   }
