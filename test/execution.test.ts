@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
+import { FINAL } from '../src/demo/stories.ts';
+import { silentLogger } from '../src/logger.ts';
+import { createTestDatabase } from './support/db.ts';
+
+/**
+ * Execution against systems that fail: a step refused for good ends the request honestly (a note
+ * for technicians, a reply for the employee); a system that is briefly down is retried from a row
+ * until it answers; a PSA that fails to take a note gets it again, once.
+ */
+let sb: Sandbox;
+const TOM = 'tom.rivera@northwind-it.example';
+
+beforeAll(async () => {
+  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger });
+}, 120_000);
+
+afterAll(async () => {
+  await sb?.close();
+});
+
+async function approveNew(client: string, upn: string, text: string) {
+  const ticket = await sb.openTicket(client, upn, text);
+  const request = await sb.requestForTicket(ticket);
+  const waiting = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
+  expect(waiting.state).toBe('awaiting_approval');
+  const approval = await sb.service.ctx.db.selectFrom('approvals').select('id').where('request_id', '=', request.id).where('kind', '=', 'technician').executeTakeFirstOrThrow();
+  const decided = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: await sb.tokenFor(TOM), body: { decision: 'approve' } });
+  expect(decided.status).toBe(200);
+  return { ticket, requestId: request.id };
+}
+
+function agentNotes(ticket: number) {
+  const view = sb.emulators.connectwise.tickets().find((t) => t.ticket['id'] === ticket);
+  return (view?.notes ?? [])
+    .filter((n) => (n['member'] as { identifier?: string } | undefined)?.identifier === 'deskhand')
+    .map((n) => ({ text: String(n['text']), internal: n['internalAnalysisFlag'] === true, customer: n['detailDescriptionFlag'] === true }));
+}
+
+describe('a step refused for good', () => {
+  it('fails the request with a note for technicians and an honest reply', async () => {
+    sb.emulators.graph.injectFault({ status: 403, count: 1, method: 'POST', pathContains: '/members/$ref', code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' });
+    const { ticket, requestId } = await approveNew('contoso', 'christie.cline@contoso.example', 'I need access to Zendesk.');
+    const final = await sb.waitForRequest(requestId, FINAL);
+    expect([final.state, final.outcome]).toEqual(['failed', 'failed']);
+    expect(final.last_error).toContain('Insufficient privileges');
+    await sb.waitForDelivered(requestId);
+    const notes = agentNotes(ticket);
+    const failure = notes.find((n) => n.internal && n.text.includes('could not finish'));
+    expect(failure?.text).toContain('m365.add_user_to_group');
+    expect(failure?.text).toContain('Insufficient privileges');
+    const reply = notes.find((n) => n.customer);
+    expect(reply?.text).toContain('could not finish it automatically');
+    expect(reply?.text).toContain('Nothing was changed');
+    expect(sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'christie.cline@contoso.example')?.groups).not.toContain('SG-App-Zendesk');
+  });
+});
+
+describe('a system that is briefly down', () => {
+  it('retries the step from a durable row after Retry-After and then completes once', async () => {
+    sb.emulators.graph.injectFault({ status: 503, count: 1, method: 'POST', pathContains: '/members/$ref', retryAfterSeconds: 30 });
+    const { requestId } = await approveNew('contoso', 'lee.gu@contoso.example', 'Could I get DocuSign access?');
+    const retrying = await sb.waitForRequest(requestId, (r) => r.last_error !== null || FINAL.includes(r.state));
+    expect(retrying.state).toBe('executing');
+    // Retry-After 30 s: the wait is a row (due_at), not a timer; moving the clock past it resumes the step.
+    expect(retrying.due_at!.getTime() - sb.clock.now().getTime()).toBeGreaterThan(20_000);
+    sb.clock.advance(31_000);
+    const final = await sb.waitForRequest(requestId, FINAL);
+    expect([final.state, final.outcome]).toEqual(['replied', 'executed']);
+    const step = await sb.service.ctx.db.selectFrom('step_executions').selectAll().where('request_id', '=', requestId).executeTakeFirstOrThrow();
+    expect(step.status).toBe('succeeded');
+    expect(step.attempts).toBe(2);
+    const adds = sb.emulators.graph.requests().filter((r) => r.method === 'POST' && r.path.includes('/members/$ref') && r.status < 300);
+    expect(adds.length).toBeGreaterThanOrEqual(1);
+    expect(sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'lee.gu@contoso.example')?.groups).toContain('SG-App-DocuSign');
+  });
+
+  it('delivers a note the PSA refused at first, exactly once', async () => {
+    // More failures than the client's quick in-process retries: the outbox's durable retry has to deliver it.
+    sb.emulators.connectwise.addFault({ status: 500, count: 4, method: 'POST', pathContains: '/notes' });
+    const ticket = await sb.openTicket('contoso', 'miriam.graham@contoso.example', 'Could I get Zendesk please?');
+    const request = await sb.requestForTicket(ticket);
+    const noted = await sb.waitForRequest(request.id, (r) => !['received', 'diagnosing'].includes(r.state), 30_000);
+    expect(noted.state).not.toBe('failed');
+    const message = await sb.service.ctx.db.selectFrom('outbox').selectAll().where('idempotency_key', '=', `${request.id}:note`).executeTakeFirstOrThrow();
+    expect(message.status).toBe('delivered');
+    expect(message.attempts).toBe(2);
+    const final = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
+    await sb.waitForDelivered(request.id);
+    expect(final.state).toBe('awaiting_approval');
+    const diagnosisNotes = agentNotes(ticket).filter((n) => n.internal && n.text.startsWith('deskhand diagnosis'));
+    expect(diagnosisNotes).toHaveLength(1);
+  });
+});
