@@ -32,7 +32,8 @@ ${
 }
 <h2>Try it</h2>
 <pre>curl -s -c /tmp/dh.cookies -H 'content-type: application/json' \\
-  -d '{"email":"tom.rivera@northwind-it.example","password":"${escapeHtml(info.demoPassword ?? '<password>')}"}' ${escapeHtml(info.publicUrl)}/api/session
+  -d '{"email":"tom.rivera@northwind-it.example","password":"${escapeHtml(info.demoPassword ?? '<password>')}"}' \\
+  ${escapeHtml(info.publicUrl)}/api/session
 curl -s -b /tmp/dh.cookies ${escapeHtml(info.publicUrl)}/api/approvals</pre>
 <p>Open a ticket as an employee with <code>npx deskhand ticket contoso alex.wilber@contoso.example "I need access to Zendesk"</code>, or play every story with <code>npx deskhand demo</code>.</p>
 </body></html>`;

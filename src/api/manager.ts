@@ -21,6 +21,9 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
         const { approval, request: req } = await loadManagerApproval(ctx, link);
         const plan = await ctx.db.selectFrom('plans').select(['steps']).where('id', '=', approval.plan_id).executeTakeFirstOrThrow();
         const steps = plan.steps as PlanStep[];
+        const diagnosis = await ctx.db.selectFrom('diagnoses').select('requester').where('request_id', '=', req.id).executeTakeFirst();
+        const requester = (diagnosis?.requester as { displayName?: string } | null)?.displayName;
+        const who = requester ? `${requester} (${req.requester_email})` : req.requester_email;
         const expired = approval.status === 'pending' && approval.expires_at <= ctx.clock.now();
         if (approval.status !== 'pending' || expired) {
           return page(reply, 409, 'Already decided', `<p>${escapeHtml(statusSentence(expired ? 'expired' : approval.status))}</p>`);
@@ -29,10 +32,10 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
           reply,
           200,
           'Approval needed',
-          `<p>${escapeHtml(req.requester_email)} asked IT for:</p><ul>${steps.map((s) => `<li>${escapeHtml(humanStep(s))}</li>`).join('')}</ul>
+          `<p>${escapeHtml(who)} asked IT for:</p><ul>${steps.map((s) => `<li>${escapeHtml(humanStep(s))}</li>`).join('')}</ul>
            <p>As their manager, do you approve? A technician approves too. This link works once and expires ${escapeHtml(approval.expires_at.toUTCString())}.</p>
-           <form method="post"><input type="hidden" name="decision" value="approve"><label>Comment (optional) <input name="comment" maxlength="500"></label> <button type="submit">Approve</button></form>
-           <form method="post"><input type="hidden" name="decision" value="deny"><button type="submit">Deny</button></form>`,
+           <form method="post"><p><label>Comment (optional)<br><input name="comment" maxlength="500" size="50"></label></p>
+           <button type="submit" name="decision" value="approve">Approve</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
         );
       } catch (error) {
         return errorPage(reply, error);
