@@ -171,7 +171,7 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
 /** The package's stop() waits forever when its server already died: bound it, then stop the postmaster ourselves. */
 async function stopWithin(server: { stop(): Promise<void> }, pgDir: string, timeoutMs: number, logger: Logger): Promise<void> {
   const timedOut = Symbol('timeout');
-  const result = await Promise.race([server.stop().then(() => null), sleep(timeoutMs).then(() => timedOut)]);
+  const result = await Promise.race([server.stop().then(() => null), sleep(timeoutMs, undefined, { ref: false }).then(() => timedOut)]);
   if (result !== timedOut) return;
   logger.warn({ pgDir }, 'the embedded PostgreSQL did not stop in time; stopping it directly');
   await recoverOrphan(pgDir, logger);
