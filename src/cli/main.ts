@@ -85,8 +85,10 @@ program
 
 program
   .command('bench')
-  .description('measure throughput and latency (see bench/README.md)')
+  .description('measure throughput and latency on the embedded and the machine\'s PostgreSQL (--json, --tickets N, --stories N)')
   .allowUnknownOption(true)
+  .allowExcessArguments(true)
+  .helpOption(false)
   .action(async () => (await import('../../bench/run.ts')).runBench(process.argv.slice(3)));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
