@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
-import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
+import { backoffMs, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
 import { condition } from './conditions.ts';
 import {
   boardSchema,
@@ -37,6 +38,16 @@ export const MAX_PAGE_SIZE = 1000;
 /** ConnectWise rejects summaries over 100 characters. */
 export const SUMMARY_MAX_LENGTH = 100;
 const SYSTEM = 'ConnectWise';
+/** HttpClient's defaults, which this client's own retry of note posts follows. */
+const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_MAX_INLINE_WAIT_MS = 2_000;
+/**
+ * How far before a post a note found after it failed may date and still be that post's: ConnectWise
+ * stamps notes with its server's clock (whole seconds), which need not agree with ours. An identical
+ * note (same text and flags) posted on purpose within this window would be mistaken for it; deskhand's
+ * notes each carry a unique marker, so for them that cannot happen.
+ */
+const LANDED_NOTE_WINDOW_MS = 2 * 60_000;
 
 const configSchema = z.object({
   siteUrl: z.string().refine(isHttpUrl, 'must be an http(s) URL such as https://api-na.myconnectwise.net'),
@@ -133,7 +144,10 @@ export class ConnectWiseClient {
   /** `{siteUrl}/{codebase}apis/3.0/` */
   readonly apiBaseUrl: string;
   private readonly http: HttpClient;
+  /** No in-process retries: for posts that must not be repeated blindly (see addTicketNote). */
+  private readonly httpOnce: HttpClient;
   private readonly keyHttp: HttpClient;
+  private readonly retry: { maxAttempts: number; maxInlineWaitMs: number };
   private readonly secrets: readonly string[];
   private readonly maxPages: number;
 
@@ -150,11 +164,13 @@ export class ConnectWiseClient {
       describeError: (status, body) => this.redact(describeConnectWiseError(status, body)),
       ...pickDefined(options, ['timeoutMs', 'maxAttempts', 'maxInlineWaitMs', 'fetchImpl']),
     };
-    this.http = new HttpClient({
-      ...shared,
-      baseUrl: this.apiBaseUrl,
-      headers: () => ({ authorization, clientId: parsed.clientId }),
-    });
+    const api: HttpClientOptions = { ...shared, baseUrl: this.apiBaseUrl, headers: () => ({ authorization, clientId: parsed.clientId }) };
+    this.http = new HttpClient(api);
+    this.httpOnce = new HttpClient({ ...api, maxAttempts: 1 });
+    this.retry = {
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      maxInlineWaitMs: options.maxInlineWaitMs ?? DEFAULT_MAX_INLINE_WAIT_MS,
+    };
     // The signing-key URL lives outside apis/3.0 and needs no API keys; it only ever goes to the
     // configured site (checked in fetchSigningKey), so the clientId may travel with it.
     this.keyHttp = new HttpClient({ ...shared, baseUrl: this.siteUrl, headers: () => ({ clientId: parsed.clientId }) });
@@ -200,12 +216,50 @@ export class ConnectWiseClient {
     return this.listAll(path, noteSchema, { ...query, orderBy: 'id asc' }, 'note');
   }
 
+  /**
+   * Adds a note. A note posted twice is two notes, so a failed post is never repeated blindly: the
+   * failure may have come after ConnectWise saved it (a timeout, a lost answer, a 5xx). Before each
+   * quick retry the ticket's notes are read, and a note with the same text and flags from this post's
+   * time is the answer. Failures that outlast the quick retries go back to the caller, who (like the
+   * outbox with its marker) looks again before posting again.
+   */
   async addTicketNote(ticketId: number, note: NewTicketNote): Promise<ConnectWiseNote> {
-    const response = await this.send(
-      { method: 'POST', url: `service/tickets/${positiveId(ticketId, 'ticket')}/notes`, json: noteBody(note) },
-      `Ticket ${ticketId}`,
+    const id = positiveId(ticketId, 'ticket');
+    const body = noteBody(note);
+    const since = Date.now() - LANDED_NOTE_WINDOW_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.send({ method: 'POST', url: `service/tickets/${id}/notes`, json: body }, `Ticket ${ticketId}`, this.httpOnce);
+        return parseRecord(noteSchema, response.body, 'note');
+      } catch (error) {
+        const waitMs = this.quickRetryWait(error, attempt);
+        if (waitMs === null) throw error;
+        await sleep(waitMs);
+        const landed = await this.findLandedNote(id, body, since);
+        if (landed) return landed;
+      }
+    }
+  }
+
+  /** How long to wait before trying a failed post again in-process, or null to give up now. */
+  private quickRetryWait(error: unknown, attempt: number): number | null {
+    if (!isDeskhandError(error) || !error.retryable || attempt >= this.retry.maxAttempts) return null;
+    const waitMs = Math.max(error.retryAfterMs ?? 0, backoffMs(attempt));
+    return waitMs <= this.retry.maxInlineWaitMs ? waitMs : null;
+  }
+
+  /** The newest note of the ticket with exactly this text and these flags, created since `since`. */
+  private async findLandedNote(ticketId: number, body: NoteBody, since: number): Promise<ConnectWiseNote | null> {
+    const notes = await this.getTicketNotes(ticketId);
+    const landed = notes.filter(
+      (n) =>
+        n.text === body.text &&
+        n.internalAnalysisFlag === body.internalAnalysisFlag &&
+        n.detailDescriptionFlag === body.detailDescriptionFlag &&
+        (n.resolutionFlag ?? false) === body.resolutionFlag &&
+        createdSince(n.dateCreated, since),
     );
-    return parseRecord(noteSchema, response.body, 'note');
+    return landed.at(-1) ?? null;
   }
 
   // --- companies, contacts, members, boards ----------------------------------------------------
@@ -464,7 +518,22 @@ export function describeConnectWiseError(status: number, body: unknown): string 
   return `HTTP ${status}${code}${said ? `: ${said}` : ''}`;
 }
 
-function noteBody(note: NewTicketNote): Record<string, unknown> {
+interface NoteBody {
+  text: string;
+  internalAnalysisFlag: boolean;
+  detailDescriptionFlag: boolean;
+  resolutionFlag: boolean;
+  processNotifications?: boolean;
+  customerUpdatedFlag?: boolean;
+}
+
+/** A note without a parsable creation time cannot be placed in the window: it is not taken. */
+function createdSince(dateCreated: string | undefined, since: number): boolean {
+  const at = dateCreated === undefined ? Number.NaN : Date.parse(dateCreated);
+  return Number.isFinite(at) && at >= since;
+}
+
+function noteBody(note: NewTicketNote): NoteBody {
   if (note.text.trim() === '') throw new DeskhandError('bad_request', 'A ConnectWise note needs text.');
   if (note.visibility === 'internal' && note.resolution) {
     throw new DeskhandError('bad_request', 'A resolution note is customer-facing; it cannot also be internal.');

@@ -7,6 +7,14 @@ import type { World } from '../../world/fixture.ts';
 import { deterministicUuid } from '../../world/ids.ts';
 import { type CallbackDelivery, CallbackDispatcher, type DispatcherOptions } from './emulator-callbacks.ts';
 import {
+  type ConnectWiseEffect,
+  type ConnectWiseEffectInput,
+  ConnectWiseEffectsLog,
+  type Latency,
+  latencyDelay,
+  latencySchema,
+} from './emulator-effects.ts';
+import {
   type CompanyRecord,
   type ContactRecord,
   emulatorClientIds,
@@ -64,13 +72,14 @@ export {
   PORTAL_MEMBER_IDENTIFIER,
 } from './emulator-data.ts';
 export type { CallbackDelivery } from './emulator-callbacks.ts';
+export type { ConnectWiseEffect, ConnectWiseEffectOp, Latency, NoteFlags } from './emulator-effects.ts';
 
 /**
  * An emulated ConnectWise PSA: the subset of REST API 3.0 deskhand uses, under
  * `/{codebase}apis/3.0/...`, with ConnectWise's auth, pagination (Link headers), validation errors,
  * callbacks signed like the real ones, and the signing-key URL. State lives in memory for the life
- * of the process. Everything under `/_emulator/` is ours (inspection, reset, fault injection); the
- * real ConnectWise has no such path.
+ * of the process. Everything under `/_emulator/` is ours (inspection, reset, faults before or after
+ * the effect, latency, an effects log); the real ConnectWise has no such path.
  */
 
 export const DEFAULT_EMULATOR_CODEBASE = 'v4_6_release/';
@@ -93,16 +102,23 @@ export interface ConnectWiseEmulatorOptions {
    * emulator under another name than host:port (e.g. it listens on 0.0.0.0). */
   publicUrl?: string;
   delivery?: DispatcherOptions;
+  /** A delay drawn uniformly from [min, max] ms before every ConnectWise call (default none). */
+  latencyMs?: Latency;
 }
 
 export interface EmulatorFault {
   id: number;
+  /** 0 when the fault only delays or drops. */
   status: number;
   remaining: number;
   pathContains?: string;
   method?: string;
   retryAfterSeconds?: number;
   delayMs?: number;
+  /** The call is handled (its change made), then `status` is answered or the connection dropped. */
+  afterEffect: boolean;
+  /** No answer at all: the connection is destroyed (before the call, or after it with `afterEffect`). */
+  dropConnection: boolean;
   hits: number;
 }
 
@@ -161,6 +177,10 @@ export interface ConnectWiseEmulator {
   clearFaults(): void;
   requests(): RequestLogEntry[];
   forgeCallback(input: ForgeCallbackInput): Promise<ForgeCallbackResult>;
+  /** Every ticket created and note added, in order (all emulated companies, or one by login company id). */
+  effects(companyId?: string): ConnectWiseEffect[];
+  /** Latency before every ConnectWise call from now on; null for none. `reset()` restores the start option. */
+  setLatency(latency: Latency | null): void;
 }
 
 export async function startConnectWiseEmulator(options: ConnectWiseEmulatorOptions): Promise<ConnectWiseEmulator> {
@@ -191,14 +211,28 @@ interface ApiContext {
 
 type Route = { method: string; pattern: RegExp; handle: (ctx: ApiContext) => Reply };
 
-const faultSchema = z.object({
-  status: z.number().int().min(0).max(599),
-  count: z.number().int().min(1).default(1),
-  pathContains: z.string().min(1).optional(),
-  method: z.string().min(1).optional(),
-  retryAfterSeconds: z.number().min(0).optional(),
-  delayMs: z.number().int().min(0).max(60_000).optional(),
-});
+/** What the server does with a call: answer it, or (an injected fault) drop the connection unanswered. */
+type Outcome = { reply: Reply } | { drop: true };
+const DROP: Outcome = { drop: true };
+
+const faultSchema = z
+  .object({
+    /** A status below 400 only delays (with delayMs). */
+    status: z.number().int().min(0).max(599).optional(),
+    count: z.number().int().min(1).default(1),
+    pathContains: z.string().min(1).optional(),
+    method: z.string().min(1).optional(),
+    retryAfterSeconds: z.number().min(0).optional(),
+    delayMs: z.number().int().min(0).max(60_000).optional(),
+    afterEffect: z.boolean().default(false),
+    dropConnection: z.boolean().default(false),
+  })
+  .refine((f) => f.status !== undefined || f.delayMs !== undefined || f.dropConnection, {
+    message: 'a fault needs a status, a delayMs or dropConnection',
+  })
+  .refine((f) => !f.afterEffect || (f.status ?? 0) >= 400 || f.dropConnection, {
+    message: 'an afterEffect fault needs an error status (400 or more) or dropConnection: something must replace the real answer',
+  });
 export type FaultInput = z.input<typeof faultSchema>;
 
 const forgeSchema = z.object({
@@ -265,6 +299,9 @@ class ConnectWiseEmulatorServer {
   private readonly server: Server;
   private faults: EmulatorFault[] = [];
   private requestLog: RequestLogEntry[] = [];
+  private readonly effectsLog = new ConnectWiseEffectsLog();
+  private latency: Latency | null;
+  private readonly startLatency: Latency | null;
   private nextTicketId = TICKET_ID_START;
   private nextNoteId = NOTE_ID_START;
   private nextCallbackId = CALLBACK_ID_START;
@@ -278,6 +315,8 @@ class ConnectWiseEmulatorServer {
   constructor(options: ConnectWiseEmulatorOptions) {
     this.codebase = normaliseCodebase(options.codebase ?? DEFAULT_EMULATOR_CODEBASE);
     this.publicUrl = options.publicUrl?.replace(/\/+$/, '');
+    this.startLatency = options.latencyMs ? latencySchema.parse(options.latencyMs) : null;
+    this.latency = this.startLatency;
     for (const seed of seedInstances(options.world)) {
       this.instances.set(seed.companyId.toLowerCase(), { seed, tickets: new Map(), callbacks: new Map() });
     }
@@ -314,6 +353,10 @@ class ConnectWiseEmulatorServer {
       },
       requests: () => [...this.requestLog],
       forgeCallback: (input) => this.forgeCallback(forgeSchema.parse(input)),
+      effects: (companyId) => this.effectsLog.list(companyId),
+      setLatency: (latency) => {
+        this.latency = latency ? latencySchema.parse(latency) : null;
+      },
     };
   }
 
@@ -334,6 +377,8 @@ class ConnectWiseEmulatorServer {
     this.dispatcher.clear();
     this.faults = [];
     this.requestLog = [];
+    this.effectsLog.clear();
+    this.latency = this.startLatency;
     this.nextTicketId = TICKET_ID_START;
     this.nextNoteId = NOTE_ID_START;
     this.nextCallbackId = CALLBACK_ID_START;
@@ -348,18 +393,23 @@ class ConnectWiseEmulatorServer {
     const path = requestUrl.pathname.replace(/\/{2,}/g, '/');
     const method = (req.method ?? 'GET').toUpperCase();
     const log: RequestLogEntry = { at: new Date().toISOString(), method, path, query: requestUrl.search, status: 0 };
-    let reply: Reply;
+    const isControl = path.startsWith('/_emulator/');
+    const delay = isControl ? 0 : latencyDelay(this.latency);
+    if (delay > 0) await sleep(delay);
+    let outcome: Outcome;
     try {
       const raw = await readBody(req);
-      reply = path.startsWith('/_emulator/')
-        ? await this.control(method, path, requestUrl, raw)
+      outcome = isControl
+        ? { reply: await this.control(method, path, requestUrl, raw) }
         : await this.connectWise({ method, path, requestUrl, raw, headers: req.headers }, log);
     } catch (error) {
-      reply = error instanceof ReplyError ? error.reply : cwError(500, 'ConnectWiseApi', `Emulator failure: ${error instanceof Error ? error.message : String(error)}`);
+      outcome = { reply: replyForError(error) };
     }
-    log.status = reply.status;
-    if (!path.startsWith('/_emulator/')) this.record(log);
-    send(res, reply);
+    // A dropped call is logged with status 0: it got no answer.
+    log.status = 'reply' in outcome ? outcome.reply.status : 0;
+    if (!isControl) this.record(log);
+    if ('reply' in outcome) send(res, outcome.reply);
+    else req.socket.destroy();
   }
 
   private record(entry: RequestLogEntry): void {
@@ -367,14 +417,27 @@ class ConnectWiseEmulatorServer {
     if (this.requestLog.length > MAX_REQUEST_LOG) this.requestLog.splice(0, this.requestLog.length - MAX_REQUEST_LOG);
   }
 
-  private async connectWise(request: IncomingRequest, log: RequestLogEntry): Promise<Reply> {
-    const { method, path, requestUrl, raw } = request;
+  /** A ConnectWise call, with the fault injected for it (if any) before or after its effect. */
+  private async connectWise(request: IncomingRequest, log: RequestLogEntry): Promise<Outcome> {
+    const { method, path } = request;
     const root = `/${this.codebase}`;
-    if (method === 'GET' && /^\/login\/companyinfo\/[^/]+$/i.test(path)) return this.companyInfo(path);
-    if (!path.toLowerCase().startsWith(root.toLowerCase())) return notFoundEndpoint();
-    const rest = path.slice(root.length);
+    if (method === 'GET' && /^\/login\/companyinfo\/[^/]+$/i.test(path)) return { reply: this.companyInfo(path) };
+    if (!path.toLowerCase().startsWith(root.toLowerCase())) return { reply: notFoundEndpoint() };
     const fault = await this.takeFault(method, path);
-    if (fault) return fault;
+    if (fault && !fault.afterEffect && (fault.dropConnection || fault.status >= 400)) return faultOutcome(fault);
+    let reply: Reply;
+    try {
+      reply = this.answer(request, path.slice(root.length), log);
+    } catch (error) {
+      reply = replyForError(error);
+    }
+    // The real answer (success or refusal) is lost in transit: the caller sees only the fault.
+    if (fault?.afterEffect) return faultOutcome(fault);
+    return { reply };
+  }
+
+  private answer(request: IncomingRequest, rest: string, log: RequestLogEntry): Reply {
+    const { method, requestUrl, raw } = request;
     if (/^system\/callbackkey\/index\.rails$/i.test(rest)) return this.signingKey(requestUrl);
     if (!/^apis\/3\.0\//i.test(rest)) return notFoundEndpoint();
     const auth = this.authenticate(request.headers);
@@ -425,7 +488,8 @@ class ConnectWiseEmulatorServer {
     return { instance, actor };
   }
 
-  private async takeFault(method: string, path: string): Promise<Reply | undefined> {
+  /** The first fault matching the call, counted down, after its delay. */
+  private async takeFault(method: string, path: string): Promise<EmulatorFault | undefined> {
     const fault = this.faults.find(
       (f) => f.remaining > 0 && (f.pathContains === undefined || path.includes(f.pathContains)) && (f.method === undefined || f.method.toUpperCase() === method),
     );
@@ -434,20 +498,16 @@ class ConnectWiseEmulatorServer {
     fault.hits++;
     if (fault.remaining === 0) this.faults = this.faults.filter((f) => f !== fault);
     if (fault.delayMs) await sleep(fault.delayMs);
-    if (fault.status < 400) return undefined;
-    const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
-    const message =
-      fault.status === 429
-        ? 'Too many requests. Please retry after the number of seconds in the Retry-After header.'
-        : 'An error occurred while processing the request.';
-    return { ...cwError(fault.status, 'ConnectWiseApi', message), headers };
+    return fault;
   }
 
   private addFault(input: z.output<typeof faultSchema>): EmulatorFault {
     const fault: EmulatorFault = {
       id: this.nextFaultId++,
-      status: input.status,
+      status: input.status ?? 0,
       remaining: input.count,
+      afterEffect: input.afterEffect,
+      dropConnection: input.dropConnection,
       hits: 0,
       ...(input.pathContains !== undefined ? { pathContains: input.pathContains } : {}),
       ...(input.method !== undefined ? { method: input.method } : {}),
@@ -486,6 +546,16 @@ class ConnectWiseEmulatorServer {
         return { status: 204 };
       case 'GET /_emulator/requests':
         return ok({ requests: this.requestLog });
+      case 'GET /_emulator/effects':
+        return ok({ effects: this.effectsLog.list(requestUrl.searchParams.get('companyId') ?? undefined) });
+      case 'GET /_emulator/latency':
+        return ok({ latencyMs: this.latency });
+      case 'POST /_emulator/latency':
+        this.latency = parseControl(latencySchema, body);
+        return ok({ latencyMs: this.latency });
+      case 'DELETE /_emulator/latency':
+        this.latency = null;
+        return ok({ latencyMs: null });
       default:
         return { status: 404, body: { error: `no emulator control route ${route}` } };
     }
@@ -716,6 +786,7 @@ class ConnectWiseEmulatorServer {
       if (text?.trim()) ticket.notes.push(this.newNote(ticket, ctx.actor, text, flags, contact?.id ?? null));
     }
     ctx.instance.tickets.set(ticket.id, ticket);
+    this.recordEffect(ctx, { op: 'ticket_created', ticketId: ticket.id, noteId: null, flags: null, text: ticket.summary });
     this.fireTicketCallbacks(ctx.instance, ticket, ctx.actor, 'added');
     return { status: 201, body: renderTicket(this.href, ctx.instance, ticket) };
   }
@@ -803,11 +874,22 @@ class ConnectWiseEmulatorServer {
     const contactId = input.contact?.id ?? null;
     const note = this.newNote(ticket, ctx.actor, text, noteFlags(input), contactId);
     ticket.notes.push(note);
+    this.recordEffect(ctx, {
+      op: 'note_added',
+      ticketId: ticket.id,
+      noteId: note.id,
+      flags: { detailDescription: note.detailDescriptionFlag, internalAnalysis: note.internalAnalysisFlag, resolution: note.resolutionFlag },
+      text: note.text,
+    });
     ticket.lastUpdated = note.dateCreated;
     ticket.updatedBy = ctx.actor.identifier;
     // ConnectWise has no note callback type: a new note arrives as the ticket being `updated`.
     this.fireTicketCallbacks(ctx.instance, ticket, ctx.actor, 'updated');
     return { status: 201, body: renderNote(ctx.instance, note) };
+  }
+
+  private recordEffect(ctx: ApiContext, effect: Omit<ConnectWiseEffectInput, 'companyId' | 'member' | 'requestPath'>): void {
+    this.effectsLog.append({ ...effect, companyId: ctx.instance.seed.companyId, member: ctx.actor.identifier, requestPath: ctx.requestUrl.pathname });
   }
 
   private newNote(ticket: TicketState, actor: MemberRecord, text: string, flags: Partial<NoteState>, contactId: number | null): NoteState {
@@ -966,6 +1048,22 @@ class ConnectWiseEmulatorServer {
 }
 
 // --- helpers -----------------------------------------------------------------------------------
+
+function replyForError(error: unknown): Reply {
+  if (error instanceof ReplyError) return error.reply;
+  return cwError(500, 'ConnectWiseApi', `Emulator failure: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** The injected answer (ConnectWise's error body) or, with dropConnection, no answer at all. */
+function faultOutcome(fault: EmulatorFault): Outcome {
+  if (fault.dropConnection) return DROP;
+  const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
+  const message =
+    fault.status === 429
+      ? 'Too many requests. Please retry after the number of seconds in the Retry-After header.'
+      : 'An error occurred while processing the request.';
+  return { reply: { ...cwError(fault.status, 'ConnectWiseApi', message), headers } };
+}
 
 function findRef<T extends { id: number }>(records: readonly T[], ref: z.output<typeof refInput>, key: 'identifier' | 'name'): T | undefined {
   if (ref.id !== undefined) return records.find((r) => r.id === ref.id);

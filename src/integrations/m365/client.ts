@@ -42,11 +42,38 @@ export interface MailMessage {
   to: string | string[];
   subject: string;
   text: string;
+  /**
+   * An idempotency marker, written at the end of the subject as `[ref MARKER]` (Graph's sendMail
+   * returns no message id, so the subject is the only handle a later lookup in Sent Items has).
+   * Letters, digits and `._:-`, at most 100 characters; see `mailMarker`.
+   */
+  marker?: string;
+}
+
+/** A message in the sender's Sent Items, as `findSentMail` returns it. */
+export interface SentMailItem {
+  id: string;
+  subject: string;
+  sentDateTime: string | null;
+}
+
+/** The user properties that show whether a write already happened (reconciliation after a crash). */
+export interface UserState {
+  accountEnabled: boolean | null;
+  /** When the password was last set, by anyone (Graph's clock, whole seconds). */
+  lastPasswordChangeDateTime: string | null;
+  /** Tokens issued before this time are refused; a session revocation moves it to "now" (Graph's clock). */
+  signInSessionsValidFromDateTime: string | null;
 }
 
 const USER_SELECT = 'id,userPrincipalName,displayName,givenName,surname,mail,jobTitle,department,accountEnabled,usageLocation';
 const GROUP_SELECT = 'id,displayName,description,mail,groupTypes,mailEnabled,securityEnabled,isAssignableToRole';
 const SKU_SELECT = 'skuId,skuPartNumber,prepaidUnits,consumedUnits';
+const USER_STATE_SELECT = 'id,accountEnabled,lastPasswordChangeDateTime,signInSessionsValidFromDateTime';
+const SENT_MAIL_SELECT = 'id,subject,sentDateTime';
+/** Matches of one marked subject: one is the answer, more means it was already sent twice. */
+const SENT_MAIL_TOP = 10;
+const MARKER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 /** A guard against a server that never stops paging; far beyond any client tenant's size. */
 const MAX_PAGES = 500;
 
@@ -76,6 +103,19 @@ const graphGroup = z.object({
   mailEnabled: z.boolean().nullish(),
   securityEnabled: z.boolean().nullish(),
   isAssignableToRole: z.boolean().nullish(),
+});
+
+const graphUserState = z.object({
+  id: z.string(),
+  accountEnabled: z.boolean().nullish(),
+  lastPasswordChangeDateTime: z.string().nullish(),
+  signInSessionsValidFromDateTime: z.string().nullish(),
+});
+
+const graphMessage = z.object({
+  id: z.string(),
+  subject: z.string().nullish(),
+  sentDateTime: z.string().nullish(),
 });
 
 const graphSku = z.object({
@@ -343,6 +383,27 @@ const methodCollections: Record<string, string> = {
   platformCredentialAuthenticationMethod: 'platformCredentialMethods',
 };
 
+// ---------------------------------------------------------------------------------------------
+// Mail markers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A short marker for an idempotency key (12 hex characters of its SHA-256): unique enough for one
+ * mailbox's Sent Items, and shorter in a manager's inbox than the key itself.
+ */
+export function mailMarker(idempotencyKey: string): string {
+  return createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 12);
+}
+
+/** The subject as sent: with the marker, `Subject [ref MARKER]`; without, unchanged. */
+export function markedSubject(subject: string, marker?: string): string {
+  if (marker === undefined) return subject;
+  if (!MARKER_PATTERN.test(marker)) {
+    throw new DeskhandError('bad_request', 'a mail marker is 1 to 100 letters, digits or . _ : - (it becomes part of the subject)');
+  }
+  return `${subject} [ref ${marker}]`;
+}
+
 export function isPasswordMethod(method: AuthMethod): boolean {
   return method.type === 'passwordAuthenticationMethod' || method.id === PASSWORD_METHOD_ID;
 }
@@ -380,6 +441,12 @@ const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 export class GraphClient {
   readonly tenantId: string;
   private readonly graph: HttpClient;
+  /**
+   * Graph without in-process retries, for writes that are not safe to repeat blindly (a second
+   * revocation, password reset or mail is a second effect). After an ambiguous failure (a timeout,
+   * a lost answer, a 5xx) the caller reconciles first and retries only what did not happen.
+   */
+  private readonly graphOnce: HttpClient;
   private readonly tokens: TokenSource;
   private readonly graphBaseUrl: string;
   private readonly graphOrigin: string;
@@ -404,24 +471,27 @@ export class GraphClient {
       describeError: describeSignInError,
     });
     this.tokens = new TokenSource(login, { loginBaseUrl, tenantId, clientId, clientSecret });
-    this.graph = new HttpClient({
+    const graphOptions: HttpClientOptions = {
       ...config.http,
       system: 'Microsoft Graph',
       baseUrl: this.graphBaseUrl,
       headers: async () => ({ authorization: `Bearer ${await this.tokens.token()}` }),
+      // A 401 is retried once with a new token even here: Graph refused the call before acting on it.
       onUnauthorized: () => this.tokens.drop(),
       describeError: describeGraphError,
-    });
+    };
+    this.graph = new HttpClient(graphOptions);
+    this.graphOnce = new HttpClient({ ...graphOptions, maxAttempts: 1 });
   }
 
   /**
    * Every Graph call goes through here: the token is fetched first so that a sign-in failure surfaces
    * as itself (a config error) rather than as a retried transport failure.
    */
-  private async call<T = unknown>(request: HttpRequest): Promise<HttpResponse<T>> {
+  private async call<T = unknown>(request: HttpRequest, options: { once?: boolean } = {}): Promise<HttpResponse<T>> {
     await this.tokens.token();
     try {
-      return await this.graph.request<T>(request);
+      return await (options.once ? this.graphOnce : this.graph).request<T>(request);
     } catch (error) {
       throw unwrapSignInError(error);
     }
@@ -457,6 +527,26 @@ export class GraphClient {
     if (response.status === 403) this.signInActivityUnavailable = true;
     if (response.status !== 200) return null;
     return parseWith(graphSignIn, response.body, 'signInActivity').signInActivity?.lastSignInDateTime ?? null;
+  }
+
+  /**
+   * What reconciliation needs to know about a user: whether the account is enabled, and when the
+   * password and the sessions were last reset. Null when the user does not exist.
+   */
+  async getUserState(idOrUpn: string): Promise<UserState | null> {
+    const response = await this.call({
+      method: 'GET',
+      url: userPath(idOrUpn),
+      query: { $select: USER_STATE_SELECT },
+      acceptStatuses: [404],
+    });
+    if (response.status === 404) return null;
+    const state = parseWith(graphUserState, response.body, 'user');
+    return {
+      accountEnabled: state.accountEnabled ?? null,
+      lastPasswordChangeDateTime: state.lastPasswordChangeDateTime ?? null,
+      signInSessionsValidFromDateTime: state.signInSessionsValidFromDateTime ?? null,
+    };
   }
 
   /**
@@ -664,16 +754,19 @@ export class GraphClient {
 
   /** Sets a temporary password that must be changed at next sign-in. The password is never logged or kept. */
   async setTemporaryPassword(userId: string, password: string): Promise<void> {
-    await this.call({
-      method: 'PATCH',
-      url: userPath(userId),
-      json: { passwordProfile: { password, forceChangePasswordNextSignIn: true } },
-    });
+    await this.call(
+      {
+        method: 'PATCH',
+        url: userPath(userId),
+        json: { passwordProfile: { password, forceChangePasswordNextSignIn: true } },
+      },
+      { once: true },
+    );
   }
 
   /** Invalidates refresh tokens and session cookies (Graph: takes a few minutes to reach every app). */
   async revokeSessions(userId: string): Promise<void> {
-    await this.call({ method: 'POST', url: `${userPath(userId)}/revokeSignInSessions` });
+    await this.call({ method: 'POST', url: `${userPath(userId)}/revokeSignInSessions` }, { once: true });
   }
 
   async setAccountEnabled(userId: string, enabled: boolean): Promise<void> {
@@ -704,16 +797,49 @@ export class GraphClient {
 
   // ----- mail ----------------------------------------------------------------------------------
 
-  /** Sends a plain-text mail from a mailbox of the tenant. Graph answers 202: accepted, not delivered. */
-  async sendMail(fromUpn: string, message: MailMessage): Promise<void> {
+  /**
+   * Sends a plain-text mail from a mailbox of the tenant and keeps a copy in its Sent Items. Graph
+   * answers 202 (accepted, not delivered) and no message id; the subject as sent (with the marker,
+   * if any) is returned for `findSentMail`. Sent once: after a failure, look before sending again.
+   */
+  async sendMail(fromUpn: string, message: MailMessage): Promise<{ subject: string }> {
+    const subject = markedSubject(message.subject, message.marker);
     const recipients = (Array.isArray(message.to) ? message.to : [message.to]).map((address) => ({ emailAddress: { address } }));
-    await this.call({
-      method: 'POST',
-      url: `${userPath(fromUpn)}/sendMail`,
-      json: {
-        message: { subject: message.subject, body: { contentType: 'Text', content: message.text }, toRecipients: recipients },
-        saveToSentItems: true,
+    await this.call(
+      {
+        method: 'POST',
+        url: `${userPath(fromUpn)}/sendMail`,
+        json: {
+          message: { subject, body: { contentType: 'Text', content: message.text }, toRecipients: recipients },
+          saveToSentItems: true,
+        },
       },
+      { once: true },
+    );
+    return { subject };
+  }
+
+  /**
+   * Messages in the sender's Sent Items whose subject is exactly `subject` (build it with
+   * `markedSubject`). Needs the Mail.ReadBasic.All application permission. Exchange files a sent
+   * message into Sent Items shortly after accepting it, so an empty answer right after a send proves
+   * little; ask again after a short wait before sending again.
+   */
+  async findSentMail(fromUpn: string, subject: string): Promise<SentMailItem[]> {
+    let response: HttpResponse;
+    try {
+      response = await this.call({
+        method: 'GET',
+        url: `${userPath(fromUpn)}/mailFolders/sentitems/messages`,
+        query: { $filter: `subject eq ${odataString(subject)}`, $select: SENT_MAIL_SELECT, $top: SENT_MAIL_TOP },
+      });
+    } catch (error) {
+      throw sentItemsError(error, fromUpn);
+    }
+    const page = parseWith(graphCollection, response.body, 'Sent Items page');
+    return page.value.map((item) => {
+      const message = parseWith(graphMessage, item, 'message');
+      return { id: message.id, subject: message.subject ?? '', sentDateTime: message.sentDateTime ?? null };
     });
   }
 
@@ -759,6 +885,17 @@ export class GraphClient {
       throw new DeskhandError('upstream', `Microsoft Graph returned a next page link to another host (${origin}); not followed`);
     }
   }
+}
+
+/** A refusal to read Sent Items is a missing permission an admin must grant, not a transient failure. */
+function sentItemsError(error: unknown, mailbox: string): unknown {
+  const graphError = graphErrorOf(error);
+  if (graphError?.status !== 403) return error;
+  return new DeskhandError(
+    'upstream',
+    `Microsoft Graph refused to read the Sent Items of ${mailbox} (${graphError.code || 'HTTP 403'}): the app registration needs the Mail.ReadBasic.All application permission`,
+    { details: { status: 403, code: graphError.code }, cause: error },
+  );
 }
 
 function isGraphGroup(value: unknown): boolean {

@@ -40,6 +40,7 @@ export const userType: ResourceType = {
     'createdDateTime',
     'signInActivity',
     'signInSessionsValidFromDateTime',
+    'lastPasswordChangeDateTime',
     'assignedLicenses',
   ]),
   defaults: [
@@ -103,6 +104,89 @@ export const licenseDetailType: ResourceType = {
   defaults: ['id', 'skuId', 'skuPartNumber', 'servicePlans'],
 };
 
+/** Outlook messages (Sent Items). Without `$select` Graph returns them whole; `subject` can be filtered. */
+export const messageType: ResourceType = {
+  name: 'message',
+  properties: new Set([
+    'id',
+    'createdDateTime',
+    'lastModifiedDateTime',
+    'receivedDateTime',
+    'sentDateTime',
+    'subject',
+    'bodyPreview',
+    'body',
+    'importance',
+    'isDraft',
+    'isRead',
+    'from',
+    'sender',
+    'toRecipients',
+    'ccRecipients',
+    'parentFolderId',
+    'conversationId',
+    'internetMessageId',
+  ]),
+  defaults: [
+    'id',
+    'createdDateTime',
+    'lastModifiedDateTime',
+    'receivedDateTime',
+    'sentDateTime',
+    'subject',
+    'bodyPreview',
+    'body',
+    'importance',
+    'isDraft',
+    'isRead',
+    'from',
+    'sender',
+    'toRecipients',
+    'ccRecipients',
+    'parentFolderId',
+    'conversationId',
+    'internetMessageId',
+  ],
+};
+export const messageFilterable = new Set(['subject', 'isRead', 'isDraft', 'importance']);
+
+/** A mail as it sits in the sender's Sent Items. */
+export interface StoredMessage {
+  id: string;
+  from: string;
+  to: string[];
+  cc: string[];
+  subject: string;
+  contentType: string;
+  content: string;
+  sentAt: string;
+  folderId: string;
+}
+
+export function messageResource(message: StoredMessage): ODataRecord {
+  const address = (a: string) => ({ emailAddress: { address: a, name: a } });
+  return {
+    id: message.id,
+    createdDateTime: message.sentAt,
+    lastModifiedDateTime: message.sentAt,
+    receivedDateTime: message.sentAt,
+    sentDateTime: message.sentAt,
+    subject: message.subject,
+    bodyPreview: message.content.replace(/\s+/g, ' ').trim().slice(0, 255),
+    body: { contentType: message.contentType.toLowerCase() === 'html' ? 'html' : 'text', content: message.content },
+    importance: 'normal',
+    isDraft: false,
+    isRead: true,
+    from: address(message.from),
+    sender: address(message.from),
+    toRecipients: message.to.map(address),
+    ccRecipients: message.cc.map(address),
+    parentFolderId: message.folderId,
+    conversationId: `conv-${message.id}`,
+    internetMessageId: `<${message.id}@emulator.graph>`,
+  };
+}
+
 export function userResource(user: EmulatedUser): ODataRecord {
   return {
     id: user.id,
@@ -123,6 +207,7 @@ export function userResource(user: EmulatedUser): ODataRecord {
     userType: 'Member',
     createdDateTime: user.createdDateTime,
     signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+    lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
     assignedLicenses: [...user.licenses].map((skuId) => ({ skuId, disabledPlans: [] })),
     signInActivity: {
       lastSignInDateTime: user.lastSignInDateTime,

@@ -59,9 +59,17 @@ export interface EmulatedUser {
   createdDateTime: string;
   passwordResets: number;
   lastPasswordResetAt: string | null;
+  /** Graph's user property: when the password was last set (whole seconds, like every Graph time). */
+  lastPasswordChangeDateTime: string;
   forceChangePasswordNextSignIn: boolean;
   sessionRevocations: number;
   signInSessionsValidFromDateTime: string;
+}
+
+/** What an assignLicense call changed: Graph treats re-adding a held SKU as an update, not a change. */
+export interface LicenseChanges {
+  added: string[];
+  removed: string[];
 }
 
 export interface EmulatedGroup {
@@ -204,6 +212,7 @@ export class EmulatedTenant {
       createdDateTime: DIRECTORY_CREATED,
       passwordResets: 0,
       lastPasswordResetAt: null,
+      lastPasswordChangeDateTime: DIRECTORY_CREATED,
       forceChangePasswordNextSignIn: false,
       sessionRevocations: 0,
       signInSessionsValidFromDateTime: DIRECTORY_CREATED,
@@ -335,7 +344,7 @@ export class EmulatedTenant {
   }
 
   /** All checks first, then the change: Graph applies an assignLicense call as a whole or not at all. */
-  assignLicenses(user: EmulatedUser, add: readonly string[], remove: readonly string[]): void {
+  assignLicenses(user: EmulatedUser, add: readonly string[], remove: readonly string[]): LicenseChanges {
     for (const skuId of [...add, ...remove]) {
       if (!this.skus.has(skuId)) {
         throw new TenantRuleError(400, 'Request_BadRequest', `License ${skuId} does not correspond to a valid company License.`);
@@ -356,6 +365,14 @@ export class EmulatedTenant {
     }
     for (const skuId of remove) user.licenses.delete(skuId);
     for (const skuId of newlyAdded) user.licenses.add(skuId);
+    return { added: newlyAdded, removed: [...remove] };
+  }
+
+  /** True when the account's state changed; writing the value it already has changes nothing. */
+  setAccountEnabled(user: EmulatedUser, enabled: boolean): boolean {
+    if (user.accountEnabled === enabled) return false;
+    user.accountEnabled = enabled;
+    return true;
   }
 
   /** Counts the reset; the password itself is checked for complexity and then forgotten. */
@@ -369,15 +386,17 @@ export class EmulatedTenant {
     }
     user.passwordResets++;
     user.lastPasswordResetAt = at.toISOString();
+    user.lastPasswordChangeDateTime = graphDateTime(at);
     user.forceChangePasswordNextSignIn = forceChange;
   }
 
   revokeSessions(user: EmulatedUser, at: Date): void {
     user.sessionRevocations++;
-    user.signInSessionsValidFromDateTime = at.toISOString();
+    user.signInSessionsValidFromDateTime = graphDateTime(at);
   }
 
-  deleteMethod(user: EmulatedUser, collection: string, methodId: string): void {
+  /** Removes the method and returns it (for the effects log). */
+  deleteMethod(user: EmulatedUser, collection: string, methodId: string): EmulatedMethod {
     if (collection === 'passwordMethods') {
       throw new TenantRuleError(400, 'BadRequest', 'The password method cannot be deleted.');
     }
@@ -385,7 +404,7 @@ export class EmulatedTenant {
       (m) => m.id.toLowerCase() === methodId.toLowerCase() && methodCollectionOf(m.type) === collection,
     );
     if (index < 0) throw new TenantRuleError(404, 'itemNotFound', `The authentication method '${methodId}' was not found.`);
-    user.methods.splice(index, 1);
+    return user.methods.splice(index, 1)[0]!;
   }
 
   // ----- inspection ----------------------------------------------------------------------------
@@ -409,6 +428,7 @@ export class EmulatedTenant {
         authMethods: u.methods.map((m) => ({ id: m.id, type: m.type })),
         passwordResets: u.passwordResets,
         lastPasswordResetAt: u.lastPasswordResetAt,
+        lastPasswordChangeDateTime: u.lastPasswordChangeDateTime,
         forceChangePasswordNextSignIn: u.forceChangePasswordNextSignIn,
         sessionRevocations: u.sessionRevocations,
         signInSessionsValidFromDateTime: u.signInSessionsValidFromDateTime,
@@ -445,12 +465,22 @@ export interface TenantSnapshot {
     authMethods: { id: string; type: string }[];
     passwordResets: number;
     lastPasswordResetAt: string | null;
+    lastPasswordChangeDateTime: string;
     forceChangePasswordNextSignIn: boolean;
     sessionRevocations: number;
     signInSessionsValidFromDateTime: string;
   }[];
   groups: { id: string; displayName: string; members: string[] }[];
   licenses: { skuId: string; skuPartNumber: string; total: number; consumed: number }[];
+}
+
+/**
+ * Graph writes directory times in whole seconds (`2024-05-01T09:30:12Z`), so a time it reports can be
+ * up to a second earlier than the moment of the change: the emulator does the same, so that clients
+ * that compare such times with their own clock meet the truncation in tests.
+ */
+export function graphDateTime(at: Date): string {
+  return `${at.toISOString().slice(0, 19)}Z`;
 }
 
 /** `phoneAuthenticationMethod` → `phoneMethods`: the per-type collection Graph deletes through. */

@@ -2,10 +2,12 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { World } from '../../world/fixture.ts';
 import { GRAPH_SCOPE } from './client.ts';
 import { compileFilter, compileSearch, ODataQueryError, type ODataRecord, type Predicate, project } from './emulator-odata.ts';
+import { type EffectInput, EffectsLog, type GraphEffect, type GraphEffectOp } from './emulator-effects.ts';
+import { FAULT_SHAPE, type Fault, FaultBook, type FaultInput, faultSchema, type Latency, latencyDelay, latencySchema } from './emulator-faults.ts';
 import {
   assignLicenseBody,
   groupFilterable,
@@ -13,11 +15,15 @@ import {
   groupSearchable,
   groupType,
   licenseDetailType,
+  messageFilterable,
+  messageResource,
+  messageType,
   patchUserBody,
   type ResourceType,
   refBody,
   sendMailBody,
   skuType,
+  type StoredMessage,
   tokenForm,
   userFilterable,
   userResource,
@@ -30,10 +36,13 @@ import {
   EmulatedTenant,
   type EmulatedUser,
   emulatorAppCredentials,
+  graphDateTime,
   type TenantSnapshot,
   TenantRuleError,
 } from './emulator-tenant.ts';
 
+export type { GraphEffect, GraphEffectOp } from './emulator-effects.ts';
+export { type FaultInput, faultSchema, type Latency } from './emulator-faults.ts';
 export { type AppCredentials, emulatorAppCredentials, type TenantSnapshot } from './emulator-tenant.ts';
 
 /**
@@ -41,8 +50,9 @@ export { type AppCredentials, emulatorAppCredentials, type TenantSnapshot } from
  * tenant per fixture client, over real HTTP. It behaves like Graph where the product depends on it
  * (app-only tokens bound to a tenant, `$select` defaults, `$top` + `@odata.nextLink` paging, `$filter`
  * and `$search` with `ConsistencyLevel: eventual`, 204s without bodies, Graph's error bodies and
- * messages, seat counting) and adds control endpoints under `/_emulator/` for tests, the demo and
- * the benchmarks: inspection, reset, fault injection and a request log.
+ * messages, seat counting, Sent Items) and adds control endpoints under `/_emulator/` for tests,
+ * the demo and the benchmarks: inspection, reset, faults (also after the effect), latency, a request
+ * log and an effects log.
  */
 
 export interface GraphEmulatorOptions {
@@ -55,6 +65,8 @@ export interface GraphEmulatorOptions {
   pageSize?: number;
   /** Lifetime of issued tokens (Graph: about an hour). */
   tokenLifetimeSeconds?: number;
+  /** A delay drawn uniformly from [min, max] ms before every Graph and token call (default none). */
+  latencyMs?: Latency;
 }
 
 export interface SentMail {
@@ -63,6 +75,7 @@ export interface SentMail {
   clientId: string;
   from: string;
   to: string[];
+  cc: string[];
   subject: string;
   contentType: string;
   content: string;
@@ -80,23 +93,6 @@ export interface RequestRecord {
   tenantId: string | null;
 }
 
-export const faultSchema = z.strictObject({
-  /** Answer this status (Graph error body) instead of handling the call. */
-  status: z.number().int().min(400).max(599).optional(),
-  /** How many matching calls the fault applies to. */
-  count: z.number().int().min(1).default(1),
-  /** Only calls whose path (after the host) contains this text; e.g. `/memberOf`, `/oauth2/`. */
-  pathContains: z.string().min(1).optional(),
-  /** Only calls with this HTTP method. */
-  method: z.enum(['GET', 'POST', 'PATCH', 'PUT', 'DELETE']).optional(),
-  retryAfterSeconds: z.number().int().min(0).optional(),
-  /** Wait this long before answering (with `status`) or before handling the call normally. */
-  delayMs: z.number().int().min(0).max(120_000).optional(),
-  code: z.string().min(1).optional(),
-  message: z.string().min(1).optional(),
-});
-export type FaultInput = z.input<typeof faultSchema>;
-type Fault = z.output<typeof faultSchema>;
 
 export interface GraphEmulator {
   /** Graph's base URL, including `/v1.0`: pass as `graphBaseUrl`. */
@@ -121,11 +117,20 @@ export interface GraphEmulator {
   clearFaults(): void;
   /** Invalidates every issued token, as a revoked or rotated credential would. */
   revokeTokens(): void;
+  /** Every change applied to a tenant, in order (all tenants, or one by client id or tenant id). */
+  effects(clientIdOrTenantId?: string): GraphEffect[];
+  /** Latency before every Graph and token call from now on; null for none. `reset()` restores the start option. */
+  setLatency(latency: Latency | null): void;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 999;
 const REQUEST_LOG_LIMIT = 5000;
+/** Well-known mail folders that exist (empty) in every emulated mailbox besides Sent Items. */
+const EMPTY_MAIL_FOLDERS = new Set(['inbox', 'drafts', 'deleteditems', 'junkemail', 'outbox', 'archive']);
+/** Sent Items' well-known name (Graph accepts it in any case). */
+const SENT_ITEMS = 'sentitems';
+const NOTHING_SEARCHABLE: ReadonlySet<string> = new Set();
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 
 // ---------------------------------------------------------------------------------------------
@@ -155,21 +160,28 @@ const defaultFaultErrors: Record<number, { code: string; message: string }> = {
   504: { code: 'GatewayTimeout', message: 'The gateway did not receive a timely response.' },
 };
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; odata.metadata=minimal; charset=utf-8', ...headers });
-  res.end(text);
+/**
+ * An answer computed before it is written, so that a fault striking after the effect can replace it
+ * (or drop the connection) once the change has been made.
+ */
+interface GraphReply {
+  status: number;
+  /** Absent: no body at all (not even `null`). */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+function jsonReply(status: number, body: unknown, headers: Record<string, string> = {}): GraphReply {
+  return { status, body, headers };
 }
 
 /** `$ref` writes, PATCH and DELETE answer 204 and sendMail 202, all with no body (Graph's gotcha). */
-function sendEmpty(res: ServerResponse, status: 202 | 204): void {
-  res.writeHead(status);
-  res.end();
+function emptyReply(status: 202 | 204): GraphReply {
+  return { status };
 }
 
-function sendGraphError(res: ServerResponse, error: GraphHttpError, requestId: string): void {
-  sendJson(
-    res,
+function errorReply(error: GraphHttpError, requestId: string): GraphReply {
+  return jsonReply(
     error.status,
     {
       error: {
@@ -180,6 +192,34 @@ function sendGraphError(res: ServerResponse, error: GraphHttpError, requestId: s
     },
     { 'request-id': requestId, ...error.headers },
   );
+}
+
+function writeReply(res: ServerResponse, reply: GraphReply): void {
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, reply.headers);
+    res.end();
+    return;
+  }
+  res.writeHead(reply.status, { 'content-type': 'application/json; odata.metadata=minimal; charset=utf-8', ...reply.headers });
+  res.end(JSON.stringify(reply.body));
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  writeReply(res, jsonReply(status, body));
+}
+
+/** Any failure of a handler as Graph would answer it. */
+function replyForError(error: unknown, requestId: string): GraphReply {
+  if (error instanceof GraphHttpError) return errorReply(error, requestId);
+  if (error instanceof TenantRuleError) return errorReply(new GraphHttpError(error.status, error.code, error.message), requestId);
+  if (error instanceof ODataQueryError) return errorReply(new GraphHttpError(400, 'Request_UnsupportedQuery', error.message), requestId);
+  return errorReply(new GraphHttpError(500, 'InternalServerError', error instanceof Error ? error.message : String(error)), requestId);
+}
+
+function faultReply(fault: Fault & { status: number }, requestId: string): GraphReply {
+  const defaults = defaultFaultErrors[fault.status] ?? { code: 'UnknownError', message: `Injected HTTP ${fault.status}.` };
+  const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
+  return errorReply(new GraphHttpError(fault.status, fault.code ?? defaults.code, fault.message ?? defaults.message, headers), requestId);
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -218,7 +258,6 @@ interface IssuedToken {
 
 interface GraphCall {
   req: IncomingMessage;
-  res: ServerResponse;
   url: URL;
   /** The path after `/v1.0`, with `users('upn')` rewritten to `users/upn`. */
   path: string;
@@ -227,7 +266,7 @@ interface GraphCall {
   body: unknown;
 }
 
-type GraphHandler = (call: GraphCall, params: string[]) => void | Promise<void>;
+type GraphHandler = (call: GraphCall, params: string[]) => GraphReply;
 
 interface Route {
   method: string;
@@ -238,7 +277,9 @@ interface Route {
 class GraphEmulatorServer {
   private tenantsById = new Map<string, EmulatedTenant>();
   private readonly tokens = new Map<string, IssuedToken>();
-  private faults: Fault[] = [];
+  private readonly faults = new FaultBook();
+  private readonly effectsLog = new EffectsLog();
+  private latency: Latency | null = null;
   private sentMail: SentMail[] = [];
   private log: RequestRecord[] = [];
   private readonly pageSize: number;
@@ -260,7 +301,9 @@ class GraphEmulatorServer {
         return [tenant.tenantId, tenant];
       }),
     );
-    this.faults = [];
+    this.faults.clear();
+    this.effectsLog.clear();
+    this.latency = this.options.latencyMs ? latencySchema.parse(this.options.latencyMs) : null;
     this.sentMail = [];
     this.log = [];
   }
@@ -275,16 +318,21 @@ class GraphEmulatorServer {
   }
 
   injectFault(input: FaultInput): Fault {
-    const fault = faultSchema.parse(input);
-    if (fault.status === undefined && fault.delayMs === undefined) {
-      throw new Error('a fault needs a status, a delayMs, or both');
-    }
-    this.faults.push(fault);
-    return fault;
+    return this.faults.add(input);
   }
 
   clearFaults(): void {
-    this.faults = [];
+    this.faults.clear();
+  }
+
+  effects(tenantKey?: string): GraphEffect[] {
+    if (tenantKey === undefined) return this.effectsLog.list();
+    const tenant = this.tenantByKey(tenantKey);
+    return tenant ? this.effectsLog.list(tenant.tenantId) : [];
+  }
+
+  setLatency(latency: Latency | null): void {
+    this.latency = latency ? latencySchema.parse(latency) : null;
   }
 
   revokeTokens(): void {
@@ -292,7 +340,7 @@ class GraphEmulatorServer {
   }
 
   mail(): SentMail[] {
-    return this.sentMail.map((m) => ({ ...m, to: [...m.to] }));
+    return this.sentMail.map((m) => ({ ...m, to: [...m.to], cc: [...m.cc] }));
   }
 
   requests(): RequestRecord[] {
@@ -306,6 +354,14 @@ class GraphEmulatorServer {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const requestId = randomUUID();
+    if (url.pathname.startsWith('/_emulator/')) {
+      try {
+        await this.handleControl(req, res, url);
+      } catch (error) {
+        if (!res.headersSent) writeReply(res, replyForError(error, requestId));
+      }
+      return;
+    }
     const record: RequestRecord = {
       at: new Date().toISOString(),
       method: req.method ?? 'GET',
@@ -314,90 +370,82 @@ class GraphEmulatorServer {
       status: 0,
       tenantId: null,
     };
-    res.on('finish', () => {
-      record.status = res.statusCode;
-      if (url.pathname.startsWith('/_emulator/')) return;
-      this.log.push(record);
-      if (this.log.length > REQUEST_LOG_LIMIT) this.log.splice(0, this.log.length - REQUEST_LOG_LIMIT);
-    });
+    // 'close' also fires for a dropped connection, which is logged with status 0 (no answer).
+    res.on('close', () => this.logRequest(record, res.writableFinished ? res.statusCode : 0));
+    const delay = latencyDelay(this.latency);
+    if (delay > 0) await sleep(delay);
+    const fault = this.faults.take(record.method, `${url.pathname}${url.search}`);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    // The body is read before any answer so that the connection stays usable for the next call.
+    const text = await readBody(req);
+    if (fault && !fault.afterEffect && (fault.status !== undefined || fault.dropConnection)) {
+      this.answerFault(req, res, fault, requestId);
+      return;
+    }
+    const reply = this.process(req, url, text, requestId, record);
+    if (fault?.afterEffect) {
+      this.answerFault(req, res, fault, requestId);
+      return;
+    }
+    writeReply(res, reply);
+  }
+
+  private logRequest(record: RequestRecord, status: number): void {
+    record.status = status;
+    this.log.push(record);
+    if (this.log.length > REQUEST_LOG_LIMIT) this.log.splice(0, this.log.length - REQUEST_LOG_LIMIT);
+  }
+
+  /** The token endpoint or a Graph call, answered as Graph would (errors included). */
+  private process(req: IncomingMessage, url: URL, text: string, requestId: string, record: RequestRecord): GraphReply {
     try {
-      if (url.pathname.startsWith('/_emulator/')) {
-        await this.handleControl(req, res, url);
-        return;
-      }
-      if (await this.applyFault(req, res, url, requestId)) return;
       const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname);
-      if (token) {
-        await this.handleToken(req, res, decodeURIComponent(token[1]!));
-        return;
-      }
-      if (url.pathname === '/v1.0' || url.pathname.startsWith('/v1.0/')) {
-        await this.handleGraph(req, res, url, requestId, record);
-        return;
-      }
+      if (token) return this.handleToken(req, text, decodeURIComponent(token[1]!));
+      if (url.pathname === '/v1.0' || url.pathname.startsWith('/v1.0/')) return this.handleGraph(req, url, text, requestId, record);
       throw new GraphHttpError(404, 'NotFound', `No such endpoint: ${url.pathname}`);
     } catch (error) {
-      if (res.headersSent) return;
-      if (error instanceof GraphHttpError) sendGraphError(res, error, requestId);
-      else if (error instanceof TenantRuleError) sendGraphError(res, new GraphHttpError(error.status, error.code, error.message), requestId);
-      else if (error instanceof ODataQueryError) sendGraphError(res, new GraphHttpError(400, 'Request_UnsupportedQuery', error.message), requestId);
-      else sendGraphError(res, new GraphHttpError(500, 'InternalServerError', error instanceof Error ? error.message : String(error)), requestId);
+      return replyForError(error, requestId);
     }
   }
 
   // ----- faults --------------------------------------------------------------------------------
 
-  /** Applies the first matching fault; true when it answered the call. */
-  private async applyFault(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<boolean> {
-    const target = `${url.pathname}${url.search}`;
-    const fault = this.faults.find(
-      (f) => (!f.pathContains || target.includes(f.pathContains)) && (!f.method || f.method === req.method),
-    );
-    if (!fault) return false;
-    fault.count--;
-    if (fault.count <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
-    if (fault.delayMs) await sleep(fault.delayMs);
-    if (fault.status === undefined) return false;
-    const defaults = defaultFaultErrors[fault.status] ?? { code: 'UnknownError', message: `Injected HTTP ${fault.status}.` };
-    const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
-    await readBody(req);
-    sendGraphError(res, new GraphHttpError(fault.status, fault.code ?? defaults.code, fault.message ?? defaults.message, headers), requestId);
-    return true;
+  /** The fault's answer instead of the real one; or no answer at all, as when a connection breaks. */
+  private answerFault(req: IncomingMessage, res: ServerResponse, fault: Fault, requestId: string): void {
+    if (fault.dropConnection || fault.status === undefined) {
+      req.socket.destroy();
+      return;
+    }
+    writeReply(res, faultReply({ ...fault, status: fault.status }, requestId));
   }
 
   // ----- token endpoint ------------------------------------------------------------------------
 
   /** Entra's client-credentials grant, with its AADSTS errors for the mistakes people make. */
-  private async handleToken(req: IncomingMessage, res: ServerResponse, tenantKey: string): Promise<void> {
+  private handleToken(req: IncomingMessage, text: string, tenantKey: string): GraphReply {
     if (req.method !== 'POST') {
-      sendJson(res, 405, aadError('invalid_request', 'AADSTS900561: The endpoint only accepts POST requests.'));
-      return;
+      return jsonReply(405, aadError('invalid_request', 'AADSTS900561: The endpoint only accepts POST requests.'));
     }
-    const form = tokenForm.parse(Object.fromEntries(new URLSearchParams(await readBody(req))));
+    const form = tokenForm.parse(Object.fromEntries(new URLSearchParams(text)));
     const tenant = this.tenantByKey(tenantKey);
     if (!tenant) {
-      sendJson(res, 400, aadError('invalid_request', `AADSTS90002: Tenant '${tenantKey}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`));
-      return;
+      return jsonReply(400, aadError('invalid_request', `AADSTS90002: Tenant '${tenantKey}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`));
     }
     if (form.grant_type !== 'client_credentials') {
-      sendJson(res, 400, aadError('unsupported_grant_type', "AADSTS70003: The app requested an unsupported grant type ''."));
-      return;
+      return jsonReply(400, aadError('unsupported_grant_type', "AADSTS70003: The app requested an unsupported grant type ''."));
     }
     if (form.scope !== GRAPH_SCOPE) {
-      sendJson(res, 400, aadError('invalid_scope', `AADSTS1002012: The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`));
-      return;
+      return jsonReply(400, aadError('invalid_scope', `AADSTS1002012: The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`));
     }
     if (form.client_id !== tenant.app.clientId) {
-      sendJson(res, 400, aadError('unauthorized_client', `AADSTS700016: Application with identifier '${form.client_id ?? ''}' was not found in the directory '${tenant.tenantId}'.`));
-      return;
+      return jsonReply(400, aadError('unauthorized_client', `AADSTS700016: Application with identifier '${form.client_id ?? ''}' was not found in the directory '${tenant.tenantId}'.`));
     }
     if (!sameSecret(form.client_secret ?? '', tenant.app.clientSecret)) {
-      sendJson(res, 401, aadError('invalid_client', `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${tenant.app.clientId}'.`));
-      return;
+      return jsonReply(401, aadError('invalid_client', `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${tenant.app.clientId}'.`));
     }
     const accessToken = `emu.${randomBytes(32).toString('base64url')}`;
     this.tokens.set(accessToken, { tenantId: tenant.tenantId, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000 });
-    sendJson(res, 200, {
+    return jsonReply(200, {
       token_type: 'Bearer',
       expires_in: this.tokenLifetimeSeconds,
       ext_expires_in: this.tokenLifetimeSeconds,
@@ -426,9 +474,7 @@ class GraphEmulatorServer {
 
   // ----- Graph ---------------------------------------------------------------------------------
 
-  private async handleGraph(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string, record: RequestRecord): Promise<void> {
-    // The body is read before any refusal so that the connection stays usable for the next call.
-    const text = await readBody(req);
+  private handleGraph(req: IncomingMessage, url: URL, text: string, requestId: string, record: RequestRecord): GraphReply {
     const tenant = this.authenticate(req);
     record.tenantId = tenant.tenantId;
     const path = normaliseKeySyntax(url.pathname.slice('/v1.0'.length));
@@ -440,8 +486,7 @@ class GraphEmulatorServer {
       pathMatched = true;
       if (route.method !== method) continue;
       const params = match.slice(1).map((p) => decodeURIComponent(p));
-      await route.handler({ req, res, url, path, tenant, requestId, body: parseJsonBody(text) }, params);
-      return;
+      return route.handler({ req, url, path, tenant, requestId, body: parseJsonBody(text) }, params);
     }
     if (pathMatched) throw new GraphHttpError(405, 'Request_BadRequest', `The HTTP method '${method}' is not allowed for this resource.`);
     const segment = path.split('/').filter(Boolean).pop() ?? '';
@@ -464,6 +509,7 @@ class GraphEmulatorServer {
         this.deleteMethod(call, key!, collection!, id!),
       ),
       route('POST', /^\/users\/([^/]+)\/sendMail$/, (call, [key]) => this.sendMail(call, key!)),
+      route('GET', /^\/users\/([^/]+)\/mailFolders\/([^/]+)\/messages$/, (call, [key, folder]) => this.listFolderMessages(call, key!, folder!)),
       route('GET', /^\/groups$/, (call) => this.listGroups(call)),
       route('GET', /^\/groups\/([^/]+)$/, (call, [id]) => this.getGroup(call, id!)),
       route('GET', /^\/groups\/([^/]+)\/members$/, (call, [id]) => this.listMembers(call, id!)),
@@ -471,6 +517,23 @@ class GraphEmulatorServer {
       route('DELETE', /^\/groups\/([^/]+)\/members\/([^/]+)\/\$ref$/, (call, [id, member]) => this.removeMember(call, id!, member!)),
       route('GET', /^\/subscribedSkus$/, (call) => this.listSkus(call)),
     ];
+  }
+
+  // ----- effects -----
+
+  /** Appends one applied change to the effects log (never a secret: ids, names and the path only). */
+  private recordEffect(call: GraphCall, op: GraphEffectOp, target: { id: string; name: string }, object: { id: string; name: string } | null): void {
+    const effect: EffectInput = {
+      tenant: call.tenant.tenantId,
+      clientId: call.tenant.clientId,
+      op,
+      target: target.id,
+      targetName: target.name,
+      object: object?.id ?? null,
+      objectName: object?.name ?? null,
+      requestPath: call.url.pathname,
+    };
+    this.effectsLog.append(effect);
   }
 
   // ----- users -----
@@ -481,106 +544,144 @@ class GraphEmulatorServer {
     return user;
   }
 
-  private listUsers(call: GraphCall): void {
+  private listUsers(call: GraphCall): GraphReply {
     const users = [...call.tenant.users.values()].map((u) => userResource(u));
     const selected = this.queryCollection(call, users, { filterable: userFilterable, searchable: userSearchable });
-    this.sendPage(call, selected, userType, 'users');
+    return this.page(call, selected, userType, 'users');
   }
 
-  private getUser(call: GraphCall, key: string): void {
+  private getUser(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const select = call.url.searchParams.get('$select');
     // Graph serves signInActivity by object id only; by UPN it answers 400 (MS Q&A 1311910).
     if (select?.split(',').includes('signInActivity') && key.toLowerCase() !== user.id) {
       throw new GraphHttpError(400, 'BadRequest', 'Get By Key only supports UserId and the key has to be a valid Guid');
     }
-    sendJson(call.res, 200, { '@odata.context': this.context(call, 'users/$entity'), ...project(userResource(user), select, userType) });
+    return jsonReply(200, { '@odata.context': this.context(call, 'users/$entity'), ...project(userResource(user), select, userType) });
   }
 
-  private patchUser(call: GraphCall, key: string): void {
+  private patchUser(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const body = parseBody(patchUserBody, call.body ?? {}, 'user update (the emulator accepts accountEnabled and passwordProfile)');
     if (body.passwordProfile) {
       call.tenant.recordPasswordReset(user, body.passwordProfile.password, body.passwordProfile.forceChangePasswordNextSignIn ?? false, new Date());
+      this.recordEffect(call, 'password_reset', userRef(user), null);
     }
-    if (body.accountEnabled !== undefined) user.accountEnabled = body.accountEnabled;
-    sendEmpty(call.res, 204);
+    if (body.accountEnabled !== undefined && call.tenant.setAccountEnabled(user, body.accountEnabled)) {
+      this.recordEffect(call, body.accountEnabled ? 'account_enabled' : 'account_disabled', userRef(user), null);
+    }
+    return emptyReply(204);
   }
 
-  private getManager(call: GraphCall, key: string): void {
+  private getManager(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const manager = user.managerId ? call.tenant.users.get(user.managerId) : undefined;
     if (!manager) {
       throw new GraphHttpError(404, 'Request_ResourceNotFound', "Resource 'manager' does not exist or one of its queried reference-property objects are not present.");
     }
     const resource = { '@odata.type': '#microsoft.graph.user', ...userResource(manager) };
-    sendJson(call.res, 200, { '@odata.context': this.context(call, 'directoryObjects/$entity'), ...project(resource, call.url.searchParams.get('$select'), userType) });
+    return jsonReply(200, { '@odata.context': this.context(call, 'directoryObjects/$entity'), ...project(resource, call.url.searchParams.get('$select'), userType) });
   }
 
-  private listMemberOf(call: GraphCall, key: string): void {
+  private listMemberOf(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const groups = call.tenant.groupsOf(user.id).map((g) => ({ '@odata.type': '#microsoft.graph.group', ...groupResource(g) }));
     const selected = this.queryCollection(call, groups, { filterable: groupFilterable, searchable: groupSearchable });
-    this.sendPage(call, selected, groupType, 'directoryObjects');
+    return this.page(call, selected, groupType, 'directoryObjects');
   }
 
-  private listLicenseDetails(call: GraphCall, key: string): void {
+  private listLicenseDetails(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const details = [...user.licenses].map((skuId) => {
       const sku = call.tenant.skus.get(skuId)!;
       return { id: `${user.id}_${skuId}`, skuId, skuPartNumber: sku.skuPartNumber, servicePlans: [] };
     });
-    this.sendPage(call, details, licenseDetailType, `users('${user.id}')/licenseDetails`);
+    return this.page(call, details, licenseDetailType, `users('${user.id}')/licenseDetails`);
   }
 
-  private assignLicense(call: GraphCall, key: string): void {
+  private assignLicense(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const body = parseBody(assignLicenseBody, call.body, 'assignLicense request (addLicenses and removeLicenses are both required)');
-    call.tenant.assignLicenses(
+    const changes = call.tenant.assignLicenses(
       user,
       body.addLicenses.map((l) => l.skuId.toLowerCase()),
       body.removeLicenses.map((id) => id.toLowerCase()),
     );
-    sendJson(call.res, 200, { '@odata.context': this.context(call, 'users/$entity'), ...project(userResource(user), null, userType) });
+    const skuRef = (skuId: string) => ({ id: skuId, name: call.tenant.skus.get(skuId)?.skuPartNumber ?? skuId });
+    for (const skuId of changes.removed) this.recordEffect(call, 'license_removed', userRef(user), skuRef(skuId));
+    for (const skuId of changes.added) this.recordEffect(call, 'license_assigned', userRef(user), skuRef(skuId));
+    return jsonReply(200, { '@odata.context': this.context(call, 'users/$entity'), ...project(userResource(user), null, userType) });
   }
 
-  private revokeSessions(call: GraphCall, key: string): void {
+  private revokeSessions(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     call.tenant.revokeSessions(user, new Date());
-    sendJson(call.res, 200, { '@odata.context': this.context(call, 'Edm.Boolean'), value: true });
+    this.recordEffect(call, 'sessions_revoked', userRef(user), null);
+    return jsonReply(200, { '@odata.context': this.context(call, 'Edm.Boolean'), value: true });
   }
 
-  private listMethods(call: GraphCall, key: string): void {
+  private listMethods(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const methods = user.methods.map((m) => ({ '@odata.type': `#microsoft.graph.${m.type}`, id: m.id, ...m.properties }));
-    sendJson(call.res, 200, { '@odata.context': this.context(call, `users('${user.id}')/authentication/methods`), value: methods });
+    return jsonReply(200, { '@odata.context': this.context(call, `users('${user.id}')/authentication/methods`), value: methods });
   }
 
-  private deleteMethod(call: GraphCall, key: string, collection: string, methodId: string): void {
+  private deleteMethod(call: GraphCall, key: string, collection: string, methodId: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
-    call.tenant.deleteMethod(user, collection, methodId);
-    sendEmpty(call.res, 204);
+    const removed = call.tenant.deleteMethod(user, collection, methodId);
+    this.recordEffect(call, 'auth_method_deleted', userRef(user), { id: removed.id, name: removed.type });
+    return emptyReply(204);
   }
 
-  private sendMail(call: GraphCall, key: string): void {
-    if (!call.tenant.isMailbox(key)) {
-      throw new GraphHttpError(404, 'ErrorInvalidUser', `The requested user '${key}' is invalid.`);
-    }
+  // ----- mail -----
+
+  /** The mailbox's address for `/users/{key}`: a user's UPN or the tenant's helpdesk mailbox. */
+  private requireMailbox(tenant: EmulatedTenant, key: string): string {
+    if (!tenant.isMailbox(key)) throw new GraphHttpError(404, 'ErrorInvalidUser', `The requested user '${key}' is invalid.`);
+    return tenant.userByKey(key)?.userPrincipalName ?? tenant.senderMailbox;
+  }
+
+  private sendMail(call: GraphCall, key: string): GraphReply {
+    const from = this.requireMailbox(call.tenant, key);
     const body = parseBody(sendMailBody, call.body, 'sendMail request');
-    const from = call.tenant.userByKey(key)?.userPrincipalName ?? call.tenant.senderMailbox;
-    this.sentMail.push({
-      id: randomUUID(),
+    const mail: SentMail = {
+      id: sentItemId(),
       tenantId: call.tenant.tenantId,
       clientId: call.tenant.clientId,
       from,
       to: body.message.toRecipients.map((r) => r.emailAddress.address),
+      cc: (body.message.ccRecipients ?? []).map((r) => r.emailAddress.address),
       subject: body.message.subject,
       contentType: body.message.body.contentType,
       content: body.message.body.content,
+      // Graph's default: saved unless the caller says false.
       saveToSentItems: body.saveToSentItems ?? true,
       sentAt: new Date().toISOString(),
-    });
-    sendEmpty(call.res, 202);
+    };
+    this.sentMail.push(mail);
+    this.recordEffect(call, 'mail_sent', { id: from, name: from }, { id: mail.id, name: mail.subject });
+    return emptyReply(202);
+  }
+
+  /** `/users/{key}/mailFolders/{folder}/messages`: Sent Items holds what was sent with saveToSentItems. */
+  private listFolderMessages(call: GraphCall, key: string, folder: string): GraphReply {
+    const mailbox = this.requireMailbox(call.tenant, key);
+    const name = folder.toLowerCase();
+    if (name !== SENT_ITEMS && !EMPTY_MAIL_FOLDERS.has(name)) {
+      throw new GraphHttpError(404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    }
+    const messages = name === SENT_ITEMS ? this.sentItems(call.tenant, mailbox).map(messageResource) : [];
+    const selected = this.queryCollection(call, messages, { filterable: messageFilterable, searchable: NOTHING_SEARCHABLE });
+    return this.page(call, selected, messageType, `users('${key}')/mailFolders('${folder}')/messages`);
+  }
+
+  /** Newest first, as Outlook lists a folder. */
+  private sentItems(tenant: EmulatedTenant, mailbox: string): StoredMessage[] {
+    const address = mailbox.toLowerCase();
+    return this.sentMail
+      .filter((m) => m.tenantId === tenant.tenantId && m.saveToSentItems && m.from.toLowerCase() === address)
+      .map((m) => ({ ...m, sentAt: graphDateTime(new Date(m.sentAt)), folderId: sentItemsFolderId(tenant, address) }))
+      .reverse();
   }
 
   // ----- groups -----
@@ -591,42 +692,47 @@ class GraphEmulatorServer {
     return group;
   }
 
-  private listGroups(call: GraphCall): void {
+  private listGroups(call: GraphCall): GraphReply {
     const groups = [...call.tenant.groups.values()].map(groupResource);
     const selected = this.queryCollection(call, groups, { filterable: groupFilterable, searchable: groupSearchable });
-    this.sendPage(call, selected, groupType, 'groups');
+    return this.page(call, selected, groupType, 'groups');
   }
 
-  private getGroup(call: GraphCall, id: string): void {
+  private getGroup(call: GraphCall, id: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
-    sendJson(call.res, 200, { '@odata.context': this.context(call, 'groups/$entity'), ...project(groupResource(group), call.url.searchParams.get('$select'), groupType) });
+    return jsonReply(200, { '@odata.context': this.context(call, 'groups/$entity'), ...project(groupResource(group), call.url.searchParams.get('$select'), groupType) });
   }
 
-  private listMembers(call: GraphCall, id: string): void {
+  private listMembers(call: GraphCall, id: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
     const members = [...group.members].map((userId) => ({
       '@odata.type': '#microsoft.graph.user',
       ...userResource(call.tenant.users.get(userId)!),
     }));
-    this.sendPage(call, members, userType, 'directoryObjects');
+    return this.page(call, members, userType, 'directoryObjects');
   }
 
-  private addMember(call: GraphCall, id: string): void {
+  /** A duplicate add is refused with 400 by the tenant before anything is logged: not an effect. */
+  private addMember(call: GraphCall, id: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
     const body = parseBody(refBody, call.body, 'reference');
-    call.tenant.addMember(group, referencedObjectId(body['@odata.id']));
-    sendEmpty(call.res, 204);
+    const userId = referencedObjectId(body['@odata.id']);
+    call.tenant.addMember(group, userId);
+    this.recordEffect(call, 'member_added', userRef(call.tenant.users.get(userId)!), { id: group.id, name: group.displayName });
+    return emptyReply(204);
   }
 
-  private removeMember(call: GraphCall, id: string, memberId: string): void {
+  private removeMember(call: GraphCall, id: string, memberId: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
-    call.tenant.removeMember(group, memberId.toLowerCase());
-    sendEmpty(call.res, 204);
+    const userId = memberId.toLowerCase();
+    call.tenant.removeMember(group, userId);
+    this.recordEffect(call, 'member_removed', userRef(call.tenant.users.get(userId)!), { id: group.id, name: group.displayName });
+    return emptyReply(204);
   }
 
   // ----- licenses -----
 
-  private listSkus(call: GraphCall): void {
+  private listSkus(call: GraphCall): GraphReply {
     const skus = [...call.tenant.skus.values()].map((sku) => ({
       id: `${call.tenant.tenantId}_${sku.skuId}`,
       accountId: call.tenant.tenantId,
@@ -641,7 +747,7 @@ class GraphEmulatorServer {
       subscriptionIds: [],
     }));
     const select = call.url.searchParams.get('$select');
-    sendJson(call.res, 200, {
+    return jsonReply(200, {
       '@odata.context': this.context(call, 'subscribedSkus'),
       value: skus.map((s) => project(s, select, skuType)),
     });
@@ -677,12 +783,7 @@ class GraphEmulatorServer {
   }
 
   /** One page of `items`: `$top` (default page size) from the `$skiptoken` offset, and a nextLink. */
-  private sendPage(
-    call: GraphCall,
-    items: readonly ODataRecord[],
-    type: ResourceType,
-    contextPath: string,
-  ): void {
+  private page(call: GraphCall, items: readonly ODataRecord[], type: ResourceType, contextPath: string): GraphReply {
     const params = call.url.searchParams;
     const top = pageSizeOf(params.get('$top'), this.pageSize);
     const offset = offsetOf(params.get('$skiptoken'));
@@ -692,7 +793,7 @@ class GraphEmulatorServer {
     if (params.get('$count') === 'true') body['@odata.count'] = items.length;
     if (offset + top < items.length) body['@odata.nextLink'] = nextLink(call.url, offset + top);
     body['value'] = page;
-    sendJson(call.res, 200, body);
+    return jsonReply(200, body);
   }
 
   private context(call: GraphCall, path: string): string {
@@ -723,20 +824,25 @@ class GraphEmulatorServer {
       return sendJson(res, 200, { reset: true });
     }
     if (path === '/_emulator/faults') {
-      if (method === 'GET') return sendJson(res, 200, this.faults);
+      if (method === 'GET') return sendJson(res, 200, this.faults.list());
       if (method === 'DELETE') {
         this.clearFaults();
         return sendJson(res, 200, { faults: [] });
       }
       if (method === 'POST') {
         const parsed = faultSchema.safeParse(parseControlJson(text));
-        if (!parsed.success || (parsed.data.status === undefined && parsed.data.delayMs === undefined)) {
-          return sendJson(res, 400, { error: 'a fault is {status?, count?, pathContains?, method?, retryAfterSeconds?, delayMs?, code?, message?} with a status or a delayMs' });
+        if (!parsed.success) {
+          return sendJson(res, 400, { error: `a fault is ${FAULT_SHAPE}: ${parsed.error.issues.map((i) => i.message).join('; ')}` });
         }
-        this.faults.push(parsed.data);
-        return sendJson(res, 201, { faults: this.faults });
+        this.faults.add(parsed.data);
+        return sendJson(res, 201, { faults: this.faults.list() });
       }
     }
+    if (method === 'GET' && path === '/_emulator/effects') {
+      const tenantKey = url.searchParams.get('tenant');
+      return sendJson(res, 200, { effects: this.effects(tenantKey ?? undefined) });
+    }
+    if (path === '/_emulator/latency') return this.latencyControl(res, method, text);
     if (method === 'POST' && path === '/_emulator/tokens/revoke') {
       this.revokeTokens();
       return sendJson(res, 200, { revoked: true });
@@ -750,11 +856,42 @@ class GraphEmulatorServer {
     }
     sendJson(res, 404, { error: `no control endpoint ${method} ${path}` });
   }
+
+  /** GET shows the latency; POST `{min, max}` sets it (ms, uniform); DELETE turns it off. */
+  private latencyControl(res: ServerResponse, method: string, text: string): void {
+    if (method === 'POST') {
+      const parsed = latencySchema.safeParse(parseControlJson(text));
+      if (!parsed.success) {
+        sendJson(res, 400, { error: `latency is {min, max} in milliseconds (0 to 60000, min <= max): ${parsed.error.issues.map((i) => i.message).join('; ')}` });
+        return;
+      }
+      this.setLatency(parsed.data);
+    } else if (method === 'DELETE') {
+      this.setLatency(null);
+    } else if (method !== 'GET') {
+      sendJson(res, 405, { error: `${method} is not allowed on /_emulator/latency` });
+      return;
+    }
+    sendJson(res, 200, { latencyMs: this.latency });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small pure pieces
 // ---------------------------------------------------------------------------------------------
+
+function userRef(user: EmulatedUser): { id: string; name: string } {
+  return { id: user.id, name: user.userPrincipalName };
+}
+
+/** Shaped like an Exchange item id (opaque base64); unique per sent mail. */
+function sentItemId(): string {
+  return `AAMkAG${randomBytes(30).toString('base64url')}`;
+}
+
+function sentItemsFolderId(tenant: EmulatedTenant, mailbox: string): string {
+  return `AAMkAGSentItems.${Buffer.from(`${tenant.tenantId}/${mailbox}`).toString('base64url')}`;
+}
 
 function notFound(key: string): GraphHttpError {
   return new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
@@ -871,6 +1008,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     },
     clearFaults: () => emulator.clearFaults(),
     revokeTokens: () => emulator.revokeTokens(),
+    effects: (key) => emulator.effects(key),
+    setLatency: (latency) => emulator.setLatency(latency),
   };
 }
 

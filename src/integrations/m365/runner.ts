@@ -1,14 +1,18 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, SubscribedSku } from '../../core/directory.ts';
 import { DeskhandError } from '../../core/errors.ts';
-import type { ArgumentObject } from '../../core/tool.ts';
+import type { ArgumentObject, ToolDefinition } from '../../core/tool.ts';
 import { type GraphClient, isPasswordMethod } from './client.ts';
 import { generateTemporaryPassword } from './password.ts';
 import { m365ToolByName } from './tools.ts';
+
+export { generateTemporaryPassword } from './password.ts';
 
 /**
  * Runs the Microsoft 365 tools. Write tools act on the object ids a plan step resolved and froze
  * (`resolved`), never on names looked up again, so that an approved plan cannot be redirected by a
  * rename. Every write is safe to repeat: a second run finds the change made and says so in `data`.
+ * After a crash or a lost answer, `reconcile` tells (by reading only) whether a write already took
+ * effect, so that the engine records it instead of making it twice.
  */
 
 export interface ToolResult {
@@ -20,8 +24,26 @@ export interface ToolResult {
   secret?: string;
 }
 
+/** What the engine prepared before the call (and stored, encrypted, before making it). */
+export interface PreparedInput {
+  /** `m365.reset_password`: the temporary password to set, so that a retry sets the same one. */
+  temporaryPassword?: string;
+}
+
+/** Whether a write's effect is already there: then `result` is what running it would have reported. */
+export type Reconciliation = { done: true; result: ToolResult } | { done: false };
+
+/**
+ * How far before the recorded intent a Graph timestamp may be and still count as our change. The
+ * intent is written just before the call, but the timestamp comes from Microsoft's clock, not ours
+ * (a few seconds of skew are normal), and Graph truncates it to whole seconds. Five seconds covers
+ * both; a change by someone else within those seconds would have had the same effect anyway.
+ */
+export const RECONCILE_CLOCK_MARGIN_MS = 5_000;
+
 type Args = Record<string, string>;
-type ToolHandler = (args: Args, resolved: Args) => Promise<ToolResult>;
+type ToolHandler = (args: Args, resolved: Args, prepared: PreparedInput) => Promise<ToolResult>;
+type Reconciler = (args: Args, resolved: Args, intentAt: Date) => Promise<Reconciliation>;
 
 export interface Resolution {
   resolved: Record<string, string>;
@@ -30,6 +52,7 @@ export interface Resolution {
 
 export class M365ToolRunner {
   private readonly handlers: Readonly<Record<string, ToolHandler>>;
+  private readonly reconcilers: Readonly<Record<string, Reconciler>>;
 
   constructor(private readonly client: GraphClient) {
     this.handlers = {
@@ -43,13 +66,24 @@ export class M365ToolRunner {
       'm365.find_group': (a) => this.findGroup(a),
       'm365.add_user_to_group': (a, r) => this.addUserToGroup(a, r),
       'm365.remove_user_from_group': (a, r) => this.removeUserFromGroup(a, r),
-      'm365.reset_password': (a, r) => this.resetPassword(a, r),
+      'm365.reset_password': (a, r, p) => this.resetPassword(a, r, p),
       'm365.revoke_sessions': (a, r) => this.revokeSessions(a, r),
       'm365.reset_mfa': (a, r) => this.resetMfa(a, r),
       'm365.assign_license': (a, r) => this.assignLicense(a, r),
       'm365.remove_license': (a, r) => this.removeLicense(a, r),
       'm365.disable_account': (a, r) => this.setAccountEnabled(a, r, false),
       'm365.enable_account': (a, r) => this.setAccountEnabled(a, r, true),
+    };
+    this.reconcilers = {
+      'm365.add_user_to_group': (a, r) => this.reconcileMembership(a, r, true),
+      'm365.remove_user_from_group': (a, r) => this.reconcileMembership(a, r, false),
+      'm365.assign_license': (a, r) => this.reconcileLicense(a, r, true),
+      'm365.remove_license': (a, r) => this.reconcileLicense(a, r, false),
+      'm365.disable_account': (a, r) => this.reconcileAccountEnabled(a, r, false),
+      'm365.enable_account': (a, r) => this.reconcileAccountEnabled(a, r, true),
+      'm365.revoke_sessions': (a, r, at) => this.reconcileRevokeSessions(a, r, at),
+      'm365.reset_password': (a, r, at) => this.reconcileResetPassword(a, r, at),
+      'm365.reset_mfa': (a, r) => this.reconcileResetMfa(a, r),
     };
   }
 
@@ -58,16 +92,29 @@ export class M365ToolRunner {
     return Object.keys(this.handlers);
   }
 
-  async run(tool: string, args: Record<string, string>, resolved: Record<string, string>): Promise<ToolResult> {
-    const definition = m365ToolByName(tool);
+  /**
+   * Runs one tool. `prepared.temporaryPassword` is the password `m365.reset_password` sets (the
+   * engine generates it with `generateTemporaryPassword` and stores it before the call); without
+   * it one is generated here.
+   */
+  async run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared: PreparedInput = {}): Promise<ToolResult> {
     const handler = this.handlers[tool];
-    if (!definition || !handler) throw new DeskhandError('bad_request', `${tool} is not a Microsoft 365 tool`);
-    const parsed = definition.args.safeParse(args);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
-      throw new DeskhandError('invalid_plan', `${tool} was given invalid arguments (${issues})`);
-    }
-    return handler(parsed.data, resolved);
+    const valid = validArgs(tool, args);
+    if (!handler) throw new DeskhandError('bad_request', `${tool} is not a Microsoft 365 tool`);
+    return handler(valid, resolved, prepared);
+  }
+
+  /**
+   * Has this write already taken effect? Asked after an interrupted attempt (intent recorded at
+   * `intentAt`, no result), before running it again. Reads only. `done: true` carries the result the
+   * run would have reported (never a secret: the engine holds the password it prepared). Tools whose
+   * effect cannot be told apart from the state before (read tools) are never done: run them again.
+   */
+  async reconcile(tool: string, args: Record<string, string>, resolved: Record<string, string>, intentAt: Date): Promise<Reconciliation> {
+    const valid = validArgs(tool, args);
+    const reconciler = this.reconcilers[tool];
+    if (!reconciler) return { done: false };
+    return reconciler(valid, resolved, intentAt);
   }
 
   // ----- resolving plan arguments --------------------------------------------------------------
@@ -205,26 +252,17 @@ export class M365ToolRunner {
   }
 
   /** The password goes to Graph and into `secret`, nowhere else: not the summary, data, logs or errors. */
-  private async resetPassword(args: Args, resolved: Args): Promise<ToolResult> {
+  private async resetPassword(args: Args, resolved: Args, prepared: PreparedInput): Promise<ToolResult> {
     const userId = requireResolved(resolved, 'user', 'm365.reset_password');
-    const password = generateTemporaryPassword();
+    const password = prepared.temporaryPassword ?? generateTemporaryPassword();
     await this.client.setTemporaryPassword(userId, password);
-    const user = args['user']!;
-    return {
-      summary: `Set a temporary password for ${user}; they must change it at next sign-in. It is shown once to the approving technician.`,
-      data: { user, userId, forceChangePasswordNextSignIn: true },
-      secret: password,
-    };
+    return { ...passwordResetResult(args['user']!, userId), secret: password };
   }
 
   private async revokeSessions(args: Args, resolved: Args): Promise<ToolResult> {
     const userId = requireResolved(resolved, 'user', 'm365.revoke_sessions');
     await this.client.revokeSessions(userId);
-    const user = args['user']!;
-    return {
-      summary: `Signed ${user} out of every session; apps may take a few minutes to notice`,
-      data: { user, userId, revoked: true },
-    };
+    return revokedResult(args['user']!, userId);
   }
 
   /**
@@ -307,9 +345,127 @@ export class M365ToolRunner {
       data: enabled ? { user, userId, accountEnabled: true, alreadyEnabled: unchanged } : { user, userId, accountEnabled: false, alreadyDisabled: unchanged },
     };
   }
+
+  // ----- reconciliation ------------------------------------------------------------------------
+  // Directory reads are eventually consistent: a read that lags says "not done", and the run that
+  // follows finds the change made (Graph refuses the duplicate add, the license is held, ...). Only
+  // revocations and password resets repeat for real, which is why they are judged by timestamps.
+
+  /** Direct memberships (memberOf), the ones the write tools add and remove. */
+  private async reconcileMembership(args: Args, resolved: Args, member: boolean): Promise<Reconciliation> {
+    const tool = member ? 'm365.add_user_to_group' : 'm365.remove_user_from_group';
+    const userId = requireResolved(resolved, 'user', tool);
+    const groupId = requireResolved(resolved, 'group', tool);
+    const groups = await this.client.listUserGroups(userId);
+    if (groups.some((g) => sameId(g.id, groupId)) !== member) return { done: false };
+    const { user, group } = args as { user: string; group: string };
+    return reconciled(
+      member
+        ? { summary: `Added ${user} to ${group} (confirmed after an interrupted attempt)`, data: { user, group, userId, groupId, alreadyMember: false } }
+        : { summary: `Removed ${user} from ${group} (confirmed after an interrupted attempt)`, data: { user, group, userId, groupId, notMember: false } },
+    );
+  }
+
+  private async reconcileLicense(args: Args, resolved: Args, assigned: boolean): Promise<Reconciliation> {
+    const tool = assigned ? 'm365.assign_license' : 'm365.remove_license';
+    const userId = requireResolved(resolved, 'user', tool);
+    const skuId = requireResolved(resolved, 'sku', tool);
+    const held = await this.client.listUserLicenseDetails(userId);
+    if (held.some((l) => sameId(l.skuId, skuId)) !== assigned) return { done: false };
+    const { user, sku } = args as { user: string; sku: string };
+    return reconciled(
+      assigned
+        ? { summary: `Assigned ${sku} to ${user} (confirmed after an interrupted attempt)`, data: { user, sku, userId, skuId, alreadyAssigned: false } }
+        : { summary: `Removed ${sku} from ${user} (confirmed after an interrupted attempt); the seat is free again`, data: { user, sku, userId, skuId, notAssigned: false } },
+    );
+  }
+
+  private async reconcileAccountEnabled(args: Args, resolved: Args, enabled: boolean): Promise<Reconciliation> {
+    const userId = requireResolved(resolved, 'user', enabled ? 'm365.enable_account' : 'm365.disable_account');
+    const state = await this.client.getUserState(userId);
+    if (state?.accountEnabled !== enabled) return { done: false };
+    const user = args['user']!;
+    return reconciled({
+      summary: `${enabled ? 'Enabled' : 'Disabled'} sign-in for ${user} (confirmed after an interrupted attempt)`,
+      data: enabled ? { user, userId, accountEnabled: true, alreadyEnabled: false } : { user, userId, accountEnabled: false, alreadyDisabled: false },
+    });
+  }
+
+  /** Revoking moves signInSessionsValidFromDateTime to the time of the revocation. */
+  private async reconcileRevokeSessions(args: Args, resolved: Args, intentAt: Date): Promise<Reconciliation> {
+    const userId = requireResolved(resolved, 'user', 'm365.revoke_sessions');
+    const state = await this.client.getUserState(userId);
+    if (!changedSince(state?.signInSessionsValidFromDateTime ?? null, intentAt)) return { done: false };
+    return reconciled(revokedResult(args['user']!, userId));
+  }
+
+  /** A reset sets lastPasswordChangeDateTime. The password itself stays with the engine, which prepared it. */
+  private async reconcileResetPassword(args: Args, resolved: Args, intentAt: Date): Promise<Reconciliation> {
+    const userId = requireResolved(resolved, 'user', 'm365.reset_password');
+    const state = await this.client.getUserState(userId);
+    if (!changedSince(state?.lastPasswordChangeDateTime ?? null, intentAt)) return { done: false };
+    return reconciled(passwordResetResult(args['user']!, userId));
+  }
+
+  /** Done when nothing but the password is left; a reset cut short is resumed by running it again. */
+  private async reconcileResetMfa(args: Args, resolved: Args): Promise<Reconciliation> {
+    const userId = requireResolved(resolved, 'user', 'm365.reset_mfa');
+    const methods = await this.client.listAuthMethods(userId);
+    if (methods.some((m) => !isPasswordMethod(m))) return { done: false };
+    const user = args['user']!;
+    return reconciled({
+      summary: `${user} has no authentication method left besides the password (confirmed after an interrupted attempt); they will register MFA again at next sign-in`,
+      data: { user, userId, kept: methods, alreadyReset: false },
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reconciliation: reads that show whether a write's effect is already there
+// ---------------------------------------------------------------------------------------------
+
+function passwordResetResult(user: string, userId: string): ToolResult {
+  return {
+    summary: `Set a temporary password for ${user}; they must change it at next sign-in. It is shown once to the approving technician.`,
+    data: { user, userId, forceChangePasswordNextSignIn: true },
+  };
+}
+
+function revokedResult(user: string, userId: string): ToolResult {
+  return { summary: `Signed ${user} out of every session; apps may take a few minutes to notice`, data: { user, userId, revoked: true } };
+}
+
+/** Marks a result as found by reconciliation, so that the step record tells it from a fresh run. */
+function reconciled(result: ToolResult): Reconciliation {
+  const data = typeof result.data === 'object' && result.data !== null ? result.data : {};
+  return { done: true, result: { summary: result.summary, data: { ...data, reconciled: true } } };
+}
+
+/** Object ids are GUIDs; Graph may write them in either case. */
+function sameId(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** A Graph timestamp at or after the intent, less the clock margin (see RECONCILE_CLOCK_MARGIN_MS). */
+function changedSince(timestamp: string | null, intentAt: Date): boolean {
+  if (timestamp === null) return false;
+  const at = Date.parse(timestamp);
+  return Number.isFinite(at) && at >= intentAt.getTime() - RECONCILE_CLOCK_MARGIN_MS;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** The tool's arguments, checked against its schema; a plan step that fails this was never valid. */
+function validArgs(tool: string, args: Record<string, string>): Args {
+  const definition: ToolDefinition | undefined = m365ToolByName(tool);
+  if (!definition) throw new DeskhandError('bad_request', `${tool} is not a Microsoft 365 tool`);
+  const parsed = definition.args.safeParse(args);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`).join('; ');
+    throw new DeskhandError('invalid_plan', `${tool} was given invalid arguments (${issues})`);
+  }
+  return parsed.data;
+}
 
 function requireResolved(resolved: Args, name: string, tool: string): string {
   const id = resolved[name]?.trim();

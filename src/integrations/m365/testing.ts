@@ -1,13 +1,17 @@
 import { loadDemoWorld, type World } from '../../world/fixture.ts';
 import { GraphClient, type GraphClientConfig } from './client.ts';
-import { type GraphEmulator, startGraphEmulator, type TenantSnapshot } from './emulator.ts';
+import { type GraphEmulator, type Latency, startGraphEmulator, type TenantSnapshot } from './emulator.ts';
 
 /**
  * Helpers for tests that talk to the Graph emulator over real HTTP (this folder's and the engine's).
  */
 
-export async function startDemoGraphEmulator(options: { world?: World; pageSize?: number } = {}): Promise<GraphEmulator> {
-  return startGraphEmulator({ world: options.world ?? loadDemoWorld(), ...(options.pageSize ? { pageSize: options.pageSize } : {}) });
+export async function startDemoGraphEmulator(options: { world?: World; pageSize?: number; latencyMs?: Latency } = {}): Promise<GraphEmulator> {
+  return startGraphEmulator({
+    world: options.world ?? loadDemoWorld(),
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+    ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+  });
 }
 
 /** A GraphClient signed in to the emulated tenant of a fixture client. */
