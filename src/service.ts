@@ -5,6 +5,7 @@ import { describeError } from './core/errors.ts';
 import type { HomeInfo } from './api/home.ts';
 import { buildApi } from './api/server.ts';
 import type { EngineContext } from './engine/context.ts';
+import { CircuitBreakers } from './engine/breaker.ts';
 import { Worker, type WorkerOptions } from './engine/worker.ts';
 import { toolCatalog } from './integrations/catalog.ts';
 import { IntegrationRegistry } from './integrations/registry.ts';
@@ -70,6 +71,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     catalog: toolCatalog,
     publicUrl,
     workerId: options.workerId ?? `worker-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
+    breakers: new CircuitBreakers(store.db, clock),
   };
   if (options.demo) {
     await seedDemoWorld(store.db, { world: options.demo.world, secrets, endpoints: options.demo.endpoints, at: clock.now(), logger });

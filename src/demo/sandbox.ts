@@ -5,6 +5,7 @@ import { emulatorPortalCredentials } from '../integrations/connectwise/emulator-
 import { type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
 import type { Logger } from '../logger.ts';
 import type { Planner } from '../planner/types.ts';
+import type { WorkerOptions } from '../engine/worker.ts';
 import { startService, type Service } from '../service.ts';
 import type { RequestRow } from '../store/schema.ts';
 import { loadDemoWorld, type World } from '../world/fixture.ts';
@@ -35,25 +36,42 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export async function startSandbox(options: { databaseUrl: string; logger: Logger; world?: World; workerConcurrency?: number; planner?: Planner }): Promise<Sandbox> {
+export interface SandboxOptions {
+  databaseUrl: string;
+  logger: Logger;
+  /** The world loaded into the database and the emulators (default: the demo world). */
+  world?: World;
+  /** Requests the in-process worker handles at once (default 2); ignored when `worker` is given. */
+  workerConcurrency?: number;
+  /** The in-process worker: `false` runs the API and webhooks only (workers run elsewhere); default a fast-polling worker. */
+  worker?: false | WorkerOptions;
+  /** The key that encrypts credentials (default: a random one); other processes sharing the database need the same. */
+  secretKey?: Buffer;
+  /** Emulators already running with this world (e.g. with added latency); the sandbox does not close them. */
+  emulators?: RunningEmulators;
+  planner?: Planner;
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const world = options.world ?? loadDemoWorld();
   const clock = new ManualClock();
-  const emulators = await startEmulators({ world });
+  const ownEmulators = !options.emulators;
+  const emulators = options.emulators ?? (await startEmulators({ world }));
   let service: Service;
   try {
     service = await startService({
       databaseUrl: options.databaseUrl,
       databaseLabel: 'sandbox database',
-      secretKey: randomBytes(32),
+      secretKey: options.secretKey ?? randomBytes(32),
       logger: options.logger,
       clock,
       port: 0,
-      worker: { concurrency: options.workerConcurrency ?? 2, pollMs: 200, sweepMs: 250 },
+      worker: options.worker === undefined ? { concurrency: options.workerConcurrency ?? 2, pollMs: 200, sweepMs: 250 } : options.worker,
       demo: { world, endpoints: emulators.endpoints },
       ...(options.planner ? { planner: options.planner } : {}),
     });
   } catch (error) {
-    await emulators.close();
+    if (ownEmulators) await emulators.close();
     throw error;
   }
   const { db } = service.ctx;
@@ -131,7 +149,7 @@ export async function startSandbox(options: { databaseUrl: string; logger: Logge
     },
     async close() {
       await service.close();
-      await emulators.close();
+      if (ownEmulators) await emulators.close();
     },
   };
   return sandbox;

@@ -3,6 +3,7 @@ import type { ToolDefinition } from '../core/tool.ts';
 import type { IntegrationRegistry } from '../integrations/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { Planner } from '../planner/types.ts';
+import type { CircuitBreakers } from './breaker.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Db } from '../store/db.ts';
 
@@ -19,4 +20,6 @@ export interface EngineContext {
   publicUrl: string;
   /** Identifies this process's worker in leases. */
   workerId: string;
+  /** One circuit breaker per integration, shared through the database. */
+  breakers: CircuitBreakers;
 }

@@ -5,11 +5,11 @@ import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools,
 import type { ToolPolicy } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
-import type { PlannerInput } from '../planner/types.ts';
+import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
 import { validatePlan } from '../planner/validate.ts';
 import { appendAudit } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { enqueueOutbox, transitionRequest } from '../store/requests.ts';
+import { type ClaimedRequest, enqueueOutbox } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { internalNote } from './messages.ts';
@@ -25,13 +25,10 @@ export interface ReadRecord {
   result: unknown;
 }
 
-export async function diagnoseRequest(ctx: EngineContext, request: RequestRow): Promise<void> {
-  if (request.state === 'received') {
-    await ctx.db.transaction().execute((tx) =>
-      transitionRequest(tx, { request, to: 'diagnosing', at: ctx.clock.now(), actor: 'agent', dueAt: request.due_at, keepLease: true }),
-    );
-    request = { ...request, state: 'diagnosing' };
-  }
+export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedRequest): Promise<void> {
+  // The claim already moved a `received` request to `diagnosing`; its audit row is written with the outcome.
+  let request: RequestRow = claimed;
+  const started = (await movedToDiagnosingUnaudited(ctx, claimed)) ? ctx.clock.now() : null;
   const ticket = await loadTicket(ctx, request);
   request = { ...request, requester_email: ticket.requesterEmail };
   const client = request.client_id
@@ -55,6 +52,7 @@ export async function diagnoseRequest(ctx: EngineContext, request: RequestRow): 
       findings: [],
       rejectedProblems: null,
       planner: ctx.planner.name,
+      started,
     });
     return;
   }
@@ -75,19 +73,27 @@ export async function diagnoseRequest(ctx: EngineContext, request: RequestRow): 
     ...planning,
     identity,
     planner: ctx.planner.name,
+    started,
   });
+}
+
+/** Whether the `diagnosing` state still needs its audit row (written with the outcome, in one transaction). */
+async function movedToDiagnosingUnaudited(ctx: EngineContext, claimed: ClaimedRequest): Promise<boolean> {
+  if (claimed.claimed_state === 'received') return true;
+  // A retry after a crash: the first claim's row was never written if that attempt died before persisting.
+  const seen = await ctx.db
+    .selectFrom('audit_log')
+    .select('seq')
+    .where('request_id', '=', claimed.id)
+    .where('event', '=', 'request.diagnosing')
+    .executeTakeFirst();
+  return !seen;
 }
 
 /** The agent could not diagnose (a system kept failing): the note tells technicians, nothing else happens. */
 export async function escalateUndiagnosed(ctx: EngineContext, request: RequestRow, error: string): Promise<void> {
   const existing = await ctx.db.selectFrom('plans').select('id').where('request_id', '=', request.id).executeTakeFirst();
   if (existing) return;
-  if (request.state === 'received') {
-    await ctx.db.transaction().execute((tx) =>
-      transitionRequest(tx, { request, to: 'diagnosing', at: ctx.clock.now(), actor: 'agent', dueAt: null, keepLease: true }),
-    );
-    request = { ...request, state: 'diagnosing' };
-  }
   const client = request.client_id ? await ctx.db.selectFrom('clients').select('name').where('id', '=', request.client_id).executeTakeFirst() : undefined;
   const reason = `the agent could not complete its diagnosis: ${error}`;
   await persistOutcome(ctx, request, {
@@ -100,6 +106,7 @@ export async function escalateUndiagnosed(ctx: EngineContext, request: RequestRo
     findings: [],
     rejectedProblems: null,
     planner: ctx.planner.name,
+    started: null,
   });
 }
 
@@ -130,6 +137,7 @@ export interface PlanningResult {
 export async function runPlanning(input: PlanningInput): Promise<PlanningResult> {
   const reads: ReadRecord[] = [];
   const reader = input.identity.reader(input.runbooks, (tool, args, result) => reads.push({ tool, args, result }));
+  await prefetch(reader, input.requesterEmail);
   const offered = offeredTools(input.catalog, input.identity.policies);
   const proposed = await input.planner.plan({
     request: { text: input.text, channel: input.channel ?? 'psa' },
@@ -158,6 +166,24 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     findings,
     rejectedProblems: validation.problems,
   };
+}
+
+/**
+ * Start, at once and in parallel, the reads nearly every diagnosis makes (the reader caches them, so
+ * the planner's own calls then find them done): the tenant's groups and SKUs, and the
+ * requester's profile, groups, licenses and manager. Failures are left for the planner to meet.
+ */
+async function prefetch(reader: DiagnosisReader, requesterEmail: string): Promise<void> {
+  const quiet = (promise: Promise<unknown>) => promise.catch(() => undefined);
+  void quiet(reader.findGroups(''));
+  void quiet(reader.listLicenses());
+  const user = await reader.getUser(requesterEmail).catch(() => null);
+  if (!user) return;
+  await Promise.all([
+    quiet(reader.listUserGroups(user.userPrincipalName)),
+    quiet(reader.listUserLicenses(user.userPrincipalName)),
+    quiet(reader.getManager(user.userPrincipalName)),
+  ]);
 }
 
 interface TicketText {
@@ -214,6 +240,8 @@ interface OutcomeInput {
   rejectedProblems: string[] | null;
   identity?: IdentityRuntime;
   planner: string;
+  /** When this claim moved the request from `received` to `diagnosing` (audited with the outcome). */
+  started: Date | null;
 }
 
 /** Freeze the plan, check policies, store diagnosis and plan, and queue the internal note: one transaction. */
@@ -291,6 +319,9 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
       })
       .execute();
     await appendAudit(tx, [
+      ...(input.started
+        ? [{ mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'request.diagnosing', data: { from: 'received', to: 'diagnosing' }, at: input.started }]
+        : []),
       {
         mspId: request.msp_id,
         requestId: request.id,
@@ -326,7 +357,12 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
       at,
     });
     // Wait for the note: the outbox moves the request on once the note is on the ticket (rule 2).
-    await transitionRequest(tx, { request, to: 'diagnosing', at, actor: 'agent', dueAt: null, data: { waiting: 'internal note' } });
+    await tx
+      .updateTable('requests')
+      .set({ due_at: null, lease_owner: null, lease_until: null, attempts: 0, last_error: null, updated_at: at })
+      .where('id', '=', request.id)
+      .where('state', '=', 'diagnosing')
+      .execute();
   });
 }
 

@@ -1,12 +1,14 @@
 import { combinedDecision, type ApprovalStatus } from '../core/approval.ts';
-import { DeskhandError, describeError, isDeskhandError } from '../core/errors.ts';
+import { describeError, isDeskhandError } from '../core/errors.ts';
 import { planMatchesHash, stepIdempotencyKey, type PlanStep } from '../core/plan.ts';
 import { effectivePolicy } from '../core/policy.ts';
 import { backoffMs } from '../integrations/http.ts';
 import { appendAudit } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
-import type { PlanRow, RequestRow } from '../store/schema.ts';
+import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
+import type { IdentityRuntime } from '../integrations/registry.ts';
+import { generateTemporaryPassword } from '../integrations/m365/password.ts';
 import type { EngineContext } from './context.ts';
 import { executedReply, failedNote, failedReply } from './messages.ts';
 import { findTool } from '../integrations/catalog.ts';
@@ -39,7 +41,7 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
     const existing = await ctx.db.selectFrom('step_executions').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
     if (existing?.status === 'succeeded') {
       done.push(step);
-      if (existing.secret_encrypted || existing.secret_revealed_at) hasTemporaryPassword = true;
+      if (step.tool === RESET_PASSWORD) hasTemporaryPassword = true;
       continue;
     }
     const tool = findTool(step.tool);
@@ -48,56 +50,138 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
       await failRequest(ctx, request, plan, step, `${step.tool} is disabled for this client, so the step was not run`, done);
       return;
     }
-    const attempts = (existing?.attempts ?? 0) + 1;
-    const at = ctx.clock.now();
-    await recordIntent(ctx, request, plan, index, step, key, attempts, at);
-    try {
-      const result = await identity.run(step.tool, step.args, step.resolved);
-      const technician = result.secret ? await technicianApprover(ctx, request.id) : null;
-      await ctx.db.transaction().execute(async (tx) => {
-        await tx
-          .updateTable('step_executions')
-          .set({
-            status: 'succeeded',
-            summary: result.summary,
-            result: json(result.data ?? null),
-            error: null,
-            secret_encrypted: result.secret ? ctx.secrets.encrypt(result.secret) : null,
-            secret_for_user_id: technician,
-            finished_at: ctx.clock.now(),
-          })
-          .where('idempotency_key', '=', key)
-          .execute();
-        await appendAudit(tx, {
-          mspId: request.msp_id,
-          requestId: request.id,
-          actor: 'agent',
-          event: 'step.succeeded',
-          data: { index, tool: step.tool, key, summary: result.summary, secretHeldForTechnician: result.secret !== undefined },
-          at: ctx.clock.now(),
-        });
-      });
-      if (result.secret) hasTemporaryPassword = true;
-      done.push(step);
-    } catch (error) {
-      const message = describeError(error);
-      const transient = isDeskhandError(error) && error.retryable;
-      await ctx.db
-        .updateTable('step_executions')
-        .set({ status: transient && attempts < MAX_STEP_ATTEMPTS ? 'running' : 'failed', error: message, finished_at: ctx.clock.now() })
-        .where('idempotency_key', '=', key)
-        .execute();
-      if (transient && attempts < MAX_STEP_ATTEMPTS) {
-        const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(attempts, 1_000, 5 * 60_000));
-        await retryRequestLater(ctx.db, request.id, ctx.workerId, new Date(ctx.clock.now().getTime() + waitMs), message, ctx.clock.now());
-        ctx.logger.warn({ requestId: request.id, step: index, attempts, waitMs }, 'step failed transiently; retrying later');
-        return;
-      }
-      await failRequest(ctx, request, plan, step, message, done);
+    const openUntil = await ctx.breakers.openUntil(identity.integrationId);
+    if (openUntil) {
+      // The system is down for everyone: wait without calling it or spending the step's attempts.
+      await retryRequestLater(ctx.db, request.id, ctx.workerId, openUntil, `${step.tool}: the integration's circuit breaker is open`, ctx.clock.now());
       return;
     }
+    const outcome = await runStepOnce(ctx, request, plan, identity, index, step, key, existing);
+    if (outcome === 'stop') return;
+    done.push(step);
+    if (step.tool === RESET_PASSWORD) hasTemporaryPassword = true;
   }
   await finishExecuted(ctx, request, steps, hasTemporaryPassword);
+}
+
+const RESET_PASSWORD = 'm365.reset_password';
+
+/**
+ * One step, exactly once. A step left `running` by an earlier attempt may have taken effect before
+ * its process died or its answer was lost: reconcile first (look, do not write), and only call the
+ * system again when the effect is not there. A temporary password is generated and stored
+ * (encrypted) with the intent, before the call, so a reconciled reset still has its password.
+ */
+async function runStepOnce(
+  ctx: EngineContext,
+  request: RequestRow,
+  plan: PlanRow,
+  identity: IdentityRuntime,
+  index: number,
+  step: PlanStep,
+  key: string,
+  existing: StepExecutionRow | undefined,
+): Promise<'done' | 'stop'> {
+  if (existing?.status === 'running') {
+    try {
+      const check = await identity.reconcile(step.tool, step.args, step.resolved, existing.started_at);
+      if (check.done) {
+        await recordSuccess(ctx, request, index, step, key, check.result, existing.secret_encrypted, true);
+        return 'done';
+      }
+    } catch (error) {
+      // Cannot look: treat like a failed attempt (retried later), never as "not done".
+      return handleStepFailure(ctx, request, plan, identity, step, key, existing.attempts, error);
+    }
+  }
+  const attempts = (existing?.attempts ?? 0) + 1;
+  // The intent's time is compared with the outside system's clock when reconciling: wall time, not ctx.clock.
+  const intentAt = new Date();
+  const secretBox = step.tool === RESET_PASSWORD ? (existing?.secret_encrypted ?? ctx.secrets.encrypt(generateTemporaryPassword())) : null;
+  await recordIntent(ctx, request, plan, index, step, key, attempts, intentAt, secretBox);
+  try {
+    const prepared = secretBox ? { temporaryPassword: ctx.secrets.decrypt(secretBox) } : undefined;
+    const result = await identity.run(step.tool, step.args, step.resolved, prepared);
+    await ctx.breakers.recordSuccess(identity.integrationId);
+    await recordSuccess(ctx, request, index, step, key, result, secretBox, false);
+    return 'done';
+  } catch (error) {
+    return handleStepFailure(ctx, request, plan, identity, step, key, attempts, error);
+  }
+}
+
+async function recordSuccess(
+  ctx: EngineContext,
+  request: RequestRow,
+  index: number,
+  step: PlanStep,
+  key: string,
+  result: { summary: string; data?: unknown },
+  secretBox: string | null,
+  reconciled: boolean,
+): Promise<void> {
+  const technician = secretBox ? await technicianApprover(ctx, request.id) : null;
+  await ctx.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('step_executions')
+      .set({
+        status: 'succeeded',
+        summary: result.summary,
+        result: json(result.data ?? null),
+        error: null,
+        secret_encrypted: secretBox,
+        secret_for_user_id: technician,
+        finished_at: ctx.clock.now(),
+      })
+      .where('idempotency_key', '=', key)
+      .execute();
+    await appendAudit(tx, {
+      mspId: request.msp_id,
+      requestId: request.id,
+      actor: 'agent',
+      event: reconciled ? 'step.reconciled' : 'step.succeeded',
+      data: { index, tool: step.tool, key, summary: result.summary, secretHeldForTechnician: secretBox !== null },
+      at: ctx.clock.now(),
+    });
+  });
+}
+
+async function handleStepFailure(
+  ctx: EngineContext,
+  request: RequestRow,
+  plan: PlanRow,
+  identity: IdentityRuntime,
+  step: PlanStep,
+  key: string,
+  attempts: number,
+  error: unknown,
+): Promise<'stop'> {
+  const message = describeError(error);
+  const transient = isDeskhandError(error) && error.retryable;
+  if (transient) await ctx.breakers.recordFailure(identity.integrationId, message);
+  const retry = transient && attempts < MAX_STEP_ATTEMPTS;
+  // A transient failure may still have taken effect (the answer was lost): the row stays `running`
+  // so the next attempt reconciles before writing again.
+  await ctx.db
+    .updateTable('step_executions')
+    .set({ status: retry ? 'running' : 'failed', error: message, finished_at: ctx.clock.now(), ...(retry ? {} : { secret_encrypted: null }) })
+    .where('idempotency_key', '=', key)
+    .execute();
+  if (retry) {
+    const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(attempts, 1_000, 5 * 60_000));
+    await retryRequestLater(ctx.db, request.id, ctx.workerId, new Date(ctx.clock.now().getTime() + waitMs), message, ctx.clock.now());
+    ctx.logger.warn({ requestId: request.id, step: step.tool, attempts, waitMs }, 'step failed transiently; retrying later');
+    return 'stop';
+  }
+  const done = await ctx.db
+    .selectFrom('step_executions')
+    .select('step_index')
+    .where('plan_id', '=', plan.id)
+    .where('status', '=', 'succeeded')
+    .execute();
+  const steps = plan.steps as PlanStep[];
+  await failRequest(ctx, request, plan, step, message, done.map((d) => steps[d.step_index]!).filter(Boolean));
+  return 'stop';
 }
 
 /** Defence in depth: the stored plan still matches its hash and every approval it needed approved exactly that hash. */
@@ -122,6 +206,7 @@ async function recordIntent(
   key: string,
   attempts: number,
   at: Date,
+  secretBox: string | null,
 ): Promise<void> {
   await ctx.db.transaction().execute(async (tx) => {
     await tx
@@ -135,9 +220,10 @@ async function recordIntent(
         idempotency_key: key,
         status: 'running',
         attempts,
+        secret_encrypted: secretBox,
         started_at: at,
       })
-      .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ status: 'running', attempts, started_at: at }))
+      .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ status: 'running', attempts, started_at: at, secret_encrypted: secretBox }))
       .execute();
     await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'step.started', data: { index, tool: step.tool, key, attempt: attempts }, at });
   });
@@ -209,6 +295,3 @@ async function failRequest(
   });
 }
 
-export function assertNever(value: never): never {
-  throw new DeskhandError('internal', `unexpected ${String(value)}`);
-}

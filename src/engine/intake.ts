@@ -59,7 +59,7 @@ export async function receiveRequest(ctx: EngineContext, input: IntakeInput): Pr
       data: { channel: input.channel, externalRef: input.externalRef, integrationId: input.sourceIntegrationId },
       at,
     });
-    await notifyWork(tx);
+    await notifyWork(tx, 'requests');
     return { requestId: id, created: true };
   });
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import type { RequestState } from '../core/lifecycle.ts';
 import { backoffMs } from '../integrations/http.ts';
+import { mailMarker } from '../integrations/m365/client.ts';
 import { appendAudit } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { lockRequest, transitionRequest } from '../store/requests.ts';
@@ -11,7 +12,6 @@ import { marker } from './messages.ts';
 
 /** After this many failed attempts a message is given up (and its request marked failed when it was waiting on it). */
 export const MAX_DELIVERY_ATTEMPTS = 8;
-const LEASE_MS = 60_000;
 
 interface PsaNotePayload {
   ticketRef: string;
@@ -30,12 +30,12 @@ interface MailPayload {
 
 /**
  * Claim due messages (several workers share the table: SKIP LOCKED), each leased for a minute so a
- * worker that dies mid-delivery hands it back. Returns how many were claimed.
+ * worker that dies mid-delivery hands it back.
  */
-export async function claimDueMessages(ctx: EngineContext, limit: number): Promise<OutboxRow[]> {
+export async function claimDueMessages(ctx: EngineContext, limit: number, leaseMs: number): Promise<OutboxRow[]> {
   const now = ctx.clock.now();
   const result = await sql<OutboxRow>`
-    UPDATE outbox SET lease_until = ${new Date(now.getTime() + LEASE_MS)}, attempts = attempts + 1
+    UPDATE outbox SET lease_until = ${new Date(now.getTime() + leaseMs)}, attempts = attempts + 1
     WHERE id IN (
       SELECT id FROM outbox
       WHERE status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
@@ -48,12 +48,32 @@ export async function claimDueMessages(ctx: EngineContext, limit: number): Promi
 }
 
 export async function deliverMessage(ctx: EngineContext, message: OutboxRow): Promise<void> {
-  try {
-    const result = await send(ctx, message);
-    await markDelivered(ctx, message, result);
-  } catch (error) {
-    await markFailedAttempt(ctx, message, error);
+  const integrationId = message.integration_id;
+  const openUntil = integrationId ? await ctx.breakers.openUntil(integrationId) : null;
+  if (openUntil) {
+    await postpone(ctx, message, openUntil);
+    return;
   }
+  let result: Record<string, unknown>;
+  try {
+    result = await send(ctx, message);
+  } catch (error) {
+    if (integrationId && isDeskhandError(error) && error.retryable) await ctx.breakers.recordFailure(integrationId, describeError(error));
+    await markFailedAttempt(ctx, message, error);
+    return;
+  }
+  if (integrationId) await ctx.breakers.recordSuccess(integrationId);
+  await markDelivered(ctx, message, result);
+}
+
+/** The integration's breaker is open: try again when it may be called, without spending an attempt. */
+async function postpone(ctx: EngineContext, message: OutboxRow, until: Date): Promise<void> {
+  await ctx.db
+    .updateTable('outbox')
+    .set((eb) => ({ attempts: eb('attempts', '-', 1), lease_until: null, next_attempt_at: until }))
+    .where('id', '=', message.id)
+    .where('status', '=', 'pending')
+    .execute();
 }
 
 async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<string, unknown>> {
@@ -75,8 +95,13 @@ async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<stri
     const client = await ctx.db.selectFrom('integrations').select('client_id').where('id', '=', message.integration_id).executeTakeFirstOrThrow();
     const identity = await ctx.integrations.identityForClient(client.client_id!);
     if (!identity) throw new Error('the Microsoft 365 integration that sends mail is gone');
-    // Graph's sendMail gives no message id to reconcile against; a resend after a crash is the lesser harm.
-    await identity.sendMail(payload.from, { to: payload.to, subject: payload.subject, text: ctx.secrets.decrypt(payload.textBox) });
+    // Graph's sendMail answers 202 with no message id: a marker in the subject lets a retry find
+    // the mail in the sender's Sent Items instead of sending it twice.
+    const marker = mailMarker(message.idempotency_key);
+    if (message.attempts > 1 && (await identity.mailAlreadySent(payload.from, payload.subject, marker))) {
+      return { sent: true, reconciled: true };
+    }
+    await identity.sendMail(payload.from, { to: payload.to, subject: payload.subject, text: ctx.secrets.decrypt(payload.textBox), marker });
     return { sent: true };
   }
   throw new Error(`unknown outbox message kind ${message.kind}`);

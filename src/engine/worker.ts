@@ -2,8 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import { backoffMs } from '../integrations/http.ts';
-import { claimDueRequest, lockRequest, retryRequestLater, transitionRequest, WORK_CHANNEL } from '../store/requests.ts';
-import type { RequestRow } from '../store/schema.ts';
+import {
+  type ClaimedRequest,
+  claimDueRequest,
+  lockRequest,
+  renewLeases,
+  retryRequestLater,
+  transitionRequest,
+  WORK_CHANNELS,
+  type WorkKind,
+} from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
 import { decideAfterNote } from './decide.ts';
 import { diagnoseRequest, escalateUndiagnosed } from './diagnose.ts';
@@ -13,7 +21,6 @@ import { claimDueMessages, deliverMessage } from './outbox.ts';
 
 /** A diagnosis that keeps failing transiently (the tenant is down) is retried this many times. */
 const MAX_REQUEST_ATTEMPTS = 6;
-const REQUEST_LEASE_MS = 120_000;
 
 export interface WorkerOptions {
   /** Requests handled at once by this process. */
@@ -22,6 +29,11 @@ export interface WorkerOptions {
   pollMs?: number;
   /** How often the expiry sweep runs. */
   sweepMs?: number;
+  /**
+   * How long a claim holds without renewal. The worker renews its claims every third of this while
+   * it works, so a worker that dies hands its work back after at most this long.
+   */
+  leaseMs?: number;
   /** LISTEN for wake-ups on this connection string (optional; polling alone also works). */
   listenUrl?: string;
 }
@@ -33,62 +45,91 @@ export interface WorkerOptions {
  */
 export class Worker {
   private running = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters: Record<WorkKind, Set<() => void>> = { requests: new Set(), outbox: new Set() };
   private listener: pg.Client | null = null;
   private loops: Promise<void>[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
   private lastSweep = 0;
+  private readonly heldRequests = new Set<string>();
+  private readonly heldMessages = new Set<string>();
   private readonly options: Required<Omit<WorkerOptions, 'listenUrl'>> & Pick<WorkerOptions, 'listenUrl'>;
 
   constructor(
     private readonly ctx: EngineContext,
     options: WorkerOptions = {},
   ) {
-    this.options = { concurrency: 4, pollMs: 1_000, sweepMs: 5_000, ...options };
+    const fromEnv = Number(process.env['DESKHAND_LEASE_MS']);
+    this.options = {
+      concurrency: 4,
+      pollMs: 1_000,
+      sweepMs: 5_000,
+      leaseMs: Number.isInteger(fromEnv) && fromEnv >= 1_000 ? fromEnv : 30_000,
+      ...options,
+    };
+  }
+
+  get leaseMs(): number {
+    return this.options.leaseMs;
   }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     if (this.options.listenUrl) await this.listen(this.options.listenUrl);
-    this.loops = [this.requestLoop(), this.outboxLoop(), this.sweepLoop()];
-    for (let i = 1; i < this.options.concurrency; i++) this.loops.push(this.requestLoop());
+    this.heartbeat = setInterval(() => void this.renewHeld(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeat.unref();
+    this.loops = [this.outboxLoop(), this.sweepLoop()];
+    for (let i = 0; i < this.options.concurrency; i++) this.loops.push(this.requestLoop());
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.poke();
     await Promise.allSettled(this.loops);
     await this.listener?.end().catch(() => {});
     this.listener = null;
   }
 
-  /** Wake every loop now (a notification arrived, or a caller knows there is work). */
-  poke(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiters) wake();
+  /** Wake the loops now (a notification arrived, or a caller knows there is work). */
+  poke(kind?: WorkKind): void {
+    for (const k of kind ? [kind] : (['requests', 'outbox'] as const)) {
+      const waiting = [...this.waiters[k]];
+      this.waiters[k].clear();
+      for (const wake of waiting) wake();
+    }
   }
 
   private async listen(url: string): Promise<void> {
     const client = new pg.Client({ connectionString: url, application_name: 'deskhand-listen' });
     client.on('error', (error) => this.ctx.logger.warn({ error: error.message }, 'the wake-up connection failed; polling only'));
-    client.on('notification', () => this.poke());
+    client.on('notification', (message) => this.poke(message.channel === WORK_CHANNELS.outbox ? 'outbox' : 'requests'));
     await client.connect();
-    await client.query(`LISTEN ${WORK_CHANNEL}`);
+    await client.query(`LISTEN ${WORK_CHANNELS.requests}; LISTEN ${WORK_CHANNELS.outbox}`);
     this.listener = client;
   }
 
-  private async idle(): Promise<void> {
+  private async idle(kind: WorkKind): Promise<void> {
     if (!this.running) return;
     await new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
-        this.waiters.delete(wake);
+        this.waiters[kind].delete(wake);
         resolve();
       };
       const timer = setTimeout(wake, this.options.pollMs);
-      this.waiters.add(wake);
+      this.waiters[kind].add(wake);
     });
+  }
+
+  private async renewHeld(): Promise<void> {
+    const until = new Date(this.ctx.clock.now().getTime() + this.options.leaseMs);
+    try {
+      await renewLeases(this.ctx.db, 'requests', this.ctx.workerId, [...this.heldRequests], until);
+      await renewLeases(this.ctx.db, 'outbox', this.ctx.workerId, [...this.heldMessages], until);
+    } catch (error) {
+      this.ctx.logger.warn({ error: describeError(error) }, 'could not renew leases');
+    }
   }
 
   private async requestLoop(): Promise<void> {
@@ -100,7 +141,7 @@ export class Worker {
         this.ctx.logger.error({ error: describeError(error) }, 'request loop error');
         await sleep(500);
       }
-      if (!worked) await this.idle();
+      if (!worked) await this.idle('requests');
     }
   }
 
@@ -113,7 +154,7 @@ export class Worker {
         this.ctx.logger.error({ error: describeError(error) }, 'outbox loop error');
         await sleep(500);
       }
-      if (!worked) await this.idle();
+      if (!worked) await this.idle('outbox');
     }
   }
 
@@ -135,30 +176,38 @@ export class Worker {
     const expired = await sweepExpiredApprovals(this.ctx);
     if (expired > 0) {
       this.ctx.logger.info({ expired }, 'approvals expired');
-      this.poke();
+      this.poke('outbox');
     }
     return expired;
   }
 
   async deliverSome(limit = 20): Promise<number> {
-    const messages = await claimDueMessages(this.ctx, limit);
-    await Promise.all(messages.map((message) => deliverMessage(this.ctx, message)));
+    const messages = await claimDueMessages(this.ctx, limit, this.options.leaseMs);
+    for (const message of messages) this.heldMessages.add(message.id);
+    try {
+      await Promise.all(messages.map((message) => deliverMessage(this.ctx, message)));
+    } finally {
+      for (const message of messages) this.heldMessages.delete(message.id);
+    }
     return messages.length;
   }
 
   /** Claim and run one due request; false when none was due. */
   async runOneRequest(): Promise<boolean> {
-    const request = await claimDueRequest(this.ctx.db, this.ctx.workerId, this.ctx.clock.now(), REQUEST_LEASE_MS);
+    const request = await claimDueRequest(this.ctx.db, this.ctx.workerId, this.ctx.clock.now(), this.options.leaseMs);
     if (!request) return false;
+    this.heldRequests.add(request.id);
     try {
       await this.runStep(request);
     } catch (error) {
       await this.handleStepError(request, error);
+    } finally {
+      this.heldRequests.delete(request.id);
     }
     return true;
   }
 
-  private async runStep(request: RequestRow): Promise<void> {
+  private async runStep(request: ClaimedRequest): Promise<void> {
     switch (request.state) {
       case 'received':
       case 'diagnosing':
@@ -176,7 +225,7 @@ export class Worker {
     }
   }
 
-  private async handleStepError(request: RequestRow, error: unknown): Promise<void> {
+  private async handleStepError(request: ClaimedRequest, error: unknown): Promise<void> {
     const message = describeError(error);
     const transient = !isDeskhandError(error) || error.retryable;
     this.ctx.logger.warn({ requestId: request.id, state: request.state, attempts: request.attempts, error: message }, 'request step failed');
@@ -195,7 +244,7 @@ export class Worker {
 }
 
 /** A request whose step cannot succeed: mark it failed so a technician sees it (the dashboard lists failures). */
-async function failStuckRequest(ctx: EngineContext, request: RequestRow, error: string): Promise<void> {
+async function failStuckRequest(ctx: EngineContext, request: ClaimedRequest, error: string): Promise<void> {
   await ctx.db.transaction().execute(async (tx) => {
     const current = await lockRequest(tx, request.id);
     if (!current || ['planned', 'replied', 'escalated', 'failed'].includes(current.state)) return;

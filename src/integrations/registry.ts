@@ -8,7 +8,7 @@ import type { Db } from '../store/db.ts';
 import type { IntegrationRow } from '../store/schema.ts';
 import { ConnectWiseChannel } from './connectwise/channel.ts';
 import { ConnectWiseClient } from './connectwise/client.ts';
-import { GraphClient } from './m365/client.ts';
+import { GraphClient, markedSubject } from './m365/client.ts';
 import { M365DiagnosisReader } from './m365/reader.ts';
 import { M365ToolRunner, type ToolResult } from './m365/runner.ts';
 import type { PsaChannel } from './psa.ts';
@@ -23,8 +23,14 @@ export interface IdentityRuntime {
   policies: PolicyOverrides;
   reader(runbooks: () => Promise<Runbook[]>, onCall: (tool: string, args: Record<string, string>, result: unknown) => void): DiagnosisReader;
   resolve(argObjects: Readonly<Record<string, ArgumentObject>>, args: Record<string, string>): Promise<{ resolved: Record<string, string>; problems: string[] }>;
-  run(tool: string, args: Record<string, string>, resolved: Record<string, string>): Promise<ToolResult>;
-  sendMail(from: string, mail: { to: string; subject: string; text: string }): Promise<void>;
+  /** Run a tool; `prepared` carries what the engine made beforehand (the temporary password). */
+  run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
+  /** Has this write already taken effect (since `intentAt`)? Looks only. */
+  reconcile(tool: string, args: Record<string, string>, resolved: Record<string, string>, intentAt: Date): Promise<{ done: true; result: ToolResult } | { done: false }>;
+  /** Send mail; `marker` makes it findable later in the sender's Sent Items. */
+  sendMail(from: string, mail: { to: string; subject: string; text: string; marker?: string }): Promise<void>;
+  /** Whether a mail with this marker is already in the sender's Sent Items. */
+  mailAlreadySent(from: string, subject: string, marker: string): Promise<boolean>;
 }
 
 interface Cached<T> {
@@ -127,10 +133,12 @@ export function identityRuntime(integrationId: string, graph: GraphClient, polic
     policies,
     reader: (runbooks, onCall) => new M365DiagnosisReader(graph, runbooks, onCall),
     resolve: (argObjects, args) => runner.resolve(argObjects, args),
-    run: (tool, args, resolved) => runner.run(tool, args, resolved),
+    run: (tool, args, resolved, prepared) => runner.run(tool, args, resolved, prepared),
+    reconcile: (tool, args, resolved, intentAt) => runner.reconcile(tool, args, resolved, intentAt),
     sendMail: async (from, mail) => {
       await graph.sendMail(from, mail);
     },
+    mailAlreadySent: async (from, subject, marker) => (await graph.findSentMail(from, markedSubject(subject, marker))).length > 0,
   };
 }
 

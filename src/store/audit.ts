@@ -33,27 +33,38 @@ export function auditHash(prevHash: string, row: { mspId: string; seq: number; r
   );
 }
 
-/** Append events (in order) inside the caller's transaction. */
+/**
+ * Append events (in order) inside the caller's transaction: two statements per MSP. The first
+ * creates or locks the chain's head row (so appends of one MSP queue behind each other and other
+ * MSPs do not wait), the second inserts the rows and moves the head.
+ */
 export async function appendAudit(tx: Tx, events: AuditEvent | AuditEvent[]): Promise<void> {
   const list = Array.isArray(events) ? events : [events];
   const byMsp = new Map<string, AuditEvent[]>();
   for (const event of list) byMsp.set(event.mspId, [...(byMsp.get(event.mspId) ?? []), event]);
+  // A fixed order of locking keeps two transactions touching the same MSPs from deadlocking.
   for (const [mspId, mspEvents] of [...byMsp.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    await sql`INSERT INTO audit_heads (msp_id, seq, hash) VALUES (${mspId}, 0, ${GENESIS_HASH}) ON CONFLICT (msp_id) DO NOTHING`.execute(tx);
-    const head = await tx.selectFrom('audit_heads').select(['seq', 'hash']).where('msp_id', '=', mspId).forUpdate().executeTakeFirstOrThrow();
-    let seq = Number(head.seq);
-    let prev = head.hash;
+    const head = await sql<{ seq: string; hash: string }>`
+      INSERT INTO audit_heads (msp_id, seq, hash) VALUES (${mspId}, 0, ${GENESIS_HASH})
+      ON CONFLICT (msp_id) DO UPDATE SET msp_id = EXCLUDED.msp_id
+      RETURNING seq, hash`.execute(tx);
+    let seq = Number(head.rows[0]!.seq);
+    let prev = head.rows[0]!.hash;
     const rows = [];
     for (const event of mspEvents) {
       seq++;
       const data = event.data ?? {};
       const requestId = event.requestId ?? null;
       const hash = auditHash(prev, { mspId, seq, requestId, actor: event.actor, event: event.event, data, at: event.at });
-      rows.push({ msp_id: mspId, seq, request_id: requestId, actor: event.actor, event: event.event, data: json(data), at: event.at, prev_hash: prev, hash });
+      rows.push(sql`(${mspId}, ${seq}, ${requestId}, ${event.actor}, ${event.event}, ${json(data)}::jsonb, ${event.at}, ${prev}, ${hash})`);
       prev = hash;
     }
-    await tx.insertInto('audit_log').values(rows).execute();
-    await tx.updateTable('audit_heads').set({ seq, hash: prev }).where('msp_id', '=', mspId).execute();
+    await sql`
+      WITH appended AS (
+        INSERT INTO audit_log (msp_id, seq, request_id, actor, event, data, at, prev_hash, hash)
+        VALUES ${sql.join(rows)}
+      )
+      UPDATE audit_heads SET seq = ${seq}, hash = ${prev} WHERE msp_id = ${mspId}`.execute(tx);
   }
 }
 

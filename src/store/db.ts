@@ -1,6 +1,7 @@
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import * as initial from './migrations/0001_initial.ts';
+import * as integrationHealth from './migrations/0002_integration_health.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -62,6 +63,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
 
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_integration_health': integrationHealth,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -5,11 +5,13 @@ import { appendAudit } from './audit.ts';
 import { type Db, type DbOrTx, json, type Tx } from './db.ts';
 import type { RequestRow } from './schema.ts';
 
-export const WORK_CHANNEL = 'deskhand_work';
+/** Wake-up channels: requests and outbox messages wake different loops, so neither polls for the other. */
+export const WORK_CHANNELS = { requests: 'deskhand_requests', outbox: 'deskhand_outbox' } as const;
+export type WorkKind = keyof typeof WORK_CHANNELS;
 
-/** Wake workers after commit (NOTIFY is delivered when the transaction commits). */
-export async function notifyWork(tx: DbOrTx): Promise<void> {
-  await sql`select pg_notify(${WORK_CHANNEL}, '')`.execute(tx);
+/** Wake workers after commit (NOTIFY is delivered when the transaction commits, once per channel). */
+export async function notifyWork(tx: DbOrTx, kind: WorkKind = 'requests'): Promise<void> {
+  await sql`select pg_notify(${WORK_CHANNELS[kind]}, '')`.execute(tx);
 }
 
 export interface TransitionInput {
@@ -93,31 +95,46 @@ export async function enqueueOutbox(tx: Tx, input: OutboxInput): Promise<void> {
     })
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .execute();
-  await notifyWork(tx);
+  await notifyWork(tx, 'outbox');
 }
 
 export async function lockRequest(tx: Tx, id: string): Promise<RequestRow | undefined> {
   return tx.selectFrom('requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
+export type ClaimedRequest = RequestRow & { claimed_state: string };
+
 /**
- * Claim one due request for this worker: due, not final, and not leased by a live worker.
- * SKIP LOCKED lets several processes share the table without waiting on each other.
+ * Claim one due request for this worker: due, and not leased by a live worker (a lease runs out
+ * when its worker stops renewing it). SKIP LOCKED lets several processes share the table without
+ * waiting on each other. A `received` request becomes `diagnosing` in the same statement.
  */
-export async function claimDueRequest(db: Db, workerId: string, now: Date, leaseMs: number): Promise<RequestRow | undefined> {
+export async function claimDueRequest(db: Db, workerId: string, now: Date, leaseMs: number): Promise<ClaimedRequest | undefined> {
   const leaseUntil = new Date(now.getTime() + leaseMs);
-  const result = await sql<RequestRow>`
-    UPDATE requests SET lease_owner = ${workerId}, lease_until = ${leaseUntil}, attempts = attempts + 1
-    WHERE id = (
-      SELECT id FROM requests
+  const result = await sql<ClaimedRequest>`
+    WITH picked AS (
+      SELECT id, state FROM requests
       WHERE due_at IS NOT NULL AND due_at <= ${now}
         AND (lease_until IS NULL OR lease_until < ${now})
       ORDER BY due_at
       LIMIT 1
       FOR UPDATE SKIP LOCKED
     )
-    RETURNING *`.execute(db);
+    UPDATE requests r SET lease_owner = ${workerId}, lease_until = ${leaseUntil}, attempts = r.attempts + 1,
+      state = CASE WHEN picked.state = 'received' THEN 'diagnosing' ELSE r.state END
+    FROM picked WHERE r.id = picked.id
+    RETURNING r.*, picked.state AS claimed_state`.execute(db);
   return result.rows[0];
+}
+
+/** Keep this worker's leases alive while it works on them. */
+export async function renewLeases(db: Db, table: 'requests' | 'outbox', workerId: string, ids: string[], leaseUntil: Date): Promise<void> {
+  if (ids.length === 0) return;
+  if (table === 'requests') {
+    await sql`UPDATE requests SET lease_until = ${leaseUntil} WHERE lease_owner = ${workerId} AND id = ANY(${ids}::uuid[])`.execute(db);
+  } else {
+    await sql`UPDATE outbox SET lease_until = ${leaseUntil} WHERE status = 'pending' AND id = ANY(${ids}::uuid[])`.execute(db);
+  }
 }
 
 /** Give a claimed request back to be retried later (transient failure), keeping its state. */

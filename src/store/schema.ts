@@ -211,6 +211,14 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface IntegrationHealthTable {
+  integration_id: string;
+  consecutive_failures: number;
+  open_until: TimestampNullable;
+  last_error: string | null;
+  updated_at: Timestamp;
+}
+
 export interface SettingTable {
   key: string;
   value: Json;
@@ -234,6 +242,7 @@ export interface Database {
   audit_heads: AuditHeadTable;
   audit_log: AuditLogTable;
   settings: SettingTable;
+  integration_health: IntegrationHealthTable;
 }
 
 export type RequestRow = Selectable<RequestTable>;
