@@ -16,9 +16,9 @@ interface EmulatorState extends EmulatorEndpoints {
 }
 
 /** `deskhand emulators`: runs until stopped; writes its addresses to the state file. */
-export async function runEmulators(options: { stateFile?: string; host: string }): Promise<void> {
+export async function runEmulators(options: { stateFile?: string; host: string; latency?: boolean }): Promise<void> {
   const logger = createLogger({ name: 'emulators' });
-  const running = await startEmulators({ world: loadDemoWorld(), host: options.host });
+  const running = await startEmulators({ world: loadDemoWorld(), host: options.host, realisticLatency: options.latency === true });
   const state: EmulatorState = { pid: process.pid, ...running.endpoints };
   if (options.stateFile) {
     const tmp = `${options.stateFile}.${process.pid}.tmp`;

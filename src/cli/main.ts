@@ -25,7 +25,8 @@ program
   .description('run the built-in emulators (ConnectWise, Microsoft Graph) loaded with the demo world')
   .option('--state-file <path>', 'write their addresses and pid to this file')
   .option('--host <host>', 'listen address', '127.0.0.1')
-  .action(async (options: { stateFile?: string; host: string }) => (await import('./emulators.ts')).runEmulators(options));
+  .option('--latency', 'add realistic latency to every answer (Graph 40-120 ms, ConnectWise 80-250 ms)')
+  .action(async (options: { stateFile?: string; host: string; latency?: boolean }) => (await import('./emulators.ts')).runEmulators(options));
 
 program
   .command('demo')
