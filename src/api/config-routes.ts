@@ -127,6 +127,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
           .execute();
         await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.changed', data: { integrationId: id, tool: toolName, ...body }, at });
       });
+      // This process plans with the new policy at once; other processes within the registry's short cache.
+      ctx.integrations.invalidate(id);
       return { tool: toolName, ...body };
     },
   );

@@ -29,7 +29,7 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
     return;
   }
   const steps = plan.steps as PlanStep[];
-  const identity = await ctx.integrations.identityForClient(request.client_id!);
+  const identity = await ctx.integrations.identityForClient(request.client_id!, { freshPolicies: true });
   if (!identity) {
     await failRequest(ctx, request, plan, null, 'the Microsoft 365 integration of this client was removed or disabled', []);
     return;

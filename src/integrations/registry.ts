@@ -38,9 +38,23 @@ interface Cached<T> {
   value: T;
 }
 
+/**
+ * Rows and policies are read again after this long: a changed credential or URL takes effect within
+ * it, without a query per call on the hot path. Execution always reads policies fresh (rule 3).
+ */
+const ROW_TTL_MS = 2_000;
+
+interface Fresh<T> {
+  value: T;
+  readAt: number;
+}
+
 export class IntegrationRegistry {
   private readonly psaCache = new Map<string, Cached<PsaChannel>>();
   private readonly identityCache = new Map<string, Cached<{ graph: GraphClient }>>();
+  private readonly cwClients = new Map<string, Cached<ConnectWiseClient>>();
+  private readonly rows = new Map<string, Fresh<IntegrationRow | undefined>>();
+  private readonly policies = new Map<string, Fresh<PolicyOverrides>>();
 
   constructor(
     private readonly db: Db,
@@ -48,9 +62,19 @@ export class IntegrationRegistry {
   ) {}
 
   async row(integrationId: string): Promise<IntegrationRow> {
-    const row = await this.db.selectFrom('integrations').selectAll().where('id', '=', integrationId).executeTakeFirst();
+    const row = await this.remember(this.rows, integrationId, () =>
+      this.db.selectFrom('integrations').selectAll().where('id', '=', integrationId).executeTakeFirst(),
+    );
     if (!row) throw new DeskhandError('not_found', `integration ${integrationId} does not exist`);
     return row;
+  }
+
+  private async remember<T>(cache: Map<string, Fresh<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    const known = cache.get(key);
+    if (known && Date.now() - known.readAt < ROW_TTL_MS) return known.value;
+    const value = await load();
+    cache.set(key, { value, readAt: Date.now() });
+    return value;
   }
 
   secretsOf(row: IntegrationRow): Record<string, string> {
@@ -67,7 +91,17 @@ export class IntegrationRegistry {
     return channel;
   }
 
+  /** The ConnectWise client of an integration row, reused while the row is unchanged. */
   connectWiseClient(row: IntegrationRow): ConnectWiseClient {
+    const version = row.updated_at.toISOString();
+    const cached = this.cwClients.get(row.id);
+    if (cached && cached.version === version) return cached.value;
+    const client = this.buildConnectWiseClient(row);
+    this.cwClients.set(row.id, { version, value: client });
+    return client;
+  }
+
+  private buildConnectWiseClient(row: IntegrationRow): ConnectWiseClient {
     const config = row.config as Record<string, string>;
     const secrets = this.secretsOf(row);
     return new ConnectWiseClient({
@@ -85,18 +119,25 @@ export class IntegrationRegistry {
     throw new DeskhandError('config', `integration ${row.name} (${row.kind}) is not a PSA deskhand can write to`);
   }
 
-  /** The client's Microsoft 365 integration, or null when none is configured. */
-  async identityForClient(clientId: string): Promise<IdentityRuntime | null> {
-    const row = await this.db
-      .selectFrom('integrations')
-      .selectAll()
-      .where('client_id', '=', clientId)
-      .where('kind', '=', 'm365')
-      .where('enabled', '=', true)
-      .executeTakeFirst();
+  /**
+   * The client's Microsoft 365 integration, or null when none is configured. `freshPolicies` reads
+   * the tool policies now rather than from the short cache (execution: a tool disabled a second ago
+   * must not run).
+   */
+  async identityForClient(clientId: string, options: { freshPolicies?: boolean } = {}): Promise<IdentityRuntime | null> {
+    const row = await this.remember(this.rows, `m365-of:${clientId}`, () =>
+      this.db
+        .selectFrom('integrations')
+        .selectAll()
+        .where('client_id', '=', clientId)
+        .where('kind', '=', 'm365')
+        .where('enabled', '=', true)
+        .executeTakeFirst(),
+    );
     if (!row) return null;
     const { graph } = this.graphFor(row);
-    return identityRuntime(row.id, graph, await this.policiesOf(row.id));
+    const policies = options.freshPolicies ? await this.policiesOf(row.id) : await this.remember(this.policies, row.id, () => this.policiesOf(row.id));
+    return identityRuntime(row.id, graph, policies);
   }
 
   private graphFor(row: IntegrationRow): { graph: GraphClient } {
@@ -115,6 +156,18 @@ export class IntegrationRegistry {
     const value = { graph };
     this.identityCache.set(row.id, { version, value });
     return value;
+  }
+
+  /** Forget what was read about an integration (its configuration or policies just changed here). */
+  invalidate(integrationId?: string): void {
+    if (!integrationId) {
+      this.rows.clear();
+      this.policies.clear();
+      return;
+    }
+    this.policies.delete(integrationId);
+    this.rows.delete(integrationId);
+    for (const key of [...this.rows.keys()]) if (key.startsWith('m365-of:')) this.rows.delete(key);
   }
 
   async policiesOf(integrationId: string): Promise<PolicyOverrides> {
