@@ -83,7 +83,7 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
 
 async function findIntegration(ctx: EngineContext, id: string, kind: string) {
   if (!/^[0-9a-f-]{36}$/i.test(id)) throw new DeskhandError('unauthorized', 'unknown webhook URL');
-  const row = await ctx.db.selectFrom('integrations').selectAll().where('id', '=', id).where('kind', '=', kind).where('enabled', '=', true).executeTakeFirst();
-  if (!row) throw new DeskhandError('unauthorized', 'unknown webhook URL');
+  const row = await ctx.integrations.row(id).catch(() => null);
+  if (!row || row.kind !== kind || !row.enabled) throw new DeskhandError('unauthorized', 'unknown webhook URL');
   return row;
 }

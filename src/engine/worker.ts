@@ -19,6 +19,8 @@ import { executePlan } from './execute.ts';
 import { sweepExpiredApprovals } from './expiry.ts';
 import { claimDueMessages, deliverMessage } from './outbox.ts';
 
+const OUTBOX_BATCH = 20;
+
 /** A diagnosis that keeps failing transiently (the tenant is down) is retried this many times. */
 const MAX_REQUEST_ATTEMPTS = 6;
 
@@ -46,6 +48,8 @@ export interface WorkerOptions {
 export class Worker {
   private running = false;
   private readonly waiters: Record<WorkKind, Set<() => void>> = { requests: new Set(), outbox: new Set() };
+  /** A wake-up arrived while every loop of that kind was busy: look again before idling. */
+  private readonly missed: Record<WorkKind, boolean> = { requests: false, outbox: false };
   private listener: pg.Client | null = null;
   private loops: Promise<void>[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
@@ -85,15 +89,30 @@ export class Worker {
   async stop(): Promise<void> {
     this.running = false;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    this.poke();
+    this.wakeAll();
     await Promise.allSettled(this.loops);
     await this.listener?.end().catch(() => {});
     this.listener = null;
   }
 
-  /** Wake the loops now (a notification arrived, or a caller knows there is work). */
+  /**
+   * Wake a loop now (a notification arrived, or a caller knows there is work). One notification is
+   * one piece of new work, so one idle loop is woken, not all of them to race for it.
+   */
   poke(kind?: WorkKind): void {
     for (const k of kind ? [kind] : (['requests', 'outbox'] as const)) {
+      const next = this.waiters[k].values().next();
+      if (next.done) {
+        this.missed[k] = true;
+        continue;
+      }
+      this.waiters[k].delete(next.value);
+      next.value();
+    }
+  }
+
+  private wakeAll(): void {
+    for (const k of ['requests', 'outbox'] as const) {
       const waiting = [...this.waiters[k]];
       this.waiters[k].clear();
       for (const wake of waiting) wake();
@@ -111,6 +130,10 @@ export class Worker {
 
   private async idle(kind: WorkKind): Promise<void> {
     if (!this.running) return;
+    if (this.missed[kind]) {
+      this.missed[kind] = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -149,7 +172,8 @@ export class Worker {
     while (this.running) {
       let worked = false;
       try {
-        worked = (await this.deliverSome()) > 0;
+        // A full batch means there may be more; a partial one means the table was drained.
+        worked = (await this.deliverSome()) >= OUTBOX_BATCH;
       } catch (error) {
         this.ctx.logger.error({ error: describeError(error) }, 'outbox loop error');
         await sleep(500);
@@ -181,7 +205,7 @@ export class Worker {
     return expired;
   }
 
-  async deliverSome(limit = 20): Promise<number> {
+  async deliverSome(limit = OUTBOX_BATCH): Promise<number> {
     const messages = await claimDueMessages(this.ctx, limit, this.options.leaseMs);
     for (const message of messages) this.heldMessages.add(message.id);
     try {
