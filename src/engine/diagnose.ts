@@ -13,6 +13,7 @@ import { type ClaimedRequest, enqueueOutbox } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { internalNote } from './messages.ts';
+import { resolveThroughReader } from './resolve.ts';
 
 /**
  * The `received` step: read the ticket, diagnose with read tools only, plan, validate, freeze the
@@ -155,7 +156,7 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
   const validation = await validatePlan(proposed, {
     tools: offered,
     allTools: input.catalog,
-    resolve: (argObjects, args) => input.identity.resolve(argObjects, args),
+    resolve: (argObjects, args) => resolveThroughReader(reader, argObjects, args),
   });
   if (validation.ok) return { proposed: validation.plan, reads, requester, manager, findings, rejectedProblems: null };
   return {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeskhandError } from '../core/errors.ts';
+import { nodeTransport, type Transport, type TransportResponse } from './transport.ts';
 
 /**
  * The one HTTP client every integration uses: JSON in and out, a timeout, and short in-process
@@ -21,7 +22,7 @@ export interface HttpRequest {
 
 export interface HttpResponse<T = unknown> {
   status: number;
-  headers: Headers;
+  headers: { get(name: string): string | null };
   body: T;
   url: string;
 }
@@ -39,19 +40,20 @@ export interface HttpClientOptions {
   describeError?: (status: number, body: unknown) => string;
   /** Called on 401 once before retrying (e.g. to drop a cached token). */
   onUnauthorized?: () => void;
-  fetchImpl?: typeof fetch;
+  /** The wire; node's http with keep-alive by default. `fetch` fits too (tests pass spies of it). */
+  fetchImpl?: Transport;
 }
 
 export class HttpClient {
   private readonly options: Required<Omit<HttpClientOptions, 'headers' | 'describeError' | 'onUnauthorized' | 'fetchImpl'>> &
-    Pick<HttpClientOptions, 'headers' | 'describeError' | 'onUnauthorized'> & { fetchImpl: typeof fetch };
+    Pick<HttpClientOptions, 'headers' | 'describeError' | 'onUnauthorized'> & { fetchImpl: Transport };
 
   constructor(options: HttpClientOptions) {
     this.options = {
       timeoutMs: 15_000,
       maxAttempts: 3,
       maxInlineWaitMs: 2_000,
-      fetchImpl: globalThis.fetch,
+      fetchImpl: nodeTransport,
       ...options,
     };
   }
@@ -73,7 +75,7 @@ export class HttpClient {
     const url = this.resolveUrl(req.url, req.query);
     let unauthorizedRetried = false;
     for (let attempt = 1; ; attempt++) {
-      let response: Response;
+      let response: TransportResponse;
       try {
         response = await this.send(url, req);
       } catch (cause) {
@@ -111,7 +113,7 @@ export class HttpClient {
     }
   }
 
-  private async send(url: string, req: HttpRequest): Promise<Response> {
+  private async send(url: string, req: HttpRequest): Promise<TransportResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...(await this.options.headers?.()), ...req.headers };
     let body: string | undefined;
     if (req.json !== undefined) {
@@ -130,7 +132,7 @@ export class HttpClient {
   }
 }
 
-async function readBody(response: Response): Promise<unknown> {
+async function readBody(response: TransportResponse): Promise<unknown> {
   const text = await response.text();
   if (text.length === 0) return null;
   const type = response.headers.get('content-type') ?? '';

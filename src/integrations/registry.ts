@@ -1,7 +1,7 @@
 import type { Runbook } from '../core/directory.ts';
 import { DeskhandError } from '../core/errors.ts';
 import type { PolicyOverrides } from '../core/policy.ts';
-import type { ArgumentObject, ToolPolicy } from '../core/tool.ts';
+import type { ToolPolicy } from '../core/tool.ts';
 import type { DiagnosisReader } from '../planner/types.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Db } from '../store/db.ts';
@@ -22,7 +22,6 @@ export interface IdentityRuntime {
   integrationId: string;
   policies: PolicyOverrides;
   reader(runbooks: () => Promise<Runbook[]>, onCall: (tool: string, args: Record<string, string>, result: unknown) => void): DiagnosisReader;
-  resolve(argObjects: Readonly<Record<string, ArgumentObject>>, args: Record<string, string>): Promise<{ resolved: Record<string, string>; problems: string[] }>;
   /** Run a tool; `prepared` carries what the engine made beforehand (the temporary password). */
   run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
   /** Has this write already taken effect (since `intentAt`)? Looks only. */
@@ -185,7 +184,6 @@ export function identityRuntime(integrationId: string, graph: GraphClient, polic
     integrationId,
     policies,
     reader: (runbooks, onCall) => new M365DiagnosisReader(graph, runbooks, onCall),
-    resolve: (argObjects, args) => runner.resolve(argObjects, args),
     run: (tool, args, resolved, prepared) => runner.run(tool, args, resolved, prepared),
     reconcile: (tool, args, resolved, intentAt) => runner.reconcile(tool, args, resolved, intentAt),
     sendMail: async (from, mail) => {
