@@ -93,3 +93,29 @@ describe('a system that is briefly down', () => {
     expect(diagnosisNotes).toHaveLength(1);
   });
 });
+
+describe('a webhook that never arrives', () => {
+  it('is made up for by polling ConnectWise for newer tickets, once', async () => {
+    const { ConnectWiseClient } = await import('../src/integrations/connectwise/client.ts');
+    const row = await sb.service.ctx.db.selectFrom('integrations').selectAll().where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
+    const cw: InstanceType<typeof ConnectWiseClient> = sb.service.ctx.integrations.connectWiseClient(row);
+    await sb.service.worker!.pollIntakeIfDue(true); // the cursor now stands at the newest ticket
+    const registrations = await cw.listCallbacks();
+    for (const callback of registrations) await cw.deleteCallback(callback.id);
+    try {
+      const ticket = await sb.openTicket('contoso', 'patti.fernandez@contoso.example', 'Could I get Zendesk please?');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await sb.service.ctx.db.selectFrom('requests').select('id').where('external_ref', '=', String(ticket)).executeTakeFirst()).toBeUndefined();
+      expect(await sb.service.worker!.pollIntakeIfDue(true)).toBe(1);
+      expect(await sb.service.worker!.pollIntakeIfDue(true)).toBe(0);
+      const request = await sb.requestForTicket(ticket);
+      const final = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
+      expect(final.state).toBe('awaiting_approval');
+      const received = await sb.service.ctx.db.selectFrom('audit_log').select('actor').where('request_id', '=', request.id).where('event', '=', 'request.received').executeTakeFirstOrThrow();
+      expect(received.actor).toBe('poll:connectwise');
+    } finally {
+      const { registerWebhooks } = await import('../src/service.ts');
+      await registerWebhooks(sb.service.ctx, `http://127.0.0.1:${new URL(sb.service.url).port}`, sb.service.ctx.logger);
+    }
+  });
+});

@@ -17,6 +17,7 @@ import { decideAfterNote } from './decide.ts';
 import { diagnoseRequest, escalateUndiagnosed } from './diagnose.ts';
 import { executePlan } from './execute.ts';
 import { sweepExpiredApprovals } from './expiry.ts';
+import { pollMissedTickets } from './intake-poll.ts';
 import { claimDueMessages, deliverMessage } from './outbox.ts';
 
 const OUTBOX_BATCH = 20;
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** LISTEN for wake-ups on this connection string (optional; polling alone also works). */
   listenUrl?: string;
+  /** How often the PSAs are asked for tickets whose webhook never arrived (0: never). */
+  intakePollMs?: number;
 }
 
 /**
@@ -63,11 +66,13 @@ export class Worker {
     options: WorkerOptions = {},
   ) {
     const fromEnv = Number(process.env['DESKHAND_LEASE_MS']);
+    const pollEnv = Number(process.env['DESKHAND_INTAKE_POLL_MS']);
     this.options = {
       concurrency: 4,
       pollMs: 1_000,
       sweepMs: 5_000,
       leaseMs: Number.isInteger(fromEnv) && fromEnv >= 1_000 ? fromEnv : 30_000,
+      intakePollMs: Number.isInteger(pollEnv) && pollEnv >= 0 ? pollEnv : 60_000,
       ...options,
     };
   }
@@ -189,6 +194,11 @@ export class Worker {
       } catch (error) {
         this.ctx.logger.error({ error: describeError(error) }, 'expiry sweep error');
       }
+      try {
+        await this.pollIntakeIfDue();
+      } catch (error) {
+        this.ctx.logger.error({ error: describeError(error) }, 'intake poll error');
+      }
       await sleep(Math.min(this.options.sweepMs, 1_000));
     }
   }
@@ -203,6 +213,19 @@ export class Worker {
       this.poke('outbox');
     }
     return expired;
+  }
+
+  private lastIntakePoll = 0;
+
+  /** Ask the PSAs for tickets whose webhook never arrived (one worker per interval does it). */
+  async pollIntakeIfDue(force = false): Promise<number> {
+    const every = this.options.intakePollMs;
+    if (every <= 0) return 0;
+    if (!force && Date.now() - this.lastIntakePoll < every) return 0;
+    this.lastIntakePoll = Date.now();
+    const taken = await pollMissedTickets(this.ctx, force ? 0 : every);
+    if (taken > 0) this.poke('requests');
+    return taken;
   }
 
   async deliverSome(limit = OUTBOX_BATCH): Promise<number> {

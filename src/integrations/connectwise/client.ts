@@ -85,8 +85,10 @@ export interface ListQuery {
   conditions?: string;
   orderBy?: string;
   fields?: string;
-  /** Records per page, 1..1000 (ConnectWise's maximum). Every page is fetched regardless. */
+  /** Records per page, 1..1000 (ConnectWise's maximum). Every page is fetched unless `limit` is set. */
   pageSize?: number;
+  /** Stop after this many records (e.g. 1 with `orderBy: 'id desc'` for the newest ticket). */
+  limit?: number;
 }
 
 type Ref<K extends string> = { id: number } | { [key in K]: string };
@@ -373,6 +375,7 @@ export class ConnectWiseClient {
       const response = await this.send({ method: 'GET', url });
       const items = parseList(schema, response.body, what);
       records.push(...items);
+      if (query.limit !== undefined && records.length >= query.limit) return records.slice(0, query.limit);
       url = this.nextPageUrl(response, items.length, pageSize, url, page);
     }
     return records;
