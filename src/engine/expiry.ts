@@ -1,58 +1,78 @@
 import { sql } from 'kysely';
-import { appendAudit } from '../store/audit.ts';
-import { enqueueOutbox, lockRequest } from '../store/requests.ts';
+import { type AuditEvent, appendAudit } from '../store/audit.ts';
+import { json } from '../store/db.ts';
+import { notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
 import { expiredReply } from './messages.ts';
 
 /**
  * The 24-hour expiry, swept from rows: pending approvals past `expires_at` become `expired`, and
- * each request still awaiting approval gets its outcome and its reply queued. Safe with many
+ * each request still awaiting approval gets its outcome and its reply queued (set-based, a batch
+ * at a time, so 10,000 approvals expiring at once cost a few dozen statements). Safe with many
  * workers: each batch claims its rows with SKIP LOCKED, so every approval expires exactly once.
  * Returns how many approvals expired.
  */
 export async function sweepExpiredApprovals(ctx: EngineContext, batchSize = 500): Promise<number> {
   let total = 0;
   for (;;) {
-    const expired = await ctx.db.transaction().execute(async (tx) => {
-      const at = ctx.clock.now();
-      const rows = await sql<{ id: string; request_id: string; msp_id: string; kind: string }>`
-        UPDATE approvals SET status = 'expired', decided_at = ${at}
-        WHERE id IN (
-          SELECT id FROM approvals WHERE status = 'pending' AND expires_at <= ${at}
-          ORDER BY expires_at LIMIT ${batchSize} FOR UPDATE SKIP LOCKED
-        )
-        RETURNING id, request_id, msp_id, kind`.execute(tx);
-      if (rows.rows.length === 0) return 0;
-      const requestIds = [...new Set(rows.rows.map((r) => r.request_id))].sort();
-      const events = rows.rows.map((r) => ({
-        mspId: r.msp_id,
-        requestId: r.request_id,
-        actor: 'agent',
-        event: 'approval.expired',
-        data: { approvalId: r.id, kind: r.kind },
-        at,
-      }));
-      for (const requestId of requestIds) {
-        const request = await lockRequest(tx, requestId);
-        if (!request || request.state !== 'awaiting_approval' || request.outcome) continue;
-        await tx.updateTable('approvals').set({ status: 'cancelled', decided_at: at }).where('request_id', '=', requestId).where('status', '=', 'pending').execute();
-        await enqueueOutbox(tx, {
-          mspId: request.msp_id,
-          requestId,
-          integrationId: request.source_integration_id,
-          kind: 'psa_note',
-          key: `${requestId}:reply`,
-          payload: { ticketRef: request.external_ref, visibility: 'customer', purpose: 'reply', text: expiredReply({ requestId }) },
-          onDelivered: { requestState: 'replied' },
-          at,
-        });
-        await tx.updateTable('requests').set({ outcome: 'expired', updated_at: at }).where('id', '=', requestId).execute();
-        events.push({ mspId: request.msp_id, requestId, actor: 'agent', event: 'request.expired', data: { approvalId: '', kind: 'request' }, at });
-      }
-      await appendAudit(tx, events);
-      return rows.rows.length;
-    });
+    const expired = await ctx.db.transaction().execute((tx) => sweepBatch(ctx, tx, batchSize));
     total += expired;
     if (expired < batchSize) return total;
   }
+}
+
+async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>[0], batchSize: number): Promise<number> {
+  const at = ctx.clock.now();
+  const approvals = await sql<{ id: string; request_id: string; msp_id: string; kind: string }>`
+    UPDATE approvals SET status = 'expired', decided_at = ${at}
+    WHERE id IN (
+      SELECT id FROM approvals WHERE status = 'pending' AND expires_at <= ${at}
+      ORDER BY expires_at LIMIT ${batchSize} FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, request_id, msp_id, kind`.execute(tx);
+  if (approvals.rows.length === 0) return 0;
+  const requestIds = [...new Set(approvals.rows.map((r) => r.request_id))];
+  // Only requests still waiting are answered (a decision may have raced the sweep); locked in id order.
+  const waiting = await sql<{ id: string; msp_id: string; external_ref: string; source_integration_id: string | null }>`
+    SELECT id, msp_id, external_ref, source_integration_id FROM requests
+    WHERE id = ANY(${requestIds}::uuid[]) AND state = 'awaiting_approval' AND outcome IS NULL
+    ORDER BY id FOR UPDATE`.execute(tx);
+  const events: AuditEvent[] = approvals.rows.map((r) => ({
+    mspId: r.msp_id,
+    requestId: r.request_id,
+    actor: 'agent',
+    event: 'approval.expired',
+    data: { approvalId: r.id, kind: r.kind },
+    at,
+  }));
+  if (waiting.rows.length > 0) {
+    const ids = waiting.rows.map((r) => r.id);
+    await sql`UPDATE approvals SET status = 'cancelled', decided_at = ${at} WHERE request_id = ANY(${ids}::uuid[]) AND status = 'pending'`.execute(tx);
+    await sql`UPDATE requests SET outcome = 'expired', updated_at = ${at} WHERE id = ANY(${ids}::uuid[])`.execute(tx);
+    await tx
+      .insertInto('outbox')
+      .values(
+        waiting.rows.map((r) => ({
+          id: crypto.randomUUID(),
+          msp_id: r.msp_id,
+          request_id: r.id,
+          integration_id: r.source_integration_id,
+          kind: 'psa_note',
+          idempotency_key: `${r.id}:reply`,
+          payload: json({ ticketRef: r.external_ref, visibility: 'customer', purpose: 'reply', text: expiredReply({ requestId: r.id }) }),
+          on_delivered: json({ requestState: 'replied' }),
+          status: 'pending' as const,
+          next_attempt_at: at,
+          created_at: at,
+        })),
+      )
+      .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      .execute();
+    for (const r of waiting.rows) {
+      events.push({ mspId: r.msp_id, requestId: r.id, actor: 'agent', event: 'request.expired', data: { outcome: 'expired' }, at });
+    }
+    await notifyWork(tx, 'outbox');
+  }
+  await appendAudit(tx, events);
+  return approvals.rows.length;
 }

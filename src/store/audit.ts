@@ -41,7 +41,11 @@ export function auditHash(prevHash: string, row: { mspId: string; seq: number; r
 export async function appendAudit(tx: Tx, events: AuditEvent | AuditEvent[]): Promise<void> {
   const list = Array.isArray(events) ? events : [events];
   const byMsp = new Map<string, AuditEvent[]>();
-  for (const event of list) byMsp.set(event.mspId, [...(byMsp.get(event.mspId) ?? []), event]);
+  for (const event of list) {
+    const group = byMsp.get(event.mspId);
+    if (group) group.push(event);
+    else byMsp.set(event.mspId, [event]);
+  }
   // A fixed order of locking keeps two transactions touching the same MSPs from deadlocking.
   for (const [mspId, mspEvents] of [...byMsp.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const head = await sql<{ seq: string; hash: string }>`
