@@ -9,7 +9,7 @@ import { FREELY_GRANTED_APPS } from '../src/world/generate.ts';
 import type { Ask } from './asks.ts';
 import { type BenchEmulators, startBenchEmulators } from './emulators.ts';
 import type { Target } from './drive.ts';
-import { type RequestStatus, RequestWatcher, type StatusQuery } from './watch.ts';
+import { type RequestStatus, RequestWatcher, type StatusQuery, splitKeys } from './watch.ts';
 
 /**
  * The baseline: the least code that does the same outside work as the engine, to measure what the
@@ -314,12 +314,13 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
       return [m.id, c];
     }),
   );
-  const statusQuery: StatusQuery = async (p, ticketIds) => {
+  const statusQuery: StatusQuery = async (p, keys) => {
     const result = await p.query<{ key: string; state: string; outcome: string | null; last_error: string | null; note_at: Date | null; approval_id: string | null; plan_hash: string | null }>(
       `SELECT r.msp_id || '/' || r.ticket_id AS key, r.state, r.outcome, r.last_error, r.note_at, a.id::text AS approval_id, a.plan_hash
-         FROM ${SCHEMA}.requests r LEFT JOIN ${SCHEMA}.approvals a ON a.request_id = r.id AND a.status = 'pending'
-        WHERE r.ticket_id::text = ANY($1::text[])`,
-      [ticketIds],
+         FROM unnest($1::text[], $2::int[]) AS w(msp, ticket)
+         JOIN ${SCHEMA}.requests r ON r.msp_id = w.msp AND r.ticket_id = w.ticket
+         LEFT JOIN ${SCHEMA}.approvals a ON a.request_id = r.id AND a.status = 'pending'`,
+      splitKeys(keys),
     );
     return result.rows.map(
       (r): RequestStatus => ({ key: r.key, state: r.state, outcome: r.outcome, lastError: r.last_error, noteAt: r.note_at, approvalId: r.approval_id, planHash: r.plan_hash }),

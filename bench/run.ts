@@ -280,10 +280,10 @@ async function benchOn(database: BenchDatabase, world: World, options: BenchOpti
         await workers.stop();
       }
     }
-    const one = f[k('workers_1_rps')];
-    const four = f[k('workers_4_rps')];
-    f[k('workers_4_over_1')] = typeof one === 'number' && typeof four === 'number' ? round(four / one, 2) : null;
   }
+  const one = f[k('workers_1_rps')];
+  const four = f[k('workers_4_rps')];
+  f[k('workers_4_over_1')] = typeof one === 'number' && typeof four === 'number' ? round(four / one, 2) : null;
 
   // --- the expiry sweep, with no worker running ------------------------------------------------------
   await waitIdle(pool, 60_000).catch(() => {});

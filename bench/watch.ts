@@ -19,12 +19,16 @@ export interface RequestStatus {
   planHash: string | null;
 }
 
-/** Statuses of the requests whose ticket ids are given. */
-export type StatusQuery = (pool: pg.Pool, ticketIds: string[]) => Promise<RequestStatus[]>;
+/** Statuses of the requests with these keys (`<source>/<ticket id>`). */
+export type StatusQuery = (pool: pg.Pool, keys: string[]) => Promise<RequestStatus[]>;
+
+/** Splits keys into parallel arrays of sources and ticket ids (for `unnest`, so that lookups use the unique index). */
+export function splitKeys(keys: string[]): [string[], string[]] {
+  return [keys.map((key) => key.slice(0, key.lastIndexOf('/'))), keys.map((key) => key.slice(key.lastIndexOf('/') + 1))];
+}
 
 interface Waiter {
   key: string;
-  ticketId: string;
   done: (status: RequestStatus) => boolean;
   fail: (status: RequestStatus) => string | null;
   deadline: number;
@@ -58,11 +62,9 @@ export class RequestWatcher {
     options: { timeoutMs: number; fail?: (status: RequestStatus) => string | null },
   ): Promise<RequestStatus> {
     if (this.stopped) return Promise.reject(new Error('the watcher was stopped'));
-    const ticketId = key.slice(key.lastIndexOf('/') + 1);
     return new Promise<RequestStatus>((resolve, reject) => {
       this.waiters.add({
         key,
-        ticketId,
         done,
         fail: options.fail ?? (() => null),
         deadline: Date.now() + options.timeoutMs,
@@ -95,11 +97,11 @@ export class RequestWatcher {
     if (this.polling) return;
     this.polling = true;
     try {
-      const ids = [...new Set([...this.waiters].map((w) => w.ticketId))];
+      const keys = [...new Set([...this.waiters].map((w) => w.key))];
       let statuses: RequestStatus[] = [];
       try {
         benchQueries.count++;
-        statuses = await this.query(this.pool, ids);
+        statuses = await this.query(this.pool, keys);
         this.queryErrors = 0;
       } catch (error) {
         // A few failed polls are tolerated (the server is busy); many are a failure of the run.
@@ -141,7 +143,7 @@ function describe(status: RequestStatus): string {
 }
 
 /** The engine's tables: requests, the first delivered internal note, the pending technician approval. */
-export const engineStatusQuery: StatusQuery = async (pool, ticketIds) => {
+export const engineStatusQuery: StatusQuery = async (pool, keys) => {
   const result = await pool.query<{
     key: string;
     state: string;
@@ -155,10 +157,10 @@ export const engineStatusQuery: StatusQuery = async (pool, ticketIds) => {
             (SELECT min(o.delivered_at) FROM outbox o
               WHERE o.request_id = r.id AND o.status = 'delivered' AND o.payload->>'visibility' = 'internal') AS note_at,
             a.id::text AS approval_id, a.plan_hash
-       FROM requests r
-       LEFT JOIN approvals a ON a.request_id = r.id AND a.kind = 'technician' AND a.status = 'pending'
-      WHERE r.external_ref = ANY($1::text[])`,
-    [ticketIds],
+       FROM unnest($1::uuid[], $2::text[]) AS w(source, ref)
+       JOIN requests r ON r.source_integration_id = w.source AND r.external_ref = w.ref
+       LEFT JOIN approvals a ON a.request_id = r.id AND a.kind = 'technician' AND a.status = 'pending'`,
+    splitKeys(keys),
   );
   return result.rows.map((r) => ({
     key: r.key,
