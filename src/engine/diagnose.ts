@@ -280,6 +280,8 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
     replyToEmployee: input.proposed.replyToEmployee ?? null,
   });
   await ctx.db.transaction().execute(async (tx) => {
+    // The request row first, as every transaction that touches a request does (no lock-order deadlocks).
+    await tx.selectFrom('requests').select('id').where('id', '=', request.id).forUpdate().executeTakeFirst();
     await tx
       .insertInto('diagnoses')
       .values({

@@ -15,28 +15,32 @@ import { expiredReply } from './messages.ts';
 export async function sweepExpiredApprovals(ctx: EngineContext, batchSize = 500): Promise<number> {
   let total = 0;
   for (;;) {
-    const expired = await ctx.db.transaction().execute((tx) => sweepBatch(ctx, tx, batchSize));
+    const { expired, requests } = await ctx.db.transaction().execute((tx) => sweepBatch(ctx, tx, batchSize));
     total += expired;
-    if (expired < batchSize) return total;
+    if (requests < batchSize) return total;
   }
 }
 
-async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>[0], batchSize: number): Promise<number> {
+async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>[0], batchSize: number): Promise<{ expired: number; requests: number }> {
   const at = ctx.clock.now();
+  // Requests first, then their approvals: the order every decision takes its locks in. A request
+  // being decided right now is skipped (SKIP LOCKED) and met by the next sweep, if still pending.
+  const due = await sql<{ request_id: string }>`
+    SELECT DISTINCT request_id FROM approvals WHERE status = 'pending' AND expires_at <= ${at} LIMIT ${batchSize}`.execute(tx);
+  if (due.rows.length === 0) return { expired: 0, requests: 0 };
+  const locked = await sql<{ id: string; msp_id: string; external_ref: string; source_integration_id: string | null; state: string; outcome: string | null }>`
+    SELECT id, msp_id, external_ref, source_integration_id, state, outcome FROM requests
+    WHERE id = ANY(${due.rows.map((r) => r.request_id)}::uuid[])
+    ORDER BY id FOR UPDATE SKIP LOCKED`.execute(tx);
+  if (locked.rows.length === 0) return { expired: 0, requests: 0 };
   const approvals = await sql<{ id: string; request_id: string; msp_id: string; kind: string }>`
     UPDATE approvals SET status = 'expired', decided_at = ${at}
-    WHERE id IN (
-      SELECT id FROM approvals WHERE status = 'pending' AND expires_at <= ${at}
-      ORDER BY expires_at LIMIT ${batchSize} FOR UPDATE SKIP LOCKED
-    )
+    WHERE request_id = ANY(${locked.rows.map((r) => r.id)}::uuid[]) AND status = 'pending' AND expires_at <= ${at}
     RETURNING id, request_id, msp_id, kind`.execute(tx);
-  if (approvals.rows.length === 0) return 0;
-  const requestIds = [...new Set(approvals.rows.map((r) => r.request_id))];
-  // Only requests still waiting are answered (a decision may have raced the sweep); locked in id order.
-  const waiting = await sql<{ id: string; msp_id: string; external_ref: string; source_integration_id: string | null }>`
-    SELECT id, msp_id, external_ref, source_integration_id FROM requests
-    WHERE id = ANY(${requestIds}::uuid[]) AND state = 'awaiting_approval' AND outcome IS NULL
-    ORDER BY id FOR UPDATE`.execute(tx);
+  if (approvals.rows.length === 0) return { expired: 0, requests: locked.rows.length };
+  // Only requests still waiting are answered (a decision may have come first).
+  const expiredRequests = new Set(approvals.rows.map((r) => r.request_id));
+  const waiting = { rows: locked.rows.filter((r) => expiredRequests.has(r.id) && r.state === 'awaiting_approval' && r.outcome === null) };
   const events: AuditEvent[] = approvals.rows.map((r) => ({
     mspId: r.msp_id,
     requestId: r.request_id,
@@ -74,5 +78,5 @@ async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>
     await notifyWork(tx, 'outbox');
   }
   await appendAudit(tx, events);
-  return approvals.rows.length;
+  return { expired: approvals.rows.length, requests: due.rows.length };
 }

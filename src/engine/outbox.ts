@@ -113,8 +113,11 @@ function markerKey(idempotencyKey: string): string {
 }
 
 async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>): Promise<void> {
+  const onDelivered = message.on_delivered as { requestState: RequestState } | null;
   await ctx.db.transaction().execute(async (tx) => {
     const at = ctx.clock.now();
+    // Locks in one order everywhere (request, then its rows, then the audit head): never the reverse.
+    const request = onDelivered && message.request_id ? await lockRequest(tx, message.request_id) : undefined;
     // Mail carries a single-use link: once sent, the body is not kept.
     const payload = message.kind === 'mail' ? { ...(message.payload as Record<string, unknown>), textBox: null } : undefined;
     const updated = await tx
@@ -140,13 +143,9 @@ async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Rec
       data: { kind: message.kind, purpose, key: message.idempotency_key, ...result },
       at,
     });
-    const onDelivered = message.on_delivered as { requestState: RequestState } | null;
-    if (onDelivered && message.request_id) {
-      const request = await lockRequest(tx, message.request_id);
-      if (request && request.state !== onDelivered.requestState && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
-        const due = onDelivered.requestState === 'noted' ? at : null;
-        await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: due, data: { after: purpose } });
-      }
+    if (onDelivered && request && request.state !== onDelivered.requestState && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
+      const due = onDelivered.requestState === 'noted' ? at : null;
+      await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: due, data: { after: purpose } });
     }
   });
 }
@@ -157,7 +156,10 @@ async function markFailedAttempt(ctx: EngineContext, message: OutboxRow, error: 
   const giveUp = message.attempts >= MAX_DELIVERY_ATTEMPTS || (isDeskhandError(error) && !error.retryable && error.code !== 'upstream');
   const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(message.attempts, 1_000, 10 * 60_000));
   ctx.logger.warn({ messageId: message.id, kind: message.kind, attempts: message.attempts, giveUp, error: reason }, 'outbox delivery failed');
+  const onDelivered = message.on_delivered as { requestState: RequestState } | null;
   await ctx.db.transaction().execute(async (tx) => {
+    // The request first, as in every transaction that touches both (see markDelivered).
+    const request = giveUp && onDelivered && message.request_id ? await lockRequest(tx, message.request_id) : undefined;
     await tx
       .updateTable('outbox')
       .set({
@@ -171,20 +173,16 @@ async function markFailedAttempt(ctx: EngineContext, message: OutboxRow, error: 
     if (!giveUp) return;
     await appendAudit(tx, { mspId: message.msp_id, requestId: message.request_id, actor: 'agent', event: 'message.failed', data: { kind: message.kind, key: message.idempotency_key, error: reason }, at });
     // A request waiting on this message would wait forever: end it visibly.
-    const onDelivered = message.on_delivered as { requestState: RequestState } | null;
-    if (onDelivered && message.request_id) {
-      const request = await lockRequest(tx, message.request_id);
-      if (request && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
-        await transitionRequest(tx, {
-          request,
-          to: 'failed',
-          outcome: 'failed',
-          at,
-          actor: 'agent',
-          dueAt: null,
-          lastError: `could not deliver the ${(message.payload as { purpose?: string }).purpose ?? message.kind}: ${reason}`,
-        });
-      }
+    if (request && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
+      await transitionRequest(tx, {
+        request,
+        to: 'failed',
+        outcome: 'failed',
+        at,
+        actor: 'agent',
+        dueAt: null,
+        lastError: `could not deliver the ${(message.payload as { purpose?: string }).purpose ?? message.kind}: ${reason}`,
+      });
     }
   });
 }
