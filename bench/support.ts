@@ -16,6 +16,8 @@ export interface BenchOptions {
   /** Full stories per measurement, and how many are in flight at once. */
   stories: number;
   inFlight: number;
+  /** Rounds of intake and full stories, engine and baseline alternating; the best counts. */
+  rounds: number;
   /** Expired approvals seeded for the sweep. */
   approvals: number;
   /** Worker process counts to measure. */
@@ -42,6 +44,7 @@ const INTEGER_FLAGS: Record<string, { key: keyof BenchOptions; min: number; max:
   stories: { key: 'stories', min: 1, max: 20_000 },
   'in-flight': { key: 'inFlight', min: 1, max: 500 },
   approvals: { key: 'approvals', min: 1, max: 1_000_000 },
+  rounds: { key: 'rounds', min: 1, max: 10 },
   concurrency: { key: 'concurrency', min: 1, max: 64 },
   msps: { key: 'msps', min: 1, max: 200 },
   clients: { key: 'clients', min: 1, max: 200 },
@@ -57,6 +60,7 @@ export const USAGE = `npm run bench [-- options]
   --rate N               the steady offered load, tickets/s (default 20)
   --stories N            full stories per measurement (default 40)
   --in-flight N          stories in flight at once (default 20)
+  --rounds N             rounds of intake and full stories, engine and baseline alternating; the best counts (default 2)
   --approvals N          expired approvals for the sweep (default 10000)
   --workers 1,2,4        worker process counts to measure (default 1,2,4)
   --no-workers           skip the separate worker processes
@@ -75,6 +79,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     stories: 40,
     inFlight: 20,
     approvals: 10_000,
+    rounds: 2,
     workers: [1, 2, 4],
     concurrency: 4,
     msps: 3,
