@@ -7,7 +7,7 @@ import type { World } from '../src/world/fixture.ts';
 import { AskBook } from './asks.ts';
 import { startBaseline } from './baseline.ts';
 import { type BenchDatabase, machinePostgresUrl, openEmbeddedDatabase, openMachineDatabase } from './databases.ts';
-import { emulatorCalls, fullStories, intakeBurst, intakeSteady, type Target } from './drive.ts';
+import { emulatorCalls, fullStories, intakeBurst, intakeSteady } from './drive.ts';
 import { CONNECTWISE_LATENCY, GRAPH_LATENCY, startBenchEmulators } from './emulators.ts';
 import { engineTarget } from './engine.ts';
 import { measureExpiry } from './expiry.ts';
@@ -444,4 +444,3 @@ function nullFigures(kind: DatabaseKind): Figures {
   return Object.fromEntries(keys.map((key) => [`${key}_${kind}`, null]));
 }
 
-export type { Target };
