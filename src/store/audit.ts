@@ -18,25 +18,20 @@ export interface AuditEvent {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** The row's content as hashed: canonical JSON of everything but its place in the chain. */
+export function auditBody(row: { mspId: string; requestId: string | null; actor: string; event: string; data: unknown; at: Date }): string {
+  return canonicalJson({ mspId: row.mspId, requestId: row.requestId, actor: row.actor, event: row.event, data: row.data, at: row.at.toISOString() });
+}
+
+/** sha256(previous hash | seq | body): what `audit_append` computes in the database (migration 0003). */
 export function auditHash(prevHash: string, row: { mspId: string; seq: number; requestId: string | null; actor: string; event: string; data: unknown; at: Date }): string {
-  return sha256Hex(
-    prevHash +
-      canonicalJson({
-        mspId: row.mspId,
-        seq: row.seq,
-        requestId: row.requestId,
-        actor: row.actor,
-        event: row.event,
-        data: row.data,
-        at: row.at.toISOString(),
-      }),
-  );
+  return sha256Hex(`${prevHash}|${row.seq}|${auditBody(row)}`);
 }
 
 /**
- * Append events (in order) inside the caller's transaction: two statements per MSP. The first
- * creates or locks the chain's head row (so appends of one MSP queue behind each other and other
- * MSPs do not wait), the second inserts the rows and moves the head.
+ * Append events (in order) inside the caller's transaction: one round trip per MSP. The database
+ * function locks (or creates) the chain's head row, so appends of one MSP queue behind each other
+ * while other MSPs do not wait, and chains the hashes of the new rows.
  */
 export async function appendAudit(tx: Tx, events: AuditEvent | AuditEvent[]): Promise<void> {
   const list = Array.isArray(events) ? events : [events];
@@ -48,27 +43,16 @@ export async function appendAudit(tx: Tx, events: AuditEvent | AuditEvent[]): Pr
   }
   // A fixed order of locking keeps two transactions touching the same MSPs from deadlocking.
   for (const [mspId, mspEvents] of [...byMsp.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const head = await sql<{ seq: string; hash: string }>`
-      INSERT INTO audit_heads (msp_id, seq, hash) VALUES (${mspId}, 0, ${GENESIS_HASH})
-      ON CONFLICT (msp_id) DO UPDATE SET msp_id = EXCLUDED.msp_id
-      RETURNING seq, hash`.execute(tx);
-    let seq = Number(head.rows[0]!.seq);
-    let prev = head.rows[0]!.hash;
-    const rows = [];
-    for (const event of mspEvents) {
-      seq++;
-      const data = event.data ?? {};
-      const requestId = event.requestId ?? null;
-      const hash = auditHash(prev, { mspId, seq, requestId, actor: event.actor, event: event.event, data, at: event.at });
-      rows.push(sql`(${mspId}, ${seq}, ${requestId}, ${event.actor}, ${event.event}, ${json(data)}::jsonb, ${event.at}, ${prev}, ${hash})`);
-      prev = hash;
-    }
-    await sql`
-      WITH appended AS (
-        INSERT INTO audit_log (msp_id, seq, request_id, actor, event, data, at, prev_hash, hash)
-        VALUES ${sql.join(rows)}
-      )
-      UPDATE audit_heads SET seq = ${seq}, hash = ${prev} WHERE msp_id = ${mspId}`.execute(tx);
+    const rows = mspEvents.map((event) => ({ ...event, requestId: event.requestId ?? null, data: event.data ?? {} }));
+    await sql`SELECT audit_append(
+      ${mspId},
+      ${rows.map((r) => r.requestId)}::uuid[],
+      ${rows.map((r) => r.actor)}::text[],
+      ${rows.map((r) => r.event)}::text[],
+      ${rows.map((r) => json(r.data))}::jsonb[],
+      ${rows.map((r) => r.at)}::timestamptz[],
+      ${rows.map((r) => auditBody(r))}::text[]
+    )`.execute(tx);
   }
 }
 

@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvid
 import pg from 'pg';
 import * as initial from './migrations/0001_initial.ts';
 import * as integrationHealth from './migrations/0002_integration_health.ts';
+import * as auditAppend from './migrations/0003_audit_append.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -64,6 +65,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_integration_health': integrationHealth,
+  '0003_audit_append': auditAppend,
 };
 
 class StaticMigrations implements MigrationProvider {

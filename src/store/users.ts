@@ -1,5 +1,6 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { sql } from 'kysely';
 import { DeskhandError } from '../core/errors.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
 import type { Db } from './db.ts';
@@ -81,20 +82,19 @@ export async function issueApiToken(db: Db, input: { email: string; name: string
   return { token, id };
 }
 
+/** The user behind a personal API token; one statement, which also notes (at most once a minute) when it was used. */
 export async function userForApiToken(db: Db, token: string, at: Date): Promise<UserRow | undefined> {
-  const row = await db
-    .selectFrom('api_tokens')
-    .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .selectAll('users')
-    .select(['api_tokens.id as token_id'])
-    .where('api_tokens.token_hash', '=', sha256Base64url(token))
-    .where('api_tokens.revoked_at', 'is', null)
-    .where('users.disabled', '=', false)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.token_id).execute();
-  const { token_id: _ignored, ...user } = row;
-  return user;
+  const result = await sql<UserRow>`
+    WITH found AS (
+      SELECT users.*, api_tokens.id AS token_id, api_tokens.last_used_at AS token_used_at
+      FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+      WHERE api_tokens.token_hash = ${sha256Base64url(token)} AND api_tokens.revoked_at IS NULL AND users.disabled = false
+    ), touched AS (
+      UPDATE api_tokens SET last_used_at = ${at}
+      WHERE id = (SELECT token_id FROM found) AND (last_used_at IS NULL OR last_used_at < ${new Date(at.getTime() - 60_000)})
+    )
+    SELECT id, msp_id, email, name, role, password_hash, slack_user_id, disabled, created_at FROM found`.execute(db);
+  return result.rows[0];
 }
 
 export async function createSession(db: Db, userId: string, at: Date): Promise<string> {
