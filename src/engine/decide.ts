@@ -18,6 +18,17 @@ export async function decideAfterNote(ctx: EngineContext, claimed: RequestRow): 
   await ctx.db.transaction().execute(async (tx) => {
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'noted' || request.lease_owner !== ctx.workerId) return;
+    await decideLocked(ctx, tx, request);
+  });
+}
+
+/**
+ * The decision itself, inside a transaction that holds the request's lock while it is `noted`. The
+ * outbox calls it in the same transaction that records the note as delivered, so the common path
+ * needs no second claim; a worker claiming a `noted` request (after a crash) lands here too.
+ */
+export async function decideLocked(ctx: EngineContext, tx: Tx, request: RequestRow): Promise<void> {
+  {
     const plan = await tx.selectFrom('plans').selectAll().where('request_id', '=', request.id).executeTakeFirstOrThrow();
     const at = ctx.clock.now();
     if (plan.outcome === 'escalate') {
@@ -53,7 +64,7 @@ export async function decideAfterNote(ctx: EngineContext, claimed: RequestRow): 
       return;
     }
     await requestApprovals(ctx, tx, request, plan, at);
-  });
+  }
 }
 
 async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow, plan: PlanRow, at: Date): Promise<void> {

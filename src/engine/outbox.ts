@@ -1,13 +1,14 @@
 import { sql } from 'kysely';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import type { RequestState } from '../core/lifecycle.ts';
-import { backoffMs } from '../integrations/http.ts';
+import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
 import { mailMarker } from '../integrations/m365/client.ts';
 import { appendAudit } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { lockRequest, transitionRequest } from '../store/requests.ts';
 import type { OutboxRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
+import { decideLocked } from './decide.ts';
 import { marker } from './messages.ts';
 
 /** After this many failed attempts a message is given up (and its request marked failed when it was waiting on it). */
@@ -29,25 +30,41 @@ interface MailPayload {
 }
 
 /**
- * Claim due messages (several workers share the table: SKIP LOCKED), each leased for a minute so a
- * worker that dies mid-delivery hands it back.
+ * A claimed message. `interrupted_lease_until` is the lease of the previous attempt when that attempt
+ * never ended (every ending clears the lease): its worker died or lost the lease mid-delivery.
  */
-export async function claimDueMessages(ctx: EngineContext, limit: number, leaseMs: number): Promise<OutboxRow[]> {
+export type ClaimedMessage = OutboxRow & { interrupted_lease_until?: Date | null };
+
+/**
+ * Claim due messages (several workers share the table: SKIP LOCKED), each leased so that a worker
+ * that dies mid-delivery hands it back.
+ */
+export async function claimDueMessages(ctx: EngineContext, limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
   const now = ctx.clock.now();
-  const result = await sql<OutboxRow>`
-    UPDATE outbox SET lease_until = ${new Date(now.getTime() + leaseMs)}, attempts = attempts + 1
-    WHERE id IN (
-      SELECT id FROM outbox
+  const result = await sql<ClaimedMessage>`
+    UPDATE outbox o SET lease_until = ${new Date(now.getTime() + leaseMs)}, attempts = o.attempts + 1
+    FROM (
+      SELECT id, lease_until FROM outbox
       WHERE status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
       ORDER BY next_attempt_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
-    )
-    RETURNING *`.execute(ctx.db);
+    ) picked
+    WHERE o.id = picked.id
+    RETURNING o.*, picked.lease_until AS interrupted_lease_until`.execute(ctx.db);
   return result.rows;
 }
 
-export async function deliverMessage(ctx: EngineContext, message: OutboxRow): Promise<void> {
+export async function deliverMessage(ctx: EngineContext, message: ClaimedMessage): Promise<void> {
+  // The previous attempt never ended: its post may still be in flight and land later, after a look
+  // for its marker found nothing. Look (and maybe send again) only once it can no longer land.
+  if (message.interrupted_lease_until) {
+    const settles = new Date(message.interrupted_lease_until.getTime() + INTERRUPTED_CALL_SETTLE_MS);
+    if (settles > ctx.clock.now()) {
+      await postpone(ctx, message, settles);
+      return;
+    }
+  }
   const integrationId = message.integration_id;
   const openUntil = integrationId ? await ctx.breakers.openUntil(integrationId) : null;
   if (openUntil) {
@@ -66,7 +83,7 @@ export async function deliverMessage(ctx: EngineContext, message: OutboxRow): Pr
   await markDelivered(ctx, message, result);
 }
 
-/** The integration's breaker is open: try again when it may be called, without spending an attempt. */
+/** Try again at `until` without spending an attempt: the integration's breaker is open, or an interrupted attempt's call may still land. */
 async function postpone(ctx: EngineContext, message: OutboxRow, until: Date): Promise<void> {
   await ctx.db
     .updateTable('outbox')
@@ -144,8 +161,9 @@ async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Rec
       at,
     });
     if (onDelivered && request && request.state !== onDelivered.requestState && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
-      const due = onDelivered.requestState === 'noted' ? at : null;
-      await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: due, data: { after: purpose } });
+      await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: null, data: { after: purpose } });
+      // The note is on the ticket: the agent may act now, in this same transaction.
+      if (onDelivered.requestState === 'noted') await decideLocked(ctx, tx, { ...request, state: 'noted', lease_owner: null, lease_until: null });
     }
   });
 }
