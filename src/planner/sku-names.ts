@@ -65,8 +65,19 @@ function partNumberPhrases(partNumber: string): string[] {
   return [...new Set([raw, meaningful].filter((p) => p !== ''))];
 }
 
-/** Everything that may name this SKU in a request or a runbook, normalised. */
+const phrasesByPartNumber = new Map<string, SkuPhrase[]>();
+
+/** Everything that may name this SKU in a request or a runbook, normalised (computed once per SKU). */
 export function skuPhrases(partNumber: string): SkuPhrase[] {
+  let phrases = phrasesByPartNumber.get(partNumber);
+  if (!phrases) {
+    phrases = computeSkuPhrases(partNumber);
+    phrasesByPartNumber.set(partNumber, phrases);
+  }
+  return phrases;
+}
+
+function computeSkuPhrases(partNumber: string): SkuPhrase[] {
   const named = FRIENDLY_NAMES[partNumber] ?? [];
   const phrases: SkuPhrase[] = [...named, ...partNumberPhrases(partNumber)].map((p) => ({
     phrase: normalise(p),

@@ -9,8 +9,23 @@ function withoutAccents(text: string): string {
   return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
 }
 
-/** Lower case, possessives dropped, every run of punctuation a single space. `@` is kept for mailboxes. */
+const normalised = new Map<string, string>();
+
+/**
+ * Lower case, possessives dropped, every run of punctuation a single space. `@` is kept for
+ * mailboxes. The planner normalises the same runbook lines and names for every request: remembered.
+ */
 export function normalise(text: string): string {
+  let result = normalised.get(text);
+  if (result === undefined) {
+    if (normalised.size >= 20_000) normalised.clear();
+    result = normaliseNow(text);
+    normalised.set(text, result);
+  }
+  return result;
+}
+
+function normaliseNow(text: string): string {
   return withoutAccents(text)
     .toLowerCase()
     .replace(/[\u2018\u2019\u02bc]/g, "'")
