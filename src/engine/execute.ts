@@ -2,7 +2,7 @@ import { combinedDecision, type ApprovalStatus } from '../core/approval.ts';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import { planMatchesHash, stepIdempotencyKey, type PlanStep } from '../core/plan.ts';
 import { effectivePolicy } from '../core/policy.ts';
-import { backoffMs } from '../integrations/http.ts';
+import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
 import { appendAudit } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
@@ -83,6 +83,14 @@ async function runStepOnce(
   existing: StepExecutionRow | undefined,
 ): Promise<'done' | 'stop'> {
   if (existing?.status === 'running') {
+    // An attempt that never ended (no finished_at: its process died or lost its lease mid-call) may
+    // have a call in flight that Graph applies later: look only once that call can no longer land.
+    const settlesInMs = existing.finished_at ? 0 : existing.started_at.getTime() + INTERRUPTED_CALL_SETTLE_MS - Date.now();
+    if (settlesInMs > 0) {
+      const due = new Date(ctx.clock.now().getTime() + settlesInMs);
+      await retryRequestLater(ctx.db, request.id, ctx.workerId, due, `${step.tool}: an interrupted attempt's call may still land; checking it once it cannot`, ctx.clock.now());
+      return 'stop';
+    }
     try {
       const check = await identity.reconcile(step.tool, step.args, step.resolved, existing.started_at);
       if (check.done) {
@@ -223,7 +231,8 @@ async function recordIntent(
         secret_encrypted: secretBox,
         started_at: at,
       })
-      .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ status: 'running', attempts, started_at: at, secret_encrypted: secretBox }))
+      // finished_at null: this attempt has not ended (until it records a result or an error).
+      .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ status: 'running', attempts, started_at: at, finished_at: null, secret_encrypted: secretBox }))
       .execute();
     await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'step.started', data: { index, tool: step.tool, key, attempt: attempts }, at });
   });

@@ -44,13 +44,24 @@ export interface HttpClientOptions {
   fetchImpl?: Transport;
 }
 
+/** How long one HTTP call may take before the client gives up on it (the default `timeoutMs`). */
+export const CALL_TIMEOUT_MS = 15_000;
+
+/**
+ * How long after an interrupted attempt (its process died, or lost its lease, in the middle of a
+ * call) that call may still land: the outside system applies a call it received even when nobody
+ * waits for the answer any more. A call times out after `CALL_TIMEOUT_MS`; a few seconds more cover
+ * the token fetch before it. Reconciling earlier can find nothing and make the change a second time.
+ */
+export const INTERRUPTED_CALL_SETTLE_MS = CALL_TIMEOUT_MS + 5_000;
+
 export class HttpClient {
   private readonly options: Required<Omit<HttpClientOptions, 'headers' | 'describeError' | 'onUnauthorized' | 'fetchImpl'>> &
     Pick<HttpClientOptions, 'headers' | 'describeError' | 'onUnauthorized'> & { fetchImpl: Transport };
 
   constructor(options: HttpClientOptions) {
     this.options = {
-      timeoutMs: 15_000,
+      timeoutMs: CALL_TIMEOUT_MS,
       maxAttempts: 3,
       maxInlineWaitMs: 2_000,
       fetchImpl: nodeTransport,

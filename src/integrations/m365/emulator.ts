@@ -375,9 +375,18 @@ class GraphEmulatorServer {
     const delay = latencyDelay(this.latency);
     if (delay > 0) await sleep(delay);
     const fault = this.faults.take(record.method, `${url.pathname}${url.search}`);
+    // The body is read before any answer so that the connection stays usable for the next call, and
+    // before a slow answer's delay: a call that arrived is handled even if its caller goes away
+    // meanwhile (a killed process), as a real server would (and as the ConnectWise emulator does).
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch {
+      // The caller went away before its call arrived whole: nothing to handle, nobody to answer.
+      // Left unhandled, this rejection ended the emulators' process.
+      return;
+    }
     if (fault?.delayMs) await sleep(fault.delayMs);
-    // The body is read before any answer so that the connection stays usable for the next call.
-    const text = await readBody(req);
     if (fault && !fault.afterEffect && (fault.status !== undefined || fault.dropConnection)) {
       this.answerFault(req, res, fault, requestId);
       return;

@@ -1,0 +1,486 @@
+import { ConnectWiseClient } from '../../src/integrations/connectwise/client.ts';
+import { emulatorPortalCredentials } from '../../src/integrations/connectwise/emulator-data.ts';
+import { mailMarker } from '../../src/integrations/m365/client.ts';
+import { verifyAuditChain } from '../../src/store/audit.ts';
+import type { Db } from '../../src/store/db.ts';
+import { http } from './chaos-processes.ts';
+
+/**
+ * What the chaos test asks for and what it must end as: tickets of every kind (by the demo world of
+ * `src/world/demo-world.json`), the technician and manager who decide them, and the checks on the
+ * database and the emulators once everything is final.
+ */
+export type Kind = 'approve' | 'deny' | 'auto' | 'dual' | 'dual_deny' | 'no_action' | 'escalate' | 'no_manager' | 'plan';
+
+export interface TicketSpec {
+  kind: Kind;
+  client: 'contoso' | 'fabrikam';
+  requester: string;
+  text: string;
+  /** The change it must make, exactly once (approved and auto kinds). */
+  effect?: { op: 'member_added' | 'sessions_revoked' | 'password_reset'; group?: string };
+}
+
+export const TECHNICIAN = 'tom.rivera@northwind-it.example';
+export const SECOND_TECHNICIAN = 'priya.nair@northwind-it.example';
+
+const access = (requester: string, app: string, group: string, kind: Kind = 'approve'): TicketSpec => ({
+  kind,
+  client: 'contoso',
+  requester: `${requester}@contoso.example`,
+  text: `I need access to ${app}.`,
+  ...(kind === 'approve' || kind === 'dual' ? { effect: { op: 'member_added' as const, group } } : {}),
+});
+const signOut = (requester: string): TicketSpec => ({
+  kind: 'auto',
+  client: 'contoso',
+  requester: `${requester}@contoso.example`,
+  text: 'I stayed signed in on a shared computer, please sign me out everywhere',
+  effect: { op: 'sessions_revoked' },
+});
+const forgotPassword = (requester: string, kind: Kind = 'dual'): TicketSpec => ({
+  kind,
+  client: 'contoso',
+  requester: `${requester}@contoso.example`,
+  text: "I forgot my password and can't log in this morning.",
+  ...(kind === 'dual' ? { effect: { op: 'password_reset' as const } } : {}),
+});
+
+/**
+ * 31 tickets. Every approved access request adds a different employee to a different group, every
+ * sign-out is a different employee, and nobody both signs out and resets a password: each effect
+ * can be told apart in the emulator's effects log.
+ */
+export const CHAOS_TICKETS: TicketSpec[] = [
+  access('alex.wilber', 'Zendesk', 'SG-App-Zendesk'),
+  access('megan.bowen', 'Tableau', 'SG-App-Tableau'),
+  access('nestor.wilke', 'DocuSign', 'SG-App-DocuSign'),
+  access('lynne.robbins', 'Salesforce', 'SG-App-Salesforce'),
+  access('joni.sherman', 'Figma', 'SG-App-Figma'),
+  { ...access('isaiah.langer', 'VPN', 'SG-VPN-Users'), text: 'I need VPN access.' },
+  access('christie.cline', 'the Support Inbox shared mailbox', 'SM-Support-Inbox'),
+  access('debra.berger', 'the Accounts Payable shared mailbox', 'SM-Accounts-Payable'),
+  access('lee.gu', 'Adobe Creative Cloud', 'SG-App-AdobeCC', 'dual'),
+  access('debra.berger', 'Tableau', 'SG-App-Tableau', 'deny'),
+  access('henrietta.mueller', 'Salesforce', 'SG-App-Salesforce', 'deny'),
+  access('miriam.graham', 'Zendesk', 'SG-App-Zendesk', 'deny'),
+  signOut('patti.fernandez'),
+  signOut('miriam.graham'),
+  signOut('adele.vance'),
+  signOut('lidia.holloway'),
+  signOut('diego.siciliani'),
+  signOut('megan.bowen'),
+  forgotPassword('joni.sherman'),
+  forgotPassword('debra.berger'),
+  forgotPassword('pradeep.gupta'),
+  forgotPassword('henrietta.mueller'),
+  forgotPassword('isaiah.langer'),
+  forgotPassword('lee.gu', 'dual_deny'),
+  forgotPassword('grady.archie', 'no_manager'),
+  { kind: 'no_action', client: 'contoso', requester: 'lidia.holloway@contoso.example', text: 'Could I get Zendesk please?' },
+  { kind: 'no_action', client: 'contoso', requester: 'pradeep.gupta@contoso.example', text: 'I need access to GitHub.' },
+  { kind: 'escalate', client: 'contoso', requester: 'allan.deyoung@contoso.example', text: 'Please add me to SG-Admins-Privileged so I can install software.' },
+  { kind: 'escalate', client: 'contoso', requester: 'lee.gu@contoso.example', text: "Paper jam on the floor 3 printer again, it's blinking orange." },
+  { kind: 'escalate', client: 'contoso', requester: 'christie.cline@contoso.example', text: 'I need access to GitHub.' },
+  { kind: 'plan', client: 'fabrikam', requester: 'alan.turing@fabrikam.example', text: 'Need Zendesk access for the support rota.' },
+];
+
+export interface Expectation {
+  state: string;
+  outcome: string;
+  /** Note purposes (the `<purpose>` of `[deskhand ref <request id>:<purpose>]`), each exactly once. */
+  notes: string[];
+  technician: 'approved' | 'denied' | 'cancelled' | null;
+  manager: 'approved' | 'denied' | null;
+}
+
+export function expectationOf(kind: Kind): Expectation {
+  switch (kind) {
+    case 'approve':
+      return { state: 'replied', outcome: 'executed', notes: ['note', 'approval-notice', 'reply'], technician: 'approved', manager: null };
+    case 'deny':
+      return { state: 'replied', outcome: 'denied', notes: ['note', 'approval-notice', 'reply'], technician: 'denied', manager: null };
+    case 'auto':
+      return { state: 'replied', outcome: 'executed', notes: ['note', 'reply'], technician: null, manager: null };
+    case 'dual':
+      return { state: 'replied', outcome: 'executed', notes: ['note', 'approval-notice', 'reply'], technician: 'approved', manager: 'approved' };
+    case 'dual_deny':
+      return { state: 'replied', outcome: 'denied', notes: ['note', 'approval-notice', 'reply'], technician: 'cancelled', manager: 'denied' };
+    case 'no_action':
+      return { state: 'replied', outcome: 'no_action', notes: ['note', 'reply'], technician: null, manager: null };
+    case 'escalate':
+      return { state: 'escalated', outcome: 'escalated', notes: ['note'], technician: null, manager: null };
+    case 'no_manager':
+      return { state: 'escalated', outcome: 'escalated', notes: ['note', 'no-manager'], technician: null, manager: null };
+    case 'plan':
+      return { state: 'planned', outcome: 'planned', notes: ['note'], technician: null, manager: null };
+  }
+}
+
+export interface Placed {
+  spec: TicketSpec;
+  ticketId: number;
+  requestId: string | null;
+  /** Decisions the approver made (and how many tries they took). */
+  technicianDone: boolean;
+  managerDone: boolean;
+  tries: number;
+}
+
+export const FINAL_STATES = ['planned', 'replied', 'escalated', 'failed'];
+
+/** Open a ticket in the ConnectWise emulator as the client's employee would (the portal member). */
+export async function openTicket(connectwise: string, spec: TicketSpec): Promise<number> {
+  const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials('northwind');
+  const cw = new ConnectWiseClient({ siteUrl: connectwise, companyId, publicKey, privateKey, clientId });
+  const ticket = await cw.createTicket({
+    summary: spec.text.slice(0, 100),
+    company: { identifier: spec.client },
+    contactEmailAddress: spec.requester,
+    initialDescription: spec.text,
+  });
+  return ticket.id;
+}
+
+/** Fill in the request id of every placed ticket whose webhook has arrived. */
+export async function linkRequests(db: Db, placed: Placed[]): Promise<void> {
+  const missing = placed.filter((p) => !p.requestId);
+  if (missing.length === 0) return;
+  const rows = await db
+    .selectFrom('requests')
+    .select(['id', 'external_ref'])
+    .where(
+      'external_ref',
+      'in',
+      missing.map((p) => String(p.ticketId)),
+    )
+    .execute();
+  for (const row of rows) {
+    const p = missing.find((m) => String(m.ticketId) === row.external_ref);
+    if (p) p.requestId = row.id;
+  }
+}
+
+/**
+ * Decides approvals as people would, through the running API (whose address changes when the
+ * start process is restarted): technicians with a personal token, managers through the link in
+ * their mail. A decision whose answer was lost (the API died) is tried again; a 409 then means it
+ * was already recorded, which the database confirms.
+ */
+export class Approver {
+  decisions = 0;
+  retries = 0;
+  readonly log: string[] = [];
+
+  constructor(
+    private readonly options: {
+      db: () => Db;
+      base: () => string | null;
+      tokens: { technician: string; second: string };
+      graphControl: string;
+      placed: Placed[];
+      /** For dual approvals: whether the manager decides before the technician. */
+      managerFirst: (p: Placed) => boolean;
+    },
+  ) {}
+
+  /** True once every decision the tickets need has been made. */
+  done(): boolean {
+    return this.options.placed.every((p) => {
+      const e = expectationOf(p.spec.kind);
+      return (!e.technician || e.technician === 'cancelled' || p.technicianDone) && (!e.manager || p.managerDone);
+    });
+  }
+
+  /** One pass: make every decision that can be made now. */
+  async pass(): Promise<void> {
+    const base = this.options.base();
+    if (!base) return;
+    const waiting = this.options.placed.filter((p) => p.requestId && !this.satisfied(p));
+    if (waiting.length === 0) return;
+    const listed = await http<{ approvals?: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', `${base}/api/approvals?limit=500`, {
+      token: this.options.tokens.technician,
+      timeoutMs: 5_000,
+    });
+    if (listed.status !== 200) {
+      this.retries++;
+      return;
+    }
+    const mail = await http<{ subject: string; content: string; to: string[] }[]>('GET', `${this.options.graphControl}/_emulator/mail`, { timeoutMs: 5_000 });
+    const mails = mail.status === 200 ? mail.body : [];
+    for (const p of waiting) {
+      const e = expectationOf(p.spec.kind);
+      const technicianApproval = listed.body.approvals?.find((a) => a.request_id === p.requestId && a.kind === 'technician');
+      const managerFirst = this.options.managerFirst(p);
+      if (e.manager && !p.managerDone && (managerFirst || p.technicianDone || e.technician === 'cancelled')) {
+        const subjectMarker = `[ref ${mailMarker(`${p.requestId}:manager-mail`)}]`;
+        const letter = mails.find((m) => m.subject.includes(subjectMarker));
+        const link = letter?.content.match(/https?:\/\/\S+\/approvals\/manager\/\S+/)?.[0];
+        if (link) await this.decideAsManager(base, p, new URL(link).pathname, e.manager === 'approved' ? 'approve' : 'deny');
+      }
+      if (e.technician && e.technician !== 'cancelled' && !p.technicianDone && (!e.manager || !managerFirst || p.managerDone) && technicianApproval) {
+        await this.decideAsTechnician(base, p, technicianApproval.id, technicianApproval.plan_hash, e.technician === 'approved' ? 'approve' : 'deny');
+      }
+    }
+  }
+
+  private satisfied(p: Placed): boolean {
+    const e = expectationOf(p.spec.kind);
+    return (!e.technician || e.technician === 'cancelled' || p.technicianDone) && (!e.manager || p.managerDone);
+  }
+
+  private async decideAsTechnician(base: string, p: Placed, approvalId: string, planHash: string, decision: 'approve' | 'deny'): Promise<void> {
+    const token = decision === 'approve' ? this.options.tokens.technician : this.options.tokens.second;
+    p.tries++;
+    const result = await http('POST', `${base}/api/approvals/${approvalId}/decision`, {
+      token,
+      body: { decision, planHash, ...(decision === 'deny' ? { comment: 'chaos test: not this time' } : {}) },
+      timeoutMs: 8_000,
+    });
+    if (result.status === 200) {
+      p.technicianDone = true;
+      this.decisions++;
+      return;
+    }
+    this.retries++;
+    this.log.push(`technician ${decision} of ${p.requestId}: HTTP ${result.status} ${result.error ?? result.text.slice(0, 200)}`);
+    if (result.status === 409 && (await this.decided(approvalId))) p.technicianDone = true;
+  }
+
+  private async decideAsManager(base: string, p: Placed, path: string, decision: 'approve' | 'deny'): Promise<void> {
+    p.tries++;
+    const result = await http('POST', `${base}${path}`, { form: { decision }, timeoutMs: 8_000 });
+    if (result.status === 200) {
+      p.managerDone = true;
+      this.decisions++;
+      return;
+    }
+    this.retries++;
+    this.log.push(`manager ${decision} of ${p.requestId}: HTTP ${result.status} ${result.error ?? result.text.slice(0, 200)}`);
+    const approvalId = path.split('/').pop()!.split('.')[0]!;
+    if (result.status === 409 && (await this.decided(approvalId))) p.managerDone = true;
+  }
+
+  private async decided(approvalId: string): Promise<boolean> {
+    const row = await this.options.db().selectFrom('approvals').select('status').where('id', '=', approvalId).executeTakeFirst();
+    return !!row && row.status !== 'pending';
+  }
+}
+
+/** Every request of the placed tickets is final and nothing of theirs is waiting in the outbox. */
+export async function allSettled(db: Db, placed: Placed[]): Promise<boolean> {
+  if (placed.some((p) => !p.requestId)) return false;
+  const ids = placed.map((p) => p.requestId!);
+  const open = await db.selectFrom('requests').select('id').where('id', 'in', ids).where('state', 'not in', FINAL_STATES).executeTakeFirst();
+  if (open) return false;
+  const pending = await db.selectFrom('outbox').select('id').where('request_id', 'in', ids).where('status', '=', 'pending').executeTakeFirst();
+  return !pending;
+}
+
+interface GraphEffect {
+  op: string;
+  target: string;
+  targetName: string;
+  objectName: string | null;
+  clientId: string;
+}
+
+/**
+ * Everything the chaos must not have broken. Returns the problems found (empty when all is well):
+ * final states and outcomes, effects exactly once (and none for what was not approved), each note
+ * once, each manager mail once, each approval decided once, and every MSP's audit chain.
+ */
+export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise: string; graphControl: string }): Promise<string[]> {
+  const { db, placed } = input;
+  const problems: string[] = [];
+  const ids = placed.map((p) => p.requestId).filter((id): id is string => !!id);
+  if (ids.length !== placed.length) problems.push(`${placed.length - ids.length} tickets never became requests`);
+  const requests = ids.length ? await db.selectFrom('requests').selectAll().where('id', 'in', ids).execute() : [];
+  const approvals = ids.length ? await db.selectFrom('approvals').selectAll().where('request_id', 'in', ids).execute() : [];
+  const plans = ids.length ? await db.selectFrom('plans').select(['request_id', 'steps', 'outcome']).where('request_id', 'in', ids).execute() : [];
+  const steps = ids.length ? await db.selectFrom('step_executions').selectAll().where('request_id', 'in', ids).execute() : [];
+  const decisionsAudited = ids.length
+    ? await db
+        .selectFrom('audit_log')
+        .select(['event', 'data', 'request_id'])
+        .where('request_id', 'in', ids)
+        .where('event', 'in', ['approval.approved', 'approval.denied'])
+        .execute()
+    : [];
+
+  // 1. States and outcomes, approvals, plans and steps, by kind.
+  for (const p of placed) {
+    if (!p.requestId) continue;
+    const e = expectationOf(p.spec.kind);
+    const label = `${p.spec.kind} ${p.spec.requester} "${p.spec.text}" (ticket ${p.ticketId}, request ${p.requestId})`;
+    const row = requests.find((r) => r.id === p.requestId);
+    if (!row) {
+      problems.push(`${label}: no request row`);
+      continue;
+    }
+    if (row.state !== e.state || row.outcome !== e.outcome) {
+      problems.push(`${label}: ended ${row.state}/${row.outcome}, expected ${e.state}/${e.outcome} (last error: ${row.last_error})`);
+    }
+    const mine = approvals.filter((a) => a.request_id === p.requestId);
+    const technician = mine.find((a) => a.kind === 'technician');
+    const manager = mine.find((a) => a.kind === 'manager');
+    if ((technician?.status ?? null) !== e.technician) problems.push(`${label}: technician approval ${technician?.status ?? 'none'}, expected ${e.technician ?? 'none'}`);
+    if ((manager?.status ?? null) !== e.manager) problems.push(`${label}: manager approval ${manager?.status ?? 'none'}, expected ${e.manager ?? 'none'}`);
+    if (mine.length > 2 || mine.filter((a) => a.kind === 'technician').length > 1 || mine.filter((a) => a.kind === 'manager').length > 1) {
+      problems.push(`${label}: ${mine.length} approvals`);
+    }
+    for (const approval of mine) {
+      const audited = decisionsAudited.filter((d) => (d.data as { approvalId?: string }).approvalId === approval.id).length;
+      const decided = approval.status === 'approved' || approval.status === 'denied';
+      if (audited !== (decided ? 1 : 0)) problems.push(`${label}: the ${approval.kind} approval was decided ${audited} times (status ${approval.status})`);
+    }
+    const plan = plans.find((pl) => pl.request_id === p.requestId);
+    const planSteps = (plan?.steps ?? []) as { tool: string; args: Record<string, string> }[];
+    const mySteps = steps.filter((s) => s.request_id === p.requestId);
+    if (p.spec.effect) {
+      const tool = { member_added: 'm365.add_user_to_group', sessions_revoked: 'm365.revoke_sessions', password_reset: 'm365.reset_password' }[p.spec.effect.op];
+      const planned = planSteps.length === 1 && planSteps[0]!.tool === tool && (!p.spec.effect.group || planSteps[0]!.args['group'] === p.spec.effect.group);
+      if (!planned) problems.push(`${label}: planned ${JSON.stringify(planSteps.map((s) => [s.tool, s.args]))}, expected one ${tool}`);
+      if (e.outcome === 'executed' && (mySteps.length !== planSteps.length || mySteps.some((s) => s.status !== 'succeeded'))) {
+        problems.push(`${label}: step executions ${JSON.stringify(mySteps.map((s) => [s.step_index, s.status, s.attempts, s.error]))}`);
+      }
+    } else if (mySteps.length > 0) {
+      problems.push(`${label}: ${mySteps.length} step executions for a request that must change nothing`);
+    }
+  }
+
+  // 2. Effects in Microsoft 365: exactly the expected ones, each once.
+  const effectsAnswer = await http<{ effects: GraphEffect[] }>('GET', `${input.graphControl}/_emulator/effects`);
+  const effects = effectsAnswer.body?.effects ?? [];
+  const changes = effects.filter((f) => f.op !== 'mail_sent');
+  const expected = placed.filter((p) => p.spec.effect && expectationOf(p.spec.kind).outcome === 'executed');
+  for (const p of expected) {
+    const { op, group } = p.spec.effect!;
+    const matching = changes.filter((f) => f.op === op && f.targetName === p.spec.requester && (!group || f.objectName === group));
+    if (matching.length !== 1) problems.push(`effect ${op} ${p.spec.requester}${group ? ` → ${group}` : ''} happened ${matching.length} times (request ${p.requestId})`);
+  }
+  if (changes.length !== expected.length) {
+    problems.push(`${changes.length} changes in Microsoft 365, expected ${expected.length}: ${JSON.stringify(changes.map((f) => [f.op, f.targetName, f.objectName]))}`);
+  }
+
+  // 3. Manager mail: once per dual approval, and no other mail.
+  const mails = effects.filter((f) => f.op === 'mail_sent');
+  const duals = placed.filter((p) => expectationOf(p.spec.kind).manager !== null);
+  for (const p of duals) {
+    const marker = `[ref ${mailMarker(`${p.requestId}:manager-mail`)}]`;
+    const sent = mails.filter((m) => m.objectName?.includes(marker)).length;
+    if (sent !== 1) problems.push(`manager mail for request ${p.requestId} (${p.spec.requester}) sent ${sent} times`);
+  }
+  if (mails.length !== duals.length) problems.push(`${mails.length} mails sent, expected ${duals.length}`);
+
+  // 4. ConnectWise: every deskhand note marker exactly once, the expected ones and no others.
+  const tickets = await http<{ tickets: { ticket: { id: number }; notes: { text?: string; member?: { identifier?: string } }[] }[] }>(
+    'GET',
+    `${input.connectwise}/_emulator/tickets`,
+  );
+  for (const p of placed) {
+    const view = tickets.body?.tickets.find((t) => t.ticket.id === p.ticketId);
+    const counts = new Map<string, number>();
+    for (const note of view?.notes ?? []) {
+      for (const match of (note.text ?? '').matchAll(/\[deskhand ref ([^\]]+)\]/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
+    }
+    const wanted = expectationOf(p.spec.kind).notes.map((purpose) => `${p.requestId}:${purpose}`);
+    for (const key of wanted) {
+      if (counts.get(key) !== 1) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): note ${key} appears ${counts.get(key) ?? 0} times`);
+    }
+    for (const [key, count] of counts) {
+      if (!wanted.includes(key)) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): unexpected note ${key} (${count} times)`);
+    }
+  }
+
+  // 5. The audit chain of every MSP.
+  for (const msp of await db.selectFrom('msps').select('id').execute()) {
+    const verified = await verifyAuditChain(db, msp.id);
+    if (!verified.ok) {
+      const row = verified.brokenAt
+        ? await db.selectFrom('audit_log').select(['seq', 'at', 'actor', 'event', 'data', 'request_id']).where('msp_id', '=', msp.id).where('seq', '=', String(verified.brokenAt) as never).executeTakeFirst()
+        : undefined;
+      problems.push(`audit chain of ${msp.id} broken at ${verified.brokenAt}: ${verified.reason} (row: ${JSON.stringify(row)})`);
+    }
+  }
+  return problems;
+}
+
+/** The state of every unfinished request and of its pending messages and steps, for a failure report. */
+export async function describeUnfinished(db: Db, placed: Placed[]): Promise<string> {
+  const lines: string[] = [];
+  const unlinked = placed.filter((p) => !p.requestId);
+  if (unlinked.length) lines.push(`tickets without a request: ${unlinked.map((p) => p.ticketId).join(', ')}`);
+  const ids = placed.map((p) => p.requestId).filter((id): id is string => !!id);
+  if (ids.length === 0) return lines.join('\n');
+  const rows = await db.selectFrom('requests').selectAll().where('id', 'in', ids).execute();
+  for (const row of rows) {
+    const p = placed.find((x) => x.requestId === row.id)!;
+    const e = expectationOf(p.spec.kind);
+    const outbox = await db.selectFrom('outbox').select(['idempotency_key', 'status', 'attempts', 'last_error', 'next_attempt_at', 'lease_until']).where('request_id', '=', row.id).execute();
+    const pendingOutbox = outbox.filter((o) => o.status !== 'delivered');
+    if (FINAL_STATES.includes(row.state) && row.state === e.state && row.outcome === e.outcome && pendingOutbox.length === 0) continue;
+    const steps = await db.selectFrom('step_executions').select(['step_index', 'tool', 'status', 'attempts', 'error', 'started_at', 'finished_at']).where('request_id', '=', row.id).execute();
+    const approvals = await db.selectFrom('approvals').select(['kind', 'status']).where('request_id', '=', row.id).execute();
+    lines.push(
+      `${p.spec.kind} ${p.spec.requester} ticket ${p.ticketId} request ${row.id}: ${row.state}/${row.outcome} (expected ${e.state}/${e.outcome}) ` +
+        `due ${row.due_at?.toISOString() ?? '-'} lease ${row.lease_owner ?? '-'} until ${row.lease_until?.toISOString() ?? '-'} attempts ${row.attempts} error ${row.last_error ?? '-'}` +
+        `\n    approvals ${JSON.stringify(approvals)} decided by the test: technician ${p.technicianDone} manager ${p.managerDone} (${p.tries} tries)` +
+        `\n    steps ${JSON.stringify(steps)}` +
+        `\n    outbox ${JSON.stringify(pendingOutbox)}`,
+    );
+  }
+  const health = await db.selectFrom('integration_health').selectAll().execute();
+  if (health.length) lines.push(`circuit breakers: ${JSON.stringify(health)}`);
+  return lines.join('\n');
+}
+
+/**
+ * The history of the requests a failure names: their messages, audit trail, what the emulators saw
+ * for their ticket and user, and what each process logged about them.
+ */
+export async function forensics(input: {
+  db: Db;
+  placed: Placed[];
+  problems: string[];
+  connectwise: string;
+  graphControl: string;
+  logs: { name: string; lines: string[] }[];
+}): Promise<string> {
+  const named = new Set(input.problems.flatMap((p) => p.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? []));
+  const tickets = new Set(input.problems.flatMap((p) => [...p.matchAll(/ticket (\d+)/g)].map((m) => Number(m[1]))));
+  const suspects = input.placed.filter((p) => (p.requestId && named.has(p.requestId)) || tickets.has(p.ticketId)).slice(0, 4);
+  if (suspects.length === 0) return '';
+  const cwEffects = (await http<{ effects: { at: string; op: string; ticketId: number; noteId?: number; firstLine?: string }[] }>('GET', `${input.connectwise}/_emulator/effects`)).body?.effects ?? [];
+  const cwRequests = (await http<{ at: string; method: string; path: string; status: number }[] | { requests: { at: string; method: string; path: string; status: number }[] }>(
+    'GET',
+    `${input.connectwise}/_emulator/requests`,
+  )).body;
+  const cwLog = Array.isArray(cwRequests) ? cwRequests : (cwRequests?.requests ?? []);
+  const graphEffects = (await http<{ effects: { at: string; op: string; targetName: string; objectName: string | null }[] }>('GET', `${input.graphControl}/_emulator/effects`)).body?.effects ?? [];
+  const lines: string[] = ['forensics:'];
+  for (const p of suspects) {
+    lines.push(`  ${p.spec.kind} ${p.spec.requester} ticket ${p.ticketId} request ${p.requestId}`);
+    if (p.requestId) {
+      const outbox = await input.db.selectFrom('outbox').selectAll().where('request_id', '=', p.requestId).orderBy('created_at').execute();
+      for (const o of outbox) {
+        lines.push(
+          `    outbox ${o.id} ${o.idempotency_key} ${o.status} attempts ${o.attempts} created ${o.created_at.toISOString()} delivered ${o.delivered_at?.toISOString() ?? '-'} ` +
+            `lease ${o.lease_until?.toISOString() ?? '-'} error ${o.last_error ?? '-'} result ${JSON.stringify(o.result)}`,
+        );
+      }
+      const steps = await input.db.selectFrom('step_executions').selectAll().where('request_id', '=', p.requestId).execute();
+      for (const s of steps) lines.push(`    step ${s.step_index} ${s.tool} ${s.status} attempts ${s.attempts} started ${s.started_at.toISOString()} finished ${s.finished_at?.toISOString() ?? '-'} error ${s.error ?? '-'}`);
+      const audit = await input.db.selectFrom('audit_log').select(['seq', 'at', 'actor', 'event', 'data']).where('request_id', '=', p.requestId).orderBy('seq').execute();
+      for (const a of audit) lines.push(`    audit ${a.seq} ${a.at.toISOString()} ${a.actor} ${a.event} ${JSON.stringify(a.data).slice(0, 160)}`);
+      const ids = [p.requestId, ...outbox.map((o) => o.id)];
+      for (const log of input.logs) {
+        for (const line of log.lines.filter((l) => ids.some((id) => l.includes(id)))) lines.push(`    log ${log.name}: ${line.slice(0, 300)}`);
+      }
+    }
+    for (const e of cwEffects.filter((e) => e.ticketId === p.ticketId)) lines.push(`    connectwise effect ${e.at} ${e.op} note ${e.noteId ?? '-'} ${(e.firstLine ?? '').slice(0, 80)}`);
+    for (const r of cwLog.filter((r) => r.path.includes(`/tickets/${p.ticketId}/`))) lines.push(`    connectwise call ${r.at} ${r.method} ${r.path} → ${r.status}`);
+    for (const e of graphEffects.filter((e) => e.targetName === p.spec.requester)) lines.push(`    graph effect ${e.at} ${e.op} ${e.objectName ?? ''}`);
+  }
+  return lines.join('\n');
+}
