@@ -107,7 +107,8 @@ describe('chaos', () => {
     const rng = prng(seed);
     const dataDir = makeRoot('workers');
     const databaseUrl = await createTestDatabase();
-    const env = { ...baseEnv(dataDir), DATABASE_URL: databaseUrl };
+    // Webhooks that arrive while start is down are lost: the workers' poll for missed tickets takes them in.
+    const env = { ...baseEnv(dataDir), DATABASE_URL: databaseUrl, DESKHAND_INTAKE_POLL_MS: '2000' };
     const emulators = await startEmulatorsProcess(procs, path.join(dataDir, 'emulators.json'), baseEnv(dataDir));
     let start: Proc;
     let base: string | null;
@@ -119,6 +120,8 @@ describe('chaos', () => {
       second: (await issueApiToken(db, { email: SECOND_TECHNICIAN, name: 'chaos', at: new Date() })).token,
     };
     const workers: Record<string, Proc | null> = { 'worker-a': procs.spawn('worker-a', ['worker'], env), 'worker-b': procs.spawn('worker-b', ['worker'], env) };
+    // The poll for missed tickets starts from the newest ticket it first sees: let it look before any is opened.
+    await waitFor('the first poll for missed tickets', async () => !!(await db.selectFrom('settings').select('key').where('key', 'like', 'intake-cursor:%').executeTakeFirst()), 30_000, 100);
     const tenant = await FaultInjector.tenantIds(emulators.graphControl, 'contoso');
     const faults = new FaultInjector({ rng, connectwise: emulators.connectwise, graphControl: emulators.graphControl, tenant, maxDelayMs: MAX_DELAY_MS });
     // A caller killed while its call waits in the emulator must not take the emulators down.
@@ -180,22 +183,17 @@ describe('chaos', () => {
         const busy = await processesRunningSteps(db, placed);
         const aimNow = busy.length > 0 && Date.now() - lastKill > 1_000 && rng.chance(0.6);
         if (Date.now() >= nextKill || aimNow) {
-          nextKill = Date.now() + rng.int(1_500, 3_500);
+          nextKill = Date.now() + rng.int(1_000, 2_500);
           lastKill = Date.now();
-          // The start process receives the webhooks: kill it only once every ticket became a request.
-          const webhooksDone =
-            createdAll &&
-            placed.every((p) => p.requestId) &&
-            (await http<{ deliveries: { state: string }[] }>('GET', `${emulators.connectwise}/_emulator/callbacks/deliveries`)).body.deliveries.every(
-              (d) => d.state === 'delivered',
-            );
           const alive = Object.entries(workers).filter(([, w]) => w?.alive());
           const startBusy = busy.includes(start.pid);
           const busyWorkers = alive.filter(([, w]) => busy.includes(w!.pid));
-          const mayKillStart = webhooksDone && start.alive() && restarts.size === 0;
+          // Start receives the webhooks: those it misses while down come in through the poll.
+          const mayKillStart = start.alive() && restarts.size === 0;
           const aimed = (aimNow || rng.chance(0.7)) && (busyWorkers.length > 0 || (startBusy && mayKillStart));
           if (aimed) kills.aimed++;
-          if (mayKillStart && (kills.start === 0 || (aimed ? startBusy && (busyWorkers.length === 0 || rng.chance(0.4)) : rng.chance(0.3)))) {
+          const startDue = kills.start === 0 && Date.now() - chaosStart > 8_000;
+          if (mayKillStart && (startDue || (aimed ? startBusy && (busyWorkers.length === 0 || rng.chance(0.4)) : rng.chance(0.25)))) {
             const victim = start;
             base = null;
             await procs.kill(victim);
@@ -428,7 +426,9 @@ async function whatTheChaosDid(db: DbHandle['db'], placed: Placed[]): Promise<st
   const messages = await db.selectFrom('outbox').select(['attempts', 'result']).where('request_id', 'in', ids).execute();
   const reconciled = await db.selectFrom('audit_log').select('seq').where('request_id', 'in', ids).where('event', '=', 'step.reconciled').execute();
   const deadlocks = procs.all.reduce((n, p) => n + p.stderr.filter((l) => l.includes('deadlock detected')).length, 0);
+  const polled = await db.selectFrom('audit_log').select('seq').where('request_id', 'in', ids).where('event', '=', 'request.received').where('actor', '=', 'poll:connectwise').execute();
   return (
+    `${polled.length} tickets taken in by the poll (webhook missed), ` +
     `${steps.filter((s) => s.attempts > 1).length}/${steps.length} steps retried (${reconciled.length} reconciled), ` +
     `${messages.filter((m) => m.attempts > 1).length}/${messages.length} messages retried ` +
     `(${messages.filter((m) => (m.result as { reconciled?: boolean } | null)?.reconciled).length} found already sent), ${deadlocks} deadlocks logged`
