@@ -144,7 +144,15 @@ export async function registerWebhooks(ctx: EngineContext, base: string, logger:
       for (const stale of await client.listCallbacks()) {
         if (stale.url?.includes(`/webhooks/connectwise/${row.id}/`) && stale.url !== url) await client.deleteCallback(stale.id);
       }
-      const { created } = await client.registerCallback({ url, description: 'deskhand: new tickets start requests', type: 'ticket', level: 'owner', objectId: 1 });
+      // Self-suppressed: the notes deskhand writes are not sent back to it (the webhook also ignores them by member).
+      const { created } = await client.registerCallback({
+        url,
+        description: 'deskhand: new tickets start requests',
+        type: 'ticket',
+        level: 'owner',
+        objectId: 1,
+        isSelfSuppressedFlag: true,
+      });
       if (created) logger.info({ integration: row.name }, 'ConnectWise callback registered');
     } catch (error) {
       logger.warn({ integration: row.name, error: describeError(error) }, 'could not register the ConnectWise callback');

@@ -4,7 +4,7 @@ import { DeskhandError } from '../core/errors.ts';
 import { effectivePolicy } from '../core/policy.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { findTool, toolsOfIntegration } from '../integrations/catalog.ts';
-import { appendAudit } from '../store/audit.ts';
+import { appendAudit, inTransaction } from '../store/audit.ts';
 import { requireAdmin, requireUser } from './auth.ts';
 import { zodSchema } from './schema.ts';
 
@@ -34,7 +34,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       const user = requireAdmin(request);
       const { id } = request.params as { id: string };
       const { operatingMode } = request.body as { operatingMode: 'plan' | 'execute' | 'inherit' };
-      return ctx.db.transaction().execute(async (tx) => {
+      return inTransaction(ctx.db, async (tx) => {
         const client = await tx.selectFrom('clients').select(['id', 'operating_mode']).where('id', '=', id).where('msp_id', '=', user.mspId).forUpdate().executeTakeFirst();
         if (!client) throw new DeskhandError('not_found', 'no such client');
         await tx.updateTable('clients').set({ operating_mode: operatingMode }).where('id', '=', id).execute();
@@ -56,7 +56,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
     async (request) => {
       const user = requireAdmin(request);
       const { defaultOperatingMode } = request.body as { defaultOperatingMode: 'plan' | 'execute' };
-      await ctx.db.transaction().execute(async (tx) => {
+      await inTransaction(ctx.db, async (tx) => {
         await tx.updateTable('msps').set({ default_operating_mode: defaultOperatingMode }).where('id', '=', user.mspId).execute();
         await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'msp.default_operating_mode', data: { to: defaultOperatingMode }, at: ctx.clock.now() });
       });
@@ -119,7 +119,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
         throw new DeskhandError('bad_request', 'manager approval can only be required together with approval_needed');
       }
       const at = ctx.clock.now();
-      await ctx.db.transaction().execute(async (tx) => {
+      await inTransaction(ctx.db, async (tx) => {
         await tx
           .insertInto('tool_policies')
           .values({ integration_id: id, tool: toolName, policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })

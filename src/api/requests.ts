@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
-import { appendAudit, verifyAuditChain } from '../store/audit.ts';
+import { appendAudit, verifyAuditChain, inTransaction } from '../store/audit.ts';
 import { listRequests, loadRequestStory } from '../store/story.ts';
 import { noStore, requireUser } from './auth.ts';
 import { zodSchema } from './schema.ts';
@@ -76,7 +76,7 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
       const user = requireUser(request);
       const { id, index } = request.params as { id: string; index: number };
       noStore(reply);
-      return ctx.db.transaction().execute(async (tx) => {
+      return inTransaction(ctx.db, async (tx) => {
         const step = await tx
           .selectFrom('step_executions')
           .innerJoin('requests', 'requests.id', 'step_executions.request_id')

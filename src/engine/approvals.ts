@@ -1,7 +1,7 @@
 import { combinedDecision, decisionRefusal, mayApprove, type ApprovalStatus, type Decision } from '../core/approval.ts';
 import { DeskhandError } from '../core/errors.ts';
 import { constantTimeEqual, sha256Base64url } from '../secrets.ts';
-import { type AuditEvent, appendAudit } from '../store/audit.ts';
+import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { ApprovalRow, RequestRow } from '../store/schema.ts';
@@ -33,7 +33,7 @@ export async function decideTechnicianApproval(
   ctx: EngineContext,
   input: { approvalId: string; decision: Decision; comment: string | null; planHash?: string | undefined; user: { id: string; email: string; name: string; role: string; mspId: string } },
 ): Promise<DecisionResult> {
-  return auditingRefusals(ctx, () => ctx.db.transaction().execute(async (tx) => {
+  return auditingRefusals(ctx, () => inTransaction(ctx.db, async (tx) => {
     const peek = await tx.selectFrom('approvals').select(['request_id', 'msp_id', 'kind']).where('id', '=', input.approvalId).executeTakeFirst();
     // Another MSP's approval is indistinguishable from a missing one.
     if (!peek || peek.msp_id !== input.user.mspId || peek.kind !== 'technician') {
@@ -81,7 +81,7 @@ export async function loadManagerApproval(ctx: EngineContext, link: string): Pro
 
 export async function decideManagerApproval(ctx: EngineContext, input: { link: string; decision: Decision; comment: string | null }): Promise<DecisionResult> {
   const { approval } = await loadManagerApproval(ctx, input.link);
-  return auditingRefusals(ctx, () => ctx.db.transaction().execute(async (tx) => {
+  return auditingRefusals(ctx, () => inTransaction(ctx.db, async (tx) => {
     const request = await lockRequest(tx, approval.request_id);
     if (!request) throw new DeskhandError('not_found', 'this approval link is not valid');
     return applyDecision(ctx, tx, request, approval.id, input.decision, input.comment, undefined, {
@@ -188,7 +188,7 @@ async function auditingRefusals<T>(ctx: EngineContext, decide: () => Promise<T>)
     return await decide();
   } catch (error) {
     if (error instanceof RefusedDecision) {
-      await ctx.db.transaction().execute((tx) => appendAudit(tx, error.event));
+      await inTransaction(ctx.db, (tx) => appendAudit(tx, error.event));
     }
     throw error;
   }

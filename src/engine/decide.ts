@@ -2,7 +2,7 @@ import { approvalExpiresAt } from '../core/approval.ts';
 import type { DirectoryUser } from '../core/directory.ts';
 import type { PlanStep } from '../core/plan.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
-import { type AuditEvent, appendAudit } from '../store/audit.ts';
+import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { PlanRow, RequestRow } from '../store/schema.ts';
@@ -15,7 +15,7 @@ import { approvalNotification, escalationNote, managerEmail, noActionReply } fro
  * `auto`, otherwise approvals are created and technicians (and the manager) notified.
  */
 export async function decideAfterNote(ctx: EngineContext, claimed: RequestRow): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'noted' || request.lease_owner !== ctx.workerId) return;
     await decideLocked(ctx, tx, request);

@@ -7,7 +7,7 @@ import { findTool } from '../integrations/catalog.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
 import { validatePlan } from '../planner/validate.ts';
-import { appendAudit } from '../store/audit.ts';
+import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { type ClaimedRequest, enqueueOutbox } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
@@ -279,7 +279,7 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
     rejectedProblems: input.rejectedProblems,
     replyToEmployee: input.proposed.replyToEmployee ?? null,
   });
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     // The request row first, as every transaction that touches a request does (no lock-order deadlocks).
     await tx.selectFrom('requests').select('id').where('id', '=', request.id).forUpdate().executeTakeFirst();
     await tx

@@ -3,7 +3,7 @@ import { describeError, isDeskhandError } from '../core/errors.ts';
 import { planMatchesHash, stepIdempotencyKey, type PlanStep } from '../core/plan.ts';
 import { effectivePolicy } from '../core/policy.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
-import { appendAudit } from '../store/audit.ts';
+import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
 import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
@@ -129,7 +129,7 @@ async function recordSuccess(
   reconciled: boolean,
 ): Promise<void> {
   const technician = secretBox ? await technicianApprover(ctx, request.id) : null;
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     await tx
       .updateTable('step_executions')
       .set({
@@ -216,7 +216,7 @@ async function recordIntent(
   at: Date,
   secretBox: string | null,
 ): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     await tx
       .insertInto('step_executions')
       .values({
@@ -251,7 +251,7 @@ async function technicianApprover(ctx: EngineContext, requestId: string): Promis
 }
 
 async function finishExecuted(ctx: EngineContext, claimed: RequestRow, steps: PlanStep[], hasTemporaryPassword: boolean): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'executing') return;
     const at = ctx.clock.now();
@@ -278,7 +278,7 @@ async function failRequest(
   error: string,
   done: PlanStep[],
 ): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'executing') return;
     const at = ctx.clock.now();

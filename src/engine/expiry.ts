@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type AuditEvent, appendAudit } from '../store/audit.ts';
+import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
@@ -15,7 +15,7 @@ import { expiredReply } from './messages.ts';
 export async function sweepExpiredApprovals(ctx: EngineContext, batchSize = 500): Promise<number> {
   let total = 0;
   for (;;) {
-    const { expired, requests } = await ctx.db.transaction().execute((tx) => sweepBatch(ctx, tx, batchSize));
+    const { expired, requests } = await inTransaction(ctx.db, (tx) => sweepBatch(ctx, tx, batchSize));
     total += expired;
     if (requests < batchSize) return total;
   }

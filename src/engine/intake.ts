@@ -1,4 +1,4 @@
-import { appendAudit } from '../store/audit.ts';
+import { appendAudit, inTransaction } from '../store/audit.ts';
 import { notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
 
@@ -19,7 +19,7 @@ export interface IntakeInput {
 }
 
 export async function receiveRequest(ctx: EngineContext, input: IntakeInput): Promise<{ requestId: string; created: boolean }> {
-  return ctx.db.transaction().execute(async (tx) => {
+  return inTransaction(ctx.db, async (tx) => {
     const at = ctx.clock.now();
     const id = crypto.randomUUID();
     const inserted = await tx

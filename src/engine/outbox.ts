@@ -3,7 +3,7 @@ import { describeError, isDeskhandError } from '../core/errors.ts';
 import type { RequestState } from '../core/lifecycle.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
 import { mailMarker } from '../integrations/m365/client.ts';
-import { appendAudit } from '../store/audit.ts';
+import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { lockRequest, transitionRequest } from '../store/requests.ts';
 import type { OutboxRow } from '../store/schema.ts';
@@ -131,7 +131,7 @@ function markerKey(idempotencyKey: string): string {
 
 async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>): Promise<void> {
   const onDelivered = message.on_delivered as { requestState: RequestState } | null;
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     const at = ctx.clock.now();
     // Locks in one order everywhere (request, then its rows, then the audit head): never the reverse.
     const request = onDelivered && message.request_id ? await lockRequest(tx, message.request_id) : undefined;
@@ -175,7 +175,7 @@ async function markFailedAttempt(ctx: EngineContext, message: OutboxRow, error: 
   const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(message.attempts, 1_000, 10 * 60_000));
   ctx.logger.warn({ messageId: message.id, kind: message.kind, attempts: message.attempts, giveUp, error: reason }, 'outbox delivery failed');
   const onDelivered = message.on_delivered as { requestState: RequestState } | null;
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     // The request first, as in every transaction that touches both (see markDelivered).
     const request = giveUp && onDelivered && message.request_id ? await lockRequest(tx, message.request_id) : undefined;
     await tx

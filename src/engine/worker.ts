@@ -1,3 +1,4 @@
+import { inTransaction } from '../store/audit.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describeError, isDeskhandError } from '../core/errors.ts';
@@ -292,7 +293,7 @@ export class Worker {
 
 /** A request whose step cannot succeed: mark it failed so a technician sees it (the dashboard lists failures). */
 async function failStuckRequest(ctx: EngineContext, request: ClaimedRequest, error: string): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
+  await inTransaction(ctx.db, async (tx) => {
     const current = await lockRequest(tx, request.id);
     if (!current || ['planned', 'replied', 'escalated', 'failed'].includes(current.state)) return;
     await transitionRequest(tx, { request: current, to: 'failed', outcome: 'failed', at: ctx.clock.now(), actor: 'agent', dueAt: null, lastError: error, data: { error } });

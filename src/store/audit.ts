@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { canonicalJson, sha256Hex } from '../core/canonical.ts';
-import { type DbOrTx, json, type Tx } from './db.ts';
+import { type Db, type DbOrTx, json, type Tx } from './db.ts';
 
 /**
  * The append-only audit log. Rows are hash-chained per MSP: each row's hash covers the previous
@@ -35,6 +35,33 @@ export function auditHash(prevHash: string, row: { mspId: string; seq: number; r
  */
 export async function appendAudit(tx: Tx, events: AuditEvent | AuditEvent[]): Promise<void> {
   const list = Array.isArray(events) ? events : [events];
+  const buffer = buffers.get(tx);
+  if (buffer) {
+    // Inside `inTransaction`: written together just before commit, one round trip per MSP.
+    buffer.push(...list);
+    return;
+  }
+  await writeAudit(tx, list);
+}
+
+const buffers = new WeakMap<Tx, AuditEvent[]>();
+
+/**
+ * A transaction whose audit events are gathered and appended once, just before it commits, in the
+ * order they were recorded. Everything the engine and the API change goes through here.
+ */
+export async function inTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    const buffer: AuditEvent[] = [];
+    buffers.set(tx, buffer);
+    const result = await work(tx);
+    buffers.delete(tx);
+    if (buffer.length > 0) await writeAudit(tx, buffer);
+    return result;
+  });
+}
+
+async function writeAudit(tx: Tx, list: AuditEvent[]): Promise<void> {
   const byMsp = new Map<string, AuditEvent[]>();
   for (const event of list) {
     const group = byMsp.get(event.mspId);
