@@ -1,9 +1,10 @@
+import { sql } from 'kysely';
 import { combinedDecision, type ApprovalStatus } from '../core/approval.ts';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import { planMatchesHash, stepIdempotencyKey, type PlanStep } from '../core/plan.ts';
 import { effectivePolicy } from '../core/policy.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
-import { appendAudit, inTransaction } from '../store/audit.ts';
+import { appendAudit, changeWithAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { enqueueOutbox, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
 import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
@@ -129,29 +130,20 @@ async function recordSuccess(
   reconciled: boolean,
 ): Promise<void> {
   const technician = secretBox ? await technicianApprover(ctx, request.id) : null;
-  await inTransaction(ctx.db, async (tx) => {
-    await tx
-      .updateTable('step_executions')
-      .set({
-        status: 'succeeded',
-        summary: result.summary,
-        result: json(result.data ?? null),
-        error: null,
-        secret_encrypted: secretBox,
-        secret_for_user_id: technician,
-        finished_at: ctx.clock.now(),
-      })
-      .where('idempotency_key', '=', key)
-      .execute();
-    await appendAudit(tx, {
+  const at = ctx.clock.now();
+  const change = sql`UPDATE step_executions SET status = 'succeeded', summary = ${result.summary}, result = ${json(result.data ?? null)}::jsonb,
+      error = NULL, secret_encrypted = ${secretBox}, secret_for_user_id = ${technician}, finished_at = ${at}
+    WHERE idempotency_key = ${key} RETURNING 1`;
+  await changeWithAudit(ctx.db, change, request.msp_id, [
+    {
       mspId: request.msp_id,
       requestId: request.id,
       actor: 'agent',
       event: reconciled ? 'step.reconciled' : 'step.succeeded',
       data: { index, tool: step.tool, key, summary: result.summary, secretHeldForTechnician: secretBox !== null },
-      at: ctx.clock.now(),
-    });
-  });
+      at,
+    },
+  ]);
 }
 
 async function handleStepFailure(
@@ -216,26 +208,16 @@ async function recordIntent(
   at: Date,
   secretBox: string | null,
 ): Promise<void> {
-  await inTransaction(ctx.db, async (tx) => {
-    await tx
-      .insertInto('step_executions')
-      .values({
-        id: crypto.randomUUID(),
-        request_id: request.id,
-        plan_id: plan.id,
-        step_index: index,
-        tool: step.tool,
-        idempotency_key: key,
-        status: 'running',
-        attempts,
-        secret_encrypted: secretBox,
-        started_at: at,
-      })
-      // finished_at null: this attempt has not ended (until it records a result or an error).
-      .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ status: 'running', attempts, started_at: at, finished_at: null, secret_encrypted: secretBox }))
-      .execute();
-    await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'step.started', data: { index, tool: step.tool, key, attempt: attempts }, at });
-  });
+  // Intent and its audit row in one statement: the row says `running` before the call is made.
+  const change = sql`INSERT INTO step_executions (id, request_id, plan_id, step_index, tool, idempotency_key, status, attempts, secret_encrypted, started_at)
+    VALUES (${crypto.randomUUID()}, ${request.id}, ${plan.id}, ${index}, ${step.tool}, ${key}, 'running', ${attempts}, ${secretBox}, ${at})
+    ON CONFLICT (idempotency_key) DO UPDATE SET status = 'running', attempts = EXCLUDED.attempts, started_at = EXCLUDED.started_at,
+      finished_at = NULL, secret_encrypted = EXCLUDED.secret_encrypted
+    RETURNING 1`;
+  // finished_at null: this attempt has not ended (until it records a result or an error).
+  await changeWithAudit(ctx.db, change, request.msp_id, [
+    { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'step.started', data: { index, tool: step.tool, key, attempt: attempts }, at },
+  ]);
 }
 
 /** The technician who approved: the only person a temporary password is ever shown to. */

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { canonicalJson, sha256Hex } from '../core/canonical.ts';
 import { type Db, type DbOrTx, json, type Tx } from './db.ts';
 
@@ -61,6 +61,32 @@ export async function inTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Pr
   });
 }
 
+/**
+ * One change and its audit events in a single statement (and so a single implicit transaction):
+ * `WITH change AS (<query> RETURNING 1) SELECT audit_append(...) FROM change`. The events are
+ * appended only when the change touched a row. For the hottest small changes (a step's intent and
+ * result), where BEGIN, the change, the append and COMMIT were four round trips.
+ */
+export async function changeWithAudit(db: DbOrTx, change: RawBuilder<unknown>, mspId: string, events: AuditEvent[]): Promise<boolean> {
+  const rows = events.map((event) => ({ ...event, requestId: event.requestId ?? null, data: event.data ?? {} }));
+  const result = await sql<{ seq: string }>`WITH change AS (${change}) SELECT ${appendCall(mspId, rows)} AS seq FROM change LIMIT 1`.execute(db);
+  return result.rows.length > 0;
+}
+
+type AuditRow = Omit<AuditEvent, 'requestId' | 'data'> & { requestId: string | null; data: Record<string, unknown> };
+
+function appendCall(mspId: string, rows: AuditRow[]): RawBuilder<unknown> {
+  return sql`audit_append(
+      ${mspId},
+      ${rows.map((r) => r.requestId)}::uuid[],
+      ${rows.map((r) => r.actor)}::text[],
+      ${rows.map((r) => r.event)}::text[],
+      ${rows.map((r) => json(r.data))}::jsonb[],
+      ${rows.map((r) => r.at)}::timestamptz[],
+      ${rows.map((r) => auditBody(r))}::text[]
+    )`;
+}
+
 async function writeAudit(tx: Tx, list: AuditEvent[]): Promise<void> {
   const byMsp = new Map<string, AuditEvent[]>();
   for (const event of list) {
@@ -71,15 +97,7 @@ async function writeAudit(tx: Tx, list: AuditEvent[]): Promise<void> {
   // A fixed order of locking keeps two transactions touching the same MSPs from deadlocking.
   for (const [mspId, mspEvents] of [...byMsp.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const rows = mspEvents.map((event) => ({ ...event, requestId: event.requestId ?? null, data: event.data ?? {} }));
-    await sql`SELECT audit_append(
-      ${mspId},
-      ${rows.map((r) => r.requestId)}::uuid[],
-      ${rows.map((r) => r.actor)}::text[],
-      ${rows.map((r) => r.event)}::text[],
-      ${rows.map((r) => json(r.data))}::jsonb[],
-      ${rows.map((r) => r.at)}::timestamptz[],
-      ${rows.map((r) => auditBody(r))}::text[]
-    )`.execute(tx);
+    await sql`SELECT ${appendCall(mspId, rows)}`.execute(tx);
   }
 }
 
