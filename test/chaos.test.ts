@@ -101,7 +101,9 @@ async function report(what: string, db: DbHandle['db'] | null, placed: Placed[],
   ].join('\n');
 }
 
-describe('chaos', () => {
+// The two scenarios share nothing (their own emulators, folders and databases) and mostly wait on
+// timers: side by side they take the time of the longer one.
+describe.concurrent('chaos', () => {
   it('workers, the API and the emulators misbehave; every request still ends right, every effect once', async () => {
     const started = Date.now();
     const rng = prng(seed);
@@ -143,11 +145,17 @@ describe('chaos', () => {
     });
     const kills = { workers: 0, start: 0, aimed: 0 };
     const restarts = new Set<Promise<void>>();
+    const restartErrors: Error[] = [];
     let chaosEnded = 0;
+    let stopApprover = false;
 
     try {
       // Tickets are opened through the ConnectWise API while the chaos has begun.
-      const order = [...CHAOS_TICKETS].sort(() => rng.next() - 0.5);
+      const order = [...CHAOS_TICKETS];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
       const creating = (async () => {
         for (const spec of order) {
           const ticketId = await openTicket(emulators.connectwise, spec);
@@ -156,7 +164,8 @@ describe('chaos', () => {
           await sleep(rng.int(20, 120));
         }
       })();
-      let stopApprover = false;
+      // Awaited below; until then a failure must not count as unhandled.
+      creating.catch(() => {});
       const approving = (async () => {
         while (!stopApprover) {
           await linkRequests(db, placed).catch(() => {});
@@ -203,7 +212,7 @@ describe('chaos', () => {
               ({ proc: start, base } = await startDeskhand(procs, env));
             })();
             restarts.add(restart);
-            void restart.finally(() => restarts.delete(restart));
+            restart.catch((error: Error) => restartErrors.push(error)).finally(() => restarts.delete(restart));
           } else if (alive.length > 0) {
             const [role, victim] = rng.pick(aimed && busyWorkers.length > 0 ? busyWorkers : alive);
             workers[role] = null;
@@ -214,7 +223,7 @@ describe('chaos', () => {
               workers[role] = procs.spawn(role, ['worker'], env);
             })();
             restarts.add(restart);
-            void restart.finally(() => restarts.delete(restart));
+            restart.catch((error: Error) => restartErrors.push(error)).finally(() => restarts.delete(restart));
           }
         }
         await sleep(rng.int(250, 700));
@@ -223,7 +232,8 @@ describe('chaos', () => {
 
       // Calm: no more faults, the API and one worker stay (the other one stops gracefully).
       await faults.clear();
-      await Promise.all([...restarts]);
+      await Promise.allSettled([...restarts]);
+      if (restartErrors.length > 0) throw restartErrors[0];
       if (!start.alive()) ({ proc: start, base } = await startDeskhand(procs, env));
       if (!workers['worker-a']?.alive()) workers['worker-a'] = procs.spawn('worker-a', ['worker'], env);
       if (workers['worker-b']?.alive()) {
@@ -246,7 +256,7 @@ describe('chaos', () => {
       const summary =
         `chaos (${onServer ? 'PostgreSQL server' : 'embedded PostgreSQL'}, seed ${seed}): ${placed.length} requests, ` +
         `${kills.workers + kills.start} kills (${kills.workers} workers, ${kills.start} start; ${kills.aimed} aimed at a running step), ${faults.injected} faults injected (${faults.summary()}), ` +
-        `${approver.decisions} decisions (${approver.retries} retried), ${survived}, ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+        `${approver.decisions} decisions (${approver.retries} retried; manager links to ${[...approver.linkOrigins].join(' ')}), ${survived}, ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(chaos ${((chaosEnded - chaosStart) / 1000).toFixed(1)} s, settling ${((Date.now() - chaosEnded) / 1000).toFixed(1)} s)`;
       console.log(summary);
       if (problems.length > 0) {
@@ -259,6 +269,7 @@ describe('chaos', () => {
       if ((error as Error).message.includes('CHAOS_SEED=')) throw error;
       throw new Error(await report(`chaos run failed: ${(error as Error).stack ?? error}`, db, placed, approver, [`kills ${JSON.stringify(kills)}, faults ${faults.summary()}`]));
     } finally {
+      stopApprover = true;
       await faults.clear().catch(() => {});
     }
   }, 240_000);

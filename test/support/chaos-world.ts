@@ -171,6 +171,8 @@ export class Approver {
   decisions = 0;
   retries = 0;
   readonly log: string[] = [];
+  /** Where the manager links pointed (the API's address changes at every restart: only the path is used). */
+  readonly linkOrigins = new Set<string>();
 
   constructor(
     private readonly options: {
@@ -216,7 +218,10 @@ export class Approver {
         const subjectMarker = `[ref ${mailMarker(`${p.requestId}:manager-mail`)}]`;
         const letter = mails.find((m) => m.subject.includes(subjectMarker));
         const link = letter?.content.match(/https?:\/\/\S+\/approvals\/manager\/\S+/)?.[0];
-        if (link) await this.decideAsManager(base, p, new URL(link).pathname, e.manager === 'approved' ? 'approve' : 'deny');
+        if (link) {
+          this.linkOrigins.add(new URL(link).origin);
+          await this.decideAsManager(base, p, new URL(link).pathname, e.manager === 'approved' ? 'approve' : 'deny');
+        }
       }
       if (e.technician && e.technician !== 'cancelled' && !p.technicianDone && (!e.manager || !managerFirst || p.managerDone) && technicianApproval) {
         await this.decideAsTechnician(base, p, technicianApproval.id, technicianApproval.plan_hash, e.technician === 'approved' ? 'approve' : 'deny');
