@@ -142,6 +142,7 @@ describe.concurrent('chaos', () => {
       graphControl: emulators.graphControl,
       placed,
       managerFirst: (p) => p.spec.kind === 'dual_deny' || managerFirst.get(p.ticketId) === true,
+      doubleClick: () => rng.chance(0.3),
     });
     const kills = { workers: 0, start: 0, aimed: 0 };
     const restarts = new Set<Promise<void>>();
@@ -249,6 +250,7 @@ describe.concurrent('chaos', () => {
       await sleep(MAX_DELAY_MS + 500);
 
       const problems = await verifyChaos({ db, placed, connectwise: emulators.connectwise, graphControl: emulators.graphControl });
+      problems.push(...approver.violations);
       const health = await http<{ status: string }>('GET', `${base}/healthz`);
       if (health.status !== 200 || health.body.status !== 'ok') problems.push(`/healthz answered ${health.status} ${health.text}`);
       emulatorsAlive();
@@ -256,7 +258,7 @@ describe.concurrent('chaos', () => {
       const summary =
         `chaos (${onServer ? 'PostgreSQL server' : 'embedded PostgreSQL'}, seed ${seed}): ${placed.length} requests, ` +
         `${kills.workers + kills.start} kills (${kills.workers} workers, ${kills.start} start; ${kills.aimed} aimed at a running step), ${faults.injected} faults injected (${faults.summary()}), ` +
-        `${approver.decisions} decisions (${approver.retries} retried; manager links to ${[...approver.linkOrigins].join(' ')}), ${survived}, ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+        `${approver.decisions} decisions (${approver.doubleClicks} sent twice at once, ${approver.retries} retried; manager links to ${[...approver.linkOrigins].join(' ')}), ${survived}, ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(chaos ${((chaosEnded - chaosStart) / 1000).toFixed(1)} s, settling ${((Date.now() - chaosEnded) / 1000).toFixed(1)} s)`;
       console.log(summary);
       if (problems.length > 0) {

@@ -171,6 +171,9 @@ export class Approver {
   decisions = 0;
   retries = 0;
   readonly log: string[] = [];
+  doubleClicks = 0;
+  /** Decisions the API accepted more than once. */
+  readonly violations: string[] = [];
   /** Where the manager links pointed (the API's address changes at every restart: only the path is used). */
   readonly linkOrigins = new Set<string>();
 
@@ -183,6 +186,8 @@ export class Approver {
       placed: Placed[];
       /** For dual approvals: whether the manager decides before the technician. */
       managerFirst: (p: Placed) => boolean;
+      /** Whether this decision is sent twice at once. */
+      doubleClick?: (p: Placed) => boolean;
     },
   ) {}
 
@@ -237,11 +242,18 @@ export class Approver {
   private async decideAsTechnician(base: string, p: Placed, approvalId: string, planHash: string, decision: 'approve' | 'deny'): Promise<void> {
     const token = decision === 'approve' ? this.options.tokens.technician : this.options.tokens.second;
     p.tries++;
-    const result = await http('POST', `${base}/api/approvals/${approvalId}/decision`, {
-      token,
-      body: { decision, planHash, ...(decision === 'deny' ? { comment: 'chaos test: not this time' } : {}) },
-      timeoutMs: 8_000,
-    });
+    const post = () =>
+      http('POST', `${base}/api/approvals/${approvalId}/decision`, {
+        token,
+        body: { decision, planHash, ...(decision === 'deny' ? { comment: 'chaos test: not this time' } : {}) },
+        timeoutMs: 8_000,
+      });
+    // Now and then the same decision twice at once (a double click, a retrying script): one may win.
+    const answers = this.options.doubleClick?.(p) ? await Promise.all([post(), post()]) : [await post()];
+    const won = answers.filter((a) => a.status === 200).length;
+    if (won > 1) this.violations.push(`technician ${decision} of ${p.requestId} was accepted ${won} times`);
+    if (answers.length > 1) this.doubleClicks++;
+    const result = answers.find((a) => a.status === 200) ?? answers[0]!;
     if (result.status === 200) {
       p.technicianDone = true;
       this.decisions++;
@@ -254,7 +266,12 @@ export class Approver {
 
   private async decideAsManager(base: string, p: Placed, path: string, decision: 'approve' | 'deny'): Promise<void> {
     p.tries++;
-    const result = await http('POST', `${base}${path}`, { form: { decision }, timeoutMs: 8_000 });
+    const post = () => http('POST', `${base}${path}`, { form: { decision }, timeoutMs: 8_000 });
+    const answers = this.options.doubleClick?.(p) ? await Promise.all([post(), post()]) : [await post()];
+    const won = answers.filter((a) => a.status === 200).length;
+    if (won > 1) this.violations.push(`manager ${decision} of ${p.requestId} was accepted ${won} times`);
+    if (answers.length > 1) this.doubleClicks++;
+    const result = answers.find((a) => a.status === 200) ?? answers[0]!;
     if (result.status === 200) {
       p.managerDone = true;
       this.decisions++;
