@@ -12,6 +12,7 @@ import {
   allSettled,
   Approver,
   CHAOS_TICKETS,
+  checkTemporaryPasswords,
   describeUnfinished,
   FINAL_STATES,
   forensics,
@@ -26,12 +27,15 @@ import {
 import { createTestDatabase } from './support/db.ts';
 
 /**
- * Chaos: the real `deskhand start` and `deskhand worker` processes, SIGKILLed at random moments and
- * restarted, while the emulators (in a process of their own that is never killed) answer with 429s,
- * 500s, lost answers after the write took effect, dropped connections and slow answers. Whatever
- * happens, every request must end as its kind says, every change must happen exactly once, every
- * note and manager mail must be sent exactly once, no approval may be decided twice, and every
- * audit chain must verify.
+ * Chaos: the real `deskhand start` and `deskhand worker` processes, SIGKILLed at random moments
+ * (most aimed at a process whose write is in flight) and restarted, while the emulators (in a
+ * process of their own that is never killed) answer with 429s, 500s, lost answers after the write
+ * took effect, dropped connections and slow answers, and people decide through an API that comes
+ * and goes (some decisions sent twice at once). Whatever happens, every request must end as its kind
+ * says, every change must happen exactly once, every note and manager mail must be sent exactly
+ * once, no approval may be decided twice, every temporary password must still be shown once to its
+ * technician, and every audit chain must verify. Then the embedded default (first pass only): start
+ * SIGKILLed alone and with its process group while calls are in flight, recovering each time.
  *
  * The randomness is seeded (`CHAOS_SEED=<n>` replays a schedule; the seed is printed either way).
  */
@@ -251,6 +255,7 @@ describe.concurrent('chaos', () => {
 
       const problems = await verifyChaos({ db, placed, connectwise: emulators.connectwise, graphControl: emulators.graphControl });
       problems.push(...approver.violations);
+      problems.push(...(await checkTemporaryPasswords({ db, placed, base: base!, technicianToken: tokens.technician })));
       const health = await http<{ status: string }>('GET', `${base}/healthz`);
       if (health.status !== 200 || health.body.status !== 'ok') problems.push(`/healthz answered ${health.status} ${health.text}`);
       emulatorsAlive();
@@ -388,6 +393,7 @@ describe.concurrent('chaos', () => {
       // The slowest call of a killed process lands 12 s after it was sent: by now it has.
       await sleep(1_000);
       const problems = await verifyChaos({ db: handle.db, placed, connectwise: emulators.connectwise, graphControl: emulators.graphControl });
+      problems.push(...(await checkTemporaryPasswords({ db: handle.db, placed, base: base!, technicianToken: tokens.technician })));
       const health = await http<{ status: string }>('GET', `${base}/healthz`);
       if (health.status !== 200 || health.body.status !== 'ok') problems.push(`/healthz answered ${health.status} ${health.text}`);
       // The calls in flight when start was killed landed; the engine found them instead of repeating them.

@@ -506,3 +506,28 @@ export async function forensics(input: {
   }
   return lines.join('\n');
 }
+
+/**
+ * Each executed password reset still holds its temporary password for the technician who approved
+ * it (also when the reset was found done after an interruption rather than made by the last call):
+ * shown once through the API, refused the second time.
+ */
+export async function checkTemporaryPasswords(input: { db: Db; placed: Placed[]; base: string; technicianToken: string }): Promise<string[]> {
+  const problems: string[] = [];
+  for (const p of input.placed) {
+    if (p.spec.effect?.op !== 'password_reset' || !p.requestId) continue;
+    const step = await input.db.selectFrom('step_executions').select('step_index').where('request_id', '=', p.requestId).where('tool', '=', 'm365.reset_password').executeTakeFirst();
+    if (!step) {
+      problems.push(`reset for ${p.spec.requester}: no step execution`);
+      continue;
+    }
+    const url = `${input.base}/api/requests/${p.requestId}/steps/${step.step_index}/temporary-password`;
+    const first = await http<{ temporaryPassword?: string }>('POST', url, { token: input.technicianToken });
+    if (first.status !== 200 || (first.body?.temporaryPassword ?? '').length < 12) {
+      problems.push(`reset for ${p.spec.requester}: the approving technician could not see the temporary password (HTTP ${first.status} ${first.text.slice(0, 200)})`);
+    }
+    const second = await http('POST', url, { token: input.technicianToken });
+    if (second.status !== 409) problems.push(`reset for ${p.spec.requester}: a second look at the temporary password answered ${second.status}`);
+  }
+  return problems;
+}
