@@ -70,7 +70,9 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
           channel: 'psa',
           sourceIntegrationId: integration.id,
           externalRef: String(decision.ticketId),
+          // The signed callback carries the ticket: its summary and requester save reading it again.
           requesterEmail: decision.ticket?.contactEmailAddress ?? null,
+          subject: decision.ticket?.summary ?? '',
           via: 'webhook:connectwise',
         });
         onReceived();

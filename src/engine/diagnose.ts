@@ -13,6 +13,7 @@ import { type ClaimedRequest, enqueueOutbox } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { internalNote } from './messages.ts';
+import { deliverNow } from './outbox.ts';
 import { resolveThroughReader } from './resolve.ts';
 
 /**
@@ -192,11 +193,17 @@ interface TicketText {
   requesterEmail: string;
 }
 
+/**
+ * The employee's words. A PSA ticket's summary and requester usually came with the signed webhook;
+ * its description (the first Discussion note) is read here. Without them, the whole ticket is read.
+ */
 async function loadTicket(ctx: EngineContext, request: RequestRow): Promise<TicketText> {
-  if (request.body || request.subject) return { text: joinText(request.subject, request.body), requesterEmail: request.requester_email };
-  if (!request.source_integration_id) return { text: '', requesterEmail: request.requester_email };
+  if (request.body || !request.source_integration_id) return { text: joinText(request.subject, request.body), requesterEmail: request.requester_email };
   const psa = await ctx.integrations.psaChannel(request.source_integration_id);
-  const ticket = await psa.getTicket(request.external_ref);
+  const known = request.subject !== '' && request.requester_email !== '';
+  const ticket = known
+    ? { summary: request.subject, description: await psa.getDescription(request.external_ref), requesterEmail: request.requester_email }
+    : await psa.getTicket(request.external_ref);
   const requesterEmail = (ticket.requesterEmail ?? request.requester_email).toLowerCase();
   await ctx.db
     .updateTable('requests')
@@ -358,6 +365,7 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
       payload: { ticketRef: request.external_ref, visibility: 'internal', text: note, purpose: 'internal_note' },
       onDelivered: { requestState: 'noted' },
       at,
+      wake: false,
     });
     // Wait for the note: the outbox moves the request on once the note is on the ticket (rule 2).
     await tx
@@ -367,6 +375,8 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
       .where('state', '=', 'diagnosing')
       .execute();
   });
+  // The note goes out now, from this worker (the outbox loop is the fallback if it dies first).
+  await deliverNow(ctx, `${request.id}:note`);
 }
 
 export function isTransient(error: unknown): boolean {

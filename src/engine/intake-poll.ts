@@ -69,6 +69,7 @@ async function pollOne(ctx: EngineContext, integrationId: string, intervalMs: nu
       sourceIntegrationId: integrationId,
       externalRef: String(ticket.id),
       requesterEmail: ticket.contactEmailAddress ?? null,
+      subject: ticket.summary,
       via: 'poll:connectwise',
     });
     if (result.created) taken++;

@@ -55,6 +55,26 @@ export async function claimDueMessages(ctx: EngineContext, limit: number, leaseM
   return result.rows;
 }
 
+/**
+ * Deliver one queued message now, from the worker that just queued it: no wake-up and no second
+ * claim on the common path. If this process dies first, the outbox loop finds the message due.
+ */
+export async function deliverNow(ctx: EngineContext, idempotencyKey: string, leaseMs = 30_000): Promise<void> {
+  const now = ctx.clock.now();
+  const claimed = await sql<ClaimedMessage>`
+    UPDATE outbox o SET lease_until = ${new Date(now.getTime() + leaseMs)}, attempts = o.attempts + 1
+    FROM (
+      SELECT id, lease_until FROM outbox
+      WHERE idempotency_key = ${idempotencyKey} AND status = 'pending' AND next_attempt_at <= ${now}
+        AND (lease_until IS NULL OR lease_until < ${now})
+      FOR UPDATE SKIP LOCKED
+    ) picked
+    WHERE o.id = picked.id
+    RETURNING o.*, picked.lease_until AS interrupted_lease_until`.execute(ctx.db);
+  const message = claimed.rows[0];
+  if (message) await deliverMessage(ctx, message);
+}
+
 export async function deliverMessage(ctx: EngineContext, message: ClaimedMessage): Promise<void> {
   // The previous attempt never ended: its post may still be in flight and land later, after a look
   // for its marker found nothing. Look (and maybe send again) only once it can no longer land.

@@ -17,6 +17,8 @@ export interface PsaTicket {
 export interface PsaChannel {
   readonly kind: string;
   getTicket(ref: string): Promise<PsaTicket>;
+  /** Only the employee's description (when the summary and requester are already known). */
+  getDescription(ref: string): Promise<string>;
   postNote(ref: string, note: { text: string; visibility: NoteVisibility }): Promise<{ id: string }>;
   /** Whether a note containing `marker` is already on the ticket (reconciling after a crash). */
   findNoteWithMarker(ref: string, marker: string): Promise<string | null>;

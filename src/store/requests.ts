@@ -74,6 +74,8 @@ export interface OutboxInput {
   /** The request state to move to once this message is delivered (e.g. a reply makes it `replied`). */
   onDelivered?: { requestState: RequestState } | null;
   at: Date;
+  /** False when the caller delivers it itself right after commit (the outbox loop remains the fallback). */
+  wake?: boolean;
 }
 
 /** Queue a message; a second call with the same idempotency key changes nothing. */
@@ -95,7 +97,7 @@ export async function enqueueOutbox(tx: Tx, input: OutboxInput): Promise<void> {
     })
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .execute();
-  await notifyWork(tx, 'outbox');
+  if (input.wake !== false) await notifyWork(tx, 'outbox');
 }
 
 export async function lockRequest(tx: Tx, id: string): Promise<RequestRow | undefined> {
@@ -127,13 +129,20 @@ export async function claimDueRequest(db: Db, workerId: string, now: Date, lease
   return result.rows[0];
 }
 
-/** Keep this worker's leases alive while it works on them. */
+/**
+ * Keep this worker's leases alive while it works on them. A row another transaction has locked is
+ * skipped (the next heartbeat renews it): renewals that waited for row locks deadlocked with each
+ * other and with other transactions ("deadlock detected" between two renewals under load), and a
+ * renewal stuck behind a lock lets every lease it carries run out.
+ */
 export async function renewLeases(db: Db, table: 'requests' | 'outbox', workerId: string, ids: string[], leaseUntil: Date): Promise<void> {
   if (ids.length === 0) return;
   if (table === 'requests') {
-    await sql`UPDATE requests SET lease_until = ${leaseUntil} WHERE lease_owner = ${workerId} AND id = ANY(${ids}::uuid[])`.execute(db);
+    await sql`UPDATE requests SET lease_until = ${leaseUntil} WHERE id IN (
+      SELECT id FROM requests WHERE lease_owner = ${workerId} AND id = ANY(${ids}::uuid[]) FOR UPDATE SKIP LOCKED)`.execute(db);
   } else {
-    await sql`UPDATE outbox SET lease_until = ${leaseUntil} WHERE status = 'pending' AND id = ANY(${ids}::uuid[])`.execute(db);
+    await sql`UPDATE outbox SET lease_until = ${leaseUntil} WHERE id IN (
+      SELECT id FROM outbox WHERE status = 'pending' AND id = ANY(${ids}::uuid[]) FOR UPDATE SKIP LOCKED)`.execute(db);
   }
 }
 

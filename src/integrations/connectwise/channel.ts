@@ -13,9 +13,7 @@ export class ConnectWiseChannel implements PsaChannel {
 
   async getTicket(ref: string): Promise<PsaTicket> {
     const id = ticketId(ref);
-    const ticket = await this.client.getTicket(id);
-    const notes = await this.client.getTicketNotes(id);
-    const description = notes.find((note) => note.detailDescriptionFlag === true)?.text ?? '';
+    const [ticket, description] = await Promise.all([this.client.getTicket(id), this.getDescription(ref)]);
     let requesterEmail = ticket.contactEmailAddress?.trim() || null;
     let requesterName = ticket.contactName ?? ticket.contact?.name ?? null;
     if (!requesterEmail && ticket.contact?.id) {
@@ -26,11 +24,17 @@ export class ConnectWiseChannel implements PsaChannel {
     return {
       ref,
       summary: ticket.summary,
-      description: description.trim(),
+      description,
       requesterEmail: requesterEmail?.toLowerCase() ?? null,
       requesterName,
       companyIdentifier: ticket.company?.identifier ?? null,
     };
+  }
+
+  /** The first Discussion note: what the employee wrote when opening the ticket. */
+  async getDescription(ref: string): Promise<string> {
+    const notes = await this.client.getTicketNotes(ticketId(ref));
+    return (notes.find((note) => note.detailDescriptionFlag === true)?.text ?? '').trim();
   }
 
   async postNote(ref: string, note: { text: string; visibility: NoteVisibility }): Promise<{ id: string }> {
