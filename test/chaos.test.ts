@@ -342,25 +342,28 @@ describe.concurrent('chaos', () => {
         }, 45_000, 200);
       };
 
-      // 1. Two sign-outs whose revocations answer slowly, a note that answers slowly, approvals
+      // 1. Two sign-outs whose revocations answer slowly, a reply that answers slowly, approvals
       //    waiting; SIGKILL the start process alone: its PostgreSQL is orphaned, the calls in flight land.
-      await slowWrite(specs.revokeA, 10_000);
-      await slowWrite(specs.revokeB, 10_000);
-      await open('revokeA', 'revokeB', 'approveNow', 'approveLater', 'dual');
-      await waitFor('the revocations to be running', async () => {
+      const outboxRow = async (key: string, purpose: string) => {
+        const id = byKey.get(key)?.requestId;
+        return id ? handle.db.selectFrom('outbox').select(['lease_until', 'status']).where('idempotency_key', '=', `${id}:${purpose}`).executeTakeFirst() : undefined;
+      };
+      await open('deny', 'approveNow', 'approveLater', 'dual');
+      await waitFor('the denial to be asked for', async () => {
         await linkRequests(handle.db, placed);
-        return stepsRunning(['revokeA', 'revokeB']);
+        return (await outboxRow('deny', 'approval-notice'))?.status === 'delivered';
       }, 45_000, 50);
-      await open('deny');
       const denyTicket = byKey.get('deny')!.ticketId;
       expect((await http('POST', `${emulators.connectwise}/_emulator/faults`, { body: { delayMs: 12_000, count: 1, method: 'POST', pathContains: `/service/tickets/${denyTicket}/notes` } })).status).toBe(201);
-      await waitFor('the slow note to be on its way', async () => {
+      await slowWrite(specs.revokeA, 10_000);
+      await slowWrite(specs.revokeB, 10_000);
+      await open('revokeA', 'revokeB');
+      await decide('deny');
+      await waitFor('the revocations and the reply to be on their way', async () => {
         await linkRequests(handle.db, placed);
-        const id = byKey.get('deny')!.requestId;
-        if (!id) return false;
-        const note = await handle.db.selectFrom('outbox').select(['lease_until', 'status']).where('idempotency_key', '=', `${id}:note`).executeTakeFirst();
-        return note?.status === 'pending' && note.lease_until !== null;
-      }, 30_000, 50);
+        const reply = await outboxRow('deny', 'reply');
+        return reply?.status === 'pending' && reply.lease_until !== null && (await stepsRunning(['revokeA', 'revokeB']));
+      }, 45_000, 50);
       await sleep(300);
       const orphan = postmasterPid(dataDir);
       await procs.kill(start);
@@ -387,8 +390,8 @@ describe.concurrent('chaos', () => {
       ({ proc: start, base } = await startDeskhand(procs, env, 90_000));
       handle = track(openEmbeddedDb(dataDir));
 
-      // 3. The remaining decisions, then everything settles.
-      await decide('approveLater', 'deny');
+      // 3. The remaining decision, then everything settles.
+      await decide('approveLater');
       await waitFor('every request to be final with its messages delivered', () => allSettled(handle.db, placed), 90_000, 250);
       // The slowest call of a killed process lands 12 s after it was sent: by now it has.
       await sleep(1_000);
@@ -402,8 +405,8 @@ describe.concurrent('chaos', () => {
         const reconciled = await handle.db.selectFrom('audit_log').select('seq').where('request_id', '=', id).where('event', '=', 'step.reconciled').execute();
         if (reconciled.length !== 1) problems.push(`${key}: the interrupted step was reconciled ${reconciled.length} times, expected once (request ${id})`);
       }
-      const slowNote = await handle.db.selectFrom('outbox').select('result').where('idempotency_key', '=', `${byKey.get('deny')!.requestId}:note`).executeTakeFirst();
-      if ((slowNote?.result as { reconciled?: boolean } | null)?.reconciled !== true) problems.push(`the note in flight when start was killed was not found on the ticket: ${JSON.stringify(slowNote)}`);
+      const slowReply = await handle.db.selectFrom('outbox').select('result').where('idempotency_key', '=', `${byKey.get('deny')!.requestId}:reply`).executeTakeFirst();
+      if ((slowReply?.result as { reconciled?: boolean } | null)?.reconciled !== true) problems.push(`the reply in flight when start was killed was not found on the ticket: ${JSON.stringify(slowReply)}`);
       console.log(
         `chaos (embedded default, seed ${seed}): ${placed.length} requests, start SIGKILLed alone then with its process group, ` +
           `${((Date.now() - started) / 1000).toFixed(1)} s`,
