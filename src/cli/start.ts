@@ -82,6 +82,10 @@ export async function worker(options: { concurrency: number }): Promise<void> {
     worker: { concurrency: options.concurrency },
   });
   logger.info({ workerId: service.ctx.workerId }, 'worker running');
+  if (!process.env['DESKHAND_PUBLIC_URL']) {
+    // A worker serves no page itself: links it mails (manager approvals) point at the service's address.
+    logger.warn({ publicUrl: config.publicUrl }, 'DESKHAND_PUBLIC_URL is not set: links in manager emails will use this address; set it to the URL people reach deskhand at');
+  }
   const stop = async () => {
     await service.close().catch(() => {});
     await store.close().catch(() => {});

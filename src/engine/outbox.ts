@@ -9,6 +9,7 @@ import { lockRequest, transitionRequest } from '../store/requests.ts';
 import type { OutboxRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { decideLocked } from './decide.ts';
+import { configuredLeaseMs } from './lease.ts';
 import { marker } from './messages.ts';
 
 /** After this many failed attempts a message is given up (and its request marked failed when it was waiting on it). */
@@ -59,7 +60,7 @@ export async function claimDueMessages(ctx: EngineContext, limit: number, leaseM
  * Deliver one queued message now, from the worker that just queued it: no wake-up and no second
  * claim on the common path. If this process dies first, the outbox loop finds the message due.
  */
-export async function deliverNow(ctx: EngineContext, idempotencyKey: string, leaseMs = 30_000): Promise<void> {
+export async function deliverNow(ctx: EngineContext, idempotencyKey: string, leaseMs = configuredLeaseMs()): Promise<void> {
   const now = ctx.clock.now();
   const claimed = await sql<ClaimedMessage>`
     UPDATE outbox o SET lease_until = ${new Date(now.getTime() + leaseMs)}, attempts = o.attempts + 1

@@ -19,6 +19,7 @@ import { diagnoseRequest, escalateUndiagnosed } from './diagnose.ts';
 import { executePlan } from './execute.ts';
 import { sweepExpiredApprovals } from './expiry.ts';
 import { pollMissedTickets } from './intake-poll.ts';
+import { configuredLeaseMs } from './lease.ts';
 import { claimDueMessages, deliverMessage } from './outbox.ts';
 
 const OUTBOX_BATCH = 20;
@@ -66,13 +67,13 @@ export class Worker {
     private readonly ctx: EngineContext,
     options: WorkerOptions = {},
   ) {
-    const fromEnv = Number(process.env['DESKHAND_LEASE_MS']);
+
     const pollEnv = Number(process.env['DESKHAND_INTAKE_POLL_MS']);
     this.options = {
       concurrency: 4,
       pollMs: 1_000,
       sweepMs: 5_000,
-      leaseMs: Number.isInteger(fromEnv) && fromEnv >= 1_000 ? fromEnv : 30_000,
+      leaseMs: configuredLeaseMs(),
       intakePollMs: Number.isInteger(pollEnv) && pollEnv >= 0 ? pollEnv : 60_000,
       ...options,
     };
