@@ -1,4 +1,5 @@
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider, sql, type Transaction } from 'kysely';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import * as initial from './migrations/0001_initial.ts';
 import * as integrationHealth from './migrations/0002_integration_health.ts';
@@ -40,6 +41,7 @@ export function openDb(options: OpenDbOptions): DbHandle {
   });
   // An idle client losing its server (restart, kill) must not crash the process; the pool drops it.
   pool.on('error', () => {});
+  pool.on('connect', (client) => prepareRepeatedStatements(client));
   const counters: DbCounters = { statements: 0, transactions: 0 };
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
@@ -59,6 +61,31 @@ export function openDb(options: OpenDbOptions): DbHandle {
     async close() {
       await db.destroy();
     },
+  };
+}
+
+/**
+ * Parameterised statements run as named prepared statements, so PostgreSQL parses and plans each
+ * distinct text once per connection instead of on every call (the engine runs the same few dozen
+ * statements for every request). Texts are named by their hash; unusually long or numerous texts
+ * (multi-row inserts of varying size) stay unnamed, so a connection's statement cache stays bounded.
+ */
+const MAX_PREPARED_TEXT = 4_000;
+const MAX_PREPARED_PER_CONNECTION = 300;
+
+function prepareRepeatedStatements(client: pg.PoolClient): void {
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const named = new Set<string>();
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && text.length <= MAX_PREPARED_TEXT) {
+      const name = `dh_${createHash('sha1').update(text).digest('base64url')}`;
+      if (named.has(name) || named.size < MAX_PREPARED_PER_CONNECTION) {
+        named.add(name);
+        return original({ name, text, values }, ...args.slice(2));
+      }
+    }
+    return original(...args);
   };
 }
 
