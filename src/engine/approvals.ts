@@ -3,7 +3,7 @@ import { DeskhandError } from '../core/errors.ts';
 import { constantTimeEqual, sha256Base64url } from '../secrets.ts';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
-import { enqueueOutbox, lockRequest, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { ApprovalRow, RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { deniedReply } from './messages.ts';
@@ -155,13 +155,11 @@ async function applyDecision(
   if (combined === 'denied') {
     // Either denial denies: the other approval is closed, the employee is told.
     await tx.updateTable('approvals').set({ status: 'cancelled', decided_at: at }).where('request_id', '=', request.id).where('status', '=', 'pending').execute();
-    await enqueueOutbox(tx, {
-      mspId: request.msp_id,
-      requestId: request.id,
-      integrationId: request.source_integration_id,
-      kind: 'psa_note',
-      key: `${request.id}:reply`,
-      payload: { ticketRef: request.external_ref, visibility: 'customer', purpose: 'reply', text: deniedReply({ requestId: request.id }) },
+    await enqueueTicketNote(tx, request, {
+      key: 'reply',
+      purpose: 'reply',
+      visibility: 'customer',
+      text: deniedReply({ requestId: request.id }),
       onDelivered: { requestState: 'replied' },
       at,
     });

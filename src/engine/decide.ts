@@ -4,7 +4,7 @@ import type { PlanStep } from '../core/plan.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
-import { enqueueOutbox, lockRequest, transitionRequest } from '../store/requests.ts';
+import { enqueueOutbox, enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { PlanRow, RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { approvalNotification, escalationNote, managerEmail, noActionReply } from './messages.ts';
@@ -40,18 +40,11 @@ export async function decideLocked(ctx: EngineContext, tx: Tx, request: RequestR
       return;
     }
     if (plan.outcome === 'no_action') {
-      await enqueueOutbox(tx, {
-        mspId: request.msp_id,
-        requestId: request.id,
-        integrationId: request.source_integration_id,
-        kind: 'psa_note',
-        key: `${request.id}:reply`,
-        payload: {
-          ticketRef: request.external_ref,
-          visibility: 'customer',
-          purpose: 'reply',
-          text: noActionReply({ requestId: request.id, text: plan.reply_to_employee ?? plan.summary }),
-        },
+      await enqueueTicketNote(tx, request, {
+        key: 'reply',
+        purpose: 'reply',
+        visibility: 'customer',
+        text: noActionReply({ requestId: request.id, text: plan.reply_to_employee ?? plan.summary }),
         onDelivered: { requestState: 'replied' },
         at,
       });
@@ -75,13 +68,11 @@ async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow,
   if (plan.needs_manager && !manager) {
     // DESIGN rule 6: no manager can be resolved, so dual approval cannot happen: fail closed.
     const reason = `the plan needs the approval of the requester's manager, and no manager is set for ${request.requester_email} in the directory`;
-    await enqueueOutbox(tx, {
-      mspId: request.msp_id,
-      requestId: request.id,
-      integrationId: request.source_integration_id,
-      kind: 'psa_note',
-      key: `${request.id}:no-manager`,
-      payload: { ticketRef: request.external_ref, visibility: 'internal', purpose: 'escalation', text: escalationNote({ requestId: request.id, reason, key: 'no-manager' }) },
+    await enqueueTicketNote(tx, request, {
+      key: 'no-manager',
+      purpose: 'escalation',
+      visibility: 'internal',
+      text: escalationNote({ requestId: request.id, reason, key: 'no-manager' }),
       at,
     });
     await transitionRequest(tx, { request, to: 'escalated', outcome: 'escalated', at, actor: 'agent', dueAt: null, data: { reason: 'no manager for dual approval' } });
@@ -157,26 +148,19 @@ async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow,
       at,
     });
   }
-  await enqueueOutbox(tx, {
-    mspId: request.msp_id,
-    requestId: request.id,
-    integrationId: request.source_integration_id,
-    kind: 'psa_note',
-    key: `${request.id}:approval-notice`,
-    payload: {
-      ticketRef: request.external_ref,
-      visibility: 'internal',
-      purpose: 'approval_notification',
-      text: approvalNotification({
-        requestId: request.id,
-        steps,
-        planHash: plan.hash,
-        approvalUrl: `${ctx.publicUrl}/api/approvals/${technicianApprovalId}`,
-        needsManager: plan.needs_manager,
-        managerName: manager?.displayName ?? null,
-        expiresAt,
-      }),
-    },
+  await enqueueTicketNote(tx, request, {
+    key: 'approval-notice',
+    purpose: 'approval_notification',
+    visibility: 'internal',
+    text: approvalNotification({
+      requestId: request.id,
+      steps,
+      planHash: plan.hash,
+      approvalUrl: `${ctx.publicUrl}/api/approvals/${technicianApprovalId}`,
+      needsManager: plan.needs_manager,
+      managerName: manager?.displayName ?? null,
+      expiresAt,
+    }),
     at,
   });
   await appendAudit(tx, events);

@@ -9,7 +9,7 @@ import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
 import { validatePlan } from '../planner/validate.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { type ClaimedRequest, enqueueOutbox } from '../store/requests.ts';
+import { type ClaimedRequest, enqueueTicketNote } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { internalNote } from './messages.ts';
@@ -356,13 +356,11 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
         at,
       },
     ]);
-    await enqueueOutbox(tx, {
-      mspId: request.msp_id,
-      requestId: request.id,
-      integrationId: request.source_integration_id,
-      kind: 'psa_note',
-      key: `${request.id}:note`,
-      payload: { ticketRef: request.external_ref, visibility: 'internal', text: note, purpose: 'internal_note' },
+    await enqueueTicketNote(tx, request, {
+      key: 'note',
+      purpose: 'internal_note',
+      visibility: 'internal',
+      text: note,
       onDelivered: { requestState: 'noted' },
       at,
       wake: false,

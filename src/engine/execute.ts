@@ -6,7 +6,7 @@ import { effectivePolicy } from '../core/policy.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
 import { appendAudit, changeWithAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { enqueueOutbox, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
 import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import { generateTemporaryPassword } from '../integrations/m365/password.ts';
@@ -237,13 +237,11 @@ async function finishExecuted(ctx: EngineContext, claimed: RequestRow, steps: Pl
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'executing') return;
     const at = ctx.clock.now();
-    await enqueueOutbox(tx, {
-      mspId: request.msp_id,
-      requestId: request.id,
-      integrationId: request.source_integration_id,
-      kind: 'psa_note',
-      key: `${request.id}:reply`,
-      payload: { ticketRef: request.external_ref, visibility: 'customer', purpose: 'reply', text: executedReply({ requestId: request.id, steps, hasTemporaryPassword }) },
+    await enqueueTicketNote(tx, request, {
+      key: 'reply',
+      purpose: 'reply',
+      visibility: 'customer',
+      text: executedReply({ requestId: request.id, steps, hasTemporaryPassword }),
       onDelivered: { requestState: 'replied' },
       at,
     });
@@ -264,22 +262,18 @@ async function failRequest(
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'executing') return;
     const at = ctx.clock.now();
-    await enqueueOutbox(tx, {
-      mspId: request.msp_id,
-      requestId: request.id,
-      integrationId: request.source_integration_id,
-      kind: 'psa_note',
-      key: `${request.id}:failed-note`,
-      payload: { ticketRef: request.external_ref, visibility: 'internal', purpose: 'failure_note', text: failedNote({ requestId: request.id, step, error, doneSteps: done }) },
+    await enqueueTicketNote(tx, request, {
+      key: 'failed-note',
+      purpose: 'failure_note',
+      visibility: 'internal',
+      text: failedNote({ requestId: request.id, step, error, doneSteps: done }),
       at,
     });
-    await enqueueOutbox(tx, {
-      mspId: request.msp_id,
-      requestId: request.id,
-      integrationId: request.source_integration_id,
-      kind: 'psa_note',
-      key: `${request.id}:reply`,
-      payload: { ticketRef: request.external_ref, visibility: 'customer', purpose: 'reply', text: failedReply({ requestId: request.id, doneSteps: done }) },
+    await enqueueTicketNote(tx, request, {
+      key: 'reply',
+      purpose: 'reply',
+      visibility: 'customer',
+      text: failedReply({ requestId: request.id, doneSteps: done }),
       at,
     });
     await transitionRequest(tx, { request, to: 'failed', outcome: 'failed', at, actor: 'agent', dueAt: null, lastError: error, data: { error, planHash: plan.hash } });

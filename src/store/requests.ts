@@ -100,6 +100,36 @@ export async function enqueueOutbox(tx: Tx, input: OutboxInput): Promise<void> {
   if (input.wake !== false) await notifyWork(tx, 'outbox');
 }
 
+/**
+ * Queue a note on the ticket a request came from: internal (technicians) or customer-visible (the
+ * employee's reply). The key is the request id and the note's purpose, so a note is queued once.
+ */
+export async function enqueueTicketNote(
+  tx: Tx,
+  request: Pick<RequestRow, 'id' | 'msp_id' | 'source_integration_id' | 'external_ref'>,
+  note: {
+    key: string;
+    purpose: string;
+    visibility: 'internal' | 'customer';
+    text: string;
+    at: Date;
+    onDelivered?: { requestState: RequestState } | null;
+    wake?: boolean;
+  },
+): Promise<void> {
+  await enqueueOutbox(tx, {
+    mspId: request.msp_id,
+    requestId: request.id,
+    integrationId: request.source_integration_id,
+    kind: 'psa_note',
+    key: `${request.id}:${note.key}`,
+    payload: { ticketRef: request.external_ref, visibility: note.visibility, purpose: note.purpose, text: note.text },
+    onDelivered: note.onDelivered ?? null,
+    at: note.at,
+    ...(note.wake === false ? { wake: false } : {}),
+  });
+}
+
 export async function lockRequest(tx: Tx, id: string): Promise<RequestRow | undefined> {
   return tx.selectFrom('requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
