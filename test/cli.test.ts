@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive, processesIn, waitFor } from './support/processes.ts';
 
 /**
  * The `deskhand` command as a user runs it: `node bin/deskhand.js ...` in child processes, on a data
@@ -38,43 +38,8 @@ async function adminQuery(text: string): Promise<void> {
   }
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await sleep(50);
-  }
-  if (!(await condition())) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Processes working inside the test folder: the embedded PostgreSQL chdirs to its data folder. */
-function processesIn(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(`${dir}/`)) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
 }
 
 /** Run one `deskhand` command to its end. */
@@ -131,7 +96,7 @@ afterAll(async () => {
     await waitFor('deskhand start to stop', () => exited(start), 15_000).catch(() => start.kill('SIGKILL'));
   }
   if (emulatorPid && isAlive(emulatorPid)) process.kill(emulatorPid, 'SIGKILL');
-  for (const pid of processesIn(root)) {
+  for (const { pid } of processesIn(root)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}

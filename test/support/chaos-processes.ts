@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { isAlive, processesIn, waitFor } from './processes.ts';
+
+export { isAlive, processesIn, waitFor };
 
 /**
  * The processes of the chaos test: `node bin/deskhand.js ...` children, each leading a process
@@ -86,7 +89,7 @@ export class Processes {
     }
     await Promise.race([Promise.all(this.all.map((p) => p.exited)), sleep(10_000)]);
     for (const folder of folders) {
-      for (const pid of processesIn(folder)) {
+      for (const { pid } of processesIn(folder)) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {}
@@ -118,42 +121,6 @@ function shortenLogLine(line: string): string {
   } catch {
     return line.slice(0, 400);
   }
-}
-
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await sleep(intervalMs);
-  }
-  if (!(await condition())) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Processes whose working directory is inside `dir` (a postmaster and its backends chdir to their data folder). */
-export function processesIn(dir: string): number[] {
-  const pids: number[] = [];
-  if (!existsSync(dir)) return pids;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(`${dir}/`)) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
 }
 
 /** Start `deskhand start` and wait for the address it prints; answers on 127.0.0.1 (HOST's default). */
