@@ -1,4 +1,4 @@
-import { defaultPolicy, type PolicyName, type ToolDefinition, type ToolPolicy } from './tool.ts';
+import { defaultPolicy, type ToolDefinition, type ToolPolicy } from './tool.ts';
 
 export type OperatingMode = 'plan' | 'execute';
 export type ClientOperatingMode = OperatingMode | 'inherit';
@@ -24,12 +24,6 @@ export function effectivePolicy(tool: ToolDefinition, overrides: PolicyOverrides
 /** The tools a planner may use: everything not `disabled` (DESIGN rule 3). */
 export function offeredTools(tools: readonly ToolDefinition[], overrides: PolicyOverrides): ToolDefinition[] {
   return tools.filter((tool) => effectivePolicy(tool, overrides).policy !== 'disabled');
-}
-
-export interface StepApprovalNeed {
-  policy: PolicyName;
-  technician: boolean;
-  manager: boolean;
 }
 
 /**

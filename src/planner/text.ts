@@ -49,13 +49,6 @@ export function casedWords(text: string): string[] {
   return n === '' ? [] : n.split(' ');
 }
 
-/** Word-boundary containment on normalised text. */
-export function containsPhrase(text: string, phrase: string): boolean {
-  const hay = ` ${normalise(text)} `;
-  const needle = normalise(phrase);
-  return needle !== '' && hay.includes(` ${needle} `);
-}
-
 /** Every start index (in words) where `phrase` occurs in `haystack`. Both are word arrays. */
 export function phraseOccurrences(haystack: readonly string[], phrase: readonly string[]): number[] {
   const found: number[] = [];
