@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { callbackSignature, SIGNATURE_HEADER } from './webhook.ts';
+import { nodeTransport } from '../transport.ts';
 
 /**
  * How the emulator delivers callbacks, like ConnectWise: a signed JSON POST per registration, sent
@@ -139,13 +140,13 @@ export class CallbackDispatcher {
   private async post(delivery: CallbackDelivery): Promise<CallbackDeliveryAttempt> {
     const at = new Date().toISOString();
     try {
-      const response = await fetch(delivery.url, {
+      // node's http (as deskhand's clients use), not fetch: callbacks are most of this emulator's CPU under load.
+      const response = await nodeTransport(delivery.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: delivery.signature },
         body: delivery.body,
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.timeoutMs)]),
       });
-      await response.arrayBuffer().catch(() => undefined);
       return { at, status: response.status };
     } catch (error) {
       return { at, status: null, error: error instanceof Error ? error.message : String(error) };
