@@ -20,6 +20,11 @@ export interface ToolDefinition {
   readonly args: z.ZodType<Record<string, string>>;
   /** For each argument, what kind of object it names (and so what it must resolve to). */
   readonly argObjects: Readonly<Record<string, ArgumentObject>>;
+  /**
+   * The result is a secret that a technician hands over (a temporary password): it is shown once to
+   * the technician who approved the step, so the tool can never run without one (never `auto`).
+   */
+  readonly secretResult?: boolean;
 }
 
 export type PolicyName = 'auto' | 'approval_needed' | 'disabled';
@@ -37,4 +42,12 @@ export function defaultPolicy(tool: Pick<ToolDefinition, 'kind'>): ToolPolicy {
   return tool.kind === 'read'
     ? { policy: 'auto', requireManagerApproval: false }
     : { policy: 'approval_needed', requireManagerApproval: false };
+}
+
+/** Why a policy cannot be set for a tool, or null when it can. */
+export function policyRefusal(tool: Pick<ToolDefinition, 'name' | 'secretResult'>, policy: PolicyName): string | null {
+  if (tool.secretResult && policy === 'auto') {
+    return `${tool.name} cannot be auto: its result is a secret shown once to the technician who approved the step, and an auto step has no approving technician. Use approval_needed (or disabled).`;
+  }
+  return null;
 }

@@ -205,7 +205,9 @@ export class Approver {
     if (!base) return;
     const waiting = this.options.placed.filter((p) => p.requestId && !this.satisfied(p));
     if (waiting.length === 0) return;
-    const listed = await http<{ approvals?: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', `${base}/api/approvals?limit=500`, {
+    // All statuses: a decision whose answer was lost (the API was killed after committing it) is no
+    // longer pending, and must still be found to be retried (409) and recognised as made.
+    const listed = await http<{ approvals?: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', `${base}/api/approvals?status=all&limit=500`, {
       token: this.options.tokens.technician,
       timeoutMs: 5_000,
     });

@@ -5,7 +5,9 @@ import { inject } from 'vitest';
 export async function createTestDatabase(): Promise<string> {
   const adminUrl = inject('pgAdminUrl');
   const template = inject('pgTemplate');
-  const name = `deskhand_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  // Named after the run's template, so that a run's teardown drops its own copies and never another
+  // run's (several runs may share the machine's PostgreSQL).
+  const name = `${template.replace('deskhand_tpl_', 'deskhand_t_')}_${Math.random().toString(36).slice(2, 10)}`;
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

@@ -49,7 +49,7 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await withAdmin(async (client) => {
-    const leftovers = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'deskhand_t_%' OR datname = $1`, [template]);
+    const leftovers = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname = $2`, [`deskhand_t_${process.pid}_%`, template]);
     for (const row of leftovers.rows) await client.query(`DROP DATABASE IF EXISTS ${row.datname} WITH (FORCE)`);
   }).catch(() => {});
   await embedded?.stop();

@@ -51,8 +51,9 @@ function tool(
   description: string,
   args: z.ZodType<Record<string, string>>,
   argObjects: Readonly<Record<string, ArgumentObject>>,
+  options: { secretResult?: boolean } = {},
 ): ToolDefinition {
-  return { name, integration: 'm365', kind, description, args, argObjects };
+  return { name, integration: 'm365', kind, description, args, argObjects, ...(options.secretResult ? { secretResult: true } : {}) };
 }
 
 export const m365Tools: ToolDefinition[] = [
@@ -90,6 +91,7 @@ export const m365Tools: ToolDefinition[] = [
     'Set a generated temporary password that must be changed at next sign-in. The password is shown once to the approving technician and never written anywhere else.',
     userArgs,
     USER,
+    { secretResult: true },
   ),
   tool('m365.revoke_sessions', 'write', 'Sign the user out of every session and device.', userArgs, USER),
   tool(
