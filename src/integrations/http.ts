@@ -95,9 +95,11 @@ export class HttpClient {
           await sleep(retryAfterMs);
           continue;
         }
-        throw new DeskhandError('upstream_retryable', `${this.options.system} could not be reached (${networkReason(cause)})`, {
+        const reason = networkReason(cause);
+        throw new DeskhandError('upstream_retryable', `${this.options.system} could not be reached (${reason})`, {
           retryAfterMs,
           cause,
+          details: { network: reason, timedOut: reason === TIMED_OUT },
         });
       }
       const body = await readBody(response);
@@ -173,9 +175,19 @@ export function backoffMs(attempt: number, baseMs = 200, capMs = 30_000): number
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
+const TIMED_OUT = 'timed out';
+
+/**
+ * Whether a call failed by running out of time: the other side may still apply it after we stopped
+ * waiting, so it is neither done nor undone (a write is reconciled later, not repeated now).
+ */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof DeskhandError && error.details?.['timedOut'] === true;
+}
+
 function networkReason(cause: unknown): string {
   if (cause instanceof Error) {
-    if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return 'timed out';
+    if (cause.name === 'TimeoutError' || cause.name === 'AbortError') return TIMED_OUT;
     const code = (cause as { cause?: { code?: string } }).cause?.code;
     return code ?? cause.message;
   }

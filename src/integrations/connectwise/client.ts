@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
-import { backoffMs, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
+import { backoffMs, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse, isTimeout } from '../http.ts';
 import { condition } from './conditions.ts';
 import {
   boardSchema,
@@ -37,6 +38,8 @@ export const DEFAULT_CODEBASE = 'v4_6_release/';
 export const MAX_PAGE_SIZE = 1000;
 /** ConnectWise rejects summaries over 100 characters. */
 export const SUMMARY_MAX_LENGTH = 100;
+/** ConnectWise's limit for a ticket's `externalXRef` (its "External Reference"). */
+export const EXTERNAL_XREF_MAX_LENGTH = 100;
 const SYSTEM = 'ConnectWise';
 /** HttpClient's defaults, which this client's own retry of note posts follows. */
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -107,6 +110,13 @@ export interface NewTicket {
   /** Becomes an Internal note. */
   initialInternalAnalysis?: string;
   automaticEmailContactFlag?: boolean;
+  /**
+   * The ticket's marker (ConnectWise's "External Reference", at most 100 characters): unique per
+   * ticket to open, so that a ticket whose creation may or may not have happened can be found. One is
+   * made up when absent; a caller that may crash mid-call passes its own (derived from its
+   * idempotency key) and looks for it with `findTicketByMarker` before opening the ticket again.
+   */
+  externalXRef?: string;
 }
 
 export interface NewTicketNote {
@@ -190,10 +200,43 @@ export class ConnectWiseClient {
     return this.listAll('service/tickets', ticketSchema, query, 'ticket');
   }
 
+  /**
+   * Opens a ticket. A ticket posted twice is two tickets, and ConnectWise has no idempotency keys,
+   * so the ticket carries a marker (`externalXRef`) and a failed post is never repeated blindly: the
+   * failure may have come after ConnectWise opened it (a lost answer, a dropped connection, a 5xx).
+   * Before each quick retry, the ticket with the marker is looked for, and is the answer when found.
+   * After a timeout the post may still be on its way: it is looked for once, and when not found yet
+   * the error goes back to the caller (who looks again later, with `findTicketByMarker`) rather than
+   * posting a second time.
+   */
   async createTicket(input: NewTicket): Promise<ConnectWiseTicket> {
-    const body = { ...input, summary: fitSummary(input.summary) };
-    const response = await this.send({ method: 'POST', url: 'service/tickets', json: body });
-    return parseRecord(ticketSchema, response.body, 'ticket');
+    const marker = ticketMarker(input.externalXRef);
+    const body = { ...input, summary: fitSummary(input.summary), externalXRef: marker };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.send({ method: 'POST', url: 'service/tickets', json: body }, undefined, this.httpOnce);
+        return parseRecord(ticketSchema, response.body, 'ticket');
+      } catch (error) {
+        // A refusal (400, 401, 403) opened nothing; anything else may have.
+        if (!isDeskhandError(error) || !error.retryable) throw error;
+        const waitMs = this.quickRetryWait(error, attempt);
+        await sleep(waitMs ?? backoffMs(1));
+        const landed = await this.findTicketByMarker(marker);
+        if (landed) return landed;
+        if (waitMs === null || isTimeout(error)) throw error;
+      }
+    }
+  }
+
+  /** The ticket opened with this marker (`externalXRef`), or null when there is none (yet). */
+  async findTicketByMarker(marker: string): Promise<ConnectWiseTicket | null> {
+    const found = await this.listAll(
+      'service/tickets',
+      ticketSchema,
+      { conditions: condition('externalXRef', '=', marker), orderBy: 'id asc', pageSize: 2, limit: 1 },
+      'ticket',
+    );
+    return found[0] ?? null;
   }
 
   /** JSON-Patch a ticket, e.g. `[{op: 'replace', path: 'status/id', value: 123}]`. */
@@ -618,6 +661,14 @@ function clampPageSize(size: number): number {
 function positiveId(id: number, what: string): number {
   if (!Number.isSafeInteger(id) || id <= 0) throw new DeskhandError('bad_request', `A ConnectWise ${what} id must be a positive integer.`);
   return id;
+}
+
+function ticketMarker(given: string | undefined): string {
+  const marker = given?.trim() || `deskhand:${randomUUID()}`;
+  if (marker.length > EXTERNAL_XREF_MAX_LENGTH) {
+    throw new DeskhandError('bad_request', `A ticket's externalXRef is at most ${EXTERNAL_XREF_MAX_LENGTH} characters.`);
+  }
+  return marker;
 }
 
 function fitSummary(summary: string): string {

@@ -29,6 +29,8 @@ export interface TicketState {
   companyId: number;
   contactId: number | null;
   contactEmailAddress: string | null;
+  /** The creator's own reference (ConnectWise's "External Reference"); deskhand's marker. */
+  externalXRef: string | null;
   boardId: number;
   statusId: number;
   closedFlag: boolean;
@@ -81,6 +83,7 @@ export function renderTicket(href: Href, instance: Instance, t: TicketState): Re
         }
       : {}),
     ...(t.contactEmailAddress ? { contactEmailAddress: t.contactEmailAddress } : {}),
+    ...(t.externalXRef ? { externalXRef: t.externalXRef } : {}),
     priority: { id: seed.priority.id, name: seed.priority.name, sort: 6, _info: {} },
     severity: 'Medium',
     impact: 'Medium',

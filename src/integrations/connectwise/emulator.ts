@@ -260,6 +260,7 @@ const newTicketSchema = z.looseObject({
   contact: refInput.nullish(),
   priority: refInput.optional(),
   contactEmailAddress: z.string().nullish(),
+  externalXRef: z.string().nullish(),
   initialDescription: z.string().nullish(),
   initialInternalAnalysis: z.string().nullish(),
   initialResolution: z.string().nullish(),
@@ -755,6 +756,9 @@ class ConnectWiseEmulatorServer {
     if (!board) errors.push({ code: 'InvalidField', message: 'The board was not found.', field: 'board' });
     const status = input.status ? findRef(seed.statuses, input.status, 'name') : seed.statuses.find((s) => s.defaultFlag);
     if (!status) errors.push({ code: 'InvalidField', message: 'The status was not found on this board.', field: 'status' });
+    if ((input.externalXRef ?? '').length > 100) {
+      errors.push({ code: 'InvalidField', message: 'The externalXRef field has a maximum length of 100 characters.', field: 'externalXRef' });
+    }
     const contact = this.ticketContact(seed, input, company, errors);
     if (errors.length > 0 || !company || !board || !status) return invalidObject('serviceTicket', errors);
 
@@ -765,6 +769,7 @@ class ConnectWiseEmulatorServer {
       companyId: company.id,
       contactId: contact?.id ?? null,
       contactEmailAddress: input.contactEmailAddress ?? contact?.email ?? null,
+      externalXRef: input.externalXRef?.trim() || null,
       boardId: board.id,
       statusId: status.id,
       closedFlag: status.closedStatus,

@@ -191,3 +191,62 @@ describe('latency', () => {
     }
   });
 });
+
+describe('opening a ticket', () => {
+  function ticketsCreated() {
+    return emulator.effects().filter((e) => e.op === 'ticket_created');
+  }
+
+  function ticketPosts() {
+    return emulator.requests().filter((r) => r.method === 'POST' && /\/service\/tickets$/.test(r.path));
+  }
+
+  const newTicket = { summary: 'Voicemail: my laptop will not start', company: { identifier: 'contoso' }, contactEmailAddress: 'megan.bowen@contoso.example' } as const;
+
+  it('a lost answer (5xx after the ticket was opened): the client finds its ticket by its marker and opens no second one', async () => {
+    emulator.addFault({ status: 503, count: 1, method: 'POST', pathContains: '/service/tickets', afterEffect: true });
+    const ticket = await deskhand().createTicket(newTicket);
+    expect(ticketPosts().map((r) => r.status)).toEqual([503]);
+    expect(ticketsCreated().map((e) => e.ticketId)).toEqual([ticket.id]);
+    expect(emulator.tickets()).toHaveLength(1);
+    expect(ticket.externalXRef).toMatch(/^deskhand:/);
+  });
+
+  it('a dropped connection after the ticket was opened: still one ticket', async () => {
+    emulator.addFault({ count: 1, method: 'POST', pathContains: '/service/tickets', afterEffect: true, dropConnection: true });
+    const ticket = await deskhand().createTicket({ ...newTicket, externalXRef: 'deskhand:call-42' });
+    expect(ticket.externalXRef).toBe('deskhand:call-42');
+    expect(ticketPosts().map((r) => r.status)).toEqual([0]);
+    expect(ticketsCreated().map((e) => e.ticketId)).toEqual([ticket.id]);
+  });
+
+  it('a ticket refused before it was opened is posted again, once', async () => {
+    emulator.addFault({ status: 503, count: 1, method: 'POST', pathContains: '/service/tickets' });
+    const ticket = await deskhand().createTicket(newTicket);
+    expect(ticketPosts().map((r) => r.status)).toEqual([503, 201]);
+    expect(ticketsCreated().map((e) => e.ticketId)).toEqual([ticket.id]);
+  });
+
+  it('a timeout is not posted again (the call may still land); the ticket lands once and its marker finds it', async () => {
+    emulator.addFault({ delayMs: 1_200, count: 1, method: 'POST', pathContains: '/service/tickets' });
+    const client = deskhand({ timeoutMs: 400 });
+    const error = await rejection(client.createTicket({ ...newTicket, externalXRef: 'deskhand:call-43' }));
+    expect(error.retryable).toBe(true);
+    expect(ticketPosts()).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(ticketPosts()).toHaveLength(1);
+    expect(ticketsCreated()).toHaveLength(1);
+    const found = await client.findTicketByMarker('deskhand:call-43');
+    expect(found?.id).toBe(ticketsCreated()[0]!.ticketId);
+    expect(await client.findTicketByMarker('deskhand:call-44')).toBeNull();
+  });
+
+  it('the emulator answers a lookup by externalXRef with conditions, as ConnectWise does', async () => {
+    const first = await deskhand().createTicket({ ...newTicket, externalXRef: 'deskhand:"quoted" one' });
+    await deskhand().createTicket({ ...newTicket, externalXRef: 'deskhand:other' });
+    const found = await deskhand().listTickets({ conditions: 'externalXRef="deskhand:\\"quoted\\" one"' });
+    expect(found.map((t) => t.id)).toEqual([first.id]);
+    const tooLong = await rejection(deskhand().createTicket({ ...newTicket, externalXRef: 'x'.repeat(101) }));
+    expect(tooLong.message).toContain('externalXRef');
+  });
+});

@@ -26,6 +26,8 @@ export const ticketSchema = z.looseObject({
   contact: referenceSchema.nullish(),
   contactName: z.string().nullish(),
   contactEmailAddress: z.string().nullish(),
+  /** The creator's own reference ("External Reference"): where deskhand puts a ticket's marker. */
+  externalXRef: z.string().nullish(),
   board: referenceSchema.optional(),
   status: referenceSchema.optional(),
   priority: referenceSchema.optional(),
