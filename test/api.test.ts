@@ -122,6 +122,27 @@ describe('operating modes and policies', () => {
     const raw = JSON.stringify(body);
     expect(raw).not.toMatch(/clientSecret|privateKey|webhookSecret|secrets_encrypted/);
   });
+
+  it('refuses auto for a tool whose result is a secret for the approving technician (m365.reset_password), changing nothing', async () => {
+    const ava = await sb.tokenFor('ava.chen@northwind-it.example');
+    const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string | null }[] }>('GET', '/api/integrations', { token: ava });
+    const m365 = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'contoso')!;
+    const policyOf = async () =>
+      (await sb.api<{ tools: { tool: string; policy: string; requireManagerApproval: boolean }[] }>('GET', `/api/integrations/${m365.id}/policies`, { token: ava })).body.tools.find(
+        (t) => t.tool === 'm365.reset_password',
+      );
+    const before = await policyOf();
+    expect(before).toMatchObject({ policy: 'approval_needed', requireManagerApproval: true });
+    const auditBefore = await sb.service.ctx.db.selectFrom('audit_log').select('seq').where('event', '=', 'policy.changed').execute();
+    const refused = await sb.api<{ error: { code: string; message: string } }>('PUT', `/api/integrations/${m365.id}/policies/m365.reset_password`, { token: ava, body: { policy: 'auto' } });
+    expect([400, 422]).toContain(refused.status);
+    expect(refused.body.error.message).toMatch(/m365\.reset_password cannot be auto/);
+    expect(refused.body.error.message).toMatch(/approving technician/);
+    expect(await policyOf()).toEqual(before);
+    expect(await sb.service.ctx.db.selectFrom('audit_log').select('seq').where('event', '=', 'policy.changed').execute()).toHaveLength(auditBefore.length);
+    // Other policies of the same tool are still allowed.
+    expect((await sb.api('PUT', `/api/integrations/${m365.id}/policies/m365.reset_password`, { token: ava, body: { policy: 'approval_needed', requireManagerApproval: true } })).status).toBe(200);
+  });
 });
 
 describe('the temporary password', () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DeskhandError } from '../core/errors.ts';
 import { effectivePolicy } from '../core/policy.ts';
+import { policyRefusal } from '../core/tool.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { findTool, toolsOfIntegration } from '../integrations/catalog.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
@@ -118,6 +119,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       if (body.requireManagerApproval && body.policy !== 'approval_needed') {
         throw new DeskhandError('bad_request', 'manager approval can only be required together with approval_needed');
       }
+      const refusal = policyRefusal(tool, body.policy);
+      if (refusal) throw new DeskhandError('bad_request', refusal);
       const at = ctx.clock.now();
       await inTransaction(ctx.db, async (tx) => {
         await tx

@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { policyRefusal } from '../core/tool.ts';
+import { findTool } from '../integrations/catalog.ts';
 import { emulatorApiCredentials } from '../integrations/connectwise/emulator-data.ts';
 import { emulatorAppCredentials } from '../integrations/m365/emulator-tenant.ts';
 import type { Logger } from '../logger.ts';
@@ -30,6 +32,7 @@ export async function seedDemoWorld(
   db: Db,
   input: { world: World; secrets: SecretBox; endpoints: EmulatorEndpoints; at: Date; logger: Logger },
 ): Promise<{ seeded: boolean }> {
+  checkToolPolicies(input.world);
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   return db.transaction().execute(async (tx) => {
     // One loader at a time: several processes may start on the same database.
@@ -135,6 +138,27 @@ export async function seedDemoWorld(
     input.logger.info({ msps: world.msps.length, clients: world.clients.length }, 'demo world loaded');
     return { seeded: true };
   });
+}
+
+/**
+ * A world's tool policies are held to the same rules as the policy API: each names a tool of the
+ * client's Microsoft 365 integration, and none asks for a policy a tool cannot have (a tool whose
+ * result is a secret for the approving technician is never `auto`). Refused before anything loads.
+ */
+function checkToolPolicies(world: World): void {
+  const problems: string[] = [];
+  for (const client of world.clients) {
+    for (const [name, policy] of Object.entries(client.toolPolicies ?? {})) {
+      const tool = findTool(name);
+      if (!tool || tool.integration !== 'm365') {
+        problems.push(`client ${client.id}: ${name} is not a tool of its Microsoft 365 integration`);
+        continue;
+      }
+      const refusal = policyRefusal(tool, policy.policy);
+      if (refusal) problems.push(`client ${client.id}: ${refusal}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`the world's tool policies cannot be loaded: ${problems.join('; ')}`);
 }
 
 /** Point the emulated integrations at the emulators' current addresses (they move between runs). */
