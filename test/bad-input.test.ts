@@ -278,6 +278,14 @@ describe('approvals', () => {
     expect(await status()).toBe('pending');
   });
 
+  it('answers 400 to a decision whose comment holds a NUL character, and decides nothing', async () => {
+    const tom = await sb.tokenFor(TOM);
+    const result = await sb.api<{ error: { code: string; message: string } }>('POST', `/api/approvals/${approval.id}/decision`, { token: tom, body: { decision: 'approve', comment: 'fine\u0000by me' } });
+    expect(result.status).toBe(400);
+    expect(result.body.error.message).toMatch(/comment.*NUL/);
+    expect(await status()).toBe('pending');
+  });
+
   it('answers 409 when the plan the technician reviewed is not the plan awaiting approval', async () => {
     const tom = await sb.tokenFor(TOM);
     const result = await sb.api<{ error: { code: string } }>('POST', `/api/approvals/${approval.id}/decision`, { token: tom, body: { decision: 'approve', planHash: 'f'.repeat(64) } });
@@ -318,4 +326,115 @@ describe('approvals', () => {
     const post = await fetch(`${sb.service.url}/approvals/manager/${approval.id}.secret.signature`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'decision=approve' });
     expect(post.status).toBe(404);
   });
+});
+
+describe('malformed input answers 400, never 500', () => {
+  const NIL = '00000000-0000-4000-8000-000000000000';
+
+  async function send(method: string, path: string, init: { token?: string; headers?: Record<string, string>; body?: string } = {}) {
+    const response = await fetch(`${sb.service.url}${path}`, {
+      method,
+      headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+      body: init.body,
+    });
+    const text = await response.text();
+    return { status: response.status, text };
+  }
+
+  it('ignores a cookie whose value is not valid percent-encoding, on every route (/healthz included)', async () => {
+    const health = await send('GET', '/healthz', { headers: { cookie: 'x=%zz' } });
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.text)).toEqual({ status: 'ok' });
+    expect((await send('GET', '/api/me', { headers: { cookie: 'x=%zz; deskhand_session=%E0%A4%A' } })).status).toBe(401);
+    const session = await fetch(`${sb.service.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: TOM, password: 'deskhand-demo' }) });
+    const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
+    const me = await send('GET', '/api/me', { headers: { cookie: `x=%zz; ${cookie}; y=%` } });
+    expect(me.status).toBe(200);
+    expect(JSON.parse(me.text)).toMatchObject({ user: { email: TOM } });
+  });
+
+  it('answers 400 to a NUL character in a query parameter', async () => {
+    const tom = await sb.tokenFor(TOM);
+    for (const query of ['state=%00', 'client=contoso%00', 'status=pending%00']) {
+      const path = query.startsWith('status') ? `/api/approvals?${query}` : `/api/requests?${query}`;
+      const result = await send('GET', path, { token: tom });
+      expect(result.status, `${path}: ${result.text}`).toBe(400);
+      expect(result.text).toMatch(/NUL/);
+    }
+  });
+
+  it('answers 400 to a NUL character in the sign-in email or password, with no cookie', async () => {
+    for (const body of [{ email: 'tom.rivera@northwind-it.example\u0000', password: 'deskhand-demo' }, { email: TOM, password: 'deskhand-demo\u0000' }]) {
+      const response = await fetch(`${sb.service.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toMatch(/NUL/);
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+  });
+
+  it('answers 400 to an integer out of range in a path', async () => {
+    const tom = await sb.tokenFor(TOM);
+    const id = (await sb.service.ctx.db.selectFrom('requests').select('id').where('msp_id', '=', 'northwind').executeTakeFirstOrThrow()).id;
+    for (const index of ['2147483648', '99999999999', '9007199254740993', '1e3', '-1', '0x10']) {
+      const result = await send('POST', `/api/requests/${id}/steps/${index}/temporary-password`, { token: tom });
+      expect(result.status, `${index}: ${result.text}`).toBe(400);
+    }
+    expect((await send('POST', `/api/requests/${id}/steps/2147483647/temporary-password`, { token: tom })).status).toBe(404);
+  });
+
+  it('answers a manager link holding a NUL character, or a comment with one, with 400 and decides nothing', async () => {
+    const { row } = await openAndSettle('contoso', 'isaiah.langer@contoso.example', 'I forgot my password and cannot sign in.');
+    expect(row.state).toBe('awaiting_approval');
+    const links = sb.emulators.graph.mail().flatMap((m) => m.content.match(/https?:\/\/\S+\/approvals\/manager\/\S+/g) ?? []);
+    const manager = await sb.service.ctx.db.selectFrom('approvals').select(['id', 'status']).where('request_id', '=', row.id).where('kind', '=', 'manager').executeTakeFirstOrThrow();
+    const link = new URL(links.find((l) => l.includes(manager.id))!).pathname;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await send('GET', `${link}%00`)).status).toBe(400);
+    expect((await send('POST', link, { headers: form, body: 'decision=approve&comment=ok%00' })).status).toBe(400);
+    expect((await send('POST', `${link}%00`, { headers: form, body: 'decision=approve' })).status).toBe(400);
+    const after = await sb.service.ctx.db.selectFrom('approvals').select('status').where('id', '=', manager.id).executeTakeFirstOrThrow();
+    expect(after.status).toBe('pending');
+  });
+
+  it('answers every route of the API document with a 4xx, never 500, for NUL, out-of-range, malformed and invalid-UUID input', async () => {
+    const ava = await sb.tokenFor('ava.chen@northwind-it.example');
+    const doc = (await (await fetch(`${sb.service.url}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } }>>;
+    };
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+    operations.push({ path: '/approvals/manager/{link}', method: 'GET', op: {} }, { path: '/approvals/manager/{link}', method: 'POST', op: {} });
+    expect(operations.length).toBeGreaterThan(12);
+    const badSegments = ['%00', 'a%00b', '%zz', '99999999999999999999', '2147483648', '-1', 'not-a-uuid', '00000000-0000-0000-0000-00000000000g', NIL, 'x'.repeat(290)];
+    const failures: string[] = [];
+    const check = async (label: string, method: string, path: string, init: { headers?: Record<string, string>; body?: string; anonymous?: boolean } = {}) => {
+      const result = await send(method, path, { ...(init.anonymous ? {} : { token: ava }), ...init });
+      if (result.status >= 500) failures.push(`${label} ${method} ${path.slice(0, 120)}: ${result.status} ${result.text.slice(0, 200)}`);
+      return result;
+    };
+    for (const { path, method, op } of operations) {
+      const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+      const body = method === 'GET' || method === 'DELETE' ? undefined : '{}';
+      for (const bad of badSegments) {
+        for (const target of params) {
+          const concrete = params.reduce((p, name) => p.replace(`{${name}}`, name === target ? bad : name === 'index' ? '0' : name === 'tool' ? 'm365.get_user' : NIL), path);
+          await check('path', method, concrete, { ...(body !== undefined ? { body } : {}) });
+        }
+      }
+      const valid = params.reduce((p, name) => p.replace(`{${name}}`, name === 'index' ? '0' : name === 'tool' ? 'm365.get_user' : NIL), path);
+      for (const parameter of (op.parameters ?? []).filter((p) => p.in === 'query')) {
+        for (const bad of ['%00', 'x%00', '%zz', '%ED%A0%80', '99999999999999999999', '-1']) {
+          const result = await check('query', method, `${valid}?${parameter.name}=${bad}`);
+          if (bad.includes('%00') && result.status !== 400) failures.push(`query ${method} ${valid}?${parameter.name}=${bad}: ${result.status}, not 400`);
+        }
+      }
+      await check('cookie', method, valid, { anonymous: true, headers: { cookie: 'x=%zz; deskhand_session=%' }, ...(body !== undefined ? { body } : {}) });
+      const properties = Object.keys(op.requestBody?.content?.['application/json']?.schema?.properties ?? {});
+      if (body !== undefined && properties.length > 0) {
+        const nul = JSON.stringify(Object.fromEntries(properties.map((name) => [name, 'x\u0000y'])));
+        const result = await check('body', method, valid, { body: nul });
+        if (result.status !== 400 && result.status !== 401) failures.push(`body ${method} ${valid}: ${result.status}, not 400`);
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
 });

@@ -5,13 +5,27 @@ import { decideTechnicianApproval } from '../engine/approvals.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { listApprovals } from '../store/story.ts';
 import { requireUser } from './auth.ts';
-import { zodSchema } from './schema.ts';
+import { integerText, zodSchema } from './schema.ts';
 
 const decisionBody = z.object({
   decision: z.enum(['approve', 'deny']),
   comment: z.string().max(2000).optional(),
   /** The plan hash the technician reviewed; a different current plan is refused (409). */
   planHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+
+const decisionAnswer = z.object({
+  approval: z.object({
+    id: z.uuid(),
+    kind: z.enum(['technician', 'manager']),
+    status: z.enum(['approved', 'denied']),
+    planHash: z.string(),
+    decidedBy: z.string().nullable(),
+  }),
+  requestState: z
+    .enum(['executing', 'replied', 'awaiting_approval'])
+    .describe('The state the decision leads the request to (see the route description).'),
+  combined: z.enum(['approved', 'denied', 'pending']).describe('Every approval of the request taken together: both must approve, either denial denies.'),
 });
 
 export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext, onDecided: () => void): void {
@@ -24,7 +38,7 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
         querystring: zodSchema(
           z.object({
             status: z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled', 'all']).default('pending'),
-            limit: z.coerce.number().int().min(1).max(500).default(100),
+            limit: integerText({ min: 1, max: 500 }).default(100),
           }),
         ),
       },
@@ -78,9 +92,12 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
         tags: ['approvals'],
         summary: 'Approve or deny a technician approval (msp_technician or msp_admin of the request\'s MSP)',
         description:
-          'Answers 404 for another MSP\'s approval, 403 for a role that may not approve or for one\'s own request, 409 when it was already decided, expired, or the plan hash differs.',
+          'Answers 404 for another MSP\'s approval, 403 for a role that may not approve or for one\'s own request, 409 when it was already decided, expired, or the plan hash differs. ' +
+          'On success, `requestState` is the state the decision leads the request to, not the state it is in at this instant: `executing` when every approval is in (the plan runs now), ' +
+          '`replied` after a denial (the reply telling the employee is queued; the request reads `replied` once it is on the ticket), `awaiting_approval` while another approval (the manager\'s) is still awaited.',
         params: zodSchema(z.object({ id: z.uuid() })),
         body: zodSchema(decisionBody),
+        response: { 200: zodSchema(decisionAnswer) },
       },
     },
     async (request) => {

@@ -27,9 +27,19 @@ export function parseCookies(header: string | undefined): Record<string, string>
     const index = part.indexOf('=');
     if (index < 0) continue;
     const name = part.slice(0, index).trim();
-    if (name) cookies[name] = decodeURIComponent(part.slice(index + 1).trim());
+    if (name) cookies[name] = decodeCookieValue(part.slice(index + 1).trim());
   }
   return cookies;
+}
+
+/** A value that is not valid percent-encoding is kept as sent (as the `cookie` package does): another site's cookie must not break ours. */
+function decodeCookieValue(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 export function sessionCookie(token: string, options: { secure: boolean; maxAgeSeconds: number }): string {

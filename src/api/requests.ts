@@ -5,7 +5,7 @@ import type { EngineContext } from '../engine/context.ts';
 import { appendAudit, verifyAuditChain, inTransaction } from '../store/audit.ts';
 import { listRequests, loadRequestStory } from '../store/story.ts';
 import { noStore, requireUser } from './auth.ts';
-import { zodSchema } from './schema.ts';
+import { integerText, zodSchema } from './schema.ts';
 
 const requestIdParams = z.object({ id: z.uuid() });
 
@@ -21,7 +21,7 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
           z.object({
             state: z.string().optional(),
             client: z.string().optional(),
-            limit: z.coerce.number().int().min(1).max(500).default(50),
+            limit: integerText({ min: 1, max: 500 }).default(50),
             before: z.iso.datetime().optional(),
           }),
         ),
@@ -69,7 +69,7 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
       schema: {
         tags: ['requests'],
         summary: 'Show a reset password step\'s temporary password, once, to the technician who approved it',
-        params: zodSchema(z.object({ id: z.uuid(), index: z.coerce.number().int().min(0) })),
+        params: zodSchema(z.object({ id: z.uuid(), index: integerText() })),
       },
     },
     async (request, reply) => {

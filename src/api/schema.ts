@@ -31,4 +31,43 @@ export const zodValidatorCompiler: FastifySchemaCompiler<unknown> = ({ schema })
   };
 };
 
+/** PostgreSQL's `integer` (int4): the widest integer any route hands to the database. */
+export const INT4_MAX = 2_147_483_647;
+
+/**
+ * A whole number in a path or query string: decimal digits only (no `1e3`, `0x10`, sign or spaces),
+ * within `min`..`max` and never beyond PostgreSQL's integer, so the database never sees one out of range.
+ */
+export function integerText(options: { min?: number; max?: number } = {}) {
+  const max = Math.min(options.max ?? INT4_MAX, INT4_MAX);
+  return z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a whole number written in digits')
+    .transform(Number)
+    .pipe(z.number().int().min(options.min ?? 0).max(max));
+}
+
+/**
+ * Where a string in the input holds a NUL character (U+0000), which PostgreSQL refuses in text: the
+ * path to it (`query.state`, `body.comment`, ...), or null. Object keys are strings too. Iterative,
+ * so that a deeply nested body cannot exhaust the stack.
+ */
+export function findNulCharacter(value: unknown, path: string): string | null {
+  const pending: [unknown, string][] = [[value, path]];
+  while (pending.length > 0) {
+    const [item, at] = pending.pop()!;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return at;
+      continue;
+    }
+    if (item === null || typeof item !== 'object') continue;
+    for (const [key, child] of Object.entries(item)) {
+      const childAt = Array.isArray(item) ? `${at}[${key}]` : `${at}.${key.replaceAll('\u0000', '\\u0000')}`;
+      if (key.includes('\u0000')) return childAt;
+      pending.push([child, childAt]);
+    }
+  }
+  return null;
+}
+
 export type RouteSchema = FastifySchema & { tags?: string[]; summary?: string; description?: string; security?: unknown[] };

@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { isDeskhandError } from '../core/errors.ts';
+import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { ping } from '../store/db.ts';
 import { registerApprovalRoutes } from './approvals.ts';
@@ -10,7 +10,7 @@ import { homePage, type HomeInfo } from './home.ts';
 import { registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
-import { zodValidatorCompiler } from './schema.ts';
+import { findNulCharacter, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
 
 export interface ApiOptions {
@@ -42,6 +42,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     },
   });
   registerAuthentication(app, ctx.db);
+  // Before any schema or handler: PostgreSQL refuses U+0000 in text, so no route may pass one on.
+  app.addHook('preValidation', async (request) => {
+    const found = findNulCharacter(request.params, 'params') ?? findNulCharacter(request.query, 'query') ?? (typeof request.body === 'object' ? findNulCharacter(request.body, 'body') : null);
+    if (found) throw new DeskhandError('bad_request', `${found}: contains a NUL character (\\u0000), which is not accepted`);
+  });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isDeskhandError(error)) {
