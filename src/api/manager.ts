@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { isExpired } from '../core/approval.ts';
 import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import type { PlanStep } from '../core/plan.ts';
 import { decideManagerApproval, loadManagerApproval } from '../engine/approvals.ts';
@@ -24,9 +25,9 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
         const diagnosis = await ctx.db.selectFrom('diagnoses').select('requester').where('request_id', '=', req.id).executeTakeFirst();
         const requester = (diagnosis?.requester as { displayName?: string } | null)?.displayName;
         const who = requester ? `${requester} (${req.requester_email})` : req.requester_email;
-        const expired = approval.status === 'pending' && approval.expires_at <= ctx.clock.now();
+        const expired = approval.status === 'expired' || (approval.status === 'pending' && isExpired(approval.expires_at, ctx.clock.now()));
         if (approval.status !== 'pending' || expired) {
-          return page(reply, 409, 'Already decided', `<p>${escapeHtml(statusSentence(expired ? 'expired' : approval.status))}</p>`);
+          return page(reply, 409, expired ? 'Link expired' : 'Already decided', `<p>${escapeHtml(statusSentence(expired ? 'expired' : approval.status))}</p>`);
         }
         return page(
           reply,
@@ -75,7 +76,7 @@ function statusSentence(status: string): string {
 function errorPage(reply: FastifyReply, error: unknown) {
   if (isDeskhandError(error)) {
     const status = error.httpStatus;
-    const title = status === 404 ? 'Link not valid' : status === 409 ? 'Already decided' : 'Cannot decide';
+    const title = status === 404 ? 'Link not valid' : error.code === 'expired' ? 'Link expired' : status === 409 ? 'Already decided' : 'Cannot decide';
     return page(reply, status, title, `<p>${escapeHtml(error.message)}</p>`);
   }
   throw error;

@@ -25,8 +25,13 @@ export interface Decider {
 
 export interface DecisionResult {
   approval: ApprovalRow;
-  requestState: string;
-  combined: 'approved' | 'denied' | 'expired' | 'pending';
+  /**
+   * The state the decision leads the request to: `executing` once every approval is in, `replied`
+   * after a denial (the reply telling the employee is queued; the request reads `replied` once it
+   * is on the ticket), `awaiting_approval` while another approval is still awaited.
+   */
+  requestState: 'executing' | 'replied' | 'awaiting_approval';
+  combined: 'approved' | 'denied' | 'pending';
 }
 
 export async function decideTechnicianApproval(
@@ -165,9 +170,13 @@ async function applyDecision(
     });
     await tx.updateTable('requests').set({ outcome: 'denied', updated_at: at }).where('id', '=', request.id).execute();
     await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: actorOf(decider), event: 'request.denied', data: { by: decider.email }, at });
-    return { approval: decided, requestState: request.state, combined };
+    return { approval: decided, requestState: 'replied', combined };
   }
-  return { approval: decided, requestState: request.state, combined };
+  if (combined === 'expired') {
+    // Another approval of the same plan expired: the request is answered as expired, so this decision (rolled back) comes too late.
+    throw new DeskhandError('expired', 'This approval request expired 24 hours after it was created; the employee was asked to resubmit.');
+  }
+  return { approval: decided, requestState: 'awaiting_approval', combined };
 }
 
 class RefusedDecision extends DeskhandError {
