@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { DeskhandError } from '../core/errors.ts';
 import { parseCallback, ticketIntakeFromCallback, verifyCallbackSignature } from '../integrations/connectwise/webhook.ts';
 import type { EngineContext } from '../engine/context.ts';
-import { receiveRequest } from '../engine/intake.ts';
+import { takeInTicket } from '../engine/intake.ts';
+import { storableText } from '../integrations/psa.ts';
 import { constantTimeEqual } from '../secrets.ts';
 import { zodSchema } from './schema.ts';
 
@@ -50,7 +51,8 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
           reply.code(202);
           return { accepted: false, reason: decision.reason };
         }
-        const company = decision.companyIdentifier;
+        // Text from outside is cleaned before it reaches a query: PostgreSQL refuses a NUL byte.
+        const company = decision.companyIdentifier === null ? null : storableText(decision.companyIdentifier);
         const clientRow = company
           ? await ctx.db
               .selectFrom('clients')
@@ -64,7 +66,7 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
           reply.code(202);
           return { accepted: false, reason: 'company_not_served' };
         }
-        const result = await receiveRequest(ctx, {
+        const result = await takeInTicket(ctx, {
           mspId: integration.msp_id,
           clientId: clientRow.id,
           channel: 'psa',
@@ -75,8 +77,10 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
           subject: decision.ticket?.summary ?? '',
           via: 'webhook:connectwise',
         });
-        onReceived();
         reply.code(202);
+        // A ticket that cannot be taken in is recorded as refused (with a note on it): ConnectWise need not retry it.
+        if ('refused' in result) return { accepted: false, reason: 'refused' };
+        onReceived();
         return { accepted: true, requestId: result.requestId, duplicate: !result.created };
       },
     );

@@ -3,7 +3,7 @@ import { describeError } from '../core/errors.ts';
 import { allOf, condition, conditionIn } from '../integrations/connectwise/conditions.ts';
 import { json } from '../store/db.ts';
 import type { EngineContext } from './context.ts';
-import { receiveRequest } from './intake.ts';
+import { takeInTicket } from './intake.ts';
 
 /**
  * Webhooks can be missed: the service was down when ConnectWise called, and ConnectWise gave up.
@@ -54,28 +54,37 @@ async function pollOne(ctx: EngineContext, integrationId: string, intervalMs: nu
   });
   const own = String((row.config as Record<string, unknown>)['apiMemberIdentifier'] ?? '').toLowerCase();
   let taken = 0;
+  let refused = 0;
+  // The cursor moves past each ticket once it is dealt with: taken in, left alone, or refused (one
+  // that cannot be taken in is recorded as such and never stops the poll). An error that is not the
+  // ticket's fault (the database is down) keeps the cursor before it, so the next poll tries again.
   let last = cursor.lastTicketId;
-  for (const ticket of tickets) {
-    last = Math.max(last, ticket.id);
-    const enteredBy = String((ticket._info as Record<string, unknown> | undefined)?.['enteredBy'] ?? '').toLowerCase();
-    if (ticket.closedFlag === true || (own && enteredBy === own)) continue;
-    const company = ticket.company?.identifier?.toLowerCase();
-    const clientRow = served.find((c) => c.psa_company_identifier?.toLowerCase() === company);
-    if (!clientRow) continue;
-    const result = await receiveRequest(ctx, {
-      mspId: row.msp_id,
-      clientId: clientRow.id,
-      channel: 'psa',
-      sourceIntegrationId: integrationId,
-      externalRef: String(ticket.id),
-      requesterEmail: ticket.contactEmailAddress ?? null,
-      subject: ticket.summary,
-      via: 'poll:connectwise',
-    });
-    if (result.created) taken++;
+  try {
+    for (const ticket of tickets) {
+      const enteredBy = String((ticket._info as Record<string, unknown> | undefined)?.['enteredBy'] ?? '').toLowerCase();
+      const company = ticket.company?.identifier?.toLowerCase();
+      const clientRow = served.find((c) => c.psa_company_identifier?.toLowerCase() === company);
+      if (ticket.closedFlag !== true && !(own && enteredBy === own) && clientRow) {
+        const result = await takeInTicket(ctx, {
+          mspId: row.msp_id,
+          clientId: clientRow.id,
+          channel: 'psa',
+          sourceIntegrationId: integrationId,
+          externalRef: String(ticket.id),
+          requesterEmail: ticket.contactEmailAddress ?? null,
+          subject: ticket.summary,
+          via: 'poll:connectwise',
+        });
+        if ('refused' in result) refused++;
+        else if (result.created) taken++;
+      }
+      last = Math.max(last, ticket.id);
+    }
+  } finally {
+    await saveCursor(ctx, key, { lastTicketId: last, polledAt: now.toISOString() });
   }
-  await saveCursor(ctx, key, { lastTicketId: last, polledAt: now.toISOString() });
   if (taken > 0) ctx.logger.warn({ integration: row.name, taken }, 'took in tickets whose webhook never arrived');
+  if (refused > 0) ctx.logger.warn({ integration: row.name, refused }, 'refused tickets that cannot be taken in (see their internal notes)');
   return taken;
 }
 

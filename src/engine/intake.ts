@@ -1,6 +1,9 @@
+import { describeError, isDeskhandError } from '../core/errors.ts';
+import { storableText } from '../integrations/psa.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
-import { notifyWork } from '../store/requests.ts';
+import { enqueueOutbox, notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
+import { marker } from './messages.ts';
 
 /**
  * A new request from a channel. Recording it is all intake does (fast, one transaction): the worker
@@ -18,7 +21,8 @@ export interface IntakeInput {
   via: string;
 }
 
-export async function receiveRequest(ctx: EngineContext, input: IntakeInput): Promise<{ requestId: string; created: boolean }> {
+export async function receiveRequest(ctx: EngineContext, received: IntakeInput): Promise<{ requestId: string; created: boolean }> {
+  const input = storableInput(received);
   return inTransaction(ctx.db, async (tx) => {
     const at = ctx.clock.now();
     const id = crypto.randomUUID();
@@ -62,4 +66,93 @@ export async function receiveRequest(ctx: EngineContext, input: IntakeInput): Pr
     await notifyWork(tx, 'requests');
     return { requestId: id, created: true };
   });
+}
+
+/** The text of what came in, as PostgreSQL can store it (see `storableText`). */
+function storableInput(input: IntakeInput): IntakeInput {
+  return {
+    ...input,
+    externalRef: storableText(input.externalRef),
+    ...(input.requesterEmail ? { requesterEmail: storableText(input.requesterEmail) } : {}),
+    ...(input.subject !== undefined ? { subject: storableText(input.subject) } : {}),
+    ...(input.body !== undefined ? { body: storableText(input.body) } : {}),
+  };
+}
+
+export type TakeInResult = { requestId: string; created: boolean } | { refused: string };
+
+/**
+ * A ticket from a channel's webhook or poll, taken in as a request; or, when the ticket itself is
+ * what cannot be stored (the database refuses its data, or it is malformed), refused: recorded with
+ * the reason (an audit event, and an internal note on the ticket for the technicians), so that one
+ * bad ticket neither fails its webhook forever nor stops the poll. Other errors (the database is
+ * down) are thrown: the ticket is tried again later.
+ */
+export async function takeInTicket(ctx: EngineContext, input: IntakeInput): Promise<TakeInResult> {
+  try {
+    return await receiveRequest(ctx, input);
+  } catch (error) {
+    if (!refusesTicket(error)) throw error;
+    const reason = storableText(refusalReason(error));
+    await recordRefusal(ctx, input, reason);
+    ctx.logger.warn({ integrationId: input.sourceIntegrationId, externalRef: storableText(input.externalRef), reason }, 'refused a ticket that cannot be taken in');
+    return { refused: reason };
+  }
+}
+
+/**
+ * PostgreSQL's classes of errors about the data itself: 22 (data exception: a value it cannot store),
+ * 23 (integrity constraint violation), 54 (program limit exceeded: a value too large). Trying the
+ * same ticket again gives the same answer; anything else may pass on a later try.
+ */
+const REFUSING_SQLSTATE_CLASSES = ['22', '23', '54'];
+
+function refusesTicket(error: unknown): boolean {
+  if (isDeskhandError(error)) return error.code === 'bad_request';
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && REFUSING_SQLSTATE_CLASSES.includes(code.slice(0, 2));
+}
+
+function refusalReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!isDeskhandError(error) && typeof code === 'string') {
+    return `the database refused its data (SQLSTATE ${code}: ${error instanceof Error ? error.message : String(error)})`;
+  }
+  return describeError(error);
+}
+
+async function recordRefusal(ctx: EngineContext, input: IntakeInput, reason: string): Promise<void> {
+  const externalRef = storableText(input.externalRef);
+  const key = `intake-refused:${input.sourceIntegrationId}:${externalRef}`;
+  await inTransaction(ctx.db, async (tx) => {
+    // Refused once is enough: the webhook's retries and the poll may meet the same ticket again.
+    const known = await tx.selectFrom('outbox').select('id').where('idempotency_key', '=', key).executeTakeFirst();
+    if (known) return;
+    const at = ctx.clock.now();
+    await appendAudit(tx, {
+      mspId: input.mspId,
+      requestId: null,
+      actor: input.via,
+      event: 'intake.refused',
+      data: { channel: input.channel, integrationId: input.sourceIntegrationId, externalRef, reason },
+      at,
+    });
+    await enqueueOutbox(tx, {
+      mspId: input.mspId,
+      requestId: null,
+      integrationId: input.sourceIntegrationId,
+      kind: 'psa_note',
+      key,
+      payload: { ticketRef: externalRef, visibility: 'internal', purpose: 'intake_refused', text: refusalNote(reason, key) },
+      at,
+    });
+  });
+}
+
+function refusalNote(reason: string, key: string): string {
+  return [
+    'deskhand could not take this ticket in, so it will not work on it: a technician should handle it.',
+    `Reason: ${reason}`,
+    marker(key),
+  ].join('\n');
 }

@@ -1,10 +1,11 @@
 import { DeskhandError } from '../../core/errors.ts';
-import type { NoteVisibility, PsaChannel, PsaTicket } from '../psa.ts';
+import { type NoteVisibility, type PsaChannel, type PsaTicket, storableText, storableTextOrNull } from '../psa.ts';
 import { type ConnectWiseClient, contactEmail } from './client.ts';
 
 /**
  * ConnectWise as a deskhand PSA channel: the ticket's first Discussion note is the employee's
- * description; internal notes use `internalAnalysisFlag`, replies `detailDescriptionFlag`.
+ * description; internal notes use `internalAnalysisFlag`, replies `detailDescriptionFlag`. What a
+ * ticket says is cleaned here, at the edge, into text PostgreSQL can store (`storableText`).
  */
 export class ConnectWiseChannel implements PsaChannel {
   readonly kind = 'connectwise';
@@ -23,18 +24,18 @@ export class ConnectWiseChannel implements PsaChannel {
     }
     return {
       ref,
-      summary: ticket.summary,
+      summary: storableText(ticket.summary),
       description,
-      requesterEmail: requesterEmail?.toLowerCase() ?? null,
-      requesterName,
-      companyIdentifier: ticket.company?.identifier ?? null,
+      requesterEmail: storableTextOrNull(requesterEmail?.toLowerCase()),
+      requesterName: storableTextOrNull(requesterName),
+      companyIdentifier: storableTextOrNull(ticket.company?.identifier),
     };
   }
 
   /** The first Discussion note: what the employee wrote when opening the ticket. */
   async getDescription(ref: string): Promise<string> {
     const notes = await this.client.getTicketNotes(ticketId(ref));
-    return (notes.find((note) => note.detailDescriptionFlag === true)?.text ?? '').trim();
+    return storableText(notes.find((note) => note.detailDescriptionFlag === true)?.text ?? '').trim();
   }
 
   async postNote(ref: string, note: { text: string; visibility: NoteVisibility }): Promise<{ id: string }> {
