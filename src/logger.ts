@@ -6,32 +6,23 @@ import pino from 'pino';
  */
 export type Logger = pino.Logger;
 
+/** Fields that hold credentials, and URLs and links (which may carry one: a webhook secret, a link token). */
+const SENSITIVE = ['password', 'secret', 'token', 'clientSecret', 'privateKey', 'authorization', 'cookie', 'webhookSecret', 'apiToken', 'temporaryPassword', 'url', 'link'];
+
 const REDACT = [
-  'password',
-  'secret',
-  'token',
-  'clientSecret',
-  'privateKey',
-  'authorization',
-  '*.password',
-  '*.secret',
-  '*.token',
-  '*.clientSecret',
-  '*.privateKey',
-  '*.authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
+  ...SENSITIVE,
+  ...SENSITIVE.map((field) => `*.${field}`),
+  ...['headers', '*.headers'].flatMap((headers) => [`${headers}.authorization`, `${headers}.cookie`, `${headers}["set-cookie"]`]),
 ];
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
     {
       name: options.name ?? 'deskhand',
       level: options.level ?? process.env['DESKHAND_LOG_LEVEL'] ?? 'info',
       redact: { paths: REDACT, censor: '[redacted]' },
     },
-    pino.destination({ fd: 2, sync: false }),
+    options.destination ?? pino.destination({ fd: 2, sync: false }),
   );
 }
 

@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { ping } from '../store/db.ts';
@@ -61,7 +61,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       reply.code(error.statusCode).send({ error: { code: 'bad_request', message: error.message } });
       return;
     }
-    ctx.logger.error({ err: { message: error.message, stack: error.stack }, url: request.url }, 'unhandled API error');
+    ctx.logger.error(
+      { err: { message: withoutRequestSecrets(error.message, request), stack: withoutRequestSecrets(error.stack, request) }, request: requestForLog(request) },
+      'unhandled API error',
+    );
     reply.code(500).send({ error: { code: 'internal', message: 'internal error; the details are in the service log' } });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -86,4 +89,39 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);
   return app;
+}
+
+/**
+ * Route parameters that are safe to log: ids and names. Any other parameter (the ConnectWise
+ * webhook's secret, a manager link's token, whatever a later route adds) is logged as [redacted].
+ * A request's URL is never logged: its route pattern is.
+ */
+const LOGGABLE_PARAMS = new Set(['id', 'integrationId', 'index', 'tool']);
+
+export function requestForLog(request: FastifyRequest): { method: string; route: string; params: Record<string, string> } {
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  return {
+    method: request.method,
+    route: request.routeOptions.url ?? '(no route)',
+    params: Object.fromEntries(Object.entries(params).map(([name, value]) => [name, LOGGABLE_PARAMS.has(name) ? String(value).slice(0, 100) : '[redacted]'])),
+  };
+}
+
+/**
+ * An error's text with the request's URL, its unloggable parameters and its query values taken out,
+ * in case something copied them into a message or a stack.
+ */
+function withoutRequestSecrets(text: string | undefined, request: FastifyRequest): string | undefined {
+  if (!text) return text;
+  const params = Object.entries((request.params ?? {}) as Record<string, unknown>).filter(([name]) => !LOGGABLE_PARAMS.has(name));
+  const query = Object.values((request.query ?? {}) as Record<string, unknown>).flat();
+  const secrets = new Set<string>();
+  for (const value of [request.url, request.url.split('?')[0]!, ...params.map(([, value]) => value), ...query]) {
+    if (typeof value !== 'string' || value.length < 6) continue;
+    secrets.add(value);
+    secrets.add(encodeURIComponent(value));
+  }
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.replaceAll(secret, '[redacted]');
+  return out;
 }
