@@ -87,8 +87,11 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
   });
 }
 
+/** Integration ids are UUIDs: anything else is refused before any lookup (and never cached). */
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function findIntegration(ctx: EngineContext, id: string, kind: string) {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new DeskhandError('unauthorized', 'unknown webhook URL');
+  if (!UUID_PATTERN.test(id)) throw new DeskhandError('unauthorized', 'unknown webhook URL');
   const row = await ctx.integrations.row(id).catch(() => null);
   if (!row || row.kind !== kind || !row.enabled) throw new DeskhandError('unauthorized', 'unknown webhook URL');
   return row;

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Runbook } from '../core/directory.ts';
 import { DeskhandError } from '../core/errors.ts';
 import type { PolicyOverrides } from '../core/policy.ts';
@@ -38,6 +39,31 @@ interface Cached<T> {
 }
 
 /**
+ * Every cache here is bounded in size and in time: ids come from outside (a webhook URL names its
+ * integration), and a stranger posting made-up ids must not grow memory. Ids looked up and not found
+ * are kept apart, in a small cache of their own, so that a flood of them never pushes out real rows.
+ */
+export const INTEGRATION_CACHE_LIMITS = {
+  /** Integration rows found (and each client's identity integration). */
+  rows: 1024,
+  /** Integration ids looked up and not found. */
+  missing: 256,
+  policies: 1024,
+  /** Live clients and channels built from rows (ConnectWise, Graph). */
+  clients: 512,
+} as const;
+
+/** Built clients are built again after this long even when their row has not changed. */
+const CLIENT_TTL_MS = 15 * 60_000;
+
+/** A v1-v8 UUID as PostgreSQL prints it (any case): the only shape an integration id has. */
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function boundedCache<V extends object>(max: number, ttlMs: number): LRUCache<string, V> {
+  return new LRUCache<string, V>({ max, ttl: ttlMs });
+}
+
+/**
  * Rows and policies are read again after this long: a changed credential or URL takes effect within
  * it, without a query per call on the hot path. Execution always reads policies fresh (rule 3).
  */
@@ -45,34 +71,52 @@ const ROW_TTL_MS = 2_000;
 
 interface Fresh<T> {
   value: T;
-  readAt: number;
 }
 
 export class IntegrationRegistry {
-  private readonly psaCache = new Map<string, Cached<PsaChannel>>();
-  private readonly identityCache = new Map<string, Cached<{ graph: GraphClient }>>();
-  private readonly cwClients = new Map<string, Cached<ConnectWiseClient>>();
-  private readonly rows = new Map<string, Fresh<IntegrationRow | undefined>>();
-  private readonly policies = new Map<string, Fresh<PolicyOverrides>>();
+  private readonly psaCache = boundedCache<Cached<PsaChannel>>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
+  private readonly identityCache = boundedCache<Cached<{ graph: GraphClient }>>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
+  private readonly cwClients = boundedCache<Cached<ConnectWiseClient>>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
+  private readonly rows = boundedCache<Fresh<IntegrationRow | undefined>>(INTEGRATION_CACHE_LIMITS.rows, ROW_TTL_MS);
+  private readonly missing = boundedCache<Fresh<IntegrationRow | undefined>>(INTEGRATION_CACHE_LIMITS.missing, ROW_TTL_MS);
+  private readonly policies = boundedCache<Fresh<PolicyOverrides>>(INTEGRATION_CACHE_LIMITS.policies, ROW_TTL_MS);
 
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
   ) {}
 
+  /** How many entries each cache holds now; each stays within INTEGRATION_CACHE_LIMITS. */
+  cacheSizes(): Record<'rows' | 'missing' | 'policies' | 'psa' | 'identity' | 'connectWise', number> {
+    return {
+      rows: this.rows.size,
+      missing: this.missing.size,
+      policies: this.policies.size,
+      psa: this.psaCache.size,
+      identity: this.identityCache.size,
+      connectWise: this.cwClients.size,
+    };
+  }
+
   async row(integrationId: string): Promise<IntegrationRow> {
-    const row = await this.remember(this.rows, integrationId, () =>
-      this.db.selectFrom('integrations').selectAll().where('id', '=', integrationId).executeTakeFirst(),
+    // An id that is not a UUID names nothing: refused before any lookup, and never remembered.
+    if (!UUID_PATTERN.test(integrationId)) throw new DeskhandError('not_found', 'no integration has this id');
+    const row = await this.remember(
+      this.rows,
+      integrationId,
+      () => this.db.selectFrom('integrations').selectAll().where('id', '=', integrationId).executeTakeFirst(),
+      this.missing,
     );
     if (!row) throw new DeskhandError('not_found', `integration ${integrationId} does not exist`);
     return row;
   }
 
-  private async remember<T>(cache: Map<string, Fresh<T>>, key: string, load: () => Promise<T>): Promise<T> {
-    const known = cache.get(key);
-    if (known && Date.now() - known.readAt < ROW_TTL_MS) return known.value;
+  /** What `load` returns, read again after ROW_TTL_MS; an undefined answer goes to `absent` when given. */
+  private async remember<T>(cache: LRUCache<string, Fresh<T>>, key: string, load: () => Promise<T>, absent?: LRUCache<string, Fresh<T>>): Promise<T> {
+    const known = cache.get(key) ?? absent?.get(key);
+    if (known) return known.value;
     const value = await load();
-    cache.set(key, { value, readAt: Date.now() });
+    (value === undefined && absent ? absent : cache).set(key, { value });
     return value;
   }
 
@@ -161,11 +205,13 @@ export class IntegrationRegistry {
   invalidate(integrationId?: string): void {
     if (!integrationId) {
       this.rows.clear();
+      this.missing.clear();
       this.policies.clear();
       return;
     }
     this.policies.delete(integrationId);
     this.rows.delete(integrationId);
+    this.missing.delete(integrationId);
     for (const key of [...this.rows.keys()]) if (key.startsWith('m365-of:')) this.rows.delete(key);
   }
 

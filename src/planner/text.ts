@@ -4,12 +4,26 @@
  * name ("SG-App-Zendesk") matches the employee's words ("the F drive", "sg-app-zendesk") exactly.
  */
 
+import { LRUCache } from 'lru-cache';
+
 /** "café" → "cafe", so that accents never split a word in two. */
 function withoutAccents(text: string): string {
   return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
 }
 
-const normalised = new Map<string, string>();
+/**
+ * Remembered normalisations, bounded in count, in characters (a ticket's whole text is normalised
+ * too, and tickets come from anyone) and in time.
+ */
+const NORMALISED_MAX_CHARS = 4_000_000;
+const normalised = new LRUCache<string, string>({
+  max: 20_000,
+  maxSize: NORMALISED_MAX_CHARS,
+  maxEntrySize: 64_000,
+  sizeCalculation: (value, key) => key.length + value.length + 1,
+  ttl: 60 * 60_000,
+  updateAgeOnGet: true,
+});
 
 /**
  * Lower case, possessives dropped, every run of punctuation a single space. `@` is kept for
@@ -18,11 +32,15 @@ const normalised = new Map<string, string>();
 export function normalise(text: string): string {
   let result = normalised.get(text);
   if (result === undefined) {
-    if (normalised.size >= 20_000) normalised.clear();
     result = normaliseNow(text);
     normalised.set(text, result);
   }
   return result;
+}
+
+/** What the memory of normalisations holds now, in characters, and its bound. */
+export function normalisedCacheSize(): { entries: number; chars: number; maxChars: number } {
+  return { entries: normalised.size, chars: normalised.calculatedSize, maxChars: NORMALISED_MAX_CHARS };
 }
 
 function normaliseNow(text: string): string {

@@ -194,12 +194,12 @@ describe('verifyCallbackSignature', () => {
 
 describe('SigningKeyCache', () => {
   it('expires entries after the TTL and stays within its size bound', async () => {
-    let now = 0;
+    let now = 5_000;
     const cache = new SigningKeyCache({ ttlMs: 1_000, maxEntries: 2, now: () => now });
     const load = vi.fn(async (url: string) => `key-for-${url}`);
     expect(await cache.get('a', load)).toEqual({ key: 'key-for-a', fresh: true });
     expect(await cache.get('a', load)).toEqual({ key: 'key-for-a', fresh: false });
-    now = 1_001;
+    now = 6_001;
     expect((await cache.get('a', load)).fresh).toBe(true);
     await cache.get('b', load);
     await cache.get('c', load);

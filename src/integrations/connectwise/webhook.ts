@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
 import { assertKeyUrlOnSite } from './client.ts';
@@ -156,25 +157,23 @@ function signaturesEqual(expected: string, presented: string): boolean {
  * grow memory; concurrent callbacks share one fetch.
  */
 export class SigningKeyCache {
-  private readonly entries = new Map<string, { key: Promise<string>; expiresAt: number }>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
+  private readonly entries: LRUCache<string, { key: Promise<string> }>;
 
   constructor(options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}) {
-    this.ttlMs = options.ttlMs ?? 10 * 60_000;
-    this.maxEntries = options.maxEntries ?? 64;
-    this.now = options.now ?? Date.now;
+    const now = options.now;
+    this.entries = new LRUCache({
+      max: options.maxEntries ?? 64,
+      ttl: options.ttlMs ?? 10 * 60_000,
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
   }
 
   /** The key for this URL and whether it was fetched just now (`fresh`) or came from the cache. */
   async get(keyUrl: string, load: (keyUrl: string) => Promise<string>): Promise<{ key: string; fresh: boolean }> {
     const cached = this.entries.get(keyUrl);
-    if (cached && cached.expiresAt > this.now()) return { key: await cached.key, fresh: false };
+    if (cached) return { key: await cached.key, fresh: false };
     const key = load(keyUrl);
-    this.entries.delete(keyUrl);
-    this.entries.set(keyUrl, { key, expiresAt: this.now() + this.ttlMs });
-    this.evictOldest();
+    this.entries.set(keyUrl, { key });
     try {
       return { key: await key, fresh: true };
     } catch (error) {
@@ -193,14 +192,6 @@ export class SigningKeyCache {
 
   get size(): number {
     return this.entries.size;
-  }
-
-  private evictOldest(): void {
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) return;
-      this.entries.delete(oldest);
-    }
   }
 }
 
