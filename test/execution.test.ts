@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
+import { TICKET_ID_START } from '../src/integrations/connectwise/emulator.ts';
 import { FINAL } from '../src/demo/stories.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';
@@ -71,8 +72,12 @@ describe('a system that is briefly down', () => {
     const step = await sb.service.ctx.db.selectFrom('step_executions').selectAll().where('request_id', '=', requestId).executeTakeFirstOrThrow();
     expect(step.status).toBe('succeeded');
     expect(step.attempts).toBe(2);
-    const adds = sb.emulators.graph.requests().filter((r) => r.method === 'POST' && r.path.includes('/members/$ref') && r.status < 300);
-    expect(adds.length).toBeGreaterThanOrEqual(1);
+    // Once: one add that Graph took (the refused first try changed nothing), one membership change.
+    const group = sb.emulators.graph.tenant('contoso').groups.find((g) => g.displayName === 'SG-App-DocuSign')!;
+    const adds = sb.emulators.graph.requests().filter((r) => r.method === 'POST' && r.path.includes(`/groups/${group.id}/members/$ref`));
+    expect(adds.map((r) => r.status)).toEqual([503, 204]);
+    const changes = sb.emulators.graph.effects('contoso').filter((e) => e.targetName === 'lee.gu@contoso.example' && e.op !== 'mail_sent');
+    expect(changes.map((e) => [e.op, e.objectName])).toEqual([['member_added', 'SG-App-DocuSign']]);
     expect(sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'lee.gu@contoso.example')?.groups).toContain('SG-App-DocuSign');
   });
 
@@ -118,4 +123,45 @@ describe('a webhook that never arrives', () => {
       await registerWebhooks(sb.service.ctx, `http://127.0.0.1:${new URL(sb.service.url).port}`, sb.service.ctx.logger);
     }
   });
+});
+
+describe('an internal note the PSA never takes', () => {
+  it('stops an auto change: nothing changes in Microsoft 365, nothing runs', async () => {
+    const upn = 'adele.vance@contoso.example';
+    const user = () => sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === upn)!;
+    const revocationsBefore = user().sessionRevocations;
+    // Ticket ids count up: the next one's notes are refused (403, for good) before it is even opened.
+    const ticket = Math.max(TICKET_ID_START - 1, ...sb.emulators.connectwise.tickets().map((t) => Number(t.ticket['id']))) + 1;
+    const notesPath = `/service/tickets/${ticket}/notes`;
+    sb.emulators.connectwise.addFault({ status: 403, count: 1_000, method: 'POST', pathContains: notesPath });
+    try {
+      expect(await sb.openTicket('contoso', upn, 'I stayed signed in on a shared computer, please sign me out everywhere.')).toBe(ticket);
+      const request = await sb.requestForTicket(ticket);
+      // Whatever retries the outbox allows come due as the clock moves on: wait until the request is
+      // final and nothing of it is left to deliver.
+      const deadline = Date.now() + 60_000;
+      let row = await sb.waitForRequest(request.id, () => true);
+      for (;;) {
+        const pending = await sb.service.ctx.db.selectFrom('outbox').select('id').where('request_id', '=', request.id).where('status', '=', 'pending').executeTakeFirst();
+        if (FINAL.includes(row.state) && !pending) break;
+        if (Date.now() > deadline) throw new Error(`request ${request.id} did not settle: ${row.state}/${row.outcome} ${row.last_error}`);
+        sb.clock.advance(15 * 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        row = await sb.waitForRequest(request.id, () => true);
+      }
+      const refused = sb.emulators.connectwise.requests().filter((r) => r.method === 'POST' && r.path.endsWith(notesPath));
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((r) => r.status === 403)).toBe(true);
+      const note = await sb.service.ctx.db.selectFrom('outbox').select('status').where('idempotency_key', '=', `${request.id}:note`).executeTakeFirstOrThrow();
+      expect(note.status).toBe('failed');
+      expect(['failed', 'escalated']).toContain(row.state);
+      expect(row.outcome).not.toBe('executed');
+      expect(await sb.service.ctx.db.selectFrom('step_executions').select('id').where('request_id', '=', request.id).execute()).toEqual([]);
+      expect(sb.emulators.graph.effects('contoso').filter((e) => e.targetName === upn && e.op !== 'mail_sent')).toEqual([]);
+      expect(user().sessionRevocations).toBe(revocationsBefore);
+      expect(sb.emulators.connectwise.effects().filter((e) => e.ticketId === ticket && e.op === 'note_added')).toEqual([]);
+    } finally {
+      sb.emulators.connectwise.clearFaults();
+    }
+  }, 90_000);
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { playStories, STORIES, type StoryResult } from '../src/demo/stories.ts';
+import { mailMarker } from '../src/integrations/m365/client.ts';
 import { silentLogger } from '../src/logger.ts';
 import { verifyAuditChain } from '../src/store/audit.ts';
 import { createTestDatabase } from './support/db.ts';
@@ -57,6 +58,28 @@ describe('the stories of the product page', () => {
       const firstReply = agent.findIndex((n) => n['detailDescriptionFlag'] === true);
       if (firstReply >= 0) expect(agent.slice(0, firstReply).some((n) => n['internalAnalysisFlag'] === true)).toBe(true);
     }
+  });
+
+  it('posts every internal note before anything changes for its request, by the order the emulators applied them', () => {
+    // Each effect carries its place on one monotonic clock shared by both emulators: this proves the
+    // order, where ConnectWise's dates (whole seconds) could only show that both fell in one second.
+    const cwEffects = sandbox.emulators.connectwise.effects();
+    const graphEffects = sandbox.emulators.graph.effects();
+    let compared = 0;
+    for (const result of results) {
+      const changes = graphEffects.filter(
+        (e) => (e.op !== 'mail_sent' && e.targetName === result.requester) || (e.op === 'mail_sent' && !!result.request && (e.objectName ?? '').includes(mailMarker(`${result.request}:manager-mail`))),
+      );
+      if (changes.length === 0) continue;
+      const note = cwEffects.find((e) => e.op === 'note_added' && e.ticketId === result.ticket && e.member === 'deskhand' && e.flags?.internalAnalysis === true);
+      expect(note, `${result.name}: no internal note on ticket ${result.ticket}`).toBeDefined();
+      for (const change of changes) {
+        expect(BigInt(note!.order) < BigInt(change.order), `${result.name}: ${change.op} (${change.order}) came before the internal note (${note!.order})`).toBe(true);
+        compared++;
+      }
+    }
+    // approval, auto, dual_approval (its manager mail and the reset), replay.
+    expect(compared).toBeGreaterThanOrEqual(5);
   });
 
   it('leaves every audit chain intact', async () => {

@@ -118,12 +118,17 @@ class StoryRun {
     return result;
   }
 
-  noteBeforeChange(changedAt: string | null | undefined): void {
-    const note = this.agentNotes().find((n) => n.internal);
+  /**
+   * DESIGN rule 2, proven from what the emulators applied (their effects on one monotonic clock),
+   * not from timestamps: ConnectWise's dates are whole seconds.
+   */
+  noteBeforeChange(): void {
+    const note = this.sb.emulators.connectwise.effects().find((e) => e.op === 'note_added' && e.ticketId === this.ticket && e.member === 'deskhand' && e.flags?.internalAnalysis === true);
+    const changes = this.sb.emulators.graph.effects(this.client).filter((e) => e.op !== 'mail_sent' && e.targetName === this.requester);
     this.check(
       'the internal note was posted before anything changed',
-      !!note && !!changedAt && Date.parse(note.dateCreated) <= Date.parse(changedAt),
-      `note ${note?.dateCreated}, change ${changedAt}`,
+      !!note && changes.length > 0 && changes.every((c) => BigInt(note.order) < BigInt(c.order)),
+      `note at ${note?.order ?? 'none'}, changes ${changes.map((c) => `${c.op} at ${c.order}`).join(', ') || 'none'}`,
     );
   }
 
@@ -182,8 +187,7 @@ export const STORIES: StoryDefinition[] = [
       run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
       run.check('alex.wilber is now in SG-App-Zendesk', run.user(run.requester).groups.includes('SG-App-Zendesk'));
       run.check('the employee got a reply on the ticket', run.agentNotes().some((n) => n.customer && n.text.includes('SG-App-Zendesk')));
-      const add = run.sb.emulators.graph.requests().find((r) => r.method === 'POST' && r.path.includes('/members/$ref'));
-      run.noteBeforeChange(add?.at);
+      run.noteBeforeChange();
     },
   },
   {
@@ -199,7 +203,7 @@ export const STORIES: StoryDefinition[] = [
       run.check('no approval was needed', (await run.pendingApproval()) === null);
       run.check('her sessions were revoked once', run.user(run.requester).sessionRevocations === before + 1);
       run.check('the employee got a reply', run.agentNotes().some((n) => n.customer));
-      run.noteBeforeChange(run.user(run.requester).signInSessionsValidFromDateTime);
+      run.noteBeforeChange();
     },
   },
   {

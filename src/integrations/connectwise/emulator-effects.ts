@@ -18,6 +18,14 @@ export interface NoteFlags {
 export interface ConnectWiseEffect {
   /** 1, 2, 3 ... from the start (or the last reset) of the emulator. */
   seq: number;
+  /**
+   * When the effect was applied, on the machine's monotonic clock (process.hrtime.bigint(), in
+   * nanoseconds, as a decimal string): every emulator of one process (or one machine) shares that
+   * clock, so `BigInt(a.order) < BigInt(b.order)` says which came first across emulators (a note
+   * here, a change in Microsoft 365), where `seq` counts this emulator's effects only and `at` (like
+   * ConnectWise's own dates, whole seconds) cannot.
+   */
+  order: string;
   at: string;
   /** The emulated ConnectWise (its login company id, e.g. `northwind`). */
   companyId: string;
@@ -35,7 +43,7 @@ export interface ConnectWiseEffect {
   requestPath: string;
 }
 
-export type ConnectWiseEffectInput = Omit<ConnectWiseEffect, 'seq' | 'at' | 'firstLine'> & { text: string };
+export type ConnectWiseEffectInput = Omit<ConnectWiseEffect, 'seq' | 'order' | 'at' | 'firstLine'> & { text: string };
 
 const FIRST_LINE_MAX = 200;
 /** Far more than any test or benchmark makes; a long-lived emulator process drops the oldest. */
@@ -44,10 +52,18 @@ const EFFECTS_LIMIT = 100_000;
 export class ConnectWiseEffectsLog {
   private entries: ConnectWiseEffect[] = [];
   private nextSeq = 1;
+  private lastOrder = 0n;
+
+  /** process.hrtime.bigint(), kept strictly increasing within this log. */
+  private nextOrder(): string {
+    const now = process.hrtime.bigint();
+    this.lastOrder = now > this.lastOrder ? now : this.lastOrder + 1n;
+    return String(this.lastOrder);
+  }
 
   append(input: ConnectWiseEffectInput, at: Date = new Date()): ConnectWiseEffect {
     const { text, ...rest } = input;
-    const entry: ConnectWiseEffect = { seq: this.nextSeq++, at: at.toISOString(), ...rest, firstLine: firstLine(text) };
+    const entry: ConnectWiseEffect = { seq: this.nextSeq++, order: this.nextOrder(), at: at.toISOString(), ...rest, firstLine: firstLine(text) };
     this.entries.push(entry);
     if (this.entries.length > EFFECTS_LIMIT) this.entries.splice(0, this.entries.length - EFFECTS_LIMIT);
     return entry;

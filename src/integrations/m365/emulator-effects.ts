@@ -21,6 +21,13 @@ export type GraphEffectOp =
 export interface GraphEffect {
   /** 1, 2, 3 ... from the start (or the last reset) of the emulator. */
   seq: number;
+  /**
+   * When the effect was applied, on the machine's monotonic clock (process.hrtime.bigint(), in
+   * nanoseconds, as a decimal string): every emulator of one process (or one machine) shares that
+   * clock, so `BigInt(a.order) < BigInt(b.order)` says which came first across emulators, where
+   * `seq` counts this emulator's effects only.
+   */
+  order: string;
   at: string;
   /** The tenant id, and the fixture client it belongs to. */
   tenant: string;
@@ -38,7 +45,7 @@ export interface GraphEffect {
   requestPath: string;
 }
 
-export type EffectInput = Omit<GraphEffect, 'seq' | 'at'>;
+export type EffectInput = Omit<GraphEffect, 'seq' | 'order' | 'at'>;
 
 /**
  * Far more than any test or benchmark run makes; only a `deskhand emulators` process left running
@@ -49,9 +56,17 @@ const EFFECTS_LIMIT = 100_000;
 export class EffectsLog {
   private entries: GraphEffect[] = [];
   private nextSeq = 1;
+  private lastOrder = 0n;
+
+  /** process.hrtime.bigint(), kept strictly increasing within this log. */
+  private nextOrder(): string {
+    const now = process.hrtime.bigint();
+    this.lastOrder = now > this.lastOrder ? now : this.lastOrder + 1n;
+    return String(this.lastOrder);
+  }
 
   append(effect: EffectInput, at: Date = new Date()): GraphEffect {
-    const entry: GraphEffect = { seq: this.nextSeq++, at: at.toISOString(), ...effect };
+    const entry: GraphEffect = { seq: this.nextSeq++, order: this.nextOrder(), at: at.toISOString(), ...effect };
     this.entries.push(entry);
     if (this.entries.length > EFFECTS_LIMIT) this.entries.splice(0, this.entries.length - EFFECTS_LIMIT);
     return entry;
