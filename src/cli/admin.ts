@@ -2,7 +2,7 @@ import { readConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { verifyAuditChain } from '../store/audit.ts';
 import { migrate, openDb } from '../store/db.ts';
-import { createUser, issueApiToken, setPassword } from '../store/users.ts';
+import { createUser, issueApiToken, setPassword, setUserDisabled } from '../store/users.ts';
 import { openStore } from './store.ts';
 
 /** Run `work` against the configured database, then close everything (so the process can exit). */
@@ -53,6 +53,14 @@ export async function setUserPassword(options: { email: string; password?: strin
   const password = options.password ?? (await readStdin());
   await withDb((db) => setPassword(db, options.email, password));
   process.stdout.write(`password set for ${options.email}\n`);
+}
+
+/** `deskhand user disable|enable`: disabling ends the user's sessions and revokes their API tokens. */
+export async function setUserEnabled(options: { email: string }, enabled: boolean): Promise<void> {
+  const result = await withDb((db) => setUserDisabled(db, { email: options.email, disabled: !enabled, actor: 'cli', at: new Date() }));
+  process.stdout.write(
+    `${JSON.stringify({ id: result.user.id, email: result.user.email, disabled: result.user.disabled, sessionsEnded: result.sessionsEnded, tokensRevoked: result.tokensRevoked })}\n`,
+  );
 }
 
 export async function issueToken(options: { email: string; name: string }): Promise<void> {

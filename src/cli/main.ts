@@ -64,6 +64,16 @@ user
   .option('--password <password>')
   .action(async (options) => (await import('./admin.ts')).setUserPassword(options));
 user
+  .command('disable')
+  .description('disable a user: they can no longer sign in, and their sessions and API tokens end')
+  .requiredOption('--email <email>')
+  .action(async (options) => (await import('./admin.ts')).setUserEnabled(options, false));
+user
+  .command('enable')
+  .description('enable a disabled user again (they sign in afresh; old sessions and tokens stay ended)')
+  .requiredOption('--email <email>')
+  .action(async (options) => (await import('./admin.ts')).setUserEnabled(options, true));
+user
   .command('token')
   .description('issue a personal API token (shown once)')
   .requiredOption('--email <email>')

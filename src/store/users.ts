@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { DeskhandError } from '../core/errors.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
+import { appendAudit, inTransaction } from './audit.ts';
 import type { Db } from './db.ts';
 import type { UserRow } from './schema.ts';
 
@@ -72,13 +73,53 @@ export async function setPassword(db: Db, email: string, password: string): Prom
   await db.deleteFrom('sessions').where('user_id', '=', user.id).execute();
 }
 
+/**
+ * Disable or enable a user. Disabling ends every session and revokes every API token in the same
+ * transaction, so enabling the user again revives neither: they sign in afresh and get new tokens.
+ */
+export async function setUserDisabled(
+  db: Db,
+  input: { email: string; disabled: boolean; actor: string; at: Date },
+): Promise<{ user: UserRow; sessionsEnded: number; tokensRevoked: number }> {
+  return inTransaction(db, async (tx) => {
+    const user = await tx
+      .updateTable('users')
+      .set({ disabled: input.disabled })
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', input.email.toLowerCase()))
+      .returningAll()
+      .executeTakeFirst();
+    if (!user) throw new DeskhandError('not_found', `no user with the email ${input.email}`);
+    let sessionsEnded = 0;
+    let tokensRevoked = 0;
+    if (input.disabled) {
+      const sessions = await tx.deleteFrom('sessions').where('user_id', '=', user.id).executeTakeFirst();
+      const tokens = await tx.updateTable('api_tokens').set({ revoked_at: input.at }).where('user_id', '=', user.id).where('revoked_at', 'is', null).executeTakeFirst();
+      sessionsEnded = Number(sessions.numDeletedRows);
+      tokensRevoked = Number(tokens.numUpdatedRows);
+    }
+    await appendAudit(tx, {
+      mspId: user.msp_id,
+      actor: input.actor,
+      event: input.disabled ? 'user.disabled' : 'user.enabled',
+      data: { userId: user.id, email: user.email, sessionsEnded, tokensRevoked },
+      at: input.at,
+    });
+    return { user, sessionsEnded, tokensRevoked };
+  });
+}
+
 /** A personal API token: shown once, stored as its SHA-256. */
 export async function issueApiToken(db: Db, input: { email: string; name: string; at: Date }): Promise<{ token: string; id: string }> {
   const user = await findUserByEmail(db, input.email);
   if (!user) throw new DeskhandError('not_found', `no user with the email ${input.email}`);
   const token = `dh_${randomToken(30)}`;
   const id = crypto.randomUUID();
-  await db.insertInto('api_tokens').values({ id, user_id: user.id, name: input.name, token_hash: sha256Base64url(token), created_at: input.at }).execute();
+  // As for sessions: never a token for a disabled user, even one disabled while this runs.
+  const result = await sql`
+    INSERT INTO api_tokens (id, user_id, name, token_hash, created_at)
+    SELECT ${id}, id, ${input.name}, ${sha256Base64url(token)}, ${input.at} FROM users
+    WHERE id = ${user.id} AND disabled = false FOR SHARE`.execute(db);
+  if (Number(result.numAffectedRows ?? 0) !== 1) throw new DeskhandError('conflict', `${user.email} is disabled: enable the user first (deskhand user enable)`);
   return { token, id };
 }
 
@@ -97,12 +138,18 @@ export async function userForApiToken(db: Db, token: string, at: Date): Promise<
   return result.rows[0];
 }
 
+/**
+ * A new session; refused when the user is disabled. The user's row is share-locked while the session
+ * is written, so a sign-in racing `setUserDisabled` either ends before it (and its session is ended
+ * with the others) or sees the user disabled: no session outlives a disable to revive on enable.
+ */
 export async function createSession(db: Db, userId: string, at: Date): Promise<string> {
   const token = randomToken(32);
-  await db
-    .insertInto('sessions')
-    .values({ id_hash: sha256Base64url(token), user_id: userId, created_at: at, expires_at: new Date(at.getTime() + SESSION_TTL_MS) })
-    .execute();
+  const result = await sql`
+    INSERT INTO sessions (id_hash, user_id, created_at, expires_at)
+    SELECT ${sha256Base64url(token)}, id, ${at}, ${new Date(at.getTime() + SESSION_TTL_MS)} FROM users
+    WHERE id = ${userId} AND disabled = false FOR SHARE`.execute(db);
+  if (Number(result.numAffectedRows ?? 0) !== 1) throw new DeskhandError('unauthorized', 'this user is disabled');
   return token;
 }
 
