@@ -407,6 +407,12 @@ describe('request lifecycle', () => {
     ['awaiting_approval', 'replied'],
     ['executing', 'replied'],
     ['executing', 'failed'],
+    // Before the first step: the plan no longer checks out or a tool became disabled ...
+    ['executing', 'escalated'],
+    // ... or a policy tightened since freezing: the missing approval is asked for the same plan.
+    ['executing', 'awaiting_approval'],
+    // The diagnosis note could not be delivered: nothing changed, a technician takes it.
+    ['diagnosing', 'escalated'],
   ];
   const illegal: [RequestState, RequestState][] = [
     // Rule 2: nothing changes before the note.
@@ -414,9 +420,9 @@ describe('request lifecycle', () => {
     ['diagnosing', 'executing'],
     ['diagnosing', 'awaiting_approval'],
     ['received', 'replied'],
-    // Approval never goes back to planning, execution never back to approval.
-    ['executing', 'awaiting_approval'],
+    // Approval never goes back to planning.
     ['awaiting_approval', 'noted'],
+    ['executing', 'noted'],
     ['executing', 'executing'],
     ['replied', 'executing'],
     ['planned', 'executing'],

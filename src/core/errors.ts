@@ -66,3 +66,18 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
+
+/**
+ * A read or write tool the policies disable was asked for: it is not called (DESIGN rule 3). The
+ * diagnosis says what could not be checked; a request that needed it escalates.
+ */
+export class ToolDisabledError extends DeskhandError {
+  constructor(readonly tool: string) {
+    super('forbidden', `${tool} is disabled by the tool policies for this client, so it was not called`, { details: { tool } });
+    this.name = 'ToolDisabledError';
+  }
+}
+
+export function isToolDisabled(error: unknown): error is ToolDisabledError {
+  return error instanceof ToolDisabledError;
+}

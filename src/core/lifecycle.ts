@@ -19,12 +19,14 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 const transitions: Record<RequestState, readonly RequestState[]> = {
   received: ['diagnosing', 'escalated', 'failed'],
-  // A diagnosis can end before a note when the request cannot be handled at all (unknown client);
-  // those still escalate with a note, so `noted` is the only way on besides failure.
-  diagnosing: ['noted', 'failed'],
+  // A diagnosis ends with its note on the ticket (`noted`); when the note itself cannot be
+  // delivered the request escalates (nothing changed) or, as before, fails.
+  diagnosing: ['noted', 'escalated', 'failed'],
   noted: ['planned', 'replied', 'escalated', 'awaiting_approval', 'executing', 'failed'],
   awaiting_approval: ['executing', 'replied', 'escalated', 'failed'],
-  executing: ['replied', 'failed'],
+  // Before the first step: the frozen plan no longer checks out or a tool became disabled
+  // (escalated), or a policy tightened since the plan was frozen (back to awaiting_approval).
+  executing: ['replied', 'failed', 'escalated', 'awaiting_approval'],
   planned: [],
   replied: [],
   escalated: [],

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './canonical.ts';
 
 /** One write-tool call the agent proposes. */
@@ -57,4 +58,43 @@ export function planMatchesHash(canonical: string, hash: string): boolean {
 
 export function stepIdempotencyKey(requestId: string, planHash: string, index: number): string {
   return `${requestId}:${planHash.slice(0, 16)}:step-${index}`;
+}
+
+const frozenStepSchema = z.strictObject({
+  tool: z.string().min(1),
+  args: z.record(z.string(), z.string()),
+  resolved: z.record(z.string(), z.string()),
+  reason: z.string(),
+  requireManagerApproval: z.boolean(),
+});
+
+const frozenPlanSchema = z.strictObject({
+  version: z.literal(1),
+  requestId: z.string(),
+  steps: z.array(frozenStepSchema),
+});
+
+export type FrozenPlanCheck = { ok: true; steps: PlanStep[] } | { ok: false; problem: string };
+
+/**
+ * The steps to act on, read from the canonical plan that was hashed (never from a copy beside it):
+ * the canonical text must still hash to the plan's hash, be a plan of this request, and freeze back
+ * to exactly itself. A copy of the steps kept for display (`shownSteps`) must say the same, so
+ * that what people read is what runs.
+ */
+export function readFrozenPlan(input: { requestId: string; canonical: string; hash: string; shownSteps?: unknown }): FrozenPlanCheck {
+  if (!planMatchesHash(input.canonical, input.hash)) return { ok: false, problem: 'the stored plan does not match its hash' };
+  let parsed: z.infer<typeof frozenPlanSchema>;
+  try {
+    parsed = frozenPlanSchema.parse(JSON.parse(input.canonical));
+  } catch {
+    return { ok: false, problem: 'the stored plan is not a plan deskhand froze' };
+  }
+  if (parsed.requestId !== input.requestId) return { ok: false, problem: 'the stored plan belongs to another request' };
+  const refrozen = freezePlan(input.requestId, parsed.steps);
+  if (refrozen.canonical !== input.canonical) return { ok: false, problem: 'the stored plan is not in canonical form' };
+  if (input.shownSteps !== undefined && canonicalJson(input.shownSteps) !== canonicalJson(refrozen.steps)) {
+    return { ok: false, problem: 'the plan shown to technicians differs from the plan that was hashed' };
+  }
+  return { ok: true, steps: refrozen.steps };
 }

@@ -13,7 +13,10 @@ export type PolicyOverrides = ReadonlyMap<string, ToolPolicy>;
 
 export function effectivePolicy(tool: ToolDefinition, overrides: PolicyOverrides): ToolPolicy {
   const configured = overrides.get(tool.name);
-  const policy = configured ?? defaultPolicy(tool);
+  let policy = configured ?? defaultPolicy(tool);
+  // A secret for a technician to hand over needs an approving technician: never auto, whatever a
+  // row says (the policy API refuses it; this covers rows written before, or by hand).
+  if (tool.secretResult && policy.policy === 'auto') policy = { policy: 'approval_needed', requireManagerApproval: false };
   // Manager approval is an addition to technician approval; on any other policy the flag means nothing.
   return {
     policy: policy.policy,

@@ -1,13 +1,15 @@
 import { approvalExpiresAt } from '../core/approval.ts';
 import type { DirectoryUser } from '../core/directory.ts';
-import type { PlanStep } from '../core/plan.ts';
+import { type PlanStep, readFrozenPlan } from '../core/plan.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
 import { enqueueOutbox, enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { PlanRow, RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
-import { approvalNotification, escalationNote, managerEmail, noActionReply } from './messages.ts';
+import type { ReadRecord } from './diagnose.ts';
+import { approvalNotification, managerEmail, noActionReply } from './messages.ts';
+import { escalateBeforeChange } from './stop.ts';
 
 /**
  * The `noted` step: the note is on the ticket, so the agent may act. Plan Mode stops here; an
@@ -28,76 +30,105 @@ export async function decideAfterNote(ctx: EngineContext, claimed: RequestRow): 
  * needs no second claim; a worker claiming a `noted` request (after a crash) lands here too.
  */
 export async function decideLocked(ctx: EngineContext, tx: Tx, request: RequestRow): Promise<void> {
-  {
-    const plan = await tx.selectFrom('plans').selectAll().where('request_id', '=', request.id).executeTakeFirstOrThrow();
-    const at = ctx.clock.now();
-    if (plan.outcome === 'escalate') {
-      await transitionRequest(tx, { request, to: 'escalated', outcome: 'escalated', at, actor: 'agent', dueAt: null });
-      return;
-    }
-    if (plan.operating_mode === 'plan') {
-      await transitionRequest(tx, { request, to: 'planned', outcome: 'planned', at, actor: 'agent', dueAt: null, data: { mode: 'plan' } });
-      return;
-    }
-    if (plan.outcome === 'no_action') {
-      await enqueueTicketNote(tx, request, {
-        key: 'reply',
-        purpose: 'reply',
-        visibility: 'customer',
-        text: noActionReply({ requestId: request.id, text: plan.reply_to_employee ?? plan.summary }),
-        onDelivered: { requestState: 'replied' },
-        at,
-      });
-      await tx.updateTable('requests').set({ outcome: 'no_action', due_at: null, lease_owner: null, lease_until: null }).where('id', '=', request.id).execute();
-      await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'reply.queued', data: { outcome: 'no_action' }, at });
-      return;
-    }
-    if (!plan.needs_technician) {
-      await transitionRequest(tx, { request, to: 'executing', at, actor: 'agent', dueAt: at, data: { reason: 'every step is auto' } });
-      return;
-    }
-    await requestApprovals(ctx, tx, request, plan, at);
+  const plan = await tx.selectFrom('plans').selectAll().where('request_id', '=', request.id).executeTakeFirstOrThrow();
+  const at = ctx.clock.now();
+  if (plan.outcome === 'escalate') {
+    await transitionRequest(tx, { request, to: 'escalated', outcome: 'escalated', at, actor: 'agent', dueAt: null });
+    return;
   }
+  if (plan.operating_mode === 'plan') {
+    await transitionRequest(tx, { request, to: 'planned', outcome: 'planned', at, actor: 'agent', dueAt: null, data: { mode: 'plan' } });
+    return;
+  }
+  if (plan.outcome === 'no_action') {
+    await enqueueTicketNote(tx, request, {
+      key: 'reply',
+      purpose: 'reply',
+      visibility: 'customer',
+      text: noActionReply({ requestId: request.id, text: plan.reply_to_employee ?? plan.summary }),
+      onDelivered: { requestState: 'replied' },
+      at,
+    });
+    await tx.updateTable('requests').set({ outcome: 'no_action', due_at: null, lease_owner: null, lease_until: null }).where('id', '=', request.id).execute();
+    await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'reply.queued', data: { outcome: 'no_action' }, at });
+    return;
+  }
+  // What is approved and run is the plan that was hashed, never a copy beside it (DESIGN rule 4).
+  const frozen = readFrozenPlan({ requestId: request.id, canonical: plan.canonical, hash: plan.hash, shownSteps: plan.steps });
+  if (!frozen.ok) {
+    await escalateBeforeChange(ctx, tx, request, { reason: `${frozen.problem}, so nothing will run`, key: 'plan-check' });
+    return;
+  }
+  if (!plan.needs_technician) {
+    await transitionRequest(tx, { request, to: 'executing', at, actor: 'agent', dueAt: at, data: { reason: 'every step is auto' } });
+    return;
+  }
+  await requestApprovals(ctx, tx, request, plan, { steps: frozen.steps, technician: true, manager: plan.needs_manager, at });
 }
 
-async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow, plan: PlanRow, at: Date): Promise<void> {
+export interface ApprovalsToRequest {
+  /** The frozen plan's steps (read from its canonical form). */
+  steps: PlanStep[];
+  /** Create a technician approval (false when one already approved this plan). */
+  technician: boolean;
+  /** Create a manager approval. */
+  manager: boolean;
+  at: Date;
+  /** Set when the approvals are asked for at execution because a policy tightened since freezing. */
+  policyChange?: string;
+}
+
+/**
+ * Ask for approvals of the frozen plan, bound to its hash: a technician approval, a manager approval
+ * (mailed as a single-use link), or both; the technicians are notified on the ticket and the request
+ * waits. Dual approval that cannot happen (no manager resolved, or no mailbox to mail the manager
+ * from) fails closed at once: escalated with a note (DESIGN rule 6).
+ */
+export async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow, plan: PlanRow, input: ApprovalsToRequest): Promise<void> {
+  const at = input.at;
   const diagnosis = await tx.selectFrom('diagnoses').selectAll().where('request_id', '=', request.id).executeTakeFirst();
   const manager = (diagnosis?.manager ?? null) as DirectoryUser | null;
   const requester = (diagnosis?.requester ?? null) as DirectoryUser | null;
-  const steps = plan.steps as PlanStep[];
-  if (plan.needs_manager && !manager) {
-    // DESIGN rule 6: no manager can be resolved, so dual approval cannot happen: fail closed.
-    const reason = `the plan needs the approval of the requester's manager, and no manager is set for ${request.requester_email} in the directory`;
-    await enqueueTicketNote(tx, request, {
-      key: 'no-manager',
-      purpose: 'escalation',
-      visibility: 'internal',
-      text: escalationNote({ requestId: request.id, reason, key: 'no-manager' }),
+  const steps = input.steps;
+  const client = await tx.selectFrom('clients').select(['name', 'sender_mailbox']).where('id', '=', request.client_id!).executeTakeFirstOrThrow();
+  if (input.manager) {
+    const blocked = dualApprovalBlocked(request, manager, client.sender_mailbox ?? '', (diagnosis?.reads ?? []) as ReadRecord[]);
+    if (blocked) {
+      await escalateBeforeChange(ctx, tx, request, { reason: blocked.reason, key: blocked.key, data: { dualApproval: blocked.key } });
+      return;
+    }
+  }
+  // Each round of approvals (at the decision, again after a policy tightened) has its own notice and mail.
+  const earlier = await tx.selectFrom('approvals').select(['id', 'kind']).where('request_id', '=', request.id).execute();
+  const round = earlier.length === 0 ? '' : `-${earlier.length + 1}`;
+  const expiresAt = approvalExpiresAt(at);
+  const technicianApprovalId = input.technician ? crypto.randomUUID() : (earlier.find((a) => a.kind === 'technician')?.id ?? null);
+  const events: AuditEvent[] = [];
+  if (input.technician) {
+    await tx
+      .insertInto('approvals')
+      .values({
+        id: technicianApprovalId!,
+        msp_id: request.msp_id,
+        request_id: request.id,
+        plan_id: plan.id,
+        plan_hash: plan.hash,
+        kind: 'technician',
+        status: 'pending',
+        created_at: at,
+        expires_at: expiresAt,
+      })
+      .execute();
+    events.push({
+      mspId: request.msp_id,
+      requestId: request.id,
+      actor: 'agent',
+      event: 'approval.requested',
+      data: { kind: 'technician', approvalId: technicianApprovalId, planHash: plan.hash, expiresAt: expiresAt.toISOString(), ...(input.policyChange ? { policyChange: input.policyChange } : {}) },
       at,
     });
-    await transitionRequest(tx, { request, to: 'escalated', outcome: 'escalated', at, actor: 'agent', dueAt: null, data: { reason: 'no manager for dual approval' } });
-    return;
   }
-  const expiresAt = approvalExpiresAt(at);
-  const technicianApprovalId = crypto.randomUUID();
-  await tx
-    .insertInto('approvals')
-    .values({
-      id: technicianApprovalId,
-      msp_id: request.msp_id,
-      request_id: request.id,
-      plan_id: plan.id,
-      plan_hash: plan.hash,
-      kind: 'technician',
-      status: 'pending',
-      created_at: at,
-      expires_at: expiresAt,
-    })
-    .execute();
-  const events: AuditEvent[] = [
-    { mspId: request.msp_id, requestId: request.id, actor: 'agent', event: 'approval.requested', data: { kind: 'technician', approvalId: technicianApprovalId, planHash: plan.hash, expiresAt: expiresAt.toISOString() }, at },
-  ];
-  if (plan.needs_manager && manager) {
+  if (input.manager && manager) {
     const managerApprovalId = crypto.randomUUID();
     const secret = randomToken(24);
     const token = `${managerApprovalId}.${secret}`;
@@ -119,7 +150,6 @@ async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow,
         expires_at: expiresAt,
       })
       .execute();
-    const client = await tx.selectFrom('clients').select(['name', 'sender_mailbox']).where('id', '=', request.client_id!).executeTakeFirstOrThrow();
     const identity = await tx.selectFrom('integrations').select('id').where('client_id', '=', request.client_id!).where('kind', '=', 'm365').executeTakeFirstOrThrow();
     const mail = managerEmail({
       managerName: manager.displayName,
@@ -135,7 +165,7 @@ async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow,
       requestId: request.id,
       integrationId: identity.id,
       kind: 'mail',
-      key: `${request.id}:manager-mail`,
+      key: `${request.id}:manager-mail${round}`,
       payload: { from: client.sender_mailbox, to: manager.userPrincipalName, subject: mail.subject, textBox: ctx.secrets.encrypt(mail.text), purpose: 'manager_approval' },
       at,
     });
@@ -144,25 +174,58 @@ async function requestApprovals(ctx: EngineContext, tx: Tx, request: RequestRow,
       requestId: request.id,
       actor: 'agent',
       event: 'approval.requested',
-      data: { kind: 'manager', approvalId: managerApprovalId, planHash: plan.hash, manager: manager.userPrincipalName, expiresAt: expiresAt.toISOString() },
+      data: { kind: 'manager', approvalId: managerApprovalId, planHash: plan.hash, manager: manager.userPrincipalName, expiresAt: expiresAt.toISOString(), ...(input.policyChange ? { policyChange: input.policyChange } : {}) },
       at,
     });
   }
   await enqueueTicketNote(tx, request, {
-    key: 'approval-notice',
+    key: `approval-notice${round}`,
     purpose: 'approval_notification',
     visibility: 'internal',
     text: approvalNotification({
       requestId: request.id,
+      key: `approval-notice${round}`,
       steps,
       planHash: plan.hash,
-      approvalUrl: `${ctx.publicUrl}/api/approvals/${technicianApprovalId}`,
-      needsManager: plan.needs_manager,
+      approvalUrl: technicianApprovalId ? `${ctx.publicUrl}/api/approvals/${technicianApprovalId}` : null,
+      technicianMustDecide: input.technician,
+      needsManager: input.manager,
       managerName: manager?.displayName ?? null,
       expiresAt,
+      policyChange: input.policyChange ?? null,
     }),
     at,
   });
   await appendAudit(tx, events);
-  await transitionRequest(tx, { request, to: 'awaiting_approval', at, actor: 'agent', dueAt: null, data: { needsManager: plan.needs_manager } });
+  await transitionRequest(tx, { request, to: 'awaiting_approval', at, actor: 'agent', dueAt: null, data: { needsManager: input.manager, ...(input.policyChange ? { policyChange: input.policyChange } : {}) } });
+}
+
+/** Why dual approval cannot happen for this request, or null when it can. */
+function dualApprovalBlocked(
+  request: RequestRow,
+  manager: DirectoryUser | null,
+  senderMailbox: string,
+  reads: ReadRecord[],
+): { reason: string; key: string } | null {
+  if (!manager) {
+    const notCalled = reads.some((r) => r.tool === 'm365.get_manager' && isNotCalled(r.result));
+    if (notCalled) {
+      return {
+        key: 'manager-not-checked',
+        reason: `the plan needs the approval of the requester's manager, and the manager of ${request.requester_email} could not be looked up: m365.get_manager is disabled by the tool policies`,
+      };
+    }
+    return { key: 'no-manager', reason: `the plan needs the approval of the requester's manager, and no manager is set for ${request.requester_email} in the directory` };
+  }
+  if (!senderMailbox.trim()) {
+    return {
+      key: 'no-sender-mailbox',
+      reason: `the plan needs the approval of ${manager.displayName}, the requester's manager, and the client has no sender mailbox to email the approval link from (set the client's sender mailbox)`,
+    };
+  }
+  return null;
+}
+
+function isNotCalled(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && 'not_called' in result;
 }

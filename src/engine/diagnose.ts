@@ -1,8 +1,8 @@
 import type { DirectoryUser, Runbook } from '../core/directory.ts';
-import { describeError, isDeskhandError } from '../core/errors.ts';
+import { describeError, isDeskhandError, isToolDisabled } from '../core/errors.ts';
 import { freezePlan, type PlanStep, type ProposedPlan } from '../core/plan.ts';
 import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools, type OperatingMode } from '../core/policy.ts';
-import type { ToolPolicy } from '../core/tool.ts';
+import type { ToolDefinition, ToolPolicy } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
@@ -25,6 +25,8 @@ export interface ReadRecord {
   tool: string;
   args: Record<string, string>;
   result: unknown;
+  /** `resolve`: a lookup made to resolve the names of a write step the policies allow (part of that step). */
+  purpose?: 'resolve';
 }
 
 export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedRequest): Promise<void> {
@@ -92,14 +94,20 @@ async function movedToDiagnosingUnaudited(ctx: EngineContext, claimed: ClaimedRe
   return !seen;
 }
 
-/** The agent could not diagnose (a system kept failing): the note tells technicians, nothing else happens. */
+/**
+ * The agent could not diagnose (a system kept failing, or an error that retrying cannot fix): the
+ * note tells technicians, in the client's real operating mode; nothing else happens.
+ */
 export async function escalateUndiagnosed(ctx: EngineContext, request: RequestRow, error: string): Promise<void> {
   const existing = await ctx.db.selectFrom('plans').select('id').where('request_id', '=', request.id).executeTakeFirst();
   if (existing) return;
-  const client = request.client_id ? await ctx.db.selectFrom('clients').select('name').where('id', '=', request.client_id).executeTakeFirst() : undefined;
+  const client = request.client_id
+    ? await ctx.db.selectFrom('clients').select(['name', 'operating_mode']).where('id', '=', request.client_id).executeTakeFirst()
+    : undefined;
+  const msp = await ctx.db.selectFrom('msps').select('default_operating_mode').where('id', '=', request.msp_id).executeTakeFirstOrThrow();
   const reason = `the agent could not complete its diagnosis: ${error}`;
   await persistOutcome(ctx, request, {
-    mode: 'execute',
+    mode: effectiveOperatingMode(client?.operating_mode ?? 'inherit', msp.default_operating_mode),
     clientName: client?.name ?? 'an unknown client',
     proposed: { outcome: 'escalate', summary: reason, reasons: [reason], steps: [] },
     reads: [],
@@ -108,7 +116,8 @@ export async function escalateUndiagnosed(ctx: EngineContext, request: RequestRo
     findings: [],
     rejectedProblems: null,
     planner: ctx.planner.name,
-    started: null,
+    // The claim that moved it to `diagnosing` has its audit row written here when no outcome was.
+    started: (await movedToDiagnosingUnaudited(ctx, { ...request, claimed_state: 'diagnosing' })) ? ctx.clock.now() : null,
   });
 }
 
@@ -132,37 +141,65 @@ export interface PlanningResult {
   rejectedProblems: string[] | null;
 }
 
+/** What a read the policies disable records in the diagnosis instead of a result. */
+export const NOT_CALLED = { not_called: 'disabled by the tool policies' } as const;
+
 /**
  * Diagnosis and planning without any side effect: the planner reads through the recording reader,
  * then every plan goes through validation. Used by the engine and by `deskhand eval`.
+ *
+ * Only read tools the policies allow are called (DESIGN rule 3); a read refused for that reason is
+ * recorded as not called and named in the findings, and a planner that needed it escalates.
+ * Resolving the names of a write step the policies allow is part of that step, so validation
+ * resolves through the unrestricted view of the same reader.
  */
 export async function runPlanning(input: PlanningInput): Promise<PlanningResult> {
   const reads: ReadRecord[] = [];
-  const reader = input.identity.reader(input.runbooks, (tool, args, result) => reads.push({ tool, args, result }));
+  const refused = new Map<string, ReadRecord>();
+  const allowed = (tool: string) => {
+    const definition = findTool(tool);
+    return definition !== undefined && effectivePolicy(definition, input.identity.policies).policy !== 'disabled';
+  };
+  const { reader, resolving } = input.identity.reader(
+    input.runbooks,
+    (tool, args, result, purpose) => reads.push({ tool, args, result, ...(purpose === 'resolve' ? { purpose } : {}) }),
+    {
+      allowed,
+      onRefused: (tool, args) => {
+        const key = `${tool}?${JSON.stringify(args)}`;
+        if (!refused.has(key)) refused.set(key, { tool, args, result: NOT_CALLED });
+      },
+    },
+  );
   await prefetch(reader, input.requesterEmail);
   const offered = offeredTools(input.catalog, input.identity.policies);
-  const proposed = await input.planner.plan({
-    request: { text: input.text, channel: input.channel ?? 'psa' },
-    client: input.client,
-    requesterEmail: input.requesterEmail,
-    tools: offered,
-    reader,
-  });
+  const proposed = await planOrEscalate(input, reader, offered);
   // The requester and their manager, for the note and for dual approval (fail closed when none).
   const requester = await reader.getUser(input.requesterEmail).catch(() => null);
   const manager = requester ? await reader.getManager(requester.userPrincipalName).catch(() => null) : null;
   const findings = requester
-    ? await describeRequester(reader, requester, manager)
-    : [`${input.requesterEmail} was not found in ${input.client.name}'s Microsoft 365 tenant.`];
+    ? await describeRequester(reader, requester, manager, allowed)
+    : [
+        allowed('m365.get_user')
+          ? `${input.requesterEmail} was not found in ${input.client.name}'s Microsoft 365 tenant.`
+          : `Who is asking (${input.requesterEmail}) was not checked: m365.get_user is disabled by the tool policies.`,
+      ];
   const validation = await validatePlan(proposed, {
     tools: offered,
     allTools: input.catalog,
-    resolve: (argObjects, args) => resolveThroughReader(reader, argObjects, args),
+    resolve: (argObjects, args) => resolveThroughReader(resolving, argObjects, args),
   });
-  if (validation.ok) return { proposed: validation.plan, reads, requester, manager, findings, rejectedProblems: null };
+  const notCalled = [...refused.values()];
+  if (notCalled.length > 0) {
+    findings.push(
+      `Not checked, because the tool policies disable these read tools for ${input.client.name}: ${[...new Set(notCalled.map((r) => r.tool))].join(', ')}.`,
+    );
+  }
+  const recorded = [...reads, ...notCalled];
+  if (validation.ok) return { proposed: validation.plan, reads: recorded, requester, manager, findings, rejectedProblems: null };
   return {
     proposed: { outcome: 'escalate', summary: 'the proposed plan failed validation, so nothing will run', reasons: proposed.reasons, steps: [] },
-    reads,
+    reads: recorded,
     requester,
     manager,
     findings,
@@ -170,10 +207,32 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
   };
 }
 
+/** The planner's answer; a read it needed that the policies disable makes it a technician's request. */
+async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, offered: ToolDefinition[]): Promise<ProposedPlan> {
+  try {
+    return await input.planner.plan({
+      request: { text: input.text, channel: input.channel ?? 'psa' },
+      client: input.client,
+      requesterEmail: input.requesterEmail,
+      tools: offered,
+      reader,
+    });
+  } catch (error) {
+    if (!isToolDisabled(error)) throw error;
+    return {
+      outcome: 'escalate',
+      summary: `Escalate to a technician: the agent needed ${error.tool}, which the tool policies disable for ${input.client.name}`,
+      reasons: [`Diagnosing this request needs ${error.tool}; it is disabled for ${input.client.name}, so it was not called and the agent cannot decide safely.`],
+      steps: [],
+    };
+  }
+}
+
 /**
  * Start, at once and in parallel, the reads nearly every diagnosis makes (the reader caches them, so
  * the planner's own calls then find them done): the tenant's groups and SKUs, and the
- * requester's profile, groups, licenses and manager. Failures are left for the planner to meet.
+ * requester's profile, groups, licenses and manager. Failures (and reads the policies disable) are
+ * left for the planner to meet.
  */
 async function prefetch(reader: DiagnosisReader, requesterEmail: string): Promise<void> {
   const quiet = (promise: Promise<unknown>) => promise.catch(() => undefined);
@@ -220,20 +279,22 @@ function joinText(subject: string, body: string): string {
 }
 
 async function describeRequester(
-  reader: ReturnType<IdentityRuntime['reader']>,
+  reader: DiagnosisReader,
   user: DirectoryUser,
   manager: DirectoryUser | null,
+  allowed: (tool: string) => boolean,
 ): Promise<string[]> {
+  const notChecked = (tool: string) => `not checked (${tool} is disabled by the tool policies)`;
   const [groups, licenses] = await Promise.all([
-    reader.listUserGroups(user.userPrincipalName).catch(() => []),
-    reader.listUserLicenses(user.userPrincipalName).catch(() => []),
+    allowed('m365.list_user_groups') ? reader.listUserGroups(user.userPrincipalName).catch(() => []) : null,
+    allowed('m365.list_user_licenses') ? reader.listUserLicenses(user.userPrincipalName).catch(() => []) : null,
   ]);
   const role = [user.jobTitle, user.department].filter(Boolean).join(', ');
   return [
     `Requester: ${user.displayName} <${user.userPrincipalName}>${role ? `, ${role}` : ''}; account ${user.accountEnabled === false ? 'DISABLED' : 'enabled'}.`,
-    `Manager: ${manager ? `${manager.displayName} <${manager.userPrincipalName}>` : 'none set in the directory'}.`,
-    `Groups: ${groups.length > 0 ? groups.map((g) => g.displayName).join(', ') : 'none'}.`,
-    `Licenses: ${licenses.length > 0 ? licenses.join(', ') : 'none'}.`,
+    `Manager: ${manager ? `${manager.displayName} <${manager.userPrincipalName}>` : allowed('m365.get_manager') ? 'none set in the directory' : notChecked('m365.get_manager')}.`,
+    `Groups: ${groups === null ? notChecked('m365.list_user_groups') : groups.length > 0 ? groups.map((g) => g.displayName).join(', ') : 'none'}.`,
+    `Licenses: ${licenses === null ? notChecked('m365.list_user_licenses') : licenses.length > 0 ? licenses.join(', ') : 'none'}.`,
   ];
 }
 

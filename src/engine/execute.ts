@@ -1,18 +1,20 @@
 import { sql } from 'kysely';
-import { combinedDecision, type ApprovalStatus } from '../core/approval.ts';
 import { describeError, isDeskhandError } from '../core/errors.ts';
-import { planMatchesHash, stepIdempotencyKey, type PlanStep } from '../core/plan.ts';
-import { effectivePolicy } from '../core/policy.ts';
+import { readFrozenPlan, stepIdempotencyKey, type PlanStep } from '../core/plan.ts';
+import { approvalsNeeded, effectivePolicy, type PolicyOverrides } from '../core/policy.ts';
+import type { ToolPolicy } from '../core/tool.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
 import { appendAudit, changeWithAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { enqueueTicketNote, lockRequest, retryRequestLater, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, lockRequest, retryRequestLater } from '../store/requests.ts';
 import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import { generateTemporaryPassword } from '../integrations/m365/password.ts';
 import type { EngineContext } from './context.ts';
-import { executedReply, failedNote, failedReply } from './messages.ts';
+import { requestApprovals } from './decide.ts';
+import { executedReply } from './messages.ts';
 import { findTool } from '../integrations/catalog.ts';
+import { escalateBeforeChange, failAfterChange } from './stop.ts';
 
 /** A step that keeps failing with transient errors ends the request after this many attempts. */
 export const MAX_STEP_ATTEMPTS = 5;
@@ -21,31 +23,52 @@ export const MAX_STEP_ATTEMPTS = 5;
  * The `executing` step: run the frozen plan's steps in order, each once. Before each call the intent
  * is recorded (a `running` row keyed by request, plan hash and step); after it, the result. A step
  * already `succeeded` is never run again, so a crash or a retry resumes where it stopped.
+ *
+ * Before any step runs, the plan is checked again: its steps are read from the canonical plan that
+ * was hashed (never from a copy), every approval it had is bound to that hash, and every step's
+ * current policy is no looser than what was approved. A tool disabled since ends the request
+ * escalated; a policy tightened since asks for the missing approval, for the same plan hash.
  */
 export async function executePlan(ctx: EngineContext, request: RequestRow): Promise<void> {
   const plan = await ctx.db.selectFrom('plans').selectAll().where('request_id', '=', request.id).executeTakeFirstOrThrow();
-  const refusal = await checkExecutable(ctx, request, plan);
-  if (refusal) {
-    await failRequest(ctx, request, plan, null, refusal, []);
+  const rows = await ctx.db.selectFrom('step_executions').selectAll().where('plan_id', '=', plan.id).execute();
+  const started = rows.length > 0;
+  const frozen = readFrozenPlan({ requestId: request.id, canonical: plan.canonical, hash: plan.hash, shownSteps: plan.steps });
+  if (!frozen.ok) {
+    await cannotRun(ctx, request, plan, rows, null, `${frozen.problem}; ${started ? 'nothing more was run' : 'nothing was run'}`);
     return;
   }
-  const steps = plan.steps as PlanStep[];
+  const steps = frozen.steps;
   const identity = await ctx.integrations.identityForClient(request.client_id!, { freshPolicies: true });
   if (!identity) {
-    await failRequest(ctx, request, plan, null, 'the Microsoft 365 integration of this client was removed or disabled', []);
+    await cannotRun(ctx, request, plan, rows, steps, 'the Microsoft 365 integration of this client was removed or disabled');
     return;
   }
+  const gate = await approvalGate(ctx, request, plan, steps, identity.policies);
+  if (gate.kind === 'refuse') {
+    await cannotRun(ctx, request, plan, rows, steps, gate.reason);
+    return;
+  }
+  if (gate.kind === 'approve') {
+    if (started) {
+      await cannotRun(ctx, request, plan, rows, steps, `the tool policies changed while the plan was running (${gate.change}), and the remaining steps were not approved under them`);
+      return;
+    }
+    await askMissingApprovals(ctx, request, plan, steps, gate);
+    return;
+  }
+  const byKey = new Map(rows.map((row) => [row.idempotency_key, row]));
   const done: PlanStep[] = [];
   let hasTemporaryPassword = false;
   for (const [index, step] of steps.entries()) {
     const key = stepIdempotencyKey(request.id, plan.hash, index);
-    const existing = await ctx.db.selectFrom('step_executions').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+    const existing = byKey.get(key);
+    const tool = findTool(step.tool);
     if (existing?.status === 'succeeded') {
       done.push(step);
-      if (step.tool === RESET_PASSWORD) hasTemporaryPassword = true;
+      if (tool?.secretResult) hasTemporaryPassword = true;
       continue;
     }
-    const tool = findTool(step.tool);
     // Rule 3 holds at execution too: a tool disabled after approval is never run.
     if (!tool || effectivePolicy(tool, identity.policies).policy === 'disabled') {
       await failRequest(ctx, request, plan, step, `${step.tool} is disabled for this client, so the step was not run`, done);
@@ -54,18 +77,82 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
     const openUntil = await ctx.breakers.openUntil(identity.integrationId);
     if (openUntil) {
       // The system is down for everyone: wait without calling it or spending the step's attempts.
-      await retryRequestLater(ctx.db, request.id, ctx.workerId, openUntil, `${step.tool}: the integration's circuit breaker is open`, ctx.clock.now());
+      await retryRequestLater(ctx.db, request.id, ctx.workerId, openUntil, `${step.tool}: the integration's circuit breaker is open`, ctx.clock.now(), { countAttempt: false });
       return;
     }
-    const outcome = await runStepOnce(ctx, request, plan, identity, index, step, key, existing);
+    const outcome = await runStepOnce(ctx, request, plan, steps, identity, index, step, key, existing, tool.secretResult === true);
     if (outcome === 'stop') return;
     done.push(step);
-    if (step.tool === RESET_PASSWORD) hasTemporaryPassword = true;
+    if (tool.secretResult) hasTemporaryPassword = true;
   }
   await finishExecuted(ctx, request, steps, hasTemporaryPassword);
 }
 
-const RESET_PASSWORD = 'm365.reset_password';
+type Gate = { kind: 'ok' } | { kind: 'refuse'; reason: string } | { kind: 'approve'; technician: boolean; manager: boolean; change: string };
+
+/**
+ * Whether the plan may run now: every approval it has is approved and bound to its hash, every
+ * approval the frozen plan needed is there, and the current policies (read fresh) ask for no
+ * approval it lacks. The stricter of the frozen and the current policy wins (DESIGN: lifecycle).
+ */
+async function approvalGate(ctx: EngineContext, request: RequestRow, plan: PlanRow, steps: PlanStep[], policies: PolicyOverrides): Promise<Gate> {
+  const current = steps.map((step) => {
+    const tool = findTool(step.tool);
+    return tool ? effectivePolicy(tool, policies) : null;
+  });
+  const disabled = steps.filter((_, index) => current[index] === null || current[index]!.policy === 'disabled').map((s) => s.tool);
+  if (disabled.length > 0) {
+    return { kind: 'refuse', reason: `${[...new Set(disabled)].join(', ')} ${disabled.length === 1 ? 'is' : 'are'} disabled for this client now, so the plan was not run` };
+  }
+  const approvals = await ctx.db.selectFrom('approvals').select(['kind', 'status', 'plan_hash']).where('request_id', '=', request.id).execute();
+  if (approvals.some((a) => a.plan_hash !== plan.hash)) return { kind: 'refuse', reason: 'an approval is bound to a different plan; nothing was run' };
+  if (approvals.some((a) => a.status !== 'approved')) return { kind: 'refuse', reason: 'the plan is not approved; nothing was run' };
+  const has = (kind: string) => approvals.some((a) => a.kind === kind);
+  if ((plan.needs_technician && !has('technician')) || (plan.needs_manager && !has('manager'))) {
+    return { kind: 'refuse', reason: 'a required approval is missing; nothing was run' };
+  }
+  const now = approvalsNeeded(steps.map((step, index) => ({ policy: current[index]!, plannerRequestsManagerApproval: step.requireManagerApproval === true })));
+  const technician = now.technician && !has('technician');
+  const manager = now.manager && !has('manager');
+  if (!technician && !manager) return { kind: 'ok' };
+  return { kind: 'approve', technician, manager, change: policyChanges(steps, (plan.step_policies ?? []) as ToolPolicy[], current as ToolPolicy[]) };
+}
+
+/** "m365.revoke_sessions: auto → approval_needed" for each step whose policy changed since freezing. */
+function policyChanges(steps: PlanStep[], frozen: ToolPolicy[], current: ToolPolicy[]): string {
+  const label = (p: ToolPolicy | undefined) => (p ? `${p.policy}${p.requireManagerApproval ? ' + manager' : ''}` : 'unknown');
+  const changes = steps
+    .map((step, index) => ({ tool: step.tool, from: label(frozen[index]), to: label(current[index]) }))
+    .filter((c) => c.from !== c.to)
+    .map((c) => `${c.tool}: ${c.from} → ${c.to}`);
+  return [...new Set(changes)].join('; ') || 'the policies now ask for more approval';
+}
+
+/** The policies tightened before the first step: ask for what is missing, for the same plan hash. */
+async function askMissingApprovals(ctx: EngineContext, claimed: RequestRow, plan: PlanRow, steps: PlanStep[], gate: { technician: boolean; manager: boolean; change: string }): Promise<void> {
+  await inTransaction(ctx.db, async (tx) => {
+    const request = await lockRequest(tx, claimed.id);
+    if (!request || request.state !== 'executing' || request.lease_owner !== ctx.workerId) return;
+    await requestApprovals(ctx, tx, request, plan, { steps, technician: gate.technician, manager: gate.manager, at: ctx.clock.now(), policyChange: gate.change });
+  });
+}
+
+/**
+ * The plan cannot run (or go on): before its first step the request is escalated with a note and
+ * nothing runs; after a step ran it fails with a note and an honest reply.
+ */
+async function cannotRun(ctx: EngineContext, claimed: RequestRow, plan: PlanRow, rows: StepExecutionRow[], steps: PlanStep[] | null, reason: string): Promise<void> {
+  if (rows.length > 0) {
+    const done = rows.filter((r) => r.status === 'succeeded').map((r) => steps?.[r.step_index]).filter((s): s is PlanStep => s !== undefined);
+    await failRequest(ctx, claimed, plan, null, reason, done);
+    return;
+  }
+  await inTransaction(ctx.db, async (tx) => {
+    const request = await lockRequest(tx, claimed.id);
+    if (!request || request.state !== 'executing') return;
+    await escalateBeforeChange(ctx, tx, request, { reason, key: 'plan-check', data: { planHash: plan.hash } });
+  });
+}
 
 /**
  * One step, exactly once. A step left `running` by an earlier attempt may have taken effect before
@@ -77,11 +164,13 @@ async function runStepOnce(
   ctx: EngineContext,
   request: RequestRow,
   plan: PlanRow,
+  steps: PlanStep[],
   identity: IdentityRuntime,
   index: number,
   step: PlanStep,
   key: string,
   existing: StepExecutionRow | undefined,
+  secretResult: boolean,
 ): Promise<'done' | 'stop'> {
   if (existing?.status === 'running') {
     // An attempt that never ended (no finished_at: its process died or lost its lease mid-call) may
@@ -89,7 +178,7 @@ async function runStepOnce(
     const settlesInMs = existing.finished_at ? 0 : existing.started_at.getTime() + INTERRUPTED_CALL_SETTLE_MS - Date.now();
     if (settlesInMs > 0) {
       const due = new Date(ctx.clock.now().getTime() + settlesInMs);
-      await retryRequestLater(ctx.db, request.id, ctx.workerId, due, `${step.tool}: an interrupted attempt's call may still land; checking it once it cannot`, ctx.clock.now());
+      await retryRequestLater(ctx.db, request.id, ctx.workerId, due, `${step.tool}: an interrupted attempt's call may still land; checking it once it cannot`, ctx.clock.now(), { countAttempt: false });
       return 'stop';
     }
     try {
@@ -100,13 +189,13 @@ async function runStepOnce(
       }
     } catch (error) {
       // Cannot look: treat like a failed attempt (retried later), never as "not done".
-      return handleStepFailure(ctx, request, plan, identity, step, key, existing.attempts, error);
+      return handleStepFailure(ctx, request, plan, steps, identity, step, key, existing.attempts, error);
     }
   }
   const attempts = (existing?.attempts ?? 0) + 1;
   // The intent's time is compared with the outside system's clock when reconciling: wall time, not ctx.clock.
   const intentAt = new Date();
-  const secretBox = step.tool === RESET_PASSWORD ? (existing?.secret_encrypted ?? ctx.secrets.encrypt(generateTemporaryPassword())) : null;
+  const secretBox = secretResult ? (existing?.secret_encrypted ?? ctx.secrets.encrypt(generateTemporaryPassword())) : null;
   await recordIntent(ctx, request, plan, index, step, key, attempts, intentAt, secretBox);
   try {
     const prepared = secretBox ? { temporaryPassword: ctx.secrets.decrypt(secretBox) } : undefined;
@@ -115,7 +204,7 @@ async function runStepOnce(
     await recordSuccess(ctx, request, index, step, key, result, secretBox, false);
     return 'done';
   } catch (error) {
-    return handleStepFailure(ctx, request, plan, identity, step, key, attempts, error);
+    return handleStepFailure(ctx, request, plan, steps, identity, step, key, attempts, error);
   }
 }
 
@@ -150,6 +239,7 @@ async function handleStepFailure(
   ctx: EngineContext,
   request: RequestRow,
   plan: PlanRow,
+  steps: PlanStep[],
   identity: IdentityRuntime,
   step: PlanStep,
   key: string,
@@ -169,7 +259,8 @@ async function handleStepFailure(
     .execute();
   if (retry) {
     const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(attempts, 1_000, 5 * 60_000));
-    await retryRequestLater(ctx.db, request.id, ctx.workerId, new Date(ctx.clock.now().getTime() + waitMs), message, ctx.clock.now());
+    // The step's own attempts bound these retries; the request's claim count is for claims that never ended.
+    await retryRequestLater(ctx.db, request.id, ctx.workerId, new Date(ctx.clock.now().getTime() + waitMs), message, ctx.clock.now(), { countAttempt: false });
     ctx.logger.warn({ requestId: request.id, step: step.tool, attempts, waitMs }, 'step failed transiently; retrying later');
     return 'stop';
   }
@@ -179,22 +270,18 @@ async function handleStepFailure(
     .where('plan_id', '=', plan.id)
     .where('status', '=', 'succeeded')
     .execute();
-  const steps = plan.steps as PlanStep[];
-  await failRequest(ctx, request, plan, step, message, done.map((d) => steps[d.step_index]!).filter(Boolean));
-  return 'stop';
-}
-
-/** Defence in depth: the stored plan still matches its hash and every approval it needed approved exactly that hash. */
-async function checkExecutable(ctx: EngineContext, request: RequestRow, plan: PlanRow): Promise<string | null> {
-  if (!planMatchesHash(plan.canonical, plan.hash)) return 'the stored plan does not match its hash; nothing was run';
-  const approvals = await ctx.db.selectFrom('approvals').select(['kind', 'status', 'plan_hash']).where('request_id', '=', request.id).execute();
-  if (plan.needs_technician) {
-    if (approvals.some((a) => a.plan_hash !== plan.hash)) return 'an approval is bound to a different plan; nothing was run';
-    const kinds = new Set(approvals.map((a) => a.kind));
-    if (!kinds.has('technician') || (plan.needs_manager && !kinds.has('manager'))) return 'a required approval is missing; nothing was run';
-    if (combinedDecision(approvals.map((a) => a.status as ApprovalStatus)) !== 'approved') return 'the plan is not approved; nothing was run';
+  if (done.length === 0 && isDeskhandError(error) && error.code === 'config') {
+    // Wrong credentials or configuration: the system refused before anything changed, and trying
+    // again cannot help. A technician fixes the integration; the employee is not told of a failure.
+    await inTransaction(ctx.db, async (tx) => {
+      const current = await lockRequest(tx, request.id);
+      if (!current || current.state !== 'executing') return;
+      await escalateBeforeChange(ctx, tx, current, { reason: `${step.tool} could not run: ${message}; nothing was changed`, key: 'plan-check', data: { planHash: plan.hash } });
+    });
+    return 'stop';
   }
-  return null;
+  await failRequest(ctx, request, plan, step, message, done.map((d) => steps[d.step_index]).filter((s): s is PlanStep => s !== undefined));
+  return 'stop';
 }
 
 async function recordIntent(
@@ -261,22 +348,6 @@ async function failRequest(
   await inTransaction(ctx.db, async (tx) => {
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'executing') return;
-    const at = ctx.clock.now();
-    await enqueueTicketNote(tx, request, {
-      key: 'failed-note',
-      purpose: 'failure_note',
-      visibility: 'internal',
-      text: failedNote({ requestId: request.id, step, error, doneSteps: done }),
-      at,
-    });
-    await enqueueTicketNote(tx, request, {
-      key: 'reply',
-      purpose: 'reply',
-      visibility: 'customer',
-      text: failedReply({ requestId: request.id, doneSteps: done }),
-      at,
-    });
-    await transitionRequest(tx, { request, to: 'failed', outcome: 'failed', at, actor: 'agent', dueAt: null, lastError: error, data: { error, planHash: plan.hash } });
+    await failAfterChange(ctx, tx, request, { step, error, doneSteps: done, planHash: plan.hash, operatingMode: plan.operating_mode });
   });
 }
-

@@ -112,23 +112,33 @@ function approvalText(input: NoteInput): string {
 
 export function approvalNotification(input: {
   requestId: string;
+  /** The message's key (one per round of approvals), for its marker. */
+  key?: string;
   steps: PlanStep[];
   planHash: string;
-  approvalUrl: string;
+  /** Where a technician decides; null when only the manager's approval is asked for. */
+  approvalUrl: string | null;
+  /** False when a technician already approved this plan and only the manager is asked now. */
+  technicianMustDecide?: boolean;
   needsManager: boolean;
   managerName: string | null;
   expiresAt: Date;
+  /** The tool policies tightened after the plan was frozen: what changed. */
+  policyChange?: string | null;
 }): string {
+  const technician = input.technicianMustDecide !== false;
+  const manager = input.managerName ?? "the requester's manager";
   const lines = [
-    'deskhand approval request: a technician (msp_technician or msp_admin) must approve or deny this plan.',
+    technician
+      ? 'deskhand approval request: a technician (msp_technician or msp_admin) must approve or deny this plan.'
+      : `deskhand approval request: ${manager} must approve this plan too; a technician already approved it.`,
+    ...(input.policyChange ? [`The tool policies changed after this plan was frozen (${input.policyChange}), so it needs this approval before it runs.`] : []),
     ...input.steps.map((step, index) => `${index + 1}. ${describeStep(step)}`),
     `Plan hash (SHA-256): ${input.planHash}`,
-    input.needsManager
-      ? `Dual approval: ${input.managerName ?? "the requester's manager"} has been emailed a link and must approve too.`
-      : 'Technician approval only.',
-    `Decide in deskhand: ${input.approvalUrl}`,
+    input.needsManager ? `Dual approval: ${manager} has been emailed a link and must approve too.` : 'Technician approval only.',
+    ...(technician && input.approvalUrl ? [`Decide in deskhand: ${input.approvalUrl}`] : []),
     `Expires: ${input.expiresAt.toISOString()} (24 hours, fixed). Approving runs exactly this plan, once.`,
-    marker(`${input.requestId}:approval-notice`),
+    marker(`${input.requestId}:${input.key ?? 'approval-notice'}`),
   ];
   return lines.join('\n');
 }
@@ -255,16 +265,24 @@ export function failedReply(input: { requestId: string; doneSteps: PlanStep[] })
   return lines.join('\n');
 }
 
-export function failedNote(input: { requestId: string; step: PlanStep | null; error: string; doneSteps: PlanStep[] }): string {
+export function failedNote(input: { requestId: string; step: PlanStep | null; error: string; doneSteps: PlanStep[]; employeeTold?: boolean }): string {
   const lines = ['deskhand could not finish the approved plan: a technician must take over.'];
   if (input.step) lines.push(`Failed step: ${describeStep(input.step)}`);
   lines.push(`Error: ${input.error}`);
   lines.push(input.doneSteps.length > 0 ? `Done before the failure: ${input.doneSteps.map(describeStep).join('; ')}` : 'No step was completed.');
-  lines.push('The employee was told that a technician will follow up.');
+  lines.push(input.employeeTold === false ? 'No reply was sent to the employee.' : 'The employee was told that a technician will follow up.');
   lines.push(marker(`${input.requestId}:failed-note`));
   return lines.join('\n');
 }
 
 export function escalationNote(input: { requestId: string; reason: string; key: string }): string {
   return [`deskhand escalates this ticket to a technician: ${input.reason}`, 'Nothing was changed and no reply was sent.', marker(`${input.requestId}:${input.key}`)].join('\n');
+}
+
+export function deliveryFailedNote(input: { requestId: string; purpose: string; error: string; changed: boolean }): string {
+  return [
+    `deskhand could not deliver the ${input.purpose.replace(/_/g, ' ')} to this ticket after repeated attempts: ${input.error}`,
+    input.changed ? 'The approved plan was executed; the employee has not been told: a technician must reply.' : 'Nothing was changed; a technician must take this ticket.',
+    marker(`${input.requestId}:delivery-failed`),
+  ].join('\n');
 }

@@ -5,12 +5,13 @@ import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
 import { mailMarker } from '../integrations/m365/client.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { lockRequest, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { OutboxRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { decideLocked } from './decide.ts';
 import { configuredLeaseMs } from './lease.ts';
-import { marker } from './messages.ts';
+import { isTransientFailure } from './failures.ts';
+import { deliveryFailedNote, marker } from './messages.ts';
 
 /** After this many failed attempts a message is given up (and its request marked failed when it was waiting on it). */
 export const MAX_DELIVERY_ATTEMPTS = 8;
@@ -101,7 +102,16 @@ export async function deliverMessage(ctx: EngineContext, message: ClaimedMessage
     return;
   }
   if (integrationId) await ctx.breakers.recordSuccess(integrationId);
-  await markDelivered(ctx, message, result);
+  try {
+    await markDelivered(ctx, message, result, { decide: true });
+  } catch (error) {
+    if (isTransientFailure(error)) throw error;
+    // The note is on the ticket but deciding what comes next failed for good: record the delivery
+    // and leave the decision to a worker's claim, whose failure handling ends the request visibly
+    // (otherwise this message would be claimed, found delivered and fail again, forever).
+    ctx.logger.error({ messageId: message.id, requestId: message.request_id, error: describeError(error) }, 'deciding after the note failed; a worker takes the request up');
+    await markDelivered(ctx, message, result, { decide: false });
+  }
 }
 
 /** Try again at `until` without spending an attempt: the integration's breaker is open, or an interrupted attempt's call may still land. */
@@ -150,7 +160,7 @@ function markerKey(idempotencyKey: string): string {
   return idempotencyKey;
 }
 
-async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>): Promise<void> {
+async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>, options: { decide: boolean }): Promise<void> {
   const onDelivered = message.on_delivered as { requestState: RequestState } | null;
   await inTransaction(ctx.db, async (tx) => {
     const at = ctx.clock.now();
@@ -182,9 +192,11 @@ async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Rec
       at,
     });
     if (onDelivered && request && request.state !== onDelivered.requestState && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
-      await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: null, data: { after: purpose } });
+      const decideHere = onDelivered.requestState === 'noted' && options.decide;
+      const decideLater = onDelivered.requestState === 'noted' && !options.decide;
+      await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: decideLater ? at : null, data: { after: purpose } });
       // The note is on the ticket: the agent may act now, in this same transaction.
-      if (onDelivered.requestState === 'noted') await decideLocked(ctx, tx, { ...request, state: 'noted', lease_owner: null, lease_until: null });
+      if (decideHere) await decideLocked(ctx, tx, { ...request, state: 'noted', lease_owner: null, lease_until: null });
     }
   });
 }
@@ -211,16 +223,27 @@ async function markFailedAttempt(ctx: EngineContext, message: OutboxRow, error: 
       .execute();
     if (!giveUp) return;
     await appendAudit(tx, { mspId: message.msp_id, requestId: message.request_id, actor: 'agent', event: 'message.failed', data: { kind: message.kind, key: message.idempotency_key, error: reason }, at });
-    // A request waiting on this message would wait forever: end it visibly.
+    // A request waiting on this message would wait forever: end it visibly, and tell technicians with
+    // a short internal note of its own (a note refused for its content or size may still go through).
     if (request && !['planned', 'replied', 'escalated', 'failed'].includes(request.state)) {
+      const purpose = (message.payload as { purpose?: string }).purpose ?? message.kind;
+      const lastError = `could not deliver the ${purpose}: ${reason}`;
+      const beforeChange = onDelivered?.requestState === 'noted' || request.state === 'noted' || request.state === 'diagnosing';
+      await enqueueTicketNote(tx, request, {
+        key: 'delivery-failed',
+        purpose: 'escalation',
+        visibility: 'internal',
+        text: deliveryFailedNote({ requestId: request.id, purpose, error: reason, changed: !beforeChange && request.outcome === 'executed' }),
+        at,
+      });
       await transitionRequest(tx, {
         request,
-        to: 'failed',
-        outcome: 'failed',
+        to: beforeChange ? 'escalated' : 'failed',
+        outcome: beforeChange ? 'escalated' : 'failed',
         at,
         actor: 'agent',
         dueAt: null,
-        lastError: `could not deliver the ${(message.payload as { purpose?: string }).purpose ?? message.kind}: ${reason}`,
+        lastError,
       });
     }
   });

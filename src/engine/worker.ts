@@ -1,21 +1,20 @@
-import { inTransaction } from '../store/audit.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describeError, isDeskhandError } from '../core/errors.ts';
+import { isTransientFailure } from './failures.ts';
+import { stopRequest } from './stop.ts';
 import { backoffMs } from '../integrations/http.ts';
 import {
   type ClaimedRequest,
   claimDueRequest,
-  lockRequest,
   renewLeases,
   retryRequestLater,
-  transitionRequest,
   WORK_CHANNELS,
   type WorkKind,
 } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
 import { decideAfterNote } from './decide.ts';
-import { diagnoseRequest, escalateUndiagnosed } from './diagnose.ts';
+import { diagnoseRequest } from './diagnose.ts';
 import { executePlan } from './execute.ts';
 import { sweepExpiredApprovals } from './expiry.ts';
 import { pollMissedTickets } from './intake-poll.ts';
@@ -24,8 +23,12 @@ import { claimDueMessages, deliverMessage } from './outbox.ts';
 
 const OUTBOX_BATCH = 20;
 
-/** A diagnosis that keeps failing transiently (the tenant is down) is retried this many times. */
-const MAX_REQUEST_ATTEMPTS = 6;
+/**
+ * A request step that keeps failing transiently (the tenant is down) is retried this many times; a
+ * request claimed this many times without its claim ever ending (its worker died or hung each time)
+ * is given up too, never retried in silence.
+ */
+export const MAX_REQUEST_ATTEMPTS = 6;
 
 export interface WorkerOptions {
   /** Requests handled at once by this process. */
@@ -247,6 +250,13 @@ export class Worker {
     if (!request) return false;
     this.heldRequests.add(request.id);
     try {
+      if (request.attempts > MAX_REQUEST_ATTEMPTS) {
+        // Every earlier claim ran out without ending (a worker killed or stuck on this request each time).
+        const reason = `the agent took this request up ${request.attempts - 1} times and never finished (each attempt stopped or ran out of time; last error: ${request.last_error ?? 'none recorded'})`;
+        this.ctx.logger.error({ requestId: request.id, state: request.state, attempts: request.attempts }, 'request given up after repeated interrupted claims');
+        await stopRequest(this.ctx, request, reason);
+        return true;
+      }
       await this.runStep(request);
     } catch (error) {
       await this.handleStepError(request, error);
@@ -274,29 +284,21 @@ export class Worker {
     }
   }
 
+  /**
+   * Only errors known to be transient are retried, a bounded number of times. Anything else, or
+   * retries used up, ends the request by where it stands (stop.ts): escalated with a note before
+   * anything changed, failed with a note and an honest reply after a step ran.
+   */
   private async handleStepError(request: ClaimedRequest, error: unknown): Promise<void> {
     const message = describeError(error);
-    const transient = !isDeskhandError(error) || error.retryable;
-    this.ctx.logger.warn({ requestId: request.id, state: request.state, attempts: request.attempts, error: message }, 'request step failed');
+    const transient = isTransientFailure(error);
+    this.ctx.logger.warn({ requestId: request.id, state: request.state, attempts: request.attempts, transient, error: message }, 'request step failed');
     if (transient && request.attempts < MAX_REQUEST_ATTEMPTS) {
       const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(request.attempts, 1_000, 5 * 60_000));
       await retryRequestLater(this.ctx.db, request.id, this.ctx.workerId, new Date(this.ctx.clock.now().getTime() + waitMs), message, this.ctx.clock.now());
       return;
     }
-    if (request.state === 'received' || request.state === 'diagnosing') {
-      // Technicians must hear about a request the agent could not look at: escalate with a note.
-      await escalateUndiagnosed(this.ctx, request, message);
-      return;
-    }
-    await failStuckRequest(this.ctx, request, message);
+    const reason = transient ? `${message} (still failing after ${request.attempts} attempts)` : message;
+    await stopRequest(this.ctx, request, reason);
   }
-}
-
-/** A request whose step cannot succeed: mark it failed so a technician sees it (the dashboard lists failures). */
-async function failStuckRequest(ctx: EngineContext, request: ClaimedRequest, error: string): Promise<void> {
-  await inTransaction(ctx.db, async (tx) => {
-    const current = await lockRequest(tx, request.id);
-    if (!current || ['planned', 'replied', 'escalated', 'failed'].includes(current.state)) return;
-    await transitionRequest(tx, { request: current, to: 'failed', outcome: 'failed', at: ctx.clock.now(), actor: 'agent', dueAt: null, lastError: error, data: { error } });
-  });
 }

@@ -10,7 +10,7 @@ import type { IntegrationRow } from '../store/schema.ts';
 import { ConnectWiseChannel } from './connectwise/channel.ts';
 import { ConnectWiseClient } from './connectwise/client.ts';
 import { GraphClient, markedSubject } from './m365/client.ts';
-import { M365DiagnosisReader } from './m365/reader.ts';
+import { M365DiagnosisReader, type ReadCallHook, type ReaderOptions } from './m365/reader.ts';
 import { M365ToolRunner, type ToolResult } from './m365/runner.ts';
 import type { PsaChannel } from './psa.ts';
 
@@ -22,7 +22,16 @@ import type { PsaChannel } from './psa.ts';
 export interface IdentityRuntime {
   integrationId: string;
   policies: PolicyOverrides;
-  reader(runbooks: () => Promise<Runbook[]>, onCall: (tool: string, args: Record<string, string>, result: unknown) => void): DiagnosisReader;
+  /**
+   * What diagnosis may read: only the read tools `allowed` says the policies allow (a disabled one
+   * is never called). `resolving` is the same reader without that check, for the names of a write
+   * step the policies allow (part of that step); it reuses what diagnosis read.
+   */
+  reader(
+    runbooks: () => Promise<Runbook[]>,
+    onCall: ReadCallHook,
+    options?: ReaderOptions,
+  ): { reader: DiagnosisReader; resolving: DiagnosisReader };
   /** Run a tool; `prepared` carries what the engine made beforehand (the temporary password). */
   run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
   /** Has this write already taken effect (since `intentAt`)? Looks only. */
@@ -229,7 +238,10 @@ export function identityRuntime(integrationId: string, graph: GraphClient, polic
   return {
     integrationId,
     policies,
-    reader: (runbooks, onCall) => new M365DiagnosisReader(graph, runbooks, onCall),
+    reader: (runbooks, onCall, options) => {
+      const reader = new M365DiagnosisReader(graph, runbooks, onCall, options);
+      return { reader, resolving: reader.forResolving() };
+    },
     run: (tool, args, resolved, prepared) => runner.run(tool, args, resolved, prepared),
     reconcile: (tool, args, resolved, intentAt) => runner.reconcile(tool, args, resolved, intentAt),
     sendMail: async (from, mail) => {

@@ -176,11 +176,31 @@ export async function renewLeases(db: Db, table: 'requests' | 'outbox', workerId
   }
 }
 
-/** Give a claimed request back to be retried later (transient failure), keeping its state. */
-export async function retryRequestLater(db: Db, id: string, workerId: string, dueAt: Date, error: string, at: Date): Promise<void> {
+/**
+ * Give a claimed request back to be retried later, keeping its state. Every claim counts an attempt
+ * (so a request whose claims keep running out is noticed); `countAttempt: false` gives this claim's
+ * attempt back when the wait is not a failure of the request (a breaker open, a call settling) or is
+ * bounded elsewhere (a step's own attempts).
+ */
+export async function retryRequestLater(
+  db: Db,
+  id: string,
+  workerId: string,
+  dueAt: Date,
+  error: string,
+  at: Date,
+  options: { countAttempt?: boolean } = {},
+): Promise<void> {
   await db
     .updateTable('requests')
-    .set({ due_at: dueAt, lease_owner: null, lease_until: null, last_error: error, updated_at: at })
+    .set((eb) => ({
+      due_at: dueAt,
+      lease_owner: null,
+      lease_until: null,
+      last_error: error,
+      updated_at: at,
+      ...(options.countAttempt === false ? { attempts: sql<number>`greatest(${eb.ref('attempts')} - 1, 0)` } : {}),
+    }))
     .where('id', '=', id)
     .where('lease_owner', '=', workerId)
     .execute();

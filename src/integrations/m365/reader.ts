@@ -1,5 +1,5 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, Runbook, SubscribedSku } from '../../core/directory.ts';
-import { DeskhandError, describeError } from '../../core/errors.ts';
+import { DeskhandError, describeError, ToolDisabledError } from '../../core/errors.ts';
 import type { DiagnosisReader } from '../../planner/types.ts';
 import type { GraphClient } from './client.ts';
 
@@ -13,16 +13,46 @@ import type { GraphClient } from './client.ts';
  * Called once per Graph read with the tool name, its arguments and its result. A failed read is
  * reported too, with `{ error: message }` as the result, and then rethrown.
  */
-export type ReadCallHook = (tool: string, args: Record<string, string>, result: unknown) => void;
+export type ReadCallHook = (tool: string, args: Record<string, string>, result: unknown, purpose?: ReadPurpose) => void;
+
+/**
+ * Why a read was made: `diagnosis` (the agent looking around, only through tools the policies allow)
+ * or `resolve` (turning a name in an allowed write step into its object id: part of that step).
+ */
+export type ReadPurpose = 'diagnosis' | 'resolve';
+
+export interface ReaderOptions {
+  /** Whether the policies allow a read tool; a disallowed (`disabled`) one is never called. */
+  allowed?: (tool: string) => boolean;
+  /** Told of every read refused because its tool is disabled (the diagnosis says what it could not check). */
+  onRefused?: (tool: string, args: Record<string, string>) => void;
+}
 
 export class M365DiagnosisReader implements DiagnosisReader {
-  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly cache: Map<string, Promise<unknown>>;
+  private readonly allowed: (tool: string) => boolean;
+  private readonly purpose: ReadPurpose;
+  private readonly onRefused: ((tool: string, args: Record<string, string>) => void) | undefined;
 
   constructor(
     private readonly client: GraphClient,
     private readonly runbooks: () => Promise<Runbook[]>,
     private readonly onCall?: ReadCallHook,
-  ) {}
+    options: ReaderOptions & { purpose?: ReadPurpose; cache?: Map<string, Promise<unknown>> } = {},
+  ) {
+    this.allowed = options.allowed ?? (() => true);
+    this.purpose = options.purpose ?? 'diagnosis';
+    this.onRefused = options.onRefused;
+    this.cache = options.cache ?? new Map();
+  }
+
+  /**
+   * The same reads without the policy check, for resolving the names of a write step the policies
+   * allow (the step's own lookups, recorded as such). What diagnosis already read is reused.
+   */
+  forResolving(): M365DiagnosisReader {
+    return new M365DiagnosisReader(this.client, this.runbooks, this.onCall, { purpose: 'resolve', cache: this.cache });
+  }
 
   getUser(upn: string): Promise<DirectoryUser | null> {
     return this.read('m365.get_user', { user: upn }, () => this.client.getUserByUpnOrMail(upn));
@@ -79,19 +109,43 @@ export class M365DiagnosisReader implements DiagnosisReader {
     return this.runbooks();
   }
 
-  /** The user the question is about; asking about someone who does not exist is the caller's mistake. */
+  /**
+   * The user the question is about; asking about someone who does not exist is the caller's mistake.
+   * Finding the user's object id is part of the asking read: with `m365.get_user` disabled, the id is
+   * looked up on its own, and the profile is neither recorded nor handed to the planner.
+   */
   private async requireUser(upn: string): Promise<DirectoryUser> {
-    const user = await this.getUser(upn);
+    const user = this.allowed('m365.get_user')
+      ? await this.getUser(upn)
+      : await this.cached(`id-of?user=${upn.trim().toLowerCase()}`, () => this.client.getUserByUpnOrMail(upn));
     if (!user) throw new DeskhandError('not_found', `no user ${upn} in this Microsoft 365 tenant`);
     return user;
   }
 
-  /** One Graph read per tool and arguments (UPNs compare case-insensitively); failures are not cached. */
+  /**
+   * One Graph read per tool and arguments (UPNs compare case-insensitively); failures are not cached.
+   * A tool the policies disable is refused before anything is called or looked up in the cache.
+   */
   private read<T>(tool: string, args: Record<string, string>, load: () => Promise<T>): Promise<T> {
+    if (!this.allowed(tool)) {
+      this.onRefused?.(tool, { ...args });
+      return Promise.reject(new ToolDisabledError(tool));
+    }
     const key = cacheKey(tool, args);
     const cached = this.cache.get(key);
     if (cached) return cached as Promise<T>;
     const pending = this.loadAndReport(tool, args, load, key);
+    this.cache.set(key, pending);
+    return pending;
+  }
+
+  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const known = this.cache.get(key);
+    if (known) return known as Promise<T>;
+    const pending = load().catch((error: unknown) => {
+      this.cache.delete(key);
+      throw error;
+    });
     this.cache.set(key, pending);
     return pending;
   }
@@ -102,10 +156,10 @@ export class M365DiagnosisReader implements DiagnosisReader {
       result = await load();
     } catch (error) {
       this.cache.delete(key);
-      this.onCall?.(tool, { ...args }, { error: describeError(error) });
+      this.onCall?.(tool, { ...args }, { error: describeError(error) }, this.purpose);
       throw error;
     }
-    this.onCall?.(tool, { ...args }, result);
+    this.onCall?.(tool, { ...args }, result, this.purpose);
     return result;
   }
 }
