@@ -69,7 +69,8 @@ export async function loadSecretKey(env: NodeJS.ProcessEnv, dataDir: string): Pr
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  await fs.mkdir(dataDir, { recursive: true });
+  // The data folder is closed to other users (its mode is set when a command opens it; this is the default).
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Another process may be creating the key at the same moment: write the whole key to a file of our
   // own, then link it into place. link() fails when the key exists, and no reader sees a half-written key.
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;

@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { loadSecretKey } from '../secrets.ts';
-import { openEmbeddedPostgres } from '../store/embedded.ts';
+import { openEmbeddedPostgres, prepareDataFolder } from '../store/embedded.ts';
 
 /**
  * The database a command uses: `DATABASE_URL` when set, otherwise the embedded PostgreSQL in the
@@ -15,6 +15,8 @@ export interface OpenedStore {
 }
 
 export async function openStore(config: Config, logger: Logger): Promise<OpenedStore> {
+  // First, before anything is written: as root, a data folder the embedded server cannot reach stops here.
+  await prepareDataFolder(config.dataDir, { embedded: !config.databaseUrl });
   const secretKey = await loadSecretKey(process.env, config.dataDir);
   if (config.databaseUrl) {
     return { url: config.databaseUrl, label: `PostgreSQL at ${redactUrl(config.databaseUrl)}`, secretKey, close: async () => {} };

