@@ -1,6 +1,6 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -111,6 +111,21 @@ describe('deskhand start', () => {
     expect(startStdout).toContain('deskhand-demo');
     expect(startStdout).toContain(serverUrl ? 'database: PostgreSQL at' : `database: embedded PostgreSQL in ${dataDir}/pg`);
     expect(isAlive(emulatorPid)).toBe(true);
+  });
+
+  it('keeps the data folder and its files closed to other users (the database user may only pass through)', () => {
+    const folder = statSync(dataDir);
+    if (userInfo().uid === 0 && !serverUrl) {
+      // The embedded PostgreSQL runs as `postgres`, which must reach pg/: its group may pass through, not list.
+      const postgresGid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+      expect({ mode: (folder.mode & 0o777).toString(8), gid: folder.gid }).toEqual({ mode: '710', gid: postgresGid });
+    } else {
+      expect((folder.mode & 0o777).toString(8)).toBe('700');
+    }
+    const files = readdirSync(dataDir).filter((name) => lstatSync(path.join(dataDir, name)).isFile());
+    expect(files).toEqual(expect.arrayContaining(['secret.key', 'emulators.json', 'emulators.log', ...(serverUrl ? [] : ['supervisor.lock', 'pg-password'])]));
+    const open = files.map((name) => `${name} ${(lstatSync(path.join(dataDir, name)).mode & 0o777).toString(8)}`).filter((entry) => !entry.endsWith(' 600'));
+    expect(open).toEqual([]);
   });
 
   it('answers GET /healthz with {"status":"ok"}', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, promises as fs, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, promises as fs, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +13,23 @@ import type { EmulatorEndpoints } from '../world/seed.ts';
 
 interface EmulatorState extends EmulatorEndpoints {
   pid: number;
+  /**
+   * The `deskhand start` that owns these emulators: it stops them when it stops. Absent when they
+   * were started by hand (`deskhand emulators`), which nothing but their own Ctrl-C stops.
+   */
+  owner?: number;
 }
+
+/** Set by `deskhand start` on the emulators it launches: its own pid. */
+const OWNER_ENV = 'DESKHAND_EMULATORS_OWNER';
 
 /** `deskhand emulators`: runs until stopped; writes its addresses to the state file. */
 export async function runEmulators(options: { stateFile?: string; host: string; latency?: boolean }): Promise<void> {
   const logger = createLogger({ name: 'emulators' });
   const running = await startEmulators({ world: loadDemoWorld(), host: options.host, realisticLatency: options.latency === true });
-  const state: EmulatorState = { pid: process.pid, ...running.endpoints };
-  if (options.stateFile) {
-    const tmp = `${options.stateFile}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(state));
-    await fs.rename(tmp, options.stateFile);
-  }
+  const owner = Number(process.env[OWNER_ENV]);
+  const state: EmulatorState = { pid: process.pid, ...running.endpoints, ...(Number.isInteger(owner) && owner > 0 ? { owner } : {}) };
+  if (options.stateFile) await writeState(options.stateFile, state);
   logger.info(running.endpoints, 'emulators listening');
   process.stdout.write(`${JSON.stringify(running.endpoints)}\n`);
   const stop = async () => {
@@ -38,6 +43,13 @@ export async function runEmulators(options: { stateFile?: string; host: string; 
 
 export function emulatorStateFile(dataDir: string): string {
   return path.join(dataDir, 'emulators.json');
+}
+
+/** Written whole (renamed into place), readable by deskhand's user alone like everything in the data folder. */
+async function writeState(file: string, state: EmulatorState): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
+  await fs.rename(tmp, file);
 }
 
 function readState(file: string): EmulatorState | null {
@@ -57,30 +69,70 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** The emulators `deskhand start` uses; `owned` when this process stops them when it stops. */
+export interface UsedEmulators {
+  endpoints: EmulatorEndpoints;
+  pid: number;
+  owned: boolean;
+}
+
 /**
  * The emulators run in a process of their own so that the service can restart without losing their
- * state: reuse the one that is running for this data folder, or start one.
+ * state: reuse the one that is running for this data folder, or start one. Whoever starts the
+ * service owns what it launched, and what a start that died had launched (it takes them over): it
+ * stops them when it stops. Emulators started by hand, or owned by another running start, are left
+ * to whoever runs them, and the log says so.
  */
-export async function ensureEmulators(dataDir: string, logger: Logger): Promise<{ endpoints: EmulatorEndpoints; pid: number; started: boolean }> {
+export async function ensureEmulators(dataDir: string, logger: Logger): Promise<UsedEmulators> {
   const file = emulatorStateFile(dataDir);
   const existing = readState(file);
   if (existing && isAlive(existing.pid) && (await answers(existing.connectwise)) && (await answers(existing.graph))) {
-    logger.info({ pid: existing.pid }, 'reusing the running emulators');
-    return { endpoints: existing, pid: existing.pid, started: false };
+    if (existing.owner === undefined) {
+      logger.info({ pid: existing.pid }, `reusing the emulators started by hand (pid ${existing.pid}): deskhand leaves them running when it stops`);
+      return { endpoints: existing, pid: existing.pid, owned: false };
+    }
+    if (existing.owner !== process.pid && isDeskhandStart(existing.owner)) {
+      logger.info({ pid: existing.pid, owner: existing.owner }, `reusing the emulators (pid ${existing.pid}) of the deskhand start that is running (pid ${existing.owner}): they stop when it stops`);
+      return { endpoints: existing, pid: existing.pid, owned: false };
+    }
+    await writeState(file, { ...existing, owner: process.pid });
+    logger.info({ pid: existing.pid }, `reusing the emulators (pid ${existing.pid}) left by a deskhand start that ended: they stop when this one stops`);
+    return { endpoints: existing, pid: existing.pid, owned: true };
   }
   await fs.rm(file, { force: true });
   const bin = fileURLToPath(new URL('../../bin/deskhand.js', import.meta.url));
-  const log = openSync(path.join(dataDir, 'emulators.log'), 'a');
-  const child = spawn(process.execPath, [bin, 'emulators', '--state-file', file], { detached: true, stdio: ['ignore', 'ignore', log] });
+  const logFile = path.join(dataDir, 'emulators.log');
+  const log = openSync(logFile, 'a', 0o600);
+  const child = spawn(process.execPath, [bin, 'emulators', '--state-file', file], {
+    detached: true,
+    stdio: ['ignore', 'ignore', log],
+    env: { ...process.env, [OWNER_ENV]: String(process.pid) },
+  });
+  closeSync(log);
   child.unref();
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const state = existsSync(file) ? readState(file) : null;
-    if (state && state.pid === child.pid) return { endpoints: state, pid: state.pid, started: true };
+    if (state && state.pid === child.pid) return { endpoints: state, pid: state.pid, owned: true };
     if (child.exitCode !== null) break;
     await sleep(100);
   }
-  throw new Error(`the emulators did not start (see ${path.join(dataDir, 'emulators.log')})`);
+  if (child.pid && child.exitCode === null) {
+    try {
+      process.kill(child.pid, 'SIGTERM');
+    } catch {}
+  }
+  throw new Error(`the emulators did not start (see ${logFile})`);
+}
+
+/** A live `deskhand start` (not another process that got the pid of one that died). */
+function isDeskhandStart(pid: number): boolean {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((arg) => arg.endsWith('deskhand.js') || arg.endsWith('deskhand')) && args.includes('start');
+  } catch {
+    return false;
+  }
 }
 
 function isAlive(pid: number): boolean {

