@@ -13,9 +13,9 @@ import {
 import { canonicalJson, sha256Hex } from './canonical.ts';
 import { HOUR_MS } from './clock.ts';
 import { canTransition, FINAL_STATES, isFinal, REQUEST_STATES, type RequestState } from './lifecycle.ts';
-import { freezePlan, type PlanStep, planMatchesHash, stepIdempotencyKey } from './plan.ts';
+import { freezePlan, type PlanStep, planMatchesHash, readFrozenPlan, stepIdempotencyKey } from './plan.ts';
 import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools, type PolicyOverrides } from './policy.ts';
-import type { ToolDefinition, ToolKind, ToolPolicy } from './tool.ts';
+import { policyRefusal, type ToolDefinition, type ToolKind, type ToolPolicy } from './tool.ts';
 
 describe('canonicalJson', () => {
   it('sorts object keys, so key order never changes the text', () => {
@@ -440,5 +440,67 @@ describe('request lifecycle', () => {
       if (final) for (const to of REQUEST_STATES) expect(canTransition(state, to)).toBe(false);
       else expect(REQUEST_STATES.some((to) => canTransition(state, to))).toBe(true);
     }
+  });
+});
+
+describe('readFrozenPlan: what executes is read from the hashed plan', () => {
+  const step: PlanStep = {
+    tool: 'm365.add_user_to_group',
+    args: { user: 'alex@contoso.example', group: 'SG-App-Zendesk' },
+    resolved: { user: 'u-1', group: 'g-1' },
+    reason: 'asked for Zendesk',
+  };
+  const frozen = freezePlan('req-1', [step]);
+
+  it('gives back the frozen steps from the canonical text', () => {
+    const read = readFrozenPlan({ requestId: 'req-1', canonical: frozen.canonical, hash: frozen.hash, shownSteps: frozen.steps });
+    expect(read).toEqual({ ok: true, steps: frozen.steps });
+  });
+
+  it('accepts the shown copy whatever its key order (as jsonb stores it)', () => {
+    const shown = frozen.steps.map((s) => ({ resolved: s.resolved, reason: s.reason, args: s.args, requireManagerApproval: false, tool: s.tool }));
+    expect(readFrozenPlan({ requestId: 'req-1', canonical: frozen.canonical, hash: frozen.hash, shownSteps: shown }).ok).toBe(true);
+  });
+
+  it('refuses a canonical text that no longer hashes to the plan hash', () => {
+    const canonical = frozen.canonical.replace('g-1', 'g-2');
+    expect(readFrozenPlan({ requestId: 'req-1', canonical, hash: frozen.hash })).toEqual({ ok: false, problem: 'the stored plan does not match its hash' });
+  });
+
+  it("refuses another request's plan, even with its own valid hash", () => {
+    expect(readFrozenPlan({ requestId: 'req-2', canonical: frozen.canonical, hash: frozen.hash })).toMatchObject({ ok: false, problem: expect.stringContaining('another request') });
+  });
+
+  it('refuses a text that hashes right but is not canonical or not a plan', () => {
+    const spaced = JSON.stringify(JSON.parse(frozen.canonical), null, 1);
+    expect(readFrozenPlan({ requestId: 'req-1', canonical: spaced, hash: sha256Hex(spaced) })).toMatchObject({ ok: false });
+    const extra = canonicalJson({ version: 1, requestId: 'req-1', steps: [], run: 'rm -rf' });
+    expect(readFrozenPlan({ requestId: 'req-1', canonical: extra, hash: sha256Hex(extra) })).toMatchObject({ ok: false });
+    expect(readFrozenPlan({ requestId: 'req-1', canonical: 'not json', hash: sha256Hex('not json') })).toMatchObject({ ok: false });
+  });
+
+  it('refuses when the copy shown to technicians differs from the hashed steps', () => {
+    const shown = [{ ...frozen.steps[0]!, args: { ...step.args, group: 'SG-Admins-Privileged' } }];
+    expect(readFrozenPlan({ requestId: 'req-1', canonical: frozen.canonical, hash: frozen.hash, shownSteps: shown })).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('differs'),
+    });
+    expect(readFrozenPlan({ requestId: 'req-1', canonical: frozen.canonical, hash: frozen.hash, shownSteps: [] }).ok).toBe(false);
+  });
+});
+
+describe('a tool whose result is a secret for a technician', () => {
+  const secretTool = { name: 'm365.reset_password', integration: 'm365', kind: 'write' as const, description: '', args: z.record(z.string(), z.string()), argObjects: {}, secretResult: true };
+
+  it('cannot be set to auto, and the refusal says why', () => {
+    expect(policyRefusal(secretTool, 'auto')).toMatch(/cannot be auto.*approving technician/);
+    expect(policyRefusal(secretTool, 'approval_needed')).toBeNull();
+    expect(policyRefusal(secretTool, 'disabled')).toBeNull();
+    expect(policyRefusal({ ...secretTool, secretResult: false }, 'auto')).toBeNull();
+  });
+
+  it('is never effectively auto, whatever a stored row says', () => {
+    const overrides: PolicyOverrides = new Map([[secretTool.name, { policy: 'auto', requireManagerApproval: false }]]);
+    expect(effectivePolicy(secretTool, overrides)).toEqual({ policy: 'approval_needed', requireManagerApproval: false });
   });
 });
