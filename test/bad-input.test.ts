@@ -220,7 +220,8 @@ describe('plans that must not run', () => {
       const decided = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: await sb.tokenFor(TOM), body: { decision: 'approve' } });
       expect(decided.status).toBe(200);
       const final = await sb.waitForRequest(row.id, FINAL);
-      expect([final.state, final.outcome]).toEqual(['failed', 'failed']);
+      // Before its first step: escalated with a note, nothing run (DESIGN: the lifecycle).
+      expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
       const debra = sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'debra.berger@contoso.example');
       expect(debra?.groups).not.toContain('SG-App-DocuSign');
     } finally {

@@ -392,6 +392,37 @@ describe('never silent (defects 5 and 10)', () => {
   });
 });
 
+describe('never silent in the outbox (defect 5)', () => {
+  it('gives up, with a note of its own, on a message whose deliveries keep running out', async () => {
+    const upn = 'patti.fernandez@contoso.example';
+    sb.emulators.connectwise.addFault({ status: 503, count: 1000, method: 'POST', pathContains: '/notes' });
+    const ticket = await sb.openTicket('contoso', upn, 'May I have Zendesk?');
+    const request = await sb.requestForTicket(ticket);
+    await waitForPlan(request.id);
+    const worker = sb.service.worker!;
+    await worker.stop();
+    try {
+      // Eight deliveries were claimed and never finished (their workers died mid-post).
+      const past = new Date(sb.clock.now().getTime() - 60_000);
+      await sb.service.ctx.db
+        .updateTable('outbox')
+        .set({ attempts: 8, lease_until: past, next_attempt_at: past })
+        .where('idempotency_key', '=', `${request.id}:note`)
+        .execute();
+      sb.emulators.connectwise.clearFaults();
+    } finally {
+      await worker.start();
+    }
+    const final = await sb.waitForRequest(request.id, FINAL, 30_000);
+    await sb.waitForDelivered(request.id);
+    expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
+    const note = await sb.service.ctx.db.selectFrom('outbox').select(['status', 'last_error']).where('idempotency_key', '=', `${request.id}:note`).executeTakeFirstOrThrow();
+    expect(note.status).toBe('failed');
+    expect(agentNotes(ticket).some((n) => n.internal && n.text.includes('without ever finishing'))).toBe(true);
+    expect(agentNotes(ticket).some((n) => n.customer)).toBe(false);
+  });
+});
+
 async function waitForPlan(requestId: string) {
   for (let i = 0; i < 400; i++) {
     const plan = await sb.service.ctx.db.selectFrom('plans').selectAll().where('request_id', '=', requestId).executeTakeFirst();

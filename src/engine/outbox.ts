@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import type { RequestState } from '../core/lifecycle.ts';
-import { backoffMs, INTERRUPTED_CALL_SETTLE_MS } from '../integrations/http.ts';
+import { backoffMs, INTERRUPTED_CALL_SETTLE_MS, isTimeout } from '../integrations/http.ts';
 import { mailMarker } from '../integrations/m365/client.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
@@ -86,6 +86,11 @@ export async function deliverMessage(ctx: EngineContext, message: ClaimedMessage
       await postpone(ctx, message, settles);
       return;
     }
+  }
+  if (message.attempts > MAX_DELIVERY_ATTEMPTS) {
+    // Every earlier claim ran out without an answer (its worker died or hung each time): give up visibly.
+    await markFailedAttempt(ctx, message, new Error(`delivery was attempted ${message.attempts - 1} times without ever finishing`));
+    return;
   }
   const integrationId = message.integration_id;
   const openUntil = integrationId ? await ctx.breakers.openUntil(integrationId) : null;
@@ -205,7 +210,9 @@ async function markFailedAttempt(ctx: EngineContext, message: OutboxRow, error: 
   const reason = describeError(error);
   const at = ctx.clock.now();
   const giveUp = message.attempts >= MAX_DELIVERY_ATTEMPTS || (isDeskhandError(error) && !error.retryable && error.code !== 'upstream');
-  const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, backoffMs(message.attempts, 1_000, 10 * 60_000));
+  // A post that timed out may still land: look for it (and maybe post again) only once it cannot.
+  const settleMs = isTimeout(error) ? INTERRUPTED_CALL_SETTLE_MS : 0;
+  const waitMs = Math.max(isDeskhandError(error) ? (error.retryAfterMs ?? 0) : 0, settleMs, backoffMs(message.attempts, 1_000, 10 * 60_000));
   ctx.logger.warn({ messageId: message.id, kind: message.kind, attempts: message.attempts, giveUp, error: reason }, 'outbox delivery failed');
   const onDelivered = message.on_delivered as { requestState: RequestState } | null;
   await inTransaction(ctx.db, async (tx) => {
