@@ -284,25 +284,37 @@ async function checkServerCanReach(dataDir: string, user: ServerUser): Promise<v
   const key = path.resolve(dataDir);
   if (reachable.has(key)) return;
   const { initdb } = await programs();
-  const problems: string[] = [];
-  const why = (blocked: string) =>
-    `deskhand runs as root, so PostgreSQL (which refuses to run as root) runs as the operating-system user "${user.name}", and that user cannot enter ${describeFolder(blocked)}`;
-  if (!(await runsAs(user, initdb, ['--version']))) {
-    const programsDir = path.dirname(path.dirname(initdb));
-    problems.push(
-      `the embedded PostgreSQL cannot run its programs in ${programsDir}: ${why(blockingFolder(path.dirname(initdb), user) ?? programsDir)}. ` +
-        'Fix: install deskhand in a folder other users can enter (for example /opt/deskhand; not under /root), run deskhand as an ordinary user instead of root, or use a PostgreSQL server of your own with DATABASE_URL.',
-    );
-  }
+  const programsDir = path.dirname(path.dirname(initdb));
   const parent = nearestExisting(path.dirname(key));
-  if (!(await runsAs(user, '/bin/sh', ['-c', 'cd -- "$1"', 'sh', parent]))) {
-    problems.push(
-      `the embedded PostgreSQL cannot use the data folder ${key}: ${why(blockingFolder(parent, user) ?? parent)}. ` +
-        'Fix: set DESKHAND_DATA_DIR to a folder that user can reach (for example DESKHAND_DATA_DIR=/var/lib/deskhand), run deskhand as an ordinary user instead of root, or use a PostgreSQL server of your own with DATABASE_URL.',
-    );
+  const programsBlocked = !(await runsAs(user, initdb, ['--version']));
+  const dataBlocked = !(await runsAs(user, '/bin/sh', ['-c', 'cd -- "$1"', 'sh', parent]));
+  if (!programsBlocked && !dataBlocked) {
+    reachable.add(key);
+    return;
   }
-  if (problems.length > 0) throw new DeskhandError('config', problems.join('\n'));
-  reachable.add(key);
+  const blocked = new Set<string>();
+  if (programsBlocked) blocked.add(blockingFolder(path.dirname(initdb), user) ?? programsDir);
+  if (dataBlocked) blocked.add(blockingFolder(parent, user) ?? parent);
+  const what =
+    programsBlocked && dataBlocked
+      ? `its programs (in ${programsDir}) or its data folder (${key})`
+      : programsBlocked
+        ? `its programs (in ${programsDir})`
+        : `its data folder (${key})`;
+  // The installation is the folder holding node_modules; the default data folder moves with it.
+  const installation = programsDir.split(`${path.sep}node_modules${path.sep}`)[0]!;
+  const fixes = [
+    ...(programsBlocked ? ['install deskhand in a folder other users can enter (for example /opt/deskhand; not under /root)'] : []),
+    ...(dataBlocked && !(programsBlocked && key.startsWith(`${installation}${path.sep}`))
+      ? ['set DESKHAND_DATA_DIR to a folder that user can reach (for example DESKHAND_DATA_DIR=/var/lib/deskhand)']
+      : []),
+    'run deskhand as an ordinary user instead of root',
+    'or use a PostgreSQL server of your own with DATABASE_URL',
+  ];
+  throw new DeskhandError(
+    'config',
+    `the embedded PostgreSQL cannot reach ${what}: deskhand runs as root, so PostgreSQL (which refuses to run as root) runs as the operating-system user "${user.name}", and that user cannot enter ${[...blocked].map(describeFolder).join(' or ')}. Fix: ${fixes.join(', ')}.`,
+  );
 }
 
 /** Whether `command` runs and succeeds as `user` (false when it cannot even be started). */
