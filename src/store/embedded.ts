@@ -189,7 +189,7 @@ async function stopWithin(server: { stop(): Promise<void> }, pgDir: string, time
 }
 
 /** The OS user PostgreSQL runs as: `postgres` when deskhand runs as root (PostgreSQL refuses root), else deskhand's own. */
-export interface ServerUser {
+interface ServerUser {
   name: string;
   uid: number;
   gid: number;
@@ -250,8 +250,7 @@ async function programs(): Promise<Programs> {
 export async function prepareDataFolder(dataDir: string, options: { embedded: boolean }): Promise<void> {
   const user = options.embedded ? await serverUser() : null;
   if (user) await checkServerCanReach(dataDir, user);
-  // Folders above it are created as any folder would be (0755 under the usual umask): postgres passes through them.
-  await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  await makeParents(path.dirname(path.resolve(dataDir)), user !== null);
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   try {
     if (user) {
@@ -269,6 +268,18 @@ export async function prepareDataFolder(dataDir: string, options: { embedded: bo
     const file = path.join(dataDir, name);
     const stat = await fs.lstat(file).catch(() => null);
     if (stat?.isFile() && stat.uid === userInfo().uid && (stat.mode & 0o077) !== 0) await fs.chmod(file, stat.mode & 0o700).catch(() => {});
+  }
+}
+
+/** Create the missing folders above the data folder; as root, 0755 whatever the umask, so that postgres passes through. */
+async function makeParents(dir: string, passable: boolean): Promise<void> {
+  const missing: string[] = [];
+  for (let current = dir; !existsSync(current) && path.dirname(current) !== current; current = path.dirname(current)) missing.unshift(current);
+  for (const folder of missing) {
+    await fs.mkdir(folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    if (passable) await fs.chmod(folder, 0o755);
   }
 }
 
