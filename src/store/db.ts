@@ -4,6 +4,7 @@ import pg from 'pg';
 import * as initial from './migrations/0001_initial.ts';
 import * as integrationHealth from './migrations/0002_integration_health.ts';
 import * as auditAppend from './migrations/0003_audit_append.ts';
+import * as tenancyKeys from './migrations/0004_tenancy_keys.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -93,6 +94,7 @@ const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_integration_health': integrationHealth,
   '0003_audit_append': auditAppend,
+  '0004_tenancy_keys': tenancyKeys,
 };
 
 class StaticMigrations implements MigrationProvider {
