@@ -179,3 +179,54 @@ describe('the temporary password', () => {
     expect(JSON.stringify(story.body)).not.toContain(link.pathname.split('/').pop()!);
   });
 });
+
+describe('what msp_billing sees', () => {
+  it("sees what happened to a request, never its diagnosis (a user's MFA methods), notes, reasons or the employee's message", async () => {
+    const message = "I got a new phone and the authenticator app doesn't work anymore.";
+    const ticket = await sb.openTicket('contoso', 'joni.sherman@contoso.example', message, 'New phone');
+    const request = await sb.requestForTicket(ticket);
+    const settled = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
+    expect(settled.state).toBe('awaiting_approval');
+    await sb.waitForDelivered(request.id);
+    const tom = await sb.tokenFor('tom.rivera@northwind-it.example');
+    const ben = await sb.tokenFor('ben.okafor@northwind-it.example');
+    const mfa = /microsoftAuthenticator|AuthenticationMethod/;
+
+    // A technician sees the whole story: the diagnosis names the MFA methods.
+    const full = await sb.api('GET', `/api/requests/${request.id}`, { token: tom });
+    expect(full.status).toBe(200);
+    expect(JSON.stringify(full.body)).toMatch(mfa);
+    expect(JSON.stringify(full.body)).toContain('authenticator app doesn');
+
+    const billing = await sb.api<Record<string, unknown>>('GET', `/api/requests/${request.id}`, { token: ben });
+    expect(billing.status).toBe(200);
+    const raw = JSON.stringify(billing.body);
+    expect(raw).not.toMatch(mfa);
+    expect(raw).not.toContain('authenticator app doesn');
+    expect(raw).not.toMatch(/"(reasons|text|payload|result|data|body|last_error|comment)"/);
+    expect(billing.body).toMatchObject({
+      request: { id: request.id, state: 'awaiting_approval', client_slug: 'contoso', requester_email: 'joni.sherman@contoso.example', subject: 'New phone' },
+      diagnosis: null,
+      plan: { steps: expect.arrayContaining([expect.objectContaining({ tool: 'm365.reset_mfa' })]) },
+    });
+    expect(billing.body['approvals']).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'technician', status: 'pending' })]));
+
+    // The approvals billing may read show the plan's steps, not the reasons drawn from the diagnosis.
+    const approvals = await sb.api<{ approvals: { id: string; request_id: string }[] }>('GET', '/api/approvals', { token: ben });
+    const mine = approvals.body.approvals.filter((a) => a.request_id === request.id);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(JSON.stringify(mine)).not.toMatch(mfa);
+    for (const approval of mine) {
+      const one = await sb.api('GET', `/api/approvals/${approval.id}`, { token: ben });
+      expect(one.status).toBe(200);
+      expect(JSON.stringify(one.body)).not.toMatch(mfa);
+      expect(JSON.stringify(one.body)).not.toMatch(/"(reasons|comment)"/);
+    }
+    const technicianView = await sb.api('GET', `/api/approvals/${mine[0]!.id}`, { token: tom });
+    expect(JSON.stringify(technicianView.body)).toMatch(mfa);
+
+    const list = await sb.api<{ requests: Record<string, unknown>[] }>('GET', '/api/requests', { token: ben });
+    expect(list.body.requests.find((r) => r['id'] === request.id)).toBeDefined();
+    expect(list.body.requests.every((r) => !('last_error' in r))).toBe(true);
+  });
+});

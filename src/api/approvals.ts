@@ -5,6 +5,7 @@ import { decideTechnicianApproval } from '../engine/approvals.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { listApprovals } from '../store/story.ts';
 import { requireUser } from './auth.ts';
+import { billingApproval, readsDiagnosis } from './billing-view.ts';
 import { integerText, zodSchema } from './schema.ts';
 
 const decisionBody = z.object({
@@ -47,7 +48,7 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
       const user = requireUser(request);
       const query = request.query as { status: string; limit: number };
       const rows = await listApprovals(ctx.db, user.mspId, { status: query.status === 'all' ? undefined : query.status, limit: query.limit });
-      return { approvals: rows };
+      return { approvals: readsDiagnosis(user) ? rows : rows.map(billingApproval) };
     },
   );
 
@@ -81,7 +82,7 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
         .where('approvals.msp_id', '=', user.mspId)
         .executeTakeFirst();
       if (!approval) throw new DeskhandError('not_found', 'no such approval');
-      return approval;
+      return readsDiagnosis(user) ? approval : billingApproval(approval);
     },
   );
 

@@ -5,6 +5,7 @@ import type { EngineContext } from '../engine/context.ts';
 import { appendAudit, verifyAuditChain, inTransaction } from '../store/audit.ts';
 import { listRequests, loadRequestStory } from '../store/story.ts';
 import { noStore, requireUser } from './auth.ts';
+import { billingRequestRow, billingStory, readsDiagnosis } from './billing-view.ts';
 import { integerText, zodSchema } from './schema.ts';
 
 const requestIdParams = z.object({ id: z.uuid() });
@@ -36,7 +37,7 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
         limit: query.limit,
         before: query.before ? new Date(query.before) : undefined,
       });
-      return { requests: rows };
+      return { requests: readsDiagnosis(user) ? rows : rows.map(billingRequestRow) };
     },
   );
 
@@ -55,6 +56,7 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
       const story = await loadRequestStory(ctx.db, user.mspId, id);
       if (!story) throw new DeskhandError('not_found', 'no such request');
       noStore(reply);
+      if (!readsDiagnosis(user)) return billingStory(story);
       return {
         ...story,
         // Mail bodies hold single-use links: only their envelope is shown.

@@ -1,0 +1,57 @@
+import type { AuthenticatedUser } from './auth.ts';
+
+/**
+ * What `msp_billing` reads: what happened to a request and what it changed (its state, the plan's
+ * tools and arguments, approvals and steps with their times), never why. The diagnosis (a user's MFA
+ * methods, groups, sign-ins), the planner's reasons and summary, the employee's message, notes,
+ * replies, step results, errors and comments stay with the technicians. Built from allowlists, so a
+ * field added to a row later is not shown to billing until someone decides it should be.
+ */
+export function readsDiagnosis(user: Pick<AuthenticatedUser, 'role'>): boolean {
+  return user.role !== 'msp_billing';
+}
+
+type Row = Record<string, unknown>;
+
+function pick(row: Row | null | undefined, fields: readonly string[]): Row | null {
+  if (!row) return null;
+  return Object.fromEntries(fields.filter((field) => field in row).map((field) => [field, row[field]]));
+}
+
+/** A plan's steps as tool and arguments only (no reason, which the planner draws from the diagnosis). */
+function stepsOnly(steps: unknown): { tool: unknown; args: unknown }[] {
+  return Array.isArray(steps) ? steps.map((step: Row) => ({ tool: step['tool'], args: step['args'] })) : [];
+}
+
+const REQUEST_FIELDS = ['id', 'msp_id', 'client_id', 'client_slug', 'client_name', 'channel', 'external_ref', 'requester_email', 'subject', 'state', 'outcome', 'operating_mode', 'created_at', 'updated_at'];
+const PLAN_FIELDS = ['id', 'request_id', 'outcome', 'hash', 'operating_mode', 'needs_technician', 'needs_manager', 'step_policies', 'created_at'];
+const APPROVAL_FIELDS = ['id', 'kind', 'status', 'plan_hash', 'request_id', 'approver_email', 'approver_name', 'decided_by', 'decided_at', 'created_at', 'expires_at'];
+const STEP_FIELDS = ['step_index', 'tool', 'status', 'attempts', 'started_at', 'finished_at'];
+const MESSAGE_FIELDS = ['kind', 'status', 'attempts', 'created_at', 'delivered_at'];
+const AUDIT_FIELDS = ['seq', 'actor', 'event', 'at', 'hash'];
+
+export function billingStory(story: { request: Row; plan?: Row | undefined; approvals: Row[]; steps: Row[]; messages: Row[]; audit: Row[] }) {
+  const plan = pick(story.plan, PLAN_FIELDS);
+  return {
+    request: pick(story.request, REQUEST_FIELDS),
+    diagnosis: null,
+    plan: plan ? { ...plan, steps: stepsOnly(story.plan?.['steps']) } : null,
+    approvals: story.approvals.map((row) => pick(row, APPROVAL_FIELDS)),
+    steps: story.steps.map((row) => pick(row, STEP_FIELDS)),
+    messages: story.messages.map((row) => pick(row, MESSAGE_FIELDS)),
+    audit: story.audit.map((row) => pick(row, AUDIT_FIELDS)),
+  };
+}
+
+const LISTED_REQUEST_FIELDS = ['id', 'state', 'outcome', 'channel', 'external_ref', 'requester_email', 'subject', 'created_at', 'updated_at', 'client_slug', 'client_name'];
+
+export function billingRequestRow(row: Row): Row {
+  return pick(row, LISTED_REQUEST_FIELDS)!;
+}
+
+const LISTED_APPROVAL_FIELDS = [...APPROVAL_FIELDS, 'requester_email', 'subject', 'request_state', 'client_name'];
+
+/** An approval as billing sees it: who decides what, on which tools; not the reasons or comments. */
+export function billingApproval(row: Row): Row {
+  return { ...pick(row, LISTED_APPROVAL_FIELDS), steps: stepsOnly(row['steps']), ...('step_policies' in row ? { step_policies: row['step_policies'] } : {}) };
+}
