@@ -26,7 +26,9 @@ export interface ApiOptions {
  */
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { ctx } = options;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false, routerOptions: { maxParamLength: 300 } });
+  // Fastify logs nothing itself (no request lines, which would carry URLs and their secrets): the
+  // one API log line, an unhandled error, goes through ctx.logger with the route, never the URL.
+  const app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 1024 * 1024, trustProxy: false, routerOptions: { maxParamLength: 300 } });
   app.setValidatorCompiler(zodValidatorCompiler);
   await app.register(swagger, {
     openapi: {
