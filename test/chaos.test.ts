@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type DbHandle, openDb } from '../src/store/db.ts';
 import { issueApiToken } from '../src/store/users.ts';
 import { FaultInjector } from './support/chaos-faults.ts';
-import { http, isAlive, type Proc, Processes, prng, processesIn, startDeskhand, startEmulatorsProcess, waitFor } from './support/chaos-processes.ts';
+import { http, isAlive, type Proc, Processes, processActivity, prng, processesIn, startDeskhand, startEmulatorsProcess } from './support/chaos-processes.ts';
 import {
   allSettled,
   Approver,
@@ -23,8 +23,10 @@ import {
   TECHNICIAN,
   type TicketSpec,
   verifyChaos,
+  waitForRequests,
 } from './support/chaos-world.ts';
 import { createTestDatabase } from './support/db.ts';
+import { cpuTicks, StallError, waitForProgress } from './support/progress.ts';
 
 /**
  * Chaos: the real `deskhand start` and `deskhand worker` processes, SIGKILLed at random moments
@@ -38,6 +40,11 @@ import { createTestDatabase } from './support/db.ts';
  * SIGKILLed alone and with its process group while calls are in flight, recovering each time.
  *
  * The randomness is seeded (`CHAOS_SEED=<n>` replays a schedule; the seed is printed either way).
+ *
+ * Its deadlines come from progress, not from the wall clock (CI shares its cores, and a busy machine
+ * only makes everything slower): a wait fails when no request has moved (state, step, message,
+ * decision) for `TEST_STALL_MS` (45 s by default) while nothing was scheduled to happen, and says
+ * which request stood still where. The test's own time limit is only a backstop.
  */
 const SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
 const LEASE_MS = 1_500;
@@ -45,6 +52,8 @@ const LEASE_MS = 1_500;
 const MAX_DELAY_MS = 3_000;
 const seed = Number(process.env['CHAOS_SEED']) || Math.floor(Math.random() * 2 ** 31);
 const onServer = !!process.env['DATABASE_URL'];
+/** A backstop only: every wait inside fails sooner, with its reason, when nothing moves. */
+const BACKSTOP_MS = 30 * 60_000;
 
 const procs = new Processes();
 const roots: string[] = [];
@@ -127,7 +136,12 @@ describe.concurrent('chaos', () => {
     };
     const workers: Record<string, Proc | null> = { 'worker-a': procs.spawn('worker-a', ['worker'], env), 'worker-b': procs.spawn('worker-b', ['worker'], env) };
     // The poll for missed tickets starts from the newest ticket it first sees: let it look before any is opened.
-    await waitFor('the first poll for missed tickets', async () => !!(await db.selectFrom('settings').select('key').where('key', 'like', 'intake-cursor:%').executeTakeFirst()), 30_000, 100);
+    await waitForProgress({
+      what: 'the first poll for missed tickets',
+      done: async () => !!(await db.selectFrom('settings').select('key').where('key', 'like', 'intake-cursor:%').executeTakeFirst()),
+      snapshot: () => processActivity(Object.values(workers).filter((w): w is Proc => !!w)),
+      explain: () => procs.tails(10),
+    });
     const tenant = await FaultInjector.tenantIds(emulators.graphControl, 'contoso');
     const faults = new FaultInjector({ rng, connectwise: emulators.connectwise, graphControl: emulators.graphControl, tenant, maxDelayMs: MAX_DELAY_MS });
     // A caller killed while its call waits in the emulator must not take the emulators down.
@@ -246,10 +260,10 @@ describe.concurrent('chaos', () => {
         workers['worker-b'] = null;
       }
       chaosEnded = Date.now();
-      await waitFor('every approval to be decided', () => emulatorsAlive() && approver.done(), 60_000, 200);
+      await waitForRequests('every approval to be decided', { db: () => db, placed, approver }, () => emulatorsAlive() && approver.done());
       stopApprover = true;
       await approving;
-      await waitFor('every request to be final with its messages delivered', () => emulatorsAlive() && allSettled(db, placed), 90_000, 250);
+      await waitForRequests('every request to be final with its messages delivered', { db: () => db, placed, approver }, () => emulatorsAlive() && allSettled(db, placed), 250);
       // A killed process's slow call may still land: give it the time to, so that a duplicate shows.
       await sleep(MAX_DELAY_MS + 500);
 
@@ -274,12 +288,14 @@ describe.concurrent('chaos', () => {
       expect(kills.workers + kills.start).toBeGreaterThan(3);
     } catch (error) {
       if ((error as Error).message.includes('CHAOS_SEED=')) throw error;
-      throw new Error(await report(`chaos run failed: ${(error as Error).stack ?? error}`, db, placed, approver, [`kills ${JSON.stringify(kills)}, faults ${faults.summary()}`]));
+      // A stall already says which request stood still where: its message leads the report.
+      const what = error instanceof StallError ? `chaos run stalled: ${error.message}` : `chaos run failed: ${(error as Error).stack ?? error}`;
+      throw new Error(await report(what, db, placed, approver, [`kills ${JSON.stringify(kills)}, faults ${faults.summary()}`]));
     } finally {
       stopApprover = true;
       await faults.clear().catch(() => {});
     }
-  }, 240_000);
+  }, BACKSTOP_MS);
 
   it.skipIf(onServer)('the embedded PostgreSQL default survives SIGKILL of start, then of its whole process group', async () => {
     const started = Date.now();
@@ -289,7 +305,7 @@ describe.concurrent('chaos', () => {
     const emulators = await startEmulatorsProcess(procs, path.join(dataDir, 'emulators.json'), env);
     let start: Proc;
     let base: string | null;
-    ({ proc: start, base } = await startDeskhand(procs, env, 90_000));
+    ({ proc: start, base } = await startDeskhand(procs, env));
     expect(start.stdout.join('\n')).toContain(`database: embedded PostgreSQL in ${dataDir}/pg`);
     let handle = track(openEmbeddedDb(dataDir));
     const tokens = {
@@ -335,11 +351,11 @@ describe.concurrent('chaos', () => {
       };
       const decide = async (...keys: (keyof typeof specs)[]) => {
         const some = approver(keys.map((k) => byKey.get(k)!));
-        await waitFor(`${keys.join(', ')} to be decided`, async () => {
+        await waitForRequests(`${keys.join(', ')} to be decided`, { db: () => handle.db, placed, approver: some }, async () => {
           await linkRequests(handle.db, placed);
           await some.pass();
           return some.done();
-        }, 45_000, 200);
+        });
       };
 
       // 1. Two sign-outs whose revocations answer slowly, a reply that answers slowly, approvals
@@ -349,28 +365,28 @@ describe.concurrent('chaos', () => {
         return id ? handle.db.selectFrom('outbox').select(['lease_until', 'status']).where('idempotency_key', '=', `${id}:${purpose}`).executeTakeFirst() : undefined;
       };
       await open('deny', 'approveNow', 'approveLater', 'dual');
-      await waitFor('the denial to be asked for', async () => {
+      await waitForRequests('the denial to be asked for', { db: () => handle.db, placed }, async () => {
         await linkRequests(handle.db, placed);
         return (await outboxRow('deny', 'approval-notice'))?.status === 'delivered';
-      }, 45_000, 50);
+      }, 50);
       const denyTicket = byKey.get('deny')!.ticketId;
       expect((await http('POST', `${emulators.connectwise}/_emulator/faults`, { body: { delayMs: 12_000, count: 1, method: 'POST', pathContains: `/service/tickets/${denyTicket}/notes` } })).status).toBe(201);
       await slowWrite(specs.revokeA, 10_000);
       await slowWrite(specs.revokeB, 10_000);
       await open('revokeA', 'revokeB');
       await decide('deny');
-      await waitFor('the revocations and the reply to be on their way', async () => {
+      await waitForRequests('the revocations and the reply to be on their way', { db: () => handle.db, placed }, async () => {
         await linkRequests(handle.db, placed);
         const reply = await outboxRow('deny', 'reply');
         return reply?.status === 'pending' && reply.lease_until !== null && (await stepsRunning(['revokeA', 'revokeB']));
-      }, 45_000, 50);
+      }, 50);
       await sleep(300);
       const orphan = postmasterPid(dataDir);
       await procs.kill(start);
       expect(isAlive(orphan)).toBe(true);
       base = null;
       await handle.close().catch(() => {});
-      ({ proc: start, base } = await startDeskhand(procs, env, 90_000));
+      ({ proc: start, base } = await startDeskhand(procs, env));
       expect(isAlive(orphan)).toBe(false);
       handle = track(openEmbeddedDb(dataDir));
 
@@ -379,20 +395,20 @@ describe.concurrent('chaos', () => {
       await slowWrite(specs.approveNow, 8_000);
       await slowWrite(specs.dual, 8_000);
       await decide('approveNow', 'dual');
-      await waitFor('the approved steps to be running', () => stepsRunning(['approveNow', 'dual']), 30_000, 50);
+      await waitForRequests('the approved steps to be running', { db: () => handle.db, placed }, () => stepsRunning(['approveNow', 'dual']), 50);
       // The intent is recorded just before the call: give the calls the moment they need to reach Graph.
       await sleep(500);
       const postmaster = postmasterPid(dataDir);
       await procs.kill(start, { group: true });
-      await waitFor('the killed group to be gone', () => !isAlive(postmaster), 15_000);
+      await waitForProgress({ what: 'the killed group to be gone', done: () => !isAlive(postmaster), snapshot: () => folderProcesses(dataDir), intervalMs: 50 });
       base = null;
       await handle.close().catch(() => {});
-      ({ proc: start, base } = await startDeskhand(procs, env, 90_000));
+      ({ proc: start, base } = await startDeskhand(procs, env));
       handle = track(openEmbeddedDb(dataDir));
 
       // 3. The remaining decision, then everything settles.
       await decide('approveLater');
-      await waitFor('every request to be final with its messages delivered', () => allSettled(handle.db, placed), 90_000, 250);
+      await waitForRequests('every request to be final with its messages delivered', { db: () => handle.db, placed }, () => allSettled(handle.db, placed), 250);
       // The slowest call of a killed process lands 12 s after it was sent: by now it has.
       await sleep(1_000);
       const problems = await verifyChaos({ db: handle.db, placed, connectwise: emulators.connectwise, graphControl: emulators.graphControl });
@@ -418,12 +434,18 @@ describe.concurrent('chaos', () => {
       expect(problems).toEqual([]);
       // A clean stop leaves nothing running in the folder.
       await procs.kill(start, { signal: 'SIGTERM' });
-      await waitFor('the embedded PostgreSQL to stop with start', () => processesIn(dataDir).length === 0, 20_000);
+      await waitForProgress({
+        what: 'the embedded PostgreSQL to stop with start',
+        done: () => processesIn(dataDir).length === 0,
+        snapshot: () => folderProcesses(dataDir),
+        explain: () => `still running in ${dataDir}: ${JSON.stringify(processesIn(dataDir))}`,
+      });
     } catch (error) {
       if ((error as Error).message.includes('CHAOS_SEED=')) throw error;
-      throw new Error(await report(`embedded run failed: ${(error as Error).stack ?? error}`, handle.db, placed, null));
+      const what = error instanceof StallError ? `embedded run stalled: ${error.message}` : `embedded run failed: ${(error as Error).stack ?? error}`;
+      throw new Error(await report(what, handle.db, placed, null));
     }
-  }, 240_000);
+  }, BACKSTOP_MS);
 });
 
 /** The pids of the processes holding a request whose step is running (the lease owner is `worker-<pid>-…`). */
@@ -476,6 +498,11 @@ async function abortSlowCall(emulatorBase: string, callPath: string, healthPath:
   await http('DELETE', `${emulatorBase}/_emulator/faults`);
   const health = await http('GET', `${emulatorBase}${healthPath}`);
   expect(health.status, `the emulator at ${emulatorBase} stopped answering after a caller hung up`).toBe(200);
+}
+
+/** The processes still running in a folder, with their CPU time: a stop that is getting on moves. */
+function folderProcesses(dataDir: string) {
+  return { marks: new Map(processesIn(dataDir).map((p) => [String(p.pid), String(cpuTicks(p.pid))])) };
 }
 
 function postmasterPid(dataDir: string): number {

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isAlive, processesIn, waitFor } from './processes.ts';
+import { groupCpuTicks, type ProgressSnapshot, waitForProgress } from './progress.ts';
 
 export { isAlive, processesIn, waitFor };
 
@@ -25,16 +26,19 @@ export interface Proc {
   pid: number;
   stdout: string[];
   stderr: string[];
+  /** Lines written so far (the arrays keep only the last ones). */
+  lines: { count: number };
   startedAt: number;
   /** Resolves when the process has exited (with its code or signal). */
   exited: Promise<string>;
   alive(): boolean;
 }
 
-function keepLines(into: string[], partial: { text: string }, chunk: Buffer): void {
+function keepLines(into: string[], partial: { text: string }, chunk: Buffer, counter: { count: number }): void {
   partial.text += chunk.toString('utf8');
   const lines = partial.text.split('\n');
   partial.text = lines.pop() ?? '';
+  counter.count += lines.length;
   into.push(...lines);
   if (into.length > KEPT_LINES) into.splice(0, into.length - KEPT_LINES);
 }
@@ -51,8 +55,9 @@ export class Processes {
     const stderr: string[] = [];
     const outPartial = { text: '' };
     const errPartial = { text: '' };
-    child.stdout?.on('data', (chunk: Buffer) => keepLines(stdout, outPartial, chunk));
-    child.stderr?.on('data', (chunk: Buffer) => keepLines(stderr, errPartial, chunk));
+    const lines = { count: 0 };
+    child.stdout?.on('data', (chunk: Buffer) => keepLines(stdout, outPartial, chunk, lines));
+    child.stderr?.on('data', (chunk: Buffer) => keepLines(stderr, errPartial, chunk, lines));
     const exited = new Promise<string>((resolve) => {
       child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
       child.once('error', (error) => resolve(`spawn error ${error.message}`));
@@ -63,6 +68,7 @@ export class Processes {
       pid: child.pid ?? 0,
       stdout,
       stderr,
+      lines,
       startedAt: Date.now(),
       exited,
       alive: () => child.exitCode === null && child.signalCode === null,
@@ -123,23 +129,46 @@ function shortenLogLine(line: string): string {
   }
 }
 
-/** Start `deskhand start` and wait for the address it prints; answers on 127.0.0.1 (HOST's default). */
-export async function startDeskhand(procs: Processes, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<{ proc: Proc; base: string }> {
+/** Signs that processes are getting on: their output and the CPU time of their process groups. */
+export function processActivity(procs: Proc[]): ProgressSnapshot {
+  return { marks: new Map(procs.map((p) => [p.name, `${p.alive()} ${p.lines.count} ${groupCpuTicks(p.pid)}`])) };
+}
+
+/** Wait for a process to do something, failing only when it has shown no sign of life (output, CPU) for `stallMs`. */
+export async function waitForProcess(proc: Proc, what: string, done: () => boolean, stallMs = 30_000): Promise<void> {
+  await waitForProgress({
+    what,
+    done: () => {
+      if (done()) return true;
+      if (!proc.alive()) throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}) before ${what}:\n${proc.stderr.slice(-30).join('\n')}`);
+      return false;
+    },
+    snapshot: () => processActivity([proc]),
+    stallMs,
+    intervalMs: 50,
+    snapshotEveryMs: 500,
+    explain: () => `${proc.name} pid ${proc.pid} printed ${proc.lines.count} lines; the last ones:\n    ${[...proc.stdout.slice(-5), ...proc.stderr.slice(-20)].map(shortenLogLine).join('\n    ')}`,
+  });
+}
+
+/**
+ * Start `deskhand start` and wait for the address it prints; answers on 127.0.0.1 (HOST's default).
+ * However slow a busy machine makes the start, it fails only when the process stood still (no
+ * output, no CPU in its process group, its embedded PostgreSQL included) for `stallMs`.
+ */
+export async function startDeskhand(procs: Processes, env: NodeJS.ProcessEnv, stallMs = 30_000): Promise<{ proc: Proc; base: string }> {
   const proc = procs.spawn('start', ['start'], env);
   let base = '';
-  await waitFor(
+  await waitForProcess(
+    proc,
     `${proc.name} to print its address`,
     () => {
       const line = proc.stdout.find((l) => /deskhand is running: \S+/.test(l));
-      if (line) {
-        base = `http://127.0.0.1:${new URL(/deskhand is running: (\S+)/.exec(line)![1]!).port}`;
-        return true;
-      }
-      if (!proc.alive()) throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}):\n${proc.stderr.slice(-30).join('\n')}`);
-      return false;
+      if (!line) return false;
+      base = `http://127.0.0.1:${new URL(/deskhand is running: (\S+)/.exec(line)![1]!).port}`;
+      return true;
     },
-    timeoutMs,
-    50,
+    stallMs,
   );
   return { proc, base };
 }
@@ -152,20 +181,14 @@ export async function startEmulatorsProcess(
 ): Promise<{ proc: Proc; connectwise: string; graph: string; graphControl: string }> {
   const proc = procs.spawn('emulators', ['emulators', '--state-file', stateFile], env);
   let state: { pid: number; connectwise: string; graph: string; login: string } | null = null;
-  await waitFor(
-    'the emulators to write their state file',
-    () => {
-      if (!proc.alive()) throw new Error(`the emulators exited:\n${proc.stderr.slice(-30).join('\n')}`);
-      try {
-        state = JSON.parse(readFileSync(stateFile, 'utf8'));
-      } catch {
-        return false;
-      }
-      return state?.pid === proc.pid;
-    },
-    30_000,
-    50,
-  );
+  await waitForProcess(proc, 'the emulators to write their state file', () => {
+    try {
+      state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    } catch {
+      return false;
+    }
+    return state?.pid === proc.pid;
+  });
   const s = state as unknown as { connectwise: string; graph: string; login: string };
   return { proc, connectwise: s.connectwise, graph: s.graph, graphControl: s.login };
 }

@@ -4,6 +4,7 @@ import { mailMarker } from '../../src/integrations/m365/client.ts';
 import { verifyAuditChain } from '../../src/store/audit.ts';
 import type { Db } from '../../src/store/db.ts';
 import { http } from './chaos-processes.ts';
+import { type ProgressSnapshot, type Quiet, waitForProgress } from './progress.ts';
 
 /**
  * What the chaos test asks for and what it must end as: tickets of every kind (by the demo world of
@@ -532,4 +533,138 @@ export async function checkTemporaryPasswords(input: { db: Db; placed: Placed[];
     if (second.status !== 409) problems.push(`reset for ${p.spec.requester}: a second look at the temporary password answered ${second.status}`);
   }
   return problems;
+}
+
+/**
+ * What can move for each placed ticket, for a wait on progress (see `progress.ts`): its request's
+ * state, outcome, attempts and last error, its steps, its messages, its approvals and the decisions
+ * the test made. A lease renewed is not a move (a worker stuck in a call renews its lease forever);
+ * a retry or a breaker due later is a wake-up the engine scheduled (`wakeAt`), not a stall.
+ */
+export async function requestProgress(db: Db, placed: Placed[]): Promise<ProgressSnapshot> {
+  const ids = placed.map((p) => p.requestId).filter((id): id is string => !!id);
+  const [requests, steps, outbox, approvals, breakers] = ids.length
+    ? await Promise.all([
+        db.selectFrom('requests').select(['id', 'state', 'outcome', 'attempts', 'last_error', 'due_at']).where('id', 'in', ids).execute(),
+        db.selectFrom('step_executions').select(['request_id', 'step_index', 'status', 'attempts']).where('request_id', 'in', ids).execute(),
+        db.selectFrom('outbox').select(['request_id', 'idempotency_key', 'status', 'attempts', 'next_attempt_at']).where('request_id', 'in', ids).execute(),
+        db.selectFrom('approvals').select(['request_id', 'kind', 'status']).where('request_id', 'in', ids).execute(),
+        db.selectFrom('integration_health').select(['open_until']).execute(),
+      ])
+    : [[], [], [], [], []];
+  const marks = new Map<string, string>();
+  let wakeAt = 0;
+  const later = (at: Date | null | undefined) => {
+    if (at && at.getTime() > wakeAt) wakeAt = at.getTime();
+  };
+  for (const p of placed) {
+    const key = `ticket ${p.ticketId}`;
+    const row = p.requestId ? requests.find((r) => r.id === p.requestId) : undefined;
+    if (!row) {
+      marks.set(key, 'no request');
+      continue;
+    }
+    const mine = <T extends { request_id: string | null }>(rows: T[]) => rows.filter((r) => r.request_id === row.id);
+    const messages = mine(outbox);
+    marks.set(
+      key,
+      JSON.stringify([
+        row.state,
+        row.outcome,
+        row.attempts,
+        row.last_error,
+        mine(steps).map((s) => [s.step_index, s.status, s.attempts]),
+        messages.map((m) => [m.idempotency_key, m.status, m.attempts]),
+        mine(approvals).map((a) => [a.kind, a.status]),
+        p.technicianDone,
+        p.managerDone,
+      ]),
+    );
+    if (!FINAL_STATES.includes(row.state)) later(row.due_at);
+    for (const m of messages) if (m.status === 'pending') later(m.next_attempt_at);
+  }
+  for (const b of breakers) later(b.open_until);
+  return { marks, wakeAt };
+}
+
+/**
+ * Why a wait on the placed tickets stood still: for every ticket not yet where it must end, longest
+ * quiet first, its request's state, what it waits for (a decision, a message and its next try, a
+ * running step, a worker to take it), its last error and its history (the audit trail).
+ */
+export async function explainStall(db: Db, placed: Placed[], quiet: Quiet[], approver?: Approver | null): Promise<string> {
+  const now = Date.now();
+  const ago = (at: Date | null | undefined) => {
+    if (!at) return '-';
+    const s = (Math.abs(at.getTime() - now) / 1000).toFixed(1);
+    return `${at.toISOString()} (${at.getTime() > now ? `in ${s} s` : `${s} s ago`})`;
+  };
+  const lines: string[] = ['what stood still, longest first:'];
+  for (const q of quiet) {
+    const p = placed.find((x) => `ticket ${x.ticketId}` === q.key);
+    if (!p) continue;
+    const e = expectationOf(p.spec.kind);
+    const label = `ticket ${p.ticketId} (${p.spec.kind}: ${p.spec.requester} "${p.spec.text}")`;
+    const quietFor = `${(q.quietMs / 1000).toFixed(1)} s`;
+    if (!p.requestId) {
+      lines.push(`  ${label}: no request for ${quietFor}: its webhook did not arrive and the poll for missed tickets has not taken it in`);
+      continue;
+    }
+    const row = await db.selectFrom('requests').selectAll().where('id', '=', p.requestId).executeTakeFirst();
+    if (!row) {
+      lines.push(`  ${label}: request ${p.requestId} is gone`);
+      continue;
+    }
+    const outbox = await db.selectFrom('outbox').selectAll().where('request_id', '=', row.id).orderBy('created_at').execute();
+    const pending = outbox.filter((o) => o.status === 'pending');
+    const approvals = await db.selectFrom('approvals').selectAll().where('request_id', '=', row.id).execute();
+    const decisionsMissing = ((e.technician === 'approved' || e.technician === 'denied') && !p.technicianDone) || (!!e.manager && !p.managerDone);
+    if (FINAL_STATES.includes(row.state) && pending.length === 0 && !decisionsMissing) continue;
+    const steps = await db.selectFrom('step_executions').selectAll().where('request_id', '=', row.id).orderBy('step_index').execute();
+    const waits: string[] = [];
+    for (const a of approvals.filter((x) => x.status === 'pending')) {
+      const decided = a.kind === 'technician' ? p.technicianDone : p.managerDone;
+      waits.push(`the ${a.kind}'s decision (approval ${a.id}, asked ${ago(a.created_at)}; the test ${decided ? 'has recorded it as made' : 'has not made it'}, ${p.tries} tries)`);
+    }
+    for (const m of pending) {
+      waits.push(
+        `message ${m.idempotency_key} (${m.kind}, attempt ${m.attempts}, next try ${ago(m.next_attempt_at)}${m.lease_until ? `, leased until ${ago(m.lease_until)}` : ''}${m.last_error ? `, last error: ${m.last_error}` : ''})`,
+      );
+    }
+    for (const s of steps.filter((x) => x.status === 'running')) waits.push(`step ${s.step_index} ${s.tool} running since ${ago(s.started_at)} (attempt ${s.attempts})`);
+    if (!FINAL_STATES.includes(row.state) && row.due_at) waits.push(`a worker to take it (due ${ago(row.due_at)}${row.lease_owner ? `, held by ${row.lease_owner} until ${ago(row.lease_until)}` : ''})`);
+    if (waits.length === 0) waits.push(`nothing the engine has scheduled (due ${ago(row.due_at)}, lease ${row.lease_owner ?? '-'} until ${ago(row.lease_until)})`);
+    lines.push(`  ${label} request ${row.id}: ${row.state}${row.outcome ? `/${row.outcome}` : ''}, not moved for ${quietFor}; must end ${e.state}/${e.outcome}`);
+    lines.push(`    waits for: ${waits.join('; ')}`);
+    lines.push(`    last error: ${row.last_error ?? '-'} (attempts ${row.attempts})`);
+    if (approvals.length) lines.push(`    approvals: ${approvals.map((a) => `${a.kind} ${a.status}`).join(', ')}; decided by the test: technician ${p.technicianDone}, manager ${p.managerDone}`);
+    if (steps.length) lines.push(`    steps: ${steps.map((s) => `${s.step_index} ${s.tool} ${s.status} (attempt ${s.attempts}${s.error ? `, ${s.error}` : ''})`).join('; ')}`);
+    const history = await db.selectFrom('audit_log').select(['seq', 'at', 'actor', 'event', 'data']).where('request_id', '=', row.id).orderBy('seq').execute();
+    lines.push('    history:');
+    for (const h of history.slice(-25)) lines.push(`      ${h.at.toISOString().slice(11, 23)} ${h.actor} ${h.event} ${JSON.stringify(h.data).slice(0, 160)}`);
+  }
+  const breakers = await db.selectFrom('integration_health').selectAll().where('open_until', '>', new Date()).execute();
+  if (breakers.length) lines.push(`open circuit breakers: ${breakers.map((b) => `${b.integration_id} until ${ago(b.open_until)} (${b.last_error})`).join('; ')}`);
+  if (approver?.log.length) lines.push('the approver, last:', ...approver.log.slice(-10).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+/**
+ * Wait until `done`, failing only when no placed ticket has moved for `stallMs` (and nothing was
+ * scheduled to happen meanwhile); the failure says which request stood still where.
+ */
+export async function waitForRequests(
+  what: string,
+  input: { db: () => Db; placed: Placed[]; approver?: Approver | null; stallMs?: number },
+  done: () => boolean | Promise<boolean>,
+  intervalMs = 200,
+): Promise<void> {
+  await waitForProgress({
+    what,
+    done,
+    snapshot: () => requestProgress(input.db(), input.placed),
+    explain: (quiet) => explainStall(input.db(), input.placed, quiet, input.approver),
+    intervalMs,
+    ...(input.stallMs ? { stallMs: input.stallMs } : {}),
+  });
 }
