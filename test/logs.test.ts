@@ -30,7 +30,8 @@ beforeAll(async () => {
   webhookSecret = sb.service.ctx.integrations.secretsOf(row)['webhookSecret']!;
   expect(webhookSecret.length).toBeGreaterThan(16);
   webhookUrl = `${sb.service.url}/webhooks/connectwise/${row.id}/${webhookSecret}`;
-  // Failures on demand: the database refuses these writes, so the routes meet an error they do not expect.
+  // Failures on demand: the database refuses these writes, so the routes meet an error they do not expect
+  // (SQLSTATE P0001: not one of the data classes that intake records as a refused ticket).
   await sql`CREATE FUNCTION logs_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'refused by the logs test'; END; $fn$`.execute(sb.service.ctx.db);
   await sql`CREATE TRIGGER logs_test_refuse_request BEFORE INSERT ON requests FOR EACH ROW WHEN (NEW.subject = 'LOGS-TEST-BREAK') EXECUTE FUNCTION logs_test_refuse()`.execute(sb.service.ctx.db);
   await sql`CREATE TRIGGER logs_test_refuse_decision BEFORE UPDATE ON approvals FOR EACH ROW WHEN (NEW.comment = 'LOGS-TEST-BREAK') EXECUTE FUNCTION logs_test_refuse()`.execute(sb.service.ctx.db);
