@@ -1,13 +1,18 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runWatched } from './support/progress.ts';
 
-const run = promisify(execFile);
+/** A backstop only: a run fails sooner, with its output, when it stands still (see `runWatched`). */
+const BACKSTOP_MS = 10 * 60_000;
+
+function deskhandEval(file: string) {
+  return runWatched(process.execPath, ['bin/deskhand.js', 'eval', file, '--json'], { what: `deskhand eval ${file} to finish` });
+}
 
 /** `deskhand eval` as a user runs it: the public cases through the Graph emulator, one JSON line at the end. */
 describe('deskhand eval', () => {
   it('scores the built-in planner on the public cases (at least 14 of 15)', async () => {
-    const { stdout } = await run(process.execPath, ['bin/deskhand.js', 'eval', 'eval/public.jsonl', '--json'], { timeout: 120_000 });
+    const { code, stdout, stderr } = await deskhandEval('eval/public.jsonl');
+    expect(code, stderr).toBe(0);
     const lines = stdout.trim().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]!) as {
       planner: string;
@@ -22,12 +27,11 @@ describe('deskhand eval', () => {
     expect(summary.score).toBeCloseTo(summary.passed / 15, 3);
     const zendesk = summary.cases.find((c) => c.id === 'pub-01');
     expect(zendesk).toMatchObject({ outcome: 'plan', steps: [{ tool: 'm365.add_user_to_group', args: { user: 'alex.wilber@contoso.example', group: 'SG-App-Zendesk' } }] });
-  });
+  }, BACKSTOP_MS);
 
   it('exits non-zero with a clear message when the file cannot be run', async () => {
-    await expect(run(process.execPath, ['bin/deskhand.js', 'eval', 'eval/does-not-exist.jsonl', '--json'], { timeout: 60_000 })).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringContaining('does-not-exist'),
-    });
-  });
+    const { code, stderr } = await deskhandEval('eval/does-not-exist.jsonl');
+    expect(code).toBe(1);
+    expect(stderr).toContain('does-not-exist');
+  }, BACKSTOP_MS);
 });

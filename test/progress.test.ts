@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuTicks, StallError, waitForProgress } from './support/progress.ts';
+import { isAlive } from './support/processes.ts';
+import { cpuTicks, runWatched, StallError, waitForProgress } from './support/progress.ts';
 
 /**
  * The wait the chaos test's deadlines come from: it fails when nothing moved for the stall period,
@@ -69,6 +73,24 @@ describe('waiting on progress', () => {
       }),
     ).rejects.toThrow(/no progress .* waiting for a retry that never comes/);
     expect(Date.now()).toBeGreaterThanOrEqual(later + 400);
+  });
+
+  it('runs a command that prints and computes to its end, and stops one that stands still', async () => {
+    const busy = await runWatched(process.execPath, ['-e', 'const end = Date.now() + 1200; let n = 0; while (Date.now() < end) n++; console.log("done", n > 0)'], { what: 'a busy command', stallMs: 600 });
+    expect([busy.code, busy.stdout.trim()]).toEqual([0, 'done true']);
+    const pidFile = path.join(mkdtempSync(path.join(tmpdir(), 'deskhand-progress-')), 'pid');
+    const started = Date.now();
+    const still = runWatched(process.execPath, ['-e', 'require("node:fs").writeFileSync(process.argv[1], String(process.pid)); setTimeout(() => {}, 60_000)', pidFile], {
+      what: 'an idle command',
+      stallMs: 600,
+    });
+    await expect(still).rejects.toThrow(/no progress .* waiting for an idle command/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // It was killed with its process group.
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    await waitForProgress({ what: 'the idle command to be gone', done: () => !isAlive(pid), snapshot: () => ({ marks: new Map() }), stallMs: 5_000 });
+    rmSync(path.dirname(pidFile), { recursive: true, force: true });
   });
 
   it('reads the CPU time a process has used', () => {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -139,4 +140,49 @@ export function groupCpuTicks(pgid: number): number {
     if (fields && Number(fields[2]) === pgid) ticks += ticksOf(fields);
   }
   return ticks;
+}
+
+export interface WatchedRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run a command to its end, however long a busy machine makes it take; fail (and kill its process
+ * group) only when it stood still (no output, no CPU time in its group) for `stallMs`.
+ */
+export async function runWatched(command: string, args: string[], options: { what: string; cwd?: string; env?: NodeJS.ProcessEnv; stallMs?: number }): Promise<WatchedRun> {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let closed = false;
+  void exited.then(() => {
+    closed = true;
+  });
+  try {
+    await waitForProgress({
+      what: options.what,
+      done: () => closed,
+      snapshot: () => ({ marks: new Map([['output', `${stdout.length} ${stderr.length}`], ['cpu', String(child.pid ? groupCpuTicks(child.pid) : 0)]]) }),
+      explain: () => `its last output:\n${stderr.split('\n').slice(-20).join('\n')}`,
+      ...(options.stallMs ? { stallMs: options.stallMs } : {}),
+      intervalMs: 50,
+      snapshotEveryMs: 500,
+    });
+  } catch (error) {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    throw error;
+  }
+  return { code: child.exitCode, signal: child.signalCode, stdout, stderr };
 }
