@@ -111,7 +111,7 @@ async function watch(where: Folders, done: () => boolean): Promise<Seen[]> {
   const sightings: Seen[] = [];
   while (!done()) {
     sightings.push(...passwordFiles(where));
-    await sleep(5);
+    await sleep(20);
   }
   sightings.push(...passwordFiles(where));
   return sightings;
@@ -181,7 +181,7 @@ describe('the password handed to initdb', () => {
     await waitFor('a password file for initdb', () => {
       if (ended(run.child)) throw new Error(`the helper ended first: ${run.output()}`);
       return passwordFiles(where).length > 0;
-    }, 60_000, 2);
+    }, 60_000, 10);
     run.child.kill('SIGKILL');
     await waitFor('the helper to end', () => ended(run.child));
     const sightings = await watch(where, () => !initdbRunning(where.dataDir));
