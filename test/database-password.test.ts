@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -198,6 +198,24 @@ describe('the password handed to initdb', () => {
     expect(await answers(where.dataDir, printed.port)).toBe(true);
     next.child.kill('SIGTERM');
     await waitFor('the helper to end', () => !isAlive(printed.pid));
+  });
+
+  it('a start removes the world-readable copies of its password that earlier versions left in /tmp, and nothing else', async () => {
+    const where = folders('upgraded');
+    execFileSync('mkdir', ['-m', '700', where.dataDir]);
+    // The data folder of an earlier version, and what its failed starts left in /tmp (0644).
+    const known = 'the-password-an-earlier-version-used';
+    writeFileSync(path.join(where.dataDir, 'pg-password'), `${known}\n`, { mode: 0o600 });
+    writeFileSync(path.join(where.tmp, 'pg-password-1abc2def'), `${known}\n`, { mode: 0o644 });
+    writeFileSync(path.join(where.tmp, 'pg-password-3ghi4jkl'), 'another program\'s password\n', { mode: 0o644 });
+    const run = supervisor(where, 'after the upgrade');
+    await waitFor('the start to commit', () => {
+      if (ended(run.child)) throw new Error(`the start ended: ${run.output()}`);
+      return run.output().includes('"supervising"');
+    }, 60_000);
+    expect(readdirSync(where.tmp).filter((name) => name.startsWith('pg-password'))).toEqual(['pg-password-3ghi4jkl']);
+    run.child.kill('SIGTERM');
+    await waitFor('the helper to end', () => ended(run.child));
   });
 
   it('a start whose initdb fails leaves no password file', async () => {

@@ -2,7 +2,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync, realpathSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { arch, platform, userInfo } from 'node:os';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -140,6 +140,7 @@ async function superviseServer(dataDir: string, password: string, logger: Logger
   }
   // What a start killed while initdb ran left behind (this process holds the lock: no initdb of another runs).
   await fs.rm(initdbPasswordFile(dataDir), { force: true });
+  await removePasswordsLeftInTmp(password, logger);
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
     // Missing or half-created (initdb died): start from an empty folder. The key file lives beside it, untouched.
     logger.info({ pgDir }, 'creating the embedded PostgreSQL data folder');
@@ -362,6 +363,27 @@ function describeFolder(dir: string): string {
   if (!stat) return dir;
   const owner = stat.uid === 0 ? 'root' : `uid ${stat.uid}`;
   return `${dir} (mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}, owned by ${owner})`;
+}
+
+/**
+ * Earlier versions let the package hand initdb the password in a world-readable `/tmp/pg-password-*`,
+ * left there whenever the start died. Remove the ones that hold this folder's password (and only those).
+ */
+async function removePasswordsLeftInTmp(password: string, logger: Logger): Promise<void> {
+  const dir = tmpdir();
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((entry) => /^pg-password-[0-9a-z]+$/.test(entry))) {
+    const file = path.join(dir, name);
+    try {
+      const stat = await fs.lstat(file);
+      if (!stat.isFile() || stat.uid !== userInfo().uid || stat.size > 1024) continue;
+      if ((await fs.readFile(file, 'utf8')) !== `${password}\n`) continue;
+      await fs.rm(file, { force: true });
+      logger.warn({ file }, 'removed a copy of the database password that an earlier deskhand left readable in the temporary folder');
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
 }
 
 /** Where the password waits for initdb: in the data folder, never in /tmp. */
