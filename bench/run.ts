@@ -101,7 +101,7 @@ async function benchOn(database: BenchDatabase, world: World, options: BenchOpti
   let sandbox: Sandbox = await step(`${kind}: start deskhand (API, webhooks, worker) and load the world`, 180_000, () =>
     startSandbox({
       databaseUrl: database.url,
-      logger: silentLogger,
+      logger: serviceLogger(),
       world,
       emulators,
       secretKey,
@@ -273,7 +273,7 @@ async function benchOn(database: BenchDatabase, world: World, options: BenchOpti
   await stopWatcher();
   await closeSandbox();
   sandbox = await step(`${kind}: restart deskhand as API and webhooks only`, 120_000, () =>
-    startSandbox({ databaseUrl: database.url, logger: silentLogger, world, emulators, secretKey, worker: false }),
+    startSandbox({ databaseUrl: database.url, logger: serviceLogger(), world, emulators, secretKey, worker: false }),
   );
   closeSandbox = cleanup.add('the API-only service', () => sandbox.close());
   const api = await step(`${kind}: sign in the technicians again`, 60_000, () => engineTarget({ sandbox, emulators, world, pool }));
@@ -444,3 +444,8 @@ function nullFigures(kind: DatabaseKind): Figures {
   return Object.fromEntries(keys.map((key) => [`${key}_${kind}`, null]));
 }
 
+
+/** The measured service logs nothing unless DESKHAND_LOG_LEVEL asks (to find why a run failed). */
+function serviceLogger() {
+  return process.env['DESKHAND_LOG_LEVEL'] ? createLogger({ name: 'deskhand-bench-service' }) : silentLogger;
+}

@@ -36,7 +36,7 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       const { id } = request.params as { id: string };
       const { operatingMode } = request.body as { operatingMode: 'plan' | 'execute' | 'inherit' };
       return inTransaction(ctx.db, async (tx) => {
-        const client = await tx.selectFrom('clients').select(['id', 'operating_mode']).where('id', '=', id).where('msp_id', '=', user.mspId).forUpdate().executeTakeFirst();
+        const client = await tx.selectFrom('clients').select(['id', 'operating_mode']).where('id', '=', id).where('msp_id', '=', user.mspId).forNoKeyUpdate().executeTakeFirst();
         if (!client) throw new DeskhandError('not_found', 'no such client');
         await tx.updateTable('clients').set({ operating_mode: operatingMode }).where('id', '=', id).execute();
         await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'client.operating_mode', data: { clientId: id, from: client.operating_mode, to: operatingMode }, at: ctx.clock.now() });

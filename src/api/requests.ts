@@ -86,7 +86,7 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
           .where('step_executions.request_id', '=', id)
           .where('step_executions.step_index', '=', index)
           .where('requests.msp_id', '=', user.mspId)
-          .forUpdate()
+          .forNoKeyUpdate()
           .executeTakeFirst();
         if (!step) throw new DeskhandError('not_found', 'no such step');
         if (step.secret_revealed_at) throw new DeskhandError('conflict', 'the temporary password was already shown once; reset the password again if it was lost');

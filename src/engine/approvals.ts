@@ -111,7 +111,7 @@ async function applyDecision(
   decider: Decider,
 ): Promise<DecisionResult> {
   const at = ctx.clock.now();
-  const approval = await tx.selectFrom('approvals').selectAll().where('id', '=', approvalId).forUpdate().executeTakeFirstOrThrow();
+  const approval = await tx.selectFrom('approvals').selectAll().where('id', '=', approvalId).forNoKeyUpdate().executeTakeFirstOrThrow();
   const plan = await tx.selectFrom('plans').select(['hash']).where('request_id', '=', request.id).executeTakeFirstOrThrow();
   const refusal = decisionRefusal({
     status: approval.status,

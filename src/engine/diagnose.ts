@@ -349,7 +349,7 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
   });
   await inTransaction(ctx.db, async (tx) => {
     // The request row first, as every transaction that touches a request does (no lock-order deadlocks).
-    await tx.selectFrom('requests').select('id').where('id', '=', request.id).forUpdate().executeTakeFirst();
+    await tx.selectFrom('requests').select('id').where('id', '=', request.id).forNoKeyUpdate().executeTakeFirst();
     await tx
       .insertInto('diagnoses')
       .values({

@@ -31,7 +31,7 @@ async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>
   const locked = await sql<{ id: string; msp_id: string; external_ref: string; source_integration_id: string | null; state: string; outcome: string | null }>`
     SELECT id, msp_id, external_ref, source_integration_id, state, outcome FROM requests
     WHERE id = ANY(${due.rows.map((r) => r.request_id)}::uuid[])
-    ORDER BY id FOR UPDATE SKIP LOCKED`.execute(tx);
+    ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`.execute(tx);
   if (locked.rows.length === 0) return { expired: 0, requests: 0 };
   const approvals = await sql<{ id: string; request_id: string; msp_id: string; kind: string }>`
     UPDATE approvals SET status = 'expired', decided_at = ${at}

@@ -50,7 +50,7 @@ export async function claimDueMessages(ctx: EngineContext, limit: number, leaseM
       WHERE status = 'pending' AND next_attempt_at <= ${now} AND (lease_until IS NULL OR lease_until < ${now})
       ORDER BY next_attempt_at
       LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
+      FOR NO KEY UPDATE SKIP LOCKED
     ) picked
     WHERE o.id = picked.id
     RETURNING o.*, picked.lease_until AS interrupted_lease_until`.execute(ctx.db);
@@ -69,7 +69,7 @@ export async function deliverNow(ctx: EngineContext, idempotencyKey: string, lea
       SELECT id, lease_until FROM outbox
       WHERE idempotency_key = ${idempotencyKey} AND status = 'pending' AND next_attempt_at <= ${now}
         AND (lease_until IS NULL OR lease_until < ${now})
-      FOR UPDATE SKIP LOCKED
+      FOR NO KEY UPDATE SKIP LOCKED
     ) picked
     WHERE o.id = picked.id
     RETURNING o.*, picked.lease_until AS interrupted_lease_until`.execute(ctx.db);

@@ -130,8 +130,13 @@ export async function enqueueTicketNote(
   });
 }
 
+/**
+ * Lock a request for this transaction. FOR NO KEY UPDATE, never FOR UPDATE: other tables reference
+ * requests by foreign key, and inserting such a row (an audit row, an approval, a message) takes a
+ * KEY SHARE lock that FOR UPDATE would block, deadlocking with the audit chain's head (locks.test.ts).
+ */
 export async function lockRequest(tx: Tx, id: string): Promise<RequestRow | undefined> {
-  return tx.selectFrom('requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return tx.selectFrom('requests').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
 }
 
 export type ClaimedRequest = RequestRow & { claimed_state: string };
@@ -150,7 +155,7 @@ export async function claimDueRequest(db: Db, workerId: string, now: Date, lease
         AND (lease_until IS NULL OR lease_until < ${now})
       ORDER BY due_at
       LIMIT 1
-      FOR UPDATE SKIP LOCKED
+      FOR NO KEY UPDATE SKIP LOCKED
     )
     UPDATE requests r SET lease_owner = ${workerId}, lease_until = ${leaseUntil}, attempts = r.attempts + 1,
       state = CASE WHEN picked.state = 'received' THEN 'diagnosing' ELSE r.state END
@@ -169,10 +174,10 @@ export async function renewLeases(db: Db, table: 'requests' | 'outbox', workerId
   if (ids.length === 0) return;
   if (table === 'requests') {
     await sql`UPDATE requests SET lease_until = ${leaseUntil} WHERE id IN (
-      SELECT id FROM requests WHERE lease_owner = ${workerId} AND id = ANY(${ids}::uuid[]) FOR UPDATE SKIP LOCKED)`.execute(db);
+      SELECT id FROM requests WHERE lease_owner = ${workerId} AND id = ANY(${ids}::uuid[]) FOR NO KEY UPDATE SKIP LOCKED)`.execute(db);
   } else {
     await sql`UPDATE outbox SET lease_until = ${leaseUntil} WHERE id IN (
-      SELECT id FROM outbox WHERE status = 'pending' AND id = ANY(${ids}::uuid[]) FOR UPDATE SKIP LOCKED)`.execute(db);
+      SELECT id FROM outbox WHERE status = 'pending' AND id = ANY(${ids}::uuid[]) FOR NO KEY UPDATE SKIP LOCKED)`.execute(db);
   }
 }
 
