@@ -81,14 +81,15 @@ beforeAll(async () => {
       if (exited(start)) throw new Error(`deskhand start exited (${start.exitCode ?? start.signalCode}): ${startStderr}`);
       return /deskhand is running: \S+/.test(startStdout);
     },
-    45_000,
+    // Generous: on a busy shared machine, tsx, migrations and the demo world took over 45 s once.
+    90_000,
   );
   const printed = new URL(/deskhand is running: (\S+)/.exec(startStdout)![1]!);
   expect(printed.port).not.toBe('0');
   // The service listens on 127.0.0.1 (HOST's default); `localhost` may resolve to ::1 first.
   base = `http://127.0.0.1:${printed.port}`;
   emulatorPid = (JSON.parse(readFileSync(path.join(dataDir, 'emulators.json'), 'utf8')) as { pid: number }).pid;
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   if (start && !exited(start)) {
