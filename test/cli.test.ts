@@ -81,7 +81,7 @@ beforeAll(async () => {
       if (exited(start)) throw new Error(`deskhand start exited (${start.exitCode ?? start.signalCode}): ${startStderr}`);
       return /deskhand is running: \S+/.test(startStdout);
     },
-    // Generous: on a busy shared machine, tsx, migrations and the demo world took over 45 s once.
+    // Generous: on a busy shared machine, tsx, migrations and the demo world may take longer than 45 s.
     90_000,
   );
   const printed = new URL(/deskhand is running: (\S+)/.exec(startStdout)![1]!);
