@@ -51,14 +51,30 @@ const buffers = new WeakMap<Tx, AuditEvent[]>();
  * order they were recorded. Everything the engine and the API change goes through here.
  */
 export async function inTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    const buffer: AuditEvent[] = [];
-    buffers.set(tx, buffer);
-    const result = await work(tx);
-    buffers.delete(tx);
-    if (buffer.length > 0) await writeAudit(tx, buffer);
-    return result;
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(async (tx) => {
+        const buffer: AuditEvent[] = [];
+        buffers.set(tx, buffer);
+        const result = await work(tx);
+        buffers.delete(tx);
+        if (buffer.length > 0) await writeAudit(tx, buffer);
+        return result;
+      });
+    } catch (error) {
+      // PostgreSQL rolled the whole transaction back as a deadlock or serialisation victim: nothing of
+      // it happened, so running it again is safe (the work only reads and writes this database).
+      if (attempt >= TRANSACTION_ATTEMPTS || !isRetriableRollback(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
+    }
+  }
+}
+
+const TRANSACTION_ATTEMPTS = 3;
+
+function isRetriableRollback(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 /**
