@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR_MS } from '../src/core/clock.ts';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
@@ -6,7 +7,7 @@ import { FINAL } from '../src/demo/stories.ts';
 import { sweepExpiredApprovals } from '../src/engine/expiry.ts';
 import { mailMarker } from '../src/integrations/m365/client.ts';
 import { silentLogger } from '../src/logger.ts';
-import { verifyAuditChain } from '../src/store/audit.ts';
+import { appendAudit, verifyAuditChain } from '../src/store/audit.ts';
 import type { ApprovalRow } from '../src/store/schema.ts';
 import { createTestDatabase } from './support/db.ts';
 
@@ -242,6 +243,47 @@ describe('the 24-hour expiry with dual approval', () => {
     await expectChainIntact();
   });
 });
+
+describe('the expiry sweep and the audit chain', () => {
+  it('does not deadlock with a transaction that holds the chain and writes an audit row of the request it expires', async () => {
+    // The sweep locks the request, then (at commit) the MSP's audit head. Another transaction that
+    // already holds the head and now writes an audit row of that request (a refused decision, say)
+    // needs a key-share lock on the request (the row's foreign key): with the request locked FOR
+    // UPDATE the two wait for each other, and PostgreSQL aborts one ("deadlock detected").
+    const { requestId, technician } = await awaitingApproval('adele.vance@contoso.example', 'I need access to Tableau.');
+    moveClockTo(new Date(technician.expires_at.getTime() + 1_000));
+    const at = sb.clock.now();
+    let sweep: Promise<number> | null = null;
+    await db()
+      .transaction()
+      .execute(async (tx) => {
+        // Outside `inTransaction`, appendAudit writes at once: this transaction now holds the head.
+        await appendAudit(tx, { mspId: 'northwind', requestId: null, actor: 'test', event: 'test.holds_the_chain', data: {}, at });
+        sweep = sweepExpiredApprovals(sb.service.ctx);
+        sweep.catch(() => {});
+        await waitForBackend(`%audit_append%`, 'Lock');
+        // Waiting for the sweep's lock on the request would be the deadlock (PostgreSQL detects it after
+        // a second, and one of the two is rolled back): refuse to wait at all.
+        await sql`SET LOCAL lock_timeout = '300ms'`.execute(tx);
+        await appendAudit(tx, { mspId: 'northwind', requestId, actor: 'test', event: 'test.writes_about_the_request', data: {}, at });
+      });
+    expect(await sweep!).toBe(1);
+    const final = await sb.waitForRequest(requestId, FINAL, 30_000);
+    expect([final.state, final.outcome]).toEqual(['replied', 'expired']);
+    await expectChainIntact();
+  });
+});
+
+/** Wait until another backend runs a statement like `query` and waits for `waitEventType` (e.g. a lock). */
+async function waitForBackend(query: string, waitEventType: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const found = await sql<{ pid: number }>`
+      SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE ${query} AND wait_event_type = ${waitEventType}`.execute(db());
+    if (found.rows.length > 0) return;
+    await sleep(25);
+  }
+  throw new Error(`no backend ran ${query} waiting for ${waitEventType} within 5 s`);
+}
 
 describe('the expiry sweep racing a decision at the instant of expiry', () => {
   // Distinct employee and group for each: every approved add is a change of its own.
