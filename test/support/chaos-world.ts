@@ -208,7 +208,7 @@ export class Approver {
     if (waiting.length === 0) return;
     // All statuses: a decision whose answer was lost (the API was killed after committing it) is no
     // longer pending, and must still be found to be retried (409) and recognised as made.
-    const listed = await http<{ approvals?: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', `${base}/api/approvals?status=all&limit=500`, {
+    const listed = await http<{ approvals?: { id: string; request_id: string; kind: string; status: string; plan_hash: string }[] }>('GET', `${base}/api/approvals?status=all&limit=500`, {
       token: this.options.tokens.technician,
       timeoutMs: 5_000,
     });
@@ -220,7 +220,9 @@ export class Approver {
     const mails = mail.status === 200 ? mail.body : [];
     for (const p of waiting) {
       const e = expectationOf(p.spec.kind);
-      const technicianApproval = listed.body.approvals?.find((a) => a.request_id === p.requestId && a.kind === 'technician');
+      // The pending one when there is one (a request may be asked again), else the one decided already.
+      const technicianApprovals = listed.body.approvals?.filter((a) => a.request_id === p.requestId && a.kind === 'technician') ?? [];
+      const technicianApproval = technicianApprovals.find((a) => a.status === 'pending') ?? technicianApprovals[0];
       const managerFirst = this.options.managerFirst(p);
       if (e.manager && !p.managerDone && (managerFirst || p.technicianDone || e.technician === 'cancelled')) {
         const subjectMarker = `[ref ${mailMarker(`${p.requestId}:manager-mail`)}]`;
