@@ -70,7 +70,8 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
 
 function statusSentence(status: string): string {
   if (status === 'expired') return 'This approval request expired (24 hours after it was sent); nothing was changed.';
-  return `This link was already used: the approval is ${status}. Nothing more is needed from you.`;
+  if (status === 'cancelled') return 'A technician already denied this request, so your approval is no longer needed. Nothing was changed.';
+  return `This link was already used: you ${status === 'approved' ? 'approved' : 'declined'} the request. Nothing more is needed from you.`;
 }
 
 function errorPage(reply: FastifyReply, error: unknown) {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { ManualClock } from '../core/clock.ts';
 import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../integrations/connectwise/emulator-data.ts';
@@ -77,6 +78,39 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { db } = service.ctx;
   const tokens = new Map<string, string>();
 
+  /**
+   * A wait's limit counts from the last time the engine moved anything (a request or a message
+   * changed, an audit row was written), not from its start: on a machine busy with other work
+   * everything is slower, not stuck. A wait fails after `quietMs` without progress, or at a backstop
+   * of twenty times that.
+   */
+  const progressDeadline = (quietMs: number) => {
+    const started = Date.now();
+    let deadline = started + quietMs;
+    let lastMark = '';
+    let lastLook = 0;
+    return {
+      async passed(): Promise<boolean> {
+        const now = Date.now();
+        if (now - lastLook >= 500) {
+          lastLook = now;
+          const mark = await engineProgressMark();
+          if (mark !== lastMark) {
+            lastMark = mark;
+            deadline = Math.max(deadline, now + quietMs);
+          }
+        }
+        return now > deadline || now - started > quietMs * 20;
+      },
+    };
+  };
+  const engineProgressMark = async (): Promise<string> => {
+    const row = await sql<{ audit: string | null; outbox: string | null }>`
+      SELECT (SELECT count(*)::text FROM audit_log) AS audit,
+             (SELECT count(*)::text || ':' || coalesce(sum(attempts), 0)::text FROM outbox) AS outbox`.execute(db);
+    return `${row.rows[0]?.audit}/${row.rows[0]?.outbox}`;
+  };
+
   const sandbox: Sandbox = {
     service,
     emulators,
@@ -95,33 +129,33 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return ticket.id;
     },
     async requestForTicket(ticketId, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
+      const waiting = progressDeadline(timeoutMs);
+      while (!(await waiting.passed())) {
         const row = await db.selectFrom('requests').selectAll().where('external_ref', '=', String(ticketId)).executeTakeFirst();
         if (row) return row;
         await sleep(25);
       }
-      throw new Error(`no request was created for ticket ${ticketId} within ${timeoutMs} ms`);
+      throw new Error(`no request was created for ticket ${ticketId} within ${timeoutMs} ms without progress`);
     },
     async waitForRequest(requestId, done, timeoutMs = 20_000) {
       const check = Array.isArray(done) ? (row: RequestRow) => done.includes(row.state) : done;
-      const deadline = Date.now() + timeoutMs;
+      const waiting = progressDeadline(timeoutMs);
       let last: RequestRow | undefined;
-      while (Date.now() < deadline) {
+      while (!(await waiting.passed())) {
         last = await db.selectFrom('requests').selectAll().where('id', '=', requestId).executeTakeFirst();
         if (last && check(last)) return last;
         await sleep(25);
       }
-      throw new Error(`request ${requestId} did not get there in ${timeoutMs} ms (state ${last?.state}, outcome ${last?.outcome}, error ${last?.last_error})`);
+      throw new Error(`request ${requestId} did not get there in ${timeoutMs} ms without progress (state ${last?.state}, outcome ${last?.outcome}, error ${last?.last_error})`);
     },
     async waitForDelivered(requestId, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
+      const waiting = progressDeadline(timeoutMs);
+      while (!(await waiting.passed())) {
         const pending = await db.selectFrom('outbox').select('id').where('request_id', '=', requestId).where('status', '=', 'pending').executeTakeFirst();
         if (!pending) return;
         await sleep(25);
       }
-      throw new Error(`messages of request ${requestId} were not delivered in ${timeoutMs} ms`);
+      throw new Error(`messages of request ${requestId} were not delivered in ${timeoutMs} ms without progress`);
     },
     async tokenFor(email) {
       const cached = tokens.get(email);
