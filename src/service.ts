@@ -12,7 +12,7 @@ import { IntegrationRegistry } from './integrations/registry.ts';
 import type { Logger } from './logger.ts';
 import { BuiltinPlanner } from './planner/builtin.ts';
 import type { Planner } from './planner/types.ts';
-import { SecretBox } from './secrets.ts';
+import { SecretBox, type SecretKeys } from './secrets.ts';
 import { type DbHandle, migrate, openDb } from './store/db.ts';
 import { DEMO_PASSWORD, type EmulatorEndpoints, pointAtEmulators, seedDemoWorld } from './world/seed.ts';
 import type { World } from './world/fixture.ts';
@@ -25,7 +25,7 @@ export interface ServiceOptions {
   databaseUrl: string;
   /** Describes the database on the home page (never the password). */
   databaseLabel: string;
-  secretKey: Buffer;
+  secretKey: SecretKeys;
   logger: Logger;
   clock?: Clock;
   planner?: Planner;

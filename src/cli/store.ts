@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { loadSecretKey } from '../secrets.ts';
+import { loadSecretKeys, type SecretKeys } from '../secrets.ts';
 import { openEmbeddedPostgres, prepareDataFolder } from '../store/embedded.ts';
 
 /**
@@ -10,14 +10,15 @@ import { openEmbeddedPostgres, prepareDataFolder } from '../store/embedded.ts';
 export interface OpenedStore {
   url: string;
   label: string;
-  secretKey: Buffer;
+  /** The keyring: from the environment, or the data folder's key file (read again when a rotation changes it). */
+  secretKey: SecretKeys;
   close(): Promise<void>;
 }
 
 export async function openStore(config: Config, logger: Logger): Promise<OpenedStore> {
   // First, before anything is written: as root, a data folder the embedded server cannot reach stops here.
   await prepareDataFolder(config.dataDir, { embedded: !config.databaseUrl });
-  const secretKey = await loadSecretKey(process.env, config.dataDir);
+  const secretKey = await loadSecretKeys(process.env, config.dataDir);
   if (config.databaseUrl) {
     return { url: config.databaseUrl, label: `PostgreSQL at ${redactUrl(config.databaseUrl)}`, secretKey, close: async () => {} };
   }

@@ -11,6 +11,7 @@ import { startService, type Service } from '../service.ts';
 import type { RequestRow } from '../store/schema.ts';
 import { loadDemoWorld, type World } from '../world/fixture.ts';
 import { randomBytes } from 'node:crypto';
+import type { SecretKeys } from '../secrets.ts';
 
 /**
  * A whole deskhand on one database with the built-in emulators and the demo world, and a clock that
@@ -47,7 +48,7 @@ export interface SandboxOptions {
   /** The in-process worker: `false` runs the API and webhooks only (workers run elsewhere); default a fast-polling worker. */
   worker?: false | WorkerOptions;
   /** The key that encrypts credentials (default: a random one); other processes sharing the database need the same. */
-  secretKey?: Buffer;
+  secretKey?: SecretKeys;
   /** Emulators already running with this world (e.g. with added latency); the sandbox does not close them. */
   emulators?: RunningEmulators;
   planner?: Planner;

@@ -269,7 +269,7 @@ describe('SecretBox', () => {
     const b = box.encrypt('the same secret');
     expect(a).not.toBe(b);
     expect(a).not.toContain('the same secret');
-    expect(a.startsWith('v1.')).toBe(true);
+    expect(a.startsWith('v2.')).toBe(true);
   });
 
   it('refuses a tampered ciphertext, a tampered tag, another key and a foreign string', () => {
