@@ -9,6 +9,7 @@ import type { Db } from '../store/db.ts';
 import type { IntegrationRow } from '../store/schema.ts';
 import { ConnectWiseChannel } from './connectwise/channel.ts';
 import { ConnectWiseClient } from './connectwise/client.ts';
+import { baseUrlProblem, DEVELOPMENT_LOOPBACK_SETTING } from './http.ts';
 import { GraphClient, markedSubject } from './m365/client.ts';
 import { M365DiagnosisReader, type ReadCallHook, type ReaderOptions } from './m365/reader.ts';
 import { M365ToolRunner, type ToolResult } from './m365/runner.ts';
@@ -157,7 +158,7 @@ export class IntegrationRegistry {
     const config = row.config as Record<string, string>;
     const secrets = this.secretsOf(row);
     return new ConnectWiseClient({
-      siteUrl: requireValue(config['siteUrl'], 'siteUrl'),
+      siteUrl: requireValue(configuredUrl(row, 'siteUrl'), 'siteUrl'),
       codebase: config['codebase'] ?? 'v4_6_release/',
       companyId: requireValue(config['companyId'], 'companyId'),
       publicKey: requireValue(config['publicKey'], 'publicKey'),
@@ -198,12 +199,14 @@ export class IntegrationRegistry {
     if (cached && cached.version === version) return cached.value;
     const config = row.config as Record<string, string>;
     const secrets = this.secretsOf(row);
+    const graphBaseUrl = configuredUrl(row, 'graphBaseUrl');
+    const loginBaseUrl = configuredUrl(row, 'loginBaseUrl');
     const graph = new GraphClient({
       tenantId: requireValue(config['tenantId'], 'tenantId'),
       clientId: requireValue(config['clientId'], 'clientId'),
       clientSecret: requireValue(secrets['clientSecret'], 'clientSecret'),
-      ...(config['graphBaseUrl'] ? { graphBaseUrl: config['graphBaseUrl'] } : {}),
-      ...(config['loginBaseUrl'] ? { loginBaseUrl: config['loginBaseUrl'] } : {}),
+      ...(graphBaseUrl ? { graphBaseUrl } : {}),
+      ...(loginBaseUrl ? { loginBaseUrl } : {}),
     });
     const value = { graph };
     this.identityCache.set(row.id, { version, value });
@@ -249,6 +252,22 @@ export function identityRuntime(integrationId: string, graph: GraphClient, polic
     },
     mailAlreadySent: async (from, subject, marker) => (await graph.findSentMail(from, markedSubject(subject, marker))).length > 0,
   };
+}
+
+/**
+ * A base URL from an integration's settings, held to the outbound rule before a client is built
+ * with it: https only; http:// to a loopback address only when the row carries the development
+ * setting (`developmentLoopback: true`), which only the demo world's seeding writes for the
+ * built-in emulators. The error names the integration and the field, never the value.
+ */
+function configuredUrl(row: IntegrationRow, field: string): string | undefined {
+  const config = row.config as Record<string, unknown>;
+  const value = config[field];
+  if (value === undefined || value === null || value === '') return undefined;
+  const problem =
+    typeof value === 'string' ? baseUrlProblem(value, { developmentLoopback: config[DEVELOPMENT_LOOPBACK_SETTING] === true }) : 'must be an https:// URL (it is not text)';
+  if (problem) throw new DeskhandError('config', `integration ${row.name} (${row.kind}): its ${field} ${problem}`, { details: { integrationId: row.id, field } });
+  return value as string;
 }
 
 function requireValue(value: string | undefined, name: string): string {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { policyRefusal } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
 import { emulatorApiCredentials } from '../integrations/connectwise/emulator-data.ts';
+import { DEVELOPMENT_LOOPBACK_SETTING } from '../integrations/http.ts';
 import { emulatorAppCredentials } from '../integrations/m365/emulator-tenant.ts';
 import type { Logger } from '../logger.ts';
 import { randomToken, type SecretBox } from '../secrets.ts';
@@ -21,6 +22,14 @@ export interface EmulatorEndpoints {
   /** Microsoft identity platform base URL (token endpoint host). */
   login: string;
 }
+
+/**
+ * The settings that mark an integration as pointing at a built-in emulator: `emulated` (moved to the
+ * emulators' current addresses on every start) and the development setting that lets its base URLs
+ * be http:// on loopback, where the emulators listen (src/integrations/http.ts, baseUrlProblem). Only
+ * this file writes them; no API does.
+ */
+const EMULATED = { emulated: true, [DEVELOPMENT_LOOPBACK_SETTING]: true } as const;
 
 /**
  * Load the demo world into an empty database: MSPs, users (demo password), clients, their
@@ -73,7 +82,7 @@ export async function seedDemoWorld(
               companyId: credentials.companyId,
               publicKey: credentials.publicKey,
               apiMemberIdentifier: credentials.memberIdentifier,
-              emulated: true,
+              ...EMULATED,
             }),
             secrets_encrypted: secrets.encryptJson({ privateKey: credentials.privateKey, clientId: credentials.clientId, webhookSecret: randomToken(24) }),
             created_at: at,
@@ -108,7 +117,7 @@ export async function seedDemoWorld(
           client_id: clientId,
           kind: 'm365',
           name: `Microsoft 365 (${client.name})`,
-          config: json({ tenantId: app.tenantId, clientId: app.clientId, graphBaseUrl: endpoints.graph, loginBaseUrl: endpoints.login, emulated: true }),
+          config: json({ tenantId: app.tenantId, clientId: app.clientId, graphBaseUrl: endpoints.graph, loginBaseUrl: endpoints.login, ...EMULATED }),
           secrets_encrypted: secrets.encryptJson({ clientSecret: app.clientSecret }),
           created_at: at,
           updated_at: at,
@@ -161,7 +170,10 @@ function checkToolPolicies(world: World): void {
   if (problems.length > 0) throw new Error(`the world's tool policies cannot be loaded: ${problems.join('; ')}`);
 }
 
-/** Point the emulated integrations at the emulators' current addresses (they move between runs). */
+/**
+ * Point the emulated integrations at the emulators' current addresses (they move between runs); a
+ * world loaded before the development setting existed gets it here.
+ */
 export async function pointAtEmulators(db: Db, endpoints: EmulatorEndpoints, at: Date): Promise<void> {
   const rows = await db.selectFrom('integrations').select(['id', 'kind', 'config']).execute();
   for (const row of rows) {
@@ -169,9 +181,9 @@ export async function pointAtEmulators(db: Db, endpoints: EmulatorEndpoints, at:
     if (config['emulated'] !== true) continue;
     const next =
       row.kind === 'connectwise'
-        ? { ...config, siteUrl: endpoints.connectwise }
+        ? { ...config, siteUrl: endpoints.connectwise, ...EMULATED }
         : row.kind === 'm365'
-          ? { ...config, graphBaseUrl: endpoints.graph, loginBaseUrl: endpoints.login }
+          ? { ...config, graphBaseUrl: endpoints.graph, loginBaseUrl: endpoints.login, ...EMULATED }
           : config;
     if (JSON.stringify(next) === JSON.stringify(config)) continue;
     await db.updateTable('integrations').set({ config: json(next), updated_at: at }).where('id', '=', row.id).execute();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
-import { backoffMs, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse, isTimeout } from '../http.ts';
+import { backoffMs, baseUrlProblem, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse, isTimeout } from '../http.ts';
 import { condition } from './conditions.ts';
 import {
   boardSchema,
@@ -52,8 +52,18 @@ const DEFAULT_MAX_INLINE_WAIT_MS = 2_000;
  */
 const LANDED_NOTE_WINDOW_MS = 2 * 60_000;
 
+/**
+ * The signing-key fetch answers an unauthenticated callback, inline: a key is a short string, and the
+ * callback waits for it (ConnectWise sends it again if we do not answer in time).
+ */
+export const SIGNING_KEY_FETCH_LIMITS = { maxResponseBytes: 64 * 1024, timeoutMs: 5_000, maxAttempts: 2 } as const;
+
 const configSchema = z.object({
-  siteUrl: z.string().refine(isHttpUrl, 'must be an http(s) URL such as https://api-na.myconnectwise.net'),
+  // https, or http to loopback (the emulator); whether configuration may name loopback is the registry's rule.
+  siteUrl: z.string().superRefine((value, ctx) => {
+    const problem = baseUrlProblem(value, { developmentLoopback: true });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   codebase: z.string().optional(),
   companyId: z.string().trim().min(1, 'is required'),
   publicKey: z.string().trim().min(1, 'is required'),
@@ -81,6 +91,8 @@ export interface ConnectWiseClientOptions {
   /** Safety stop for runaway pagination. */
   maxPages?: number;
   fetchImpl?: typeof fetch;
+  /** The largest API answer read (default 10 MiB, HttpClient's). */
+  maxResponseBytes?: number;
 }
 
 export interface ListQuery {
@@ -174,7 +186,7 @@ export class ConnectWiseClient {
     const shared: Omit<HttpClientOptions, 'baseUrl' | 'headers'> = {
       system: SYSTEM,
       describeError: (status, body) => this.redact(describeConnectWiseError(status, body)),
-      ...pickDefined(options, ['timeoutMs', 'maxAttempts', 'maxInlineWaitMs', 'fetchImpl']),
+      ...pickDefined(options, ['timeoutMs', 'maxAttempts', 'maxInlineWaitMs', 'fetchImpl', 'maxResponseBytes']),
     };
     const api: HttpClientOptions = { ...shared, baseUrl: this.apiBaseUrl, headers: () => ({ authorization, clientId: parsed.clientId }) };
     this.http = new HttpClient(api);
@@ -184,8 +196,16 @@ export class ConnectWiseClient {
       maxInlineWaitMs: options.maxInlineWaitMs ?? DEFAULT_MAX_INLINE_WAIT_MS,
     };
     // The signing-key URL lives outside apis/3.0 and needs no API keys; it only ever goes to the
-    // configured site (checked in fetchSigningKey), so the clientId may travel with it.
-    this.keyHttp = new HttpClient({ ...shared, baseUrl: this.siteUrl, headers: () => ({ clientId: parsed.clientId }) });
+    // configured site (checked in fetchSigningKey), so the clientId may travel with it. An
+    // unauthenticated callback names it, so the fetch is small and short (SIGNING_KEY_FETCH_LIMITS).
+    this.keyHttp = new HttpClient({
+      ...shared,
+      baseUrl: this.siteUrl,
+      headers: () => ({ clientId: parsed.clientId }),
+      maxResponseBytes: SIGNING_KEY_FETCH_LIMITS.maxResponseBytes,
+      timeoutMs: Math.min(options.timeoutMs ?? SIGNING_KEY_FETCH_LIMITS.timeoutMs, SIGNING_KEY_FETCH_LIMITS.timeoutMs),
+      maxAttempts: Math.min(options.maxAttempts ?? SIGNING_KEY_FETCH_LIMITS.maxAttempts, SIGNING_KEY_FETCH_LIMITS.maxAttempts),
+    });
   }
 
   // --- tickets ---------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ import { type ConnectWiseTicket, ticketSchema } from './schemas.ts';
 
 export const SIGNATURE_HEADER = 'x-content-signature';
 
+/**
+ * The longest signing-key URL a callback may name. ConnectWise's are about 150 characters; the
+ * URL keys the cache of signing keys, so a longer one is refused before it is fetched or kept.
+ */
+export const MAX_KEY_URL_LENGTH = 2048;
+
 export type CallbackAction = 'added' | 'updated' | 'deleted';
 
 /** A parsed callback, with ConnectWise's inconsistent key casing (MessageId/MessageID) resolved. */
@@ -220,6 +226,9 @@ export async function verifyCallbackSignature(input: VerifyCallbackInput): Promi
   const presented = headerValue(input.signatureHeader);
   if (presented === undefined) {
     throw new DeskhandError('unauthorized', `The ConnectWise callback has no ${SIGNATURE_HEADER} header; refusing it.`);
+  }
+  if (input.keyUrl.length > MAX_KEY_URL_LENGTH) {
+    throw new DeskhandError('unauthorized', `The callback names a signing-key URL longer than ${MAX_KEY_URL_LENGTH} characters; refusing it.`);
   }
   assertKeyUrlOnSite(input.keyUrl, input.configuredSiteUrl);
   const cache = input.cache ?? defaultSigningKeyCache;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AuthMethod, DirectoryGroup, DirectoryUser, GroupKind, SubscribedSku } from '../../core/directory.ts';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
-import { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
+import { baseUrlProblem, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
 
 /**
  * A Microsoft Graph v1.0 client for one client tenant, app-only (OAuth2 client credentials). It
@@ -18,19 +18,28 @@ export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 /** The fixed id of the password method in every tenant (Graph docs, resetPassword). */
 export const PASSWORD_METHOD_ID = '28c10230-6103-485e-b985-444c60001490';
 
+/**
+ * A base URL the token and the client secret are sent to: https, or http to loopback (the emulator).
+ * Whether configuration may name loopback is the registry's rule (src/integrations/registry.ts).
+ */
+const baseUrl = z.string().superRefine((value, ctx) => {
+  const problem = baseUrlProblem(value, { developmentLoopback: true });
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const configSchema = z.object({
   tenantId: z.string().trim().min(1, 'tenantId is required'),
   clientId: z.string().trim().min(1, 'clientId is required'),
   clientSecret: z.string().min(1, 'clientSecret is required'),
-  graphBaseUrl: z.url().default(GRAPH_BASE_URL),
-  loginBaseUrl: z.url().default(LOGIN_BASE_URL),
+  graphBaseUrl: baseUrl.default(GRAPH_BASE_URL),
+  loginBaseUrl: baseUrl.default(LOGIN_BASE_URL),
   /** `$top` on collections; Graph allows up to 999 directory objects a page. */
   pageSize: z.number().int().min(1).max(999).default(999),
 });
 
 export type GraphClientConfig = z.input<typeof configSchema> & {
   /** Transport knobs passed to the shared HttpClient (tests shorten waits; production keeps defaults). */
-  http?: Pick<HttpClientOptions, 'timeoutMs' | 'maxAttempts' | 'maxInlineWaitMs' | 'fetchImpl'>;
+  http?: Pick<HttpClientOptions, 'timeoutMs' | 'maxAttempts' | 'maxInlineWaitMs' | 'fetchImpl' | 'maxResponseBytes'>;
 };
 
 export interface SkuAssignment {
