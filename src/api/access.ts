@@ -1,0 +1,185 @@
+/**
+ * Who may call what: every HTTP route the service registers, with the answer each kind of caller
+ * gets to a well-formed request, and which of its parameters name objects that belong to one MSP.
+ *
+ * This is the one place to look. The routes enforce it themselves (`requireUser`, `requireAdmin`,
+ * the MSP in every query); `test/security/roles.test.ts` starts the service and holds every
+ * registered route to its row here (a route without a row fails it), and
+ * `test/security/tenants.test.ts` sends every parameter named here another MSP's ids. The README's
+ * table "Who may do what" is generated from this list.
+ */
+
+export const CALLERS = ['msp_admin', 'msp_technician', 'msp_billing', 'signed_out', 'api_token'] as const;
+/**
+ * A signed-in user of each role (by session cookie), nobody, and a personal API token. A token acts
+ * with its user's role: the `api_token` column is an `msp_admin`'s token, and a technician's or
+ * billing user's token is answered as their cookie column.
+ */
+export type Caller = (typeof CALLERS)[number];
+
+/** Objects that belong to one MSP: another MSP's id answers as if it did not exist. */
+export const TENANT_OBJECTS = ['client', 'request', 'approval', 'integration', 'user'] as const;
+export type TenantObject = (typeof TENANT_OBJECTS)[number];
+
+/** Route parameters that name no MSP's object. */
+export type OtherParameter =
+  /** A plan step's position in its request (0, 1, …). */
+  | 'step-index'
+  /** A tool's name, e.g. `m365.revoke_sessions`. */
+  | 'tool'
+  /** The single-use token of a manager's approval link (it names its approval and is signed). */
+  | 'manager-link'
+  /** The per-integration secret in a webhook URL. */
+  | 'webhook-secret';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * What a successful call uses up, so that each caller allowed to make it needs one of its own:
+ * a pending technician approval (decided), a manager link (used once), a temporary password (shown
+ * once, to the technician who approved the request), the caller's session (ended).
+ */
+export type UsesUp = 'technician-approval' | 'manager-link' | 'temporary-password' | 'session';
+
+export interface RouteAccess {
+  method: HttpMethod;
+  /** The route pattern as registered with Fastify (`:name` parameters). */
+  url: string;
+  /** Who may, in words (the README's last column). */
+  who: string;
+  /** The status each caller gets for a well-formed request about an object of their own MSP. */
+  answers: Record<Caller, number>;
+  /** Every path parameter, and what it names. */
+  params?: Record<string, TenantObject | OtherParameter>;
+  /** Body fields that name an MSP's objects (each must answer 404 with another MSP's id). */
+  bodyIds?: Record<string, TenantObject>;
+  /** Query fields that name an MSP's objects: filters, which find nothing of another MSP's. */
+  queryIds?: Record<string, TenantObject>;
+  /** A request body a caller with the right may send. */
+  example?: { json: Record<string, unknown> } | { form: Record<string, string> };
+  usesUp?: UsesUp;
+  /**
+   * The status a signed-in user of one MSP gets with another MSP's ids, whatever their role: 404
+   * (the same as an id that does not exist) unless said otherwise.
+   */
+  crossTenant?: number;
+}
+
+const OK_FOR_ALL = { msp_admin: 200, msp_technician: 200, msp_billing: 200, signed_out: 200, api_token: 200 } as const;
+const SIGNED_IN = { msp_admin: 200, msp_technician: 200, msp_billing: 200, signed_out: 401, api_token: 200 } as const;
+const APPROVERS = { msp_admin: 200, msp_technician: 200, msp_billing: 403, signed_out: 401, api_token: 200 } as const;
+const ADMINS = { msp_admin: 200, msp_technician: 403, msp_billing: 403, signed_out: 401, api_token: 200 } as const;
+
+export const ROUTE_ACCESS: readonly RouteAccess[] = [
+  { method: 'GET', url: '/', who: 'anyone: the home page', answers: OK_FOR_ALL },
+  { method: 'GET', url: '/healthz', who: 'anyone', answers: OK_FOR_ALL },
+  { method: 'GET', url: '/api/openapi.json', who: 'anyone: the API description', answers: OK_FOR_ALL },
+
+  { method: 'POST', url: '/api/session', who: 'anyone with an email and password', answers: OK_FOR_ALL },
+  { method: 'DELETE', url: '/api/session', who: 'anyone (ends the session of the cookie sent, if any)', answers: OK_FOR_ALL, usesUp: 'session' },
+  { method: 'GET', url: '/api/me', who: 'every signed-in user', answers: SIGNED_IN },
+
+  { method: 'GET', url: '/api/requests', who: "every signed-in user, their MSP's requests (billing: what happened, never why)", answers: SIGNED_IN, queryIds: { client: 'client' } },
+  { method: 'GET', url: '/api/requests/:id', who: 'every signed-in user (billing: what happened, never why)', answers: SIGNED_IN, params: { id: 'request' } },
+  {
+    method: 'POST',
+    url: '/api/requests/:id/steps/:index/temporary-password',
+    who: 'only the technician or admin who approved the request, once',
+    answers: APPROVERS,
+    params: { id: 'request', index: 'step-index' },
+    usesUp: 'temporary-password',
+  },
+  { method: 'GET', url: '/api/audit/verify', who: "every signed-in user, their MSP's audit chain", answers: SIGNED_IN },
+
+  { method: 'GET', url: '/api/approvals', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN },
+  { method: 'GET', url: '/api/approvals/:id', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN, params: { id: 'approval' } },
+  {
+    method: 'POST',
+    url: '/api/approvals/:id/decision',
+    who: 'msp_technician, msp_admin; never on their own request',
+    answers: APPROVERS,
+    params: { id: 'approval' },
+    example: { json: { decision: 'approve' } },
+    usesUp: 'technician-approval',
+  },
+
+  { method: 'GET', url: '/api/clients', who: 'every signed-in user', answers: SIGNED_IN },
+  {
+    method: 'PATCH',
+    url: '/api/clients/:id',
+    who: 'msp_admin',
+    answers: ADMINS,
+    params: { id: 'client' },
+    example: { json: { operatingMode: 'inherit' } },
+  },
+  { method: 'PATCH', url: '/api/msp', who: 'msp_admin', answers: ADMINS, example: { json: { defaultOperatingMode: 'execute' } } },
+  { method: 'GET', url: '/api/integrations', who: 'every signed-in user (never credentials)', answers: SIGNED_IN },
+  { method: 'GET', url: '/api/integrations/:id/policies', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'integration' } },
+  {
+    method: 'PUT',
+    url: '/api/integrations/:id/policies/:tool',
+    who: 'msp_admin',
+    answers: ADMINS,
+    params: { id: 'integration', tool: 'tool' },
+    example: { json: { policy: 'auto' } },
+  },
+
+  {
+    method: 'GET',
+    url: '/approvals/manager/:link',
+    who: 'whoever holds the link (the manager); a session or token adds nothing',
+    answers: OK_FOR_ALL,
+    params: { link: 'manager-link' },
+  },
+  {
+    method: 'POST',
+    url: '/approvals/manager/:link',
+    who: 'whoever holds the link, once',
+    answers: OK_FOR_ALL,
+    params: { link: 'manager-link' },
+    example: { form: { decision: 'approve' } },
+    usesUp: 'manager-link',
+  },
+  {
+    method: 'POST',
+    url: '/webhooks/connectwise/:integrationId/:secret',
+    who: 'ConnectWise: the URL\'s secret and a signed body; a session or token adds nothing',
+    // A signed callback about a ticket that starts nothing (an update): accepted, nothing created.
+    answers: { msp_admin: 202, msp_technician: 202, msp_billing: 202, signed_out: 202, api_token: 202 },
+    params: { integrationId: 'integration', secret: 'webhook-secret' },
+    // A webhook answers every URL it does not know alike, whoever sends it.
+    crossTenant: 401,
+  },
+];
+
+export function routeKey(method: string, url: string): string {
+  return `${method.toUpperCase()} ${url}`;
+}
+
+/**
+ * The row for a registered route. Fastify answers HEAD for every GET route: it is held to its GET
+ * row.
+ */
+export function accessOf(method: string, url: string): RouteAccess | undefined {
+  const asked = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
+  return ROUTE_ACCESS.find((row) => row.method === asked && row.url === url);
+}
+
+const COLUMN_TITLES: Record<Caller, string> = {
+  msp_admin: '`msp_admin`',
+  msp_technician: '`msp_technician`',
+  msp_billing: '`msp_billing`',
+  signed_out: 'signed out',
+  api_token: 'API token',
+};
+
+/** The README's table, generated from `ROUTE_ACCESS`. */
+export function roleTableMarkdown(): string {
+  const head = ['route', ...CALLERS.map((caller) => COLUMN_TITLES[caller]), 'who may'];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
+  for (const row of ROUTE_ACCESS) {
+    const cells = [`\`${row.method} ${row.url}\``, ...CALLERS.map((caller) => String(row.answers[caller])), row.who.replaceAll('|', '\\|')];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}

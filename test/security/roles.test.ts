@@ -1,0 +1,243 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessOf, CALLERS, type Caller, ROUTE_ACCESS, type RouteAccess, roleTableMarkdown, routeKey } from '../../src/api/access.ts';
+import { HOUR_MS } from '../../src/core/clock.ts';
+import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
+import { FINAL } from '../../src/demo/stories.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { DEMO_PASSWORD } from '../../src/world/seed.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { readmeRoleTable } from '../support/security-readme.ts';
+import {
+  type Call,
+  changedTables,
+  type Credentials,
+  type DualApprovalRequest,
+  databaseDigest,
+  openDualApprovalRequests,
+  pathParams,
+  type RegisteredRoute,
+  registeredRoutes,
+  SignedCallbacks,
+  send,
+  settle,
+  signIn,
+} from '../support/security-surface.ts';
+
+/**
+ * The role matrix (issue 7, part 2): every route the running service registered × every kind of
+ * caller gets the answer `src/api/access.ts` says, for a well-formed request about an object of the
+ * caller's own MSP. A route registered without a row there fails here, so a route added later is
+ * covered without anyone remembering to. A refused call, and every read, leaves the whole database
+ * as it was.
+ *
+ * Callers are Northwind's demo users: Ava (msp_admin), Tom (msp_technician), Ben (msp_billing),
+ * signed in by cookie, nobody, and Ava's personal API token; on routes that need a user, Tom's and
+ * Ben's tokens too (a token acts with its user's role, so they are answered as Tom's and Ben's cookies).
+ */
+const AVA = 'ava.chen@northwind-it.example';
+const TOM = 'tom.rivera@northwind-it.example';
+const BEN = 'ben.okafor@northwind-it.example';
+const PRIYA = 'priya.nair@northwind-it.example';
+
+type Who = Caller | 'technician_token' | 'billing_token';
+const WHO_ORDER: Who[] = [...CALLERS, 'technician_token', 'billing_token'];
+
+let sb: Sandbox;
+let routes: RegisteredRoute[];
+const callers = new Map<Who, Credentials>();
+/** Five forgotten-password requests of Contoso, each waiting for a technician and a manager. */
+let dual: DualApprovalRequest[];
+let callbacks: SignedCallbacks;
+const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '' };
+
+beforeAll(async () => {
+  // No sweep or intake poll of its own: the database changes only when a test makes it.
+  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger, worker: { concurrency: 2, pollMs: 200, sweepMs: HOUR_MS, intakePollMs: 0 } });
+  const db = sb.service.ctx.db;
+  const contoso = await db.selectFrom('clients').select('id').where('slug', '=', 'contoso').executeTakeFirstOrThrow();
+  const m365 = await db.selectFrom('integrations').select('id').where('client_id', '=', contoso.id).where('kind', '=', 'm365').executeTakeFirstOrThrow();
+  const cw = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'northwind').where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
+  Object.assign(ids, { contoso: contoso.id, contosoM365: m365.id, connectwise: cw.id, connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'] });
+  callers.set('msp_admin', await signIn(sb.service.url, AVA));
+  callers.set('msp_technician', await signIn(sb.service.url, TOM));
+  callers.set('msp_billing', await signIn(sb.service.url, BEN));
+  callers.set('signed_out', { kind: 'none' });
+  callers.set('api_token', { kind: 'token', token: await sb.tokenFor(AVA), email: AVA });
+  callers.set('technician_token', { kind: 'token', token: await sb.tokenFor(TOM), email: TOM });
+  callers.set('billing_token', { kind: 'token', token: await sb.tokenFor(BEN), email: BEN });
+  dual = await openDualApprovalRequests(sb, ['megan.bowen@contoso.example', 'alex.wilber@contoso.example', 'patti.fernandez@contoso.example', 'nestor.wilke@contoso.example', 'lidia.holloway@contoso.example']);
+  callbacks = new SignedCallbacks(sb);
+  routes = await registeredRoutes(sb.service.app!);
+}, 240_000);
+
+afterAll(async () => {
+  callbacks?.close();
+  await sb?.close();
+});
+
+describe('the access table', () => {
+  it('has a row for every route the service registered, naming each path parameter, and no row for a route that does not exist', () => {
+    const missing = routes.filter((r) => !accessOf(r.method, r.url)).map((r) => routeKey(r.method, r.url));
+    expect(missing, 'routes registered without a row in src/api/access.ts: add one saying who may call them').toEqual([]);
+    const stale = ROUTE_ACCESS.filter((row) => !routes.some((r) => r.method === row.method && r.url === row.url)).map((row) => routeKey(row.method, row.url));
+    expect(stale, 'rows of src/api/access.ts for routes the service does not register').toEqual([]);
+    const undeclared = routes.flatMap((r) => {
+      const declared = Object.keys(accessOf(r.method, r.url)?.params ?? {});
+      return pathParams(r.url)
+        .filter((p) => !declared.includes(p))
+        .map((p) => `${routeKey(r.method, r.url)} :${p}`);
+    });
+    expect(undeclared, 'path parameters the access table does not say what they name').toEqual([]);
+  });
+
+  it('is the table the README shows under "Who may do what"', () => {
+    expect(readmeRoleTable(), 'README.md: regenerate the table with `npx tsx test/support/security-readme.ts`').toBe(roleTableMarkdown());
+  });
+});
+
+describe('the role matrix', () => {
+  it('notices a change: the digest of the database moves when an allowed write writes', async () => {
+    await settle(sb);
+    const before = await databaseDigest(sb.service.ctx.db);
+    const answer = await send(sb.service.url, callers.get('msp_admin')!, { method: 'PATCH', path: '/api/msp', json: { defaultOperatingMode: 'execute' } });
+    expect(answer.status).toBe(200);
+    expect(changedTables(before, await databaseDigest(sb.service.ctx.db))).toContain('audit_log');
+  });
+
+  it('answers every route × caller as the table says; a refused call or a read changes nothing', async () => {
+    const mismatches: string[] = [];
+    const changes: string[] = [];
+    let calls = 0;
+    let checked = 0;
+    let dirty = true;
+    // A route without a row fails the test above; here every route with one is called.
+    const ordered = routes.filter((r) => accessOf(r.method, r.url)).sort((a, b) => phase(accessOf(a.method, a.url)!) - phase(accessOf(b.method, b.url)!));
+    let currentPhase = 0;
+    for (const route of ordered) {
+      const row = accessOf(route.method, route.url)!;
+      if (phase(row) === 3 && currentPhase < 3) await requestsExecuted(dual.slice(0, 4));
+      currentPhase = phase(row);
+      const whos = callersOf(row);
+      const allowed = whos.filter((who) => expected(row, who) < 400);
+      // Refused callers first, on objects the allowed callers will use up after them.
+      for (const who of [...whos.filter((w) => !allowed.includes(w)), ...allowed]) {
+        const want = expected(row, who);
+        const call = await sampleCall(route, row, who, allowed.indexOf(who));
+        const mustNotChange = want >= 400 || route.method === 'GET' || route.method === 'HEAD';
+        let before: Record<string, string> | null = null;
+        if (mustNotChange) {
+          if (dirty) await settle(sb);
+          dirty = false;
+          before = await databaseDigest(sb.service.ctx.db);
+        }
+        const answer = await send(sb.service.url, callers.get(who)!, call);
+        calls++;
+        if (answer.status !== want) mismatches.push(`${routeKey(route.method, route.url)} as ${who}: ${answer.status}, the table says ${want} (${answer.text.slice(0, 200)})`);
+        if (before) {
+          checked++;
+          const changed = changedTables(before, await databaseDigest(sb.service.ctx.db));
+          if (changed.length > 0) changes.push(`${routeKey(route.method, route.url)} as ${who} (${answer.status}) changed ${changed.join(', ')}`);
+        } else {
+          dirty = true;
+        }
+      }
+    }
+    console.log(`role matrix: ${routes.length} registered routes (${ROUTE_ACCESS.length} rows, HEAD held to GET), ${calls} calls, ${checked} refused calls and reads checked to change nothing`);
+    expect(mismatches).toEqual([]);
+    expect(changes).toEqual([]);
+  }, 240_000);
+});
+
+/** Routes that need a user are also called with a technician's and a billing user's token. */
+function callersOf(row: RouteAccess): Who[] {
+  return WHO_ORDER.filter((who) => (who === 'technician_token' || who === 'billing_token' ? row.answers.signed_out === 401 : true));
+}
+
+function expected(row: RouteAccess, who: Who): number {
+  if (who === 'technician_token') return row.answers.msp_technician;
+  if (who === 'billing_token') return row.answers.msp_billing;
+  return row.answers[who];
+}
+
+/** Routes that use something up run after the others, in the order each prepares the next. */
+function phase(row: RouteAccess): number {
+  return { none: 0, 'technician-approval': 1, 'manager-link': 2, 'temporary-password': 3, session: 4 }[row.usesUp ?? 'none'];
+}
+
+/**
+ * Which of the five requests a call is about. The allowed callers of the decision route decide
+ * requests 1–4 in turn (Ava, Tom, Ava's token, Tom's token), the manager links of 1–5 are used once
+ * each, and the same allowed callers then see the temporary passwords of the requests they approved.
+ * Refused callers go first, on request 5's approval and request 1's password.
+ */
+function slotOf(row: RouteAccess, allowedIndex: number): number {
+  if (allowedIndex >= 0 && row.usesUp) return allowedIndex;
+  return row.usesUp === 'temporary-password' ? 0 : 4;
+}
+
+async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, allowedIndex: number): Promise<Call> {
+  const slot = slotOf(row, allowedIndex);
+  const request = dual[slot]!;
+  let path = route.url;
+  for (const [name, kind] of Object.entries(row.params ?? {})) {
+    let value: string;
+    switch (kind) {
+      case 'client':
+        value = ids.contoso;
+        break;
+      case 'integration':
+        value = route.url.startsWith('/webhooks/connectwise/') ? ids.connectwise : ids.contosoM365;
+        break;
+      case 'request':
+        value = request.requestId;
+        break;
+      case 'approval':
+        value = request.technicianApprovalId;
+        break;
+      case 'user':
+        value = (await sb.service.ctx.db.selectFrom('users').select('id').where('email', '=', TOM).executeTakeFirstOrThrow()).id;
+        break;
+      case 'step-index':
+        value = String(await passwordStepIndex(request.requestId));
+        break;
+      case 'tool':
+        value = 'm365.revoke_sessions';
+        break;
+      case 'manager-link':
+        value = request.managerLinkPath.split('/').pop()!;
+        break;
+      case 'webhook-secret':
+        value = ids.connectwiseSecret;
+        break;
+      default:
+        throw new Error(`no sample for a parameter naming ${kind satisfies never}`);
+    }
+    path = path.replace(`:${name}`, encodeURIComponent(value));
+  }
+  const call: Call = { method: route.method, path };
+  if (route.method === 'HEAD' || route.method === 'GET') return call;
+  if (row.url === '/api/session' && row.method === 'POST') {
+    const credentials = callers.get(who)!;
+    call.json = { email: credentials.kind === 'none' ? PRIYA : credentials.email, password: DEMO_PASSWORD };
+  } else if (row.url.startsWith('/webhooks/connectwise/')) {
+    call.raw = await callbacks.next(request.ticket);
+  } else if (row.example && 'json' in row.example) {
+    call.json = row.example.json;
+  } else if (row.example && 'form' in row.example) {
+    call.form = row.example.form;
+  }
+  return call;
+}
+
+async function passwordStepIndex(requestId: string): Promise<number> {
+  const step = await sb.service.ctx.db.selectFrom('step_executions').select('step_index').where('request_id', '=', requestId).where('tool', '=', 'm365.reset_password').executeTakeFirstOrThrow();
+  return step.step_index;
+}
+
+/** The requests the decision route and the manager links approved have run their reset. */
+async function requestsExecuted(requests: DualApprovalRequest[]): Promise<void> {
+  for (const request of requests) {
+    const final = await sb.waitForRequest(request.requestId, FINAL, 60_000);
+    expect([final.state, final.outcome], `request ${request.requestId}: ${final.last_error}`).toEqual(['replied', 'executed']);
+  }
+}
