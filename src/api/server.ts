@@ -70,7 +70,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     reply.code(500).send({ error: { code: 'internal', message: 'internal error; the details are in the service log' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    // Only the path's first two segments: a mistyped webhook URL or manager link carries its secret further on.
+    const path = request.url.split('?')[0]!.split('/');
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${path.slice(0, 3).join('/')}${path.length > 3 ? '/…' : ''}` } });
   });
 
   app.get('/healthz', { schema: { tags: ['health'], summary: 'Answers ok when the database answers' } }, async (_request, reply) => {

@@ -195,6 +195,8 @@ beforeAll(async () => {
   ];
   for (const [index, result] of forged.entries()) extraResponses.push({ where: `forged callback ${index + 1}`, status: result.status, body: result.responseBody });
   reached['forged webhooks'] = forged.map((f) => f.status).join(',');
+  reached['webhook URL, wrong method'] = String((await fetch(webhookUrl())).status);
+  reached['manager link, wrong method'] = String((await fetch(`${sb.service.url}/approvals/manager/${FORGED_LINK}`, { method: 'PUT' })).status);
   reached['malformed webhook'] = String((await fetch(webhookUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"Action": ' })).status);
 
   // Graph answers 500 three times, then recovers: retried later, then done.
