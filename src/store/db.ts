@@ -5,6 +5,7 @@ import * as initial from './migrations/0001_initial.ts';
 import * as integrationHealth from './migrations/0002_integration_health.ts';
 import * as auditAppend from './migrations/0003_audit_append.ts';
 import * as tenancyKeys from './migrations/0004_tenancy_keys.ts';
+import * as signInLimits from './migrations/0005_sign_in_limits.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -95,6 +96,7 @@ const migrations: Record<string, Migration> = {
   '0002_integration_health': integrationHealth,
   '0003_audit_append': auditAppend,
   '0004_tenancy_keys': tenancyKeys,
+  '0005_sign_in_limits': signInLimits,
 };
 
 class StaticMigrations implements MigrationProvider {

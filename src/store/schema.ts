@@ -219,6 +219,17 @@ export interface IntegrationHealthTable {
   updated_at: Timestamp;
 }
 
+export interface SignInLimitTable {
+  scope: 'address' | 'account';
+  key_hash: string;
+  window_started_at: Timestamp;
+  attempts: number;
+  failures: ColumnType<number, number | undefined, number>;
+  last_failure_at: TimestampNullable;
+  locked_until: TimestampNullable;
+  forget_at: Timestamp;
+}
+
 export interface SettingTable {
   key: string;
   value: Json;
@@ -243,6 +254,7 @@ export interface Database {
   audit_log: AuditLogTable;
   settings: SettingTable;
   integration_health: IntegrationHealthTable;
+  sign_in_limits: SignInLimitTable;
 }
 
 export type RequestRow = Selectable<RequestTable>;
