@@ -32,12 +32,14 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       },
     },
     async (request) => {
-      const user = requireAdmin(request);
+      const user = requireUser(request);
       const { id } = request.params as { id: string };
       const { operatingMode } = request.body as { operatingMode: 'plan' | 'execute' | 'inherit' };
       return inTransaction(ctx.db, async (tx) => {
         const client = await tx.selectFrom('clients').select(['id', 'operating_mode']).where('id', '=', id).where('msp_id', '=', user.mspId).forNoKeyUpdate().executeTakeFirst();
+        // Another MSP's client is answered as one that does not exist, whatever the caller's role.
         if (!client) throw new DeskhandError('not_found', 'no such client');
+        requireAdmin(request);
         await tx.updateTable('clients').set({ operating_mode: operatingMode }).where('id', '=', id).execute();
         await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'client.operating_mode', data: { clientId: id, from: client.operating_mode, to: operatingMode }, at: ctx.clock.now() });
         return { id, operatingMode };
@@ -109,11 +111,13 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       },
     },
     async (request) => {
-      const user = requireAdmin(request);
+      const user = requireUser(request);
       const { id, tool: toolName } = request.params as { id: string; tool: string };
       const body = request.body as { policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval: boolean };
       const integration = await ctx.db.selectFrom('integrations').select(['id', 'kind']).where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
+      // Another MSP's integration is answered as one that does not exist, whatever the caller's role.
       if (!integration) throw new DeskhandError('not_found', 'no such integration');
+      requireAdmin(request);
       const tool = findTool(toolName);
       if (!tool || tool.integration !== integration.kind) throw new DeskhandError('bad_request', `${toolName} is not a tool of this integration`);
       if (body.requireManagerApproval && body.policy !== 'approval_needed') {
