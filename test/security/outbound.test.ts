@@ -8,6 +8,7 @@ import { nonLoopbackAddress, type RecordingServer, startRecordingServer, streamB
 import { silentLogger } from '../../src/logger.ts';
 import { json } from '../../src/store/db.ts';
 import type { IntegrationRow } from '../../src/store/schema.ts';
+import { pointAtEmulators } from '../../src/world/seed.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 /**
@@ -139,6 +140,19 @@ describe('configured base URLs: https, http only on loopback under the developme
     }
     const connectwise = rows.find((r) => r.kind === 'connectwise')!;
     expect((await sb.service.ctx.integrations.connectWiseClient(connectwise).listCallbacks()).length).toBeGreaterThan(0);
+  });
+
+  it('a demo world loaded before the development setting existed gets it on the next start (pointAtEmulators)', async () => {
+    const db = sb.service.ctx.db;
+    const rows = await db.selectFrom('integrations').selectAll().where('msp_id', '!=', HOSTILE_MSP).execute();
+    for (const row of rows) {
+      const { developmentLoopback: _, ...older } = row.config as Record<string, unknown>;
+      await db.updateTable('integrations').set({ config: json(older) }).where('id', '=', row.id).execute();
+    }
+    await pointAtEmulators(db, sb.emulators.endpoints, new Date());
+    sb.service.ctx.integrations.invalidate();
+    const after = await db.selectFrom('integrations').selectAll().where('msp_id', '!=', HOSTILE_MSP).execute();
+    expect(after.map((r) => (r.config as Record<string, unknown>)['developmentLoopback'])).toEqual(rows.map(() => true));
   });
 
   it('refuses http:// to loopback without the development setting: the error names the field, never a secret, and nothing is called', async () => {
@@ -308,6 +322,19 @@ describe('answers are cut off at their limit while they stream in', () => {
     const after = await sb.service.ctx.db.selectFrom('requests').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
   });
+
+  it('a ConnectWise signing key that never comes is given up after two tries of 5 s: the callback is answered, not held', async () => {
+    const site = await server(() => undefined);
+    const row = await integration('connectwise', { siteUrl: site.url, developmentLoopback: true });
+    const started = Date.now();
+    const answer = await postCallback(row, `${site.url}/v4_6_release/system/callbackkey/index.rails?id=slow`);
+    const elapsed = Date.now() - started;
+    expect(answer.status).toBe(503);
+    expect(answer.text).toMatch(/timed out/);
+    expect(site.requests).toHaveLength(2);
+    expect(elapsed).toBeGreaterThanOrEqual(9_000);
+    expect(elapsed).toBeLessThan(14_000);
+  }, 30_000);
 
   it('a ConnectWise callback naming a signing-key URL longer than 2 KiB is refused without fetching it', async () => {
     const site = await server((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"signing_key":"k"}'));
