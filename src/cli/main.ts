@@ -86,6 +86,25 @@ program
   .option('--json', 'print one JSON object')
   .action(async (options: { json?: boolean }) => (await import('./admin.ts')).auditVerify(options));
 
+const secrets = program.command('secrets').description('the keys that encrypt stored credentials: rotate them, see which are still needed');
+secrets
+  .command('rotate')
+  .description('make a new key current and re-encrypt every stored credential under it (safe to rerun after a crash: it finishes the job)')
+  .option('--new-key-env <name>', 'take the new key from this environment variable (required when DESKHAND_SECRET_KEY is set)')
+  .option('--batch-size <n>', 'rows re-encrypted per transaction', '100')
+  .option('--json', 'print one JSON object')
+  .action(async (options: { newKeyEnv?: string; batchSize: string; json?: boolean }) => (await import('./secrets.ts')).rotate(options));
+secrets
+  .command('status')
+  .description('the current key, stored secrets by key, and why each earlier key is still kept')
+  .option('--json', 'print one JSON object')
+  .action(async (options: { json?: boolean }) => (await import('./secrets.ts')).status(options));
+secrets
+  .command('prune')
+  .description('drop earlier keys that nothing needs any more from the key file')
+  .option('--json', 'print one JSON object')
+  .action(async (options: { json?: boolean }) => (await import('./secrets.ts')).prune(options));
+
 program
   .command('ticket')
   .description('open a ticket in the emulated ConnectWise as an employee would (for trying deskhand out)')
