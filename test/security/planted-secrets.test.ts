@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL, playStories, STORIES, type StoryResult } from '../../src/demo/stories.ts';
 import { emulatorApiCredentials } from '../../src/integrations/connectwise/emulator-data.ts';
 import { emulatorAppCredentials } from '../../src/integrations/m365/emulator-tenant.ts';
 import { createLogger } from '../../src/logger.ts';
+import { keyringFromEnvironment } from '../../src/secrets.ts';
 import { registerWebhooks } from '../../src/service.ts';
 import type { RequestRow } from '../../src/store/schema.ts';
 import { setPassword } from '../../src/store/users.ts';
@@ -15,27 +17,35 @@ import { createTestDatabase, databaseKind } from '../support/db.ts';
 
 /**
  * Planted secrets (issue 7, part 3). Known values are planted as every secret deskhand holds or
- * hands out: the key that encrypts credentials and signs links, the ConnectWise keys and webhook
- * secret, the Microsoft 365 client secret, wrong credentials of both, a user's password, and the
- * session, API and link tokens and the temporary password captured where they are legitimately
- * handed out. Then every story of the product page and the error paths (forged webhooks, wrong
- * passwords and tokens, wrong credentials of an integration, Graph answering 500, a step that fails)
- * run with the real logger at debug level, and everything the service wrote or answered is searched
- * for every secret in every form (as is, JSON, URL, form, HTML, hex, base64 and base64url at every
- * alignment).
+ * hands out, then every story of the product page and the error paths run with the real logger at
+ * debug level, and everything the service wrote or answered is searched for every secret in every
+ * form (as is, JSON, URL, form, HTML, hex, base64 and base64url at every byte alignment).
  *
- * Where a secret may legitimately be, it is not searched or it is allowed once:
- * - the webhook secret in the URL ConnectWise calls (its callback registration and deliveries'
- *   URLs: ConnectWise must know it); the callbacks' bodies are searched;
- * - the session token in the Set-Cookie of the sign-in that issued it;
- * - a manager link token in the one mail that carries it to the manager;
- * - the temporary password exactly once: in the answer that reveals it to its technician.
+ * Planted: the keys as an operator sets them (DESKHAND_SECRET_KEY and an earlier key in
+ * DESKHAND_PREVIOUS_SECRET_KEY; the link-signing key derived from the current one is searched too),
+ * the ConnectWise webhook secret, a user's password, and wrong values for a user's password, an API
+ * token, a manager link, the Microsoft 365 client secret and the ConnectWise private key (each used on
+ * an error path). The emulators accept only the credentials they derive from the fixture, so those
+ * are the working credentials planted in the integrations (ConnectWise private key and client id,
+ * each client's Microsoft 365 client secret), and the test checks they are there by decrypting them.
+ * The ConnectWise public key is configuration, not a secret (like a user name), and is not searched.
+ * Captured where they are legitimately handed out: the session token (Set-Cookie of a sign-in),
+ * the CSRF token and its cookie's secret when sign-in returns them, API tokens, the manager links (from the mail in the Graph
+ * emulator), the temporary passwords (from the one answer that reveals each), and the embedded
+ * database's generated password.
+ *
+ * Where a secret may legitimately be, it is not searched or it is allowed:
+ * - the webhook secret in the URL ConnectWise calls: its callback registrations are not searched,
+ *   nor its deliveries' URLs (their bodies are);
+ * - the session token in the Set-Cookie of the sign-in that issued it; the CSRF cookie's secret in
+ *   a Set-Cookie; the CSRF token in the sign-in's answer and in GET /api/session/csrf;
+ * - a manager link in the one mail that carries it to the manager;
+ * - a temporary password exactly once: in the answer that reveals it to its technician.
  * No table column is exempt: encrypted columns (integrations.secrets_encrypted,
  * step_executions.secret_encrypted, an outbox mail's textBox) and hashes (users.password_hash,
  * sessions.id_hash, api_tokens.token_hash, approvals.link_token_hash) are searched like every other,
  * since a ciphertext or a hash cannot hold a planted value in any form checked here: a match there
- * would mean a column holds the plain value after all. That the credentials really are in the
- * encrypted column is checked by decrypting it.
+ * would mean a column holds the plain value after all.
  *
  * The test does not depend on the database: it runs in the embedded pass of CI only (set
  * DESKHAND_TEST_EVERY_DATABASE=1 to run it on a server named by DATABASE_URL).
@@ -49,6 +59,7 @@ const BILLING = 'ben.okafor@northwind-it.example';
 
 // Planted values: each distinctive, each shaped like the real thing.
 const SECRET_KEY = createHash('sha256').update('deskhand planted-secrets test: DESKHAND_SECRET_KEY').digest();
+const PREVIOUS_KEY = createHash('sha256').update('deskhand planted-secrets test: DESKHAND_PREVIOUS_SECRET_KEY').digest();
 const WEBHOOK_SECRET = 'Pl4ntedWebhookSecret-q7Zk2Vx9Lm4Rt8Nw';
 const USER_PASSWORD = 'Planted-user-pa55word!#7Qz';
 const WRONG_USER_PASSWORD = 'Wrong-planted-pa55word?9Km%';
@@ -73,6 +84,7 @@ const reached: Record<string, string> = {};
 const captured = {
   sessionToken: '',
   csrfToken: '',
+  csrfCookie: '',
   apiTokens: [] as string[],
   links: [] as string[],
   temporaryPasswords: [] as string[],
@@ -82,17 +94,33 @@ let revealResponses: RecordedResponse[] = [];
 let cwIntegrationId = '';
 const decryptedCredentials: Record<string, Record<string, string>> = {};
 
-async function api(method: string, path: string, options: { token?: string; cookie?: string; body?: unknown } = {}) {
+/** The cookies the service set (the session's, and its CSRF secret's once that exists), sent back as a browser would. */
+const cookieJar = new Map<string, string>();
+
+function keepCookies(headers: Headers): void {
+  for (const line of headers.getSetCookie()) {
+    const pair = line.split(';')[0]!;
+    const at = pair.indexOf('=');
+    const value = decodeURIComponent(pair.slice(at + 1));
+    if (value) cookieJar.set(pair.slice(0, at).trim(), value);
+    else cookieJar.delete(pair.slice(0, at).trim());
+  }
+}
+
+/** A call to the API by an API token, by the signed-in session's cookies (with its CSRF token), or by nobody. */
+async function api(method: string, path: string, options: { token?: string; session?: boolean; body?: unknown } = {}) {
+  const cookies = [...cookieJar].map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('; ');
   const response = await fetch(`${sb.service.url}${path}`, {
     method,
     headers: {
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.cookie ? { cookie: `deskhand_session=${encodeURIComponent(options.cookie)}` } : {}),
-      ...(options.cookie && captured.csrfToken ? { 'x-csrf-token': captured.csrfToken } : {}),
+      ...(options.session && cookies ? { cookie: cookies } : {}),
+      ...(options.session && captured.csrfToken ? { 'x-csrf-token': captured.csrfToken } : {}),
       ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
     },
     body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
   });
+  if (options.session) keepCookies(response.headers);
   const text = await response.text();
   let body: unknown = text;
   try {
@@ -159,7 +187,9 @@ const webhookUrl = () => `${webhookBase()}/webhooks/connectwise/${cwIntegrationI
 beforeAll(async () => {
   if (!runsHere) return;
   databaseUrl = await createTestDatabase();
-  sb = await startSandbox({ databaseUrl, logger: createLogger({ level: 'debug', destination: log.destination }), secretKey: SECRET_KEY });
+  // The keys as an operator sets them: DESKHAND_SECRET_KEY in base64, an earlier one in hex.
+  const keys = keyringFromEnvironment({ DESKHAND_SECRET_KEY: SECRET_KEY.toString('base64'), DESKHAND_PREVIOUS_SECRET_KEY: PREVIOUS_KEY.toString('hex') })!;
+  sb = await startSandbox({ databaseUrl, logger: createLogger({ level: 'debug', destination: log.destination }), secretKey: keys });
   const { ctx } = sb.service;
 
   // The webhook secret: planted in the integration, and registered with ConnectWise at its URL.
@@ -173,9 +203,14 @@ beforeAll(async () => {
   await setPassword(ctx.db, TECHNICIAN, USER_PASSWORD);
   reached['wrong password'] = String((await api('POST', '/api/session', { body: { email: TECHNICIAN, password: WRONG_USER_PASSWORD } })).status);
   reached['unknown email'] = String((await api('POST', '/api/session', { body: { email: 'nobody@northwind-it.example', password: WRONG_USER_PASSWORD } })).status);
-  const signIn = await api('POST', '/api/session', { body: { email: TECHNICIAN, password: USER_PASSWORD } });
+  const cut = (await fetch(`${sb.service.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"email":"${TECHNICIAN}","password":"${USER_PASSWORD}"` })).status;
+  const typo = (await fetch(`${sb.service.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"email":"${TECHNICIAN}","password":${USER_PASSWORD}}` })).status;
+  const typed = (await api('POST', '/api/session', { body: { email: TECHNICIAN, password: [USER_PASSWORD], extra: USER_PASSWORD } })).status;
+  reached['sign-in, malformed bodies'] = `${cut},${typo},${typed}`;
+  const signIn = await api('POST', '/api/session', { session: true, body: { email: TECHNICIAN, password: USER_PASSWORD } });
   signInResponse = recorder.responses.at(-1);
-  captured.sessionToken = decodeURIComponent(/deskhand_session=([^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')?.[1] ?? '');
+  captured.sessionToken = cookieJar.get('deskhand_session') ?? '';
+  captured.csrfCookie = cookieJar.get('deskhand_csrf') ?? '';
   captured.csrfToken = typeof signIn.body['csrfToken'] === 'string' ? signIn.body['csrfToken'] : '';
   reached['wrong API token'] = String((await api('GET', '/api/me', { token: WRONG_API_TOKEN })).status);
   reached['forged manager link'] = String((await fetch(`${sb.service.url}/approvals/manager/${FORGED_LINK}`)).status);
@@ -198,6 +233,14 @@ beforeAll(async () => {
   reached['webhook URL, wrong method'] = String((await fetch(webhookUrl())).status);
   reached['manager link, wrong method'] = String((await fetch(`${sb.service.url}/approvals/manager/${FORGED_LINK}`, { method: 'PUT' })).status);
   reached['malformed webhook'] = String((await fetch(webhookUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"Action": ' })).status);
+
+  // A failure the webhook does not expect (the database refuses the write): a 500 and an error logged with its stack.
+  await sql`CREATE FUNCTION planted_refuse() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'refused by the planted-secrets test'; END; $fn$`.execute(ctx.db);
+  await sql`CREATE TRIGGER planted_refuse_request BEFORE INSERT ON requests FOR EACH ROW WHEN (NEW.subject = 'PLANTED-BREAK') EXECUTE FUNCTION planted_refuse()`.execute(ctx.db);
+  const broken = await sb.openTicket('contoso', 'lee.gu@contoso.example', 'This ticket cannot be stored', 'PLANTED-BREAK');
+  const unexpected = await sb.emulators.connectwise.forgeCallback({ url: webhookUrl(), signature: 'valid', ticketId: broken, action: 'added', companyId: 'northwind', memberId: 'portal' });
+  extraResponses.push({ where: 'callback the database refuses', status: unexpected.status, body: unexpected.responseBody });
+  reached['webhook, unexpected failure'] = String(unexpected.status);
 
   // Graph answers 500 three times, then recovers: retried later, then done.
   sb.emulators.graph.injectFault({ status: 500, count: 3, pathContains: '/users' });
@@ -226,7 +269,7 @@ beforeAll(async () => {
   const reset = await openRequest('contoso', 'debra.berger@contoso.example', "I forgot my password and can't log in this morning.");
   await sb.waitForRequest(reset, ['awaiting_approval', ...FINAL]);
   await sb.waitForDelivered(reset);
-  const byCookie = { cookie: captured.sessionToken };
+  const byCookie = { session: true };
   const pending = (await api('GET', '/api/approvals', byCookie)).body['approvals'] as { id: string; request_id: string; kind: string; plan_hash: string }[];
   const technician = pending.find((a) => a.request_id === reset && a.kind === 'technician')!;
   reached['reset approved by cookie'] = String((await api('POST', `/api/approvals/${technician.id}/decision`, { ...byCookie, body: { decision: 'approve', planHash: technician.plan_hash } })).status);
@@ -251,7 +294,7 @@ beforeAll(async () => {
   sb.emulators.graph.clearFaults();
 
   // Every story, approval, integration and policy as every role and by the session cookie.
-  const callers: { cookie?: string; token?: string }[] = [{ cookie: captured.sessionToken }, ...captured.apiTokens.map((token) => ({ token }))];
+  const callers: { session?: boolean; token?: string }[] = [{ session: true }, ...captured.apiTokens.map((token) => ({ token }))];
   for (const caller of callers) {
     for (const path of ['/api/me', '/api/clients', '/api/integrations', '/api/requests?limit=500', '/api/approvals?status=all&limit=500', '/api/audit/verify']) await api('GET', path, caller);
     const requests = (await api('GET', '/api/requests?limit=500', caller)).body['requests'] as { id: string }[];
@@ -288,6 +331,7 @@ function plantedSecrets(): PlantedSecret[] {
   return [
     { name: 'the secret key (DESKHAND_SECRET_KEY)', value: SECRET_KEY },
     { name: 'the link-signing key derived from it', value: linkSigningKey },
+    { name: 'the earlier key (DESKHAND_PREVIOUS_SECRET_KEY)', value: PREVIOUS_KEY },
     { name: 'the ConnectWise private key', value: CW.privateKey },
     { name: 'the ConnectWise client id', value: CW.clientId },
     { name: 'the ConnectWise webhook secret', value: WEBHOOK_SECRET },
@@ -301,6 +345,7 @@ function plantedSecrets(): PlantedSecret[] {
     { name: 'a forged manager link', value: FORGED_LINK },
     { name: 'the session token', value: captured.sessionToken },
     ...(captured.csrfToken ? [{ name: 'the CSRF token', value: captured.csrfToken }] : []),
+    ...(captured.csrfCookie ? [{ name: "the CSRF cookie's secret", value: captured.csrfCookie }] : []),
     ...captured.apiTokens.map((value, index) => ({ name: `API token ${index + 1}`, value })),
     ...captured.links.flatMap((link, index) => {
       const [, secret, signature] = link.split('.');
@@ -330,6 +375,7 @@ let searched: Searched | undefined;
 
 async function everything(): Promise<Searched> {
   if (searched) return searched;
+  for (const response of recorder.responses) responsesByPlace.set(responsePlace(response).where, response);
   const responses = [
     ...recorder.responses.map(responsePlace),
     ...extraResponses.map((r): Place => ({ kind: 'response', where: `${r.where} → ${r.status}`, text: `${r.status}\n${r.body}` })),
@@ -343,9 +389,16 @@ async function everything(): Promise<Searched> {
   return searched;
 }
 
+const responsesByPlace = new Map<string, RecordedResponse>();
+
+function setCookieHeaders(place: Place): string[] {
+  return (responsesByPlace.get(place.where)?.headers ?? []).filter(([name]) => name === 'set-cookie').map(([, value]) => value);
+}
+
 /** Where a secret may legitimately be (see the comment at the top). */
 function allowed(secret: string, place: Place): boolean {
   if (secret === 'the session token' && signInResponse) return place.where === responsePlace(signInResponse).where;
+  if (secret === "the CSRF cookie's secret") return place.kind === 'response' && setCookieHeaders(place).some((line) => line.includes(encodeURIComponent(captured.csrfCookie)));
   if (secret === 'the CSRF token') return place.kind === 'response' && (place.where === (signInResponse && responsePlace(signInResponse).where) || place.where.includes('/api/session/csrf'));
   const password = /^temporary password (\d+)$/.exec(secret);
   if (password) return place.where === responsePlace(revealResponses[Number(password[1]) - 1]!).where;
@@ -369,6 +422,10 @@ describe.skipIf(!runsHere)('planted secrets', () => {
       'forged manager link': '404',
       'forged webhooks': '401,401,401,401',
       'malformed webhook': '400',
+      'webhook URL, wrong method': '404',
+      'manager link, wrong method': '404',
+      'sign-in, malformed bodies': '400,400,400',
+      'webhook, unexpected failure': '500',
       'Graph 500, recovered': 'replied/executed',
       'failed step': 'failed/failed',
       'wrong Microsoft 365 credentials': 'escalated/escalated',
@@ -390,17 +447,17 @@ describe.skipIf(!runsHere)('planted secrets', () => {
   it('finds no planted secret in any log line, answer, note, mail, emulator record or table row', async () => {
     const { places, counts, tables } = await everything();
     const secrets = plantedSecrets();
-    const findings = findPlanted(secrets, places).filter((f) => !allowed(f.secret, places.find((p) => p.where === f.where)!));
+    const findings = findPlanted(secrets, places).filter((f) => !allowed(f.secret, f.place));
     console.log(
       `planted secrets: ${secrets.length} planted or captured (${secrets.reduce((n, s) => n + formsOf(s.value).length, 0)} forms searched); ` +
         `places searched: ${places.length} = ${Object.entries(counts)
           .map(([kind, n]) => `${n} ${kind}s`)
           .join(', ')} (rows of ${tables} tables); paths: ${JSON.stringify(reached)}`,
     );
-    expect(findings.map((f) => `${f.secret} (${f.form}) in ${f.kind} ${f.where}: …${f.context}…`)).toEqual([]);
+    expect(findings.map((f) => `${f.secret} (${f.form}) in ${f.place.kind} ${f.place.where}: …${f.context}…`)).toEqual([]);
     // The error paths were logged (and so searched): refusals of Graph and ConnectWise, failed deliveries.
     const logged = log.lines.map((line) => String((JSON.parse(line) as { msg?: string }).msg));
-    expect(logged).toEqual(expect.arrayContaining(['request step failed', 'outbox delivery failed', 'could not register the ConnectWise callback']));
+    expect(logged).toEqual(expect.arrayContaining(['unhandled API error', 'request step failed', 'outbox delivery failed', 'could not register the ConnectWise callback']));
     expect(counts['response']).toBeGreaterThan(100);
     expect(counts['note']).toBeGreaterThan(10);
     expect(counts['mail']).toBeGreaterThanOrEqual(1);

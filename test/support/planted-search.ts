@@ -23,8 +23,7 @@ export interface Place {
 export interface Finding {
   secret: string;
   form: string;
-  kind: PlaceKind;
-  where: string;
+  place: Place;
   /** The text around the match, with the match itself masked. */
   context: string;
 }
@@ -89,7 +88,7 @@ export function findPlanted(secrets: PlantedSecret[], places: Place[]): Finding[
     for (const needle of needles) {
       for (const { form, text } of needle.forms) {
         const index = place.text.indexOf(text);
-        if (index >= 0) findings.push({ secret: needle.secret, form, kind: place.kind, where: place.where, context: masked(place.text, index, text.length) });
+        if (index >= 0) findings.push({ secret: needle.secret, form, place, context: masked(place.text, index, text.length) });
       }
     }
   }
