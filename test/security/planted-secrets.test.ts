@@ -449,7 +449,7 @@ describe.skipIf(!runsHere)('planted secrets', () => {
     const secrets = plantedSecrets();
     const findings = findPlanted(secrets, places).filter((f) => !allowed(f.secret, f.place));
     console.log(
-      `planted secrets: ${secrets.length} planted or captured (${secrets.reduce((n, s) => n + formsOf(s.value).length, 0)} forms searched); ` +
+      `planted secrets: ${secrets.length} planted or captured (${secrets.reduce((n, s) => n + formsOf(s.value).length, 0)} forms searched: ${secrets.map((s) => s.name).join('; ')}); ` +
         `places searched: ${places.length} = ${Object.entries(counts)
           .map(([kind, n]) => `${n} ${kind}s`)
           .join(', ')} (rows of ${tables} tables); paths: ${JSON.stringify(reached)}`,
