@@ -26,6 +26,11 @@ class ProbePlanner implements Planner {
 
   async plan(input: PlannerInput): Promise<ProposedPlan> {
     if (input.request.text.includes('[probe:bug]')) throw new TypeError("Cannot read properties of undefined (reading 'groups')");
+    if (input.request.text.includes('[probe:slow-bug]')) {
+      // Long enough for the test to hand the claim to another worker meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      throw new TypeError("Cannot read properties of undefined (reading 'licenses')");
+    }
     if (input.request.text.includes('[probe:fixed-plan]')) {
       return {
         outcome: 'plan',
@@ -331,6 +336,24 @@ describe('never silent (defects 5 and 10)', () => {
     const note = agentNotes(ticket).find((n) => n.internal);
     expect(note?.text).toContain("Cannot read properties of undefined (reading 'groups')");
     expect(agentNotes(ticket).some((n) => n.customer)).toBe(false);
+  });
+
+  it('leaves a request to the worker that took it over: a failure after losing the claim ends nothing', async () => {
+    const ticket = await sb.openTicket('contoso', 'lidia.holloway@contoso.example', 'Zendesk is fine [probe:slow-bug]');
+    const request = await sb.requestForTicket(ticket);
+    await sb.waitForRequest(request.id, (r) => r.state === 'diagnosing' && r.lease_owner !== null);
+    // Another worker took the request over (this worker's claim ran out while it was planning).
+    const until = new Date(sb.clock.now().getTime() + 60_000);
+    await sb.service.ctx.db.updateTable('requests').set({ lease_owner: 'another-worker', lease_until: until }).where('id', '=', request.id).execute();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const row = await sb.service.ctx.db.selectFrom('requests').selectAll().where('id', '=', request.id).executeTakeFirstOrThrow();
+    expect([row.state, row.lease_owner]).toEqual(['diagnosing', 'another-worker']);
+    expect(await sb.service.ctx.db.selectFrom('plans').select('id').where('request_id', '=', request.id).execute()).toEqual([]);
+    expect(agentNotes(ticket)).toEqual([]);
+    // The other worker "dies": its claim runs out, this service takes the request up again and ends it visibly.
+    await sb.service.ctx.db.updateTable('requests').set({ lease_until: new Date(sb.clock.now().getTime() - 1_000), due_at: new Date(0) }).where('id', '=', request.id).execute();
+    const final = await sb.waitForRequest(request.id, FINAL, 30_000);
+    expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
   });
 
   it("states a Plan Mode client's real mode when its diagnosis fails, and never replies", async () => {

@@ -298,6 +298,13 @@ export class Worker {
       await retryRequestLater(this.ctx.db, request.id, this.ctx.workerId, new Date(this.ctx.clock.now().getTime() + waitMs), message, this.ctx.clock.now());
       return;
     }
+    // A worker whose claim ran out (another took the request over) leaves the request to that worker:
+    // its failure may be nothing but the race it lost (a plan the other worker already stored).
+    const current = await this.ctx.db.selectFrom('requests').select(['lease_owner', 'state']).where('id', '=', request.id).executeTakeFirst();
+    if (!current || current.lease_owner !== this.ctx.workerId || current.state !== request.state) {
+      this.ctx.logger.warn({ requestId: request.id, state: request.state, error: message }, 'request step failed after this worker lost its claim; left to the worker that holds it');
+      return;
+    }
     const reason = transient ? `${message} (still failing after ${request.attempts} attempts)` : message;
     await stopRequest(this.ctx, request, reason);
   }
