@@ -7,12 +7,12 @@ import pino from 'pino';
 export type Logger = pino.Logger;
 
 /** Fields that hold credentials, and URLs and links (which may carry one: a webhook secret, a link token). */
-const SENSITIVE = ['password', 'secret', 'token', 'clientSecret', 'privateKey', 'authorization', 'cookie', 'webhookSecret', 'apiToken', 'temporaryPassword', 'url', 'link'];
+const SENSITIVE = ['password', 'secret', 'token', 'clientSecret', 'privateKey', 'authorization', 'cookie', 'webhookSecret', 'apiToken', 'temporaryPassword', 'csrfToken', 'url', 'link'];
 
 const REDACT = [
   ...SENSITIVE,
   ...SENSITIVE.map((field) => `*.${field}`),
-  ...['headers', '*.headers'].flatMap((headers) => [`${headers}.authorization`, `${headers}.cookie`, `${headers}["set-cookie"]`]),
+  ...['headers', '*.headers'].flatMap((headers) => [`${headers}.authorization`, `${headers}.cookie`, `${headers}["set-cookie"]`, `${headers}["x-csrf-token"]`]),
 ];
 
 export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {

@@ -16,14 +16,16 @@ afterAll(async () => {
   await sb?.close();
 });
 
-async function signIn(email: string, password = DEMO_PASSWORD): Promise<{ status: number; cookie: string | null }> {
+/** The session and CSRF cookies as a browser sends them back, and the CSRF token for changes (x-csrf-token). */
+async function signIn(email: string, password = DEMO_PASSWORD): Promise<{ status: number; cookie: string | null; csrfToken?: string }> {
   const response = await fetch(`${sb.service.url}/api/session`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, password }),
   });
-  const setCookie = response.headers.get('set-cookie');
-  return { status: response.status, cookie: setCookie ? setCookie.split(';')[0]! : null };
+  const setCookies = response.headers.getSetCookie();
+  const body = (await response.json()) as { csrfToken?: string };
+  return { status: response.status, cookie: setCookies.length > 0 ? setCookies.map((c) => c.split(';')[0]!).join('; ') : null, ...(body.csrfToken ? { csrfToken: body.csrfToken } : {}) };
 }
 
 describe('sign-in', () => {
@@ -51,17 +53,18 @@ describe('sign-in', () => {
     const header = response.headers.get('set-cookie') ?? '';
     expect(header).toContain('HttpOnly');
     expect(header).toContain('SameSite=Lax');
-    const cookie = header.split(';')[0]!;
-    const out = await fetch(`${sb.service.url}/api/session`, { method: 'DELETE', headers: { cookie } });
+    const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
+    const { csrfToken } = (await response.json()) as { csrfToken: string };
+    const out = await fetch(`${sb.service.url}/api/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrfToken } });
     expect(out.status).toBe(200);
     expect((await fetch(`${sb.service.url}/api/me`, { headers: { cookie } })).status).toBe(401);
   });
 
   it('refuses cookie-authenticated writes that are not JSON (cross-site forms)', async () => {
-    const { cookie } = await signIn('ava.chen@northwind-it.example');
+    const { cookie, csrfToken } = await signIn('ava.chen@northwind-it.example');
     const response = await fetch(`${sb.service.url}/api/msp`, {
       method: 'PATCH',
-      headers: { cookie: cookie!, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { cookie: cookie!, 'x-csrf-token': csrfToken!, 'content-type': 'application/x-www-form-urlencoded' },
       body: 'defaultOperatingMode=plan',
     });
     expect([400, 415]).toContain(response.status);

@@ -9,10 +9,14 @@ export interface HomeInfo {
   demoUsers: { email: string; role: string; msp: string }[];
 }
 
+/** The page's one style sheet, inline: the CSP allows exactly this text by its hash (src/api/server.ts). */
+export const HOME_STYLE =
+  'body{font:15px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}code,pre{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}pre{padding:.8rem;overflow:auto}table{border-collapse:collapse}td{padding:.2rem .8rem .2rem 0;border-bottom:1px solid #e5e7eb}';
+
 export function homePage(info: HomeInfo): string {
   const rows = (items: string[][]) => items.map((cells) => `<tr>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>deskhand</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}code,pre{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}pre{padding:.8rem;overflow:auto}table{border-collapse:collapse}td{padding:.2rem .8rem .2rem 0;border-bottom:1px solid #e5e7eb}</style>
+<style>${HOME_STYLE}</style>
 </head><body>
 <h1>deskhand is running</h1>
 <p>An AI service-desk agent for MSPs: it diagnoses an employee's request with read-only tools, posts an internal note with its plan, and executes only what the tool policies and approvals allow.</p>

@@ -83,15 +83,19 @@ function errorPage(reply: FastifyReply, error: unknown) {
   throw error;
 }
 
+/**
+ * The page's one style sheet, inline: the CSP (src/api/server.ts, with the other security headers)
+ * allows exactly this text by its hash, and the form to post only to this site.
+ */
+export const MANAGER_STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}button{font:inherit;padding:.4rem 1rem;margin:.3rem 0}form{display:inline-block;margin-right:1rem}';
+
 function page(reply: FastifyReply, status: number, title: string, body: string) {
   reply
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+    .header('cache-control', 'no-store');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)} · deskhand</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}button{font:inherit;padding:.4rem 1rem;margin:.3rem 0}form{display:inline-block;margin-right:1rem}</style>
+<style>${MANAGER_STYLE}</style>
 </head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 

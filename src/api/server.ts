@@ -1,13 +1,18 @@
+import { createHash, randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import csrfProtection from '@fastify/csrf-protection';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { ping } from '../store/db.ts';
+import { SESSION_TTL_MS } from '../store/users.ts';
 import { registerApprovalRoutes } from './approvals.ts';
-import { registerAuthentication } from './auth.ts';
+import { CSRF_COOKIE, CSRF_HEADER, csrfSessionBinding, registerAuthentication } from './auth.ts';
 import { registerConfigRoutes } from './config-routes.ts';
-import { homePage, type HomeInfo } from './home.ts';
-import { registerManagerPages } from './manager.ts';
+import { HOME_STYLE, homePage, type HomeInfo } from './home.ts';
+import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
 import { findNulCharacter, zodValidatorCompiler } from './schema.ts';
@@ -26,10 +31,39 @@ export interface ApiOptions {
  */
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { ctx } = options;
-  // Fastify logs nothing itself (no request lines, which would carry URLs and their secrets): the
-  // one API log line, an unhandled error, goes through ctx.logger with the route, never the URL.
-  const app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 1024 * 1024, trustProxy: false, routerOptions: { maxParamLength: 300 } });
+  const secure = ctx.publicUrl.startsWith('https://');
+  // Fastify logs nothing itself (its request lines would carry URLs and their secrets): the access
+  // log below and an unhandled error go through ctx.logger with the route pattern, never the URL.
+  // Every request gets an id of ours (one sent by the caller is not taken), echoed in x-request-id.
+  const app = Fastify({
+    logger: false,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    routerOptions: { maxParamLength: 300 },
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+  });
   app.setValidatorCompiler(zodValidatorCompiler);
+  registerAccessLog(app, ctx);
+  await app.register(helmet, securityHeaders(secure));
+  await app.register(cookie);
+  await app.register(csrfProtection, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: CSRF_COOKIE,
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'strict', secure, maxAge: SESSION_TTL_MS / 1000 },
+    // Only the header: a form field or a query parameter could be planted by another site.
+    getToken: (request) => {
+      const token = request.headers[CSRF_HEADER];
+      return typeof token === 'string' ? token : undefined;
+    },
+    // A token is bound to its session (the hash of the session cookie's token), so neither a token
+    // of another session nor a CSRF cookie planted by a sibling site can be used with this one.
+    getUserInfo: (request) => csrfSessionBinding(request) ?? '',
+    // The HMAC key need not be secret: the binding's strength is the session token, which only the
+    // browser (HttpOnly) and this service know. A fixed key lets every process check every token.
+    csrfOpts: { hmacKey: 'deskhand csrf token, bound to its session' },
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -51,6 +85,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.code === 'FST_CSRF_MISSING_SECRET' || error.code === 'FST_CSRF_INVALID_TOKEN') {
+      const message = `a change signed in by the session cookie must send the header ${CSRF_HEADER} with this session's token (from POST /api/session or GET /api/session/csrf); scripts can use Authorization: Bearer <API token> instead`;
+      reply.code(403).send({ error: { code: 'forbidden', message } });
+      return;
+    }
     if (isDeskhandError(error)) {
       reply.code(error.httpStatus).send({ error: { code: error.code, message: error.message } });
       return;
@@ -86,13 +125,66 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     return homePage(options.home());
   });
 
-  registerSessionRoutes(app, ctx.db, { secureCookies: ctx.publicUrl.startsWith('https://') });
+  registerSessionRoutes(app, ctx, { secureCookies: secure });
   registerRequestRoutes(app, ctx);
   registerApprovalRoutes(app, ctx, options.onWork);
   registerConfigRoutes(app, ctx);
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);
   return app;
+}
+
+/**
+ * Security headers on every answer (pages, API, errors, unknown routes): a CSP that loads nothing
+ * (the two HTML pages, `/` and the manager link page, each have one inline style sheet, allowed by
+ * its hash; the manager's form posts to its own page), no framing, no sniffing, no referrer, and
+ * HSTS only when the service is reached over https.
+ */
+function securityHeaders(secure: boolean) {
+  const styleHash = (css: string) => `'sha256-${createHash('sha256').update(css, 'utf8').digest('base64')}'`;
+  return {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: [styleHash(HOME_STYLE), styleHash(MANAGER_STYLE)],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        ...(secure ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    xFrameOptions: { action: 'deny' as const },
+    referrerPolicy: { policy: 'no-referrer' as const },
+    strictTransportSecurity: secure ? { maxAge: 365 * 24 * 60 * 60 } : false,
+  };
+}
+
+/**
+ * The access log: one info line per request when its answer has gone out, with the method, the
+ * route pattern (never the URL: paths carry webhook secrets and link tokens, query strings anything),
+ * the status, the time taken, who called (user id; an API token's id, never the token) and the
+ * request id the answer carried in x-request-id. Never a body.
+ */
+function registerAccessLog(app: FastifyInstance, ctx: EngineContext): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const user = request.user;
+    ctx.logger.info(
+      {
+        requestId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? '(no route)',
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        ...(user ? { userId: user.id } : {}),
+        ...(user?.tokenId ? { tokenId: user.tokenId } : {}),
+      },
+      'request',
+    );
+  });
 }
 
 /**

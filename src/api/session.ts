@@ -1,32 +1,80 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { DeskhandError } from '../core/errors.ts';
-import type { Db } from '../store/db.ts';
+import type { EngineContext } from '../engine/context.ts';
+import { sha256Base64url } from '../secrets.ts';
+import { appendAudit, inTransaction } from '../store/audit.ts';
+import { clientNetwork, countSignInAttempt, recordSignInFailure, recordSignInSuccess, SIGN_IN_LIMITS } from '../store/sign-in-limits.ts';
 import { createSession, deleteSession, findUserByEmail, SESSION_TTL_MS, verifyPassword } from '../store/users.ts';
-import { parseCookies, requireUser, SESSION_COOKIE, sessionCookie } from './auth.ts';
+import { CSRF_COOKIE, csrfSessionBinding, noStore, requireUser, SESSION_COOKIE, sessionCookieOptions } from './auth.ts';
 import { zodSchema } from './schema.ts';
 
 const loginBody = z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) });
 
-export function registerSessionRoutes(app: FastifyInstance, db: Db, options: { secureCookies: boolean }): void {
+/** One answer for every refused sign-in (wrong email, wrong password, disabled, locked), so none tells which. */
+const WRONG = 'wrong email or password';
+
+export function registerSessionRoutes(app: FastifyInstance, ctx: EngineContext, options: { secureCookies: boolean }): void {
+  const { db } = ctx;
   app.post(
     '/api/session',
-    { schema: { tags: ['session'], summary: 'Sign in with email and password; sets the session cookie', body: zodSchema(loginBody) } },
+    {
+      schema: {
+        tags: ['session'],
+        summary: 'Sign in with email and password; sets the session cookie and returns the CSRF token (csrfToken) that cookie-authenticated changes send in x-csrf-token',
+        body: zodSchema(loginBody),
+      },
+    },
     async (request, reply) => {
       const body = request.body as z.infer<typeof loginBody>;
+      const at = ctx.clock.now();
+      const verdict = await countSignInAttempt(db, { email: body.email, address: request.ip, at });
+      if (verdict.refused === 'locked') {
+        retryAfter(reply, verdict.retryAfterMs);
+        throw new DeskhandError('unauthorized', WRONG);
+      }
+      if (verdict.refused) {
+        retryAfter(reply, verdict.retryAfterMs);
+        const per = verdict.refused === 'address' ? 'from this address' : 'for this account';
+        return reply.code(429).send({ error: { code: 'rate_limited', message: `too many sign-in attempts ${per}; try again after the time in Retry-After (seconds)` } });
+      }
       const user = await findUserByEmail(db, body.email);
-      const ok = user && !user.disabled && (await verifyPassword(body.password, user.password_hash));
-      if (!user || !ok) throw new DeskhandError('unauthorized', 'wrong email or password');
+      // The password is hashed whether or not the user exists, has a password or is disabled: every
+      // refusal takes the time of a real check.
+      const passwordOk = await verifyPassword(body.password, user?.password_hash ?? null);
+      if (!user || user.disabled || !passwordOk) {
+        const failure = await recordSignInFailure(db, { email: body.email, at });
+        if (failure.lockedNow && user) await auditLock(ctx, { user, address: request.ip, at, until: failure.lockedUntil! });
+        if (failure.lockedUntil) retryAfter(reply, failure.lockedUntil.getTime() - at.getTime());
+        throw new DeskhandError('unauthorized', WRONG);
+      }
+      await recordSignInSuccess(db, { email: body.email });
       const token = await createSession(db, user.id, new Date());
-      reply.header('set-cookie', sessionCookie(token, { secure: options.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }));
-      return { user: { id: user.id, email: user.email, name: user.name, role: user.role, mspId: user.msp_id } };
+      reply.setCookie(SESSION_COOKIE, token, sessionCookieOptions({ secure: options.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }));
+      // A new CSRF secret with every session, bound to it.
+      delete request.cookies[CSRF_COOKIE];
+      const csrfToken = reply.generateCsrf({ userInfo: sha256Base64url(token) });
+      noStore(reply);
+      return { user: { id: user.id, email: user.email, name: user.name, role: user.role, mspId: user.msp_id }, csrfToken };
+    },
+  );
+
+  app.get(
+    '/api/session/csrf',
+    { schema: { tags: ['session'], summary: 'The CSRF token of this session, for the x-csrf-token header of cookie-authenticated changes (null for an API token, which needs none)' } },
+    async (request, reply) => {
+      const user = requireUser(request);
+      noStore(reply);
+      const binding = user.via === 'session' ? csrfSessionBinding(request) : undefined;
+      return { csrfToken: binding ? reply.generateCsrf({ userInfo: binding }) : null };
     },
   );
 
   app.delete('/api/session', { schema: { tags: ['session'], summary: 'Sign out' } }, async (request, reply) => {
-    const token = parseCookies(request.headers.cookie)[SESSION_COOKIE];
+    const token = request.cookies[SESSION_COOKIE];
     if (token) await deleteSession(db, token);
-    reply.header('set-cookie', sessionCookie('', { secure: options.secureCookies, maxAgeSeconds: 0 }));
+    reply.setCookie(SESSION_COOKIE, '', sessionCookieOptions({ secure: options.secureCookies, maxAgeSeconds: 0 }));
+    reply.clearCookie(CSRF_COOKIE, { path: '/' });
     return { signedOut: true };
   });
 
@@ -35,4 +83,16 @@ export function registerSessionRoutes(app: FastifyInstance, db: Db, options: { s
     const msp = await db.selectFrom('msps').select(['id', 'name', 'default_operating_mode']).where('id', '=', user.mspId).executeTakeFirstOrThrow();
     return { user: { id: user.id, email: user.email, name: user.name, role: user.role }, msp };
   });
+}
+
+function retryAfter(reply: FastifyReply, ms: number): void {
+  reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))));
+}
+
+/** A lock is worth an audit row in the user's MSP (who, from where, until when) and a warning in the log. */
+async function auditLock(ctx: EngineContext, input: { user: { id: string; msp_id: string; email: string }; address: string; at: Date; until: Date }): Promise<void> {
+  const { user, at } = input;
+  const data = { userId: user.id, email: user.email, failures: SIGN_IN_LIMITS.lockout.failures, address: clientNetwork(input.address), lockedUntil: input.until.toISOString() };
+  await inTransaction(ctx.db, (tx) => appendAudit(tx, { mspId: user.msp_id, actor: 'sign-in', event: 'user.locked', data, at }));
+  ctx.logger.warn({ userId: user.id, mspId: user.msp_id, address: data.address, lockedUntil: data.lockedUntil }, 'account locked after repeated failed sign-ins');
 }

@@ -12,6 +12,8 @@ const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, key
 /** scrypt with N=2^15, r=8, p=1 (OWASP's minimum), stored as `scrypt$N$r$p$salt$hash`. */
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+/** The salt of the hash work done for a sign-in that has no hash to check (an unknown email). */
+const DUMMY_SALT = randomBytes(16);
 
 export async function hashPassword(password: string): Promise<string> {
   if (password.length < 8) throw new DeskhandError('bad_request', 'a password needs at least 8 characters');
@@ -20,10 +22,17 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
+/**
+ * True when the password matches the stored hash. A missing or unreadable hash costs the same
+ * scrypt work as a real one before answering false, so that a caller cannot tell by the time taken
+ * whether an account (or its password) exists.
+ */
 export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
-  if (!stored) return false;
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) return false;
+  const [scheme, n, r, p, salt, hash] = (stored ?? '').split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt || !hash) {
+    await scrypt(password, DUMMY_SALT, 32, SCRYPT);
+    return false;
+  }
   const expected = Buffer.from(hash, 'base64url');
   const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
     N: Number(n),
@@ -123,9 +132,12 @@ export async function issueApiToken(db: Db, input: { email: string; name: string
   return { token, id };
 }
 
-/** The user behind a personal API token; one statement, which also notes (at most once a minute) when it was used. */
-export async function userForApiToken(db: Db, token: string, at: Date): Promise<UserRow | undefined> {
-  const result = await sql<UserRow>`
+/**
+ * The user behind a personal API token, with the token's id (for the access log, never the token);
+ * one statement, which also notes (at most once a minute) when it was used.
+ */
+export async function userForApiToken(db: Db, token: string, at: Date): Promise<(UserRow & { token_id: string }) | undefined> {
+  const result = await sql<UserRow & { token_id: string }>`
     WITH found AS (
       SELECT users.*, api_tokens.id AS token_id, api_tokens.last_used_at AS token_used_at
       FROM api_tokens JOIN users ON users.id = api_tokens.user_id
@@ -134,7 +146,7 @@ export async function userForApiToken(db: Db, token: string, at: Date): Promise<
       UPDATE api_tokens SET last_used_at = ${at}
       WHERE id = (SELECT token_id FROM found) AND (last_used_at IS NULL OR last_used_at < ${new Date(at.getTime() - 60_000)})
     )
-    SELECT id, msp_id, email, name, role, password_hash, slack_user_id, disabled, created_at FROM found`.execute(db);
+    SELECT id, msp_id, email, name, role, password_hash, slack_user_id, disabled, created_at, token_id FROM found`.execute(db);
   return result.rows[0];
 }
 
