@@ -35,6 +35,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: EngineContext, 
       }
       if (verdict.refused) {
         retryAfter(reply, verdict.retryAfterMs);
+        // Once per window, so that an operator can see who is knocking without a line per knock.
+        if (verdict.first) ctx.logger.warn({ limit: verdict.refused, address: clientNetwork(request.ip), retryAfterSeconds: Math.ceil(verdict.retryAfterMs / 1000) }, 'sign-in attempts limited');
         const per = verdict.refused === 'address' ? 'from this address' : 'for this account';
         return reply.code(429).send({ error: { code: 'rate_limited', message: `too many sign-in attempts ${per}; try again after the time in Retry-After (seconds)` } });
       }

@@ -22,8 +22,8 @@ const ACCOUNT_MEMORY_MS = Math.max(ACCOUNT.windowMs, LOCKOUT.failureMemoryMs, LO
 
 export type SignInVerdict =
   | { refused: null }
-  /** Too many attempts from this address or for this account: 429. */
-  | { refused: 'address' | 'account'; retryAfterMs: number }
+  /** Too many attempts from this address or for this account: 429 (`first`: the window's first refusal). */
+  | { refused: 'address' | 'account'; retryAfterMs: number; first: boolean }
   /** The account is locked: answered as a wrong password, with Retry-After. */
   | { refused: 'locked'; retryAfterMs: number };
 
@@ -71,9 +71,9 @@ export async function countSignInAttempt(db: Db, input: { email: string; address
   const address = rows.rows.find((row) => row.scope === 'address')!;
   const account = rows.rows.find((row) => row.scope === 'account')!;
   const windowLeft = (row: { window_started_at: Date }, windowMs: number) => row.window_started_at.getTime() + windowMs - at.getTime();
-  if (address.attempts > ADDRESS.attempts) return { refused: 'address', retryAfterMs: windowLeft(address, ADDRESS.windowMs) };
+  if (address.attempts > ADDRESS.attempts) return { refused: 'address', retryAfterMs: windowLeft(address, ADDRESS.windowMs), first: address.attempts === ADDRESS.attempts + 1 };
   if (account.locked_until && account.locked_until > at) return { refused: 'locked', retryAfterMs: account.locked_until.getTime() - at.getTime() };
-  if (account.attempts > ACCOUNT.attempts) return { refused: 'account', retryAfterMs: windowLeft(account, ACCOUNT.windowMs) };
+  if (account.attempts > ACCOUNT.attempts) return { refused: 'account', retryAfterMs: windowLeft(account, ACCOUNT.windowMs), first: account.attempts === ACCOUNT.attempts + 1 };
   return { refused: null };
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/server.ts';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { SIGN_IN_LIMITS } from '../../src/store/sign-in-limits.ts';
+import { clientNetwork, SIGN_IN_LIMITS } from '../../src/store/sign-in-limits.ts';
 import { setUserDisabled } from '../../src/store/users.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -221,4 +221,16 @@ describe('unknown and known emails', () => {
     expect(figures.disabledMs / figures.unknownMs).toBeGreaterThan(0.5);
     expect(figures.disabledMs / figures.unknownMs).toBeLessThan(2);
   }, 120_000);
+});
+
+describe('client addresses', () => {
+  it('counts an IPv4 client by its address and an IPv6 client by its /64 (one client usually holds a whole /64)', () => {
+    expect(clientNetwork('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientNetwork('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientNetwork('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(clientNetwork('2001:db8:1:2::1')).toBe(clientNetwork('2001:0db8:0001:0002:ffff::9'));
+    expect(clientNetwork('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientNetwork('::1')).toBe('0:0:0:0::/64');
+    expect(clientNetwork('2001:db8:1:3::1')).not.toBe(clientNetwork('2001:db8:1:2::1'));
+  });
 });
