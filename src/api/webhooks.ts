@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeskhandError } from '../core/errors.ts';
+import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import { parseCallback, ticketIntakeFromCallback, verifyCallbackSignature } from '../integrations/connectwise/webhook.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { takeInTicket } from '../engine/intake.ts';
@@ -44,6 +44,8 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
           keyUrl: payload.keyUrl,
           configuredSiteUrl: client.siteUrl,
           fetchSigningKey: (url) => client.fetchSigningKey(url),
+        }).catch((error: unknown) => {
+          throw unverifiable(ctx, integration.id, error);
         });
         const config = integration.config as Record<string, string>;
         const decision = ticketIntakeFromCallback(payload, { apiMemberIdentifier: config['apiMemberIdentifier'] ?? '' });
@@ -85,6 +87,22 @@ export function registerWebhooks(app: FastifyInstance, ctx: EngineContext, onRec
       },
     );
   });
+}
+
+/**
+ * A callback whose key URL answers that it is no key for us (an HTTP 4xx other than 429) is refused
+ * as unverified (401), like one naming a key the site does not know: anyone who has the webhook URL
+ * can name any URL on the ConnectWise site, and its API answers an unauthenticated call 401, which
+ * must not come back as a 502 repeating what ConnectWise says about deskhand's API keys. Failures of
+ * the site itself (5xx, 429, timeouts, redirects, oversized answers) keep their status; the reason
+ * is logged for the operator either way.
+ */
+function unverifiable(ctx: EngineContext, integrationId: string, error: unknown): unknown {
+  if (!isDeskhandError(error) || error.code === 'unauthorized') return error;
+  const status = error.details?.['status'];
+  ctx.logger.warn({ integrationId, reason: error.message }, 'refused a ConnectWise callback: the signing key it names could not be fetched');
+  if (typeof status !== 'number' || status < 400 || status >= 500 || status === 429) return error;
+  return new DeskhandError('unauthorized', `The ConnectWise callback names a signing-key URL that gives no signing key (HTTP ${status}); refusing it.`);
 }
 
 /** Integration ids are UUIDs: anything else is refused before any lookup (and never cached). */

@@ -412,7 +412,7 @@ export class ConnectWiseClient {
     assertKeyUrlOnSite(keyUrl, this.siteUrl);
     const response = await this.send({ method: 'GET', url: keyUrl }, 'The signing key', this.keyHttp);
     const parsed = signingKeyResponseSchema.safeParse(response.body);
-    if (!parsed.success) throw new DeskhandError('upstream', `${SYSTEM} answered the signing-key URL without a signing_key.`);
+    if (!parsed.success) throw new DeskhandError('not_found', `${SYSTEM} answered the signing-key URL without a signing_key: it is no signing key.`);
     return parsed.data.signing_key;
   }
 
