@@ -1,4 +1,4 @@
-import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 
 /**
@@ -71,3 +71,14 @@ export function findNulCharacter(value: unknown, path: string): string | null {
 }
 
 export type RouteSchema = FastifySchema & { tags?: string[]; summary?: string; description?: string; security?: unknown[] };
+
+/**
+ * Fastify's `frameworkErrors`: a URL that cannot be routed (a malformed percent-encoding, a path
+ * parameter longer than `maxParamLength`) is answered like every other refusal. Fastify's own answer
+ * has another shape and repeats the path, which may hold a webhook secret or a manager link token.
+ */
+export function answerUnroutableUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  const message = tooLong ? 'a part of the URL is longer than any deskhand accepts' : 'the URL is not valid (a malformed percent-encoding)';
+  reply.code(tooLong ? 414 : 400).send({ error: { code: 'bad_request', message } });
+}

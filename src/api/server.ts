@@ -15,7 +15,7 @@ import { HOME_STYLE, homePage, type HomeInfo } from './home.ts';
 import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
-import { findNulCharacter, zodValidatorCompiler } from './schema.ts';
+import { answerUnroutableUrl, findNulCharacter, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
 
 export interface ApiOptions {
@@ -41,6 +41,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     routerOptions: { maxParamLength: 300 },
+    frameworkErrors: answerUnroutableUrl,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
   });
