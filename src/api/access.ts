@@ -77,6 +77,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
 
   { method: 'POST', url: '/api/session', who: 'anyone with an email and password', answers: OK_FOR_ALL },
   { method: 'DELETE', url: '/api/session', who: 'anyone (ends the session of the cookie sent, if any)', answers: OK_FOR_ALL, usesUp: 'session' },
+  { method: 'GET', url: '/api/session/csrf', who: "every signed-in user: the CSRF token of the cookie's session (none for a token)", answers: SIGNED_IN },
   { method: 'GET', url: '/api/me', who: 'every signed-in user', answers: SIGNED_IN },
 
   { method: 'GET', url: '/api/requests', who: "every signed-in user, their MSP's requests (billing: what happened, never why)", answers: SIGNED_IN, queryIds: { client: 'client' } },

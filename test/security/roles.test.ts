@@ -5,7 +5,7 @@ import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, databaseKind } from '../support/db.ts';
 import { readmeRoleTable } from '../support/security-readme.ts';
 import {
   type Call,
@@ -39,6 +39,13 @@ const TOM = 'tom.rivera@northwind-it.example';
 const BEN = 'ben.okafor@northwind-it.example';
 const PRIYA = 'priya.nair@northwind-it.example';
 
+/**
+ * Who may call what is decided in TypeScript, not in SQL: the matrix runs in one pass of CI (the
+ * embedded PostgreSQL), or in both with DESKHAND_TEST_EVERY_DATABASE=1. The tenant isolation test,
+ * which holds the queries' MSP filters to account, runs on both and fails on a route without a row too.
+ */
+const runsHere = databaseKind() === 'embedded' || process.env['DESKHAND_TEST_EVERY_DATABASE'] === '1';
+
 type Who = Caller | 'technician_token' | 'billing_token';
 const WHO_ORDER: Who[] = [...CALLERS, 'technician_token', 'billing_token'];
 
@@ -51,6 +58,10 @@ let callbacks: SignedCallbacks;
 const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '' };
 
 beforeAll(async () => {
+  if (!runsHere) {
+    console.log(`role matrix: not run on the ${databaseKind()} database (DESKHAND_TEST_EVERY_DATABASE=1 runs it); the tenant isolation test still fails on a route without a row`);
+    return;
+  }
   // No sweep or intake poll of its own: the database changes only when a test makes it.
   sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger, worker: { concurrency: 2, pollMs: 200, sweepMs: HOUR_MS, intakePollMs: 0 } });
   const db = sb.service.ctx.db;
@@ -76,7 +87,7 @@ afterAll(async () => {
 });
 
 describe('the access table', () => {
-  it('has a row for every route the service registered, naming each path parameter, and no row for a route that does not exist', () => {
+  it.runIf(runsHere)('has a row for every route the service registered, naming each path parameter, and no row for a route that does not exist', () => {
     const missing = routes.filter((r) => !accessOf(r.method, r.url)).map((r) => routeKey(r.method, r.url));
     expect(missing, 'routes registered without a row in src/api/access.ts: add one saying who may call them').toEqual([]);
     const stale = ROUTE_ACCESS.filter((row) => !routes.some((r) => r.method === row.method && r.url === row.url)).map((row) => routeKey(row.method, row.url));
@@ -95,7 +106,7 @@ describe('the access table', () => {
   });
 });
 
-describe('the role matrix', () => {
+describe.runIf(runsHere)('the role matrix', () => {
   it('notices a change: the digest of the database moves when an allowed write writes', async () => {
     await settle(sb);
     const before = await databaseDigest(sb.service.ctx.db);
