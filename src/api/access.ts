@@ -57,6 +57,8 @@ export interface RouteAccess {
   queryIds?: Record<string, TenantObject>;
   /** A request body a caller with the right may send. */
   example?: { json: Record<string, unknown> } | { form: Record<string, string> };
+  /** A query string that widens a list to everything the caller may read (tests read it whole). */
+  exampleQuery?: Record<string, string>;
   usesUp?: UsesUp;
   /**
    * The status a signed-in user of one MSP gets with another MSP's ids, whatever their role: 404
@@ -80,7 +82,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'GET', url: '/api/session/csrf', who: "every signed-in user: the CSRF token of the cookie's session (none for a token)", answers: SIGNED_IN },
   { method: 'GET', url: '/api/me', who: 'every signed-in user', answers: SIGNED_IN },
 
-  { method: 'GET', url: '/api/requests', who: "every signed-in user, their MSP's requests (billing: what happened, never why)", answers: SIGNED_IN, queryIds: { client: 'client' } },
+  { method: 'GET', url: '/api/requests', who: "every signed-in user, their MSP's requests (billing: what happened, never why)", answers: SIGNED_IN, queryIds: { client: 'client' }, exampleQuery: { limit: '500' } },
   { method: 'GET', url: '/api/requests/:id', who: 'every signed-in user (billing: what happened, never why)', answers: SIGNED_IN, params: { id: 'request' } },
   {
     method: 'POST',
@@ -92,7 +94,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   },
   { method: 'GET', url: '/api/audit/verify', who: "every signed-in user, their MSP's audit chain", answers: SIGNED_IN },
 
-  { method: 'GET', url: '/api/approvals', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN },
+  { method: 'GET', url: '/api/approvals', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN, exampleQuery: { status: 'all', limit: '500' } },
   { method: 'GET', url: '/api/approvals/:id', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN, params: { id: 'approval' } },
   {
     method: 'POST',

@@ -225,7 +225,8 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
     }
     path = path.replace(`:${name}`, encodeURIComponent(value));
   }
-  const call: Call = { method: route.method, path };
+  const query = row.exampleQuery ? `?${new URLSearchParams(row.exampleQuery)}` : '';
+  const call: Call = { method: route.method, path: path + query };
   if (route.method === 'HEAD' || route.method === 'GET') return call;
   if (row.url === '/api/session' && row.method === 'POST') {
     const credentials = callers.get(who)!;

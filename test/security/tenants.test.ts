@@ -251,7 +251,8 @@ function probesOf(route: RegisteredRoute, row: RouteAccess, direction: Tenant): 
       probes.push({ kind: 'filter', what: `${path}?${field}=${value}`, call: { method: route.method, path: `${path}?${field}=${encodeURIComponent(value)}` }, sent: [value] });
     }
   }
-  probes.push({ kind: 'read', what: path, call: { method: route.method, path }, sent: [] });
+  const whole = row.exampleQuery ? `${path}?${new URLSearchParams(row.exampleQuery)}` : path;
+  probes.push({ kind: 'read', what: whole, call: { method: route.method, path: whole }, sent: [] });
   return probes;
 }
 
