@@ -165,7 +165,7 @@ describe('the temporary password', () => {
     const final = await sb.waitForRequest(request.id, FINAL);
     expect(final.outcome).toBe('executed');
     const step = await sb.service.ctx.db.selectFrom('step_executions').select(['step_index', 'secret_encrypted']).where('request_id', '=', request.id).where('tool', '=', 'm365.reset_password').executeTakeFirstOrThrow();
-    expect(step.secret_encrypted).toMatch(/^v1\./);
+    expect(step.secret_encrypted).toMatch(/^v2\./);
     const path = `/api/requests/${request.id}/steps/${step.step_index}/temporary-password`;
     const priya = await sb.tokenFor('priya.nair@northwind-it.example');
     expect((await sb.api('POST', path, { token: priya })).status).toBe(403);
