@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import cookie from '@fastify/cookie';
 import csrfProtection from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { ping } from '../store/db.ts';
@@ -32,6 +34,7 @@ export interface ApiOptions {
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { ctx } = options;
   const secure = ctx.publicUrl.startsWith('https://');
+  const headers = securityHeaders(secure);
   // Fastify logs nothing itself (its request lines would carry URLs and their secrets): the access
   // log below and an unhandled error go through ctx.logger with the route pattern, never the URL.
   // Every request gets an id of ours (one sent by the caller is not taken), echoed in x-request-id.
@@ -41,13 +44,13 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     routerOptions: { maxParamLength: 300 },
-    frameworkErrors: answerUnroutableUrl,
+    frameworkErrors: answeredBeforeHooks(ctx, headers, answerUnroutableUrl),
     genReqId: () => randomUUID(),
     requestIdHeader: false,
   });
   app.setValidatorCompiler(zodValidatorCompiler);
   registerAccessLog(app, ctx);
-  await app.register(helmet, securityHeaders(secure));
+  await app.register(helmet, headers);
   await app.register(cookie);
   await app.register(csrfProtection, {
     sessionPlugin: '@fastify/cookie',
@@ -171,21 +174,47 @@ function registerAccessLog(app: FastifyInstance, ctx: EngineContext): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const user = request.user;
-    ctx.logger.info(
-      {
-        requestId: request.id,
-        method: request.method,
-        route: request.routeOptions.url ?? '(no route)',
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 10) / 10,
-        ...(user ? { userId: user.id } : {}),
-        ...(user?.tokenId ? { tokenId: user.tokenId } : {}),
-      },
-      'request',
-    );
-  });
+  app.addHook('onResponse', async (request, reply) => logAccess(ctx, request, reply));
+}
+
+function logAccess(ctx: EngineContext, request: FastifyRequest, reply: FastifyReply): void {
+  const user = request.user;
+  ctx.logger.info(
+    {
+      requestId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? '(no route)',
+      status: reply.statusCode,
+      durationMs: Number.isFinite(reply.elapsedTime) ? Math.round(reply.elapsedTime * 10) / 10 : null,
+      ...(user ? { userId: user.id } : {}),
+      ...(user?.tokenId ? { tokenId: user.tokenId } : {}),
+    },
+    'request',
+  );
+}
+
+type HelmetMiddleware = (options: object) => (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
+/** The very `helmet` that @fastify/helmet runs (its dependency, not a second copy of our own). */
+const helmetOfPlugin = createRequire(createRequire(import.meta.url).resolve('@fastify/helmet'))('helmet') as HelmetMiddleware;
+
+/**
+ * Fastify answers a URL it cannot route (a malformed percent-encoding, a parameter too long)
+ * through `frameworkErrors`, before any hook runs: without this, that answer would have no security
+ * headers, no x-request-id and no access line. It gets the same headers from the same helmet
+ * configuration, its request id, and its access line when it has gone out.
+ */
+function answeredBeforeHooks(
+  ctx: EngineContext,
+  headers: object,
+  answer: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  const applyHeaders = helmetOfPlugin(headers);
+  return (error, request, reply) => {
+    applyHeaders(request.raw, reply.raw, () => {});
+    reply.header('x-request-id', request.id);
+    reply.raw.once('finish', () => logAccess(ctx, request, reply));
+    answer(error, request, reply);
+  };
 }
 
 /**

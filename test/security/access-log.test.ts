@@ -83,6 +83,13 @@ describe('the access log', () => {
 
     const missing = await lineOf(await fetch(`${sb.service.url}/no/such/${QUERY_MARKER}?q=${QUERY_MARKER}`));
     expect(missing).toMatchObject({ method: 'GET', route: '(no route)', status: 404 });
+    // URLs Fastify cannot route are answered before any hook runs: they are logged all the same.
+    const malformed = await lineOf(await fetch(`${sb.service.url}/approvals/manager/${QUERY_MARKER}%zz?q=${QUERY_MARKER}`));
+    expect(malformed).toMatchObject({ method: 'GET', route: '(no route)', status: 400 });
+    expect(malformed.durationMs).toBeGreaterThanOrEqual(0);
+    const tooLong = await lineOf(await fetch(`${sb.service.url}/approvals/manager/${QUERY_MARKER}${'x'.repeat(300)}`));
+    expect(tooLong).toMatchObject({ method: 'GET', route: '(no route)' });
+    expect(tooLong.status).toBeGreaterThanOrEqual(400);
 
     const first = await fetch(`${sb.service.url}/healthz`);
     const second = await fetch(`${sb.service.url}/healthz`);

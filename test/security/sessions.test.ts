@@ -258,6 +258,23 @@ describe('security headers', () => {
     for (const [what, response] of answers) expectSecurityHeaders(response, what);
   });
 
+  it('are on answers Fastify gives before any hook runs (a URL it cannot route), the same as on every other answer', async () => {
+    const reference = await fetch(`${sb.service.url}/nowhere`);
+    const unroutable: [string, Response][] = [
+      ['malformed percent-encoding', await fetch(`${sb.service.url}/api/requests/%zz`)],
+      ['a path parameter too long', await fetch(`${sb.service.url}/webhooks/connectwise/${'x'.repeat(301)}/secret`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })],
+    ];
+    const securityHeaderNames = [...reference.headers.keys()].filter((name) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive', 'x-request-id'].includes(name));
+    expect(securityHeaderNames.length).toBeGreaterThan(5);
+    for (const [what, response] of unroutable) {
+      expect(response.status, what).toBeGreaterThanOrEqual(400);
+      expect(response.status, what).toBeLessThan(500);
+      expectSecurityHeaders(response, what);
+      for (const name of securityHeaderNames) expect(response.headers.get(name), `${what}: ${name}`).toBe(reference.headers.get(name));
+      expect(response.headers.get('x-request-id'), what).toMatch(/^[\w-]{8,}$/);
+    }
+  });
+
   it('let the home page and a manager link page render under their CSP (inline styles allowed by hash, nothing else)', async () => {
     const home = await fetch(`${sb.service.url}/`);
     expect(home.status).toBe(200);
