@@ -6,6 +6,7 @@ import csrfProtection from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { trustedProxies } from '../config.ts';
 import { DeskhandError, isDeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { ping } from '../store/db.ts';
@@ -42,7 +43,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     logger: false,
     disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
-    trustProxy: false,
+    trustProxy: trustedProxies(),
     routerOptions: { maxParamLength: 300 },
     frameworkErrors: answeredBeforeHooks(ctx, headers, answerUnroutableUrl),
     genReqId: () => randomUUID(),
