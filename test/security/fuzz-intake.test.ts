@@ -201,6 +201,19 @@ describe('the ConnectWise webhook, fuzzed', () => {
     }
   });
 
+  it('refuses a correctly signed ticket callback whose Entity is not the ticket it announces with 400 naming the Entity, not a 202 that blames the company', async () => {
+    // Found by the fuzz below: the ticket in Entity failed to parse (or was another ticket), so no
+    // company could be read from it, and the webhook answered 202 "company_not_served".
+    for (const entity of [{ id: 950_002, company: { identifier: 'contoso' } }, { id: 1, summary: 'another ticket', company: { identifier: 'contoso' } }, { id: '950002', summary: 'x' }]) {
+      const body = JSON.stringify(freshCallback(950_002, { Entity: JSON.stringify(entity) }));
+      const response = await check('webhook: examples', webhookRequest(world.webhook.path, body, { [SIGNATURE_HEADER]: callbackSignature(signingKey, body) }), {
+        statuses: (s) => s === 400,
+        answer: clearJsonError,
+      });
+      expect(response?.text).toMatch(/Entity/);
+    }
+  });
+
   it('refuses a genuine, correctly signed callback sent to a wrong webhook URL (unknown or another integration, wrong or altered secret) with 401, creating nothing', async () => {
     const secret = world.webhook.secret;
     const alteredSecret = fc.oneof(
@@ -324,6 +337,22 @@ describe('the ConnectWise webhook, fuzzed', () => {
       fc.tuple(newTicketId, fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant(''))).map(([id, v]) => ({ field: 'MessageId', body: freshCallback(id, { MessageId: v }) })),
       fc.tuple(newTicketId, fc.oneof(fc.constant(null), fc.constant('x'), fc.constant({}), fc.constant({ key_url: 5 }), fc.constant({ key_url: '' }), fc.array(fc.string(), { maxLength: 2 }))).map(([id, v]) => ({ field: 'Metadata', body: freshCallback(id, { Metadata: v as Json }) })),
       fc.tuple(newTicketId, fc.oneof(fc.integer(), fc.boolean(), fc.array(hostileJson, { maxLength: 2 }), fc.constantFrom('{', '[1,2]', '"a string"', 'not json', '{"id":'))).map(([id, v]) => ({ field: 'Entity', body: freshCallback(id, { Entity: v }) })),
+      // An Entity that is not the ticket the callback announces: another ticket's id, no id or summary, either of the wrong type.
+      fc
+        .tuple(
+          newTicketId,
+          fc.constantFrom('other id', 'no id', 'no summary', 'id', 'summary'),
+          hostileJson.filter((v) => typeof v !== 'string'),
+        )
+        .map(([id, how, value]) => {
+          const entity: Record<string, Json> = { id, summary: 'Please add me to SG-App-Zendesk', company: { id: 1, identifier: 'contoso' }, _info: {} };
+          if (how === 'other id') entity['id'] = id + 1;
+          if (how === 'no id') delete entity['id'];
+          if (how === 'no summary') delete entity['summary'];
+          if (how === 'id') entity['id'] = typeof value === 'number' && Number.isInteger(value) ? String(value) : value;
+          if (how === 'summary') entity['summary'] = value;
+          return { field: 'Entity', body: freshCallback(id, { Entity: JSON.stringify(entity) }) };
+        }),
     ];
     await fc.assert(
       fc.asyncProperty(fc.oneof(...breakings), async ({ field, body }) => {
@@ -502,3 +531,51 @@ async function lockEvents(): Promise<number> {
   const row = await world.sb.service.ctx.db.selectFrom('audit_log').select((eb) => eb.fn.countAll<string>().as('n')).where('event', '=', 'user.locked').executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+// --- last: genuine callbacks carrying hostile text ---------------------------------------------
+
+describe('the ConnectWise webhook, genuine callbacks carrying hostile text (runs last: it creates requests)', () => {
+  it('takes each new ticket in once whatever its text (or refuses it with a clear answer), never a 5xx, and a replay creates nothing more', async () => {
+    const db = world.sb.service.ctx.db;
+    const count = async () => Number((await db.selectFrom('requests').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await count();
+    let nextTicket = 3_000_000;
+    let created = 0;
+    const text = fc.oneof(hostileText, fc.constant(null));
+    const entity = fc.record({ summary: fc.oneof(hostileText, hostileJson), contactEmailAddress: text, identifier: fc.oneof({ arbitrary: fc.constant('contoso'), weight: 3 }, { arbitrary: fc.constantFrom('CONTOSO', ' contoso', 'contoso\u0000', 'fabrikam'), weight: 1 }, { arbitrary: hostileText, weight: 1 }), extra: fc.dictionary(fc.string({ maxLength: 8 }), hostileJson, { maxKeys: 3 }) });
+    await fc.assert(
+      fc.asyncProperty(entity, fc.oneof(hostileText, fc.constant('portal')), async (e, member) => {
+        const id = nextTicket++;
+        const body = JSON.stringify(
+          freshCallback(id, {
+            MemberId: member,
+            Entity: JSON.stringify({ ...e.extra, id, summary: e.summary, contactEmailAddress: e.contactEmailAddress, company: { id: 1, identifier: e.identifier }, _info: {} }),
+          }),
+        );
+        const request = webhookRequest(world.webhook.path, body, { [SIGNATURE_HEADER]: callbackSignature(signingKey, body) });
+        const first = await send(world.sb.service.url, request);
+        tally.record('webhook: genuine callback, hostile text', first.status);
+        const what = describeCase(request, first);
+        expect(first.status, `${what}\nservice log: ${lastError(world)}`).toBeLessThan(500);
+        expect([202, 400], what).toContain(first.status);
+        clearJsonError(first, what);
+        if (first.status !== 202) return;
+        const answer = JSON.parse(first.text) as { accepted: boolean; requestId?: string; duplicate?: boolean };
+        if (answer.accepted) {
+          expect(answer.duplicate, what).toBe(false);
+          created++;
+        }
+        // ConnectWise retries: the same bytes again create nothing more.
+        const again = await send(world.sb.service.url, request);
+        tally.record('webhook: genuine callback, hostile text', again.status);
+        expect(again.status, describeCase(request, again)).toBe(202);
+        const second = JSON.parse(again.text) as { accepted: boolean; requestId?: string; duplicate?: boolean };
+        expect(second.accepted, what).toBe(answer.accepted);
+        if (answer.accepted) expect(second, what).toMatchObject({ duplicate: true, requestId: answer.requestId });
+      }),
+      { seed: budget.seed, numRuns: budget.runs(60) },
+    );
+    console.log(`[fuzz] fuzz-intake: genuine callbacks with hostile text: ${created} taken in as requests, each once`);
+    expect(await count()).toBe(before + created);
+  }, 300_000);
+});

@@ -101,6 +101,8 @@ export function parseCallback(rawBody: string | Buffer): CallbackPayload {
     throw new DeskhandError('bad_request', `The ConnectWise callback does not have the expected shape (${problems}).`);
   }
   const data = parsed.data;
+  const entity = parseEntity(data.entity);
+  if (data.type === 'ticket' && entity !== null) assertTicketEntity(entity, data.id);
   return {
     messageId: data.messageid,
     fromUrl: data.fromurl,
@@ -109,10 +111,29 @@ export function parseCallback(rawBody: string | Buffer): CallbackPayload {
     action: data.action,
     type: data.type,
     id: data.id,
-    entity: parseEntity(data.entity),
+    entity,
     keyUrl: data.metadata.key_url,
     callbackObjectRecId: data.callbackobjectrecid ?? null,
   };
+}
+
+/**
+ * A ticket callback's Entity, when it carries one, is the ticket it announces: a record that is not
+ * a ticket, or another ticket, makes the payload malformed (it would otherwise read as a ticket of
+ * no known company). Without an Entity the callback is still read (the ticket can be loaded).
+ */
+function assertTicketEntity(entity: Record<string, unknown>, id: number): void {
+  const ticket = ticketSchema.safeParse(entity);
+  if (!ticket.success) {
+    const problems = ticket.error.issues
+      .slice(0, 4)
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new DeskhandError('bad_request', `The callback Entity is not a ticket (${problems}).`);
+  }
+  if (ticket.data.id !== id) {
+    throw new DeskhandError('bad_request', `The callback Entity is ticket ${ticket.data.id}, not ticket ${id} that the callback announces.`);
+  }
 }
 
 /** `Entity` is the record serialised as a JSON string inside the JSON body: a second parse. */
