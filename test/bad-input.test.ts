@@ -393,6 +393,9 @@ describe('malformed input answers 400, never 500', () => {
     expect((await send('GET', `${link}%00`)).status).toBe(400);
     expect((await send('POST', link, { headers: form, body: 'decision=approve&comment=ok%00' })).status).toBe(400);
     expect((await send('POST', `${link}%00`, { headers: form, body: 'decision=approve' })).status).toBe(400);
+    // A comment that is not text is refused, not ignored (found by the fuzz suite).
+    const typeConfused = await send('POST', link, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decision: 'approve', comment: [[]] }) });
+    expect(typeConfused.status).toBe(400);
     const after = await sb.service.ctx.db.selectFrom('approvals').select('status').where('id', '=', manager.id).executeTakeFirstOrThrow();
     expect(after.status).toBe('pending');
   });

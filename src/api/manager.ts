@@ -50,6 +50,9 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
       if (decision !== 'approve' && decision !== 'deny') {
         return errorPage(reply, new DeskhandError('bad_request', 'choose approve or deny'));
       }
+      if (body['comment'] !== undefined && typeof body['comment'] !== 'string') {
+        return errorPage(reply, new DeskhandError('bad_request', 'the comment must be text'));
+      }
       const comment = typeof body['comment'] === 'string' && body['comment'].trim() ? body['comment'].trim().slice(0, 500) : null;
       try {
         const result = await decideManagerApproval(ctx, { link, decision, comment });
