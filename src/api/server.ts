@@ -36,12 +36,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { ctx } = options;
   const secure = ctx.publicUrl.startsWith('https://');
   const headers = securityHeaders(secure);
-  // Fastify logs nothing itself (its request lines would carry URLs and their secrets): the access
+  // Fastify logs nothing itself (logger: false, so no request lines, which would carry URLs and their secrets): the access
   // log below and an unhandled error go through ctx.logger with the route pattern, never the URL.
   // Every request gets an id of ours (one sent by the caller is not taken), echoed in x-request-id.
   const app = Fastify({
     logger: false,
-    disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
     trustProxy: trustedProxies(),
     routerOptions: { maxParamLength: 300 },
