@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { emulatorApiCredentials, emulatorPortalCredentials } from '../src/integrations/connectwise/emulator-data.ts';
+import { emulatorApiCredentials, emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import { callbackSignature, SIGNATURE_HEADER } from '../src/integrations/connectwise/webhook.ts';
 import { emulatorAppCredentials } from '../src/integrations/m365/emulator-tenant.ts';
 import type { World } from '../src/world/fixture.ts';

@@ -1,5 +1,5 @@
-import { emulatorApiCredentials } from '../src/integrations/connectwise/emulator-data.ts';
-import { startConnectWiseEmulator } from '../src/integrations/connectwise/emulator.ts';
+import { emulatorApiCredentials } from '../src/integrations/connectwise/emulator/data.ts';
+import { startConnectWiseEmulator } from '../src/integrations/connectwise/emulator/index.ts';
 import type { RunningEmulators } from '../src/integrations/emulators.ts';
 import { emulatorAppCredentials } from '../src/integrations/m365/emulator-tenant.ts';
 import { startGraphEmulator } from '../src/integrations/m365/emulator.ts';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator-data.ts';
+import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import type { Sandbox } from '../src/demo/sandbox.ts';
 import type { World } from '../src/world/fixture.ts';
 import type { Ask } from './asks.ts';

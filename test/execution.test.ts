@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
-import { TICKET_ID_START } from '../src/integrations/connectwise/emulator.ts';
+import { TICKET_ID_START } from '../src/integrations/connectwise/emulator/index.ts';
 import { FINAL } from '../src/demo/stories.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';

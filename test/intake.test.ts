@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { FINAL } from '../src/demo/stories.ts';
 import { ConnectWiseClient } from '../src/integrations/connectwise/client.ts';
-import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator-data.ts';
+import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import { silentLogger } from '../src/logger.ts';
 import { registerWebhooks } from '../src/service.ts';
 import { createTestDatabase } from './support/db.ts';

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from '../config.ts';
 import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
-import { emulatorPortalCredentials } from '../integrations/connectwise/emulator-data.ts';
+import { emulatorPortalCredentials } from '../integrations/connectwise/emulator/data.ts';
 import { startEmulators } from '../integrations/emulators.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { loadDemoWorld } from '../world/fixture.ts';

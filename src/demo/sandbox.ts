@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { ManualClock } from '../core/clock.ts';
 import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
-import { emulatorPortalCredentials } from '../integrations/connectwise/emulator-data.ts';
+import { emulatorPortalCredentials } from '../integrations/connectwise/emulator/data.ts';
 import { type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
 import type { Logger } from '../logger.ts';
 import type { Planner } from '../planner/types.ts';

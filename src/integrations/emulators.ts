@@ -1,6 +1,6 @@
 import type { World } from '../world/fixture.ts';
 import type { EmulatorEndpoints } from '../world/seed.ts';
-import { startConnectWiseEmulator } from './connectwise/emulator.ts';
+import { startConnectWiseEmulator } from './connectwise/emulator/index.ts';
 import { startGraphEmulator } from './m365/emulator.ts';
 
 /** The built-in emulators of the outside systems, loaded with one world, on free loopback ports. */

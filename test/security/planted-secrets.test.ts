@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL, playStories, STORIES, type StoryResult } from '../../src/demo/stories.ts';
-import { emulatorApiCredentials } from '../../src/integrations/connectwise/emulator-data.ts';
+import { emulatorApiCredentials } from '../../src/integrations/connectwise/emulator/data.ts';
 import { emulatorAppCredentials } from '../../src/integrations/m365/emulator-tenant.ts';
 import { createLogger } from '../../src/logger.ts';
 import { keyringFromEnvironment } from '../../src/secrets.ts';

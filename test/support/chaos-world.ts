@@ -1,5 +1,5 @@
 import { ConnectWiseClient } from '../../src/integrations/connectwise/client.ts';
-import { emulatorPortalCredentials } from '../../src/integrations/connectwise/emulator-data.ts';
+import { emulatorPortalCredentials } from '../../src/integrations/connectwise/emulator/data.ts';
 import { mailMarker } from '../../src/integrations/m365/client.ts';
 import { verifyAuditChain } from '../../src/store/audit.ts';
 import type { Db } from '../../src/store/db.ts';

@@ -10,7 +10,7 @@ import {
   emulatorApiCredentials,
   emulatorPortalCredentials,
   startConnectWiseEmulator,
-} from './emulator.ts';
+} from './emulator/index.ts';
 import { parseCallback, SIGNATURE_HEADER, SigningKeyCache, ticketIntakeFromCallback, verifyCallbackSignature } from './webhook.ts';
 
 /**

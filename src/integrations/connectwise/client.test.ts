@@ -11,7 +11,7 @@ import {
   linkRelation,
 } from './client.ts';
 import { allOf, condition } from './conditions.ts';
-import { type ConnectWiseEmulator, emulatorApiCredentials, emulatorPortalCredentials, startConnectWiseEmulator } from './emulator.ts';
+import { type ConnectWiseEmulator, emulatorApiCredentials, emulatorPortalCredentials, startConnectWiseEmulator } from './emulator/index.ts';
 
 let emulator: ConnectWiseEmulator;
 let api: ConnectWiseClient;

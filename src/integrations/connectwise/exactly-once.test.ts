@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeskhandError } from '../../core/errors.ts';
 import { loadDemoWorld } from '../../world/fixture.ts';
 import { ConnectWiseClient, type ConnectWiseClientOptions } from './client.ts';
-import { type ConnectWiseEmulator, emulatorApiCredentials, emulatorPortalCredentials, startConnectWiseEmulator } from './emulator.ts';
+import { type ConnectWiseEmulator, emulatorApiCredentials, emulatorPortalCredentials, startConnectWiseEmulator } from './emulator/index.ts';
 
 /**
  * What exactly-once note posting stands on, against the ConnectWise emulator over HTTP: faults that

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadDemoWorld } from '../../../world/fixture.ts';
 import { basicAuthorization } from '../client.ts';
-import { type ConnectWiseEmulator, emulatorApiCredentials, emulatorPortalCredentials, startConnectWiseEmulator } from '../emulator.ts';
+import { type ConnectWiseEmulator, emulatorApiCredentials, emulatorPortalCredentials, startConnectWiseEmulator } from './index.ts';
 
 /**
  * The emulator's HTTP surface as a client meets it, call by call: which answer wins when several

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadDemoWorld } from '../../world/fixture.ts';
-import { basicAuthorization, ConnectWiseClient } from './client.ts';
+import { loadDemoWorld } from '../../../world/fixture.ts';
+import { basicAuthorization, ConnectWiseClient } from '../client.ts';
 import {
   type ConnectWiseEmulator,
   emulatorApiCredentials,
   emulatorPortalCredentials,
   startConnectWiseEmulator,
   TICKET_ID_START,
-} from './emulator.ts';
+} from './index.ts';
 
 /**
  * The emulator's own promises to the demo, the benchmarks and the `deskhand emulators` process:

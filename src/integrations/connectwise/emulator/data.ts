@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { World, WorldClient, WorldEmployee, WorldMsp } from '../../world/fixture.ts';
-import { deterministicInt, deterministicUuid } from '../../world/ids.ts';
+import type { World, WorldClient, WorldEmployee, WorldMsp } from '../../../world/fixture.ts';
+import { deterministicInt, deterministicUuid } from '../../../world/ids.ts';
 
 /**
  * What the ConnectWise emulator knows before anyone calls it: one ConnectWise "instance" per MSP of

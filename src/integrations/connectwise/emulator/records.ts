@@ -1,4 +1,4 @@
-import type { CompanyRecord, ContactRecord, InstanceSeed, MemberRecord, StatusRecord } from './emulator-data.ts';
+import type { CompanyRecord, ContactRecord, InstanceSeed, MemberRecord, StatusRecord } from './data.ts';
 
 /**
  * The emulator's records (what it stores per emulated ConnectWise) and their read forms: the JSON

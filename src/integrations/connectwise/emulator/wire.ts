@@ -1,13 +1,14 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { z } from 'zod';
-import { ConditionSyntaxError, matchesConditions, parseConditions, valueAt } from './conditions.ts';
+import { z } from 'zod';
+import { ConditionSyntaxError, matchesConditions, parseConditions, valueAt } from '../conditions.ts';
 
 /**
- * The emulator's wire details: replies and ConnectWise's error bodies, body parsing, list queries
- * (conditions, orderBy, fields, paging parameters), Basic credentials, and writing the response.
+ * The emulator's wire details: replies and ConnectWise's error bodies, body parsing, the shapes
+ * that requests share (references, JSON-Patch), list queries (conditions, orderBy, fields, paging
+ * parameters) and Basic credentials.
  */
 
-const MAX_BODY_BYTES = 1_000_000;
+/** ConnectWise refuses larger bodies; so does the emulator (413). */
+export const MAX_BODY_BYTES = 1_000_000;
 
 export interface Reply {
   status: number;
@@ -146,21 +147,33 @@ export function cwNow(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new ReplyError(cwError(413, 'ConnectWiseApi', 'The request body is too large.'));
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+// --- shapes that requests share ----------------------------------------------------------------
+
+/** A reference in a request body: `{id}`, `{identifier}` or `{name}`. */
+export const refInput = z.looseObject({
+  id: z.number().int().optional(),
+  identifier: z.string().optional(),
+  name: z.string().optional(),
+});
+export type RefInput = z.output<typeof refInput>;
+
+export const patchSchema = z
+  .array(z.looseObject({ op: z.string(), path: z.string(), value: z.unknown().optional() }))
+  .min(1);
+export type PatchOperation = z.output<typeof patchSchema>[number];
+
+export function findRef<T extends { id: number }>(records: readonly T[], ref: RefInput, key: 'identifier' | 'name'): T | undefined {
+  if (ref.id !== undefined) return records.find((r) => r.id === ref.id);
+  const wanted = ref[key]?.toLowerCase();
+  return wanted === undefined ? undefined : records.find((r) => String((r as Record<string, unknown>)[key]).toLowerCase() === wanted);
 }
 
-export function send(res: ServerResponse, reply: Reply): void {
-  const headers: Record<string, string> = { ...reply.headers };
-  if (reply.body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
-  res.writeHead(reply.status, headers);
-  res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
+export function isRef(value: unknown): value is RefInput {
+  return refInput.safeParse(value).success;
+}
+
+/** What a handler's failure answers: its own reply, or ConnectWise's 500 naming the failure. */
+export function replyForError(error: unknown): Reply {
+  if (error instanceof ReplyError) return error.reply;
+  return cwError(500, 'ConnectWiseApi', `Emulator failure: ${error instanceof Error ? error.message : String(error)}`);
 }

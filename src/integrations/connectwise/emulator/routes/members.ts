@@ -1,0 +1,22 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { MemberRecord } from '../data.ts';
+import { type ApiContext, endpoint, staffOnly } from '../endpoint.ts';
+import { list } from '../paging.ts';
+import { renderMember } from '../records.ts';
+import type { ConnectWiseSite } from '../site.ts';
+import { cwError, ok, ReplyError } from '../wire.ts';
+
+/** `system/members`: the MSP's staff and the API members, by id or identifier (System: staff only). */
+
+export const memberRoutes: FastifyPluginAsync<{ site: ConnectWiseSite }> = async (api, { site }) => {
+  endpoint(api, site, '/system/members', { GET: staffOnly((c) => list(c, c.instance.seed.members.map((m) => renderMember(m)))) });
+  endpoint(api, site, '/system/members/:member', { GET: staffOnly((c) => ok(renderMember(memberOf(c)))) });
+};
+
+function memberOf(ctx: ApiContext): MemberRecord {
+  // The router has decoded the parameter already.
+  const key = ctx.params['member'] ?? '';
+  const member = ctx.instance.seed.members.find((m) => String(m.id) === key || m.identifier.toLowerCase() === key.toLowerCase());
+  if (!member) throw new ReplyError(cwError(404, 'NotFound', `Member ${key} not found`));
+  return member;
+}
