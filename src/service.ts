@@ -14,7 +14,8 @@ import { BuiltinPlanner } from './planner/builtin.ts';
 import type { Planner } from './planner/types.ts';
 import { SecretBox, type SecretKeys } from './secrets.ts';
 import { type DbHandle, migrate, openDb } from './store/db.ts';
-import { DEMO_PASSWORD, type EmulatorEndpoints, pointAtEmulators, seedDemoWorld } from './world/seed.ts';
+import type { DemoIntegration } from './integrations/module.ts';
+import { DEMO_PASSWORD, pointAtEmulators, seedDemoWorld } from './world/seed.ts';
 import type { World } from './world/fixture.ts';
 
 /**
@@ -35,8 +36,20 @@ export interface ServiceOptions {
   port?: number;
   api?: boolean;
   worker?: boolean | WorkerOptions;
-  /** Load the demo world on first start and point it at these emulators. */
-  demo?: { world: World; endpoints: EmulatorEndpoints };
+  /** Load the demo world on first start and point it at the emulators (src/integrations/emulators.ts `demoSetup`). */
+  demo?: {
+    world: World;
+    integrations: readonly DemoIntegration[];
+    emulators: { name: string; url: string }[];
+    pointAt(kind: string, settings: Record<string, unknown>): Record<string, unknown>;
+  };
+  /**
+   * Where outside systems call this service back (`<base>/webhooks/<kind>/...`), for the
+   * integrations' `onConnect` (registering callbacks). Default: the loopback address it listens on
+   * when the demo world is loaded (the emulators call back there), else none (new tickets come in
+   * through the poll).
+   */
+  webhookBaseUrl?: string | null;
   workerId?: string;
 }
 
@@ -74,8 +87,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     breakers: new CircuitBreakers(store.db, clock),
   };
   if (options.demo) {
-    await seedDemoWorld(store.db, { world: options.demo.world, secrets, endpoints: options.demo.endpoints, at: clock.now(), logger });
-    await pointAtEmulators(store.db, options.demo.endpoints, clock.now());
+    await seedDemoWorld(store.db, { world: options.demo.world, secrets, integrations: options.demo.integrations, at: clock.now(), logger });
+    await pointAtEmulators(store.db, options.demo.pointAt, clock.now());
   }
 
   let worker: Worker | null = null;
@@ -90,12 +103,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     const home = (): HomeInfo => ({
       publicUrl: ctx.publicUrl,
       database: options.databaseLabel,
-      emulators: options.demo
-        ? [
-            { name: 'ConnectWise emulator', url: options.demo.endpoints.connectwise },
-            { name: 'Microsoft Graph emulator', url: options.demo.endpoints.graph },
-          ]
-        : [],
+      emulators: options.demo ? options.demo.emulators : [],
       demoPassword: options.demo ? DEMO_PASSWORD : null,
       demoUsers,
     });
@@ -106,7 +114,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (!publicUrl) publicUrl = `http://localhost:${port}`;
     ctx.publicUrl = publicUrl;
   }
-  if (options.demo && app) await registerWebhooks(ctx, webhookBase(url), logger);
+  const webhookBaseUrl = options.webhookBaseUrl !== undefined ? options.webhookBaseUrl : options.demo && app ? webhookBase(url) : null;
+  if (app || webhookBaseUrl) await connectIntegrations(ctx, webhookBaseUrl, logger);
   await worker?.start();
 
   return {
@@ -130,32 +139,19 @@ function webhookBase(listenUrl: string): string {
 }
 
 /**
- * Make sure every ConnectWise integration has its callback registered at this service's webhook
- * URL (idempotent: an existing registration with the same URL is reused).
+ * Run every enabled integration's `onConnect` (registering callbacks at this service's webhook URL,
+ * checking the credentials); idempotent, so it runs at every start. A failure is logged for the
+ * operator and never stops the service: requests still come in through the poll.
  */
-export async function registerWebhooks(ctx: EngineContext, base: string, logger: Logger): Promise<void> {
-  const rows = await ctx.db.selectFrom('integrations').selectAll().where('kind', '=', 'connectwise').where('enabled', '=', true).execute();
-  for (const row of rows) {
+export async function connectIntegrations(ctx: EngineContext, webhookBaseUrl: string | null, logger: Logger): Promise<void> {
+  for (const row of await ctx.integrations.enabledWith('onConnect')) {
+    const module = ctx.integrations.module(row.kind);
     try {
-      const secrets = ctx.integrations.secretsOf(row);
-      const client = ctx.integrations.connectWiseClient(row);
-      const url = `${base}/webhooks/connectwise/${row.id}/${secrets['webhookSecret']}`;
-      // A previous run on another address left its registration: remove it, or every ticket is sent there too.
-      for (const stale of await client.listCallbacks()) {
-        if (stale.url?.includes(`/webhooks/connectwise/${row.id}/`) && stale.url !== url) await client.deleteCallback(stale.id);
-      }
-      // Self-suppressed: the notes deskhand writes are not sent back to it (the webhook also ignores them by member).
-      const { created } = await client.registerCallback({
-        url,
-        description: 'deskhand: new tickets start requests',
-        type: 'ticket',
-        level: 'owner',
-        objectId: 1,
-        isSelfSuppressedFlag: true,
-      });
-      if (created) logger.info({ integration: row.name }, 'ConnectWise callback registered');
+      const outcome = await module.onConnect!(ctx.integrations.connected(row), { logger, webhookBaseUrl });
+      if (outcome.ok) logger.info({ integration: row.name, detail: outcome.detail }, `${module.label} connected`);
+      else logger.warn({ integration: row.name, detail: outcome.detail }, `${module.label}: could not finish connecting`);
     } catch (error) {
-      logger.warn({ integration: row.name, error: describeError(error) }, 'could not register the ConnectWise callback');
+      logger.warn({ integration: row.name, error: describeError(error) }, `${module.label}: could not connect`);
     }
   }
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { TICKET_ID_START } from '../src/integrations/connectwise/emulator/index.ts';
 import { FINAL } from '../src/demo/stories.ts';
+import { connectWiseOf } from '../src/integrations/connectwise/intake.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';
 
@@ -103,7 +104,7 @@ describe('a webhook that never arrives', () => {
   it('is made up for by polling ConnectWise for newer tickets, once', async () => {
     const { ConnectWiseClient } = await import('../src/integrations/connectwise/client.ts');
     const row = await sb.service.ctx.db.selectFrom('integrations').selectAll().where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
-    const cw: InstanceType<typeof ConnectWiseClient> = sb.service.ctx.integrations.connectWiseClient(row);
+    const cw: InstanceType<typeof ConnectWiseClient> = connectWiseOf(sb.service.ctx.integrations.connected(row)).client;
     await sb.service.worker!.pollIntakeIfDue(true); // the cursor now stands at the newest ticket
     const registrations = await cw.listCallbacks();
     for (const callback of registrations) await cw.deleteCallback(callback.id);
@@ -119,8 +120,8 @@ describe('a webhook that never arrives', () => {
       const received = await sb.service.ctx.db.selectFrom('audit_log').select('actor').where('request_id', '=', request.id).where('event', '=', 'request.received').executeTakeFirstOrThrow();
       expect(received.actor).toBe('poll:connectwise');
     } finally {
-      const { registerWebhooks } = await import('../src/service.ts');
-      await registerWebhooks(sb.service.ctx, `http://127.0.0.1:${new URL(sb.service.url).port}`, sb.service.ctx.logger);
+      const { connectIntegrations } = await import('../src/service.ts');
+      await connectIntegrations(sb.service.ctx, `http://127.0.0.1:${new URL(sb.service.url).port}`, sb.service.ctx.logger);
     }
   });
 });

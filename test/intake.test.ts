@@ -4,8 +4,9 @@ import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { FINAL } from '../src/demo/stories.ts';
 import { ConnectWiseClient } from '../src/integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
+import { connectWiseOf } from '../src/integrations/connectwise/intake.ts';
 import { silentLogger } from '../src/logger.ts';
-import { registerWebhooks } from '../src/service.ts';
+import { connectIntegrations } from '../src/service.ts';
 import { createTestDatabase } from './support/db.ts';
 
 /**
@@ -118,7 +119,7 @@ describe('the poll for tickets whose webhook was lost', () => {
     const { db } = sb.service.ctx;
     const worker = sb.service.worker!;
     const row = await db.selectFrom('integrations').selectAll().where('kind', '=', 'connectwise').where('msp_id', '=', 'northwind').executeTakeFirstOrThrow();
-    const cw = sb.service.ctx.integrations.connectWiseClient(row);
+    const cw = connectWiseOf(sb.service.ctx.integrations.connected(row)).client;
     await worker.pollIntakeIfDue(true); // the cursor stands at the newest ticket
     for (const callback of await cw.listCallbacks()) await cw.deleteCallback(callback.id);
     try {
@@ -162,7 +163,7 @@ describe('the poll for tickets whose webhook was lost', () => {
       expect(await db.selectFrom('audit_log').select('seq').where('event', '=', 'intake.refused').where(sql<boolean>`data->>'externalRef' = ${String(refused)}`).execute()).toHaveLength(1);
     } finally {
       await sql`ALTER TABLE requests DROP CONSTRAINT IF EXISTS refuse_one_ticket`.execute(db);
-      await registerWebhooks(sb.service.ctx, `http://127.0.0.1:${new URL(sb.service.url).port}`, sb.service.ctx.logger);
+      await connectIntegrations(sb.service.ctx, `http://127.0.0.1:${new URL(sb.service.url).port}`, sb.service.ctx.logger);
     }
   });
 });

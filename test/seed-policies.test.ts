@@ -6,6 +6,7 @@ import { SecretBox } from '../src/secrets.ts';
 import { type DbHandle, openDb } from '../src/store/db.ts';
 import { loadDemoWorld, type World } from '../src/world/fixture.ts';
 import { generateWorld } from '../src/world/generate.ts';
+import { demoSetup } from '../src/integrations/emulators.ts';
 import { seedDemoWorld } from '../src/world/seed.ts';
 import { createTestDatabase } from './support/db.ts';
 
@@ -44,7 +45,7 @@ describe('seeding a world', () => {
     const world = structuredClone(loadDemoWorld());
     const contoso = world.clients.find((c) => c.id === 'contoso')!;
     contoso.toolPolicies = { ...contoso.toolPolicies, 'm365.reset_password': { policy: 'auto' } };
-    const seeding = seedDemoWorld(handle.db, { world, secrets: new SecretBox(randomBytes(32)), endpoints, at: new Date(), logger: silentLogger });
+    const seeding = seedDemoWorld(handle.db, { world, secrets: new SecretBox(randomBytes(32)), integrations: demoSetup(world, endpoints).integrations, at: new Date(), logger: silentLogger });
     await expect(seeding).rejects.toThrow(/contoso.*m365\.reset_password cannot be auto/s);
     const msps = await handle.db.selectFrom('msps').select('id').execute();
     expect(msps).toEqual([]);
@@ -55,13 +56,13 @@ describe('seeding a world', () => {
   it('refuses a world that names a tool no integration offers', async () => {
     const world = structuredClone(loadDemoWorld());
     world.clients[0]!.toolPolicies = { 'm365.delete_tenant': { policy: 'approval_needed' } };
-    const seeding = seedDemoWorld(handle.db, { world, secrets: new SecretBox(randomBytes(32)), endpoints, at: new Date(), logger: silentLogger });
+    const seeding = seedDemoWorld(handle.db, { world, secrets: new SecretBox(randomBytes(32)), integrations: demoSetup(world, endpoints).integrations, at: new Date(), logger: silentLogger });
     await expect(seeding).rejects.toThrow(/m365\.delete_tenant/);
     expect(await handle.db.selectFrom('msps').select('id').execute()).toEqual([]);
   });
 
   it('loads the demo world as it is', async () => {
-    const result = await seedDemoWorld(handle.db, { world: loadDemoWorld(), secrets: new SecretBox(randomBytes(32)), endpoints, at: new Date(), logger: silentLogger });
+    const result = await seedDemoWorld(handle.db, { world: loadDemoWorld(), secrets: new SecretBox(randomBytes(32)), integrations: demoSetup(loadDemoWorld(), endpoints).integrations, at: new Date(), logger: silentLogger });
     expect(result.seeded).toBe(true);
     const policy = await handle.db.selectFrom('tool_policies').select(['policy', 'require_manager_approval']).where('tool', '=', 'm365.reset_password').execute();
     expect(policy.length).toBeGreaterThan(0);

@@ -1,3 +1,5 @@
+import { integrationModules } from '../integrations/index.ts';
+
 /**
  * Who may call what: every HTTP route the service registers, with the answer each kind of caller
  * gets to a well-formed request, and which of its parameters name objects that belong to one MSP.
@@ -25,7 +27,7 @@ export type TenantObject = (typeof TENANT_OBJECTS)[number];
 export type OtherParameter =
   /** A plan step's position in its request (0, 1, …). */
   | 'step-index'
-  /** A tool's name, e.g. `m365.revoke_sessions`. */
+  /** A tool's name, `<integration kind>.<verb_noun>`. */
   | 'tool'
   /** The single-use token of a manager's approval link (it names its approval and is signed). */
   | 'manager-link'
@@ -126,6 +128,22 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     params: { id: 'integration', tool: 'tool' },
     example: { json: { policy: 'auto' } },
   },
+  { method: 'GET', url: '/api/clients/:id/policies', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'client' } },
+  {
+    method: 'PUT',
+    url: '/api/clients/:id/policies/:tool',
+    who: 'msp_admin',
+    answers: ADMINS,
+    params: { id: 'client', tool: 'tool' },
+    example: { json: { policy: 'disabled' } },
+  },
+  {
+    method: 'DELETE',
+    url: '/api/clients/:id/policies/:tool',
+    who: 'msp_admin',
+    answers: ADMINS,
+    params: { id: 'client', tool: 'tool' },
+  },
 
   {
     method: 'GET',
@@ -143,16 +161,19 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     example: { form: { decision: 'approve' } },
     usesUp: 'manager-link',
   },
-  {
-    method: 'POST',
-    url: '/webhooks/connectwise/:integrationId/:secret',
-    who: 'ConnectWise: the URL\'s secret and a signed body; a session or token adds nothing',
-    // A signed callback about a ticket that starts nothing (an update): accepted, nothing created.
-    answers: { msp_admin: 202, msp_technician: 202, msp_billing: 202, signed_out: 202, api_token: 202 },
-    params: { integrationId: 'integration', secret: 'webhook-secret' },
-    // A webhook answers every URL it does not know alike, whoever sends it.
-    crossTenant: 401,
-  },
+  ...integrationModules.flatMap((module) =>
+    (module.webhookRoutes ?? []).map(
+      (route): RouteAccess => ({
+        method: route.method,
+        url: `/webhooks/${module.kind}${route.path}`,
+        who: route.who,
+        answers: { msp_admin: route.answer, msp_technician: route.answer, msp_billing: route.answer, signed_out: route.answer, api_token: route.answer },
+        params: route.params,
+        // A webhook answers every URL it does not know alike, whoever sends it.
+        crossTenant: 401,
+      }),
+    ),
+  ),
 ];
 
 export function routeKey(method: string, url: string): string {

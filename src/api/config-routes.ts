@@ -129,8 +129,8 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       await inTransaction(ctx.db, async (tx) => {
         await tx
           .insertInto('tool_policies')
-          .values({ integration_id: id, tool: toolName, policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })
-          .onConflict((oc) => oc.columns(['integration_id', 'tool']).doUpdateSet({ policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email }))
+          .values({ integration_id: id, client_id: null, tool: toolName, policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })
+          .onConflict((oc) => oc.columns(['integration_id', 'tool', 'client_id']).doUpdateSet({ policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email }))
           .execute();
         await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.changed', data: { integrationId: id, tool: toolName, ...body }, at });
       });
@@ -138,5 +138,112 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
       ctx.integrations.invalidate(id);
       return { tool: toolName, ...body };
     },
+  );
+
+  /**
+   * A client's policies: every tool of the integrations the client uses, with the policy that
+   * applies and where it comes from (the client's own row, its integration's, or the catalog's
+   * default). The product page's "not available to the agent for this client" is a client's own
+   * `disabled`.
+   */
+  app.get(
+    '/api/clients/:id/policies',
+    { schema: { tags: ['configuration'], summary: "A client's tools with their effective policies and where each comes from", params: zodSchema(z.object({ id: z.uuid() })) } },
+    async (request) => {
+      const user = requireUser(request);
+      const { id } = request.params as { id: string };
+      const client = await ctx.db.selectFrom('clients').select('id').where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
+      if (!client) throw new DeskhandError('not_found', 'no such client');
+      return { tools: await clientPolicies(ctx, id) };
+    },
+  );
+
+  app.put(
+    '/api/clients/:id/policies/:tool',
+    {
+      schema: {
+        tags: ['configuration'],
+        summary: "Set a client's own policy for one tool (it overrides the integration's)",
+        params: zodSchema(z.object({ id: z.uuid(), tool: z.string().max(200) })),
+        body: zodSchema(z.object({ policy: z.enum(['auto', 'approval_needed', 'disabled']), requireManagerApproval: z.boolean().default(false) })),
+      },
+    },
+    async (request) => {
+      const user = requireUser(request);
+      const { id, tool: toolName } = request.params as { id: string; tool: string };
+      const body = request.body as { policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval: boolean };
+      const client = await ctx.db.selectFrom('clients').select('id').where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
+      // Another MSP's client is answered as one that does not exist, whatever the caller's role.
+      if (!client) throw new DeskhandError('not_found', 'no such client');
+      requireAdmin(request);
+      const tool = findTool(toolName);
+      const owner = tool ? (await clientPolicies(ctx, id)).find((t) => t.tool === toolName) : undefined;
+      if (!tool || !owner) throw new DeskhandError('bad_request', `${toolName} is not a tool of an integration this client uses`);
+      if (body.requireManagerApproval && body.policy !== 'approval_needed') {
+        throw new DeskhandError('bad_request', 'manager approval can only be required together with approval_needed');
+      }
+      const refusal = policyRefusal(tool, body.policy);
+      if (refusal) throw new DeskhandError('bad_request', refusal);
+      const at = ctx.clock.now();
+      await inTransaction(ctx.db, async (tx) => {
+        await tx
+          .insertInto('tool_policies')
+          .values({ integration_id: owner.integrationId, client_id: id, tool: toolName, policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })
+          .onConflict((oc) => oc.columns(['integration_id', 'tool', 'client_id']).doUpdateSet({ policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email }))
+          .execute();
+        await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.changed', data: { integrationId: owner.integrationId, clientId: id, tool: toolName, ...body }, at });
+      });
+      ctx.integrations.invalidate(owner.integrationId);
+      return { tool: toolName, ...body, source: 'client' as const };
+    },
+  );
+
+  app.delete(
+    '/api/clients/:id/policies/:tool',
+    {
+      schema: {
+        tags: ['configuration'],
+        summary: "Remove a client's own policy for one tool (the integration's applies again)",
+        params: zodSchema(z.object({ id: z.uuid(), tool: z.string().max(200) })),
+      },
+    },
+    async (request) => {
+      const user = requireUser(request);
+      const { id, tool: toolName } = request.params as { id: string; tool: string };
+      const client = await ctx.db.selectFrom('clients').select('id').where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
+      if (!client) throw new DeskhandError('not_found', 'no such client');
+      requireAdmin(request);
+      const removed = await inTransaction(ctx.db, async (tx) => {
+        const rows = await tx.deleteFrom('tool_policies').where('client_id', '=', id).where('tool', '=', toolName).returning('integration_id').execute();
+        if (rows.length > 0) {
+          await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.client_override_removed', data: { clientId: id, tool: toolName }, at: ctx.clock.now() });
+        }
+        return rows.length;
+      });
+      ctx.integrations.invalidate();
+      const now = (await clientPolicies(ctx, id)).find((t) => t.tool === toolName);
+      return { tool: toolName, removed: removed > 0, ...(now ? { policy: now.policy, requireManagerApproval: now.requireManagerApproval, source: now.source } : {}) };
+    },
+  );
+}
+
+/** Every tool of the integrations a client uses, with the policy that applies and where it comes from. */
+async function clientPolicies(ctx: EngineContext, clientId: string) {
+  const sources = await ctx.integrations.policySourcesForClient(clientId);
+  const integrations = await ctx.integrations.integrationsOfClient(clientId);
+  return integrations.flatMap((integration) =>
+    toolsOfIntegration(integration.kind).map((tool) => {
+      const found = sources.get(tool.name);
+      const policy = effectivePolicy(tool, new Map(found ? [[tool.name, found.policy]] : []));
+      return {
+        tool: tool.name,
+        kind: tool.kind,
+        description: tool.description,
+        integrationId: integration.id,
+        integration: integration.name,
+        ...policy,
+        source: found?.source ?? ('default' as const),
+      };
+    }),
   );
 }

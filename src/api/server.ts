@@ -218,7 +218,7 @@ function answeredBeforeHooks(
 }
 
 /**
- * Route parameters that are safe to log: ids and names. Any other parameter (the ConnectWise
+ * Route parameters that are safe to log: ids and names. Any other parameter (a
  * webhook's secret, a manager link's token, whatever a later route adds) is logged as [redacted].
  * A request's URL is never logged: its route pattern is.
  */

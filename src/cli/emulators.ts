@@ -9,7 +9,7 @@ import { emulatorPortalCredentials } from '../integrations/connectwise/emulator/
 import { startEmulators } from '../integrations/emulators.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
-import type { EmulatorEndpoints } from '../world/seed.ts';
+import type { EmulatorEndpoints } from '../integrations/emulators.ts';
 
 interface EmulatorState extends EmulatorEndpoints {
   pid: number;

@@ -2,16 +2,14 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '../logger.ts';
 import { runPlanning } from '../engine/diagnose.ts';
 import { toolCatalog } from '../integrations/catalog.ts';
-import { GraphClient } from '../integrations/m365/client.ts';
-import { startGraphEmulator } from '../integrations/m365/emulator.ts';
-import { identityRuntime } from '../integrations/registry.ts';
+import { evalIdentity, startEvalEmulator } from '../integrations/emulators.ts';
 import { BuiltinPlanner } from '../planner/builtin.ts';
 import { type CaseResult, parseCases, scoreCase, summarise } from '../planner/eval.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
 
 /**
  * `deskhand eval FILE [--json]`: every case through the real diagnosis and planning (the read tools
- * against the Microsoft 365 emulator over HTTP, the runbooks, validation), never executing. Each
+ * against the identity provider's emulator over HTTP, the runbooks, validation), never executing. Each
  * case starts from the world as the fixture describes it, with the catalog's default policies.
  * Exits 0 when every case ran, whatever the score.
  */
@@ -19,7 +17,7 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
   const logger = createLogger({ level: process.env['DESKHAND_LOG_LEVEL'] ?? 'warn', name: 'eval' });
   const cases = parseCases(readFileSync(file, 'utf8'));
   const world = loadDemoWorld();
-  const emulator = await startGraphEmulator({ world });
+  const emulator = await startEvalEmulator(world);
   const planner = new BuiltinPlanner();
   const results: CaseResult[] = [];
   try {
@@ -27,8 +25,7 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
       const client = world.clients.find((c) => c.id === testCase.client);
       if (!client) throw new Error(`case ${testCase.id}: no client ${testCase.client} in the demo world`);
       emulator.reset();
-      const graph = new GraphClient(emulator.clientConfig(client.id));
-      const identity = identityRuntime(`eval-${client.id}`, graph, new Map());
+      const identity = evalIdentity(emulator, client.id);
       const planning = await runPlanning({
         planner,
         catalog: toolCatalog,

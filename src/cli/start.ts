@@ -46,7 +46,10 @@ export async function start(options: { emulators: boolean }): Promise<void> {
       ...(process.env['DESKHAND_PUBLIC_URL'] || config.port !== 0 ? { publicUrl: config.publicUrl } : {}),
       host: config.host,
       port: config.port,
-      ...(emulators ? { demo: { world: loadDemoWorld(), endpoints: emulators.endpoints } } : {}),
+      // The emulator list is loaded only when the emulators run: production never imports an emulator.
+      ...(emulators ? { demo: (await import('../integrations/emulators.ts')).demoSetup(loadDemoWorld(), emulators.endpoints) } : {}),
+      // Outside systems call back at the public address when the operator set one; the emulators at loopback.
+      ...(!emulators && process.env['DESKHAND_PUBLIC_URL'] ? { webhookBaseUrl: config.publicUrl } : {}),
     });
   } catch (error) {
     logger.error({ error: describeError(error) }, 'deskhand could not start');

@@ -1,6 +1,6 @@
 /**
- * What the identity provider tells the agent, in the product's words. Integrations (Microsoft 365
- * today) map their API objects to these; the planner reads only these.
+ * What the identity provider tells the agent, in the product's words. Identity integrations map
+ * their API objects to these; the planner reads only these.
  */
 export interface DirectoryUser {
   id: string;
@@ -24,7 +24,7 @@ export interface DirectoryGroup {
   kind: GroupKind;
   description?: string | null;
   mail?: string | null;
-  /** Role-assignable (Entra `isAssignableToRole`): administrative, never granted by the helpdesk. */
+  /** Role-assignable (it can hold directory roles): administrative, never granted by the helpdesk. */
   privileged: boolean;
 }
 
@@ -39,7 +39,7 @@ export interface SubscribedSku {
 
 export interface AuthMethod {
   id: string;
-  /** Graph's method type without the namespace, e.g. `microsoftAuthenticatorAuthenticationMethod`. */
+  /** The provider's method type, e.g. an authenticator app, a phone, a passkey (its own naming). */
   type: string;
 }
 

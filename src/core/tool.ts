@@ -12,7 +12,7 @@ export type ArgumentObject = 'user' | 'group' | 'sku' | 'text' | 'id';
 export interface ToolDefinition {
   /** `<integration kind>.<verb_noun>`: a contract, never renamed. */
   readonly name: string;
-  /** The integration kind that offers the tool (`m365`, `hudu`, ...). */
+  /** The integration kind that offers the tool (the prefix of its name). */
   readonly integration: string;
   readonly kind: ToolKind;
   readonly description: string;

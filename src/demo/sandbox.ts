@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { ManualClock } from '../core/clock.ts';
 import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../integrations/connectwise/emulator/data.ts';
-import { type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
+import { demoSetup, type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
 import type { Logger } from '../logger.ts';
 import type { Planner } from '../planner/types.ts';
 import type { WorkerOptions } from '../engine/worker.ts';
@@ -69,7 +69,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       clock,
       port: 0,
       worker: options.worker === undefined ? { concurrency: options.workerConcurrency ?? 2, pollMs: 200, sweepMs: 250 } : options.worker,
-      demo: { world, endpoints: emulators.endpoints },
+      demo: demoSetup(world, emulators.endpoints),
       ...(options.planner ? { planner: options.planner } : {}),
     });
   } catch (error) {

@@ -4,7 +4,8 @@ import { type PlanStep, readFrozenPlan } from '../core/plan.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
-import { enqueueOutbox, enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
+import { enqueueOutbox, enqueueTicketNote, lockRequest, MESSAGE_CAPABILITY, transitionRequest } from '../store/requests.ts';
+import type { IdentityRuntime } from '../integrations/registry.ts';
 import type { PlanRow, RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import type { ReadRecord } from './diagnose.ts';
@@ -91,8 +92,10 @@ export async function requestApprovals(ctx: EngineContext, tx: Tx, request: Requ
   const requester = (diagnosis?.requester ?? null) as DirectoryUser | null;
   const steps = input.steps;
   const client = await tx.selectFrom('clients').select(['name', 'sender_mailbox']).where('id', '=', request.client_id!).executeTakeFirstOrThrow();
+  // Manager mail goes out through the client's identity provider, which also names the manager read tool.
+  const identity = input.manager ? await ctx.integrations.identityForClient(request.client_id!) : null;
   if (input.manager) {
-    const blocked = dualApprovalBlocked(request, manager, client.sender_mailbox ?? '', (diagnosis?.reads ?? []) as ReadRecord[]);
+    const blocked = dualApprovalBlocked(request, manager, client.sender_mailbox ?? '', (diagnosis?.reads ?? []) as ReadRecord[], identity);
     if (blocked) {
       await escalateBeforeChange(ctx, tx, request, { reason: blocked.reason, key: blocked.key, data: { dualApproval: blocked.key } });
       return;
@@ -150,7 +153,6 @@ export async function requestApprovals(ctx: EngineContext, tx: Tx, request: Requ
         expires_at: expiresAt,
       })
       .execute();
-    const identity = await tx.selectFrom('integrations').select('id').where('client_id', '=', request.client_id!).where('kind', '=', 'm365').executeTakeFirstOrThrow();
     const mail = managerEmail({
       managerName: manager.displayName,
       requesterName: requester?.displayName ?? request.requester_email,
@@ -163,10 +165,10 @@ export async function requestApprovals(ctx: EngineContext, tx: Tx, request: Requ
     await enqueueOutbox(tx, {
       mspId: request.msp_id,
       requestId: request.id,
-      integrationId: identity.id,
-      kind: 'mail',
+      integrationId: identity!.integrationId,
+      kind: MESSAGE_CAPABILITY.mail,
       key: `${request.id}:manager-mail${round}`,
-      payload: { from: client.sender_mailbox, to: manager.userPrincipalName, subject: mail.subject, textBox: ctx.secrets.encrypt(mail.text), purpose: 'manager_approval' },
+      payload: { clientId: request.client_id, from: client.sender_mailbox, to: manager.userPrincipalName, subject: mail.subject, textBox: ctx.secrets.encrypt(mail.text), purpose: 'manager_approval' },
       at,
     });
     events.push({
@@ -206,13 +208,18 @@ function dualApprovalBlocked(
   manager: DirectoryUser | null,
   senderMailbox: string,
   reads: ReadRecord[],
+  identity: IdentityRuntime | null,
 ): { reason: string; key: string } | null {
+  if (!identity) {
+    return { key: 'no-identity', reason: "the plan needs the approval of the requester's manager, and the client has no identity provider to mail the manager through" };
+  }
   if (!manager) {
-    const notCalled = reads.some((r) => r.tool === 'm365.get_manager' && isNotCalled(r.result));
+    const managerTool = identity.readTools.manager;
+    const notCalled = reads.some((r) => r.tool === managerTool && isNotCalled(r.result));
     if (notCalled) {
       return {
         key: 'manager-not-checked',
-        reason: `the plan needs the approval of the requester's manager, and the manager of ${request.requester_email} could not be looked up: m365.get_manager is disabled by the tool policies`,
+        reason: `the plan needs the approval of the requester's manager, and the manager of ${request.requester_email} could not be looked up: ${managerTool} is disabled by the tool policies`,
       };
     }
     return { key: 'no-manager', reason: `the plan needs the approval of the requester's manager, and no manager is set for ${request.requester_email} in the directory` };

@@ -45,7 +45,7 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
   if (!client || !identity) {
     const reason = !client
       ? 'the ticket does not belong to a client deskhand serves'
-      : `${client.name} has no Microsoft 365 integration configured, so the agent cannot look anything up`;
+      : `${client.name} has no identity provider integration configured, so the agent cannot look anything up`;
     await persistOutcome(ctx, request, {
       mode,
       clientName: client?.name ?? 'an unknown client',
@@ -178,11 +178,11 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
   const requester = await reader.getUser(input.requesterEmail).catch(() => null);
   const manager = requester ? await reader.getManager(requester.userPrincipalName).catch(() => null) : null;
   const findings = requester
-    ? await describeRequester(reader, requester, manager, allowed)
+    ? await describeRequester(reader, requester, manager, allowed, input.identity.readTools)
     : [
-        allowed('m365.get_user')
-          ? `${input.requesterEmail} was not found in ${input.client.name}'s Microsoft 365 tenant.`
-          : `Who is asking (${input.requesterEmail}) was not checked: m365.get_user is disabled by the tool policies.`,
+        allowed(input.identity.readTools.user)
+          ? `${input.requesterEmail} was not found in ${input.client.name}'s directory.`
+          : `Who is asking (${input.requesterEmail}) was not checked: ${input.identity.readTools.user} is disabled by the tool policies.`,
       ];
   const validation = await validatePlan(proposed, {
     tools: offered,
@@ -258,7 +258,7 @@ interface TicketText {
  */
 async function loadTicket(ctx: EngineContext, request: RequestRow): Promise<TicketText> {
   if (request.body || !request.source_integration_id) return { text: joinText(request.subject, request.body), requesterEmail: request.requester_email };
-  const psa = await ctx.integrations.psaChannel(request.source_integration_id);
+  const psa = await ctx.integrations.ticketOf(request.source_integration_id);
   const known = request.subject !== '' && request.requester_email !== '';
   const ticket = known
     ? { summary: request.subject, description: await psa.getDescription(request.external_ref), requesterEmail: request.requester_email }
@@ -283,18 +283,19 @@ async function describeRequester(
   user: DirectoryUser,
   manager: DirectoryUser | null,
   allowed: (tool: string) => boolean,
+  tools: IdentityRuntime['readTools'],
 ): Promise<string[]> {
   const notChecked = (tool: string) => `not checked (${tool} is disabled by the tool policies)`;
   const [groups, licenses] = await Promise.all([
-    allowed('m365.list_user_groups') ? reader.listUserGroups(user.userPrincipalName).catch(() => []) : null,
-    allowed('m365.list_user_licenses') ? reader.listUserLicenses(user.userPrincipalName).catch(() => []) : null,
+    allowed(tools.groups) ? reader.listUserGroups(user.userPrincipalName).catch(() => []) : null,
+    allowed(tools.licenses) ? reader.listUserLicenses(user.userPrincipalName).catch(() => []) : null,
   ]);
   const role = [user.jobTitle, user.department].filter(Boolean).join(', ');
   return [
     `Requester: ${user.displayName} <${user.userPrincipalName}>${role ? `, ${role}` : ''}; account ${user.accountEnabled === false ? 'DISABLED' : 'enabled'}.`,
-    `Manager: ${manager ? `${manager.displayName} <${manager.userPrincipalName}>` : allowed('m365.get_manager') ? 'none set in the directory' : notChecked('m365.get_manager')}.`,
-    `Groups: ${groups === null ? notChecked('m365.list_user_groups') : groups.length > 0 ? groups.map((g) => g.displayName).join(', ') : 'none'}.`,
-    `Licenses: ${licenses === null ? notChecked('m365.list_user_licenses') : licenses.length > 0 ? licenses.join(', ') : 'none'}.`,
+    `Manager: ${manager ? `${manager.displayName} <${manager.userPrincipalName}>` : allowed(tools.manager) ? 'none set in the directory' : notChecked(tools.manager)}.`,
+    `Groups: ${groups === null ? notChecked(tools.groups) : groups.length > 0 ? groups.map((g) => g.displayName).join(', ') : 'none'}.`,
+    `Licenses: ${licenses === null ? notChecked(tools.licenses) : licenses.length > 0 ? licenses.join(', ') : 'none'}.`,
   ];
 }
 

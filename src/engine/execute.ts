@@ -9,7 +9,6 @@ import { json } from '../store/db.ts';
 import { enqueueTicketNote, lockRequest, retryRequestLater } from '../store/requests.ts';
 import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
-import { generateTemporaryPassword } from '../integrations/m365/password.ts';
 import type { EngineContext } from './context.ts';
 import { requestApprovals } from './decide.ts';
 import { executedReply } from './messages.ts';
@@ -41,7 +40,7 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
   const steps = frozen.steps;
   const identity = await ctx.integrations.identityForClient(request.client_id!, { freshPolicies: true });
   if (!identity) {
-    await cannotRun(ctx, request, plan, rows, steps, 'the Microsoft 365 integration of this client was removed or disabled');
+    await cannotRun(ctx, request, plan, rows, steps, 'the identity provider integration of this client was removed or disabled');
     return;
   }
   const gate = await approvalGate(ctx, request, plan, steps, identity.policies);
@@ -80,7 +79,7 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
       await retryRequestLater(ctx.db, request.id, ctx.workerId, openUntil, `${step.tool}: the integration's circuit breaker is open`, ctx.clock.now(), { countAttempt: false });
       return;
     }
-    const outcome = await runStepOnce(ctx, request, plan, steps, identity, index, step, key, existing, tool.secretResult === true);
+    const outcome = await runStepOnce(ctx, request, plan, steps, identity, index, step, key, existing, tool.secretResult ? (tool.prepareSecret ?? missingSecretMaker(step.tool)) : undefined);
     if (outcome === 'stop') return;
     done.push(step);
     if (tool.secretResult) hasTemporaryPassword = true;
@@ -118,7 +117,7 @@ async function approvalGate(ctx: EngineContext, request: RequestRow, plan: PlanR
   return { kind: 'approve', technician, manager, change: policyChanges(steps, (plan.step_policies ?? []) as ToolPolicy[], current as ToolPolicy[]) };
 }
 
-/** "m365.revoke_sessions: auto → approval_needed" for each step whose policy changed since freezing. */
+/** "<tool>: auto → approval_needed" for each step whose policy changed since freezing. */
 function policyChanges(steps: PlanStep[], frozen: ToolPolicy[], current: ToolPolicy[]): string {
   const label = (p: ToolPolicy | undefined) => (p ? `${p.policy}${p.requireManagerApproval ? ' + manager' : ''}` : 'unknown');
   const changes = steps
@@ -170,11 +169,12 @@ async function runStepOnce(
   step: PlanStep,
   key: string,
   existing: StepExecutionRow | undefined,
-  secretResult: boolean,
+  /** Makes the secret of a secret-result tool (a temporary password); undefined for other tools. */
+  secret: (() => string) | undefined,
 ): Promise<'done' | 'stop'> {
   if (existing?.status === 'running') {
     // An attempt that never ended (no finished_at: its process died or lost its lease mid-call) may
-    // have a call in flight that Graph applies later: look only once that call can no longer land.
+    // have a call in flight that the system applies later: look only once that call can no longer land.
     const settlesInMs = existing.finished_at ? 0 : existing.started_at.getTime() + INTERRUPTED_CALL_SETTLE_MS - Date.now();
     if (settlesInMs > 0) {
       const due = new Date(ctx.clock.now().getTime() + settlesInMs);
@@ -195,7 +195,7 @@ async function runStepOnce(
   const attempts = (existing?.attempts ?? 0) + 1;
   // The intent's time is compared with the outside system's clock when reconciling: wall time, not ctx.clock.
   const intentAt = new Date();
-  const secretBox = secretResult ? (existing?.secret_encrypted ?? ctx.secrets.encrypt(generateTemporaryPassword())) : null;
+  const secretBox = secret ? (existing?.secret_encrypted ?? ctx.secrets.encrypt(secret())) : null;
   await recordIntent(ctx, request, plan, index, step, key, attempts, intentAt, secretBox);
   try {
     const prepared = secretBox ? { temporaryPassword: ctx.secrets.decrypt(secretBox) } : undefined;
@@ -350,4 +350,11 @@ async function failRequest(
     if (!request || request.state !== 'executing') return;
     await failAfterChange(ctx, tx, request, { step, error, doneSteps: done, planHash: plan.hash, operatingMode: plan.operating_mode });
   });
+}
+
+/** A secret-result tool whose module makes no secret: refuse rather than run it without one. */
+function missingSecretMaker(tool: string): () => string {
+  return () => {
+    throw new Error(`${tool} returns a secret but its integration makes none`);
+  };
 }

@@ -1,7 +1,10 @@
 import { describeError, isDeskhandError } from '../core/errors.ts';
+import { sql } from 'kysely';
+import type { IntakeHost } from '../integrations/module.ts';
 import { storableText } from '../integrations/psa.ts';
+import { json } from '../store/db.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
-import { enqueueOutbox, notifyWork } from '../store/requests.ts';
+import { enqueueOutbox, MESSAGE_CAPABILITY, notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
 import { marker } from './messages.ts';
 
@@ -35,6 +38,9 @@ export async function receiveRequest(ctx: EngineContext, received: IntakeInput):
         channel: input.channel,
         source_integration_id: input.sourceIntegrationId,
         external_ref: input.externalRef,
+        // The internal note lives on the ticket the request came from.
+        note_integration_id: input.sourceIntegrationId,
+        note_ref: input.externalRef,
         requester_email: (input.requesterEmail ?? '').toLowerCase(),
         subject: input.subject ?? '',
         body: input.body ?? '',
@@ -141,7 +147,7 @@ async function recordRefusal(ctx: EngineContext, input: IntakeInput, reason: str
       mspId: input.mspId,
       requestId: null,
       integrationId: input.sourceIntegrationId,
-      kind: 'psa_note',
+      kind: MESSAGE_CAPABILITY.note,
       key,
       payload: { ticketRef: externalRef, visibility: 'internal', purpose: 'intake_refused', text: refusalNote(reason, key) },
       at,
@@ -155,4 +161,64 @@ function refusalNote(reason: string, key: string): string {
     `Reason: ${reason}`,
     marker(key),
   ].join('\n');
+}
+
+/**
+ * What an integration module's webhooks and poll may ask of deskhand (src/integrations/module.ts):
+ * its own enabled integrations, connected; the clients linked to it; taking a request in; a cursor.
+ */
+export function intakeHost(ctx: EngineContext, onWork: () => void): IntakeHost {
+  return {
+    logger: ctx.logger,
+    clock: ctx.clock,
+    async integration(kind, id) {
+      const row = await ctx.integrations.row(id).catch(() => null);
+      if (!row || row.kind !== kind || !row.enabled) return null;
+      return ctx.integrations.connected(row);
+    },
+    async clientByLink(integrationId, externalId) {
+      const found = await ctx.db
+        .selectFrom('client_links')
+        .select('client_id')
+        .where('integration_id', '=', integrationId)
+        .where((eb) => eb(eb.fn('lower', ['external_id']), '=', externalId.toLowerCase()))
+        .executeTakeFirst();
+      return found ? { id: found.client_id } : null;
+    },
+    async linkedClients(integrationId) {
+      const rows = await ctx.db.selectFrom('client_links').select(['client_id', 'external_id']).where('integration_id', '=', integrationId).execute();
+      return rows.map((row) => ({ clientId: row.client_id, externalId: row.external_id }));
+    },
+    takeIn: (input) =>
+      takeInTicket(ctx, {
+        mspId: input.integration.mspId,
+        clientId: input.clientId,
+        channel: input.channel,
+        sourceIntegrationId: input.integration.id,
+        externalRef: input.externalRef,
+        requesterEmail: input.requesterEmail ?? null,
+        ...(input.subject !== undefined ? { subject: input.subject } : {}),
+        ...(input.body !== undefined ? { body: input.body } : {}),
+        via: input.via,
+      }),
+    wake: onWork,
+    async claimCursor<T>(key: string, intervalMs: number) {
+      const now = ctx.clock.now();
+      const due = new Date(now.getTime() - intervalMs).toISOString();
+      const claimed = await sql<{ value: T }>`
+        UPDATE settings SET value = jsonb_set(value, '{polledAt}', to_jsonb(${now.toISOString()}::text))
+        WHERE key = ${key} AND (value->>'polledAt') < ${due}
+        RETURNING value`.execute(ctx.db);
+      if (claimed.rows[0]) return { state: 'claimed' as const, value: claimed.rows[0].value };
+      const exists = await ctx.db.selectFrom('settings').select('key').where('key', '=', key).executeTakeFirst();
+      return exists ? { state: 'busy' as const } : { state: 'claimed' as const, value: null };
+    },
+    async saveCursor<T>(key: string, value: T) {
+      await ctx.db
+        .insertInto('settings')
+        .values({ key, value: json(value) })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: json(value) }))
+        .execute();
+    },
+  };
 }

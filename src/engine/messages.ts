@@ -1,5 +1,6 @@
 import type { PlanStep } from '../core/plan.ts';
 import type { ToolPolicy } from '../core/tool.ts';
+import { findTool } from '../integrations/catalog.ts';
 
 /**
  * The words deskhand writes: internal notes for technicians, replies for employees, approval
@@ -165,58 +166,14 @@ export function managerEmail(input: {
   return { subject, text };
 }
 
-/** A step in plain words for employees and managers. */
+/** A step in plain words for employees and managers, in its tool's own words. */
 export function humanStep(step: PlanStep): string {
-  const user = step.args['user'] ?? 'the user';
-  switch (step.tool) {
-    case 'm365.add_user_to_group':
-      return `add ${user} to ${step.args['group']}`;
-    case 'm365.remove_user_from_group':
-      return `remove ${user} from ${step.args['group']}`;
-    case 'm365.reset_password':
-      return `reset the password of ${user} (a technician hands over the temporary password by phone or in person)`;
-    case 'm365.revoke_sessions':
-      return `sign ${user} out of every session`;
-    case 'm365.reset_mfa':
-      return `remove the registered sign-in methods of ${user} so they can be registered again`;
-    case 'm365.assign_license':
-      return `assign the ${step.args['sku']} license to ${user}`;
-    case 'm365.remove_license':
-      return `remove the ${step.args['sku']} license from ${user}`;
-    case 'm365.disable_account':
-      return `block sign-in for ${user}`;
-    case 'm365.enable_account':
-      return `allow sign-in for ${user} again`;
-    default:
-      return `${step.tool} for ${user}`;
-  }
+  return findTool(step.tool)?.ask(step.args) ?? `${step.tool} for ${step.args['user'] ?? 'the user'}`;
 }
 
 /** A completed step in plain words, for the employee's reply. */
 export function doneStep(step: PlanStep): string {
-  const user = step.args['user'] ?? 'the user';
-  switch (step.tool) {
-    case 'm365.add_user_to_group':
-      return `${user} was added to ${step.args['group']}`;
-    case 'm365.remove_user_from_group':
-      return `${user} was removed from ${step.args['group']}`;
-    case 'm365.reset_password':
-      return `the password of ${user} was reset`;
-    case 'm365.revoke_sessions':
-      return `${user} was signed out of every session`;
-    case 'm365.reset_mfa':
-      return `the sign-in methods of ${user} were removed, so they can be registered again`;
-    case 'm365.assign_license':
-      return `the ${step.args['sku']} license was assigned to ${user}`;
-    case 'm365.remove_license':
-      return `the ${step.args['sku']} license was removed from ${user}`;
-    case 'm365.disable_account':
-      return `sign-in was blocked for ${user}`;
-    case 'm365.enable_account':
-      return `sign-in was allowed again for ${user}`;
-    default:
-      return `${step.tool} ran for ${user}`;
-  }
+  return findTool(step.tool)?.done(step.args) ?? `${step.tool} ran for ${step.args['user'] ?? 'the user'}`;
 }
 
 export function executedReply(input: { requestId: string; steps: PlanStep[]; hasTemporaryPassword: boolean }): string {

@@ -2,10 +2,9 @@ import { sql } from 'kysely';
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import type { RequestState } from '../core/lifecycle.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS, isTimeout } from '../integrations/http.ts';
-import { mailMarker } from '../integrations/m365/client.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, lockRequest, MESSAGE_CAPABILITY, transitionRequest } from '../store/requests.ts';
 import type { OutboxRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { decideLocked } from './decide.ts';
@@ -16,7 +15,7 @@ import { deliveryFailedNote, marker } from './messages.ts';
 /** After this many failed attempts a message is given up (and its request marked failed when it was waiting on it). */
 export const MAX_DELIVERY_ATTEMPTS = 8;
 
-interface PsaNotePayload {
+interface NotePayload {
   ticketRef: string;
   visibility: 'internal' | 'customer';
   text: string;
@@ -24,6 +23,8 @@ interface PsaNotePayload {
 }
 
 interface MailPayload {
+  /** The client whose identity provider sends it. */
+  clientId?: string;
   from: string;
   to: string;
   subject: string;
@@ -129,40 +130,50 @@ async function postpone(ctx: EngineContext, message: OutboxRow, until: Date): Pr
     .execute();
 }
 
+/**
+ * Deliver a message through the capability it names, on its integration: a note on a ticket, a
+ * notice to technicians, a mail from the client's identity provider. Each looks for a copy a
+ * previous attempt may have delivered (by the marker in it) before sending again.
+ */
 async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<string, unknown>> {
   if (!message.integration_id) throw new Error('the message has no integration to go through');
-  if (message.kind === 'psa_note') {
-    const payload = message.payload as PsaNotePayload;
-    const psa = await ctx.integrations.psaChannel(message.integration_id);
-    const ref = marker(markerKey(message.idempotency_key));
-    // A previous attempt may have posted the note and died before recording it: look before writing again.
-    if (message.attempts > 1) {
-      const existing = await psa.findNoteWithMarker(payload.ticketRef, ref);
-      if (existing) return { noteId: existing, reconciled: true };
+  const ref = marker(message.idempotency_key);
+  switch (message.kind) {
+    case MESSAGE_CAPABILITY.note: {
+      const payload = message.payload as NotePayload;
+      const ticket = await ctx.integrations.ticketOf(message.integration_id);
+      // A previous attempt may have posted the note and died before recording it: look before writing again.
+      if (message.attempts > 1) {
+        const existing = await ticket.findNoteWithMarker(payload.ticketRef, ref);
+        if (existing) return { noteId: existing, reconciled: true };
+      }
+      const note = await ticket.postNote(payload.ticketRef, { text: payload.text, visibility: payload.visibility });
+      return { noteId: note.id };
     }
-    const note = await psa.postNote(payload.ticketRef, { text: payload.text, visibility: payload.visibility });
-    return { noteId: note.id };
-  }
-  if (message.kind === 'mail') {
-    const payload = message.payload as MailPayload;
-    const client = await ctx.db.selectFrom('integrations').select('client_id').where('id', '=', message.integration_id).executeTakeFirstOrThrow();
-    const identity = await ctx.integrations.identityForClient(client.client_id!);
-    if (!identity) throw new Error('the Microsoft 365 integration that sends mail is gone');
-    // Graph's sendMail answers 202 with no message id: a marker in the subject lets a retry find
-    // the mail in the sender's Sent Items instead of sending it twice.
-    const marker = mailMarker(message.idempotency_key);
-    if (message.attempts > 1 && (await identity.mailAlreadySent(payload.from, payload.subject, marker))) {
-      return { sent: true, reconciled: true };
+    case MESSAGE_CAPABILITY.approvalNotice: {
+      const payload = message.payload as NotePayload;
+      const notice = await ctx.integrations.approvalNoticeOf(message.integration_id);
+      if (message.attempts > 1) {
+        const existing = await notice.findNoticeWithMarker(payload.ticketRef, ref);
+        if (existing) return { noteId: existing, reconciled: true };
+      }
+      const posted = await notice.notify(payload.ticketRef, payload.text);
+      return { noteId: posted.id };
     }
-    await identity.sendMail(payload.from, { to: payload.to, subject: payload.subject, text: ctx.secrets.decrypt(payload.textBox), marker });
-    return { sent: true };
+    case MESSAGE_CAPABILITY.mail: {
+      const payload = message.payload as MailPayload;
+      const identity = payload.clientId ? await ctx.integrations.identityForClient(payload.clientId) : null;
+      if (!identity || identity.integrationId !== message.integration_id) throw new Error('the identity provider integration that sends this mail is gone');
+      // Mail is sent without a message id to look up: its idempotency key, as a marker, finds it later.
+      if (message.attempts > 1 && (await identity.mailAlreadySent(payload.from, payload.subject, message.idempotency_key))) {
+        return { sent: true, reconciled: true };
+      }
+      await identity.sendMail(payload.from, { to: payload.to, subject: payload.subject, text: ctx.secrets.decrypt(payload.textBox), marker: message.idempotency_key });
+      return { sent: true };
+    }
+    default:
+      throw new Error(`unknown outbox message kind ${message.kind}`);
   }
-  throw new Error(`unknown outbox message kind ${message.kind}`);
-}
-
-/** The marker written into a note: the message's idempotency key (request id and purpose). */
-function markerKey(idempotencyKey: string): string {
-  return idempotencyKey;
 }
 
 async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>, options: { decide: boolean }): Promise<void> {
@@ -172,7 +183,7 @@ async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Rec
     // Locks in one order everywhere (request, then its rows, then the audit head): never the reverse.
     const request = onDelivered && message.request_id ? await lockRequest(tx, message.request_id) : undefined;
     // Mail carries a single-use link: once sent, the body is not kept.
-    const payload = message.kind === 'mail' ? { ...(message.payload as Record<string, unknown>), textBox: null } : undefined;
+    const payload = message.kind === MESSAGE_CAPABILITY.mail ? { ...(message.payload as Record<string, unknown>), textBox: null } : undefined;
     const updated = await tx
       .updateTable('outbox')
       .set({

@@ -31,14 +31,14 @@ type Outcome = { id: string } | { problem: string };
 
 async function user(reader: DiagnosisReader, upn: string): Promise<Outcome> {
   const found = await reader.getUser(upn);
-  return found ? { id: found.id } : { problem: `no user ${upn} in this Microsoft 365 tenant` };
+  return found ? { id: found.id } : { problem: `no user ${upn} in the client's directory` };
 }
 
 async function group(reader: DiagnosisReader, name: string): Promise<Outcome> {
   const wanted = name.toLowerCase();
   const matches = (await reader.findGroups('')).filter((g) => g.displayName.toLowerCase() === wanted);
   if (matches.length === 1) return { id: matches[0]!.id };
-  if (matches.length === 0) return { problem: `no group named "${name}" in this Microsoft 365 tenant` };
+  if (matches.length === 0) return { problem: `no group named "${name}" in the client's directory` };
   return { problem: `${matches.length} groups are named "${name}" (ids ${matches.map((g) => g.id).join(', ')}); a technician must pick one` };
 }
 

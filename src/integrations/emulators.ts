@@ -1,7 +1,45 @@
 import type { World } from '../world/fixture.ts';
-import type { EmulatorEndpoints } from '../world/seed.ts';
+import { connectWiseEmulated } from './connectwise/demo.ts';
+import { m365Emulated } from './m365/demo.ts';
+import { moduleOf } from './index.ts';
+import { type DemoIntegration, EMULATED_SETTINGS, type EmulatedSystem } from './module.ts';
+import { type IdentityRuntime, identityFrom } from './registry.ts';
 import { startConnectWiseEmulator } from './connectwise/emulator/index.ts';
-import { startGraphEmulator } from './m365/emulator.ts';
+import { startGraphEmulator } from './m365/emulator/index.ts';
+
+/** Where the running emulators listen. */
+export interface EmulatorEndpoints {
+  /** ConnectWise site URL (e.g. http://127.0.0.1:PORT). */
+  connectwise: string;
+  /** Microsoft Graph base URL including /v1.0. */
+  graph: string;
+  /** Microsoft identity platform base URL (token endpoint host). */
+  login: string;
+}
+
+/**
+ * The emulated systems: the separate list of emulator modules that the CLI, the demo and the
+ * tests reach emulators through (production code never imports an emulator).
+ */
+export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated];
+
+/** What a service needs to load the demo world against running emulators. */
+export interface DemoSetup {
+  world: World;
+  integrations: DemoIntegration[];
+  emulators: { name: string; url: string }[];
+  pointAt(kind: string, settings: Record<string, unknown>): Record<string, unknown>;
+}
+
+export function demoSetup(world: World, endpoints: EmulatorEndpoints): DemoSetup {
+  const urls = endpoints as unknown as Record<string, string>;
+  return {
+    world,
+    integrations: emulatedSystems.flatMap((system) => system.demoIntegrations(world, urls)),
+    emulators: emulatedSystems.map((system) => ({ name: system.label, url: system.url(urls) })),
+    pointAt: (kind, settings) => emulatedSystems.find((system) => system.kind === kind)?.pointAt(settings, urls) ?? settings,
+  };
+}
 
 /** The built-in emulators of the outside systems, loaded with one world, on free loopback ports. */
 export interface RunningEmulators {
@@ -46,4 +84,25 @@ export async function startEmulators(options: {
       await Promise.allSettled([connectwise.close(), graph.close()]);
     },
   };
+}
+
+/**
+ * `deskhand eval`: the identity provider's emulator alone (no PSA needed), and a client's identity
+ * through its module's connection, with the catalog's default policies.
+ */
+export async function startEvalEmulator(world: World) {
+  return startGraphEmulator({ world });
+}
+
+export function evalIdentity(emulator: Awaited<ReturnType<typeof startEvalEmulator>>, clientId: string): IdentityRuntime {
+  const config = emulator.clientConfig(clientId);
+  const system = emulatedSystems.find((s) => s.kind === 'm365')!;
+  const connection = moduleOf(system.kind)!.connect({
+    integrationId: `eval-${clientId}`,
+    name: `eval ${clientId}`,
+    kind: system.kind,
+    settings: { tenantId: config.tenantId, clientId: config.clientId, graphBaseUrl: config.graphBaseUrl, loginBaseUrl: config.loginBaseUrl, ...EMULATED_SETTINGS },
+    secrets: { clientSecret: config.clientSecret },
+  });
+  return identityFrom(`eval-${clientId}`, connection, new Map())!;
 }

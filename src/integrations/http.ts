@@ -323,3 +323,26 @@ function safeBody(body: unknown): unknown {
   if (typeof body === 'string') return body.slice(0, 500);
   return body;
 }
+
+/**
+ * A base URL from an integration's settings, held to the outbound rule before a client is built
+ * with it: https only; http:// to a loopback address only when the settings carry the development
+ * setting (`developmentLoopback: true`), which only the demo world's seeding writes for the
+ * built-in emulators. The error names the integration and the field, never the value.
+ */
+export function settingUrl(integration: { name: string; kind: string; id: string }, settings: Record<string, unknown>, field: string): string | undefined {
+  const value = settings[field];
+  if (value === undefined || value === null || value === '') return undefined;
+  const problem =
+    typeof value === 'string' ? baseUrlProblem(value, { developmentLoopback: settings[DEVELOPMENT_LOOPBACK_SETTING] === true }) : 'must be an https:// URL (it is not text)';
+  if (problem) {
+    throw new DeskhandError('config', `integration ${integration.name} (${integration.kind}): its ${field} ${problem}`, { details: { integrationId: integration.id, field } });
+  }
+  return value as string;
+}
+
+/** A setting or secret the integration cannot work without. */
+export function requiredSetting(integration: { name: string }, value: unknown, name: string): string {
+  if (typeof value !== 'string' || value === '') throw new DeskhandError('config', `integration ${integration.name} is missing its ${name}`);
+  return value;
+}

@@ -7,45 +7,46 @@ import type { DiagnosisReader } from '../planner/types.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Db } from '../store/db.ts';
 import type { IntegrationRow } from '../store/schema.ts';
-import { ConnectWiseChannel } from './connectwise/channel.ts';
-import { ConnectWiseClient } from './connectwise/client.ts';
-import { baseUrlProblem, DEVELOPMENT_LOOPBACK_SETTING } from './http.ts';
-import { GraphClient, markedSubject } from './m365/client.ts';
-import { M365DiagnosisReader, type ReadCallHook, type ReaderOptions } from './m365/reader.ts';
-import { M365ToolRunner, type ToolResult } from './m365/runner.ts';
-import type { PsaChannel } from './psa.ts';
+import { integrationModules, moduleOf } from './index.ts';
+import type {
+  ApprovalNoticeCapability,
+  CapabilityName,
+  ConnectedIntegration,
+  Connection,
+  IdentityCapability,
+  IntegrationModule,
+  ReadCallHook,
+  ReaderOptions,
+  TicketCapability,
+  ToolResult,
+} from './module.ts';
 
 /**
- * Builds live clients for configured integrations from their rows (config + decrypted secrets),
- * cached per integration and refreshed when the row changes. The engine asks for what it needs in
- * the product's words: the PSA channel a request came from, the identity provider of a client.
+ * Builds live connections for configured integrations from their rows (settings + decrypted
+ * secrets), through their modules, cached and rebuilt when the row changes. The engine asks in the
+ * product's words: the ticket a request's note goes on, a client's identity provider, the policies
+ * that apply to a client; it never asks which vendor answers.
  */
 export interface IdentityRuntime {
   integrationId: string;
+  /** The policies that apply to the client: its own per tool, else the integration's, else the default. */
   policies: PolicyOverrides;
-  /**
-   * What diagnosis may read: only the read tools `allowed` says the policies allow (a disabled one
-   * is never called). `resolving` is the same reader without that check, for the names of a write
-   * step the policies allow (part of that step); it reuses what diagnosis read.
-   */
-  reader(
-    runbooks: () => Promise<Runbook[]>,
-    onCall: ReadCallHook,
-    options?: ReaderOptions,
-  ): { reader: DiagnosisReader; resolving: DiagnosisReader };
+  reader(runbooks: () => Promise<Runbook[]>, onCall: ReadCallHook, options?: ReaderOptions): { reader: DiagnosisReader; resolving: DiagnosisReader };
+  readTools: IdentityCapability['readTools'];
   /** Run a tool; `prepared` carries what the engine made beforehand (the temporary password). */
   run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
   /** Has this write already taken effect (since `intentAt`)? Looks only. */
   reconcile(tool: string, args: Record<string, string>, resolved: Record<string, string>, intentAt: Date): Promise<{ done: true; result: ToolResult } | { done: false }>;
-  /** Send mail; `marker` makes it findable later in the sender's Sent Items. */
-  sendMail(from: string, mail: { to: string; subject: string; text: string; marker?: string }): Promise<void>;
-  /** Whether a mail with this marker is already in the sender's Sent Items. */
+  /** Send mail; `marker` (the message's idempotency key) makes it findable later. */
+  sendMail(from: string, mail: { to: string; subject: string; text: string; marker: string }): Promise<void>;
   mailAlreadySent(from: string, subject: string, marker: string): Promise<boolean>;
 }
 
-interface Cached<T> {
-  version: string;
-  value: T;
+/** A policy with where it comes from, for the API and the dashboard. */
+export interface PolicySource {
+  policy: ToolPolicy;
+  /** `client`: the client's own row; `integration`: the integration's row. */
+  source: 'client' | 'integration';
 }
 
 /**
@@ -54,16 +55,16 @@ interface Cached<T> {
  * are kept apart, in a small cache of their own, so that a flood of them never pushes out real rows.
  */
 export const INTEGRATION_CACHE_LIMITS = {
-  /** Integration rows found (and each client's identity integration). */
+  /** Integration rows found (and each client's available integrations). */
   rows: 1024,
   /** Integration ids looked up and not found. */
   missing: 256,
   policies: 1024,
-  /** Live clients and channels built from rows (ConnectWise, Graph). */
+  /** Live connections built from rows. */
   clients: 512,
 } as const;
 
-/** Built clients are built again after this long even when their row has not changed. */
+/** Built connections are built again after this long even when their row has not changed. */
 const CLIENT_TTL_MS = 15 * 60_000;
 
 /** A v1-v8 UUID as PostgreSQL prints it (any case): the only shape an integration id has. */
@@ -83,29 +84,40 @@ interface Fresh<T> {
   value: T;
 }
 
+/** An integration a client can use, with the client's link when the integration is the MSP's. */
+interface AvailableIntegration {
+  row: IntegrationRow;
+  link: string | null;
+}
+
 export class IntegrationRegistry {
-  private readonly psaCache = boundedCache<Cached<PsaChannel>>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
-  private readonly identityCache = boundedCache<Cached<{ graph: GraphClient }>>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
-  private readonly cwClients = boundedCache<Cached<ConnectWiseClient>>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
+  private readonly connections = boundedCache<{ version: string; value: ConnectedIntegration }>(INTEGRATION_CACHE_LIMITS.clients, CLIENT_TTL_MS);
   private readonly rows = boundedCache<Fresh<IntegrationRow | undefined>>(INTEGRATION_CACHE_LIMITS.rows, ROW_TTL_MS);
+  private readonly available = boundedCache<Fresh<AvailableIntegration[]>>(INTEGRATION_CACHE_LIMITS.rows, ROW_TTL_MS);
   private readonly missing = boundedCache<Fresh<IntegrationRow | undefined>>(INTEGRATION_CACHE_LIMITS.missing, ROW_TTL_MS);
   private readonly policies = boundedCache<Fresh<PolicyOverrides>>(INTEGRATION_CACHE_LIMITS.policies, ROW_TTL_MS);
 
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
+    readonly modules: readonly IntegrationModule[] = integrationModules,
   ) {}
 
   /** How many entries each cache holds now; each stays within INTEGRATION_CACHE_LIMITS. */
-  cacheSizes(): Record<'rows' | 'missing' | 'policies' | 'psa' | 'identity' | 'connectWise', number> {
+  cacheSizes(): Record<'rows' | 'missing' | 'policies' | 'connections' | 'available', number> {
     return {
       rows: this.rows.size,
       missing: this.missing.size,
       policies: this.policies.size,
-      psa: this.psaCache.size,
-      identity: this.identityCache.size,
-      connectWise: this.cwClients.size,
+      connections: this.connections.size,
+      available: this.available.size,
     };
+  }
+
+  module(kind: string): IntegrationModule {
+    const found = this.modules.find((m) => m.kind === kind) ?? moduleOf(kind);
+    if (!found) throw new DeskhandError('config', `no integration module of kind ${kind} is installed`);
+    return found;
   }
 
   async row(integrationId: string): Promise<IntegrationRow> {
@@ -134,143 +146,151 @@ export class IntegrationRegistry {
     return row.secrets_encrypted ? this.secrets.decryptJson(row.secrets_encrypted) : {};
   }
 
-  async psaChannel(integrationId: string): Promise<PsaChannel> {
-    const row = await this.row(integrationId);
-    const version = row.updated_at.toISOString();
-    const cached = this.psaCache.get(integrationId);
+  /** The integration, connected through its module (for one client's link when given), reused while its row is unchanged. */
+  connected(row: IntegrationRow, clientLink: string | null = null): ConnectedIntegration {
+    const version = `${row.updated_at.toISOString()}|${clientLink ?? ''}`;
+    const key = clientLink ? `${row.id}|${clientLink}` : row.id;
+    const cached = this.connections.get(key);
     if (cached && cached.version === version) return cached.value;
-    const channel = this.buildPsa(row);
-    this.psaCache.set(integrationId, { version, value: channel });
-    return channel;
-  }
-
-  /** The ConnectWise client of an integration row, reused while the row is unchanged. */
-  connectWiseClient(row: IntegrationRow): ConnectWiseClient {
-    const version = row.updated_at.toISOString();
-    const cached = this.cwClients.get(row.id);
-    if (cached && cached.version === version) return cached.value;
-    const client = this.buildConnectWiseClient(row);
-    this.cwClients.set(row.id, { version, value: client });
-    return client;
-  }
-
-  private buildConnectWiseClient(row: IntegrationRow): ConnectWiseClient {
-    const config = row.config as Record<string, string>;
+    const module = this.module(row.kind);
+    const settings = row.config as Record<string, unknown>;
     const secrets = this.secretsOf(row);
-    return new ConnectWiseClient({
-      siteUrl: requireValue(configuredUrl(row, 'siteUrl'), 'siteUrl'),
-      codebase: config['codebase'] ?? 'v4_6_release/',
-      companyId: requireValue(config['companyId'], 'companyId'),
-      publicKey: requireValue(config['publicKey'], 'publicKey'),
-      privateKey: requireValue(secrets['privateKey'], 'privateKey'),
-      clientId: requireValue(secrets['clientId'], 'clientId'),
-    });
-  }
-
-  private buildPsa(row: IntegrationRow): PsaChannel {
-    if (row.kind === 'connectwise') return new ConnectWiseChannel(this.connectWiseClient(row));
-    throw new DeskhandError('config', `integration ${row.name} (${row.kind}) is not a PSA deskhand can write to`);
-  }
-
-  /**
-   * The client's Microsoft 365 integration, or null when none is configured. `freshPolicies` reads
-   * the tool policies now rather than from the short cache (execution: a tool disabled a second ago
-   * must not run).
-   */
-  async identityForClient(clientId: string, options: { freshPolicies?: boolean } = {}): Promise<IdentityRuntime | null> {
-    const row = await this.remember(this.rows, `m365-of:${clientId}`, () =>
-      this.db
-        .selectFrom('integrations')
-        .selectAll()
-        .where('client_id', '=', clientId)
-        .where('kind', '=', 'm365')
-        .where('enabled', '=', true)
-        .executeTakeFirst(),
-    );
-    if (!row) return null;
-    const { graph } = this.graphFor(row);
-    const policies = options.freshPolicies ? await this.policiesOf(row.id) : await this.remember(this.policies, row.id, () => this.policiesOf(row.id));
-    return identityRuntime(row.id, graph, policies);
-  }
-
-  private graphFor(row: IntegrationRow): { graph: GraphClient } {
-    const version = row.updated_at.toISOString();
-    const cached = this.identityCache.get(row.id);
-    if (cached && cached.version === version) return cached.value;
-    const config = row.config as Record<string, string>;
-    const secrets = this.secretsOf(row);
-    const graphBaseUrl = configuredUrl(row, 'graphBaseUrl');
-    const loginBaseUrl = configuredUrl(row, 'loginBaseUrl');
-    const graph = new GraphClient({
-      tenantId: requireValue(config['tenantId'], 'tenantId'),
-      clientId: requireValue(config['clientId'], 'clientId'),
-      clientSecret: requireValue(secrets['clientSecret'], 'clientSecret'),
-      ...(graphBaseUrl ? { graphBaseUrl } : {}),
-      ...(loginBaseUrl ? { loginBaseUrl } : {}),
-    });
-    const value = { graph };
-    this.identityCache.set(row.id, { version, value });
+    const connection = module.connect({ integrationId: row.id, name: row.name, kind: row.kind, settings, secrets, ...(clientLink ? { clientLink } : {}) });
+    const value: ConnectedIntegration = { id: row.id, mspId: row.msp_id, name: row.name, kind: row.kind, settings, secrets, connection };
+    this.connections.set(key, { version, value });
     return value;
   }
 
-  /** Forget what was read about an integration (its configuration or policies just changed here). */
+  /** The ticket capability of an integration (where a request's notes and reply go). */
+  async ticketOf(integrationId: string): Promise<TicketCapability> {
+    const row = await this.row(integrationId);
+    const ticket = this.connected(row).connection.ticket;
+    if (!ticket) throw new DeskhandError('config', `integration ${row.name} (${row.kind}) has no tickets deskhand can write to`);
+    return ticket;
+  }
+
+  /** Where technicians are told that a plan waits for them. */
+  async approvalNoticeOf(integrationId: string): Promise<ApprovalNoticeCapability> {
+    const row = await this.row(integrationId);
+    const notice = this.connected(row).connection.approvalNotice;
+    if (!notice) throw new DeskhandError('config', `integration ${row.name} (${row.kind}) cannot notify technicians`);
+    return notice;
+  }
+
+  /** The enabled integrations of modules that offer `capability` (e.g. every PSA to poll). */
+  async enabledWith(hook: 'poll' | 'onConnect'): Promise<IntegrationRow[]> {
+    const kinds = this.modules.filter((m) => m[hook] !== undefined).map((m) => m.kind);
+    if (kinds.length === 0) return [];
+    return this.db.selectFrom('integrations').selectAll().where('kind', 'in', kinds).where('enabled', '=', true).execute();
+  }
+
+  /**
+   * The integrations a client can use: its own (client-scoped), and its MSP's that it is linked to
+   * (or that need no link).
+   */
+  private async availableTo(clientId: string): Promise<AvailableIntegration[]> {
+    return this.remember(this.available, clientId, async () => {
+      const client = await this.db.selectFrom('clients').select(['msp_id']).where('id', '=', clientId).executeTakeFirst();
+      if (!client) return [];
+      const rows = await this.db
+        .selectFrom('integrations')
+        .leftJoin('client_links', (join) => join.onRef('client_links.integration_id', '=', 'integrations.id').on('client_links.client_id', '=', clientId))
+        .selectAll('integrations')
+        .select('client_links.external_id as link')
+        .where('integrations.msp_id', '=', client.msp_id)
+        .where('integrations.enabled', '=', true)
+        .where((eb) => eb.or([eb('integrations.client_id', '=', clientId), eb('integrations.client_id', 'is', null)]))
+        .execute();
+      return rows
+        .filter((row) => row.client_id === clientId || row.link !== null || !this.module(row.kind).clientLink)
+        .map(({ link, ...row }) => ({ row: row as IntegrationRow, link: row.client_id === clientId ? null : link }));
+    });
+  }
+
+  /** The client's integration offering `capability`: its own first (a per-client override), then its MSP's. */
+  private async forClient(clientId: string, capability: CapabilityName): Promise<AvailableIntegration | null> {
+    const candidates = (await this.availableTo(clientId)).filter((a) => this.module(a.row.kind).provides.includes(capability));
+    return candidates.find((a) => a.row.client_id === clientId) ?? candidates[0] ?? null;
+  }
+
+  /**
+   * The client's identity provider, or null when none is configured. `freshPolicies` reads the tool
+   * policies now rather than from the short cache (execution: a tool disabled a second ago must not run).
+   */
+  async identityForClient(clientId: string, options: { freshPolicies?: boolean } = {}): Promise<IdentityRuntime | null> {
+    const found = await this.forClient(clientId, 'identity');
+    if (!found) return null;
+    const { connection, id } = this.connected(found.row, found.link);
+    const policies = options.freshPolicies ? await this.policiesForClient(clientId) : await this.remember(this.policies, `client:${clientId}`, () => this.policiesForClient(clientId));
+    return identityFrom(id, connection, policies);
+  }
+
+  /** The integrations a client uses, each once (its own, and its MSP's it is linked to). */
+  async integrationsOfClient(clientId: string): Promise<IntegrationRow[]> {
+    const byKind = new Map<string, IntegrationRow>();
+    for (const { row } of await this.availableTo(clientId)) {
+      // A client's own integration of a kind overrides its MSP's (a per-client credential override).
+      const known = byKind.get(row.kind);
+      if (!known || (row.client_id === clientId && known.client_id !== clientId)) byKind.set(row.kind, row);
+    }
+    return [...byKind.values()];
+  }
+
+  /** The policies that apply to a client, by tool: the client's own row, else its integration's. */
+  async policiesForClient(clientId: string): Promise<PolicyOverrides> {
+    return new Map([...(await this.policySourcesForClient(clientId))].map(([tool, found]) => [tool, found.policy]));
+  }
+
+  async policySourcesForClient(clientId: string): Promise<Map<string, PolicySource>> {
+    const integrations = (await this.integrationsOfClient(clientId)).map((row) => row.id);
+    if (integrations.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('tool_policies')
+      .selectAll()
+      .where('integration_id', 'in', integrations)
+      .where((eb) => eb.or([eb('client_id', 'is', null), eb('client_id', '=', clientId)]))
+      .execute();
+    const found = new Map<string, PolicySource>();
+    // The integration's rows first, the client's after: the client's own policy wins.
+    for (const row of [...rows].sort((a, b) => (a.client_id === null ? 0 : 1) - (b.client_id === null ? 0 : 1))) {
+      found.set(row.tool, { policy: { policy: row.policy, requireManagerApproval: row.require_manager_approval }, source: row.client_id ? 'client' : 'integration' });
+    }
+    return found;
+  }
+
+  /** The integration's own policies (no client's). */
+  async policiesOf(integrationId: string): Promise<PolicyOverrides> {
+    const rows = await this.db.selectFrom('tool_policies').selectAll().where('integration_id', '=', integrationId).where('client_id', 'is', null).execute();
+    return new Map<string, ToolPolicy>(rows.map((row) => [row.tool, { policy: row.policy, requireManagerApproval: row.require_manager_approval }]));
+  }
+
+  /** Forget what was read about integrations (a configuration, link or policy just changed here). */
   invalidate(integrationId?: string): void {
+    this.policies.clear();
+    this.available.clear();
     if (!integrationId) {
       this.rows.clear();
       this.missing.clear();
-      this.policies.clear();
       return;
     }
-    this.policies.delete(integrationId);
     this.rows.delete(integrationId);
     this.missing.delete(integrationId);
-    for (const key of [...this.rows.keys()]) if (key.startsWith('m365-of:')) this.rows.delete(key);
-  }
-
-  async policiesOf(integrationId: string): Promise<PolicyOverrides> {
-    const rows = await this.db.selectFrom('tool_policies').selectAll().where('integration_id', '=', integrationId).execute();
-    return new Map<string, ToolPolicy>(
-      rows.map((row) => [row.tool, { policy: row.policy, requireManagerApproval: row.require_manager_approval }]),
-    );
   }
 }
 
-/** The identity provider as the engine uses it, over one Graph client. */
-export function identityRuntime(integrationId: string, graph: GraphClient, policies: PolicyOverrides): IdentityRuntime {
-  const runner = new M365ToolRunner(graph);
+/** The identity provider as the engine uses it, from a connection that offers identity and tools. */
+export function identityFrom(integrationId: string, connection: Connection, policies: PolicyOverrides): IdentityRuntime | null {
+  const identity = connection.identity;
+  const tools = connection.tools;
+  if (!identity || !tools) return null;
   return {
     integrationId,
     policies,
-    reader: (runbooks, onCall, options) => {
-      const reader = new M365DiagnosisReader(graph, runbooks, onCall, options);
-      return { reader, resolving: reader.forResolving() };
-    },
-    run: (tool, args, resolved, prepared) => runner.run(tool, args, resolved, prepared),
-    reconcile: (tool, args, resolved, intentAt) => runner.reconcile(tool, args, resolved, intentAt),
-    sendMail: async (from, mail) => {
-      await graph.sendMail(from, mail);
-    },
-    mailAlreadySent: async (from, subject, marker) => (await graph.findSentMail(from, markedSubject(subject, marker))).length > 0,
+    reader: (runbooks, onCall, readerOptions) => identity.reader(runbooks, onCall, readerOptions),
+    readTools: identity.readTools,
+    run: (tool, args, resolved, prepared) => tools.run(tool, args, resolved, prepared),
+    reconcile: (tool, args, resolved, intentAt) => tools.reconcile(tool, args, resolved, intentAt),
+    sendMail: (from, mail) => identity.sendMail(from, mail),
+    mailAlreadySent: (from, subject, marker) => identity.mailAlreadySent(from, subject, marker),
   };
-}
-
-/**
- * A base URL from an integration's settings, held to the outbound rule before a client is built
- * with it: https only; http:// to a loopback address only when the row carries the development
- * setting (`developmentLoopback: true`), which only the demo world's seeding writes for the
- * built-in emulators. The error names the integration and the field, never the value.
- */
-function configuredUrl(row: IntegrationRow, field: string): string | undefined {
-  const config = row.config as Record<string, unknown>;
-  const value = config[field];
-  if (value === undefined || value === null || value === '') return undefined;
-  const problem =
-    typeof value === 'string' ? baseUrlProblem(value, { developmentLoopback: config[DEVELOPMENT_LOOPBACK_SETTING] === true }) : 'must be an https:// URL (it is not text)';
-  if (problem) throw new DeskhandError('config', `integration ${row.name} (${row.kind}): its ${field} ${problem}`, { details: { integrationId: row.id, field } });
-  return value as string;
-}
-
-function requireValue(value: string | undefined, name: string): string {
-  if (!value) throw new DeskhandError('config', `the integration is missing its ${name}`);
-  return value;
 }

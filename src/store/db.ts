@@ -6,6 +6,7 @@ import * as integrationHealth from './migrations/0002_integration_health.ts';
 import * as auditAppend from './migrations/0003_audit_append.ts';
 import * as tenancyKeys from './migrations/0004_tenancy_keys.ts';
 import * as signInLimits from './migrations/0005_sign_in_limits.ts';
+import * as integrationModules from './migrations/0006_integration_modules.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -97,6 +98,7 @@ const migrations: Record<string, Migration> = {
   '0003_audit_append': auditAppend,
   '0004_tenancy_keys': tenancyKeys,
   '0005_sign_in_limits': signInLimits,
+  '0006_integration_modules': integrationModules,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -100,13 +100,18 @@ export async function enqueueOutbox(tx: Tx, input: OutboxInput): Promise<void> {
   if (input.wake !== false) await notifyWork(tx, 'outbox');
 }
 
+/** The capabilities outbox messages go through (an integration's module answers each). */
+export const MESSAGE_CAPABILITY = { note: 'ticket.note', approvalNotice: 'approval.notice', mail: 'identity.mail' } as const;
+
 /**
- * Queue a note on the ticket a request came from: internal (technicians) or customer-visible (the
- * employee's reply). The key is the request id and the note's purpose, so a note is queued once.
+ * Queue a note where the request's internal note lives (the ticket it came from, unless it came by a
+ * channel without tickets): internal (technicians) or customer-visible (the employee's reply). An
+ * approval notification goes through the approval-notice capability. The key is the request id and
+ * the note's purpose, so a note is queued once.
  */
 export async function enqueueTicketNote(
   tx: Tx,
-  request: Pick<RequestRow, 'id' | 'msp_id' | 'source_integration_id' | 'external_ref'>,
+  request: Pick<RequestRow, 'id' | 'msp_id' | 'source_integration_id' | 'external_ref' | 'note_integration_id' | 'note_ref'>,
   note: {
     key: string;
     purpose: string;
@@ -120,21 +125,16 @@ export async function enqueueTicketNote(
   await enqueueOutbox(tx, {
     mspId: request.msp_id,
     requestId: request.id,
-    integrationId: request.source_integration_id,
-    kind: 'psa_note',
+    integrationId: request.note_integration_id ?? request.source_integration_id,
+    kind: note.purpose === 'approval_notification' ? MESSAGE_CAPABILITY.approvalNotice : MESSAGE_CAPABILITY.note,
     key: `${request.id}:${note.key}`,
-    payload: { ticketRef: request.external_ref, visibility: note.visibility, purpose: note.purpose, text: note.text },
+    payload: { ticketRef: request.note_ref ?? request.external_ref, visibility: note.visibility, purpose: note.purpose, text: note.text },
     onDelivered: note.onDelivered ?? null,
     at: note.at,
     ...(note.wake === false ? { wake: false } : {}),
   });
 }
 
-/**
- * Lock a request for this transaction. FOR NO KEY UPDATE, never FOR UPDATE: other tables reference
- * requests by foreign key, and inserting such a row (an audit row, an approval, a message) takes a
- * KEY SHARE lock that FOR UPDATE would block, deadlocking with the audit chain's head (locks.test.ts).
- */
 export async function lockRequest(tx: Tx, id: string): Promise<RequestRow | undefined> {
   return tx.selectFrom('requests').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
 }

@@ -23,7 +23,6 @@ export interface UserTable {
   name: string;
   role: 'msp_admin' | 'msp_technician' | 'msp_billing';
   password_hash: string | null;
-  slack_user_id: string | null;
   disabled: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
 }
@@ -53,7 +52,6 @@ export interface ClientTable {
   domain: string;
   operating_mode: 'plan' | 'execute' | 'inherit';
   sender_mailbox: string | null;
-  psa_company_identifier: string | null;
   created_at: Timestamp;
 }
 
@@ -70,8 +68,27 @@ export interface IntegrationTable {
   updated_at: Timestamp;
 }
 
+/** A client's record in an MSP-scoped integration: its PSA company, its tenant in a multi-tenant app. */
+export interface ClientLinkTable {
+  msp_id: string;
+  client_id: string;
+  integration_id: string;
+  external_id: string;
+  created_at: Timestamp;
+}
+
+/** A user's identity in another system (a chat user id), by system kind. */
+export interface UserIdentityTable {
+  msp_id: string;
+  user_id: string;
+  system: string;
+  external_id: string;
+}
+
 export interface ToolPolicyTable {
   integration_id: string;
+  /** Null: the integration's policy; a client id: that client's own policy for the tool. */
+  client_id: ColumnType<string | null, string | null | undefined, string | null>;
   tool: string;
   policy: 'auto' | 'approval_needed' | 'disabled';
   require_manager_approval: boolean;
@@ -94,6 +111,9 @@ export interface RequestTable {
   channel: string;
   source_integration_id: string | null;
   external_ref: string;
+  /** Where the internal note lives (the source ticket unless the request came by another channel). */
+  note_integration_id: ColumnType<string | null, string | null | undefined, string | null>;
+  note_ref: ColumnType<string | null, string | null | undefined, string | null>;
   requester_email: string;
   subject: string;
   body: string;
@@ -243,6 +263,8 @@ export interface Database {
   clients: ClientTable;
   integrations: IntegrationTable;
   tool_policies: ToolPolicyTable;
+  client_links: ClientLinkTable;
+  user_identities: UserIdentityTable;
   runbooks: RunbookTable;
   requests: RequestTable;
   diagnoses: DiagnosisTable;

@@ -53,7 +53,7 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRow | 
 
 export async function createUser(
   db: Db,
-  input: { mspId: string; email: string; name: string; role: UserRow['role']; password?: string; slackUserId?: string | null; at: Date },
+  input: { mspId: string; email: string; name: string; role: UserRow['role']; password?: string; at: Date },
 ): Promise<UserRow> {
   const msp = await db.selectFrom('msps').select('id').where('id', '=', input.mspId).executeTakeFirst();
   if (!msp) throw new DeskhandError('not_found', `no MSP with id ${input.mspId}`);
@@ -67,7 +67,6 @@ export async function createUser(
       name: input.name,
       role: input.role,
       password_hash: input.password ? await hashPassword(input.password) : null,
-      slack_user_id: input.slackUserId ?? null,
       created_at: input.at,
     })
     .returningAll()
@@ -146,7 +145,7 @@ export async function userForApiToken(db: Db, token: string, at: Date): Promise<
       UPDATE api_tokens SET last_used_at = ${at}
       WHERE id = (SELECT token_id FROM found) AND (last_used_at IS NULL OR last_used_at < ${new Date(at.getTime() - 60_000)})
     )
-    SELECT id, msp_id, email, name, role, password_hash, slack_user_id, disabled, created_at, token_id FROM found`.execute(db);
+    SELECT id, msp_id, email, name, role, password_hash, disabled, created_at, token_id FROM found`.execute(db);
   return result.rows[0];
 }
 

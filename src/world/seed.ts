@@ -1,11 +1,9 @@
 import { sql } from 'kysely';
 import { policyRefusal } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
-import { emulatorApiCredentials } from '../integrations/connectwise/emulator-data.ts';
-import { DEVELOPMENT_LOOPBACK_SETTING } from '../integrations/http.ts';
-import { emulatorAppCredentials } from '../integrations/m365/emulator-tenant.ts';
+import type { DemoIntegration } from '../integrations/module.ts';
 import type { Logger } from '../logger.ts';
-import { randomToken, type SecretBox } from '../secrets.ts';
+import type { SecretBox } from '../secrets.ts';
 import { appendAudit } from '../store/audit.ts';
 import { type Db, json } from '../store/db.ts';
 import { hashPassword } from '../store/users.ts';
@@ -14,85 +12,49 @@ import type { World } from './fixture.ts';
 /** The password every demo user signs in with (stated in the README). */
 export const DEMO_PASSWORD = 'deskhand-demo';
 
-export interface EmulatorEndpoints {
-  /** ConnectWise site URL (e.g. http://127.0.0.1:PORT). */
-  connectwise: string;
-  /** Microsoft Graph base URL including /v1.0. */
-  graph: string;
-  /** Microsoft identity platform base URL (token endpoint host). */
-  login: string;
-}
-
 /**
- * The settings that mark an integration as pointing at a built-in emulator: `emulated` (moved to the
- * emulators' current addresses on every start) and the development setting that lets its base URLs
- * be http:// on loopback, where the emulators listen (src/integrations/http.ts, baseUrlProblem). Only
- * this file writes them; no API does.
- */
-const EMULATED = { emulated: true, [DEVELOPMENT_LOOPBACK_SETTING]: true } as const;
-
-/**
- * Load the demo world into an empty database: MSPs, users (demo password), clients, their
- * integrations pointing at the built-in emulators (credentials encrypted), the fixture's tool
- * policies, and runbooks. Runs once; later starts only point the emulated integrations at the
- * emulators' current addresses.
+ * Load the demo world into an empty database: MSPs, users (demo password), clients and runbooks,
+ * and the integrations the emulated systems describe for it (pointing at the built-in emulators,
+ * credentials encrypted, clients linked, the world's tool policies). Runs once; later starts only
+ * point the emulated integrations at the emulators' current addresses (`pointAtEmulators`).
  */
 export async function seedDemoWorld(
   db: Db,
-  input: { world: World; secrets: SecretBox; endpoints: EmulatorEndpoints; at: Date; logger: Logger },
+  input: { world: World; secrets: SecretBox; integrations: readonly DemoIntegration[]; at: Date; logger: Logger },
 ): Promise<{ seeded: boolean }> {
-  checkToolPolicies(input.world);
+  checkToolPolicies(input.integrations);
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   return db.transaction().execute(async (tx) => {
     // One loader at a time: several processes may start on the same database.
     await sql`select pg_advisory_xact_lock(4242001)`.execute(tx);
     const done = await tx.selectFrom('settings').select('value').where('key', '=', 'demo_world').executeTakeFirst();
     if (done) return { seeded: false };
-    const { world, secrets, endpoints, at } = input;
+    const { world, secrets, at } = input;
+    const clientIds = new Map<string, string>();
     for (const msp of world.msps) {
       await tx.insertInto('msps').values({ id: msp.id, name: msp.name, default_operating_mode: msp.defaultOperatingMode, created_at: at }).execute();
       for (const user of msp.users) {
+        const userId = crypto.randomUUID();
         await tx
           .insertInto('users')
           .values({
-            id: crypto.randomUUID(),
+            id: userId,
             msp_id: msp.id,
             email: user.email.toLowerCase(),
             name: user.name,
             role: user.role as 'msp_admin' | 'msp_technician' | 'msp_billing',
             password_hash: passwordHash,
-            slack_user_id: user.slackUserId ?? null,
             created_at: at,
           })
           .execute();
-      }
-      if (msp.psa === 'connectwise') {
-        const credentials = emulatorApiCredentials(msp.id);
-        await tx
-          .insertInto('integrations')
-          .values({
-            id: crypto.randomUUID(),
-            msp_id: msp.id,
-            client_id: null,
-            kind: 'connectwise',
-            name: `ConnectWise Manage (${msp.name})`,
-            config: json({
-              siteUrl: endpoints.connectwise,
-              codebase: 'v4_6_release/',
-              companyId: credentials.companyId,
-              publicKey: credentials.publicKey,
-              apiMemberIdentifier: credentials.memberIdentifier,
-              ...EMULATED,
-            }),
-            secrets_encrypted: secrets.encryptJson({ privateKey: credentials.privateKey, clientId: credentials.clientId, webhookSecret: randomToken(24) }),
-            created_at: at,
-            updated_at: at,
-          })
-          .execute();
+        for (const [system, externalId] of userIdentities(user)) {
+          await tx.insertInto('user_identities').values({ msp_id: msp.id, user_id: userId, system, external_id: externalId }).execute();
+        }
       }
     }
     for (const client of world.clients) {
       const clientId = crypto.randomUUID();
+      clientIds.set(client.id, clientId);
       await tx
         .insertInto('clients')
         .values({
@@ -103,41 +65,48 @@ export async function seedDemoWorld(
           domain: client.domain,
           operating_mode: client.operatingMode,
           sender_mailbox: client.senderMailbox,
-          psa_company_identifier: client.id,
           created_at: at,
         })
         .execute();
-      const app = emulatorAppCredentials(client.id);
+      for (const runbook of client.runbooks) {
+        await tx.insertInto('runbooks').values({ id: crypto.randomUUID(), client_id: clientId, title: runbook.title, body: runbook.body, source: 'demo world' }).execute();
+      }
+    }
+    for (const integration of input.integrations) {
       const integrationId = crypto.randomUUID();
+      const ownClient = integration.client ? clientIds.get(integration.client) : undefined;
       await tx
         .insertInto('integrations')
         .values({
           id: integrationId,
-          msp_id: client.msp,
-          client_id: clientId,
-          kind: 'm365',
-          name: `Microsoft 365 (${client.name})`,
-          config: json({ tenantId: app.tenantId, clientId: app.clientId, graphBaseUrl: endpoints.graph, loginBaseUrl: endpoints.login, ...EMULATED }),
-          secrets_encrypted: secrets.encryptJson({ clientSecret: app.clientSecret }),
+          msp_id: integration.msp,
+          client_id: ownClient ?? null,
+          kind: integration.kind,
+          name: integration.name,
+          config: json(integration.settings),
+          secrets_encrypted: secrets.encryptJson(integration.secrets),
           created_at: at,
           updated_at: at,
         })
         .execute();
-      for (const [tool, policy] of Object.entries(client.toolPolicies ?? {})) {
+      for (const link of integration.links ?? []) {
+        const linked = clientIds.get(link.client);
+        if (!linked) continue;
+        await tx.insertInto('client_links').values({ msp_id: integration.msp, client_id: linked, integration_id: integrationId, external_id: link.externalId, created_at: at }).execute();
+      }
+      for (const policy of integration.policies ?? []) {
         await tx
           .insertInto('tool_policies')
           .values({
             integration_id: integrationId,
-            tool,
+            client_id: policy.client ? (clientIds.get(policy.client) ?? null) : null,
+            tool: policy.tool,
             policy: policy.policy,
-            require_manager_approval: policy.requireManagerApproval === true,
+            require_manager_approval: policy.requireManagerApproval,
             updated_at: at,
             updated_by: 'demo world',
           })
           .execute();
-      }
-      for (const runbook of client.runbooks) {
-        await tx.insertInto('runbooks').values({ id: crypto.randomUUID(), client_id: clientId, title: runbook.title, body: runbook.body, source: 'demo world' }).execute();
       }
     }
     await tx.insertInto('settings').values({ key: 'demo_world', value: json({ loadedAt: at.toISOString() }) }).execute();
@@ -150,21 +119,22 @@ export async function seedDemoWorld(
 }
 
 /**
- * A world's tool policies are held to the same rules as the policy API: each names a tool of the
- * client's Microsoft 365 integration, and none asks for a policy a tool cannot have (a tool whose
- * result is a secret for the approving technician is never `auto`). Refused before anything loads.
+ * A world's tool policies are held to the same rules as the policy API: each names a tool of its
+ * integration, and none asks for a policy a tool cannot have (a tool whose result is a secret for
+ * the approving technician is never `auto`). Refused before anything loads.
  */
-function checkToolPolicies(world: World): void {
+function checkToolPolicies(integrations: readonly DemoIntegration[]): void {
   const problems: string[] = [];
-  for (const client of world.clients) {
-    for (const [name, policy] of Object.entries(client.toolPolicies ?? {})) {
-      const tool = findTool(name);
-      if (!tool || tool.integration !== 'm365') {
-        problems.push(`client ${client.id}: ${name} is not a tool of its Microsoft 365 integration`);
+  for (const integration of integrations) {
+    for (const policy of integration.policies ?? []) {
+      const where = `${integration.name}${policy.client ? ` (client ${policy.client})` : ''}`;
+      const tool = findTool(policy.tool);
+      if (!tool || tool.integration !== integration.kind) {
+        problems.push(`${where}: ${policy.tool} is not a tool of this integration`);
         continue;
       }
       const refusal = policyRefusal(tool, policy.policy);
-      if (refusal) problems.push(`client ${client.id}: ${refusal}`);
+      if (refusal) problems.push(`${where}: ${refusal}`);
     }
   }
   if (problems.length > 0) throw new Error(`the world's tool policies cannot be loaded: ${problems.join('; ')}`);
@@ -174,18 +144,20 @@ function checkToolPolicies(world: World): void {
  * Point the emulated integrations at the emulators' current addresses (they move between runs); a
  * world loaded before the development setting existed gets it here.
  */
-export async function pointAtEmulators(db: Db, endpoints: EmulatorEndpoints, at: Date): Promise<void> {
+export async function pointAtEmulators(db: Db, pointAt: (kind: string, settings: Record<string, unknown>) => Record<string, unknown>, at: Date): Promise<void> {
   const rows = await db.selectFrom('integrations').select(['id', 'kind', 'config']).execute();
   for (const row of rows) {
     const config = row.config as Record<string, unknown>;
     if (config['emulated'] !== true) continue;
-    const next =
-      row.kind === 'connectwise'
-        ? { ...config, siteUrl: endpoints.connectwise, ...EMULATED }
-        : row.kind === 'm365'
-          ? { ...config, graphBaseUrl: endpoints.graph, loginBaseUrl: endpoints.login, ...EMULATED }
-          : config;
+    const next = pointAt(row.kind, config);
     if (JSON.stringify(next) === JSON.stringify(config)) continue;
     await db.updateTable('integrations').set({ config: json(next), updated_at: at }).where('id', '=', row.id).execute();
   }
+}
+
+/** A world user's identities in other systems: its `<system>UserId` fields (the fixture's words). */
+function userIdentities(user: Record<string, unknown>): [system: string, externalId: string][] {
+  return Object.entries(user)
+    .filter((entry): entry is [string, string] => entry[0].endsWith('UserId') && typeof entry[1] === 'string' && entry[1] !== '')
+    .map(([field, value]) => [field.slice(0, -'UserId'.length), value]);
 }

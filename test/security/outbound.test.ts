@@ -4,11 +4,14 @@ import { DeskhandError } from '../../src/core/errors.ts';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { basicAuthorization } from '../../src/integrations/connectwise/client.ts';
+import { connectWiseOf } from '../../src/integrations/connectwise/intake.ts';
 import { nonLoopbackAddress, type RecordingServer, startRecordingServer, streamBody } from '../../src/integrations/outbound-testing.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { json } from '../../src/store/db.ts';
 import type { IntegrationRow } from '../../src/store/schema.ts';
 import { pointAtEmulators } from '../../src/world/seed.ts';
+import { demoSetup } from '../../src/integrations/emulators.ts';
+import { loadDemoWorld } from '../../src/world/fixture.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 /**
@@ -120,7 +123,7 @@ beforeAll(async () => {
   hostileClientId = randomUUID();
   await db
     .insertInto('clients')
-    .values({ id: hostileClientId, msp_id: HOSTILE_MSP, slug: 'hostile', name: 'Hostile client', domain: 'hostile.example', operating_mode: 'plan', sender_mailbox: null, psa_company_identifier: null, created_at: new Date() })
+    .values({ id: hostileClientId, msp_id: HOSTILE_MSP, slug: 'hostile', name: 'Hostile client', domain: 'hostile.example', operating_mode: 'plan', sender_mailbox: null, created_at: new Date() })
     .execute();
 }, 120_000);
 
@@ -139,7 +142,7 @@ describe('configured base URLs: https, http only on loopback under the developme
       for (const field of ['siteUrl', 'graphBaseUrl', 'loginBaseUrl']) if (config[field] !== undefined) expect(String(config[field])).toMatch(/^http:\/\/127\.0\.0\.1:/);
     }
     const connectwise = rows.find((r) => r.kind === 'connectwise')!;
-    expect((await sb.service.ctx.integrations.connectWiseClient(connectwise).listCallbacks()).length).toBeGreaterThan(0);
+    expect((await connectWiseOf(sb.service.ctx.integrations.connected(connectwise)).client.listCallbacks()).length).toBeGreaterThan(0);
   });
 
   it('a demo world loaded before the development setting existed gets it on the next start (pointAtEmulators)', async () => {
@@ -149,7 +152,7 @@ describe('configured base URLs: https, http only on loopback under the developme
       const { developmentLoopback: _, ...older } = row.config as Record<string, unknown>;
       await db.updateTable('integrations').set({ config: json(older) }).where('id', '=', row.id).execute();
     }
-    await pointAtEmulators(db, sb.emulators.endpoints, new Date());
+    await pointAtEmulators(db, demoSetup(loadDemoWorld(), sb.emulators.endpoints).pointAt, new Date());
     sb.service.ctx.integrations.invalidate();
     const after = await db.selectFrom('integrations').selectAll().where('msp_id', '!=', HOSTILE_MSP).execute();
     expect(after.map((r) => (r.config as Record<string, unknown>)['developmentLoopback'])).toEqual(rows.map(() => true));
@@ -158,7 +161,7 @@ describe('configured base URLs: https, http only on loopback under the developme
   it('refuses http:// to loopback without the development setting: the error names the field, never a secret, and nothing is called', async () => {
     const before = sb.emulators.connectwise.requests().length;
     const row = await integration('connectwise', { siteUrl: sb.emulators.endpoints.connectwise });
-    const error = thrownBy(() => sb.service.ctx.integrations.connectWiseClient(row));
+    const error = thrownBy(() => connectWiseOf(sb.service.ctx.integrations.connected(row)).client);
     expect(error.code).toBe('config');
     expect(error.message).toContain('siteUrl');
     expect(error.message).toContain('https://');
@@ -185,7 +188,7 @@ describe('configured base URLs: https, http only on loopback under the developme
     const target = address ? await server((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[]'), address) : undefined;
     const siteUrl = target?.url ?? 'http://psa.deskhand-test.invalid';
     const row = await integration('connectwise', { siteUrl, developmentLoopback: true });
-    const error = await rejection((async () => sb.service.ctx.integrations.connectWiseClient(row).listCallbacks())());
+    const error = await rejection((async () => connectWiseOf(sb.service.ctx.integrations.connected(row)).client.listCallbacks())());
     expect(error.code).toBe('config');
     expect(error.message).toMatch(/siteUrl must be an https:\/\/ URL/);
     expect(error.message).toMatch(/cleartext/);
@@ -198,7 +201,7 @@ describe('configured base URLs: https, http only on loopback under the developme
 
   it('takes https:// to any host', async () => {
     const row = await integration('connectwise', { siteUrl: 'https://api-na.myconnectwise.net' });
-    expect(sb.service.ctx.integrations.connectWiseClient(row).siteUrl).toBe('https://api-na.myconnectwise.net');
+    expect(connectWiseOf(sb.service.ctx.integrations.connected(row)).client.siteUrl).toBe('https://api-na.myconnectwise.net');
   });
 
   it("a request for a client whose Microsoft 365 URL is refused escalates with a note naming the field, and Graph is never called", async () => {
@@ -235,7 +238,7 @@ describe('credentials never follow a redirect', () => {
     const elsewhere = await server((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":1,"summary":"stolen"}'));
     const site = await server((_req, res) => res.writeHead(302, { location: `${elsewhere.url}/v4_6_release/apis/3.0/service/tickets/1` }).end());
     const row = await integration('connectwise', { siteUrl: site.url, developmentLoopback: true });
-    const error = await rejection(sb.service.ctx.integrations.connectWiseClient(row).getTicket(1));
+    const error = await rejection(connectWiseOf(sb.service.ctx.integrations.connected(row)).client.getTicket(1));
     expect(error.code).toBe('upstream');
     expect(error.message).toMatch(/redirect/);
     expectNothingPlanted(`${error.message} ${JSON.stringify(error.details)}`);
@@ -285,7 +288,7 @@ describe('answers are cut off at their limit while they stream in', () => {
       finished = !res.destroyed;
     });
     const row = await integration('connectwise', { siteUrl: site.url, developmentLoopback: true });
-    const error = await rejection(sb.service.ctx.integrations.connectWiseClient(row).getTicket(1));
+    const error = await rejection(connectWiseOf(sb.service.ctx.integrations.connected(row)).client.getTicket(1));
     expect(error.message).toMatch(/larger than 10 MiB/);
     expect(site.requests).toHaveLength(1);
     expect(finished).toBe(false);

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL, playStories, STORIES, type StoryResult } from '../../src/demo/stories.ts';
 import { emulatorApiCredentials } from '../../src/integrations/connectwise/emulator/data.ts';
-import { emulatorAppCredentials } from '../../src/integrations/m365/emulator-tenant.ts';
+import { emulatorAppCredentials } from '../../src/integrations/m365/emulator/credentials.ts';
 import { createLogger } from '../../src/logger.ts';
 import { keyringFromEnvironment } from '../../src/secrets.ts';
-import { registerWebhooks } from '../../src/service.ts';
+import { connectIntegrations } from '../../src/service.ts';
 import type { RequestRow } from '../../src/store/schema.ts';
 import { setPassword } from '../../src/store/users.ts';
 import { captureLines, emulatorPlaces, type RecordedResponse, recordResponses, responsePlace, tablePlaces } from '../support/planted-capture.ts';
@@ -196,7 +196,7 @@ beforeAll(async () => {
   const cw = await ctx.db.selectFrom('integrations').select('id').where('kind', '=', 'connectwise').where('msp_id', '=', 'northwind').executeTakeFirstOrThrow();
   cwIntegrationId = cw.id;
   await setCredentials(cwIntegrationId, { webhookSecret: WEBHOOK_SECRET });
-  await registerWebhooks(ctx, webhookBase(), ctx.logger);
+  await connectIntegrations(ctx, webhookBase(), ctx.logger);
   for (const row of await ctx.db.selectFrom('integrations').selectAll().execute()) decryptedCredentials[`${row.kind} of ${row.msp_id}${row.client_id ? ` for ${row.name}` : ''}`] = ctx.integrations.secretsOf(row);
 
   // A user's password, a wrong one, and the session and CSRF tokens of a sign-in.
@@ -309,7 +309,7 @@ beforeAll(async () => {
   // Wrong credentials of the PSA, last (nothing reaches ConnectWise after this): the callback's
   // registration is refused, and a ticket's request cannot read or note the ticket.
   await setCredentials(cwIntegrationId, { privateKey: WRONG_CW_PRIVATE_KEY });
-  await registerWebhooks(ctx, webhookBase(), ctx.logger);
+  await connectIntegrations(ctx, webhookBase(), ctx.logger);
   const unreachable = await openRequest('contoso', 'henrietta.mueller@contoso.example', 'Could I get Zendesk please?');
   const psaRefused = await settleAdvancing(unreachable, 15_000).catch(async () => ctx.db.selectFrom('requests').selectAll().where('id', '=', unreachable).executeTakeFirstOrThrow());
   reached['wrong ConnectWise credentials'] = `${psaRefused.state}/${psaRefused.outcome}`;

@@ -1,6 +1,7 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, Runbook, SubscribedSku } from '../../core/directory.ts';
 import { DeskhandError, describeError, ToolDisabledError } from '../../core/errors.ts';
 import type { DiagnosisReader } from '../../planner/types.ts';
+import type { ReadCallHook, ReaderOptions, ReadPurpose } from '../module.ts';
 import type { GraphClient } from './client.ts';
 
 /**
@@ -8,25 +9,6 @@ import type { GraphClient } from './client.ts';
  * read tools, reported to `onCall` so that the engine records it in the diagnosis, and cached for the
  * life of this reader so that the planner asking twice costs one Graph call (and one record).
  */
-
-/**
- * Called once per Graph read with the tool name, its arguments and its result. A failed read is
- * reported too, with `{ error: message }` as the result, and then rethrown.
- */
-export type ReadCallHook = (tool: string, args: Record<string, string>, result: unknown, purpose?: ReadPurpose) => void;
-
-/**
- * Why a read was made: `diagnosis` (the agent looking around, only through tools the policies allow)
- * or `resolve` (turning a name in an allowed write step into its object id: part of that step).
- */
-export type ReadPurpose = 'diagnosis' | 'resolve';
-
-export interface ReaderOptions {
-  /** Whether the policies allow a read tool; a disallowed (`disabled`) one is never called. */
-  allowed?: (tool: string) => boolean;
-  /** Told of every read refused because its tool is disabled (the diagnosis says what it could not check). */
-  onRefused?: (tool: string, args: Record<string, string>) => void;
-}
 
 export class M365DiagnosisReader implements DiagnosisReader {
   private readonly cache: Map<string, Promise<unknown>>;

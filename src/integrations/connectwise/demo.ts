@@ -1,0 +1,37 @@
+import { randomToken } from '../../secrets.ts';
+import { EMULATED_SETTINGS, type EmulatedSystem } from '../module.ts';
+import { emulatorApiCredentials } from './emulator/data.ts';
+
+/**
+ * The demo world's ConnectWise: one integration per MSP whose PSA is ConnectWise, signed in as the
+ * emulator's API member, each of the MSP's clients linked by its company identifier (the world's
+ * client id). Only the emulator list imports this file; production code never does.
+ */
+export const connectWiseEmulated: EmulatedSystem = {
+  kind: 'connectwise',
+  label: 'ConnectWise emulator',
+  url: (endpoints) => endpoints['connectwise']!,
+  demoIntegrations(world, endpoints) {
+    return world.msps
+      .filter((msp) => msp.psa === 'connectwise')
+      .map((msp) => {
+        const credentials = emulatorApiCredentials(msp.id);
+        return {
+          msp: msp.id,
+          kind: 'connectwise',
+          name: `ConnectWise Manage (${msp.name})`,
+          settings: {
+            siteUrl: endpoints['connectwise'],
+            codebase: 'v4_6_release/',
+            companyId: credentials.companyId,
+            publicKey: credentials.publicKey,
+            apiMemberIdentifier: credentials.memberIdentifier,
+            ...EMULATED_SETTINGS,
+          },
+          secrets: { privateKey: credentials.privateKey, clientId: credentials.clientId, webhookSecret: randomToken(24) },
+          links: world.clients.filter((c) => c.msp === msp.id).map((c) => ({ client: c.id, externalId: c.id })),
+        };
+      });
+  },
+  pointAt: (settings, endpoints) => ({ ...settings, siteUrl: endpoints['connectwise'], ...EMULATED_SETTINGS }),
+};

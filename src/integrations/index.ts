@@ -1,0 +1,16 @@
+import { connectwise } from './connectwise/index.ts';
+import { m365 } from './m365/index.ts';
+import type { IntegrationModule } from './module.ts';
+
+/**
+ * Every outside system deskhand knows: one module per folder. The registry, the tool catalog,
+ * webhook mounting, the poll and the CLI iterate this list; nothing else names a vendor. Adding a
+ * system is adding its folder and one line here.
+ */
+export const integrationModules: readonly IntegrationModule[] = [connectwise, m365];
+
+const byKind = new Map(integrationModules.map((module) => [module.kind, module]));
+
+export function moduleOf(kind: string): IntegrationModule | undefined {
+  return byKind.get(kind);
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { requiredSetting, settingUrl } from '../http.ts';
+import type { Connection, IntegrationModule, ModuleTool } from '../module.ts';
+import { GraphClient, mailMarker, markedSubject } from './client.ts';
+import { generateTemporaryPassword } from './password.ts';
+import { M365DiagnosisReader } from './reader.ts';
+import { M365ToolRunner } from './runner.ts';
+import { m365Tools } from './tools.ts';
+
+/**
+ * Microsoft 365 / Entra ID through Microsoft Graph: the identity provider diagnosis reads (users,
+ * managers, groups, licenses, sign-in methods), the mailbox manager approvals are mailed from, and
+ * the write tools of the catalog (TOOLS.md).
+ */
+const settings = z.object({
+  tenantId: z.string().min(1).describe("The client's Entra tenant id"),
+  clientId: z.string().min(1).describe('Application (client) id of the Entra app'),
+  graphBaseUrl: z.string().optional().describe('Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)'),
+  loginBaseUrl: z.string().optional().describe('Microsoft identity platform URL (default https://login.microsoftonline.com)'),
+});
+
+const secrets = z.object({
+  clientSecret: z.string().min(1).describe('Client secret of the Entra app'),
+});
+
+/** How each step reads for employees and managers (`ask`) and in the reply once done (`done`). */
+const WORDS: Record<string, { ask: (a: Record<string, string>) => string; done: (a: Record<string, string>) => string }> = {
+  'm365.add_user_to_group': { ask: (a) => `add ${who(a)} to ${a['group']}`, done: (a) => `${who(a)} was added to ${a['group']}` },
+  'm365.remove_user_from_group': { ask: (a) => `remove ${who(a)} from ${a['group']}`, done: (a) => `${who(a)} was removed from ${a['group']}` },
+  'm365.reset_password': {
+    ask: (a) => `reset the password of ${who(a)} (a technician hands over the temporary password by phone or in person)`,
+    done: (a) => `the password of ${who(a)} was reset`,
+  },
+  'm365.revoke_sessions': { ask: (a) => `sign ${who(a)} out of every session`, done: (a) => `${who(a)} was signed out of every session` },
+  'm365.reset_mfa': {
+    ask: (a) => `remove the registered sign-in methods of ${who(a)} so they can be registered again`,
+    done: (a) => `the sign-in methods of ${who(a)} were removed, so they can be registered again`,
+  },
+  'm365.assign_license': { ask: (a) => `assign the ${a['sku']} license to ${who(a)}`, done: (a) => `the ${a['sku']} license was assigned to ${who(a)}` },
+  'm365.remove_license': { ask: (a) => `remove the ${a['sku']} license from ${who(a)}`, done: (a) => `the ${a['sku']} license was removed from ${who(a)}` },
+  'm365.disable_account': { ask: (a) => `block sign-in for ${who(a)}`, done: (a) => `sign-in was blocked for ${who(a)}` },
+  'm365.enable_account': { ask: (a) => `allow sign-in for ${who(a)} again`, done: (a) => `sign-in was allowed again for ${who(a)}` },
+};
+
+function who(args: Record<string, string>): string {
+  return args['user'] ?? 'the user';
+}
+
+const tools: ModuleTool[] = m365Tools.map((tool) => ({
+  ...tool,
+  ask: WORDS[tool.name]?.ask ?? ((args) => `${tool.name} for ${who(args)}`),
+  done: WORDS[tool.name]?.done ?? ((args) => `${tool.name} ran for ${who(args)}`),
+  ...(tool.secretResult ? { prepareSecret: () => generateTemporaryPassword() } : {}),
+}));
+
+export const m365: IntegrationModule = {
+  kind: 'm365',
+  label: 'Microsoft 365',
+  scope: 'client',
+  provides: ['identity', 'tools'],
+  settings,
+  secrets,
+  tools,
+  connect(input): Connection {
+    const integration = { id: input.integrationId, name: input.name, kind: input.kind };
+    const graphBaseUrl = settingUrl(integration, input.settings, 'graphBaseUrl');
+    const loginBaseUrl = settingUrl(integration, input.settings, 'loginBaseUrl');
+    const graph = new GraphClient({
+      tenantId: requiredSetting(integration, input.clientLink ?? input.settings['tenantId'], 'tenantId'),
+      clientId: requiredSetting(integration, input.settings['clientId'], 'clientId'),
+      clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret'),
+      ...(graphBaseUrl ? { graphBaseUrl } : {}),
+      ...(loginBaseUrl ? { loginBaseUrl } : {}),
+    });
+    const runner = new M365ToolRunner(graph);
+    return {
+      identity: {
+        reader: (runbooks, onCall, options) => {
+          const reader = new M365DiagnosisReader(graph, runbooks, onCall, options);
+          return { reader, resolving: reader.forResolving() };
+        },
+        readTools: { user: 'm365.get_user', manager: 'm365.get_manager', groups: 'm365.list_user_groups', licenses: 'm365.list_user_licenses' },
+        sendMail: async (from, mail) => {
+          // Graph's sendMail answers 202 with no message id: a marker in the subject finds it in Sent Items.
+          await graph.sendMail(from, { ...mail, marker: mailMarker(mail.marker) });
+        },
+        mailAlreadySent: async (from, subject, marker) => (await graph.findSentMail(from, markedSubject(subject, mailMarker(marker)))).length > 0,
+      },
+      tools: {
+        run: (tool, args, resolved, prepared) => runner.run(tool, args, resolved, prepared),
+        reconcile: (tool, args, resolved, intentAt) => runner.reconcile(tool, args, resolved, intentAt),
+      },
+    };
+  },
+};

@@ -1,0 +1,258 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import type { Clock } from '../core/clock.ts';
+import type { Runbook } from '../core/directory.ts';
+import type { PlanStep } from '../core/plan.ts';
+import type { ToolDefinition } from '../core/tool.ts';
+import type { Logger } from '../logger.ts';
+import type { DiagnosisReader } from '../planner/types.ts';
+
+/**
+ * What an integration module is: one outside system, one folder (`src/integrations/<kind>/`),
+ * discovered through the list in `index.ts`. The engine never asks which vendor it talks to; it
+ * asks a connected integration for a capability (a ticket to note on, an identity provider to read
+ * and mail through, tools to run) and the module answers in its system's terms.
+ */
+export interface IntegrationModule {
+  /** Stable identifier, stored in `integrations.kind` and prefixing its tools' names. */
+  readonly kind: string;
+  /** What people see: "ConnectWise PSA", "Microsoft 365". */
+  readonly label: string;
+  /** Connected once per MSP (a PSA, a multi-tenant app) or once per client. */
+  readonly scope: 'msp' | 'client';
+  /** The capabilities its connections offer, so that lists (PSAs, identity providers) need no vendor names. */
+  readonly provides: readonly CapabilityName[];
+  /** Settings (shown and edited in the dashboard) and secrets (write-only), as Zod schemas. */
+  readonly settings: z.ZodType<Record<string, unknown>>;
+  readonly secrets: z.ZodType<Record<string, string>>;
+  /**
+   * What a client's link to this system holds, for an MSP-scoped integration: the client's PSA
+   * company, its Microsoft 365 tenant id. Stored in `client_links`.
+   */
+  readonly clientLink?: { readonly label: string; readonly schema: z.ZodType<string> };
+  /** Its tools (names are `<kind>.<verb_noun>`, a contract). */
+  readonly tools: readonly ModuleTool[];
+  /** Build the live connection from a stored integration (settings parsed, secrets decrypted). */
+  connect(input: ConnectionInput): Connection;
+  /** Its webhook routes, mounted under `/webhooks/<kind>/`. */
+  readonly webhooks?: WebhookPlugin;
+  /** Each webhook route, described for the route table (who may call it; what its parameters name). */
+  readonly webhookRoutes?: readonly WebhookRoute[];
+  /** Ask the system for what its webhooks may have missed (new tickets); returns how many were taken in. */
+  poll?(integration: ConnectedIntegration, host: IntakeHost, intervalMs: number): Promise<number>;
+  /**
+   * Register what the system needs when the integration is connected or its settings change (a
+   * callback URL), and check it works. Idempotent: it runs at every start.
+   */
+  onConnect?(integration: ConnectedIntegration, host: ConnectHost): Promise<ConnectOutcome>;
+}
+
+export type CapabilityName = 'ticket' | 'approvalNotice' | 'identity' | 'tools';
+
+/** A tool, with the words deskhand uses for one of its steps. */
+export interface ModuleTool extends ToolDefinition {
+  /** The step in plain words for employees and managers ("add alex@… to SG-App-Zendesk"). */
+  ask(args: Record<string, string>): string;
+  /** The step done, for the employee's reply ("alex@… was added to SG-App-Zendesk"). */
+  done(args: Record<string, string>): string;
+  /**
+   * For a tool whose result is a secret (`secretResult`): the secret, made before the call (a
+   * temporary password), so that it is stored encrypted with the step's intent and a reconciled
+   * step still has it. The engine hands it to the tool as `prepared.temporaryPassword`.
+   */
+  prepareSecret?(): string;
+}
+
+export interface ConnectionInput {
+  integrationId: string;
+  /** For messages about the integration (never a secret). */
+  name: string;
+  kind: string;
+  settings: Record<string, unknown>;
+  secrets: Record<string, string>;
+  /** For an MSP-scoped integration used for one client: the client's link (e.g. its tenant id). */
+  clientLink?: string;
+}
+
+/** A live connection: the capabilities the engine may ask for. */
+export interface Connection {
+  ticket?: TicketCapability;
+  approvalNotice?: ApprovalNoticeCapability;
+  identity?: IdentityCapability;
+  tools?: ToolsCapability;
+}
+
+/** A PSA ticket (or any thread a request came from): read the request, write notes on it. */
+export interface TicketCapability {
+  getTicket(ref: string): Promise<TicketText>;
+  /** Only the employee's description (when the summary and requester are already known). */
+  getDescription(ref: string): Promise<string>;
+  /** An internal note (technicians only) or a reply (the employee sees it). */
+  postNote(ref: string, note: { text: string; visibility: 'internal' | 'customer' }): Promise<{ id: string }>;
+  /** Whether a note containing `marker` is already there (reconciling after a crash). */
+  findNoteWithMarker(ref: string, marker: string): Promise<string | null>;
+}
+
+export interface TicketText {
+  ref: string;
+  summary: string;
+  description: string;
+  requesterEmail: string | null;
+  requesterName: string | null;
+  /** The system's own identifier of the client (a PSA company), matched against client links. */
+  companyIdentifier: string | null;
+}
+
+/** Telling technicians that a plan waits for them (on the ticket, an issue, a chat). */
+export interface ApprovalNoticeCapability {
+  notify(ref: string, text: string): Promise<{ id: string }>;
+  findNoticeWithMarker(ref: string, marker: string): Promise<string | null>;
+}
+
+/** The identity provider: what diagnosis reads, and mail to the employee's manager. */
+export interface IdentityCapability {
+  /**
+   * What diagnosis may read: only the read tools `allowed` says the policies allow (a disabled one
+   * is never called). `resolving` is the same reader without that check, for the names of a write
+   * step the policies allow (part of that step); it reuses what diagnosis read.
+   */
+  reader(runbooks: () => Promise<Runbook[]>, onCall: ReadCallHook, options?: ReaderOptions): { reader: DiagnosisReader; resolving: DiagnosisReader };
+  /** The read tools behind the reader's questions, named in notes ("not checked: <tool> is disabled"). */
+  readonly readTools: { readonly user: string; readonly manager: string; readonly groups: string; readonly licenses: string };
+  /** Send mail as `from`; `marker` makes it findable later in the sender's sent mail. */
+  sendMail(from: string, mail: { to: string; subject: string; text: string; marker: string }): Promise<void>;
+  /** Whether a mail with this marker was already sent by `from`. */
+  mailAlreadySent(from: string, subject: string, marker: string): Promise<boolean>;
+}
+
+export type ReadPurpose = 'diagnosis' | 'resolve';
+export type ReadCallHook = (tool: string, args: Record<string, string>, result: unknown, purpose?: ReadPurpose) => void;
+export interface ReaderOptions {
+  allowed?: (tool: string) => boolean;
+  onRefused?: (tool: string, args: Record<string, string>) => void;
+}
+
+export interface ToolResult {
+  summary: string;
+  data?: unknown;
+}
+
+/** Running write tools exactly once: run, and reconcile (look, never write) after an interruption. */
+export interface ToolsCapability {
+  run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
+  reconcile(tool: string, args: Record<string, string>, resolved: Record<string, string>, intentAt: Date): Promise<{ done: true; result: ToolResult } | { done: false }>;
+}
+
+/** A stored integration, connected. */
+export interface ConnectedIntegration {
+  id: string;
+  mspId: string;
+  name: string;
+  kind: string;
+  settings: Record<string, unknown>;
+  secrets: Record<string, string>;
+  connection: Connection;
+}
+
+/** What a module's webhooks and poll may ask of deskhand: find integrations and clients, take requests in. */
+export interface IntakeHost {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The enabled integration of `kind` with this id, connected; null for anything else (never a hint why). */
+  integration(kind: string, id: string): Promise<ConnectedIntegration | null>;
+  /** The client linked to `externalId` (case-insensitive) on this integration, or null (not served). */
+  clientByLink(integrationId: string, externalId: string): Promise<{ id: string } | null>;
+  /** Every client linked to this integration, with its link. */
+  linkedClients(integrationId: string): Promise<{ clientId: string; externalId: string }[]>;
+  /** Take a request in: idempotent per integration and external reference. */
+  takeIn(input: TakeInInput): Promise<TakeInResult>;
+  /** Tell the workers there is new work. */
+  wake(): void;
+  /** A small durable value of this integration's (a poll cursor), claimed by one worker per interval. */
+  claimCursor<T>(key: string, intervalMs: number): Promise<{ state: 'busy' } | { state: 'claimed'; value: T | null }>;
+  saveCursor<T>(key: string, value: T): Promise<void>;
+}
+
+export interface TakeInInput {
+  integration: ConnectedIntegration;
+  clientId: string;
+  channel: 'psa';
+  externalRef: string;
+  requesterEmail?: string | null;
+  subject?: string;
+  body?: string;
+  /** Who took it in, for the audit log: `webhook:<kind>`, `poll:<kind>`. */
+  via: string;
+}
+
+export type TakeInResult = { requestId: string; created: boolean } | { refused: string };
+
+export type WebhookPlugin = (scope: FastifyInstance, host: IntakeHost) => void | Promise<void>;
+
+export interface ConnectHost {
+  readonly logger: Logger;
+  /** Where this deskhand receives webhooks (`<base>/webhooks/<kind>/...`), or null when it cannot be reached. */
+  readonly webhookBaseUrl: string | null;
+}
+
+export interface ConnectOutcome {
+  ok: boolean;
+  /** What was registered or checked, for the operator. */
+  detail: string;
+}
+
+/** The words of a step, from its tool; a tool unknown to every module reads as its name. */
+export type StepWords = (step: Pick<PlanStep, 'tool' | 'args'>) => string;
+
+export interface WebhookRoute {
+  method: 'POST' | 'GET' | 'PUT';
+  /** Under `/webhooks/<kind>`, as registered (`:name` parameters). */
+  path: string;
+  /** Who may call it, in words. */
+  who: string;
+  /** What each path parameter names. */
+  params: Record<string, 'integration' | 'webhook-secret'>;
+  /** The answer to a well-formed call that starts nothing (every caller alike: sessions and tokens add nothing). */
+  answer: number;
+}
+
+/**
+ * An integration of the demo world, as an emulated system describes it: what `deskhand start`, the
+ * demo and the tests seed into an empty database, pointing at the running emulator.
+ */
+export interface DemoIntegration {
+  /** The world's MSP id. */
+  msp: string;
+  /** The world's client id, for a client-scoped integration. */
+  client?: string;
+  kind: string;
+  name: string;
+  settings: Record<string, unknown>;
+  secrets: Record<string, string>;
+  /** Clients linked to an MSP-scoped integration, by world client id. */
+  links?: { client: string; externalId: string }[];
+  /** Tool policies: the integration's (no client) or one client's own. */
+  policies?: { client?: string; tool: string; policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval: boolean }[];
+}
+
+/** A built-in emulator as the demo seeding sees it (the list lives in `src/integrations/emulators.ts`). */
+export interface EmulatedSystem {
+  readonly kind: string;
+  /** "ConnectWise emulator", shown on the home page. */
+  readonly label: string;
+  /** The emulator's base URL among the running emulators' endpoints. */
+  url(endpoints: Record<string, string>): string;
+  /** The demo world's integrations of this system, pointing at the running emulator. */
+  demoIntegrations(world: DemoWorld, endpoints: Record<string, string>): DemoIntegration[];
+  /** An emulated integration's settings, pointed at the emulator's current address (it moves between runs). */
+  pointAt(settings: Record<string, unknown>, endpoints: Record<string, string>): Record<string, unknown>;
+}
+
+/** The parts of the demo world an emulated system reads (src/world/fixture.ts has the whole). */
+export interface DemoWorld {
+  msps: readonly { id: string; name: string; psa: string }[];
+  clients: readonly { id: string; msp: string; name: string; toolPolicies?: Record<string, { policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval?: boolean | undefined }> | undefined }[];
+}
+
+/** The settings that mark an integration as one pointing at a built-in emulator. */
+export const EMULATED_SETTINGS = { emulated: true, developmentLoopback: true } as const;
