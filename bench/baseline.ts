@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { emulatorApiCredentials, emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import { callbackSignature, SIGNATURE_HEADER } from '../src/integrations/connectwise/webhook.ts';
-import { emulatorAppCredentials } from '../src/integrations/m365/emulator-tenant.ts';
+import { emulatorAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
 import type { World } from '../src/world/fixture.ts';
 import { FREELY_GRANTED_APPS } from '../src/world/generate.ts';
 import type { Ask } from './asks.ts';

@@ -1,8 +1,8 @@
 import { emulatorApiCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import { startConnectWiseEmulator } from '../src/integrations/connectwise/emulator/index.ts';
 import type { RunningEmulators } from '../src/integrations/emulators.ts';
-import { emulatorAppCredentials } from '../src/integrations/m365/emulator-tenant.ts';
-import { startGraphEmulator } from '../src/integrations/m365/emulator.ts';
+import { emulatorAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
+import { startGraphEmulator } from '../src/integrations/m365/emulator/index.ts';
 import type { World } from '../src/world/fixture.ts';
 import { percentile } from './support.ts';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeskhandError } from '../../core/errors.ts';
 import { GraphClient, groupKindOf, PASSWORD_METHOD_ID } from './client.ts';
 import { loadDemoWorld } from '../../world/fixture.ts';
-import { type GraphEmulator, startGraphEmulator } from './emulator.ts';
+import { type GraphEmulator, startGraphEmulator } from './emulator/index.ts';
 import { emulatedGraphClient, snapshotGroupId, snapshotSkuId, snapshotUser, startDemoGraphEmulator } from './testing.ts';
 
 /** GraphClient against the emulator over real HTTP: the same code that talks to graph.microsoft.com. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeskhandError } from '../../core/errors.ts';
 import { loadDemoWorld } from '../../world/fixture.ts';
 import { type GraphClient, mailMarker, markedSubject } from './client.ts';
-import { type GraphEmulator, startGraphEmulator } from './emulator.ts';
+import { type GraphEmulator, startGraphEmulator } from './emulator/index.ts';
 import { M365ToolRunner } from './runner.ts';
 import { emulatedGraphClient, snapshotGroupId, snapshotSkuId, snapshotUser } from './testing.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Runbook } from '../../core/directory.ts';
 import { DeskhandError } from '../../core/errors.ts';
-import type { GraphEmulator } from './emulator.ts';
+import type { GraphEmulator } from './emulator/index.ts';
 import { M365DiagnosisReader } from './reader.ts';
 import { emulatedGraphClient, startDemoGraphEmulator } from './testing.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { GraphClient } from './client.ts';
-import type { GraphEmulator } from './emulator.ts';
+import type { GraphEmulator } from './emulator/index.ts';
 import { generateTemporaryPassword, M365ToolRunner, RECONCILE_CLOCK_MARGIN_MS, type Reconciliation, type ToolResult } from './runner.ts';
 import { emulatedGraphClient, snapshotGroupId, snapshotSkuId, snapshotUser, startDemoGraphEmulator } from './testing.ts';
 

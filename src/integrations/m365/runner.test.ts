@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeskhandError } from '../../core/errors.ts';
-import type { GraphEmulator } from './emulator.ts';
+import type { GraphEmulator } from './emulator/index.ts';
 import { generateTemporaryPassword, TEMPORARY_PASSWORD_LENGTH, temporaryPasswordAlphabet } from './password.ts';
 import { M365ToolRunner, type ToolResult } from './runner.ts';
 import { m365ToolByName, m365Tools } from './tools.ts';

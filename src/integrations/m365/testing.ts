@@ -1,6 +1,6 @@
 import { loadDemoWorld, type World } from '../../world/fixture.ts';
 import { GraphClient, type GraphClientConfig } from './client.ts';
-import { type GraphEmulator, type Latency, startGraphEmulator, type TenantSnapshot } from './emulator.ts';
+import { type GraphEmulator, type Latency, startGraphEmulator, type TenantSnapshot } from './emulator/index.ts';
 
 /**
  * Helpers for tests that talk to the Graph emulator over real HTTP (this folder's and the engine's).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmulatedTenant } from '../../integrations/m365/emulator-tenant.ts';
+import { EmulatedTenant } from '../../integrations/m365/emulator/tenant.ts';
 import { findClient, loadDemoWorld } from '../../world/fixture.ts';
 import { createFixtureReader } from './fixture-reader.ts';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadDemoWorld } from '../../world/fixture.ts';
-import { deterministicUuid, tenantIdOf } from '../../world/ids.ts';
-import { GRAPH_SCOPE } from './client.ts';
-import { emulatorAppCredentials, type GraphEmulator, startGraphEmulator } from './emulator.ts';
-import { snapshotGroupId, snapshotSkuId, snapshotUser } from './testing.ts';
+import { loadDemoWorld } from '../../../world/fixture.ts';
+import { deterministicUuid, tenantIdOf } from '../../../world/ids.ts';
+import { GRAPH_SCOPE } from '../client.ts';
+import { emulatorAppCredentials, type GraphEmulator, startGraphEmulator } from './index.ts';
+import { snapshotGroupId, snapshotSkuId, snapshotUser } from '../testing.ts';
 
 /** The emulator's HTTP behaviour, spoken to with plain fetch: what a Graph client would see. */
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ODataRecord } from './emulator-odata.ts';
-import type { EmulatedGroup, EmulatedUser } from './emulator-tenant.ts';
+import type { ODataRecord } from './odata.ts';
+import type { EmulatedGroup, EmulatedUser } from './tenant.ts';
 
 /**
  * Graph's shapes as the emulator speaks them: each resource type's properties (and the defaults
@@ -267,9 +267,12 @@ export const sendMailBody = z.object({
   saveToSentItems: z.boolean().optional(),
 });
 
+/** The token endpoint's form (client credentials grant, with a client secret or a client assertion). */
 export const tokenForm = z.object({
   grant_type: z.string().optional(),
   client_id: z.string().optional(),
   client_secret: z.string().optional(),
+  client_assertion_type: z.string().optional(),
+  client_assertion: z.string().optional(),
   scope: z.string().optional(),
 });

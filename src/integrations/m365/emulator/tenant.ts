@@ -1,32 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { WorldClient, WorldEmployee, WorldGroup } from '../../world/fixture.ts';
-import { deterministicUuid, tenantIdOf } from '../../world/ids.ts';
-import { PASSWORD_METHOD_ID } from './client.ts';
+import type { WorldClient, WorldEmployee, WorldGroup } from '../../../world/fixture.ts';
+import { deterministicUuid } from '../../../world/ids.ts';
+import { PASSWORD_METHOD_ID } from '../client.ts';
+import { type AppCredentials, emulatorAppCredentials } from './credentials.ts';
 
 /**
  * One emulated Entra tenant per fixture client: its users, groups, subscriptions and methods, and the
- * rules that change them (seat counts, membership, methods). The HTTP layer (emulator.ts) maps these
+ * rules that change them (seat counts, membership, methods). The HTTP layer (graph-routes.ts) maps these
  * outcomes to Graph's answers. Every id is derived from the fixture, so it is the same on every run.
  * Passwords are never stored: a reset only counts.
  */
-
-export interface AppCredentials {
-  tenantId: string;
-  /** The app registration's client (application) id, not the fixture's client slug. */
-  clientId: string;
-  clientSecret: string;
-}
-
-/** The app registration the emulator accepts for a fixture client (its slug, e.g. `contoso`). */
-export function emulatorAppCredentials(clientId: string): AppCredentials {
-  const secretDigest = createHash('sha256').update(`deskhand:m365/app-secret/${clientId}`).digest('base64url');
-  return {
-    tenantId: tenantIdOf(clientId),
-    clientId: deterministicUuid('m365', 'app', clientId),
-    // Shaped like an Entra client secret value (`xxx8Q~...`), 40 characters.
-    clientSecret: `${secretDigest.slice(0, 3)}8Q~${secretDigest.slice(3, 37)}`,
-  };
-}
 
 /** Well-known ids of Graph: the password method, and phone methods by phone type. */
 const MOBILE_PHONE_METHOD_ID = '3179e48a-750b-4051-897c-87b9720928f7';
@@ -93,7 +76,7 @@ export interface EmulatedSku {
   total: number;
 }
 
-/** Why a change was refused, in Graph's words; emulator.ts turns it into the HTTP answer. */
+/** Why a change was refused, in Graph's words; replies.ts turns it into the HTTP answer. */
 export class TenantRuleError extends Error {
   constructor(
     readonly status: number,
