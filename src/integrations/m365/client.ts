@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { constants, createHash, createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AuthMethod, DirectoryGroup, DirectoryUser, GroupKind, SubscribedSku } from '../../core/directory.ts';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
@@ -27,16 +28,60 @@ const baseUrl = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const configSchema = z.object({
-  tenantId: z.string().trim().min(1, 'tenantId is required'),
-  clientId: z.string().trim().min(1, 'clientId is required'),
-  clientSecret: z.string().min(1, 'clientSecret is required'),
-  graphBaseUrl: baseUrl.default(GRAPH_BASE_URL),
-  loginBaseUrl: baseUrl.default(LOGIN_BASE_URL),
-  /** `$top` on collections; Graph allows up to 999 directory objects a page. */
-  pageSize: z.number().int().min(1).max(999).default(999),
+/**
+ * The app's private key, PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`), read once. Entra
+ * signs app credentials with RSA. Neither the key nor the reason OpenSSL gives is ever repeated.
+ */
+const privateKeyPem = z.string().transform((pem, ctx): KeyObject => {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a PEM private key (PKCS#8 or PKCS#1)' });
+    return z.NEVER;
+  }
+  if (key.asymmetricKeyType !== 'rsa') {
+    ctx.addIssue({ code: 'custom', message: 'must be an RSA private key (the key of the certificate registered on the app)' });
+    return z.NEVER;
+  }
+  return key;
 });
 
+/** The certificate's thumbprint in hex as the Entra admin center shows it: SHA-1 (40) or SHA-256 (64); colons and spaces are ignored. */
+const thumbprint = z
+  .string()
+  .transform((value) => value.replace(/[\s:]/g, '').toUpperCase())
+  .pipe(z.string().regex(/^(?:[0-9A-F]{40}|[0-9A-F]{64})$/, "must be the certificate's SHA-1 or SHA-256 thumbprint in hex (40 or 64 characters)"));
+
+const configSchema = z
+  .object({
+    tenantId: z.string().trim().min(1, 'tenantId is required'),
+    clientId: z.string().trim().min(1, 'clientId is required'),
+    /** The app's client secret, or: */
+    clientSecret: z.string().min(1, 'clientSecret is empty').optional(),
+    /** the certificate registered on the app (some Microsoft APIs accept only certificates for app-only sign-in). */
+    certificate: z.strictObject({ privateKeyPem, thumbprint }).optional(),
+    graphBaseUrl: baseUrl.default(GRAPH_BASE_URL),
+    loginBaseUrl: baseUrl.default(LOGIN_BASE_URL),
+    /** `$top` on collections; Graph allows up to 999 directory objects a page. */
+    pageSize: z.number().int().min(1).max(999).default(999),
+  })
+  .superRefine((config, ctx) => {
+    if ((config.clientSecret === undefined) === (config.certificate === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'give exactly one of clientSecret or certificate' });
+    }
+  });
+
+/** The certificate credential as the MSP stores it: the private key and the certificate's thumbprint. */
+export interface GraphCertificate {
+  privateKeyPem: string;
+  thumbprint: string;
+}
+
+/**
+ * One client tenant and the app that signs in to it: the MSP's multi-tenant app (consented by the
+ * client's admin) or a per-client app, with a client secret or a certificate (exactly one).
+ */
 export type GraphClientConfig = z.input<typeof configSchema> & {
   /** Transport knobs passed to the shared HttpClient (tests shorten waits; production keeps defaults). */
   http?: Pick<HttpClientOptions, 'timeoutMs' | 'maxAttempts' | 'maxInlineWaitMs' | 'fetchImpl' | 'maxResponseBytes'>;
@@ -169,7 +214,7 @@ interface CachedToken {
   refreshAt: number;
 }
 
-/** Keyed by a hash that includes the secret, so a client with other credentials never borrows a token. */
+/** Keyed by a hash that includes the credential, so a client with other credentials never borrows a token. */
 const tokenCache = new Map<string, CachedToken>();
 const tokenRequests = new Map<string, Promise<string>>();
 
@@ -179,15 +224,80 @@ function refreshTime(now: number, expiresInSeconds: number): number {
   return now + lifetimeMs - Math.min(5 * 60_000, lifetimeMs / 10);
 }
 
+/** How the app proves who it is: a client secret, or a certificate's private key (and the certificate's thumbprint). */
+type AppCredential = { clientSecret: string } | { certificate: { privateKey: KeyObject; thumbprint: string } };
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Microsoft: "keep it short: 5 to 10 minutes after nbf at most". */
+const ASSERTION_LIFETIME_SECONDS = 600;
+/** HttpClient's defaults, for the token requests that are retried here (see fetchWithAssertion). */
+const TOKEN_ATTEMPTS = 3;
+const TOKEN_MAX_INLINE_WAIT_MS = 2_000;
+
+/**
+ * A client assertion for the certificate credential (Microsoft identity platform, "certificate
+ * credentials"; RFC 7523): a JWT signed with the certificate's private key. A SHA-1 thumbprint (what
+ * the Entra admin center shows) is sent as `x5t` and signed RS256; a SHA-256 thumbprint as
+ * `x5t#S256` and signed PS256, the newer pair Microsoft documents. Claims: `aud` = the token endpoint
+ * it is sent to, `iss` = `sub` = the app's client id, `jti` random (an assertion is used once),
+ * `nbf` = `iat` = now, `exp` ten minutes later. `now` (ms) is for tests.
+ */
+export function clientAssertion(input: {
+  clientId: string;
+  tokenUrl: string;
+  certificate: { privateKey: KeyObject; thumbprint: string } | GraphCertificate;
+  now?: number;
+}): string {
+  const key = 'privateKey' in input.certificate ? input.certificate.privateKey : createPrivateKey(input.certificate.privateKeyPem);
+  const hex = input.certificate.thumbprint.replace(/[\s:]/g, '');
+  const sha256 = hex.length === 64;
+  const x5t = Buffer.from(hex, 'hex').toString('base64url');
+  const header = sha256 ? { alg: 'PS256', typ: 'JWT', 'x5t#S256': x5t } : { alg: 'RS256', typ: 'JWT', x5t };
+  const issuedAt = Math.floor((input.now ?? Date.now()) / 1000);
+  const claims = {
+    aud: input.tokenUrl,
+    iss: input.clientId,
+    sub: input.clientId,
+    jti: randomUUID(),
+    nbf: issuedAt,
+    iat: issuedAt,
+    exp: issuedAt + ASSERTION_LIFETIME_SECONDS,
+  };
+  const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = sha256
+    ? sign('sha256', Buffer.from(signingInput), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST })
+    : sign('sha256', Buffer.from(signingInput), key);
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
 class TokenSource {
   private readonly key: string;
+  private readonly tokenPath: string;
+  private readonly tokenUrl: string;
+  private readonly login: HttpClient;
+  /** The login host without HttpClient's retries: token requests with an assertion are retried here. */
+  private readonly loginOnce: HttpClient;
+  private readonly retry: { attempts: number; maxInlineWaitMs: number };
 
   constructor(
-    private readonly login: HttpClient,
-    private readonly credentials: { loginBaseUrl: string; tenantId: string; clientId: string; clientSecret: string },
+    loginOptions: HttpClientOptions,
+    private readonly app: { loginBaseUrl: string; tenantId: string; clientId: string; credential: AppCredential },
   ) {
-    const { loginBaseUrl, tenantId, clientId, clientSecret } = credentials;
-    this.key = createHash('sha256').update(`${loginBaseUrl}\n${tenantId}\n${clientId}\n${clientSecret}`).digest('hex');
+    const { loginBaseUrl, tenantId, clientId, credential } = app;
+    this.login = new HttpClient(loginOptions);
+    this.loginOnce = new HttpClient({ ...loginOptions, maxAttempts: 1 });
+    this.retry = { attempts: loginOptions.maxAttempts ?? TOKEN_ATTEMPTS, maxInlineWaitMs: loginOptions.maxInlineWaitMs ?? TOKEN_MAX_INLINE_WAIT_MS };
+    const proof =
+      'clientSecret' in credential
+        ? `secret\n${credential.clientSecret}`
+        : `certificate\n${credential.certificate.thumbprint}\n${createHash('sha256').update(credential.certificate.privateKey.export({ type: 'pkcs8', format: 'der' })).digest('hex')}`;
+    this.key = createHash('sha256').update(`${loginBaseUrl}\n${tenantId}\n${clientId}\n${proof}`).digest('hex');
+    this.tokenPath = `${encodeURIComponent(tenantId)}/oauth2/v2.0/token`;
+    this.tokenUrl = this.login.resolveUrl(this.tokenPath);
+  }
+
+  get credentialName(): string {
+    return 'clientSecret' in this.app.credential ? 'client secret' : 'certificate';
   }
 
   async token(): Promise<string> {
@@ -216,17 +326,17 @@ class TokenSource {
   }
 
   private async fetchToken(): Promise<string> {
-    const { tenantId, clientId, clientSecret } = this.credentials;
+    const { tenantId, clientId, credential } = this.app;
     let body: unknown;
     try {
-      const response = await this.login.request({
-        method: 'POST',
-        url: `${encodeURIComponent(tenantId)}/oauth2/v2.0/token`,
-        form: { client_id: clientId, client_secret: clientSecret, grant_type: 'client_credentials', scope: GRAPH_SCOPE },
-      });
+      const form = { client_id: clientId, grant_type: 'client_credentials', scope: GRAPH_SCOPE };
+      const response =
+        'clientSecret' in credential
+          ? await this.login.request({ method: 'POST', url: this.tokenPath, form: { ...form, client_secret: credential.clientSecret } })
+          : await this.fetchWithAssertion(form, credential.certificate);
       body = response.body;
     } catch (error) {
-      throw signInError(error, tenantId);
+      throw signInError(error, tenantId, this.credentialName);
     }
     const parsed = tokenResponse.safeParse(body);
     if (!parsed.success || parsed.data.token_type.toLowerCase() !== 'bearer') {
@@ -234,6 +344,28 @@ class TokenSource {
     }
     tokenCache.set(this.key, { value: parsed.data.access_token, refreshAt: refreshTime(Date.now(), parsed.data.expires_in) });
     return parsed.data.access_token;
+  }
+
+  /**
+   * A token request with a client assertion, retried here rather than by HttpClient (whose login
+   * client makes one attempt for it): each attempt carries a newly signed assertion, since the
+   * server may have received (and spent) the previous one although its answer was lost.
+   */
+  private async fetchWithAssertion(form: Record<string, string>, certificate: { privateKey: KeyObject; thumbprint: string }): Promise<HttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const assertion = clientAssertion({ clientId: this.app.clientId, tokenUrl: this.tokenUrl, certificate });
+      try {
+        return await this.loginOnce.request({
+          method: 'POST',
+          url: this.tokenPath,
+          form: { ...form, client_assertion_type: JWT_BEARER, client_assertion: assertion },
+        });
+      } catch (error) {
+        const wait = isDeskhandError(error) && error.code === 'upstream_retryable' ? error.retryAfterMs : undefined;
+        if (wait === undefined || attempt >= this.retry.attempts || wait > this.retry.maxInlineWaitMs) throw error;
+        await sleep(wait);
+      }
+    }
   }
 }
 
@@ -249,11 +381,11 @@ function unwrapSignInError(error: unknown): unknown {
 }
 
 /** Refused credentials are a configuration problem for the MSP's admin, not something to retry. */
-function signInError(error: unknown, tenantId: string): unknown {
+function signInError(error: unknown, tenantId: string, credentialName: string): unknown {
   if (!isDeskhandError(error) || error.code !== 'upstream') return error;
   const status = error.details?.['status'];
   if (status === 400 || status === 401) {
-    return new DeskhandError('config', `${error.message} — check the tenant id, client id and client secret of the Microsoft 365 integration for tenant ${tenantId}`, {
+    return new DeskhandError('config', `${error.message} — check the tenant id, client id and ${credentialName} of the Microsoft 365 integration for tenant ${tenantId}, and that the tenant's admin consented to the app`, {
       details: error.details,
       cause: error,
     });
@@ -468,18 +600,16 @@ export class GraphClient {
     if (!parsed.success) {
       throw new DeskhandError('config', `Microsoft 365 integration is misconfigured: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
-    const { tenantId, clientId, clientSecret, graphBaseUrl, loginBaseUrl, pageSize } = parsed.data;
+    const { tenantId, clientId, clientSecret, certificate, graphBaseUrl, loginBaseUrl, pageSize } = parsed.data;
     this.tenantId = tenantId;
     this.graphBaseUrl = graphBaseUrl.replace(/\/+$/, '');
     this.graphOrigin = new URL(this.graphBaseUrl).origin;
     this.pageSize = pageSize;
-    const login = new HttpClient({
-      ...config.http,
-      system: 'Microsoft Entra ID',
-      baseUrl: loginBaseUrl,
-      describeError: describeSignInError,
-    });
-    this.tokens = new TokenSource(login, { loginBaseUrl, tenantId, clientId, clientSecret });
+    const credential: AppCredential = certificate ? { certificate: { privateKey: certificate.privateKeyPem, thumbprint: certificate.thumbprint } } : { clientSecret: clientSecret! };
+    this.tokens = new TokenSource(
+      { ...config.http, system: 'Microsoft Entra ID', baseUrl: loginBaseUrl, describeError: describeSignInError },
+      { loginBaseUrl, tenantId, clientId, credential },
+    );
     const graphOptions: HttpClientOptions = {
       ...config.http,
       system: 'Microsoft Graph',
