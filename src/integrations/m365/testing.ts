@@ -23,6 +23,17 @@ export function emulatedGraphClient(
   return new GraphClient({ ...emulator.clientConfig(clientId), ...overrides });
 }
 
+/** A GraphClient signed in to a client's tenant through its MSP's multi-tenant app (client secret or certificate). */
+export async function emulatedMspGraphClient(
+  emulator: GraphEmulator,
+  mspId: string,
+  clientId: string,
+  credential: 'secret' | 'certificate',
+  overrides: Partial<GraphClientConfig> = {},
+): Promise<GraphClient> {
+  return new GraphClient({ ...(await emulator.mspClientConfig(mspId, clientId, credential)), ...overrides });
+}
+
 export type SnapshotUser = TenantSnapshot['users'][number];
 
 /** One user of a tenant snapshot by UPN; throws when missing so tests fail with a clear reason. */
