@@ -191,11 +191,13 @@ export class ConnectWiseSite {
 
   /** Sends the ticket to every matching registration, in the background, like ConnectWise. */
   fireTicketCallbacks(instance: Instance, ticket: TicketState, actor: MemberRecord, action: 'added' | 'updated'): void {
-    const entity = JSON.stringify(renderTicket(this.href, instance, ticket));
+    // Rendered once, and only when some registration is to receive it.
+    let entity: string | undefined;
     for (const callback of instance.callbacks.values()) {
       if (!callbackApplies(callback, ticket, actor)) continue;
       const key = this.signingKeys.get(callback.connectWiseID);
       if (!key) continue;
+      entity ??= JSON.stringify(renderTicket(this.href, instance, ticket));
       const messageId = this.messageId();
       this.dispatcher.dispatch({
         callbackId: callback.id,

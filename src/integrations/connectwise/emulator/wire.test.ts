@@ -87,6 +87,14 @@ describe('routing', () => {
     });
   });
 
+  it('refuses a URL whose percent-encoding is broken with 400, not an emulator failure', async () => {
+    expect(await call('GET', api('system/members/%E0%A4%A'), { headers: auth() })).toMatchObject({
+      status: 400,
+      body: { code: 'ConnectWiseApi', message: 'The request URL is not valid.' },
+    });
+    expect(emulator.requests().map((r) => [r.path, r.status])).toEqual([['/v4_6_release/apis/3.0/system/members/%E0%A4%A', 400]]);
+  });
+
   it('serves the signing-key URL with ConnectWise’s double slash, and nothing outside the codebase', async () => {
     expect(await call('GET', `${emulator.url}/v4_6_release//system/callbackkey/index.rails?companyName=northwind&id=nope`)).toMatchObject({
       status: 404,
@@ -247,6 +255,20 @@ describe('the request log and the control endpoints', () => {
     });
     expect(await call('GET', `${emulator.url}/_emulator/faults/`)).toMatchObject({ status: 200, body: { faults: [] } });
     expect(await call('GET', `${emulator.url}/_emulator/effects?companyId=woodgrove`)).toMatchObject({ status: 200, body: { effects: [] } });
+  });
+
+  it('closes at once, ending a call that a delay fault is holding', async () => {
+    const other = await startConnectWiseEmulator({ world: loadDemoWorld() });
+    other.addFault({ delayMs: 10_000, status: 500 });
+    const held = fetch(`${other.apiBaseUrl}service/tickets`, { headers: auth() }).then(
+      (response) => response.status,
+      () => 'dropped',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    await other.close();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await held).toBe('dropped');
   });
 
   it('delays ConnectWise calls, the unknown ones too, but never a control call', async () => {
