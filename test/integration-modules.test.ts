@@ -1,7 +1,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
+import { FINAL } from '../src/demo/stories.ts';
 import { toolCatalog } from '../src/integrations/catalog.ts';
+import { silentLogger } from '../src/logger.ts';
+import { json } from '../src/store/db.ts';
+import { createTestDatabase } from './support/db.ts';
 import { integrationModules } from '../src/integrations/index.ts';
 
 /**
@@ -102,5 +107,102 @@ describe('the module list', () => {
       expect(module.settings.safeParse({}).success, module.kind).toBe(false);
       expect(module.secrets.safeParse({}).success, module.kind).toBe(false);
     }
+  });
+});
+
+describe('connected the way MSPs connect them', () => {
+  let sb: Sandbox;
+  const ADMIN = 'ava.chen@northwind-it.example';
+
+  beforeAll(async () => {
+    sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger });
+  }, 120_000);
+
+  afterAll(async () => {
+    await sb?.close();
+  });
+
+  async function clientId(slug: string): Promise<string> {
+    return (await sb.service.ctx.db.selectFrom('clients').select('id').where('slug', '=', slug).executeTakeFirstOrThrow()).id;
+  }
+
+  it("reaches a client's tenant through the MSP's one multi-tenant app and the client's tenant link", async () => {
+    const adatum = await clientId('adatum');
+    const identity = await sb.service.ctx.integrations.identityForClient(adatum);
+    const row = await sb.service.ctx.db.selectFrom('integrations').selectAll().where('id', '=', identity!.integrationId).executeTakeFirstOrThrow();
+    expect([row.msp_id, row.client_id, row.kind]).toEqual(['tailspin', null, 'm365']);
+    const link = await sb.service.ctx.db.selectFrom('client_links').select('external_id').where('client_id', '=', adatum).where('integration_id', '=', row.id).executeTakeFirstOrThrow();
+    expect(link.external_id).toBe(sb.emulators.graph.tenant('adatum').tenantId);
+    // The app's credentials are stored once, for the MSP: no tenant in them.
+    expect((row.config as Record<string, unknown>)['tenantId']).toBeUndefined();
+    const { reader } = identity!.reader(async () => [], () => {});
+    const dan = await reader.getUser('dan.brown@adatum.example');
+    expect(dan?.displayName).toBeTruthy();
+    const group = (await reader.findGroups('')).find((g) => g.displayName === 'App-Slack')!;
+    await identity!.run('m365.add_user_to_group', { user: 'dan.brown@adatum.example', group: 'App-Slack' }, { user: dan!.id, group: group.id });
+    expect(sb.emulators.graph.tenant('adatum').users.find((u) => u.userPrincipalName === 'dan.brown@adatum.example')?.groups).toContain('App-Slack');
+  });
+
+  it("uses a client's own app over its MSP's when the client connects one", async () => {
+    const adatum = await clientId('adatum');
+    const { emulatorAppCredentials } = await import('../src/integrations/m365/emulator/credentials.ts');
+    const own = emulatorAppCredentials('adatum');
+    const id = crypto.randomUUID();
+    const at = new Date();
+    await sb.service.ctx.db
+      .insertInto('integrations')
+      .values({
+        id,
+        msp_id: 'tailspin',
+        client_id: adatum,
+        kind: 'm365',
+        name: "Adatum's own app",
+        config: json({ tenantId: own.tenantId, clientId: own.clientId, graphBaseUrl: sb.emulators.endpoints.graph, loginBaseUrl: sb.emulators.endpoints.login, developmentLoopback: true }),
+        secrets_encrypted: sb.service.ctx.secrets.encryptJson({ clientSecret: own.clientSecret }),
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
+    sb.service.ctx.integrations.invalidate();
+    try {
+      const identity = await sb.service.ctx.integrations.identityForClient(adatum);
+      expect(identity?.integrationId).toBe(id);
+      const { reader } = identity!.reader(async () => [], () => {});
+      expect((await reader.getUser('erin.green@adatum.example'))?.userPrincipalName).toBe('erin.green@adatum.example');
+    } finally {
+      await sb.service.ctx.db.deleteFrom('integrations').where('id', '=', id).execute();
+      sb.service.ctx.integrations.invalidate();
+    }
+  });
+
+  it("lets a client override one tool's policy, shows where each policy comes from, and honours it", async () => {
+    const contoso = await clientId('contoso');
+    const admin = await sb.tokenFor(ADMIN);
+    const before = await sb.api<{ tools: { tool: string; policy: string; source: string }[] }>('GET', `/api/clients/${contoso}/policies`, { token: admin });
+    expect(before.status).toBe(200);
+    const of = (body: typeof before.body, tool: string) => body.tools.find((t) => t.tool === tool);
+    expect(of(before.body, 'm365.revoke_sessions')).toMatchObject({ policy: 'auto', source: 'integration' });
+    expect(of(before.body, 'm365.add_user_to_group')).toMatchObject({ policy: 'approval_needed', source: 'default' });
+
+    const set = await sb.api('PUT', `/api/clients/${contoso}/policies/m365.add_user_to_group`, { token: admin, body: { policy: 'disabled' } });
+    expect(set.status).toBe(200);
+    const after = await sb.api<{ tools: { tool: string; policy: string; source: string }[] }>('GET', `/api/clients/${contoso}/policies`, { token: admin });
+    expect(of(after.body, 'm365.add_user_to_group')).toMatchObject({ policy: 'disabled', source: 'client' });
+    try {
+      const ticket = await sb.openTicket('contoso', 'grady.archie@contoso.example', 'I need access to Zendesk.');
+      const request = await sb.requestForTicket(ticket);
+      const final = await sb.waitForRequest(request.id, FINAL);
+      expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
+      // The internal note lives on the ticket the request came from.
+      expect([final.note_integration_id, final.note_ref]).toEqual([final.source_integration_id, final.external_ref]);
+      expect(sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'grady.archie@contoso.example')?.groups).not.toContain('SG-App-Zendesk');
+    } finally {
+      const removed = await sb.api<{ removed: boolean; source: string }>('DELETE', `/api/clients/${contoso}/policies/m365.add_user_to_group`, { token: admin });
+      expect(removed.body).toMatchObject({ removed: true, source: 'default' });
+    }
+    // Another tool's client override is refused for a secret-result tool set to auto, as on the integration.
+    const refused = await sb.api<{ error: { message: string } }>('PUT', `/api/clients/${contoso}/policies/m365.reset_password`, { token: admin, body: { policy: 'auto' } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/cannot be auto/);
   });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { appendAudit, verifyAuditChain, inTransaction } from '../store/audit.ts';
+import { MESSAGE_CAPABILITY } from '../store/requests.ts';
 import { listRequests, loadRequestStory } from '../store/story.ts';
 import { noStore, requireUser } from './auth.ts';
 import { billingRequestRow, billingStory, readsDiagnosis } from './billing-view.ts';
@@ -110,6 +111,6 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
 
 function publicPayload(kind: string, payload: unknown): unknown {
   const p = (payload ?? {}) as Record<string, unknown>;
-  if (kind === 'mail') return { from: p['from'], to: p['to'], subject: p['subject'], purpose: p['purpose'] };
+  if (kind === MESSAGE_CAPABILITY.mail) return { from: p['from'], to: p['to'], subject: p['subject'], purpose: p['purpose'] };
   return p;
 }

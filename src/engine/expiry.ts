@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { notifyWork } from '../store/requests.ts';
+import { MESSAGE_CAPABILITY, notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
 import { expiredReply } from './messages.ts';
 
@@ -28,8 +28,8 @@ async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>
   const due = await sql<{ request_id: string }>`
     SELECT DISTINCT request_id FROM approvals WHERE status = 'pending' AND expires_at <= ${at} LIMIT ${batchSize}`.execute(tx);
   if (due.rows.length === 0) return { expired: 0, requests: 0 };
-  const locked = await sql<{ id: string; msp_id: string; external_ref: string; source_integration_id: string | null; state: string; outcome: string | null }>`
-    SELECT id, msp_id, external_ref, source_integration_id, state, outcome FROM requests
+  const locked = await sql<{ id: string; msp_id: string; external_ref: string; source_integration_id: string | null; note_integration_id: string | null; note_ref: string | null; state: string; outcome: string | null }>`
+    SELECT id, msp_id, external_ref, source_integration_id, note_integration_id, note_ref, state, outcome FROM requests
     WHERE id = ANY(${due.rows.map((r) => r.request_id)}::uuid[])
     ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`.execute(tx);
   if (locked.rows.length === 0) return { expired: 0, requests: 0 };
@@ -60,10 +60,10 @@ async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>
           id: crypto.randomUUID(),
           msp_id: r.msp_id,
           request_id: r.id,
-          integration_id: r.source_integration_id,
-          kind: 'psa_note',
+          integration_id: r.note_integration_id ?? r.source_integration_id,
+          kind: MESSAGE_CAPABILITY.note,
           idempotency_key: `${r.id}:reply`,
-          payload: json({ ticketRef: r.external_ref, visibility: 'customer', purpose: 'reply', text: expiredReply({ requestId: r.id }) }),
+          payload: json({ ticketRef: r.note_ref ?? r.external_ref, visibility: 'customer', purpose: 'reply', text: expiredReply({ requestId: r.id }) }),
           on_delivered: json({ requestState: 'replied' }),
           status: 'pending' as const,
           next_attempt_at: at,

@@ -20,6 +20,11 @@ export interface IntegrationModule {
   readonly label: string;
   /** Connected once per MSP (a PSA, a multi-tenant app) or once per client. */
   readonly scope: 'msp' | 'client';
+  /**
+   * An MSP-scoped system a client may also connect on its own (its own credentials): the client's
+   * integration then wins over the MSP's for that client.
+   */
+  readonly clientOverride?: boolean;
   /** The capabilities its connections offer, so that lists (PSAs, identity providers) need no vendor names. */
   readonly provides: readonly CapabilityName[];
   /** Settings (shown and edited in the dashboard) and secrets (write-only), as Zod schemas. */

@@ -202,6 +202,7 @@ export class IntegrationRegistry {
         .where((eb) => eb.or([eb('integrations.client_id', '=', clientId), eb('integrations.client_id', 'is', null)]))
         .execute();
       return rows
+        // The MSP's integrations reach a client through its link (a PSA company, a tenant): none, none.
         .filter((row) => row.client_id === clientId || row.link !== null || !this.module(row.kind).clientLink)
         .map(({ link, ...row }) => ({ row: row as IntegrationRow, link: row.client_id === clientId ? null : link }));
     });

@@ -127,7 +127,8 @@ function checkToolPolicies(integrations: readonly DemoIntegration[]): void {
   const problems: string[] = [];
   for (const integration of integrations) {
     for (const policy of integration.policies ?? []) {
-      const where = `${integration.name}${policy.client ? ` (client ${policy.client})` : ''}`;
+      const client = policy.client ?? integration.client;
+      const where = `${integration.name}${client ? ` (client ${client})` : ''}`;
       const tool = findTool(policy.tool);
       if (!tool || tool.integration !== integration.kind) {
         problems.push(`${where}: ${policy.tool} is not a tool of this integration`);

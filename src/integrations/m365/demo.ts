@@ -1,32 +1,55 @@
-import { EMULATED_SETTINGS, type EmulatedSystem } from '../module.ts';
-import { emulatorAppCredentials } from './emulator/credentials.ts';
+import { EMULATED_SETTINGS, type DemoIntegration, type EmulatedSystem } from '../module.ts';
+import { emulatorAppCredentials, emulatorMspAppCredentials } from './emulator/credentials.ts';
 
 /**
- * The demo world's Microsoft 365: one integration per client, for the client's tenant in the
- * emulator, with the world's tool policies. Only the emulator list imports this file; production
- * code never does.
+ * The demo world's Microsoft 365, connected both ways an MSP does: Tailspin through its one
+ * multi-tenant app (a client secret stored once; each client linked by its tenant id, where the
+ * emulator holds the admin's consent), the other MSPs' clients each through an app of their own
+ * (per-client credentials, which win over an MSP's app). The world's tool policies become each
+ * client's own policies. Only the emulator list imports this file; production code never does.
  */
+const MULTI_TENANT_APP_MSPS = new Set(['tailspin']);
+
 export const m365Emulated: EmulatedSystem = {
   kind: 'm365',
   label: 'Microsoft Graph emulator',
   url: (endpoints) => endpoints['graph']!,
   demoIntegrations(world, endpoints) {
-    return world.clients.map((client) => {
+    const urls = { graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], ...EMULATED_SETTINGS };
+    const policiesOf = (client: (typeof world.clients)[number], own: boolean) =>
+      Object.entries(client.toolPolicies ?? {}).map(([tool, policy]) => ({
+        ...(own ? {} : { client: client.id }),
+        tool,
+        policy: policy.policy,
+        requireManagerApproval: policy.requireManagerApproval === true,
+      }));
+    const integrations: DemoIntegration[] = [];
+    for (const msp of world.msps.filter((m) => MULTI_TENANT_APP_MSPS.has(m.id))) {
+      const app = emulatorMspAppCredentials(msp.id);
+      const clients = world.clients.filter((c) => c.msp === msp.id);
+      integrations.push({
+        msp: msp.id,
+        kind: 'm365',
+        name: `Microsoft 365 (${msp.name}'s multi-tenant app)`,
+        settings: { clientId: app.clientId, ...urls },
+        secrets: { clientSecret: app.clientSecret },
+        links: clients.map((c) => ({ client: c.id, externalId: emulatorAppCredentials(c.id).tenantId })),
+        policies: clients.flatMap((c) => policiesOf(c, false)),
+      });
+    }
+    for (const client of world.clients.filter((c) => !MULTI_TENANT_APP_MSPS.has(c.msp))) {
       const app = emulatorAppCredentials(client.id);
-      return {
+      integrations.push({
         msp: client.msp,
         client: client.id,
         kind: 'm365',
         name: `Microsoft 365 (${client.name})`,
-        settings: { tenantId: app.tenantId, clientId: app.clientId, graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], ...EMULATED_SETTINGS },
+        settings: { tenantId: app.tenantId, clientId: app.clientId, ...urls },
         secrets: { clientSecret: app.clientSecret },
-        policies: Object.entries(client.toolPolicies ?? {}).map(([tool, policy]) => ({
-          tool,
-          policy: policy.policy,
-          requireManagerApproval: policy.requireManagerApproval === true,
-        })),
-      };
-    });
+        policies: policiesOf(client, true),
+      });
+    }
+    return integrations;
   },
   pointAt: (settings, endpoints) => ({ ...settings, graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], ...EMULATED_SETTINGS }),
 };

@@ -13,15 +13,22 @@ import { m365Tools } from './tools.ts';
  * the write tools of the catalog (TOOLS.md).
  */
 const settings = z.object({
-  tenantId: z.string().min(1).describe("The client's Entra tenant id"),
-  clientId: z.string().min(1).describe('Application (client) id of the Entra app'),
+  clientId: z.string().min(1).describe('Application (client) id of the Entra app: the MSP\'s multi-tenant app, or a client\'s own'),
+  tenantId: z.string().min(1).optional().describe("A client's own app only: the client's tenant id (the MSP's app reaches each client through its link)"),
   graphBaseUrl: z.string().optional().describe('Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)'),
   loginBaseUrl: z.string().optional().describe('Microsoft identity platform URL (default https://login.microsoftonline.com)'),
 });
 
-const secrets = z.object({
-  clientSecret: z.string().min(1).describe('Client secret of the Entra app'),
-});
+/** A client secret, or a certificate (its private key and thumbprint): exactly one. */
+const secrets = z
+  .object({
+    clientSecret: z.string().min(1).optional().describe('Client secret of the app'),
+    certificatePrivateKey: z.string().min(1).optional().describe("Private key (PEM) of the certificate registered on the app"),
+    certificateThumbprint: z.string().min(1).optional().describe("The certificate's thumbprint (SHA-1 or SHA-256, hex)"),
+  })
+  .refine((s) => (s.clientSecret !== undefined) !== (s.certificatePrivateKey !== undefined && s.certificateThumbprint !== undefined), {
+    message: 'give a client secret, or a certificate (private key and thumbprint): exactly one',
+  }) as unknown as z.ZodType<Record<string, string>>;
 
 /** How each step reads for employees and managers (`ask`) and in the reply once done (`done`). */
 const WORDS: Record<string, { ask: (a: Record<string, string>) => string; done: (a: Record<string, string>) => string }> = {
@@ -56,7 +63,11 @@ const tools: ModuleTool[] = m365Tools.map((tool) => ({
 export const m365: IntegrationModule = {
   kind: 'm365',
   label: 'Microsoft 365',
-  scope: 'client',
+  // One multi-tenant Entra app per MSP, each client reached through its tenant after its admin
+  // consented; a client may still connect its own app (per-client credentials), which wins.
+  scope: 'msp',
+  clientOverride: true,
+  clientLink: { label: 'Entra tenant id', schema: z.string().min(1).max(100) },
   provides: ['identity', 'tools'],
   settings,
   secrets,
@@ -65,10 +76,13 @@ export const m365: IntegrationModule = {
     const integration = { id: input.integrationId, name: input.name, kind: input.kind };
     const graphBaseUrl = settingUrl(integration, input.settings, 'graphBaseUrl');
     const loginBaseUrl = settingUrl(integration, input.settings, 'loginBaseUrl');
+    const certificate = input.secrets['certificatePrivateKey']
+      ? { certificate: { privateKeyPem: input.secrets['certificatePrivateKey'], thumbprint: requiredSetting(integration, input.secrets['certificateThumbprint'], 'certificateThumbprint') } }
+      : { clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret') };
     const graph = new GraphClient({
       tenantId: requiredSetting(integration, input.clientLink ?? input.settings['tenantId'], 'tenantId'),
       clientId: requiredSetting(integration, input.settings['clientId'], 'clientId'),
-      clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret'),
+      ...certificate,
       ...(graphBaseUrl ? { graphBaseUrl } : {}),
       ...(loginBaseUrl ? { loginBaseUrl } : {}),
     });
