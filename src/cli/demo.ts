@@ -1,3 +1,4 @@
+import { demoSetup } from '../integrations/emulators.ts';
 import { createLogger } from '../logger.ts';
 import { scratchDatabase } from '../demo/database.ts';
 import { startSandbox } from '../demo/sandbox.ts';
@@ -18,7 +19,7 @@ export async function demo(options: { json?: boolean; story?: string }): Promise
   try {
     const sandbox = await startSandbox({ databaseUrl: database.url, logger });
     try {
-      say(`service ${sandbox.service.url}, ConnectWise emulator ${sandbox.emulators.endpoints.connectwise}, Graph emulator ${sandbox.emulators.endpoints.graph}`);
+      say(`service ${sandbox.service.url}; emulators: ${demoSetup(sandbox.world, sandbox.emulators.endpoints).emulators.map((e) => `${e.name} ${e.url}`).join(', ')}`);
       const started = Date.now();
       const stories = await playStories(sandbox, names, say);
       const audit = await Promise.all(

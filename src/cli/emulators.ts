@@ -4,12 +4,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from '../config.ts';
-import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
-import { emulatorPortalCredentials } from '../integrations/connectwise/emulator/data.ts';
 import { startEmulators } from '../integrations/emulators.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
-import type { EmulatorEndpoints } from '../integrations/emulators.ts';
+import { type EmulatorEndpoints, openEmulatedTicket } from '../integrations/emulators.ts';
 
 interface EmulatorState extends EmulatorEndpoints {
   pid: number;
@@ -144,21 +142,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** `deskhand ticket`: an employee opens a ticket in the emulated ConnectWise (through its portal member). */
+/** `deskhand ticket`: an employee opens a ticket in the emulated PSA of the client's MSP (through its portal). */
 export async function openTicket(clientSlug: string, email: string, text: string): Promise<void> {
   const config = readConfig();
   const state = readState(emulatorStateFile(config.dataDir));
   if (!state) throw new Error('no emulators are running for this data folder: start deskhand first (npm start)');
-  const world = loadDemoWorld();
-  const client = world.clients.find((c) => c.id === clientSlug);
-  if (!client) throw new Error(`no client ${clientSlug} in the demo world (try ${world.clients.map((c) => c.id).join(', ')})`);
-  const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials(client.msp);
-  const cw = new ConnectWiseClient({ siteUrl: state.connectwise, companyId, publicKey, privateKey, clientId });
-  const ticket = await cw.createTicket({
-    summary: text.length > 100 ? `${text.slice(0, 97)}...` : text,
-    company: { identifier: clientSlug },
-    contactEmailAddress: email,
-    initialDescription: text,
-  });
-  process.stdout.write(`${JSON.stringify({ ticket: ticket.id, client: clientSlug, requester: email })}\n`);
+  const ticket = await openEmulatedTicket(loadDemoWorld(), state, { client: clientSlug, requester: email, text });
+  process.stdout.write(`${JSON.stringify({ ticket, client: clientSlug, requester: email })}\n`);
 }

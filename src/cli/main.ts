@@ -22,10 +22,10 @@ program
 
 program
   .command('emulators')
-  .description('run the built-in emulators (ConnectWise, Microsoft Graph) loaded with the demo world')
+  .description('run the built-in emulators of the outside systems, loaded with the demo world')
   .option('--state-file <path>', 'write their addresses and pid to this file')
   .option('--host <host>', 'listen address', '127.0.0.1')
-  .option('--latency', 'add realistic latency to every answer (Graph 40-120 ms, ConnectWise 80-250 ms)')
+  .option('--latency', 'add realistic latency to every answer (40-250 ms, by system)')
   .action(async (options: { stateFile?: string; host: string; latency?: boolean }) => (await import('./emulators.ts')).runEmulators(options));
 
 program
@@ -107,7 +107,7 @@ secrets
 
 program
   .command('ticket')
-  .description('open a ticket in the emulated ConnectWise as an employee would (for trying deskhand out)')
+  .description("open a ticket in the emulated PSA of the client's MSP as an employee would (for trying deskhand out)")
   .argument('<client>', 'client id, e.g. contoso')
   .argument('<email>', "the employee's email")
   .argument('<text>', 'what they ask for')

@@ -35,8 +35,11 @@ export async function start(options: { emulators: boolean }): Promise<void> {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  let demo: Awaited<ReturnType<typeof import('../integrations/emulators.ts')['demoSetup']>> | null = null;
   try {
     emulators = options.emulators ? await ensureEmulators(config.dataDir, logger) : null;
+    // The emulator list is loaded only when the emulators run: production never imports an emulator.
+    demo = emulators ? (await import('../integrations/emulators.ts')).demoSetup(loadDemoWorld(), emulators.endpoints) : null;
     service = await startService({
       databaseUrl: store.url,
       databaseLabel: store.label,
@@ -46,8 +49,7 @@ export async function start(options: { emulators: boolean }): Promise<void> {
       ...(process.env['DESKHAND_PUBLIC_URL'] || config.port !== 0 ? { publicUrl: config.publicUrl } : {}),
       host: config.host,
       port: config.port,
-      // The emulator list is loaded only when the emulators run: production never imports an emulator.
-      ...(emulators ? { demo: (await import('../integrations/emulators.ts')).demoSetup(loadDemoWorld(), emulators.endpoints) } : {}),
+      ...(demo ? { demo } : {}),
       // Outside systems call back at the public address when the operator set one; the emulators at loopback.
       ...(!emulators && process.env['DESKHAND_PUBLIC_URL'] ? { webhookBaseUrl: config.publicUrl } : {}),
     });
@@ -65,7 +67,7 @@ export async function start(options: { emulators: boolean }): Promise<void> {
     `  database: ${store.label}`,
     ...(options.emulators
       ? [
-          '  emulators: ConnectWise and Microsoft Graph, loaded with the demo world',
+          `  emulators: ${(demo?.emulators ?? []).map((e) => e.name).join(', ')}, loaded with the demo world`,
           `  sign in as any demo user, e.g. tom.rivera@northwind-it.example (technician) or ava.chen@northwind-it.example (admin), password: ${DEMO_PASSWORD}`,
           '  try it: npx deskhand ticket contoso alex.wilber@contoso.example "I need access to Zendesk"',
         ]

@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { ManualClock } from '../core/clock.ts';
-import { ConnectWiseClient } from '../integrations/connectwise/client.ts';
-import { emulatorPortalCredentials } from '../integrations/connectwise/emulator/data.ts';
-import { demoSetup, type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
+import { demoSetup, openEmulatedTicket, type RunningEmulators, startEmulators } from '../integrations/emulators.ts';
 import type { Logger } from '../logger.ts';
 import type { Planner } from '../planner/types.ts';
 import type { WorkerOptions } from '../engine/worker.ts';
@@ -16,7 +14,7 @@ import type { SecretKeys } from '../secrets.ts';
 /**
  * A whole deskhand on one database with the built-in emulators and the demo world, and a clock that
  * only its owner moves: what `deskhand demo` plays its stories on and what end-to-end tests drive.
- * Everything goes through real HTTP: tickets are opened in the ConnectWise emulator, which calls the
+ * Everything goes through real HTTP: tickets are opened in the emulated PSA, which calls the
  * service's webhook; decisions go through the API.
  */
 export interface Sandbox {
@@ -26,7 +24,7 @@ export interface Sandbox {
   world: World;
   /** Open a ticket as the employee would (portal member of the client's MSP); returns its id. */
   openTicket(clientSlug: string, requesterEmail: string, text: string, summary?: string): Promise<number>;
-  /** The request created for a ConnectWise ticket, once the webhook has arrived. */
+  /** The request created for a PSA ticket, once the webhook has arrived. */
   requestForTicket(ticketId: number, timeoutMs?: number): Promise<RequestRow>;
   /** Wait until the request satisfies `done` (a state, or a predicate). */
   waitForRequest(requestId: string, done: string[] | ((row: RequestRow) => boolean), timeoutMs?: number): Promise<RequestRow>;
@@ -117,17 +115,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     emulators,
     clock,
     world,
-    async openTicket(clientSlug, requesterEmail, text, summary) {
-      const client = world.clients.find((c) => c.id === clientSlug);
-      if (!client) throw new Error(`no client ${clientSlug}`);
-      const cw = new ConnectWiseClient({ siteUrl: emulators.endpoints.connectwise, ...portalConfig(client.msp) });
-      const ticket = await cw.createTicket({
-        summary: summary ?? (text.length > 100 ? `${text.slice(0, 97)}...` : text),
-        company: { identifier: clientSlug },
-        contactEmailAddress: requesterEmail,
-        initialDescription: text,
-      });
-      return ticket.id;
+    openTicket(clientSlug, requesterEmail, text, summary) {
+      return openEmulatedTicket(world, emulators.endpoints, { client: clientSlug, requester: requesterEmail, text, ...(summary !== undefined ? { summary } : {}) });
     },
     async requestForTicket(ticketId, timeoutMs = 15_000) {
       const waiting = progressDeadline(timeoutMs);
@@ -190,7 +179,3 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   return sandbox;
 }
 
-function portalConfig(mspId: string) {
-  const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials(mspId);
-  return { companyId, publicKey, privateKey, clientId };
-}

@@ -106,3 +106,17 @@ export function evalIdentity(emulator: Awaited<ReturnType<typeof startEvalEmulat
   });
   return identityFrom(`eval-${clientId}`, connection, new Map())!;
 }
+
+/** Open a ticket in the emulated PSA of a client's MSP, as the client's employee would. */
+export async function openEmulatedTicket(
+  world: World,
+  endpoints: EmulatorEndpoints,
+  input: { client: string; requester: string; text: string; summary?: string },
+): Promise<number> {
+  const client = world.clients.find((c) => c.id === input.client);
+  if (!client) throw new Error(`no client ${input.client} in the world (try ${world.clients.map((c) => c.id).join(', ')})`);
+  const msp = world.msps.find((m) => m.id === client.msp)!;
+  const psa = emulatedSystems.find((system) => system.kind === msp.psa && system.openTicket);
+  if (!psa?.openTicket) throw new Error(`${msp.name}'s PSA (${msp.psa}) has no emulator to open tickets in yet`);
+  return psa.openTicket(endpoints as unknown as Record<string, string>, { msp: msp.id, ...input });
+}

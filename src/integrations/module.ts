@@ -251,6 +251,11 @@ export interface EmulatedSystem {
   demoIntegrations(world: DemoWorld, endpoints: Record<string, string>): DemoIntegration[];
   /** An emulated integration's settings, pointed at the emulator's current address (it moves between runs). */
   pointAt(settings: Record<string, unknown>, endpoints: Record<string, string>): Record<string, unknown>;
+  /**
+   * For an emulated PSA: open a ticket as an employee of a client would (through the customer portal),
+   * so that the system calls deskhand back as for a real ticket. Returns the ticket's id.
+   */
+  openTicket?(endpoints: Record<string, string>, input: { msp: string; client: string; requester: string; text: string; summary?: string }): Promise<number>;
 }
 
 /** The parts of the demo world an emulated system reads (src/world/fixture.ts has the whole). */

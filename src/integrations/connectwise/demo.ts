@@ -1,6 +1,7 @@
 import { randomToken } from '../../secrets.ts';
 import { EMULATED_SETTINGS, type EmulatedSystem } from '../module.ts';
-import { emulatorApiCredentials } from './emulator/data.ts';
+import { ConnectWiseClient } from './client.ts';
+import { emulatorApiCredentials, emulatorPortalCredentials } from './emulator/data.ts';
 
 /**
  * The demo world's ConnectWise: one integration per MSP whose PSA is ConnectWise, signed in as the
@@ -34,4 +35,16 @@ export const connectWiseEmulated: EmulatedSystem = {
       });
   },
   pointAt: (settings, endpoints) => ({ ...settings, siteUrl: endpoints['connectwise'], ...EMULATED_SETTINGS }),
+  async openTicket(endpoints, input) {
+    // The portal member, not deskhand's API member: the ticket is the employee's, and starts a request.
+    const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials(input.msp);
+    const cw = new ConnectWiseClient({ siteUrl: endpoints['connectwise']!, companyId, publicKey, privateKey, clientId });
+    const ticket = await cw.createTicket({
+      summary: input.summary ?? (input.text.length > 100 ? `${input.text.slice(0, 97)}...` : input.text),
+      company: { identifier: input.client },
+      contactEmailAddress: input.requester,
+      initialDescription: input.text,
+    });
+    return ticket.id;
+  },
 };
