@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { callbackSignature, SIGNATURE_HEADER } from '../webhook.ts';
 import { nodeTransport } from '../../transport.ts';
+import { callbackSignature, SIGNATURE_HEADER } from '../webhook.ts';
 
 /**
  * How the emulator delivers callbacks, like ConnectWise: a signed JSON POST per registration, sent

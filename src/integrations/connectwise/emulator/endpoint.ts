@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import type { Instance } from './records.ts';
-import type { MemberRecord } from './data.ts';
+import { type MemberRecord, PORTAL_MEMBER_IDENTIFIER } from './data.ts';
 import { type FaultOutcome, faultOutcome, strikesBefore } from './faults.ts';
-import { PORTAL_MEMBER_IDENTIFIER } from './data.ts';
+import type { Instance } from './records.ts';
 import type { Caller, ConnectWiseSite } from './site.ts';
 import { cwError, parseJson, type Reply, replyForError } from './wire.ts';
 
@@ -37,7 +36,7 @@ export interface Call {
   requestUrl: URL;
 }
 
-/** What the log learns once the keys are accepted. */
+/** The outcome of a call, and who made it once their keys are accepted (for the request log). */
 interface Answer {
   outcome: FaultOutcome;
   caller?: Caller;

@@ -20,6 +20,7 @@ import { ConnectWiseSite, type EmulatorTicketView, type RequestLogEntry } from '
  * effects.ts (the effects log and latency), forge.ts (forged callbacks), paging.ts, wire.ts.
  */
 
+export type { CallbackDelivery } from './callbacks.ts';
 export {
   API_MEMBER_IDENTIFIER,
   type EmulatorCredentials,
@@ -28,7 +29,6 @@ export {
   HELP_DESK_BOARD,
   PORTAL_MEMBER_IDENTIFIER,
 } from './data.ts';
-export type { CallbackDelivery } from './callbacks.ts';
 export type { ConnectWiseEffect, ConnectWiseEffectOp, Latency, NoteFlags } from './effects.ts';
 export type { EmulatorFault, FaultInput } from './faults.ts';
 export type { ForgeCallbackInput, ForgeCallbackResult } from './forge.ts';
