@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Fault, latencyDelay } from './faults.ts';
 import { faultReply, type GraphReply, send } from './replies.ts';
@@ -36,7 +35,9 @@ export function trafficOf(request: FastifyRequest): Traffic {
 
 /** Adds the hooks to an encapsulated Fastify context (the Graph and login routes, not control). */
 export function watchTraffic(app: FastifyInstance, state: GraphEmulatorState): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks rather than async ones: most calls have no latency and no fault, and then they
+  // cost no promise (the emulators share the bench process with the service they serve).
+  app.addHook('onRequest', (request, reply, done) => {
     const url = new URL(request.originalUrl, `http://${request.headers.host ?? '127.0.0.1'}`);
     const record: RequestRecord = { at: new Date().toISOString(), method: request.method, path: url.pathname, query: url.search, status: 0, tenantId: null };
     // 'close' also fires for a dropped connection, which is logged with status 0 (no answer).
@@ -44,16 +45,24 @@ export function watchTraffic(app: FastifyInstance, state: GraphEmulatorState): v
       record.status = reply.raw.writableFinished ? reply.raw.statusCode : 0;
       state.logRequest(record);
     });
+    const take = (): void => {
+      traffic.set(request.raw, { url, record, requestId: randomUUID(), fault: state.faults.take(request.method, `${url.pathname}${url.search}`) });
+      done();
+    };
     const delay = latencyDelay(state.latency);
-    if (delay > 0) await sleep(delay);
-    traffic.set(request.raw, { url, record, requestId: randomUUID(), fault: state.faults.take(request.method, `${url.pathname}${url.search}`) });
+    if (delay > 0) setTimeout(take, delay);
+    else take();
   });
 
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('preHandler', (request, reply, done) => {
     const { fault, requestId } = trafficOf(request);
-    if (!fault) return;
-    if (fault.delayMs) await sleep(fault.delayMs);
-    if (!fault.afterEffect && (fault.status !== undefined || fault.dropConnection)) answerFault(request, reply, fault, requestId);
+    if (!fault) return done();
+    const strike = (): void => {
+      if (!fault.afterEffect && (fault.status !== undefined || fault.dropConnection)) answerFault(request, reply, fault, requestId);
+      else done();
+    };
+    if (fault.delayMs) setTimeout(strike, fault.delayMs);
+    else strike();
   });
 }
 
