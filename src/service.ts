@@ -148,10 +148,10 @@ export async function connectIntegrations(ctx: EngineContext, webhookBaseUrl: st
     const module = ctx.integrations.module(row.kind);
     try {
       const outcome = await module.onConnect!(ctx.integrations.connected(row), { logger, webhookBaseUrl });
-      if (outcome.ok) logger.info({ integration: row.name, detail: outcome.detail }, `${module.label} connected`);
-      else logger.warn({ integration: row.name, detail: outcome.detail }, `${module.label}: could not finish connecting`);
+      if (outcome.ok) logger.info({ integration: row.name, system: module.label, detail: outcome.detail }, 'integration connected');
+      else logger.warn({ integration: row.name, system: module.label, detail: outcome.detail }, 'could not finish connecting an integration');
     } catch (error) {
-      logger.warn({ integration: row.name, error: describeError(error) }, `${module.label}: could not connect`);
+      logger.warn({ integration: row.name, system: module.label, error: describeError(error) }, 'could not connect an integration');
     }
   }
 }

@@ -197,8 +197,8 @@ describe('connected the way MSPs connect them', () => {
       expect([final.note_integration_id, final.note_ref]).toEqual([final.source_integration_id, final.external_ref]);
       expect(sb.emulators.graph.tenant('contoso').users.find((u) => u.userPrincipalName === 'grady.archie@contoso.example')?.groups).not.toContain('SG-App-Zendesk');
     } finally {
-      const removed = await sb.api<{ removed: boolean; source: string }>('DELETE', `/api/clients/${contoso}/policies/m365.add_user_to_group`, { token: admin });
-      expect(removed.body).toMatchObject({ removed: true, source: 'default' });
+      const inherited = await sb.api<{ policy: string; source: string }>('PUT', `/api/clients/${contoso}/policies/m365.add_user_to_group`, { token: admin, body: { policy: 'inherit' } });
+      expect(inherited.body).toMatchObject({ policy: 'approval_needed', source: 'default' });
     }
     // Another tool's client override is refused for a secret-result tool set to auto, as on the integration.
     const refused = await sb.api<{ error: { message: string } }>('PUT', `/api/clients/${contoso}/policies/m365.reset_password`, { token: admin, body: { policy: 'auto' } });

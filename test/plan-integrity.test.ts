@@ -318,7 +318,7 @@ describe('dual approval without a sender mailbox (defect 7)', () => {
       expect([request.state, request.outcome]).toEqual(['escalated', 'escalated']);
       expect(await sb.service.ctx.db.selectFrom('approvals').select('id').where('request_id', '=', request.id).execute()).toEqual([]);
       expect(agentNotes(ticket).some((n) => n.internal && n.text.includes('no sender mailbox'))).toBe(true);
-      expect(await sb.service.ctx.db.selectFrom('outbox').select('id').where('request_id', '=', request.id).where('kind', '=', 'mail').execute()).toEqual([]);
+      expect(await sb.service.ctx.db.selectFrom('outbox').select('id').where('request_id', '=', request.id).where('kind', '=', 'identity.mail').execute()).toEqual([]);
     } finally {
       await sb.service.ctx.db.updateTable('clients').set({ sender_mailbox: client.sender_mailbox }).where('id', '=', client.id).execute();
     }

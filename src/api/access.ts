@@ -137,13 +137,6 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     params: { id: 'client', tool: 'tool' },
     example: { json: { policy: 'disabled' } },
   },
-  {
-    method: 'DELETE',
-    url: '/api/clients/:id/policies/:tool',
-    who: 'msp_admin',
-    answers: ADMINS,
-    params: { id: 'client', tool: 'tool' },
-  },
 
   {
     method: 'GET',

@@ -163,68 +163,53 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
     {
       schema: {
         tags: ['configuration'],
-        summary: "Set a client's own policy for one tool (it overrides the integration's)",
+        summary: "Set a client's own policy for one tool (it overrides the integration's); `inherit` removes it",
         params: zodSchema(z.object({ id: z.uuid(), tool: z.string().max(200) })),
-        body: zodSchema(z.object({ policy: z.enum(['auto', 'approval_needed', 'disabled']), requireManagerApproval: z.boolean().default(false) })),
+        body: zodSchema(z.object({ policy: z.enum(['auto', 'approval_needed', 'disabled', 'inherit']), requireManagerApproval: z.boolean().default(false) })),
       },
     },
     async (request) => {
       const user = requireUser(request);
       const { id, tool: toolName } = request.params as { id: string; tool: string };
-      const body = request.body as { policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval: boolean };
+      const body = request.body as { policy: 'auto' | 'approval_needed' | 'disabled' | 'inherit'; requireManagerApproval: boolean };
       const client = await ctx.db.selectFrom('clients').select('id').where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
       // Another MSP's client is answered as one that does not exist, whatever the caller's role.
       if (!client) throw new DeskhandError('not_found', 'no such client');
       requireAdmin(request);
       const tool = findTool(toolName);
       const owner = tool ? (await clientPolicies(ctx, id)).find((t) => t.tool === toolName) : undefined;
-      if (!tool || !owner) throw new DeskhandError('bad_request', `${toolName} is not a tool of an integration this client uses`);
+      if (!tool || !owner) throw new DeskhandError('bad_request', `${toolName || 'an empty name'} is not a tool of an integration this client uses`);
       if (body.requireManagerApproval && body.policy !== 'approval_needed') {
         throw new DeskhandError('bad_request', 'manager approval can only be required together with approval_needed');
       }
-      const refusal = policyRefusal(tool, body.policy);
-      if (refusal) throw new DeskhandError('bad_request', refusal);
       const at = ctx.clock.now();
+      if (body.policy === 'inherit') {
+        await inTransaction(ctx.db, async (tx) => {
+          const removed = await tx.deleteFrom('tool_policies').where('client_id', '=', id).where('tool', '=', toolName).returning('integration_id').execute();
+          if (removed.length > 0) {
+            await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.changed', data: { integrationId: owner.integrationId, clientId: id, tool: toolName, policy: 'inherit' }, at });
+          }
+        });
+        ctx.integrations.invalidate(owner.integrationId);
+        const now = (await clientPolicies(ctx, id)).find((t) => t.tool === toolName)!;
+        return { tool: toolName, policy: now.policy, requireManagerApproval: now.requireManagerApproval, source: now.source };
+      }
+      const policy = body.policy;
+      const refusal = policyRefusal(tool, policy);
+      if (refusal) throw new DeskhandError('bad_request', refusal);
       await inTransaction(ctx.db, async (tx) => {
         await tx
           .insertInto('tool_policies')
-          .values({ integration_id: owner.integrationId, client_id: id, tool: toolName, policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })
-          .onConflict((oc) => oc.columns(['integration_id', 'tool', 'client_id']).doUpdateSet({ policy: body.policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email }))
+          .values({ integration_id: owner.integrationId, client_id: id, tool: toolName, policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email })
+          .onConflict((oc) => oc.columns(['integration_id', 'tool', 'client_id']).doUpdateSet({ policy, require_manager_approval: body.requireManagerApproval, updated_at: at, updated_by: user.email }))
           .execute();
         await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.changed', data: { integrationId: owner.integrationId, clientId: id, tool: toolName, ...body }, at });
       });
       ctx.integrations.invalidate(owner.integrationId);
-      return { tool: toolName, ...body, source: 'client' as const };
+      return { tool: toolName, policy, requireManagerApproval: body.requireManagerApproval, source: 'client' as const };
     },
   );
 
-  app.delete(
-    '/api/clients/:id/policies/:tool',
-    {
-      schema: {
-        tags: ['configuration'],
-        summary: "Remove a client's own policy for one tool (the integration's applies again)",
-        params: zodSchema(z.object({ id: z.uuid(), tool: z.string().max(200) })),
-      },
-    },
-    async (request) => {
-      const user = requireUser(request);
-      const { id, tool: toolName } = request.params as { id: string; tool: string };
-      const client = await ctx.db.selectFrom('clients').select('id').where('id', '=', id).where('msp_id', '=', user.mspId).executeTakeFirst();
-      if (!client) throw new DeskhandError('not_found', 'no such client');
-      requireAdmin(request);
-      const removed = await inTransaction(ctx.db, async (tx) => {
-        const rows = await tx.deleteFrom('tool_policies').where('client_id', '=', id).where('tool', '=', toolName).returning('integration_id').execute();
-        if (rows.length > 0) {
-          await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'policy.client_override_removed', data: { clientId: id, tool: toolName }, at: ctx.clock.now() });
-        }
-        return rows.length;
-      });
-      ctx.integrations.invalidate();
-      const now = (await clientPolicies(ctx, id)).find((t) => t.tool === toolName);
-      return { tool: toolName, removed: removed > 0, ...(now ? { policy: now.policy, requireManagerApproval: now.requireManagerApproval, source: now.source } : {}) };
-    },
-  );
 }
 
 /** Every tool of the integrations a client uses, with the policy that applies and where it comes from. */

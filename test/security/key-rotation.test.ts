@@ -234,7 +234,7 @@ describe('before the rotation', () => {
     sb.emulators.graph.injectFault({ status: 503, pathContains: '/sendMail', retryAfterSeconds: 3600 });
     r2 = await passwordResetWaiting('debra.berger@contoso.example');
     await waitFor('the manager mail to fail once and wait', async () => {
-      const mail = await db.selectFrom('outbox').select(['status', 'attempts']).where('request_id', '=', r2).where('kind', '=', 'mail').executeTakeFirst();
+      const mail = await db.selectFrom('outbox').select(['status', 'attempts']).where('request_id', '=', r2).where('kind', '=', 'identity.mail').executeTakeFirst();
       return mail?.status === 'pending' && mail.attempts >= 1;
     });
     expect((await approvalsOf(r2)).manager.status).toBe('pending');

@@ -457,7 +457,7 @@ describe.skipIf(!runsHere)('planted secrets', () => {
     expect(findings.map((f) => `${f.secret} (${f.form}) in ${f.place.kind} ${f.place.where}: …${f.context}…`)).toEqual([]);
     // The error paths were logged (and so searched): refusals of Graph and ConnectWise, failed deliveries.
     const logged = log.lines.map((line) => String((JSON.parse(line) as { msg?: string }).msg));
-    expect(logged).toEqual(expect.arrayContaining(['unhandled API error', 'request step failed', 'outbox delivery failed', 'could not register the ConnectWise callback']));
+    expect(logged).toEqual(expect.arrayContaining(['unhandled API error', 'request step failed', 'outbox delivery failed', 'could not finish connecting an integration']));
     expect(counts['response']).toBeGreaterThan(100);
     expect(counts['note']).toBeGreaterThan(10);
     expect(counts['mail']).toBeGreaterThanOrEqual(1);
