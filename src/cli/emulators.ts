@@ -84,7 +84,7 @@ export interface UsedEmulators {
 export async function ensureEmulators(dataDir: string, logger: Logger): Promise<UsedEmulators> {
   const file = emulatorStateFile(dataDir);
   const existing = readState(file);
-  if (existing && isAlive(existing.pid) && (await answers(existing.connectwise)) && (await answers(existing.graph))) {
+  if (existing && isAlive(existing.pid) && (await everyEmulatorAnswers(existing))) {
     if (existing.owner === undefined) {
       logger.info({ pid: existing.pid }, `reusing the emulators started by hand (pid ${existing.pid}): deskhand leaves them running when it stops`);
       return { endpoints: existing, pid: existing.pid, owned: false };
@@ -149,4 +149,11 @@ export async function openTicket(clientSlug: string, email: string, text: string
   if (!state) throw new Error('no emulators are running for this data folder: start deskhand first (npm start)');
   const ticket = await openEmulatedTicket(loadDemoWorld(), state, { client: clientSlug, requester: email, text });
   process.stdout.write(`${JSON.stringify({ ticket, client: clientSlug, requester: email })}\n`);
+}
+
+/** Every emulator the state file names answers (each endpoint of the emulator list). */
+async function everyEmulatorAnswers(state: EmulatorEndpoints): Promise<boolean> {
+  const endpoints = Object.values(state as unknown as Record<string, string>).filter((url) => typeof url === 'string');
+  const answered = await Promise.all(endpoints.map((url) => answers(url)));
+  return answered.every(Boolean);
 }
