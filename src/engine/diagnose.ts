@@ -5,7 +5,7 @@ import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools,
 import type { ToolDefinition, ToolPolicy } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
-import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
+import { type DiagnosisReader, type PlannerInput, REQUEST_CHANNELS, type RequestChannelName } from '../planner/types.ts';
 import { validatePlan } from '../planner/validate.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
@@ -67,6 +67,7 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     identity,
     client,
     text: ticket.text,
+    channel: requestChannel(request.channel),
     requesterEmail: ticket.requesterEmail,
     runbooks: async () =>
       ctx.db.selectFrom('runbooks').select(['title', 'body', 'source']).where('client_id', '=', client.id).orderBy('title').execute(),
@@ -444,3 +445,8 @@ export function isTransient(error: unknown): boolean {
 }
 
 export { describeError };
+
+/** The channel a request came in by, as the planner knows channels. */
+function requestChannel(channel: string): RequestChannelName {
+  return (REQUEST_CHANNELS as readonly string[]).includes(channel) ? (channel as RequestChannelName) : 'psa';
+}

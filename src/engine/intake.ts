@@ -1,6 +1,6 @@
 import { describeError, isDeskhandError } from '../core/errors.ts';
 import { sql } from 'kysely';
-import type { IntakeHost } from '../integrations/module.ts';
+import type { IntakeHost, RequestChannel } from '../integrations/module.ts';
 import { storableText } from '../integrations/psa.ts';
 import { json } from '../store/db.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
@@ -15,7 +15,7 @@ import { marker } from './messages.ts';
 export interface IntakeInput {
   mspId: string;
   clientId: string | null;
-  channel: 'psa';
+  channel: RequestChannel;
   sourceIntegrationId: string;
   externalRef: string;
   requesterEmail?: string | null;

@@ -5,7 +5,9 @@ import type { Runbook } from '../core/directory.ts';
 import type { PlanStep } from '../core/plan.ts';
 import type { ToolDefinition } from '../core/tool.ts';
 import type { Logger } from '../logger.ts';
-import type { DiagnosisReader } from '../planner/types.ts';
+import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
+
+export type RequestChannel = PlannerInput['request']['channel'];
 
 /**
  * What an integration module is: one outside system, one folder (`src/integrations/<kind>/`),
@@ -181,7 +183,8 @@ export interface IntakeHost {
 export interface TakeInInput {
   integration: ConnectedIntegration;
   clientId: string;
-  channel: 'psa';
+  /** Where the request came in: a ticket, a call, a chat message. */
+  channel: RequestChannel;
   externalRef: string;
   requesterEmail?: string | null;
   subject?: string;

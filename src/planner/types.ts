@@ -28,11 +28,15 @@ export interface DiagnosisReader {
   listRunbooks(): Promise<Runbook[]>;
 }
 
+/** The channels a request comes in by (DESIGN.md): a PSA ticket, a voice call, a chat message. */
+export const REQUEST_CHANNELS = ['psa', 'voice', 'slack', 'teams'] as const;
+export type RequestChannelName = (typeof REQUEST_CHANNELS)[number];
+
 export interface PlannerInput {
   request: {
     /** The employee's words: ticket summary and description, the chat message, the call transcript. */
     text: string;
-    channel: 'psa' | 'voice' | 'slack' | 'teams';
+    channel: RequestChannelName;
   };
   client: { slug: string; name: string; domain: string };
   /** The address the request came from; may be unknown to the tenant. */
