@@ -52,6 +52,47 @@ export interface IntegrationModule {
    * callback URL), and check it works. Idempotent: it runs at every start.
    */
   onConnect?(integration: ConnectedIntegration, host: ConnectHost): Promise<ConnectOutcome>;
+  /**
+   * Connect to the system and report, for every tool, whether the credentials, permissions and
+   * roles it needs are present, with the fix for each missing one (`deskhand doctor`, and the
+   * dashboard's *Test connection*). Reads only: it never changes the system.
+   */
+  doctor?(integration: ConnectedIntegration, host: DoctorHost): Promise<DoctorReport>;
+}
+
+/** What a module's doctor may ask of deskhand. */
+export interface DoctorHost {
+  readonly logger: Logger;
+  /** Every client linked to this integration (an MSP-wide app is checked in each client's tenant). */
+  linkedClients(): Promise<{ clientId: string; clientName: string; externalId: string }[]>;
+}
+
+/** One thing the doctor looked at: a credential, a permission, a role, a registration. */
+export interface DoctorCheck {
+  /** What was checked, in the system's words ("Graph application permission User.ReadWrite.All"). */
+  name: string;
+  ok: boolean;
+  /** What was found (never a secret). */
+  detail: string;
+  /** For a failed check: what an admin does to fix it. */
+  fix?: string;
+}
+
+export interface ToolDoctorReport {
+  tool: string;
+  /** For an integration checked per client (a multi-tenant app): the client. */
+  client?: { id: string; name: string };
+  /** `ok`: everything it needs is present; `missing`: something it needs is not; `error`: could not be checked. */
+  status: 'ok' | 'missing' | 'error';
+  /** The checks this tool depends on that failed (empty when `ok`). */
+  missing: DoctorCheck[];
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  /** The connection-level checks (reaching the system, signing in), then the permission checks. */
+  checks: DoctorCheck[];
+  tools: ToolDoctorReport[];
 }
 
 export type CapabilityName = 'ticket' | 'approvalNotice' | 'identity' | 'tools';
