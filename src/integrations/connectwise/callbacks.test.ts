@@ -119,7 +119,8 @@ describe('ConnectWise callbacks end to end', () => {
 
     const ticket = await createPortalTicket();
     const [added] = await receiver.waitFor(1);
-    expect(added!.path).toBe('/webhooks/connectwise');
+    // ConnectWise appends the record id to whatever URL was registered.
+    expect(added!.path).toBe(`/webhooks/connectwise${ticket.id}`);
     expect(added!.headers['content-type']).toBe('application/json');
     const first = await intake(added!);
     expect(first.payload).toMatchObject({ action: 'added', type: 'ticket', id: ticket.id, memberId: 'portal', companyId: 'northwind' });
@@ -165,7 +166,7 @@ describe('ConnectWise callbacks end to end', () => {
     await expect(intake(receiver.received[2]!)).resolves.toMatchObject({ decision: { create: true } });
   });
 
-  it('appends the record id to a registration URL ending in recordId=', async () => {
+  it('appends the record id to the registered URL by plain concatenation (a query parameter then takes it)', async () => {
     receiver = await startReceiver();
     await api.registerCallback({ url: `${receiver.url}/hook?recordId=`, description: 'with record id' });
     const ticket = await createPortalTicket();

@@ -397,6 +397,17 @@ export class ConnectWiseClient {
     return { callback: parseRecord(callbackEntrySchema, response.body, 'callback'), created: true };
   }
 
+  /** Points an existing registration at another URL (JSON-Patch `replace url`), keeping its id and key. */
+  async updateCallbackUrl(id: number, url: string): Promise<ConnectWiseCallbackEntry> {
+    if (!isHttpUrl(url)) throw new DeskhandError('bad_request', 'A callback URL must be an absolute http(s) URL.');
+    const response = await this.send({
+      method: 'PATCH',
+      url: `system/callbacks/${positiveId(id, 'callback')}`,
+      json: [{ op: 'replace', path: 'url', value: url }],
+    });
+    return parseRecord(callbackEntrySchema, response.body, 'callback');
+  }
+
   /** Removes a registration; false when it was already gone. */
   async deleteCallback(id: number): Promise<boolean> {
     const response = await this.send({ method: 'DELETE', url: `system/callbacks/${positiveId(id, 'callback')}`, acceptStatuses: [404] });

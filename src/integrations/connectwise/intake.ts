@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { DeskhandError, describeError, isDeskhandError } from '../../core/errors.ts';
-import { constantTimeEqual } from '../../secrets.ts';
 import type { ConnectedIntegration, ConnectHost, ConnectOutcome, IntakeHost } from '../module.ts';
 import { storableText } from '../psa.ts';
+import { callbackUrl, matchSecretSegment, oldFormCallbackUrl } from './callback-url.ts';
 import type { ConnectWiseChannel } from './channel.ts';
 import type { ConnectWiseClient } from './client.ts';
 import { allOf, condition, conditionIn } from './conditions.ts';
@@ -43,11 +43,15 @@ export function connectWiseWebhooks(scope: FastifyInstance, host: IntakeHost): v
       const { integrationId, secret } = request.params as { integrationId: string; secret: string };
       const integration = await host.integration(KIND, integrationId);
       // Every URL deskhand does not know is answered alike: no hint whether the id or the secret was wrong.
-      if (!integration || !integration.secrets['webhookSecret'] || !constantTimeEqual(integration.secrets['webhookSecret'], secret)) {
-        throw new DeskhandError('unauthorized', 'unknown webhook URL');
-      }
+      const segment = integration ? matchSecretSegment(integration.secrets['webhookSecret'] ?? '', secret) : ({ match: 'none' } as const);
+      if (!integration || segment.match === 'none') throw new DeskhandError('unauthorized', 'unknown webhook URL');
       const rawBody = typeof request.body === 'string' ? request.body : '';
       const payload = parseCallback(rawBody);
+      // A registration of the old form (`/<secret>`), called with the record id appended: the
+      // digits must be this callback's record, else the URL is not one deskhand gave out.
+      if (segment.match === 'appended' && segment.recordId !== payload.id) {
+        throw new DeskhandError('unauthorized', 'unknown webhook URL: the digits after its secret are not the record id of the callback');
+      }
       const { client, channel } = connectWiseOf(integration);
       await verifyCallbackSignature({
         rawBody,
@@ -170,9 +174,11 @@ export async function pollConnectWise(integration: ConnectedIntegration, host: I
 
 /**
  * Make sure ConnectWise calls this deskhand back for new tickets: one callback at this service's
- * webhook URL (an existing registration with the same URL is reused, one at an old address
- * removed), self-suppressed so that deskhand's own notes do not come back. Without a reachable
- * webhook URL the poll alone takes tickets in.
+ * webhook URL, in the form whose secret survives an appended record id (see callback-url.ts). An
+ * existing registration with that URL is reused; one of the old form (`/<secret>`) is updated to it
+ * in place; any other registration of this integration (an old address, an old secret) is removed.
+ * Self-suppressed so that deskhand's own notes do not come back. Without a reachable webhook URL the
+ * poll alone takes tickets in.
  */
 export async function connectConnectWise(integration: ConnectedIntegration, host: ConnectHost): Promise<ConnectOutcome> {
   const { client } = connectWiseOf(integration);
@@ -182,11 +188,16 @@ export async function connectConnectWise(integration: ConnectedIntegration, host
     await client.listTickets({ orderBy: 'id desc', pageSize: 1, limit: 1 });
     return { ok: true, detail: 'API reachable; no webhook URL, so new tickets come in through the poll' };
   }
-  const url = `${host.webhookBaseUrl}/webhooks/${KIND}/${integration.id}/${secret}`;
+  const url = callbackUrl(host.webhookBaseUrl, KIND, integration.id, secret);
+  const oldForm = oldFormCallbackUrl(host.webhookBaseUrl, KIND, integration.id, secret);
   try {
-    for (const stale of await client.listCallbacks()) {
-      if (stale.url?.includes(`/webhooks/${KIND}/${integration.id}/`) && stale.url !== url) await client.deleteCallback(stale.id);
+    const ours = (await client.listCallbacks()).filter((entry) => entry.url?.includes(`/webhooks/${KIND}/${integration.id}/`));
+    const current = ours.find((entry) => entry.url === url);
+    const toUpdate = current ? undefined : ours.find((entry) => entry.url === oldForm);
+    for (const stale of ours) {
+      if (stale !== current && stale !== toUpdate) await client.deleteCallback(stale.id);
     }
+    if (toUpdate) await client.updateCallbackUrl(toUpdate.id, url);
     const { created } = await client.registerCallback({
       url,
       description: 'deskhand: new tickets start requests',
@@ -195,7 +206,8 @@ export async function connectConnectWise(integration: ConnectedIntegration, host
       objectId: 1,
       isSelfSuppressedFlag: true,
     });
-    return { ok: true, detail: created ? 'callback registered' : 'callback already registered' };
+    const detail = toUpdate ? 'callback updated to a URL that survives an appended record id' : created ? 'callback registered' : 'callback already registered';
+    return { ok: true, detail };
   } catch (error) {
     // Never the URL: it carries the secret.
     return { ok: false, detail: `could not register the callback: ${describeError(error)}` };

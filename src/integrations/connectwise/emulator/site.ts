@@ -283,7 +283,11 @@ function callbackApplies(callback: CallbackState, ticket: TicketState, actor: Me
   }
 }
 
-/** A registration URL ending in `recordId=` gets the record id appended, as integrations report. */
-function callbackTarget(url: string, recordId: number): string {
-  return /recordid=$/i.test(url) ? `${url}${recordId}` : url;
+/**
+ * ConnectWise is reported (by integrators; unverified against its docs) to call the registered URL
+ * with the record id appended by plain string concatenation, whatever the URL ends with: `/hook`
+ * becomes `/hook57937`, `/hook?recordId=` becomes `/hook?recordId=57937`. The emulator does the same.
+ */
+export function callbackTarget(url: string, recordId: number): string {
+  return `${url}${recordId}`;
 }
