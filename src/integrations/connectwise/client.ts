@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
 import { backoffMs, baseUrlProblem, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse, isTimeout } from '../http.ts';
+import { CONNECTWISE_ACCEPT } from './api-version.ts';
 import { condition } from './conditions.ts';
 import {
   boardSchema,
@@ -29,7 +30,8 @@ import {
 
 /**
  * The ConnectWise PSA (Manage) REST client: API 3.0 at `{siteUrl}/{codebase}apis/3.0`, Basic auth
- * `companyId+publicKey:privateKey` plus the integration's `clientId` header on every call. Retries on
+ * `companyId+publicKey:privateKey` plus the integration's `clientId` header on every call, and the
+ * API version pinned in `Accept` (`CONNECTWISE_API_VERSION`, api-version.ts). Retries on
  * 429/5xx come from the shared HttpClient; this file adds ConnectWise's pagination (Link headers),
  * its error bodies, and the handful of records the agent reads and writes.
  */
@@ -188,7 +190,7 @@ export class ConnectWiseClient {
       describeError: (status, body) => this.redact(describeConnectWiseError(status, body)),
       ...pickDefined(options, ['timeoutMs', 'maxAttempts', 'maxInlineWaitMs', 'fetchImpl', 'maxResponseBytes']),
     };
-    const api: HttpClientOptions = { ...shared, baseUrl: this.apiBaseUrl, headers: () => ({ authorization, clientId: parsed.clientId }) };
+    const api: HttpClientOptions = { ...shared, baseUrl: this.apiBaseUrl, headers: () => ({ authorization, clientId: parsed.clientId, accept: CONNECTWISE_ACCEPT }) };
     this.http = new HttpClient(api);
     this.httpOnce = new HttpClient({ ...api, maxAttempts: 1 });
     this.retry = {

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import { requestedApiVersion } from '../api-version.ts';
 import { type MemberRecord, PORTAL_MEMBER_IDENTIFIER } from './data.ts';
 import { type FaultOutcome, faultOutcome, strikesBefore } from './faults.ts';
 import type { Instance } from './records.ts';
 import type { Caller, ConnectWiseSite } from './site.ts';
-import { cwError, parseJson, type Reply, replyForError } from './wire.ts';
+import { cwError, headerText, parseJson, type Reply, replyForError } from './wire.ts';
 
 /**
  * How a call to the emulated ConnectWise is answered, in ConnectWise's order: an injected fault
@@ -113,6 +114,12 @@ export function authenticated(site: ConnectWiseSite, handle: (ctx: ApiContext, c
   return (request, call) => {
     const caller = site.authenticate(request.headers);
     if ('reply' in caller) return { outcome: caller };
+    // A pinned version must be a PSA release (`2025.16`). How ConnectWise answers a malformed one is
+    // not documented: the emulator refuses it (400) so that a client bug shows.
+    const asked = requestedApiVersion(headerText(request.headers.accept));
+    if ('malformed' in asked) {
+      return { outcome: { reply: cwError(400, 'ConnectWiseApi', `The API version requested in the Accept header (${asked.malformed}) is not valid.`) }, caller };
+    }
     let reply: Reply;
     try {
       const ctx: ApiContext = {
@@ -147,6 +154,7 @@ export function deliver(site: ConnectWiseSite, request: FastifyRequest, reply: F
       path: call.path,
       query: call.requestUrl.search,
       status: 'reply' in outcome ? outcome.reply.status : 0,
+      apiVersion: apiVersionAsked(request),
       ...(caller ? { companyId: caller.instance.seed.companyId, member: caller.actor.identifier } : {}),
     });
   }
@@ -163,4 +171,10 @@ export function send(reply: FastifyReply, answer: Reply): void {
   if (answer.headers) reply.headers(answer.headers);
   if (answer.body === undefined) reply.send();
   else reply.type('application/json; charset=utf-8').send(JSON.stringify(answer.body));
+}
+
+/** The API version the call pinned in its Accept header, null when none (ConnectWise then serves the latest). */
+function apiVersionAsked(request: FastifyRequest): string | null {
+  const asked = requestedApiVersion(headerText(request.headers.accept));
+  return 'version' in asked ? asked.version : `malformed:${asked.malformed}`;
 }

@@ -38,6 +38,8 @@ export interface RequestLogEntry {
   /** The query string, `?` included (or empty). */
   query: string;
   status: number;
+  /** The API version pinned in the call's Accept header; null when none; `malformed:<value>` when refused. */
+  apiVersion: string | null;
   companyId?: string;
   member?: string;
 }

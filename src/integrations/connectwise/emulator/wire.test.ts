@@ -232,10 +232,10 @@ describe('the request log and the control endpoints', () => {
     await call('POST', api('service/tickets'), { headers: auth(), body: 'x'.repeat(1_000_001) });
     await call('GET', `${emulator.url}/_emulator/info`);
     expect(emulator.requests().map(({ at, ...rest }) => rest)).toEqual([
-      { method: 'GET', path: '/v4_6_release/apis/3.0/service/tickets', query: '?pageSize=5', status: 200, companyId: 'northwind', member: 'deskhand' },
-      { method: 'GET', path: '/elsewhere', query: '', status: 404 },
-      { method: 'GET', path: '/v4_6_release/apis/3.0/system/members', query: '', status: 0 },
-      { method: 'POST', path: '/v4_6_release/apis/3.0/service/tickets', query: '', status: 413 },
+      { method: 'GET', path: '/v4_6_release/apis/3.0/service/tickets', query: '?pageSize=5', status: 200, apiVersion: null, companyId: 'northwind', member: 'deskhand' },
+      { method: 'GET', path: '/elsewhere', query: '', status: 404, apiVersion: null },
+      { method: 'GET', path: '/v4_6_release/apis/3.0/system/members', query: '', status: 0, apiVersion: null },
+      { method: 'POST', path: '/v4_6_release/apis/3.0/service/tickets', query: '', status: 413, apiVersion: null },
     ]);
     expect((await call('GET', `${emulator.url}/_emulator/requests`)).body).toMatchObject({ requests: { length: 4 } });
   });
