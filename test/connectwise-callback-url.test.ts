@@ -73,6 +73,9 @@ describe('the ConnectWise callback URL', () => {
     expect(delivery!.url).toBe(`${callbackUrl(base, 'connectwise', row.id, secret)}${ticket}`);
     expect(delivery!.attempts.map((a) => a.status)).toEqual([202]);
     expect(await receivedVia(ticket)).toBe('webhook:connectwise');
+    // Its signing key is named on the emulator's second host name, which the demo integration trusts.
+    const keyUrl = (JSON.parse(delivery!.body) as { Metadata: { key_url: string } }).Metadata.key_url;
+    expect(new URL(keyUrl).host).toBe(`localhost:${new URL(sb.emulators.endpoints.connectwise).port}`);
   });
 
   it('takes in the callbacks of an old-form registration (id appended to the secret), and onConnect updates it in place', async () => {

@@ -73,7 +73,8 @@ let receiver: Receiver | undefined;
 
 beforeAll(async () => {
   emulator = await startConnectWiseEmulator({ world: loadDemoWorld(), delivery: { backoffMs: [50, 100] } });
-  api = new ConnectWiseClient({ siteUrl: emulator.url, ...emulatorApiCredentials('northwind') });
+  // The emulator names its key URLs on its second host name, which the client is told to trust.
+  api = new ConnectWiseClient({ siteUrl: emulator.url, siteAliases: [emulator.aliasUrl!], ...emulatorApiCredentials('northwind') });
   portal = new ConnectWiseClient({ siteUrl: emulator.url, ...emulatorPortalCredentials('northwind') });
 });
 
@@ -97,6 +98,8 @@ async function intake(delivery: Received, cache = new SigningKeyCache()) {
     signatureHeader: delivery.headers[SIGNATURE_HEADER],
     keyUrl: payload.keyUrl,
     configuredSiteUrl: api.siteUrl,
+    trustedOrigins: api.trustedOrigins,
+    companyId: api.companyId,
     fetchSigningKey: (url) => api.fetchSigningKey(url),
     cache,
   });
@@ -124,7 +127,7 @@ describe('ConnectWise callbacks end to end', () => {
     expect(added!.headers['content-type']).toBe('application/json');
     const first = await intake(added!);
     expect(first.payload).toMatchObject({ action: 'added', type: 'ticket', id: ticket.id, memberId: 'portal', companyId: 'northwind' });
-    expect(first.payload.keyUrl.startsWith(`${emulator.url}/v4_6_release/system/callbackkey/index.rails?companyName=northwind&id=`)).toBe(true);
+    expect(first.payload.keyUrl.startsWith(`${emulator.aliasUrl}/v4_6_release/system/callbackkey/index.rails?companyName=northwind&id=`)).toBe(true);
     expect(first.decision).toMatchObject({ create: true, ticketId: ticket.id, companyIdentifier: 'contoso' });
     // Real key URLs carry `//` after the codebase; the same key must come back either way.
     const doubled = first.payload.keyUrl.replace('/system/', '//system/');

@@ -18,8 +18,9 @@ let api: ConnectWiseClient;
 let portal: ConnectWiseClient;
 const apiKeys = emulatorApiCredentials('northwind');
 
+/** A client of the emulator, which serves its Link headers on its second host name (declared as an alias). */
 function clientFor(credentials: Omit<ConnectWiseConfig, 'siteUrl'>, options = {}): ConnectWiseClient {
-  return new ConnectWiseClient({ siteUrl: emulator.url, ...credentials }, options);
+  return new ConnectWiseClient({ siteUrl: emulator.url, siteAliases: emulator.aliasUrl ? [emulator.aliasUrl] : [], ...credentials }, options);
 }
 
 async function caught(promise: Promise<unknown>): Promise<DeskhandError> {
@@ -364,7 +365,7 @@ describe('pagination safety (fake server)', () => {
     const fetchImpl = fakeFetch([{ body: [ticket(1)], link: '<https://evil.example/apis/3.0/service/tickets?page=2>; rel="next"' }]);
     const client = new ConnectWiseClient({ siteUrl: site, ...apiKeys }, { fetchImpl });
     const error = await caught(client.listTickets());
-    expect(error.message).toMatch(/another host/);
+    expect(error.message).toMatch(/evil\.example, which is not a ConnectWise host of the configured site/);
     expect(fetchImpl).toHaveBeenCalledTimes(1);
   });
 

@@ -5,6 +5,7 @@ import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
 import { backoffMs, baseUrlProblem, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse, isTimeout } from '../http.ts';
 import { CONNECTWISE_ACCEPT } from './api-version.ts';
 import { condition } from './conditions.ts';
+import { hostOf, isTrustedUrl, trustedOrigins } from './hosts.ts';
 import {
   boardSchema,
   boardStatusSchema,
@@ -71,6 +72,7 @@ const configSchema = z.object({
   publicKey: z.string().trim().min(1, 'is required'),
   privateKey: z.string().min(1, 'is required'),
   clientId: z.string().trim().min(1, 'is required'),
+  siteAliases: z.array(z.string()).optional(),
 });
 
 export interface ConnectWiseConfig {
@@ -84,6 +86,11 @@ export interface ConnectWiseConfig {
   privateKey: string;
   /** The integration's clientId from developer.connectwise.com; ConnectWise treats it as a secret. */
   clientId: string;
+  /**
+   * Other names of the site, trusted like its region's ConnectWise hosts for signing-key URLs and
+   * `Link` headers: loopback URLs only (the emulator's second host name; see hosts.ts).
+   */
+  siteAliases?: readonly string[];
 }
 
 export interface ConnectWiseClientOptions {
@@ -169,10 +176,18 @@ export class ConnectWiseClient {
   readonly codebase: string;
   /** `{siteUrl}/{codebase}apis/3.0/` */
   readonly apiBaseUrl: string;
+  /** The PSA login company: a signing-key URL naming another company is refused. */
+  readonly companyId: string;
+  /** The site's origin, its region's ConnectWise hosts and its aliases (hosts.ts). */
+  readonly trustedOrigins: ReadonlySet<string>;
+  readonly siteAliases: readonly string[];
   private readonly http: HttpClient;
   /** No in-process retries: for posts that must not be repeated blindly (see addTicketNote). */
   private readonly httpOnce: HttpClient;
-  private readonly keyHttp: HttpClient;
+  /** HttpClients per trusted origin, made when first needed: the API's (with the keys) and the signing key's. */
+  private readonly apiAt: (origin: string) => HttpClient;
+  private readonly keyAt: (origin: string) => HttpClient;
+  private readonly byOrigin = new Map<string, HttpClient>();
   private readonly retry: { maxAttempts: number; maxInlineWaitMs: number };
   private readonly secrets: readonly string[];
   private readonly maxPages: number;
@@ -182,6 +197,9 @@ export class ConnectWiseClient {
     this.siteUrl = normaliseSiteUrl(parsed.siteUrl);
     this.codebase = normaliseCodebase(parsed.codebase ?? DEFAULT_CODEBASE);
     this.apiBaseUrl = `${this.siteUrl}/${this.codebase}apis/3.0/`;
+    this.companyId = parsed.companyId;
+    this.siteAliases = [...(parsed.siteAliases ?? [])];
+    this.trustedOrigins = trustedOrigins(this.siteUrl, this.siteAliases);
     this.maxPages = options.maxPages ?? 10_000;
     const authorization = basicAuthorization(parsed.companyId, parsed.publicKey, parsed.privateKey);
     this.secrets = [parsed.privateKey, parsed.clientId, authorization.slice('Basic '.length)];
@@ -192,17 +210,19 @@ export class ConnectWiseClient {
     };
     const api: HttpClientOptions = { ...shared, baseUrl: this.apiBaseUrl, headers: () => ({ authorization, clientId: parsed.clientId, accept: CONNECTWISE_ACCEPT }) };
     this.http = new HttpClient(api);
+    this.apiAt = (origin) => new HttpClient({ ...api, baseUrl: `${origin}/` });
     this.httpOnce = new HttpClient({ ...api, maxAttempts: 1 });
     this.retry = {
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       maxInlineWaitMs: options.maxInlineWaitMs ?? DEFAULT_MAX_INLINE_WAIT_MS,
     };
-    // The signing-key URL lives outside apis/3.0 and needs no API keys; it only ever goes to the
-    // configured site (checked in fetchSigningKey), so the clientId may travel with it. An
-    // unauthenticated callback names it, so the fetch is small and short (SIGNING_KEY_FETCH_LIMITS).
-    this.keyHttp = new HttpClient({
+    // The signing-key URL lives outside apis/3.0 and needs no API keys; it only ever goes to a
+    // trusted host (the site or its region's ConnectWise hosts, checked in fetchSigningKey), so the
+    // clientId may travel with it. An unauthenticated callback names it, so the fetch is small and
+    // short (SIGNING_KEY_FETCH_LIMITS).
+    this.keyAt = (origin) => new HttpClient({
       ...shared,
-      baseUrl: this.siteUrl,
+      baseUrl: origin,
       headers: () => ({ clientId: parsed.clientId }),
       maxResponseBytes: SIGNING_KEY_FETCH_LIMITS.maxResponseBytes,
       timeoutMs: Math.min(options.timeoutMs ?? SIGNING_KEY_FETCH_LIMITS.timeoutMs, SIGNING_KEY_FETCH_LIMITS.timeoutMs),
@@ -422,8 +442,8 @@ export class ConnectWiseClient {
    * would let anyone make deskhand fetch (and trust) a key from a server they control.
    */
   async fetchSigningKey(keyUrl: string): Promise<string> {
-    assertKeyUrlOnSite(keyUrl, this.siteUrl);
-    const response = await this.send({ method: 'GET', url: keyUrl }, 'The signing key', this.keyHttp);
+    assertKeyUrlOnSite(keyUrl, this.siteUrl, { origins: this.trustedOrigins, companyId: this.companyId });
+    const response = await this.send({ method: 'GET', url: keyUrl }, 'The signing key', this.httpAt('key', keyUrl));
     const parsed = signingKeyResponseSchema.safeParse(response.body);
     if (!parsed.success) throw new DeskhandError('not_found', `${SYSTEM} answered the signing-key URL without a signing_key: it is no signing key.`);
     return parsed.data.signing_key;
@@ -448,7 +468,7 @@ export class ConnectWiseClient {
         throw new DeskhandError('upstream', `${SYSTEM} pagination of ${path} did not end (stopped after ${visited.size} pages).`);
       }
       visited.add(url);
-      const response = await this.send({ method: 'GET', url });
+      const response = await this.send({ method: 'GET', url }, undefined, this.httpAt('api', url));
       const items = parseList(schema, response.body, what);
       records.push(...items);
       if (query.limit !== undefined && records.length >= query.limit) return records.slice(0, query.limit);
@@ -469,11 +489,27 @@ export class ConnectWiseClient {
     const next = linkRelation(link, 'next');
     if (next === undefined) return undefined;
     const resolved = new URL(next, current).toString();
-    // The Authorization header goes with the next request: never to another origin.
-    if (new URL(resolved).origin !== new URL(this.apiBaseUrl).origin) {
-      throw new DeskhandError('upstream', `${SYSTEM} sent a next-page link to another host; refusing to follow it.`);
+    // The Authorization header goes with the next request: only to the site or its region's
+    // ConnectWise hosts (hosts.ts). The error names the host, never the link (its query).
+    if (!isTrustedUrl(resolved, this.trustedOrigins)) {
+      throw new DeskhandError('upstream', `${SYSTEM} sent a next-page link to ${hostOf(resolved)}, which is not a ConnectWise host of the configured site; refusing to follow it.`, {
+        details: { linkHost: hostOf(resolved), siteHost: new URL(this.siteUrl).host },
+      });
     }
     return resolved;
+  }
+
+  /** The HttpClient for a URL on a trusted origin (the API's, with the keys; or the signing key's). */
+  private httpAt(kind: 'api' | 'key', url: string): HttpClient {
+    const origin = new URL(url).origin;
+    if (kind === 'api' && origin === new URL(this.apiBaseUrl).origin) return this.http;
+    const key = `${kind} ${origin}`;
+    let http = this.byOrigin.get(key);
+    if (!http) {
+      http = kind === 'api' ? this.apiAt(origin) : this.keyAt(origin);
+      this.byOrigin.set(key, http);
+    }
+    return http;
   }
 
   private async send<T = unknown>(request: HttpRequest, notFoundSubject?: string, http: HttpClient = this.http): Promise<HttpResponse<T>> {
@@ -544,8 +580,13 @@ export async function fetchCompanyInfo(
   return parseRecord(companyInfoSchema, response.body, 'company info');
 }
 
-/** Throws 'unauthorized' unless `keyUrl` is on the configured site (same scheme, host and port). */
-export function assertKeyUrlOnSite(keyUrl: string, siteUrl: string): void {
+/**
+ * Throws 'unauthorized' unless `keyUrl` is on a trusted origin: the configured site (same scheme,
+ * host and port), its region's ConnectWise hosts, or its aliases (`origins`, from hosts.ts; the site
+ * alone when not given). A key URL naming another login company (`companyName`) is refused too: any
+ * ConnectWise customer can have a key served on the same cloud host.
+ */
+export function assertKeyUrlOnSite(keyUrl: string, siteUrl: string, options: { origins?: ReadonlySet<string>; companyId?: string } = {}): void {
   let key: URL;
   try {
     key = new URL(keyUrl);
@@ -553,12 +594,19 @@ export function assertKeyUrlOnSite(keyUrl: string, siteUrl: string): void {
     throw new DeskhandError('unauthorized', 'The callback names a signing-key URL that is not a URL; refusing it.');
   }
   const site = new URL(siteUrl);
-  if (key.protocol !== site.protocol || key.host.toLowerCase() !== site.host.toLowerCase()) {
+  const origins = options.origins ?? new Set([site.origin.toLowerCase()]);
+  if (!isTrustedUrl(keyUrl, origins)) {
     throw new DeskhandError(
       'unauthorized',
-      `The callback's signing-key URL is on ${key.host || 'no host'}, not on the configured ConnectWise site ${site.host}; refusing to fetch it.`,
+      `The callback's signing-key URL is on ${key.host || 'no host'}, not on the configured ConnectWise site ${site.host} or a ConnectWise host of its region; refusing to fetch it.`,
       { details: { keyHost: key.host, siteHost: site.host } },
     );
+  }
+  const company = key.searchParams.get('companyName');
+  if (options.companyId !== undefined && company !== null && company.toLowerCase() !== options.companyId.toLowerCase()) {
+    throw new DeskhandError('unauthorized', "The callback's signing-key URL names another ConnectWise company; refusing to fetch it.", {
+      details: { keyHost: key.host, siteHost: site.host },
+    });
   }
 }
 

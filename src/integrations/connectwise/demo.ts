@@ -2,6 +2,14 @@ import { randomToken } from '../../secrets.ts';
 import { EMULATED_SETTINGS, type EmulatedSystem } from '../module.ts';
 import { ConnectWiseClient } from './client.ts';
 import { emulatorApiCredentials, emulatorPortalCredentials } from './emulator/data.ts';
+import { loopbackAlias } from './hosts.ts';
+import { EMULATOR_SITE_ALIASES_SETTING } from './index.ts';
+
+/** The emulator serves key URLs and Link headers under its second host name: the integration trusts it. */
+function aliasesOf(siteUrl: string | undefined): Record<string, unknown> {
+  const alias = siteUrl ? loopbackAlias(siteUrl) : null;
+  return { [EMULATOR_SITE_ALIASES_SETTING]: alias ? [alias] : [] };
+}
 
 /**
  * The demo world's ConnectWise: one integration per MSP whose PSA is ConnectWise, signed in as the
@@ -27,6 +35,7 @@ export const connectWiseEmulated: EmulatedSystem = {
             companyId: credentials.companyId,
             publicKey: credentials.publicKey,
             apiMemberIdentifier: credentials.memberIdentifier,
+            ...aliasesOf(endpoints['connectwise']),
             ...EMULATED_SETTINGS,
           },
           secrets: { privateKey: credentials.privateKey, clientId: credentials.clientId, webhookSecret: randomToken(24) },
@@ -34,7 +43,7 @@ export const connectWiseEmulated: EmulatedSystem = {
         };
       });
   },
-  pointAt: (settings, endpoints) => ({ ...settings, siteUrl: endpoints['connectwise'], ...EMULATED_SETTINGS }),
+  pointAt: (settings, endpoints) => ({ ...settings, siteUrl: endpoints['connectwise'], ...aliasesOf(endpoints['connectwise']), ...EMULATED_SETTINGS }),
   async openTicket(endpoints, input) {
     // The portal member, not deskhand's API member: the ticket is the employee's, and starts a request.
     const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials(input.msp);

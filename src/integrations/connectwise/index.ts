@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { requiredSetting, settingUrl } from '../http.ts';
+import { DEVELOPMENT_LOOPBACK_SETTING, requiredSetting, settingUrl } from '../http.ts';
 import type { Connection, IntegrationModule } from '../module.ts';
 import { ConnectWiseChannel } from './channel.ts';
 import { ConnectWiseClient } from './client.ts';
@@ -25,6 +25,21 @@ const secrets = z.object({
   webhookSecret: z.string().min(16).describe('Secret part of the callback URL (generated)'),
 });
 
+/**
+ * The stored setting in which an emulated integration names the emulator's second host name (its
+ * key URLs and Link headers use it, as a real site's may use its region's other host). Like
+ * `developmentLoopback`, only the demo world's seeding writes it, it is not among the settings an
+ * admin edits, and it is read only for an integration marked emulated with the development setting;
+ * the client accepts only loopback URLs in it (hosts.ts).
+ */
+export const EMULATOR_SITE_ALIASES_SETTING = 'emulatorSiteAliases';
+
+function emulatorSiteAliases(settings: Record<string, unknown>): string[] {
+  const aliases = settings[EMULATOR_SITE_ALIASES_SETTING];
+  if (settings['emulated'] !== true || settings[DEVELOPMENT_LOOPBACK_SETTING] !== true || !Array.isArray(aliases)) return [];
+  return aliases.filter((alias): alias is string => typeof alias === 'string');
+}
+
 export const connectwise: IntegrationModule = {
   kind: 'connectwise',
   label: 'ConnectWise PSA',
@@ -43,6 +58,7 @@ export const connectwise: IntegrationModule = {
       publicKey: requiredSetting(integration, input.settings['publicKey'], 'publicKey'),
       privateKey: requiredSetting(integration, input.secrets['privateKey'], 'privateKey'),
       clientId: requiredSetting(integration, input.secrets['clientId'], 'clientId'),
+      siteAliases: emulatorSiteAliases(input.settings),
     });
     const channel = new ConnectWiseChannel(client);
     const connection: Connection & { client: ConnectWiseClient; channel: ConnectWiseChannel } = {

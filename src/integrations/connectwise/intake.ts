@@ -58,6 +58,8 @@ export function connectWiseWebhooks(scope: FastifyInstance, host: IntakeHost): v
         signatureHeader: request.headers['x-content-signature'],
         keyUrl: payload.keyUrl,
         configuredSiteUrl: client.siteUrl,
+        trustedOrigins: client.trustedOrigins,
+        companyId: client.companyId,
         fetchSigningKey: (url) => client.fetchSigningKey(url),
       }).catch((error: unknown) => {
         throw unverifiable(host, integration.id, error);
@@ -101,6 +103,13 @@ export function connectWiseWebhooks(scope: FastifyInstance, host: IntakeHost): v
  * is logged for the operator either way.
  */
 function unverifiable(host: IntakeHost, integrationId: string, error: unknown): unknown {
+  if (isDeskhandError(error) && error.code === 'unauthorized' && typeof error.details?.['keyHost'] === 'string') {
+    // A key URL off the site's trusted hosts: nothing was fetched. The hosts only, never the URL.
+    host.logger.warn(
+      { integrationId, keyHost: error.details['keyHost'], siteHost: error.details['siteHost'] },
+      'refused a ConnectWise callback: its signing-key URL is not on a ConnectWise host of the configured site',
+    );
+  }
   if (!isDeskhandError(error) || error.code === 'unauthorized') return error;
   const status = error.details?.['status'];
   host.logger.warn({ integrationId, reason: error.message }, 'refused a ConnectWise callback: the signing key it names could not be fetched');

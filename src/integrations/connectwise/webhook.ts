@@ -231,8 +231,12 @@ export interface VerifyCallbackInput {
   signatureHeader: string | readonly string[] | null | undefined;
   /** `Metadata.key_url` from the parsed body (untrusted until checked here). */
   keyUrl: string;
-  /** The ConnectWise site deskhand is configured for; the key URL must be on it. */
+  /** The ConnectWise site deskhand is configured for; the key URL must be on it or a ConnectWise host of its region. */
   configuredSiteUrl: string;
+  /** The origins trusted for the site (`client.trustedOrigins`); the site alone when absent. */
+  trustedOrigins?: ReadonlySet<string>;
+  /** The login company: a key URL naming another company is refused. */
+  companyId?: string;
   /** Usually `client.fetchSigningKey.bind(client)`. Never called for a key URL on another host. */
   fetchSigningKey: (keyUrl: string) => Promise<string>;
   cache?: SigningKeyCache;
@@ -251,7 +255,10 @@ export async function verifyCallbackSignature(input: VerifyCallbackInput): Promi
   if (input.keyUrl.length > MAX_KEY_URL_LENGTH) {
     throw new DeskhandError('unauthorized', `The callback names a signing-key URL longer than ${MAX_KEY_URL_LENGTH} characters; refusing it.`);
   }
-  assertKeyUrlOnSite(input.keyUrl, input.configuredSiteUrl);
+  assertKeyUrlOnSite(input.keyUrl, input.configuredSiteUrl, {
+    ...(input.trustedOrigins ? { origins: input.trustedOrigins } : {}),
+    ...(input.companyId !== undefined ? { companyId: input.companyId } : {}),
+  });
   const cache = input.cache ?? defaultSigningKeyCache;
   const first = await signingKey(cache, input);
   if (signaturesEqual(callbackSignature(first.key, input.rawBody), presented)) return;

@@ -4,6 +4,7 @@ import type { CallbackDelivery, DispatcherOptions } from './callbacks.ts';
 import { type ConnectWiseEffect, type Latency, latencySchema } from './effects.ts';
 import { type EmulatorFault, type FaultInput, faultSchema } from './faults.ts';
 import { type ForgeCallbackInput, type ForgeCallbackResult, forgeCallback, forgeSchema } from './forge.ts';
+import { loopbackAlias } from '../hosts.ts';
 import { emulatorServer } from './server.ts';
 import { ConnectWiseSite, type EmulatorTicketView, type RequestLogEntry } from './site.ts';
 
@@ -43,6 +44,12 @@ export interface ConnectWiseEmulatorOptions {
   /** The site URL to advertise in Link headers, `_info` links and key URLs when clients reach the
    * emulator under another name than host:port (e.g. it listens on 0.0.0.0). */
   publicUrl?: string;
+  /**
+   * The second host name its key URLs and Link headers use (as a real cloud site's may be on its
+   * region's other host). Default: `localhost` for a site on `127.0.0.1` and the reverse, same port;
+   * null for none.
+   */
+  aliasUrl?: string | null;
   delivery?: DispatcherOptions;
   /** A delay drawn uniformly from [min, max] ms before every ConnectWise call (default none). */
   latencyMs?: Latency;
@@ -51,6 +58,8 @@ export interface ConnectWiseEmulatorOptions {
 export interface ConnectWiseEmulator {
   /** The site URL to configure deskhand with, e.g. `http://127.0.0.1:PORT`. */
   url: string;
+  /** The site's second name (key URLs, Link headers), e.g. `http://localhost:PORT`; null for none. */
+  aliasUrl: string | null;
   codebase: string;
   /** `{url}/{codebase}apis/3.0/` */
   apiBaseUrl: string;
@@ -79,8 +88,10 @@ export async function startConnectWiseEmulator(options: ConnectWiseEmulatorOptio
   await app.listen({ port: options.port ?? 0, host });
   const address = app.server.address() as AddressInfo;
   site.siteUrl = site.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  site.aliasUrl = options.aliasUrl === undefined ? loopbackAlias(site.siteUrl) : options.aliasUrl;
   return {
     url: site.siteUrl,
+    aliasUrl: site.aliasUrl,
     codebase: site.codebase,
     apiBaseUrl: `${site.siteUrl}/${site.codebase}apis/3.0/`,
     port: address.port,

@@ -15,7 +15,7 @@ export function list(ctx: ApiContext, records: Record<string, unknown>[]): Reply
   const rows = ordered(filtered(ctx.query, records), ctx.query.get('orderBy'));
   const lastPage = Math.max(1, Math.ceil(rows.length / pageSize));
   const slice = rows.slice((page - 1) * pageSize, page * pageSize).map((row) => pickFields(row, ctx.query.get('fields')));
-  return { status: 200, body: slice, headers: { link: linkHeader(ctx.site.siteUrl, ctx.requestUrl, page, pageSize, lastPage) } };
+  return { status: 200, body: slice, headers: { link: linkHeader(ctx.site.linkBaseUrl, ctx.requestUrl, page, pageSize, lastPage) } };
 }
 
 /** Like ConnectWise: `first`/`prev` from page 2 on, `next` while more pages exist, always `last`. */

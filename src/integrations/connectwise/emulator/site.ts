@@ -76,6 +76,11 @@ export class ConnectWiseSite {
   latency: Latency | null;
   /** Known once the server listens: the URL clients reach it under. */
   siteUrl = '';
+  /**
+   * The site's second host name (`http://localhost:PORT` for `http://127.0.0.1:PORT`), on which key
+   * URLs and Link headers are served, as a real site's may be on its region's other host; null: none.
+   */
+  aliasUrl: string | null = null;
   private readonly clientIds: ReadonlySet<string>;
   private readonly startLatency: Latency | null;
   private requestLog: RequestLogEntry[] = [];
@@ -184,7 +189,12 @@ export class ConnectWiseSite {
   }
 
   keyUrl(companyId: string, keyId: string): string {
-    return `${this.siteUrl}/${this.codebase}system/callbackkey/index.rails?companyName=${encodeURIComponent(companyId)}&id=${keyId}`;
+    return `${this.linkBaseUrl}/${this.codebase}system/callbackkey/index.rails?companyName=${encodeURIComponent(companyId)}&id=${keyId}`;
+  }
+
+  /** Where key URLs and Link headers point: the alias when there is one. */
+  get linkBaseUrl(): string {
+    return this.aliasUrl ?? this.siteUrl;
   }
 
   messageId(): string {
@@ -235,6 +245,7 @@ export class ConnectWiseSite {
     return {
       system: 'connectwise',
       url: this.siteUrl,
+      aliasUrl: this.aliasUrl,
       codebase: this.codebase,
       apiBaseUrl: `${this.siteUrl}/${this.codebase}apis/3.0/`,
       companies: [...this.instances.values()].map((i) => ({

@@ -219,7 +219,8 @@ describe('lists', () => {
     expect(link).toContain('rel="first"');
     expect(link).toContain('rel="prev"');
     expect(link).not.toContain('rel="next"');
-    expect(link).toContain(`<${emulator.apiBaseUrl}company/companies?orderBy=identifier+desc&fields=id%2Cidentifier&pageSize=1&page=2>; rel="last"`);
+    // Served on the emulator's second host name, as a cloud site's may be on its region's other host.
+    expect(link).toContain(`<${emulator.aliasUrl}/v4_6_release/apis/3.0/company/companies?orderBy=identifier+desc&fields=id%2Cidentifier&pageSize=1&page=2>; rel="last"`);
   });
 });
 
