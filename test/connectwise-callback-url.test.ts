@@ -1,10 +1,11 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { callbackUrl, oldFormCallbackUrl } from '../src/integrations/connectwise/callback-url.ts';
 import { ConnectWiseClient } from '../src/integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import { connectWiseOf } from '../src/integrations/connectwise/intake.ts';
-import { silentLogger } from '../src/logger.ts';
+import { createLogger, silentLogger } from '../src/logger.ts';
 import { connectIntegrations } from '../src/service.ts';
 import { createTestDatabase } from './support/db.ts';
 
@@ -18,9 +19,16 @@ import { createTestDatabase } from './support/db.ts';
 
 let sb: Sandbox;
 let base: string;
+const lines: string[] = [];
+const capture = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  },
+});
 
 beforeAll(async () => {
-  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger });
+  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: createLogger({ level: 'info', destination: capture }) });
   base = `http://127.0.0.1:${new URL(sb.service.url).port}`;
 }, 120_000);
 
@@ -119,5 +127,27 @@ describe('the ConnectWise callback URL', () => {
     const current = await forge(`${callbackUrl(base, 'connectwise', row.id, secret)}${ticket}`);
     expect(current.status).toBe(202);
     expect(JSON.parse(current.responseBody)).toMatchObject({ accepted: true, duplicate: true });
+  });
+
+  it('refuses a callback whose signing-key URL is on an unknown host, fetching nothing, and logs the host (never the URL or the secret)', async () => {
+    const { row, secret } = await integration();
+    const ticket = await openTicket('Could I get Zendesk as well?', 'miriam.graham@contoso.example');
+    await sb.emulators.connectwise.deliveriesSettled();
+    const before = lines.length;
+    const keyUrl = 'https://na.myconnectwise.net.evil.example/v4_6_release/system/callbackkey/index.rails?companyName=northwind&id=x';
+    const forged = await sb.emulators.connectwise.forgeCallback({
+      url: `${callbackUrl(base, 'connectwise', row.id, secret)}${ticket}`,
+      signature: 'valid',
+      signingKey: 'attacker-key',
+      keyUrl,
+      ticketId: ticket,
+      companyId: 'northwind',
+    });
+    expect(forged.status).toBe(401);
+    const logged = lines.slice(before).filter((line) => line.includes('signing-key URL is not on a ConnectWise host'));
+    expect(logged).toHaveLength(1);
+    expect(JSON.parse(logged[0]!)).toMatchObject({ keyHost: 'na.myconnectwise.net.evil.example', integrationId: row.id });
+    expect(lines.join('\n')).not.toContain(secret);
+    expect(lines.join('\n')).not.toContain('companyName=northwind&id=x');
   });
 });
