@@ -25,6 +25,8 @@ import {
   errorBodySchema,
   memberSchema,
   noteSchema,
+  securityRoleSettingSchema,
+  type ConnectWiseSecurityRoleSetting,
   signingKeyResponseSchema,
   ticketSchema,
 } from './schemas.ts';
@@ -390,6 +392,19 @@ export class ConnectWiseClient {
   /** Status ids differ per board and per tenant: resolve them by name at setup. */
   async listBoardStatuses(boardId: number): Promise<ConnectWiseBoardStatus[]> {
     return this.listAll(`service/boards/${positiveId(boardId, 'board')}/statuses`, boardStatusSchema, {}, 'board status');
+  }
+
+  /** The settings of a security role: the levels it grants per module function (for the doctor). */
+  async listSecurityRoleSettings(roleId: number): Promise<ConnectWiseSecurityRoleSetting[]> {
+    return this.listAll(`system/securityRoles/${positiveId(roleId, 'security role')}/settings`, securityRoleSettingSchema, {}, 'security role setting');
+  }
+
+  /**
+   * Reads at most one record of a list (`service/tickets`, `company/contacts`, ...), only its id:
+   * whether the API member may read it at all (the doctor). Errors as for any call (403: the role).
+   */
+  async probe(path: string): Promise<void> {
+    await this.send({ method: 'GET', url: path.replace(/^\/+/, ''), query: { pageSize: 1, fields: 'id' } });
   }
 
   // --- callbacks (webhooks) --------------------------------------------------------------------

@@ -3,6 +3,7 @@ import { DEVELOPMENT_LOOPBACK_SETTING, requiredSetting, settingUrl } from '../ht
 import type { Connection, IntegrationModule } from '../module.ts';
 import { ConnectWiseChannel } from './channel.ts';
 import { ConnectWiseClient } from './client.ts';
+import { doctorConnectWise } from './doctor.ts';
 import { connectConnectWise, connectWiseWebhooks, pollConnectWise } from './intake.ts';
 
 /**
@@ -85,4 +86,5 @@ export const connectwise: IntegrationModule = {
   ],
   poll: pollConnectWise,
   onConnect: connectConnectWise,
+  doctor: doctorConnectWise,
 };

@@ -90,9 +90,23 @@ export const memberSchema = z.looseObject({
   lastName: z.string().optional(),
   officeEmail: z.string().nullish(),
   inactiveFlag: z.boolean().optional(),
+  /** Its security role (System › Security Roles). */
+  securityRole: referenceSchema.nullish(),
   _info: infoSchema,
 });
 export type ConnectWiseMember = z.infer<typeof memberSchema>;
+
+/** One setting of a security role: the levels it grants on one module function ("SecurityRoleSetting"). */
+export const securityRoleSettingSchema = z.looseObject({
+  id: z.number().int().optional(),
+  moduleName: z.string().optional(),
+  moduleFunctionName: z.string(),
+  addLevel: z.string().nullish(),
+  editLevel: z.string().nullish(),
+  deleteLevel: z.string().nullish(),
+  inquireLevel: z.string().nullish(),
+});
+export type ConnectWiseSecurityRoleSetting = z.infer<typeof securityRoleSettingSchema>;
 
 export const boardSchema = z.looseObject({
   id: z.number().int(),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { World, WorldClient, WorldEmployee, WorldMsp } from '../../../world/fixture.ts';
 import { deterministicInt, deterministicUuid } from '../../../world/ids.ts';
+import { ROLE_NAMES, type RoleName, type RoleRecord, seedRoles } from './roles.ts';
 
 /**
  * What the ConnectWise emulator knows before anyone calls it: one ConnectWise "instance" per MSP of
@@ -11,6 +12,8 @@ import { deterministicInt, deterministicUuid } from '../../../world/ids.ts';
 
 export const API_MEMBER_IDENTIFIER = 'deskhand';
 export const PORTAL_MEMBER_IDENTIFIER = 'portal';
+/** A second API member for deskhand whose security role lacks callbacks (Table Setup Add/Edit/Delete), for the doctor's tests. */
+export const NO_CALLBACKS_MEMBER_IDENTIFIER = 'deskhandnocb';
 export const HELP_DESK_BOARD = 'Help Desk';
 
 export interface EmulatorCredentials {
@@ -34,6 +37,11 @@ export function emulatorApiCredentials(mspId: string): EmulatorCredentials {
  */
 export function emulatorPortalCredentials(mspId: string): EmulatorCredentials {
   return memberCredentials(mspId, PORTAL_MEMBER_IDENTIFIER, 'customer-portal');
+}
+
+/** deskhand's keys on an API member whose security role cannot manage callbacks (the rest as deskhand's). */
+export function emulatorNoCallbacksCredentials(mspId: string): EmulatorCredentials {
+  return memberCredentials(mspId, NO_CALLBACKS_MEMBER_IDENTIFIER, 'deskhand');
 }
 
 /** A clientId names an integration (not a member or an MSP), as at developer.connectwise.com. */
@@ -67,6 +75,8 @@ export interface MemberRecord {
   officeEmail: string | null;
   title: string;
   inactiveFlag: boolean;
+  /** Its security role (System › Security Roles). */
+  securityRoleId: number;
   /** Present for API members only: their keys. Never rendered. */
   credentials?: EmulatorCredentials;
 }
@@ -109,6 +119,7 @@ export interface InstanceSeed {
   companies: CompanyRecord[];
   contacts: ContactRecord[];
   members: MemberRecord[];
+  roles: RoleRecord[];
   board: BoardRecord;
   statuses: StatusRecord[];
   priority: { id: number; name: string };
@@ -133,6 +144,7 @@ function seedInstance(world: World, msp: WorldMsp): InstanceSeed {
   const clients = world.clients.filter((c) => c.msp === msp.id);
   const companies = clients.map((client) => companyRecord(ids, client));
   const contacts = clients.flatMap((client, i) => client.employees.map((e) => contactRecord(ids, e, companies[i]!.id)));
+  const roles = seedRoles((name) => ids.take(deterministicInt(1, 90, 'connectwise', 'security-role', msp.id, name)));
   const board = { id: ids.take(deterministicInt(1, 900, 'connectwise', 'board', msp.id, HELP_DESK_BOARD)), name: HELP_DESK_BOARD };
   const statuses = STATUS_NAMES.map(([name, closed], i) => ({
     id: ids.take(deterministicInt(1, 9000, 'connectwise', 'status', msp.id, name)),
@@ -146,7 +158,8 @@ function seedInstance(world: World, msp: WorldMsp): InstanceSeed {
     mspName: msp.name,
     companies,
     contacts,
-    members: memberRecords(ids, msp),
+    members: memberRecords(ids, msp, (name) => roles.find((r) => r.name === name)!.id),
+    roles,
     board,
     statuses,
     priority: { id: ids.take(deterministicInt(1, 90, 'connectwise', 'priority', msp.id, 'normal')), name: 'Priority 3 - Normal Response' },
@@ -177,9 +190,9 @@ function contactRecord(ids: IdSpace, employee: WorldEmployee, companyId: number)
   };
 }
 
-function memberRecords(ids: IdSpace, msp: WorldMsp): MemberRecord[] {
+function memberRecords(ids: IdSpace, msp: WorldMsp, roleId: (name: RoleName) => number): MemberRecord[] {
   const memberId = (identifier: string): number => ids.take(deterministicInt(100, 90_000, 'connectwise', 'member', msp.id, identifier));
-  const taken = new Set<string>([API_MEMBER_IDENTIFIER, PORTAL_MEMBER_IDENTIFIER]);
+  const taken = new Set<string>([API_MEMBER_IDENTIFIER, PORTAL_MEMBER_IDENTIFIER, NO_CALLBACKS_MEMBER_IDENTIFIER]);
   const staff = msp.users.map((user): MemberRecord => {
     const identifier = uniqueIdentifier(memberIdentifierFor(user.name), taken);
     const [firstName, ...rest] = user.name.split(/\s+/);
@@ -191,6 +204,7 @@ function memberRecords(ids: IdSpace, msp: WorldMsp): MemberRecord[] {
       officeEmail: user.email,
       title: user.role === 'msp_admin' ? 'Service Manager' : user.role === 'msp_billing' ? 'Billing' : 'Service Technician',
       inactiveFlag: false,
+      securityRoleId: roleId(ROLE_NAMES.admin),
     };
   });
   return [
@@ -203,6 +217,7 @@ function memberRecords(ids: IdSpace, msp: WorldMsp): MemberRecord[] {
       officeEmail: null,
       title: 'API Member',
       inactiveFlag: false,
+      securityRoleId: roleId(ROLE_NAMES.deskhand),
       credentials: emulatorApiCredentials(msp.id),
     },
     {
@@ -213,7 +228,19 @@ function memberRecords(ids: IdSpace, msp: WorldMsp): MemberRecord[] {
       officeEmail: null,
       title: 'API Member',
       inactiveFlag: false,
+      securityRoleId: roleId(ROLE_NAMES.portal),
       credentials: emulatorPortalCredentials(msp.id),
+    },
+    {
+      id: memberId(NO_CALLBACKS_MEMBER_IDENTIFIER),
+      identifier: NO_CALLBACKS_MEMBER_IDENTIFIER,
+      firstName: 'deskhand',
+      lastName: 'API (no callbacks)',
+      officeEmail: null,
+      title: 'API Member',
+      inactiveFlag: false,
+      securityRoleId: roleId(ROLE_NAMES.deskhandNoCallbacks),
+      credentials: emulatorNoCallbacksCredentials(msp.id),
     },
   ];
 }

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { requestedApiVersion } from '../api-version.ts';
+import { SETTINGS } from '../permissions.ts';
 import { type MemberRecord, PORTAL_MEMBER_IDENTIFIER } from './data.ts';
 import { type FaultOutcome, faultOutcome, strikesBefore } from './faults.ts';
 import type { Instance } from './records.ts';
+import { requirementOf, roleAllows } from './roles.ts';
 import type { Caller, ConnectWiseSite } from './site.ts';
 import { cwError, headerText, parseJson, type Reply, replyForError } from './wire.ts';
 
@@ -70,7 +72,14 @@ export function endpoint(api: FastifyInstance, site: ConnectWiseSite, url: strin
   api.route({
     method: METHODS,
     url,
-    handler: underCodebase(site, authenticated(site, (ctx, call) => served.get(call.method)?.(ctx) ?? methodNotAllowed(call.method))),
+    handler: underCodebase(
+      site,
+      authenticated(site, (ctx, call) => {
+        const handle = served.get(call.method);
+        if (!handle) return methodNotAllowed(call.method);
+        return permitted(ctx, url, call.method) ?? handle(ctx);
+      }),
+    ),
   });
 }
 
@@ -80,6 +89,15 @@ export function staffOnly(handle: ApiHandler): ApiHandler {
     ctx.actor.identifier === PORTAL_MEMBER_IDENTIFIER
       ? cwError(403, 'Forbidden', `The security role of member ${ctx.actor.identifier} does not allow access to system.`)
       : handle(ctx);
+}
+
+/** The member's security role must grant what the endpoint needs (roles.ts); null when it does. */
+function permitted(ctx: ApiContext, url: string, method: string): Reply | null {
+  const need = requirementOf(url, method);
+  if (!need) return null;
+  const role = ctx.instance.seed.roles.find((r) => r.id === ctx.actor.securityRoleId);
+  if (roleAllows(role, need)) return null;
+  return cwError(403, 'Forbidden', `The security role of member ${ctx.actor.identifier} does not allow access to ${SETTINGS[need.setting].module.toLowerCase()}.`);
 }
 
 function methodNotAllowed(method: string): Reply {

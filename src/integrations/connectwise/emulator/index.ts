@@ -26,10 +26,13 @@ export {
   API_MEMBER_IDENTIFIER,
   type EmulatorCredentials,
   emulatorApiCredentials,
+  emulatorNoCallbacksCredentials,
   emulatorPortalCredentials,
   HELP_DESK_BOARD,
+  NO_CALLBACKS_MEMBER_IDENTIFIER,
   PORTAL_MEMBER_IDENTIFIER,
 } from './data.ts';
+export { ROLE_NAMES } from './roles.ts';
 export type { ConnectWiseEffect, ConnectWiseEffectOp, Latency, NoteFlags } from './effects.ts';
 export type { EmulatorFault, FaultInput } from './faults.ts';
 export type { ForgeCallbackInput, ForgeCallbackResult } from './forge.ts';

@@ -154,7 +154,8 @@ export function renderContact(instance: Instance, c: ContactRecord): Record<stri
   };
 }
 
-export function renderMember(m: MemberRecord): Record<string, unknown> {
+export function renderMember(m: MemberRecord, roles: readonly { id: number; name: string }[] = []): Record<string, unknown> {
+  const role = roles.find((r) => r.id === m.securityRoleId);
   // Keys never leave the emulator through the API, as in ConnectWise.
   return {
     id: m.id,
@@ -164,6 +165,7 @@ export function renderMember(m: MemberRecord): Record<string, unknown> {
     officeEmail: m.officeEmail,
     title: m.title,
     inactiveFlag: m.inactiveFlag,
+    securityRole: role ? { id: role.id, name: role.name, _info: {} } : null,
     _info: {},
   };
 }

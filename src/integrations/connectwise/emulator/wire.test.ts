@@ -170,24 +170,24 @@ describe('bodies', () => {
   const ticket = JSON.stringify({ summary: 'Mailbox full', company: { identifier: 'fabrikam' } });
 
   it('reads JSON whatever the content type says, or with none', async () => {
-    expect((await call('POST', api('service/tickets'), { headers: { ...auth(), 'content-type': 'text/plain' }, body: ticket })).status).toBe(201);
-    expect((await call('POST', api('service/tickets'), { headers: auth(), body: ticket })).status).toBe(201);
+    expect((await call('POST', api('service/tickets'), { headers: { ...auth(portalKeys), 'content-type': 'text/plain' }, body: ticket })).status).toBe(201);
+    expect((await call('POST', api('service/tickets'), { headers: auth(portalKeys), body: ticket })).status).toBe(201);
     expect(
-      (await call('POST', api('service/tickets'), { headers: { ...auth(), 'content-type': 'application/json; charset=utf-8' }, body: ticket })).status,
+      (await call('POST', api('service/tickets'), { headers: { ...auth(portalKeys), 'content-type': 'application/json; charset=utf-8' }, body: ticket })).status,
     ).toBe(201);
   });
 
   it('refuses an empty body as an invalid object, bad JSON as ConnectWise does, and a body over 1 MB with 413', async () => {
-    expect(await call('POST', api('service/tickets'), { headers: { ...auth(), 'content-type': 'application/json' }, body: '' })).toMatchObject({
+    expect(await call('POST', api('service/tickets'), { headers: { ...auth(portalKeys), 'content-type': 'application/json' }, body: '' })).toMatchObject({
       status: 400,
       body: { code: 'InvalidObject', message: 'serviceTicket object is invalid' },
     });
-    expect(await call('POST', api('service/tickets'), { headers: { ...auth(), 'content-type': 'application/json' }, body: '{"summary":' })).toMatchObject({
+    expect(await call('POST', api('service/tickets'), { headers: { ...auth(portalKeys), 'content-type': 'application/json' }, body: '{"summary":' })).toMatchObject({
       status: 400,
       body: { code: 'InvalidObject', message: 'The request body is not valid JSON.' },
     });
     const huge = JSON.stringify({ summary: 'x', initialDescription: 'y'.repeat(1_000_001) });
-    expect(await call('POST', api('service/tickets'), { headers: { ...auth(), 'content-type': 'application/json' }, body: huge })).toMatchObject({
+    expect(await call('POST', api('service/tickets'), { headers: { ...auth(portalKeys), 'content-type': 'application/json' }, body: huge })).toMatchObject({
       status: 413,
       body: { code: 'ConnectWiseApi', message: 'The request body is too large.' },
     });
