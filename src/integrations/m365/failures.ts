@@ -14,7 +14,8 @@ const SYNCED = /on-premises mastered Directory Sync objects/i;
 
 /** The refusal of a write tool, explained; anything else is returned as it was. */
 export async function explainRefusal(client: GraphClient, tool: string, args: Record<string, string>, resolved: Record<string, string>, error: unknown): Promise<unknown> {
-  const graphError = graphErrorOf(error);
+  // A step that wraps Graph's answer (an MFA reset stopped half-way) keeps it as the cause.
+  const graphError = graphErrorOf(error) ?? (error instanceof Error ? graphErrorOf(error.cause) : null);
   if (!graphError) return error;
   const original = `Graph: HTTP ${graphError.status} ${graphError.code}${graphError.message ? ` "${graphError.message}"` : ''}`;
   const details = { status: graphError.status, code: graphError.code };
