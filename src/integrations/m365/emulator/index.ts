@@ -42,6 +42,11 @@ export interface GraphEmulatorOptions {
   tokenLifetimeSeconds?: number;
   /** A delay drawn uniformly from [min, max] ms before every Graph and token call (default none). */
   latencyMs?: Latency;
+  /**
+   * Tenants whose apps' service principals start with other Graph permissions or Entra roles than
+   * what the tools need (e.g. `{ contoso: { roles: [] } }`: no User Administrator); `reset()` keeps them.
+   */
+  grants?: Record<string, GrantsInput>;
 }
 
 /** A complete GraphClient configuration (credentials, URLs) for one tenant. */

@@ -147,3 +147,17 @@ describe('a hybrid tenant', () => {
     expect(snapshotUser(emulator, 'contoso', lynne.userPrincipalName).authMethods.map((m) => m.type)).toEqual(['passwordAuthenticationMethod', 'phoneAuthenticationMethod']);
   });
 });
+
+describe('grants given at start', () => {
+  it('start a tenant without a role, and reset keeps it that way', async () => {
+    const other = await startGraphEmulator({ world: loadDemoWorld(), grants: { contoso: { roles: [] } } });
+    try {
+      expect(other.grants('contoso')[0]?.roles).toEqual([]);
+      expect(other.grants('fabrikam')[0]?.roles).toEqual(['User Administrator']);
+      other.reset();
+      expect(other.grants('contoso')[0]?.roles).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+});

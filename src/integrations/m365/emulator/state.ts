@@ -18,6 +18,8 @@ export interface GraphEmulatorStateOptions {
   pageSize?: number;
   tokenLifetimeSeconds?: number;
   latencyMs?: Latency;
+  /** Service principals that start (and reset) with other permissions or roles, by fixture client id or tenant id. */
+  grants?: Record<string, GrantsInput>;
 }
 
 export interface SentMail {
@@ -94,6 +96,11 @@ export class GraphEmulatorState {
     );
     this.apps.resetConsents();
     this.principals.reset();
+    for (const [key, grants] of Object.entries(this.options.grants ?? {})) {
+      const tenant = this.tenantByKey(key);
+      if (!tenant) throw new Error(`the Graph emulator has no tenant ${key} to give grants to`);
+      this.setGrants(tenant.tenantId, grants);
+    }
     this.faults.clear();
     this.effectsLog.clear();
     this.latency = this.options.latencyMs ? latencySchema.parse(this.options.latencyMs) : null;
