@@ -305,7 +305,7 @@ export class M365ToolRunner {
     const data = { user, userId, removed, kept: [...kept, ...defaults], alreadyReset: removed.length === 0 && defaults.length === 0 };
     if (defaults.length > 0) {
       const remaining = defaults.map(methodName).join(', ');
-      const partial = `the ${remaining} method stays registered: it is ${user}'s default sign-in method, which Microsoft 365 does not let an administrator delete. ${user} can choose another default method at https://mysignins.microsoft.com/security-info and then remove it, or a technician can help`;
+      const partial = `the ${remaining} method stays registered: it is the default sign-in method of ${user}, which Microsoft 365 does not let an administrator delete; it can be removed after choosing another default method at https://mysignins.microsoft.com/security-info (a technician can help)`;
       return {
         summary: `Removed ${plural(removed.length, 'authentication method')} of ${user}${removed.length > 0 ? ` (${removed.map(methodName).join(', ')})` : ''}; the ${remaining} method remains (the default MFA method, which Graph refuses to delete)`,
         data: { ...data, remainingDefault: defaults, partial },
