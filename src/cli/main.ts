@@ -43,6 +43,12 @@ program
   .action(async (file: string, options: { json?: boolean }) => (await import('./eval.ts')).evaluate(file, options));
 
 program
+  .command('doctor')
+  .description('check every enabled integration: for each tool, whether the credentials, permissions and roles it needs are there, and the fix for each missing one')
+  .option('--json', 'print one JSON object')
+  .action(async (options: { json?: boolean }) => (await import('./doctor.ts')).doctor(options));
+
+program
   .command('migrate')
   .description('bring the database schema up to date')
   .action(async () => (await import('./admin.ts')).migrateCommand());

@@ -11,7 +11,7 @@ import type { PlanRow, RequestRow, StepExecutionRow } from '../store/schema.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import type { EngineContext } from './context.ts';
 import { requestApprovals } from './decide.ts';
-import { executedReply } from './messages.ts';
+import { executedReply, partialNote } from './messages.ts';
 import { findTool } from '../integrations/catalog.ts';
 import { escalateBeforeChange, failAfterChange } from './stop.ts';
 
@@ -84,7 +84,7 @@ export async function executePlan(ctx: EngineContext, request: RequestRow): Prom
     done.push(step);
     if (tool.secretResult) hasTemporaryPassword = true;
   }
-  await finishExecuted(ctx, request, steps, hasTemporaryPassword);
+  await finishExecuted(ctx, request, plan, steps, hasTemporaryPassword);
 }
 
 type Gate = { kind: 'ok' } | { kind: 'refuse'; reason: string } | { kind: 'approve'; technician: boolean; manager: boolean; change: string };
@@ -214,13 +214,14 @@ async function recordSuccess(
   index: number,
   step: PlanStep,
   key: string,
-  result: { summary: string; data?: unknown },
+  result: { summary: string; data?: unknown; partial?: string },
   secretBox: string | null,
   reconciled: boolean,
 ): Promise<void> {
   const technician = secretBox ? await technicianApprover(ctx, request.id) : null;
   const at = ctx.clock.now();
-  const change = sql`UPDATE step_executions SET status = 'succeeded', summary = ${result.summary}, result = ${json(result.data ?? null)}::jsonb,
+  const stored = result.partial ? { ...(typeof result.data === 'object' && result.data !== null ? result.data : { data: result.data ?? null }), partial: result.partial } : (result.data ?? null);
+  const change = sql`UPDATE step_executions SET status = 'succeeded', summary = ${result.summary}, result = ${json(stored)}::jsonb,
       error = NULL, secret_encrypted = ${secretBox}, secret_for_user_id = ${technician}, finished_at = ${at}
     WHERE idempotency_key = ${key} RETURNING 1`;
   await changeWithAudit(ctx.db, change, request.msp_id, [
@@ -319,16 +320,32 @@ async function technicianApprover(ctx: EngineContext, requestId: string): Promis
   return row?.decided_by_user_id ?? null;
 }
 
-async function finishExecuted(ctx: EngineContext, claimed: RequestRow, steps: PlanStep[], hasTemporaryPassword: boolean): Promise<void> {
+async function finishExecuted(ctx: EngineContext, claimed: RequestRow, plan: PlanRow, steps: PlanStep[], hasTemporaryPassword: boolean): Promise<void> {
   await inTransaction(ctx.db, async (tx) => {
     const request = await lockRequest(tx, claimed.id);
     if (!request || request.state !== 'executing') return;
     const at = ctx.clock.now();
+    // Steps that succeeded in part: the technicians get a note, the employee's reply says it too.
+    const rows = await tx.selectFrom('step_executions').select(['step_index', 'result']).where('plan_id', '=', plan.id).where('status', '=', 'succeeded').execute();
+    const partials = new Map<number, string>();
+    for (const row of rows) {
+      const partial = (row.result as { partial?: unknown } | null)?.partial;
+      if (typeof partial === 'string' && partial !== '') partials.set(row.step_index, partial);
+    }
+    if (partials.size > 0) {
+      await enqueueTicketNote(tx, request, {
+        key: 'partial-note',
+        purpose: 'internal_note',
+        visibility: 'internal',
+        text: partialNote({ requestId: request.id, steps, partials }),
+        at,
+      });
+    }
     await enqueueTicketNote(tx, request, {
       key: 'reply',
       purpose: 'reply',
       visibility: 'customer',
-      text: executedReply({ requestId: request.id, steps, hasTemporaryPassword }),
+      text: executedReply({ requestId: request.id, steps, hasTemporaryPassword, partials }),
       onDelivered: { requestState: 'replied' },
       at,
     });

@@ -176,9 +176,12 @@ export function doneStep(step: PlanStep): string {
   return findTool(step.tool)?.done(step.args) ?? `${step.tool} ran for ${step.args['user'] ?? 'the user'}`;
 }
 
-export function executedReply(input: { requestId: string; steps: PlanStep[]; hasTemporaryPassword: boolean }): string {
+export function executedReply(input: { requestId: string; steps: PlanStep[]; hasTemporaryPassword: boolean; partials?: ReadonlyMap<number, string> }): string {
   const lines = ['Hello, your IT request has been handled. What was done:'];
-  for (const step of input.steps) lines.push(`- ${doneStep(step)}`);
+  input.steps.forEach((step, index) => {
+    const partial = input.partials?.get(index);
+    lines.push(partial ? `- Partly done: ${doneStep(step)}, but ${partial}` : `- ${doneStep(step)}`);
+  });
   if (input.hasTemporaryPassword) {
     lines.push('');
     lines.push('A technician will give you your temporary password by phone or in person; you will choose a new one when you sign in.');
@@ -186,6 +189,18 @@ export function executedReply(input: { requestId: string; steps: PlanStep[]; has
   lines.push('');
   lines.push('If anything still does not work, reply to this ticket.');
   lines.push(marker(`${input.requestId}:reply`));
+  return lines.join('\n');
+}
+
+/** For technicians: the plan ran, but some steps succeeded only in part (what remains, and why). */
+export function partialNote(input: { requestId: string; steps: PlanStep[]; partials: ReadonlyMap<number, string> }): string {
+  const lines = ['deskhand executed the approved plan, but some steps could only be done in part:'];
+  for (const [index, partial] of [...input.partials].sort(([a], [b]) => a - b)) {
+    const step = input.steps[index];
+    lines.push(`- ${step ? describeStep(step) : `step ${index + 1}`}: ${partial}`);
+  }
+  lines.push('The request counts as executed; the employee was told what remains.');
+  lines.push(marker(`${input.requestId}:partial-note`));
   return lines.join('\n');
 }
 

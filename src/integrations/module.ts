@@ -183,6 +183,12 @@ export interface ReaderOptions {
 export interface ToolResult {
   summary: string;
   data?: unknown;
+  /**
+   * A write that succeeded in part (the rest cannot be done by anyone through this system): what was
+   * left as it was and why, in plain words for the employee and the technician. The step counts as
+   * done; the internal note and the reply say this.
+   */
+  partial?: string;
 }
 
 /** Running write tools exactly once: run, and reconcile (look, never write) after an interruption. */

@@ -187,6 +187,13 @@ const graphSignIn = z.object({
   signInActivity: z.object({ lastSignInDateTime: z.string().nullish() }).nullish(),
 });
 
+const graphServicePrincipal = z.object({ id: z.string(), appId: z.string(), displayName: z.string().nullish() });
+const graphAppRoleAssignment = z.object({ appRoleId: z.string(), resourceId: z.string() });
+const graphRoleAssignment = z.object({ roleDefinitionId: z.string(), directoryScopeId: z.string().default('/') });
+
+/** An app's service principal in a tenant (the enterprise application its admin consent created). */
+export type ServicePrincipal = z.infer<typeof graphServicePrincipal>;
+
 const graphCollection = z.object({
   value: z.array(z.unknown()),
   '@odata.nextLink': z.string().optional(),
@@ -980,6 +987,30 @@ export class GraphClient {
       const message = parseWith(graphMessage, item, 'message');
       return { id: message.id, subject: message.subject ?? '', sentDateTime: message.sentDateTime ?? null };
     });
+  }
+
+  // ----- the app itself (what `deskhand doctor` reads) -----------------------------------------
+
+  /**
+   * The app's service principal in this tenant, or null when there is none. Needs Application.Read.All
+   * (or Directory.Read.All); the appId filter is served without `ConsistencyLevel`.
+   */
+  async getServicePrincipal(appId: string): Promise<ServicePrincipal | null> {
+    const found = await this.listAll('servicePrincipals', { $filter: `appId eq ${odataString(appId)}`, $select: 'id,appId,displayName' }, { paged: false });
+    const first = found[0];
+    return first === undefined ? null : parseWith(graphServicePrincipal, first, 'servicePrincipal');
+  }
+
+  /** The application permissions granted to a service principal (app role assignments). Needs Application.Read.All. */
+  async listAppRoleAssignments(servicePrincipalId: string): Promise<{ appRoleId: string; resourceId: string }[]> {
+    const items = await this.listAll(`servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignments`, {}, { paged: false });
+    return items.map((item) => parseWith(graphAppRoleAssignment, item, 'appRoleAssignment'));
+  }
+
+  /** The Entra directory roles assigned to a principal, with their scope (`/` = the whole tenant). Needs RoleManagement.Read.Directory. */
+  async listDirectoryRoleAssignments(principalId: string): Promise<{ roleDefinitionId: string; directoryScopeId: string }[]> {
+    const items = await this.listAll('roleManagement/directory/roleAssignments', { $filter: `principalId eq ${odataString(principalId)}` }, { paged: false });
+    return items.map((item) => parseWith(graphRoleAssignment, item, 'roleAssignment'));
   }
 
   // ----- paging --------------------------------------------------------------------------------

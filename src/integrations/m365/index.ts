@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { requiredSetting, settingUrl } from '../http.ts';
-import type { Connection, IntegrationModule, ModuleTool } from '../module.ts';
+import type { Connection, ConnectionInput, IntegrationModule, ModuleTool } from '../module.ts';
 import { GraphClient, mailMarker, markedSubject } from './client.ts';
+import { m365Doctor } from './doctor.ts';
 import { generateTemporaryPassword } from './password.ts';
 import { M365DiagnosisReader } from './reader.ts';
 import { M365ToolRunner } from './runner.ts';
@@ -73,19 +74,7 @@ export const m365: IntegrationModule = {
   secrets,
   tools,
   connect(input): Connection {
-    const integration = { id: input.integrationId, name: input.name, kind: input.kind };
-    const graphBaseUrl = settingUrl(integration, input.settings, 'graphBaseUrl');
-    const loginBaseUrl = settingUrl(integration, input.settings, 'loginBaseUrl');
-    const certificate = input.secrets['certificatePrivateKey']
-      ? { certificate: { privateKeyPem: input.secrets['certificatePrivateKey'], thumbprint: requiredSetting(integration, input.secrets['certificateThumbprint'], 'certificateThumbprint') } }
-      : { clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret') };
-    const graph = new GraphClient({
-      tenantId: requiredSetting(integration, input.clientLink ?? input.settings['tenantId'], 'tenantId'),
-      clientId: requiredSetting(integration, input.settings['clientId'], 'clientId'),
-      ...certificate,
-      ...(graphBaseUrl ? { graphBaseUrl } : {}),
-      ...(loginBaseUrl ? { loginBaseUrl } : {}),
-    });
+    const graph = graphClientFor(input);
     const runner = new M365ToolRunner(graph);
     return {
       identity: {
@@ -106,4 +95,22 @@ export const m365: IntegrationModule = {
       },
     };
   },
+  doctor: (integration, host) => m365Doctor(integration, host, { tools: tools.map((t) => t.name), graphClient: graphClientFor }),
 };
+
+/** A Graph client for the integration's tenant: the client's link (an MSP's app) or its own app's tenant. */
+export function graphClientFor(input: Pick<ConnectionInput, 'integrationId' | 'name' | 'kind' | 'settings' | 'secrets' | 'clientLink'>): GraphClient {
+  const integration = { id: input.integrationId, name: input.name, kind: input.kind };
+  const graphBaseUrl = settingUrl(integration, input.settings, 'graphBaseUrl');
+  const loginBaseUrl = settingUrl(integration, input.settings, 'loginBaseUrl');
+  const certificate = input.secrets['certificatePrivateKey']
+    ? { certificate: { privateKeyPem: input.secrets['certificatePrivateKey'], thumbprint: requiredSetting(integration, input.secrets['certificateThumbprint'], 'certificateThumbprint') } }
+    : { clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret') };
+  return new GraphClient({
+    tenantId: requiredSetting(integration, input.clientLink ?? input.settings['tenantId'], 'tenantId'),
+    clientId: requiredSetting(integration, input.settings['clientId'], 'clientId'),
+    ...certificate,
+    ...(graphBaseUrl ? { graphBaseUrl } : {}),
+    ...(loginBaseUrl ? { loginBaseUrl } : {}),
+  });
+}

@@ -1,7 +1,8 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, SubscribedSku } from '../../core/directory.ts';
 import { DeskhandError } from '../../core/errors.ts';
 import type { ArgumentObject, ToolDefinition } from '../../core/tool.ts';
-import { type GraphClient, isPasswordMethod } from './client.ts';
+import { type GraphClient, graphErrorOf, isPasswordMethod } from './client.ts';
+import { explainRefusal } from './failures.ts';
 import { generateTemporaryPassword } from './password.ts';
 import { m365ToolByName } from './tools.ts';
 
@@ -22,6 +23,8 @@ export interface ToolResult {
   data: unknown;
   /** Only `m365.reset_password`: the temporary password, shown once to the approving technician. */
   secret?: string;
+  /** A write that succeeded in part: what was left as it was, and why, in plain words (see module.ts). */
+  partial?: string;
 }
 
 /** What the engine prepared before the call (and stored, encrypted, before making it). */
@@ -101,7 +104,13 @@ export class M365ToolRunner {
     const handler = this.handlers[tool];
     const valid = validArgs(tool, args);
     if (!handler) throw new DeskhandError('bad_request', `${tool} is not a Microsoft 365 tool`);
-    return handler(valid, resolved, prepared);
+    try {
+      return await handler(valid, resolved, prepared);
+    } catch (error) {
+      // A missing permission or role, an object synced from on-premises: said as what it is, with the fix.
+      if (m365ToolByName(tool)?.kind === 'write') throw await explainRefusal(this.client, tool, valid, resolved, error);
+      throw error;
+    }
   }
 
   /**
@@ -266,8 +275,9 @@ export class M365ToolRunner {
   }
 
   /**
-   * Deletes every method but the password. Phones go last, the mobile number very last: Graph refuses
-   * to delete the default MFA method while others remain, and an alternate mobile needs the mobile.
+   * Deletes every method but the password. Phones go last, the mobile number very last: an alternate
+   * mobile needs the mobile. Graph never deletes the user's default MFA method ("Cannot delete default
+   * method ..."): that one stays, the others go, and the step succeeds in part, naming what remains.
    */
   private async resetMfa(args: Args, resolved: Args): Promise<ToolResult> {
     const userId = requireResolved(resolved, 'user', 'm365.reset_mfa');
@@ -276,10 +286,15 @@ export class M365ToolRunner {
     const kept = methods.filter(isPasswordMethod);
     const toRemove = methods.filter((m) => !isPasswordMethod(m)).sort((a, b) => deletionOrder(a) - deletionOrder(b));
     const removed: AuthMethod[] = [];
+    const defaults: AuthMethod[] = [];
     for (const method of toRemove) {
       try {
         await this.client.deleteAuthMethod(userId, method);
       } catch (error) {
+        if (isDefaultMethodRefusal(error)) {
+          defaults.push(method);
+          continue;
+        }
         throw new DeskhandError('upstream', `MFA reset of ${user} stopped at ${methodName(method)}: ${messageOf(error)}`, {
           details: { removed, remaining: toRemove.filter((m) => !removed.includes(m) && m !== method).map((m) => m.type) },
           cause: error,
@@ -287,12 +302,21 @@ export class M365ToolRunner {
       }
       removed.push(method);
     }
-    const alreadyReset = removed.length === 0;
+    const data = { user, userId, removed, kept: [...kept, ...defaults], alreadyReset: removed.length === 0 && defaults.length === 0 };
+    if (defaults.length > 0) {
+      const remaining = defaults.map(methodName).join(', ');
+      const partial = `the ${remaining} method stays registered: it is the default sign-in method of ${user}, which Microsoft 365 does not let an administrator delete; it can be removed after choosing another default method at https://mysignins.microsoft.com/security-info (a technician can help)`;
+      return {
+        summary: `Removed ${plural(removed.length, 'authentication method')} of ${user}${removed.length > 0 ? ` (${removed.map(methodName).join(', ')})` : ''}; the ${remaining} method remains (the default MFA method, which Graph refuses to delete)`,
+        data: { ...data, remainingDefault: defaults, partial },
+        partial,
+      };
+    }
     return {
-      summary: alreadyReset
+      summary: data.alreadyReset
         ? `${user} has no authentication methods besides the password; nothing to remove`
         : `Removed ${plural(removed.length, 'authentication method')} of ${user} (${removed.map(methodName).join(', ')}); they will register MFA again at next sign-in`,
-      data: { user, userId, removed, kept, alreadyReset },
+      data,
     };
   }
 
@@ -489,6 +513,12 @@ function deletionOrder(method: AuthMethod): number {
   if (method.id === 'b6332ec1-7057-4abe-9331-3d72feddfe41') return 1;
   if (method.id === 'e37fc753-ff3b-4958-9484-eaa9425c82bc') return 2;
   return 3;
+}
+
+/** Graph's refusal to delete a user's default MFA method (400 "Cannot delete default method ..."). */
+function isDefaultMethodRefusal(error: unknown): boolean {
+  const graphError = graphErrorOf(error);
+  return graphError?.status === 400 && /default method/i.test(graphError.message);
 }
 
 function methodName(method: AuthMethod): string {

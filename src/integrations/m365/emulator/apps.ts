@@ -89,6 +89,11 @@ export class AppDirectory {
     return this.consents.get(app.appId)?.has(tenantId) ?? false;
   }
 
+  /** The apps with a service principal (consent) in the tenant. */
+  appsIn(tenantId: string): AppRegistration[] {
+    return [...this.apps.values()].filter((app) => this.isConsented(app, tenantId));
+  }
+
   consentedTenants(app: AppRegistration): string[] {
     return [...(this.consents.get(app.appId) ?? [])];
   }

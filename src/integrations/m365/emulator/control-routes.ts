@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { FAULT_SHAPE, faultSchema, latencySchema } from './faults.ts';
+import { grantsInput } from './principals.ts';
 import { jsonReply, replyForError, send } from './replies.ts';
 import type { GraphEmulatorState } from './state.ts';
 
@@ -22,6 +23,27 @@ export function registerControlRoutes(app: FastifyInstance, state: GraphEmulator
     const tenant = state.tenantByKey(key);
     if (!tenant) return json(reply, 404, { error: `no tenant ${key}` });
     return json(reply, 200, tenant.snapshot());
+  });
+  // The apps' service principals in a tenant: Graph application permissions and Entra roles.
+  // PUT `{app?, permissions?, roles?}` replaces the lists given (every app of the tenant without `app`).
+  app.get('/tenants/:key/grants', (request, reply) => {
+    const { key } = request.params as { key: string };
+    const tenant = state.tenantByKey(key);
+    if (!tenant) return json(reply, 404, { error: `no tenant ${key}` });
+    return json(reply, 200, state.grantsOf(tenant.tenantId));
+  });
+  app.put('/tenants/:key/grants', (request, reply) => {
+    const { key } = request.params as { key: string };
+    const tenant = state.tenantByKey(key);
+    if (!tenant) return json(reply, 404, { error: `no tenant ${key}` });
+    const parsed = grantsInput.safeParse(parseControlJson(request.body));
+    if (!parsed.success) return json(reply, 400, { error: `grants are {app?, permissions?: [Graph permission], roles?: [Entra role]}: ${parsed.error.issues.map((i) => i.message).join('; ')}` });
+    try {
+      state.setGrants(tenant.tenantId, parsed.data);
+    } catch (error) {
+      return json(reply, 404, { error: error instanceof Error ? error.message : String(error) });
+    }
+    return json(reply, 200, state.grantsOf(tenant.tenantId));
   });
   app.get('/mail', (request, reply) => {
     const tenantKey = (request.query as Record<string, string | undefined>)['tenant'];

@@ -24,6 +24,20 @@ import {
   userSearchable,
   userType,
 } from './resources.ts';
+import { registerPrincipalRoutes } from './principal-routes.ts';
+import {
+  ADMIN_PASSWORD_RESET_ROLES,
+  ENDPOINT_PERMISSIONS,
+  type Grants,
+  isAdministrator,
+  PASSWORD_RESET_ROLES,
+  refuseIfSynced,
+  requirePermission,
+  requireRole,
+  ROLE_ASSIGNABLE_GROUP_PERMISSIONS,
+  SIGN_IN_ACTIVITY_PERMISSIONS,
+  USER_PROPERTY_PERMISSIONS,
+} from './principals.ts';
 import type { GraphEmulatorState, SentMail } from './state.ts';
 import { type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
 import { finish, trafficOf } from './traffic.ts';
@@ -42,11 +56,13 @@ export interface GraphCall {
   /** The URL as sent: its query string, and its origin for `@odata.context` and next links. */
   url: URL;
   tenant: EmulatedTenant;
+  /** The permissions and roles of the calling app's service principal in this tenant. */
+  grants: Grants;
   requestId: string;
   body: unknown;
 }
 
-type GraphHandler = (call: GraphCall, params: Record<string, string>) => GraphReply;
+export type GraphHandler = (call: GraphCall, params: Record<string, string>) => GraphReply;
 
 const MAX_PAGE_SIZE = 999;
 /** Well-known mail folders that exist (empty) in every emulated mailbox besides Sent Items. */
@@ -70,9 +86,12 @@ export function registerGraphRoutes(app: FastifyInstance, state: GraphEmulatorSt
         const traffic = trafficOf(request);
         let result: GraphReply;
         try {
-          const tenant = authenticate(state, request);
+          const { tenant, appId } = authenticateApp(state, request);
           traffic.record.tenantId = tenant.tenantId;
-          const call: GraphCall = { request, url: traffic.url, tenant, requestId: traffic.requestId, body: parseJsonBody(request.body as string | undefined) };
+          const grants = state.principals.grants(tenant.tenantId, appId);
+          const accepted = ENDPOINT_PERMISSIONS[`${method} ${path}`];
+          if (accepted) requirePermission(grants, accepted);
+          const call: GraphCall = { request, url: traffic.url, tenant, grants, requestId: traffic.requestId, body: parseJsonBody(request.body as string | undefined) };
           result = handler(call, request.params as Record<string, string>);
         } catch (error) {
           result = replyForError(error, traffic.requestId);
@@ -102,6 +121,7 @@ export function registerGraphRoutes(app: FastifyInstance, state: GraphEmulatorSt
   route('POST', '/groups/:id/members/$ref', (call, p) => graph.addMember(call, p['id']!));
   route('DELETE', '/groups/:id/members/:memberId/$ref', (call, p) => graph.removeMember(call, p['id']!, p['memberId']!));
   route('GET', '/subscribedSkus', (call) => graph.listSkus(call));
+  registerPrincipalRoutes(route, state);
 
   // A resource Graph has, with a method it does not allow there: 405, once the token checks out.
   for (const [path, methods] of methodsByPath) {
@@ -142,6 +162,11 @@ function decodeSegment(segment: string): string {
 
 /** The tenant the bearer token was issued for; Graph's 401 otherwise. */
 function authenticate(state: GraphEmulatorState, request: FastifyRequest): EmulatedTenant {
+  return authenticateApp(state, request).tenant;
+}
+
+/** The tenant and the app the bearer token was issued for; Graph's 401 otherwise. */
+function authenticateApp(state: GraphEmulatorState, request: FastifyRequest): { tenant: EmulatedTenant; appId: string } {
   const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
   const unauthorized = (message: string): GraphHttpError =>
     new GraphHttpError(401, 'InvalidAuthenticationToken', message, {
@@ -153,7 +178,7 @@ function authenticate(state: GraphEmulatorState, request: FastifyRequest): Emula
   if (issued === 'expired') throw unauthorized('Lifetime validation failed, the token is expired.');
   const tenant = state.tenantById(issued.tenantId);
   if (!tenant) throw unauthorized('Access token validation failure.');
-  return tenant;
+  return { tenant, appId: issued.appId };
 }
 
 /**
@@ -218,12 +243,20 @@ class GraphHandlers {
     if (select?.split(',').includes('signInActivity') && key.toLowerCase() !== user.id) {
       throw new GraphHttpError(400, 'BadRequest', 'Get By Key only supports UserId and the key has to be a valid Guid');
     }
+    if (select?.split(',').includes('signInActivity')) requirePermission(call.grants, SIGN_IN_ACTIVITY_PERMISSIONS);
     return jsonReply(200, { '@odata.context': context(call, 'users/$entity'), ...project(userResource(user), select, userType) });
   }
 
   patchUser(call: GraphCall, key: string): GraphReply {
     const user = this.requireUser(call.tenant, key);
     const body = parseBody(patchUserBody, call.body ?? {}, 'user update (the emulator accepts accountEnabled and passwordProfile)');
+    // As Graph: the permission for each property written, the directory role a password reset needs
+    // (a stronger one for an administrator), then the on-premises master of a synced user.
+    for (const property of ['passwordProfile', 'accountEnabled'] as const) {
+      if (body[property] !== undefined) requirePermission(call.grants, USER_PROPERTY_PERMISSIONS[property]!);
+    }
+    if (body.passwordProfile) requireRole(call.grants, isAdministrator(call.tenant, user) ? ADMIN_PASSWORD_RESET_ROLES : PASSWORD_RESET_ROLES);
+    if (body.passwordProfile || body.accountEnabled !== undefined) refuseIfSynced(user);
     if (body.passwordProfile) {
       call.tenant.recordPasswordReset(user, body.passwordProfile.password, body.passwordProfile.forceChangePasswordNextSignIn ?? false, new Date());
       this.recordEffect(call, 'password_reset', userRef(user), null);
@@ -381,6 +414,7 @@ class GraphHandlers {
     const group = this.requireGroup(call.tenant, id);
     const body = parseBody(refBody, call.body, 'reference');
     const userId = referencedObjectId(body['@odata.id']);
+    checkMembershipChange(call, group);
     call.tenant.addMember(group, userId);
     this.recordEffect(call, 'member_added', userRef(call.tenant.users.get(userId)!), { id: group.id, name: group.displayName });
     return emptyReply(204);
@@ -389,6 +423,7 @@ class GraphHandlers {
   removeMember(call: GraphCall, id: string, memberId: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
     const userId = memberId.toLowerCase();
+    checkMembershipChange(call, group);
     call.tenant.removeMember(group, userId);
     this.recordEffect(call, 'member_removed', userRef(call.tenant.users.get(userId)!), { id: group.id, name: group.displayName });
     return emptyReply(204);
@@ -459,7 +494,13 @@ function queryCollection(call: GraphCall, items: ODataRecord[], fields: { filter
   return items.filter((item) => predicates.every((p) => p(item)));
 }
 
-function context(call: GraphCall, path: string): string {
+/** A role-assignable group's members change only with RoleManagement.ReadWrite.Directory; a synced group's not at all. */
+function checkMembershipChange(call: GraphCall, group: EmulatedGroup): void {
+  if (group.isAssignableToRole) requirePermission(call.grants, ROLE_ASSIGNABLE_GROUP_PERMISSIONS);
+  refuseIfSynced(group);
+}
+
+export function context(call: GraphCall, path: string): string {
   return `${call.url.origin}${GRAPH_PREFIX}/$metadata#${path}`;
 }
 

@@ -4,7 +4,8 @@ import { type AppCredentials, emulatorAppCredentials, type MspAppCredentials } f
 import type { GraphEffect } from './effects.ts';
 import type { FaultInput, Latency } from './faults.ts';
 import { buildGraphServer } from './server.ts';
-import { GraphEmulatorState, type RequestRecord, type SentMail } from './state.ts';
+import type { GrantsInput } from './principals.ts';
+import { GraphEmulatorState, type RequestRecord, type SentMail, type TenantGrants } from './state.ts';
 import type { TenantSnapshot } from './tenant.ts';
 
 /**
@@ -25,7 +26,8 @@ export type { AppCredentials, EmulatedCertificate, MspAppCredentials, MspAppSecr
 export { emulatorAppCredentials, emulatorMspAppCredentials, fetchEmulatorMspApps } from './credentials.ts';
 export type { GraphEffect, GraphEffectOp } from './effects.ts';
 export { type FaultInput, faultSchema, type Latency } from './faults.ts';
-export type { RequestRecord, SentMail } from './state.ts';
+export type { GrantsInput } from './principals.ts';
+export type { RequestRecord, SentMail, TenantGrants } from './state.ts';
 export type { TenantSnapshot } from './tenant.ts';
 
 export interface GraphEmulatorOptions {
@@ -40,6 +42,11 @@ export interface GraphEmulatorOptions {
   tokenLifetimeSeconds?: number;
   /** A delay drawn uniformly from [min, max] ms before every Graph and token call (default none). */
   latencyMs?: Latency;
+  /**
+   * Tenants whose apps' service principals start with other Graph permissions or Entra roles than
+   * what the tools need (e.g. `{ contoso: { roles: [] } }`: no User Administrator); `reset()` keeps them.
+   */
+  grants?: Record<string, GrantsInput>;
 }
 
 /** A complete GraphClient configuration (credentials, URLs) for one tenant. */
@@ -84,6 +91,13 @@ export interface GraphEmulator {
   effects(clientIdOrTenantId?: string): GraphEffect[];
   /** Latency before every Graph and token call from now on; null for none. `reset()` restores the start option. */
   setLatency(latency: Latency | null): void;
+  /** The apps' service principals in a tenant: Graph application permissions and Entra roles. */
+  grants(clientIdOrTenantId: string): TenantGrants[];
+  /**
+   * Replaces the permissions and/or roles of an app's service principal in a tenant (every app there
+   * without `app`), e.g. a tenant without User Administrator. `reset()` gives back what the tools need.
+   */
+  setGrants(clientIdOrTenantId: string, grants: GrantsInput): void;
 }
 
 export async function startGraphEmulator(options: GraphEmulatorOptions): Promise<GraphEmulator> {
@@ -129,5 +143,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     revokeTokens: () => state.revokeTokens(),
     effects: (key) => state.effects(key),
     setLatency: (latency) => state.setLatency(latency),
+    grants: (key) => state.grantsOf(requireTenant(key).tenantId),
+    setGrants: (key, grants) => state.setGrants(requireTenant(key).tenantId, grants),
   };
 }

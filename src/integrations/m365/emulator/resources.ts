@@ -42,6 +42,7 @@ export const userType: ResourceType = {
     'signInSessionsValidFromDateTime',
     'lastPasswordChangeDateTime',
     'assignedLicenses',
+    'onPremisesSyncEnabled',
   ]),
   defaults: [
     'businessPhones',
@@ -74,6 +75,7 @@ export const groupType: ResourceType = {
     'isAssignableToRole',
     'createdDateTime',
     'visibility',
+    'onPremisesSyncEnabled',
   ]),
   defaults: [
     'id',
@@ -209,6 +211,8 @@ export function userResource(user: EmulatedUser): ODataRecord {
     signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
     lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
     assignedLicenses: [...user.licenses].map((skuId) => ({ skuId, disabledPlans: [] })),
+    // Graph: true for an object synced from on-premises, null for a cloud-only one.
+    onPremisesSyncEnabled: user.onPremisesSyncEnabled ? true : null,
     signInActivity: {
       lastSignInDateTime: user.lastSignInDateTime,
       lastSignInRequestId: null,
@@ -231,6 +235,7 @@ export function groupResource(group: EmulatedGroup): ODataRecord {
     isAssignableToRole: group.isAssignableToRole,
     createdDateTime: group.createdDateTime,
     visibility: group.groupTypes.includes('Unified') ? 'Private' : null,
+    onPremisesSyncEnabled: group.onPremisesSyncEnabled ? true : null,
   };
 }
 

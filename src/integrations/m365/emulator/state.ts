@@ -3,6 +3,7 @@ import type { World } from '../../../world/fixture.ts';
 import { AppDirectory } from './apps.ts';
 import { type EffectInput, EffectsLog, type GraphEffect } from './effects.ts';
 import { type Fault, FaultBook, type FaultInput, type Latency, latencySchema } from './faults.ts';
+import { type GrantsInput, PrincipalBook, servicePrincipalId } from './principals.ts';
 import { EmulatedTenant } from './tenant.ts';
 
 /**
@@ -17,6 +18,8 @@ export interface GraphEmulatorStateOptions {
   pageSize?: number;
   tokenLifetimeSeconds?: number;
   latencyMs?: Latency;
+  /** Service principals that start (and reset) with other permissions or roles, by fixture client id or tenant id. */
+  grants?: Record<string, GrantsInput>;
 }
 
 export interface SentMail {
@@ -43,6 +46,13 @@ export interface RequestRecord {
   tenantId: string | null;
 }
 
+export interface TenantGrants {
+  appId: string;
+  servicePrincipalId: string;
+  permissions: string[];
+  roles: string[];
+}
+
 interface IssuedToken {
   tenantId: string;
   appId: string;
@@ -58,6 +68,8 @@ export class GraphEmulatorState {
   readonly tokenLifetimeSeconds: number;
   readonly apps: AppDirectory;
   readonly faults = new FaultBook();
+  /** The app permissions and directory roles of each app's service principal, per tenant. */
+  readonly principals = new PrincipalBook();
   private tenantsById = new Map<string, EmulatedTenant>();
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly effectsLog = new EffectsLog();
@@ -83,6 +95,12 @@ export class GraphEmulatorState {
       }),
     );
     this.apps.resetConsents();
+    this.principals.reset();
+    for (const [key, grants] of Object.entries(this.options.grants ?? {})) {
+      const tenant = this.tenantByKey(key);
+      if (!tenant) throw new Error(`the Graph emulator has no tenant ${key} to give grants to`);
+      this.setGrants(tenant.tenantId, grants);
+    }
     this.faults.clear();
     this.effectsLog.clear();
     this.latency = this.options.latencyMs ? latencySchema.parse(this.options.latencyMs) : null;
@@ -107,6 +125,24 @@ export class GraphEmulatorState {
 
   tenantList(): { clientId: string; tenantId: string; name: string; domain: string }[] {
     return [...this.tenantsById.values()].map((t) => ({ clientId: t.clientId, tenantId: t.tenantId, name: t.client.name, domain: t.domain }));
+  }
+
+  // ----- service principals: permissions and roles ---------------------------------------------
+
+  /** Each app with a service principal in the tenant: its Graph application permissions and Entra roles. */
+  grantsOf(tenantId: string): TenantGrants[] {
+    return this.apps.appsIn(tenantId).map((app) => {
+      const grants = this.principals.grants(tenantId, app.appId);
+      return { appId: app.appId, servicePrincipalId: servicePrincipalId(tenantId, app.appId), permissions: [...grants.permissions].sort(), roles: [...grants.roles].sort() };
+    });
+  }
+
+  /** Replaces the permissions and/or roles of one app (or every app) in the tenant. */
+  setGrants(tenantId: string, input: GrantsInput): void {
+    const apps = this.apps.appsIn(tenantId).filter((app) => input.app === undefined || app.appId === input.app.toLowerCase());
+    if (apps.length === 0) throw new Error(`no app ${input.app ?? ''} has a service principal in the tenant ${tenantId}`);
+    const { app: _app, ...change } = input;
+    for (const app of apps) this.principals.set(tenantId, app.appId, change);
   }
 
   // ----- tokens --------------------------------------------------------------------------------

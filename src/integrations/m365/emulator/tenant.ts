@@ -3,6 +3,7 @@ import type { WorldClient, WorldEmployee, WorldGroup } from '../../../world/fixt
 import { deterministicUuid } from '../../../world/ids.ts';
 import { PASSWORD_METHOD_ID } from '../client.ts';
 import { type AppCredentials, emulatorAppCredentials } from './credentials.ts';
+import { DEFAULT_METHOD_MESSAGE, HYBRID_MARKS } from './principals.ts';
 
 /**
  * One emulated Entra tenant per fixture client: its users, groups, subscriptions and methods, and the
@@ -47,6 +48,10 @@ export interface EmulatedUser {
   forceChangePasswordNextSignIn: boolean;
   sessionRevocations: number;
   signInSessionsValidFromDateTime: string;
+  /** Synced from an on-premises Active Directory: Graph refuses changes to its properties. */
+  onPremisesSyncEnabled: boolean;
+  /** The user's default MFA method (Graph refuses to delete it), or null. */
+  defaultMethodId: string | null;
 }
 
 /** What an assignLicense call changed: Graph treats re-adding a held SKU as an update, not a change. */
@@ -67,6 +72,8 @@ export interface EmulatedGroup {
   isAssignableToRole: boolean;
   createdDateTime: string;
   members: Set<string>;
+  /** Synced from an on-premises Active Directory: Graph refuses changes to its members. */
+  onPremisesSyncEnabled: boolean;
 }
 
 export interface EmulatedSku {
@@ -144,7 +151,22 @@ export class EmulatedTenant {
     for (const group of client.groups) tenant.addGroup(group);
     for (const employee of client.employees) tenant.addUser(employee);
     for (const employee of client.employees) tenant.linkEmployee(employee);
+    tenant.applyHybridMarks();
     return tenant;
+  }
+
+  /** The emulator's own marks on the fixture: synced users and groups, default phone methods (principals.ts). */
+  private applyHybridMarks(): void {
+    const marks = HYBRID_MARKS[this.client.id];
+    if (!marks) return;
+    for (const upn of marks.syncedUsers) this.requireUser(upn).onPremisesSyncEnabled = true;
+    for (const name of marks.syncedGroups) this.requireGroupByName(name).onPremisesSyncEnabled = true;
+    for (const upn of marks.defaultPhoneUsers) {
+      const user = this.requireUser(upn);
+      const phone = user.methods.find((m) => m.type === 'phoneAuthenticationMethod');
+      if (!phone) throw new Error(`fixture ${this.client.id}: ${upn} has no phone method to make the default`);
+      user.defaultMethodId = phone.id;
+    }
   }
 
   // ----- building from the fixture -------------------------------------------------------------
@@ -168,6 +190,7 @@ export class EmulatedTenant {
       isAssignableToRole: group.privileged === true,
       createdDateTime: DIRECTORY_CREATED,
       members: new Set(),
+      onPremisesSyncEnabled: false,
       ...shape,
     });
   }
@@ -199,6 +222,8 @@ export class EmulatedTenant {
       forceChangePasswordNextSignIn: false,
       sessionRevocations: 0,
       signInSessionsValidFromDateTime: DIRECTORY_CREATED,
+      onPremisesSyncEnabled: false,
+      defaultMethodId: null,
     });
   }
 
@@ -387,6 +412,7 @@ export class EmulatedTenant {
       (m) => m.id.toLowerCase() === methodId.toLowerCase() && methodCollectionOf(m.type) === collection,
     );
     if (index < 0) throw new TenantRuleError(404, 'itemNotFound', `The authentication method '${methodId}' was not found.`);
+    if (user.methods[index]!.id === user.defaultMethodId) throw new TenantRuleError(400, 'badRequest', DEFAULT_METHOD_MESSAGE);
     return user.methods.splice(index, 1)[0]!;
   }
 
@@ -415,11 +441,14 @@ export class EmulatedTenant {
         forceChangePasswordNextSignIn: u.forceChangePasswordNextSignIn,
         sessionRevocations: u.sessionRevocations,
         signInSessionsValidFromDateTime: u.signInSessionsValidFromDateTime,
+        onPremisesSyncEnabled: u.onPremisesSyncEnabled,
+        defaultMethodId: u.defaultMethodId,
       })),
       groups: [...this.groups.values()].map((g) => ({
         id: g.id,
         displayName: g.displayName,
         members: [...g.members].map((id) => this.users.get(id)?.userPrincipalName ?? id),
+        onPremisesSyncEnabled: g.onPremisesSyncEnabled,
       })),
       licenses: [...this.skus.values()].map((s) => ({
         skuId: s.skuId,
@@ -452,8 +481,10 @@ export interface TenantSnapshot {
     forceChangePasswordNextSignIn: boolean;
     sessionRevocations: number;
     signInSessionsValidFromDateTime: string;
+    onPremisesSyncEnabled: boolean;
+    defaultMethodId: string | null;
   }[];
-  groups: { id: string; displayName: string; members: string[] }[];
+  groups: { id: string; displayName: string; members: string[]; onPremisesSyncEnabled: boolean }[];
   licenses: { skuId: string; skuPartNumber: string; total: number; consumed: number }[];
 }
 
