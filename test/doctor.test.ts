@@ -67,6 +67,10 @@ describe('deskhand doctor', () => {
     expect(m365.flatMap((i) => i.checks).filter((c) => !c.ok)).toEqual([]);
     const contoso = m365.find((i) => i.client?.name === 'Contoso Ltd')!;
     expect(contoso.checks.find((c) => c.name.startsWith('Entra roles'))?.detail).toBe('User Administrator');
+    // Every integration of the demo world has a doctor, and every one of them is green (the PSAs too).
+    expect(output.integrations.filter((i) => !i.checked || !i.ok).map((i) => i.name)).toEqual([]);
+    expect(output.tools.filter((t) => t.kind !== 'm365').length).toBeGreaterThan(0);
+    expect(output.ok).toBe(true);
     expect(contoso.checks.find((c) => c.name.startsWith('Entra role Privileged Authentication Administrator (optional)'))?.detail).toContain('not granted');
   });
 

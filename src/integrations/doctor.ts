@@ -69,12 +69,16 @@ export async function runDoctor(input: { db: Db; registry: IntegrationRegistry; 
         ).map((link) => ({ clientId: link.client_id, clientName: link.name, externalId: link.external_id })),
     };
     try {
-      // An MSP-wide app used through per-client links connects only for a link: its doctor gets the
-      // stored settings and secrets and connects to each linked client itself.
-      const integration =
-        module.scope === 'msp' && module.clientLink
-          ? { id: row.id, mspId: row.msp_id, name: row.name, kind: row.kind, settings: row.config as Record<string, unknown>, secrets: registry.secretsOf(row), connection: {} }
-          : registry.connected(row);
+      // An MSP-wide app used through per-client links (a multi-tenant app) may connect only for a
+      // link: its doctor then gets the stored settings and secrets and connects to each linked client
+      // itself. A PSA connects once for the MSP.
+      const bare = { id: row.id, mspId: row.msp_id, name: row.name, kind: row.kind, settings: row.config as Record<string, unknown>, secrets: registry.secretsOf(row), connection: {} };
+      let integration: typeof bare | ReturnType<IntegrationRegistry['connected']> = bare;
+      try {
+        integration = registry.connected(row);
+      } catch {
+        integration = bare;
+      }
       const report = await module.doctor(integration, host);
       integrations.push({ ...base, checked: true, ok: report.ok, checks: report.checks });
       for (const tool of report.tools) {
