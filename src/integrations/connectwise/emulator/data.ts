@@ -12,6 +12,8 @@ import { deterministicInt, deterministicUuid } from '../../../world/ids.ts';
 export const API_MEMBER_IDENTIFIER = 'deskhand';
 export const PORTAL_MEMBER_IDENTIFIER = 'portal';
 export const HELP_DESK_BOARD = 'Help Desk';
+/** A second board with statuses of its own (status ids are per board in ConnectWise). */
+export const PROJECTS_BOARD = 'Projects';
 
 export interface EmulatorCredentials {
   /** The PSA login company: the MSP id (e.g. `northwind`). */
@@ -97,6 +99,8 @@ export interface BoardRecord {
 
 export interface StatusRecord {
   id: number;
+  /** The board the status belongs to: a ticket only takes statuses of its own board. */
+  boardId: number;
   name: string;
   sortOrder: number;
   closedStatus: boolean;
@@ -109,19 +113,30 @@ export interface InstanceSeed {
   companies: CompanyRecord[];
   contacts: ContactRecord[];
   members: MemberRecord[];
+  /** The default board (Help Desk): new tickets go there unless they name another. */
   board: BoardRecord;
+  boards: BoardRecord[];
+  /** The statuses of every board, each naming its board. */
   statuses: StatusRecord[];
   priority: { id: number; name: string };
 }
 
-const STATUS_NAMES: readonly [string, boolean][] = [
-  ['New', false],
-  ['In Progress', false],
-  ['Waiting on Customer', false],
-  ['Scheduled', false],
-  ['Resolved', true],
-  ['Closed', true],
-];
+const STATUS_NAMES: Record<string, readonly [string, boolean][]> = {
+  [HELP_DESK_BOARD]: [
+    ['New', false],
+    ['In Progress', false],
+    ['Waiting on Customer', false],
+    ['Waiting on Approval', false],
+    ['Scheduled', false],
+    ['Resolved', true],
+    ['Closed', true],
+  ],
+  [PROJECTS_BOARD]: [
+    ['New', false],
+    ['In Progress', false],
+    ['Completed', true],
+  ],
+};
 
 /** Seeds for every MSP of the world whose PSA is ConnectWise. */
 export function seedInstances(world: World): InstanceSeed[] {
@@ -133,21 +148,26 @@ function seedInstance(world: World, msp: WorldMsp): InstanceSeed {
   const clients = world.clients.filter((c) => c.msp === msp.id);
   const companies = clients.map((client) => companyRecord(ids, client));
   const contacts = clients.flatMap((client, i) => client.employees.map((e) => contactRecord(ids, e, companies[i]!.id)));
-  const board = { id: ids.take(deterministicInt(1, 900, 'connectwise', 'board', msp.id, HELP_DESK_BOARD)), name: HELP_DESK_BOARD };
-  const statuses = STATUS_NAMES.map(([name, closed], i) => ({
-    id: ids.take(deterministicInt(1, 9000, 'connectwise', 'status', msp.id, name)),
-    name,
-    sortOrder: i,
-    closedStatus: closed,
-    defaultFlag: i === 0,
-  }));
+  const boards = Object.keys(STATUS_NAMES).map((name) => ({ id: ids.take(deterministicInt(1, 900, 'connectwise', 'board', msp.id, name)), name }));
+  // The Help Desk keeps the ids it had when it was the only board (its status ids are not salted by board).
+  const statuses = boards.flatMap((board) =>
+    STATUS_NAMES[board.name]!.map(([name, closed], i) => ({
+      id: ids.take(deterministicInt(1, 9000, 'connectwise', 'status', msp.id, ...(board.name === HELP_DESK_BOARD ? [] : [board.name]), name)),
+      boardId: board.id,
+      name,
+      sortOrder: i,
+      closedStatus: closed,
+      defaultFlag: i === 0,
+    })),
+  );
   return {
     companyId: msp.id,
     mspName: msp.name,
     companies,
     contacts,
     members: memberRecords(ids, msp),
-    board,
+    board: boards[0]!,
+    boards,
     statuses,
     priority: { id: ids.take(deterministicInt(1, 90, 'connectwise', 'priority', msp.id, 'normal')), name: 'Priority 3 - Normal Response' },
   };
