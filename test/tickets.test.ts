@@ -3,6 +3,7 @@ import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { FINAL } from '../src/demo/stories.ts';
 import { ConnectWiseClient } from '../src/integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/index.ts';
+import { mailMarker } from '../src/integrations/m365/client.ts';
 import { silentLogger } from '../src/logger.ts';
 import type { ApprovalRow } from '../src/store/schema.ts';
 import { createTestDatabase } from './support/db.ts';
@@ -141,6 +142,51 @@ describe('the ticket after a story', () => {
     expect(note?.internal).toBe(true);
     expect(note?.text).toContain('nobody decided within 24 hours');
     expect(statusOf(ticket)).toBe('Resolved');
+  });
+
+  it("dual approval: the technician's approval and the manager's denial each have their note, the manager's comment included", async () => {
+    const ticket = await sb.openTicket('contoso', 'lee.gu@contoso.example', 'I need access to Adobe Creative Cloud.');
+    const { requestId, technician } = await awaitingApproval(ticket);
+    expect((await decide(technician, 'approve', TOM)).status).toBe(200);
+    await sb.waitForDelivered(requestId, 30_000);
+    const waiting = agentNotes(ticket).find((n) => n.text.includes('technician approval was approved'));
+    expect(waiting?.text).toContain('No comment was given.');
+    expect(waiting?.text).toContain('still waits for the other approval');
+    const marker = `[ref ${mailMarker(`${requestId}:manager-mail`)}]`;
+    const link = sb.emulators.graph.mail().find((m) => m.subject.includes(marker))?.content.match(/https?:\/\/\S+\/approvals\/manager\/\S+/)?.[0];
+    expect(link).toBeDefined();
+    const denied = await fetch(`${sb.service.url}${new URL(link!).pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ decision: 'deny', comment: 'Not in this team budget' }).toString(),
+    });
+    expect(denied.status).toBe(200);
+    const final = await settled(requestId);
+    expect([final.state, final.outcome]).toEqual(['replied', 'denied']);
+    const managerNote = agentNotes(ticket).find((n) => n.text.includes("manager's approval was denied"));
+    expect(managerNote?.internal).toBe(true);
+    expect(managerNote?.text).toContain('Comment: Not in this team budget');
+    expect(managerNote?.text).toMatch(/denied by .+<.+@contoso\.example> \(the requester's manager\) at \d{4}-/);
+  });
+
+  it('a status that cannot be set holds nothing up: the story ends, the failure is recorded', async () => {
+    sb.emulators.connectwise.addFault({ status: 400, count: 1_000, method: 'PATCH', pathContains: '/service/tickets/' });
+    try {
+      const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', 'I stayed signed in on a shared computer, please sign me out everywhere.');
+      const request = await sb.requestForTicket(ticket);
+      const final = await sb.waitForRequest(request.id, FINAL, 30_000);
+      expect([final.state, final.outcome]).toEqual(['replied', 'executed']);
+      expect(agentNotes(ticket).filter((n) => n.customer)).toHaveLength(1);
+      expect(statusChanges(ticket)).toEqual([]);
+      const statusMessage = () =>
+        db().selectFrom('outbox').select(['last_error', 'status']).where('idempotency_key', '=', `${request.id}:status-1-in_progress`).executeTakeFirst();
+      for (let waited = 0; !(await statusMessage())?.last_error && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+      const failed = await statusMessage();
+      expect(failed?.status).not.toBe('delivered');
+      expect(failed?.last_error).toContain('400');
+    } finally {
+      sb.emulators.connectwise.clearFaults();
+    }
   });
 
   it('leaves a ticket on a board the MSP did not map untouched', async () => {
