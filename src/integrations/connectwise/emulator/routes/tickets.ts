@@ -180,7 +180,7 @@ function applyTicketPatch(ctx: ApiContext, ticket: TicketState, operation: Patch
   }
   if (path === 'status' || path === 'status/id' || path === 'status/name') {
     const ref = path === 'status' ? value : path === 'status/id' ? { id: value } : { name: value };
-    // Status ids belong to one board: another board's status is refused, as ConnectWise does.
+    // Status ids belong to one board: another board's status is refused, as ConnectWise does (its exact message there is unverified).
     const statuses = ctx.instance.seed.statuses.filter((s) => s.boardId === ticket.boardId);
     const status = isRef(ref) ? findRef(statuses, ref, 'name') : undefined;
     if (!status) errors.push({ code: 'InvalidField', message: 'The status was not found on this board.', field: 'status' });
