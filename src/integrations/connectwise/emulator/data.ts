@@ -128,7 +128,9 @@ const STATUS_NAMES: Record<string, readonly [string, boolean][]> = {
     ['Waiting on Customer', false],
     ['Waiting on Approval', false],
     ['Scheduled', false],
-    ['Resolved', true],
+    // Each board says which of its statuses close a ticket: here Resolved leaves it open (the employee
+    // may still reply, as deskhand's reply invites) and Closed closes it.
+    ['Resolved', false],
     ['Closed', true],
   ],
   [PROJECTS_BOARD]: [
