@@ -370,7 +370,8 @@ describe.concurrent('chaos', () => {
         return (await outboxRow('deny', 'approval-notice'))?.status === 'delivered';
       }, 50);
       const denyTicket = byKey.get('deny')!.ticketId;
-      expect((await http('POST', `${emulators.connectwise}/_emulator/faults`, { body: { delayMs: 12_000, count: 1, method: 'POST', pathContains: `/service/tickets/${denyTicket}/notes` } })).status).toBe(201);
+      // The denial posts two notes on its ticket at once, the decision note (internal) and the reply: both answer slowly.
+      expect((await http('POST', `${emulators.connectwise}/_emulator/faults`, { body: { delayMs: 12_000, count: 2, method: 'POST', pathContains: `/service/tickets/${denyTicket}/notes` } })).status).toBe(201);
       await slowWrite(specs.revokeA, 10_000);
       await slowWrite(specs.revokeB, 10_000);
       await open('revokeA', 'revokeB');

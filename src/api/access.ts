@@ -128,6 +128,15 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     params: { id: 'integration', tool: 'tool' },
     example: { json: { policy: 'auto' } },
   },
+  { method: 'GET', url: '/api/integrations/:id/ticket-statuses', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'integration' } },
+  {
+    method: 'PUT',
+    url: '/api/integrations/:id/ticket-statuses',
+    who: 'msp_admin (board and status names checked against the PSA)',
+    answers: ADMINS,
+    params: { id: 'integration' },
+    example: { json: { boards: [{ board: 'Help Desk', waiting: 'Waiting on Approval', in_progress: 'In Progress', resolved: 'Resolved' }] } },
+  },
   { method: 'GET', url: '/api/clients/:id/policies', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'client' } },
   {
     method: 'PUT',

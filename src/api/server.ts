@@ -18,6 +18,7 @@ import { HOME_STYLE, homePage, type HomeInfo } from './home.ts';
 import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
+import { registerTicketStatusRoutes } from './ticket-status-routes.ts';
 import { answerUnroutableUrl, findNulCharacter, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
 
@@ -133,6 +134,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerRequestRoutes(app, ctx);
   registerApprovalRoutes(app, ctx, options.onWork);
   registerConfigRoutes(app, ctx);
+  registerTicketStatusRoutes(app, ctx);
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);
   return app;

@@ -96,6 +96,14 @@ class StoryRun {
     return this.notes().filter((n) => n.member === 'deskhand');
   }
 
+  /** The statuses ConnectWise moved the ticket through, in order. */
+  statusChanges(): string[] {
+    return this.sb.emulators.connectwise
+      .effects()
+      .filter((e) => e.op === 'status_changed' && e.ticketId === this.ticket)
+      .map((e) => e.firstLine);
+  }
+
   user(upn: string) {
     const user = this.sb.emulators.graph.tenant(this.client).users.find((u) => u.userPrincipalName === upn);
     if (!user) throw new Error(`no ${upn} in ${this.client}`);
@@ -187,6 +195,10 @@ export const STORIES: StoryDefinition[] = [
       run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
       run.check('alex.wilber is now in SG-App-Zendesk', run.user(run.requester).groups.includes('SG-App-Zendesk'));
       run.check('the employee got a reply on the ticket', run.agentNotes().some((n) => n.customer && n.text.includes('SG-App-Zendesk')));
+      run.check('the reply carries no internal marker', run.agentNotes().every((n) => !n.customer || !n.text.includes('[deskhand ref')));
+      run.check('an internal note says who approved and when', run.agentNotes().some((n) => n.internal && n.text.includes(`approved by`) && n.text.includes(TECHNICIAN)));
+      const statuses = run.statusChanges();
+      run.check('the ticket went Waiting on Approval → In Progress → Resolved', statuses.join(' → ') === 'Waiting on Approval → In Progress → Resolved', statuses.join(' → ') || 'no change');
       run.noteBeforeChange();
     },
   },
@@ -274,6 +286,8 @@ export const STORIES: StoryDefinition[] = [
       run.check('final state replied, outcome denied', final.state === 'replied' && final.outcome === 'denied', `${final.state}/${final.outcome}`);
       run.check('no license was assigned', !run.user(run.requester).licenses.includes('POWER_BI_PRO'));
       run.check('the reply says it was not approved', run.agentNotes().some((n) => n.customer && n.text.includes('not approved')));
+      run.check("the denial's comment is on the ticket, for technicians", run.agentNotes().some((n) => n.internal && n.text.includes('denied by') && n.text.includes('Budget freeze until next quarter')));
+      run.check('the ticket is resolved', run.statusChanges().at(-1) === 'Resolved', run.statusChanges().join(' → '));
     },
   },
   {

@@ -3,10 +3,10 @@ import { DeskhandError } from '../core/errors.ts';
 import { constantTimeEqual, sha256Base64url } from '../secrets.ts';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
-import { enqueueTicketNote, lockRequest, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, enqueueTicketPhase, lockRequest, transitionRequest } from '../store/requests.ts';
 import type { ApprovalRow, RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
-import { deniedReply } from './messages.ts';
+import { decisionNote, deniedReply } from './messages.ts';
 
 /**
  * Deciding approvals. Every decision locks the request first, then the approval, so a technician and
@@ -153,8 +153,29 @@ async function applyDecision(
   });
   const all = await tx.selectFrom('approvals').select(['id', 'status']).where('request_id', '=', request.id).execute();
   const combined = combinedDecision(all.map((a) => a.status as ApprovalStatus));
+  if (combined === 'expired') {
+    // Another approval of the same plan expired: the request is answered as expired, so this decision (rolled back) comes too late.
+    throw new DeskhandError('expired', 'This approval request expired 24 hours after it was created; the employee was asked to resubmit.');
+  }
+  // Who decided, when and why, on the ticket for technicians (a denial's comment included), once per approval.
+  await enqueueTicketNote(tx, request, {
+    key: `decision-${approvalId}`,
+    purpose: 'decision_note',
+    visibility: 'internal',
+    text: decisionNote({
+      kind: decider.kind,
+      status,
+      by: `${decider.name} <${decider.email}>`,
+      role: decider.role,
+      at,
+      comment,
+      next: combined === 'approved' ? 'executing' : combined === 'denied' ? 'replied' : 'awaiting_approval',
+    }),
+    at,
+  });
   if (combined === 'approved') {
     await transitionRequest(tx, { request, to: 'executing', at, actor: actorOf(decider), dueAt: at, data: { planHash: approval.plan_hash } });
+    await enqueueTicketPhase(tx, request, 'in_progress', at);
     return { approval: decided, requestState: 'executing', combined };
   }
   if (combined === 'denied') {
@@ -164,17 +185,13 @@ async function applyDecision(
       key: 'reply',
       purpose: 'reply',
       visibility: 'customer',
-      text: deniedReply({ requestId: request.id }),
+      text: deniedReply(),
       onDelivered: { requestState: 'replied' },
       at,
     });
     await tx.updateTable('requests').set({ outcome: 'denied', updated_at: at }).where('id', '=', request.id).execute();
     await appendAudit(tx, { mspId: request.msp_id, requestId: request.id, actor: actorOf(decider), event: 'request.denied', data: { by: decider.email }, at });
     return { approval: decided, requestState: 'replied', combined };
-  }
-  if (combined === 'expired') {
-    // Another approval of the same plan expired: the request is answered as expired, so this decision (rolled back) comes too late.
-    throw new DeskhandError('expired', 'This approval request expired 24 hours after it was created; the employee was asked to resubmit.');
   }
   return { approval: decided, requestState: 'awaiting_approval', combined };
 }

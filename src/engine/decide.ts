@@ -4,7 +4,7 @@ import { type PlanStep, readFrozenPlan } from '../core/plan.ts';
 import { randomToken, sha256Base64url } from '../secrets.ts';
 import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import type { Tx } from '../store/db.ts';
-import { enqueueOutbox, enqueueTicketNote, lockRequest, MESSAGE_CAPABILITY, transitionRequest } from '../store/requests.ts';
+import { enqueueOutbox, enqueueTicketNote, enqueueTicketPhase, lockRequest, MESSAGE_CAPABILITY, transitionRequest } from '../store/requests.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import type { PlanRow, RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
@@ -62,6 +62,7 @@ export async function decideLocked(ctx: EngineContext, tx: Tx, request: RequestR
   }
   if (!plan.needs_technician) {
     await transitionRequest(tx, { request, to: 'executing', at, actor: 'agent', dueAt: at, data: { reason: 'every step is auto' } });
+    await enqueueTicketPhase(tx, request, 'in_progress', at);
     return;
   }
   await requestApprovals(ctx, tx, request, plan, { steps: frozen.steps, technician: true, manager: plan.needs_manager, at });
@@ -199,6 +200,7 @@ export async function requestApprovals(ctx: EngineContext, tx: Tx, request: Requ
     at,
   });
   await appendAudit(tx, events);
+  await enqueueTicketPhase(tx, request, 'waiting', at);
   await transitionRequest(tx, { request, to: 'awaiting_approval', at, actor: 'agent', dueAt: null, data: { needsManager: input.manager, ...(input.policyChange ? { policyChange: input.policyChange } : {}) } });
 }
 

@@ -3,7 +3,7 @@ import { type AuditEvent, appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
 import { MESSAGE_CAPABILITY, notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
-import { expiredReply } from './messages.ts';
+import { decisionNote, expiredReply } from './messages.ts';
 
 /**
  * The 24-hour expiry, swept from rows: pending approvals past `expires_at` become `expired`, and
@@ -49,6 +49,37 @@ async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>
     data: { approvalId: r.id, kind: r.kind },
     at,
   }));
+  // Each expired approval is recorded on its ticket for technicians, as a decision is (once: keyed by approval).
+  const byRequest = new Map(locked.rows.map((r) => [r.id, r]));
+  const waitingIds = new Set(waiting.rows.map((r) => r.id));
+  await tx
+    .insertInto('outbox')
+    .values(
+      approvals.rows.map((a) => {
+        const r = byRequest.get(a.request_id)!;
+        return {
+          id: crypto.randomUUID(),
+          msp_id: r.msp_id,
+          request_id: r.id,
+          integration_id: r.note_integration_id ?? r.source_integration_id,
+          kind: MESSAGE_CAPABILITY.note,
+          idempotency_key: `${r.id}:decision-${a.id}`,
+          payload: json({
+            ticketRef: r.note_ref ?? r.external_ref,
+            visibility: 'internal',
+            purpose: 'decision_note',
+            text: decisionNote({ kind: a.kind === 'manager' ? 'manager' : 'technician', status: 'expired', by: null, role: null, at, comment: null, next: waitingIds.has(r.id) ? 'replied' : 'moved_on' }),
+          }),
+          on_delivered: null,
+          status: 'pending' as const,
+          next_attempt_at: at,
+          created_at: at,
+        };
+      }),
+    )
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .execute();
+  await notifyWork(tx, 'outbox');
   if (waiting.rows.length > 0) {
     const ids = waiting.rows.map((r) => r.id);
     await sql`UPDATE approvals SET status = 'cancelled', decided_at = ${at} WHERE request_id = ANY(${ids}::uuid[]) AND status = 'pending'`.execute(tx);
@@ -63,7 +94,7 @@ async function sweepBatch(ctx: EngineContext, tx: Parameters<typeof appendAudit>
           integration_id: r.note_integration_id ?? r.source_integration_id,
           kind: MESSAGE_CAPABILITY.note,
           idempotency_key: `${r.id}:reply`,
-          payload: json({ ticketRef: r.note_ref ?? r.external_ref, visibility: 'customer', purpose: 'reply', text: expiredReply({ requestId: r.id }) }),
+          payload: json({ ticketRef: r.note_ref ?? r.external_ref, visibility: 'customer', purpose: 'reply', text: expiredReply() }),
           on_delivered: json({ requestState: 'replied' }),
           status: 'pending' as const,
           next_attempt_at: at,

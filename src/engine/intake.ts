@@ -6,7 +6,6 @@ import { json } from '../store/db.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { enqueueOutbox, MESSAGE_CAPABILITY, notifyWork } from '../store/requests.ts';
 import type { EngineContext } from './context.ts';
-import { marker } from './messages.ts';
 
 /**
  * A new request from a channel. Recording it is all intake does (fast, one transaction): the worker
@@ -149,18 +148,14 @@ async function recordRefusal(ctx: EngineContext, input: IntakeInput, reason: str
       integrationId: input.sourceIntegrationId,
       kind: MESSAGE_CAPABILITY.note,
       key,
-      payload: { ticketRef: externalRef, visibility: 'internal', purpose: 'intake_refused', text: refusalNote(reason, key) },
+      payload: { ticketRef: externalRef, visibility: 'internal', purpose: 'intake_refused', text: refusalNote(reason) },
       at,
     });
   });
 }
 
-function refusalNote(reason: string, key: string): string {
-  return [
-    'deskhand could not take this ticket in, so it will not work on it: a technician should handle it.',
-    `Reason: ${reason}`,
-    marker(key),
-  ].join('\n');
+function refusalNote(reason: string): string {
+  return ['deskhand could not take this ticket in, so it will not work on it: a technician should handle it.', `Reason: ${reason}`].join('\n');
 }
 
 /**

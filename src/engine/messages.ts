@@ -27,6 +27,11 @@ export interface NoteInput {
   replyToEmployee: string | null;
 }
 
+/**
+ * The marker that names one message of deskhand's (its outbox key) for reconciliation after a crash.
+ * Ticket notes get it from the outbox, and their module decides where it lives (an internal note
+ * may show it; a reply never does): the texts below carry none, except the approval notice's.
+ */
 export function marker(key: string): string {
   return `[deskhand ref ${key}]`;
 }
@@ -83,7 +88,6 @@ export function internalNote(input: NoteInput): string {
   }
   lines.push('');
   lines.push(`Next: ${nextStepText(input)}`);
-  lines.push(marker(`${input.requestId}:note`));
   return lines.join('\n');
 }
 
@@ -188,7 +192,6 @@ export function executedReply(input: { requestId: string; steps: PlanStep[]; has
   }
   lines.push('');
   lines.push('If anything still does not work, reply to this ticket.');
-  lines.push(marker(`${input.requestId}:reply`));
   return lines.join('\n');
 }
 
@@ -205,22 +208,20 @@ export function partialNote(input: { requestId: string; steps: PlanStep[]; parti
 }
 
 export function noActionReply(input: { requestId: string; text: string }): string {
-  return `${input.text}\n\nIf this does not solve it, reply to this ticket and a technician will look at it.\n${marker(`${input.requestId}:reply`)}`;
+  return `${input.text}\n\nIf this does not solve it, reply to this ticket and a technician will look at it.`;
 }
 
-export function deniedReply(input: { requestId: string }): string {
+export function deniedReply(): string {
   return [
     'Hello, your IT request was reviewed and was not approved, so nothing was changed.',
     'If you think this is a mistake, reply to this ticket and a technician will follow up.',
-    marker(`${input.requestId}:reply`),
   ].join('\n');
 }
 
-export function expiredReply(input: { requestId: string }): string {
+export function expiredReply(): string {
   return [
     'Hello, your IT request was not approved in time (approvals expire after 24 hours), so nothing was changed.',
     'If you still need help, please submit the request again.',
-    marker(`${input.requestId}:reply`),
   ].join('\n');
 }
 
@@ -233,7 +234,6 @@ export function failedReply(input: { requestId: string; doneSteps: PlanStep[] })
     lines.push('Nothing was changed.');
   }
   lines.push('A technician has been told and will follow up on this ticket.');
-  lines.push(marker(`${input.requestId}:reply`));
   return lines.join('\n');
 }
 
@@ -243,18 +243,51 @@ export function failedNote(input: { requestId: string; step: PlanStep | null; er
   lines.push(`Error: ${input.error}`);
   lines.push(input.doneSteps.length > 0 ? `Done before the failure: ${input.doneSteps.map(describeStep).join('; ')}` : 'No step was completed.');
   lines.push(input.employeeTold === false ? 'No reply was sent to the employee.' : 'The employee was told that a technician will follow up.');
-  lines.push(marker(`${input.requestId}:failed-note`));
   return lines.join('\n');
 }
 
 export function escalationNote(input: { requestId: string; reason: string; key: string }): string {
-  return [`deskhand escalates this ticket to a technician: ${input.reason}`, 'Nothing was changed and no reply was sent.', marker(`${input.requestId}:${input.key}`)].join('\n');
+  return [`deskhand escalates this ticket to a technician: ${input.reason}`, 'Nothing was changed and no reply was sent.'].join('\n');
 }
 
 export function deliveryFailedNote(input: { requestId: string; purpose: string; error: string; changed: boolean }): string {
   return [
     `deskhand could not deliver the ${input.purpose.replace(/_/g, ' ')} to this ticket after repeated attempts: ${input.error}`,
     input.changed ? 'The approved plan was executed; the employee has not been told: a technician must reply.' : 'Nothing was changed; a technician must take this ticket.',
-    marker(`${input.requestId}:delivery-failed`),
   ].join('\n');
+}
+
+/**
+ * The internal note that records a decision on an approval: who decided (or that nobody did before
+ * it expired), when, their comment (a denial's reason reaches the ticket this way), and what follows.
+ */
+export function decisionNote(input: {
+  kind: 'technician' | 'manager';
+  status: 'approved' | 'denied' | 'expired';
+  /** `Name <email>` of the technician or manager; null for an expiry. */
+  by: string | null;
+  role: string | null;
+  at: Date;
+  comment: string | null;
+  /** What the decision leads to: the plan runs, another approval is awaited, or the request is answered. */
+  next: 'executing' | 'awaiting_approval' | 'replied' | 'moved_on';
+}): string {
+  const approval = input.kind === 'technician' ? 'technician approval' : "manager's approval";
+  const when = input.at.toISOString();
+  const lines =
+    input.status === 'expired'
+      ? [`deskhand: the ${approval} expired at ${when}: nobody decided within 24 hours.`]
+      : [`deskhand: the ${approval} was ${input.status} by ${input.by ?? 'unknown'}${input.role ? ` (${input.role})` : input.kind === 'manager' ? " (the requester's manager)" : ''} at ${when}.`];
+  if (input.status !== 'expired') lines.push(input.comment ? `Comment: ${input.comment}` : 'No comment was given.');
+  const next = {
+    executing: 'Next: the approved plan runs now, exactly as frozen.',
+    awaiting_approval: 'Next: the plan still waits for the other approval it needs.',
+    replied:
+      input.status === 'expired'
+        ? 'Next: nothing was changed; the employee is asked to submit the request again.'
+        : 'Next: nothing is changed; the employee is told the request was not approved.',
+    moved_on: 'Next: nothing more: the request had already moved on without this approval.',
+  }[input.next];
+  lines.push(next);
+  return lines.join('\n');
 }

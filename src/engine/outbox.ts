@@ -4,7 +4,7 @@ import type { RequestState } from '../core/lifecycle.ts';
 import { backoffMs, INTERRUPTED_CALL_SETTLE_MS, isTimeout } from '../integrations/http.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
-import { enqueueTicketNote, lockRequest, MESSAGE_CAPABILITY, transitionRequest } from '../store/requests.ts';
+import { enqueueTicketNote, enqueueTicketPhase, lockRequest, MESSAGE_CAPABILITY, type TicketStatusPayload, transitionRequest } from '../store/requests.ts';
 import type { OutboxRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
 import { decideLocked } from './decide.ts';
@@ -132,8 +132,9 @@ async function postpone(ctx: EngineContext, message: OutboxRow, until: Date): Pr
 
 /**
  * Deliver a message through the capability it names, on its integration: a note on a ticket, a
- * notice to technicians, a mail from the client's identity provider. Each looks for a copy a
- * previous attempt may have delivered (by the marker in it) before sending again.
+ * ticket's status, a notice to technicians, a mail from the client's identity provider. Each looks
+ * for a copy a previous attempt may have delivered (by its marker, or for a reply by its content)
+ * before sending again; a status change is idempotent by itself (the ticket is set, not toggled).
  */
 async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<string, unknown>> {
   if (!message.integration_id) throw new Error('the message has no integration to go through');
@@ -142,13 +143,23 @@ async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<stri
     case MESSAGE_CAPABILITY.note: {
       const payload = message.payload as NotePayload;
       const ticket = await ctx.integrations.ticketOf(message.integration_id);
+      // The module decides where the marker lives (never where the employee reads it).
+      const note = { text: payload.text, visibility: payload.visibility, marker: ref };
       // A previous attempt may have posted the note and died before recording it: look before writing again.
       if (message.attempts > 1) {
-        const existing = await ticket.findNoteWithMarker(payload.ticketRef, ref);
+        const existing = await ticket.findNote(payload.ticketRef, note);
         if (existing) return { noteId: existing, reconciled: true };
       }
-      const note = await ticket.postNote(payload.ticketRef, { text: payload.text, visibility: payload.visibility });
-      return { noteId: note.id };
+      const posted = await ticket.postNote(payload.ticketRef, note);
+      return { noteId: posted.id };
+    }
+    case MESSAGE_CAPABILITY.status: {
+      const payload = message.payload as unknown as TicketStatusPayload;
+      // Deliveries may overtake each other (retries): a later phase already queued wins.
+      if (await laterStatusQueued(ctx, message, payload.seq)) return { phase: payload.phase, skipped: 'a later status change of this request is queued' };
+      const ticket = await ctx.integrations.ticketOf(message.integration_id);
+      const change = await ticket.setStatus(payload.ticketRef, payload.byBoard);
+      return { phase: payload.phase, ...change };
     }
     case MESSAGE_CAPABILITY.approvalNotice: {
       const payload = message.payload as NotePayload;
@@ -174,6 +185,16 @@ async function send(ctx: EngineContext, message: OutboxRow): Promise<Record<stri
     default:
       throw new Error(`unknown outbox message kind ${message.kind}`);
   }
+}
+
+/** Whether a status change of the same request queued after this one exists (it carries the newer phase). */
+async function laterStatusQueued(ctx: EngineContext, message: OutboxRow, seq: number): Promise<boolean> {
+  if (!message.request_id) return false;
+  const later = await sql<{ one: number }>`
+    SELECT 1 AS one FROM outbox
+    WHERE request_id = ${message.request_id} AND kind = ${MESSAGE_CAPABILITY.status} AND (payload->>'seq')::int > ${seq}
+    LIMIT 1`.execute(ctx.db);
+  return later.rows.length > 0;
 }
 
 async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Record<string, unknown>, options: { decide: boolean }): Promise<void> {
@@ -211,6 +232,8 @@ async function markDelivered(ctx: EngineContext, message: OutboxRow, result: Rec
       const decideHere = onDelivered.requestState === 'noted' && options.decide;
       const decideLater = onDelivered.requestState === 'noted' && !options.decide;
       await transitionRequest(tx, { request, to: onDelivered.requestState, at, actor: 'agent', dueAt: decideLater ? at : null, data: { after: purpose } });
+      // The employee has the reply: the ticket moves to the board's `resolved` status, if mapped.
+      if (onDelivered.requestState === 'replied') await enqueueTicketPhase(tx, request, 'resolved', at);
       // The note is on the ticket: the agent may act now, in this same transaction.
       if (decideHere) await decideLocked(ctx, tx, { ...request, state: 'noted', lease_owner: null, lease_until: null });
     }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.ts';
+import type { BoardStatusMap } from '../core/ticket-status.ts';
 import type { Runbook } from '../core/directory.ts';
 import type { PlanStep } from '../core/plan.ts';
 import type { ToolDefinition } from '../core/tool.ts';
@@ -130,15 +131,50 @@ export interface Connection {
   tools?: ToolsCapability;
 }
 
-/** A PSA ticket (or any thread a request came from): read the request, write notes on it. */
+/**
+ * A PSA ticket (or any thread a request came from): read the request, write notes on it, and move it
+ * through the statuses the MSP maps per board. Every PSA module implements all of it.
+ */
 export interface TicketCapability {
   getTicket(ref: string): Promise<TicketText>;
   /** Only the employee's description (when the summary and requester are already known). */
   getDescription(ref: string): Promise<string>;
-  /** An internal note (technicians only) or a reply (the employee sees it). */
-  postNote(ref: string, note: { text: string; visibility: 'internal' | 'customer' }): Promise<{ id: string }>;
-  /** Whether a note containing `marker` is already there (reconciling after a crash). */
-  findNoteWithMarker(ref: string, marker: string): Promise<string | null>;
+  /**
+   * An internal note (technicians only) or a reply (the employee sees it). `marker` names the note
+   * for reconciliation (`findNote`), and the module decides where it lives: it may be written into an
+   * internal note, but never into anything the employee sees; a customer note is found again by its
+   * content, author and visibility, or by a field the employee does not see.
+   */
+  postNote(ref: string, note: TicketNote): Promise<{ id: string }>;
+  /** The note an earlier attempt of this post left on the ticket (same marker, or same content for a reply), or null: reconciling after a crash. */
+  findNote(ref: string, note: TicketNote): Promise<string | null>;
+  /** The boards (queues) tickets live on, each with the names of the statuses it offers. */
+  boards(): Promise<TicketBoard[]>;
+  /**
+   * Move the ticket to the status its board maps to in `byBoard` (board name → status name). Nothing
+   * changes when its board is not in the map or the ticket is already in that status: idempotent.
+   */
+  setStatus(ref: string, byBoard: Readonly<Record<string, string>>): Promise<TicketStatusChange>;
+}
+
+export interface TicketNote {
+  text: string;
+  visibility: 'internal' | 'customer';
+  /** deskhand's marker for this note (`[deskhand ref <key>]`): unique per note deskhand posts. */
+  marker: string;
+}
+
+export interface TicketBoard {
+  name: string;
+  statuses: string[];
+}
+
+export interface TicketStatusChange {
+  /** The ticket's board (null when it has none). */
+  board: string | null;
+  /** The status it was moved to, or the one it already had; null when its board maps none. */
+  status: string | null;
+  changed: boolean;
 }
 
 export interface TicketText {
@@ -288,6 +324,8 @@ export interface DemoIntegration {
   links?: { client: string; externalId: string }[];
   /** Tool policies: the integration's (no client) or one client's own. */
   policies?: { client?: string; tool: string; policy: 'auto' | 'approval_needed' | 'disabled'; requireManagerApproval: boolean }[];
+  /** For a PSA: the ticket status each board maps each phase to (waiting, in_progress, resolved). */
+  ticketStatuses?: BoardStatusMap[];
 }
 
 /** A built-in emulator as the demo seeding sees it (the list lives in `src/integrations/emulators.ts`). */

@@ -7,6 +7,7 @@ import * as auditAppend from './migrations/0003_audit_append.ts';
 import * as tenancyKeys from './migrations/0004_tenancy_keys.ts';
 import * as signInLimits from './migrations/0005_sign_in_limits.ts';
 import * as integrationModules from './migrations/0006_integration_modules.ts';
+import * as ticketStatuses from './migrations/0007_ticket_statuses.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -99,6 +100,7 @@ const migrations: Record<string, Migration> = {
   '0004_tenancy_keys': tenancyKeys,
   '0005_sign_in_limits': signInLimits,
   '0006_integration_modules': integrationModules,
+  '0007_ticket_statuses': ticketStatuses,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -4,6 +4,7 @@ import { DeskhandError } from '../core/errors.ts';
 import { appendAudit } from './audit.ts';
 import { type Db, type DbOrTx, json, type Tx } from './db.ts';
 import type { RequestRow } from './schema.ts';
+import type { TicketPhase } from '../core/ticket-status.ts';
 
 /** Wake-up channels: requests and outbox messages wake different loops, so neither polls for the other. */
 export const WORK_CHANNELS = { requests: 'deskhand_requests', outbox: 'deskhand_outbox' } as const;
@@ -101,7 +102,7 @@ export async function enqueueOutbox(tx: Tx, input: OutboxInput): Promise<void> {
 }
 
 /** The capabilities outbox messages go through (an integration's module answers each). */
-export const MESSAGE_CAPABILITY = { note: 'ticket.note', approvalNotice: 'approval.notice', mail: 'identity.mail' } as const;
+export const MESSAGE_CAPABILITY = { note: 'ticket.note', status: 'ticket.status', approvalNotice: 'approval.notice', mail: 'identity.mail' } as const;
 
 /**
  * Queue a note where the request's internal note lives (the ticket it came from, unless it came by a
@@ -209,4 +210,54 @@ export async function retryRequestLater(
     .where('id', '=', id)
     .where('lease_owner', '=', workerId)
     .execute();
+}
+
+/** A ticket status change queued in the outbox: the phase, the status each board maps it to, its place in the request's changes. */
+export interface TicketStatusPayload {
+  ticketRef: string;
+  phase: TicketPhase;
+  byBoard: Record<string, string>;
+  /** 1, 2, 3 … per request: a change is skipped when a later one of the same request is queued. */
+  seq: number;
+  purpose: string;
+}
+
+/**
+ * Queue the move of the request's ticket into `phase`, inside the caller's transaction (which holds
+ * the request's lock, so the order of a request's changes is the order they were queued in). Nothing
+ * is queued when the ticket's integration maps no board's status for that phase.
+ */
+export async function enqueueTicketPhase(
+  tx: Tx,
+  request: Pick<RequestRow, 'id' | 'msp_id' | 'source_integration_id' | 'external_ref' | 'note_integration_id' | 'note_ref'>,
+  phase: TicketPhase,
+  at: Date,
+): Promise<void> {
+  const integrationId = request.note_integration_id ?? request.source_integration_id;
+  if (!integrationId) return;
+  const mapped = await tx.selectFrom('ticket_statuses').select(['board', 'status']).where('integration_id', '=', integrationId).where('phase', '=', phase).execute();
+  if (mapped.length === 0) return;
+  const queued = await tx
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('request_id', '=', request.id)
+    .where('kind', '=', MESSAGE_CAPABILITY.status)
+    .executeTakeFirst();
+  const seq = Number(queued?.n ?? 0) + 1;
+  const payload: TicketStatusPayload = {
+    ticketRef: request.note_ref ?? request.external_ref,
+    phase,
+    byBoard: Object.fromEntries(mapped.map((row) => [row.board, row.status])),
+    seq,
+    purpose: `status_${phase}`,
+  };
+  await enqueueOutbox(tx, {
+    mspId: request.msp_id,
+    requestId: request.id,
+    integrationId,
+    kind: MESSAGE_CAPABILITY.status,
+    key: `${request.id}:status-${seq}-${phase}`,
+    payload: payload as unknown as Record<string, unknown>,
+    at,
+  });
 }

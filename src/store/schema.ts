@@ -255,7 +255,19 @@ export interface SettingTable {
   value: Json;
 }
 
+/** The status a PSA board takes in one phase of a request (by name; resolved to an id when used). */
+export interface TicketStatusTable {
+  msp_id: string;
+  integration_id: string;
+  board: string;
+  phase: 'waiting' | 'in_progress' | 'resolved';
+  status: string;
+  updated_at: Timestamp;
+  updated_by: string;
+}
+
 export interface Database {
+  ticket_statuses: TicketStatusTable;
   msps: MspTable;
   users: UserTable;
   api_tokens: ApiTokenTable;

@@ -1,3 +1,4 @@
+import { TICKET_PHASES } from '../core/ticket-status.ts';
 import { sql } from 'kysely';
 import { policyRefusal } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
@@ -107,6 +108,16 @@ export async function seedDemoWorld(
             updated_by: 'demo world',
           })
           .execute();
+      }
+      for (const entry of integration.ticketStatuses ?? []) {
+        for (const phase of TICKET_PHASES) {
+          const status = entry[phase];
+          if (!status) continue;
+          await tx
+            .insertInto('ticket_statuses')
+            .values({ msp_id: integration.msp, integration_id: integrationId, board: entry.board, phase, status, updated_at: at, updated_by: 'demo world' })
+            .execute();
+        }
       }
     }
     await tx.insertInto('settings').values({ key: 'demo_world', value: json({ loadedAt: at.toISOString() }) }).execute();

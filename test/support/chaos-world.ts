@@ -400,18 +400,30 @@ export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise
   }
   if (mails.length !== duals.length) problems.push(`${mails.length} mails sent, expected ${duals.length}`);
 
-  // 4. ConnectWise: every deskhand note marker exactly once, the expected ones and no others.
-  const tickets = await http<{ tickets: { ticket: { id: number }; notes: { text?: string; member?: { identifier?: string } }[] }[] }>(
-    'GET',
-    `${input.connectwise}/_emulator/tickets`,
-  );
+  // 4. ConnectWise: every deskhand note marker exactly once (internal notes carry them: the expected
+  // ones, a decision note per approval decided or expired, and no others); the reply carries none and
+  // is on the ticket exactly once.
+  const tickets = await http<{
+    tickets: { ticket: { id: number }; notes: { text?: string; member?: { identifier?: string }; detailDescriptionFlag?: boolean; resolutionFlag?: boolean }[] }[];
+  }>('GET', `${input.connectwise}/_emulator/tickets`);
   for (const p of placed) {
     const view = tickets.body?.tickets.find((t) => t.ticket.id === p.ticketId);
     const counts = new Map<string, number>();
     for (const note of view?.notes ?? []) {
       for (const match of (note.text ?? '').matchAll(/\[deskhand ref ([^\]]+)\]/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
     }
-    const wanted = expectationOf(p.spec.kind).notes.map((purpose) => `${p.requestId}:${purpose}`);
+    const visible = (view?.notes ?? []).filter((n) => n.detailDescriptionFlag === true || n.resolutionFlag === true);
+    if (visible.some((n) => (n.text ?? '').includes('[deskhand ref'))) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): a marker in a note the employee sees`);
+    const replies = visible.filter((n) => n.member?.identifier === 'deskhand').length;
+    const replyWanted = expectationOf(p.spec.kind).notes.includes('reply') ? 1 : 0;
+    if (replies !== replyWanted) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): ${replies} replies, expected ${replyWanted}`);
+    const decided = approvals.filter((a) => a.request_id === p.requestId && ['approved', 'denied', 'expired'].includes(a.status));
+    const wanted = [
+      ...expectationOf(p.spec.kind)
+        .notes.filter((purpose) => purpose !== 'reply')
+        .map((purpose) => `${p.requestId}:${purpose}`),
+      ...decided.map((a) => `${p.requestId}:decision-${a.id}`),
+    ];
     for (const key of wanted) {
       if (counts.get(key) !== 1) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): note ${key} appears ${counts.get(key) ?? 0} times`);
     }

@@ -1,7 +1,7 @@
 import { randomToken } from '../../secrets.ts';
 import { EMULATED_SETTINGS, type EmulatedSystem } from '../module.ts';
 import { ConnectWiseClient } from './client.ts';
-import { emulatorApiCredentials, emulatorPortalCredentials } from './emulator/data.ts';
+import { emulatorApiCredentials, emulatorPortalCredentials, HELP_DESK_BOARD } from './emulator/data.ts';
 import { loopbackAlias } from './hosts.ts';
 import { EMULATOR_SITE_ALIASES_SETTING } from './index.ts';
 
@@ -10,6 +10,9 @@ function aliasesOf(siteUrl: string | undefined): Record<string, unknown> {
   const alias = siteUrl ? loopbackAlias(siteUrl) : null;
   return { [EMULATOR_SITE_ALIASES_SETTING]: alias ? [alias] : [] };
 }
+
+/** The status the demo world's Help Desk board takes in each phase of a request. */
+export const DEMO_TICKET_STATUSES = { board: HELP_DESK_BOARD, waiting: 'Waiting on Approval', in_progress: 'In Progress', resolved: 'Resolved' } as const;
 
 /**
  * The demo world's ConnectWise: one integration per MSP whose PSA is ConnectWise, signed in as the
@@ -40,6 +43,8 @@ export const connectWiseEmulated: EmulatedSystem = {
           },
           secrets: { privateKey: credentials.privateKey, clientId: credentials.clientId, webhookSecret: randomToken(24) },
           links: world.clients.filter((c) => c.msp === msp.id).map((c) => ({ client: c.id, externalId: c.id })),
+          // The Help Desk's tickets move with their requests; the emulator's other board (Projects) is left unmapped.
+          ticketStatuses: [DEMO_TICKET_STATUSES],
         };
       });
   },

@@ -61,14 +61,15 @@ export const connectwise: IntegrationModule = {
       clientId: requiredSetting(integration, input.secrets['clientId'], 'clientId'),
       siteAliases: emulatorSiteAliases(input.settings),
     });
-    const channel = new ConnectWiseChannel(client);
+    const channel = new ConnectWiseChannel(client, typeof input.settings['apiMemberIdentifier'] === 'string' ? input.settings['apiMemberIdentifier'] : '');
     const connection: Connection & { client: ConnectWiseClient; channel: ConnectWiseChannel } = {
       client,
       channel,
       ticket: channel,
       approvalNotice: {
-        notify: (ref, text) => channel.postNote(ref, { text, visibility: 'internal' }),
-        findNoticeWithMarker: (ref, marker) => channel.findNoteWithMarker(ref, marker),
+        // The notice's text carries its marker already (technicians only).
+        notify: (ref, text) => channel.postNote(ref, { text, visibility: 'internal', marker: '' }),
+        findNoticeWithMarker: (ref, marker) => channel.findNote(ref, { text: '', visibility: 'internal', marker }),
       },
     };
     return connection;

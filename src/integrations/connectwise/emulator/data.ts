@@ -15,6 +15,8 @@ export const PORTAL_MEMBER_IDENTIFIER = 'portal';
 /** A second API member for deskhand whose security role lacks callbacks (Table Setup Add/Edit/Delete), for the doctor's tests. */
 export const NO_CALLBACKS_MEMBER_IDENTIFIER = 'deskhandnocb';
 export const HELP_DESK_BOARD = 'Help Desk';
+/** A second board with statuses of its own (status ids are per board in ConnectWise). */
+export const PROJECTS_BOARD = 'Projects';
 
 export interface EmulatorCredentials {
   /** The PSA login company: the MSP id (e.g. `northwind`). */
@@ -107,6 +109,8 @@ export interface BoardRecord {
 
 export interface StatusRecord {
   id: number;
+  /** The board the status belongs to: a ticket only takes statuses of its own board. */
+  boardId: number;
   name: string;
   sortOrder: number;
   closedStatus: boolean;
@@ -120,19 +124,32 @@ export interface InstanceSeed {
   contacts: ContactRecord[];
   members: MemberRecord[];
   roles: RoleRecord[];
+  /** The default board (Help Desk): new tickets go there unless they name another. */
   board: BoardRecord;
+  boards: BoardRecord[];
+  /** The statuses of every board, each naming its board. */
   statuses: StatusRecord[];
   priority: { id: number; name: string };
 }
 
-const STATUS_NAMES: readonly [string, boolean][] = [
-  ['New', false],
-  ['In Progress', false],
-  ['Waiting on Customer', false],
-  ['Scheduled', false],
-  ['Resolved', true],
-  ['Closed', true],
-];
+const STATUS_NAMES: Record<string, readonly [string, boolean][]> = {
+  [HELP_DESK_BOARD]: [
+    ['New', false],
+    ['In Progress', false],
+    ['Waiting on Customer', false],
+    ['Waiting on Approval', false],
+    ['Scheduled', false],
+    // Each board says which of its statuses close a ticket: here Resolved leaves it open (the employee
+    // may still reply, as deskhand's reply invites) and Closed closes it.
+    ['Resolved', false],
+    ['Closed', true],
+  ],
+  [PROJECTS_BOARD]: [
+    ['New', false],
+    ['In Progress', false],
+    ['Completed', true],
+  ],
+};
 
 /** Seeds for every MSP of the world whose PSA is ConnectWise. */
 export function seedInstances(world: World): InstanceSeed[] {
@@ -145,14 +162,18 @@ function seedInstance(world: World, msp: WorldMsp): InstanceSeed {
   const companies = clients.map((client) => companyRecord(ids, client));
   const contacts = clients.flatMap((client, i) => client.employees.map((e) => contactRecord(ids, e, companies[i]!.id)));
   const roles = seedRoles((name) => ids.take(deterministicInt(1, 90, 'connectwise', 'security-role', msp.id, name)));
-  const board = { id: ids.take(deterministicInt(1, 900, 'connectwise', 'board', msp.id, HELP_DESK_BOARD)), name: HELP_DESK_BOARD };
-  const statuses = STATUS_NAMES.map(([name, closed], i) => ({
-    id: ids.take(deterministicInt(1, 9000, 'connectwise', 'status', msp.id, name)),
-    name,
-    sortOrder: i,
-    closedStatus: closed,
-    defaultFlag: i === 0,
-  }));
+  const boards = Object.keys(STATUS_NAMES).map((name) => ({ id: ids.take(deterministicInt(1, 900, 'connectwise', 'board', msp.id, name)), name }));
+  // The Help Desk keeps the ids it had when it was the only board (its status ids are not salted by board).
+  const statuses = boards.flatMap((board) =>
+    STATUS_NAMES[board.name]!.map(([name, closed], i) => ({
+      id: ids.take(deterministicInt(1, 9000, 'connectwise', 'status', msp.id, ...(board.name === HELP_DESK_BOARD ? [] : [board.name]), name)),
+      boardId: board.id,
+      name,
+      sortOrder: i,
+      closedStatus: closed,
+      defaultFlag: i === 0,
+    })),
+  );
   return {
     companyId: msp.id,
     mspName: msp.name,
@@ -160,7 +181,8 @@ function seedInstance(world: World, msp: WorldMsp): InstanceSeed {
     contacts,
     members: memberRecords(ids, msp, (name) => roles.find((r) => r.name === name)!.id),
     roles,
-    board,
+    board: boards[0]!,
+    boards,
     statuses,
     priority: { id: ids.take(deterministicInt(1, 90, 'connectwise', 'priority', msp.id, 'normal')), name: 'Priority 3 - Normal Response' },
   };

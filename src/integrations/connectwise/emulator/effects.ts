@@ -7,7 +7,7 @@ import { z } from 'zod';
  * prove a note was posted exactly once however many times the post was tried.
  */
 
-export type ConnectWiseEffectOp = 'ticket_created' | 'note_added';
+export type ConnectWiseEffectOp = 'ticket_created' | 'note_added' | 'status_changed';
 
 export interface NoteFlags {
   detailDescription: boolean;
@@ -37,7 +37,7 @@ export interface ConnectWiseEffect {
   flags: NoteFlags | null;
   /** The member whose API keys made the change, e.g. `deskhand`. */
   member: string;
-  /** The note's first line, or the ticket's summary (at most 200 characters). */
+  /** The note's first line, the ticket's summary, or the new status's name (at most 200 characters). */
   firstLine: string;
   /** The API path that made the change (no query string, no body). */
   requestPath: string;

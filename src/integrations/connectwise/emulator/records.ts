@@ -68,13 +68,14 @@ export function renderTicket(href: Href, instance: Instance, t: TicketState): Re
   const { seed } = instance;
   const company = seed.companies.find((c) => c.id === t.companyId)!;
   const status = seed.statuses.find((s) => s.id === t.statusId)!;
+  const board = seed.boards.find((b) => b.id === t.boardId)!;
   const contact = t.contactId === null ? undefined : seed.contacts.find((c) => c.id === t.contactId);
   return {
     id: t.id,
     summary: t.summary,
     recordType: 'ServiceTicket',
-    board: { id: seed.board.id, name: seed.board.name, _info: { board_href: href(`service/boards/${seed.board.id}`) } },
-    status: { id: status.id, name: status.name, Sort: status.sortOrder, _info: { status_href: href(`service/boards/${seed.board.id}/statuses/${status.id}`) } },
+    board: { id: board.id, name: board.name, _info: { board_href: href(`service/boards/${board.id}`) } },
+    status: { id: status.id, name: status.name, Sort: status.sortOrder, _info: { status_href: href(`service/boards/${board.id}/statuses/${status.id}`) } },
     company: { id: company.id, identifier: company.identifier, name: company.name, _info: { company_href: href(`company/companies/${company.id}`) } },
     ...(contact
       ? {
@@ -175,10 +176,11 @@ export function renderBoard(href: Href, instance: Instance, board: InstanceSeed[
 }
 
 export function renderStatus(instance: Instance, s: StatusRecord): Record<string, unknown> {
+  const board = instance.seed.boards.find((b) => b.id === s.boardId)!;
   return {
     id: s.id,
     name: s.name,
-    board: { id: instance.seed.board.id, name: instance.seed.board.name, _info: {} },
+    board: { id: board.id, name: board.name, _info: {} },
     sortOrder: s.sortOrder,
     closedStatus: s.closedStatus,
     defaultFlag: s.defaultFlag,

@@ -87,9 +87,10 @@ function createTicket(ctx: ApiContext): Reply {
   const company = input.company ? findRef(seed.companies, input.company, 'identifier') : undefined;
   if (!input.company) errors.push({ code: 'MissingRequiredField', message: 'The company field is required.', field: 'company' });
   else if (!company) errors.push({ code: 'InvalidField', message: 'The company was not found.', field: 'company' });
-  const board = !input.board || findRef([seed.board], input.board, 'name') ? seed.board : undefined;
+  const board = input.board ? findRef(seed.boards, input.board, 'name') : seed.board;
   if (!board) errors.push({ code: 'InvalidField', message: 'The board was not found.', field: 'board' });
-  const status = input.status ? findRef(seed.statuses, input.status, 'name') : seed.statuses.find((s) => s.defaultFlag);
+  const boardStatuses = seed.statuses.filter((s) => s.boardId === board?.id);
+  const status = input.status ? findRef(boardStatuses, input.status, 'name') : boardStatuses.find((s) => s.defaultFlag);
   if (!status) errors.push({ code: 'InvalidField', message: 'The status was not found on this board.', field: 'status' });
   if ((input.externalXRef ?? '').length > 100) {
     errors.push({ code: 'InvalidField', message: 'The externalXRef field has a maximum length of 100 characters.', field: 'externalXRef' });
@@ -154,7 +155,12 @@ function patchTicket(ctx: ApiContext): Reply {
   const errors: FieldError[] = [];
   for (const operation of operations) applyTicketPatch(ctx, next, operation, errors);
   if (errors.length > 0) return invalidObject('serviceTicket', errors);
+  const statusBefore = ticket.statusId;
   Object.assign(ticket, next, { lastUpdated: cwNow(), updatedBy: ctx.actor.identifier });
+  if (ticket.statusId !== statusBefore) {
+    const status = ctx.instance.seed.statuses.find((s) => s.id === ticket.statusId)!;
+    ctx.site.recordEffect(ctx, ctx.requestUrl.pathname, { op: 'status_changed', ticketId: ticket.id, noteId: null, flags: null, text: status.name });
+  }
   ctx.site.fireTicketCallbacks(ctx.instance, ticket, ctx.actor, 'updated');
   return ok(renderTicket(ctx.site.href, ctx.instance, ticket));
 }
@@ -174,7 +180,9 @@ function applyTicketPatch(ctx: ApiContext, ticket: TicketState, operation: Patch
   }
   if (path === 'status' || path === 'status/id' || path === 'status/name') {
     const ref = path === 'status' ? value : path === 'status/id' ? { id: value } : { name: value };
-    const status = isRef(ref) ? findRef(ctx.instance.seed.statuses, ref, 'name') : undefined;
+    // Status ids belong to one board: another board's status is refused, as ConnectWise does (its exact message there is unverified).
+    const statuses = ctx.instance.seed.statuses.filter((s) => s.boardId === ticket.boardId);
+    const status = isRef(ref) ? findRef(statuses, ref, 'name') : undefined;
     if (!status) errors.push({ code: 'InvalidField', message: 'The status was not found on this board.', field: 'status' });
     else setStatus(ticket, status, ctx.actor.identifier);
     return;
