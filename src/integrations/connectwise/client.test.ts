@@ -174,9 +174,10 @@ describe('tickets', () => {
     const created = await newTicket();
     const boards = await api.listBoards();
     const statuses = await api.listBoardStatuses(boards[0]!.id);
-    const resolved = statuses.find((s) => s.name === 'Resolved')!;
-    const updated = await api.setTicketStatus(created.id, resolved.id);
-    expect(updated).toMatchObject({ status: { id: resolved.id, name: 'Resolved' }, closedFlag: true });
+    // The Help Desk's Resolved stays open (a technician may still reopen it); Closed closes.
+    const closed = statuses.find((s) => s.name === 'Closed')!;
+    const updated = await api.setTicketStatus(created.id, closed.id);
+    expect(updated).toMatchObject({ status: { id: closed.id, name: 'Closed' }, closedFlag: true });
   });
 
   it('maps a missing ticket to not_found and a validation failure to ConnectWise’s field messages', async () => {
