@@ -281,9 +281,9 @@ class TokenSource {
 
   constructor(
     loginOptions: HttpClientOptions,
-    private readonly app: { loginBaseUrl: string; tenantId: string; clientId: string; credential: AppCredential },
+    private readonly app: { loginBaseUrl: string; tenantId: string; clientId: string; credential: AppCredential; scope: string },
   ) {
-    const { loginBaseUrl, tenantId, clientId, credential } = app;
+    const { loginBaseUrl, tenantId, clientId, credential, scope } = app;
     this.login = new HttpClient(loginOptions);
     this.loginOnce = new HttpClient({ ...loginOptions, maxAttempts: 1 });
     this.retry = { attempts: loginOptions.maxAttempts ?? TOKEN_ATTEMPTS, maxInlineWaitMs: loginOptions.maxInlineWaitMs ?? TOKEN_MAX_INLINE_WAIT_MS };
@@ -291,7 +291,7 @@ class TokenSource {
       'clientSecret' in credential
         ? `secret\n${credential.clientSecret}`
         : `certificate\n${credential.certificate.thumbprint}\n${createHash('sha256').update(credential.certificate.privateKey.export({ type: 'pkcs8', format: 'der' })).digest('hex')}`;
-    this.key = createHash('sha256').update(`${loginBaseUrl}\n${tenantId}\n${clientId}\n${proof}`).digest('hex');
+    this.key = createHash('sha256').update(`${loginBaseUrl}\n${tenantId}\n${clientId}\n${scope}\n${proof}`).digest('hex');
     this.tokenPath = `${encodeURIComponent(tenantId)}/oauth2/v2.0/token`;
     this.tokenUrl = this.login.resolveUrl(this.tokenPath);
   }
@@ -329,7 +329,7 @@ class TokenSource {
     const { tenantId, clientId, credential } = this.app;
     let body: unknown;
     try {
-      const form = { client_id: clientId, grant_type: 'client_credentials', scope: GRAPH_SCOPE };
+      const form = { client_id: clientId, grant_type: 'client_credentials', scope: this.app.scope };
       const response =
         'clientSecret' in credential
           ? await this.login.request({ method: 'POST', url: this.tokenPath, form: { ...form, client_secret: credential.clientSecret } })
@@ -367,6 +367,40 @@ class TokenSource {
       }
     }
   }
+}
+
+/**
+ * App-only tokens of the same app registration and tenant for another resource of the Microsoft
+ * identity platform (Exchange Online): the same sign-in host, credential (secret or certificate),
+ * cache and refusals as Graph's, another scope. `call` fetches the token before a call so that a
+ * sign-in failure surfaces as itself.
+ */
+export interface ResourceTokens {
+  token(): Promise<string>;
+  /** The resource refused the token: the next call fetches a new one. */
+  drop(): void;
+  /** A failure of a call made with `headers`, with a sign-in error unwrapped again. */
+  unwrap(error: unknown): unknown;
+}
+
+export function resourceTokens(input: {
+  tenantId: string;
+  clientId: string;
+  clientSecret?: string;
+  certificate?: GraphCertificate;
+  loginBaseUrl?: string;
+  scope: string;
+  http?: GraphClientConfig['http'];
+}): ResourceTokens {
+  const loginBaseUrl = input.loginBaseUrl ?? LOGIN_BASE_URL;
+  const credential: AppCredential = input.certificate
+    ? { certificate: { privateKey: createPrivateKey(input.certificate.privateKeyPem), thumbprint: input.certificate.thumbprint.replace(/[\s:]/g, '').toUpperCase() } }
+    : { clientSecret: input.clientSecret ?? '' };
+  const source = new TokenSource(
+    { ...input.http, system: 'Microsoft Entra ID', baseUrl: loginBaseUrl, describeError: describeSignInError },
+    { loginBaseUrl, tenantId: input.tenantId, clientId: input.clientId, credential, scope: input.scope },
+  );
+  return { token: () => source.token(), drop: () => source.drop(), unwrap: unwrapSignInError };
 }
 
 /**
@@ -608,7 +642,7 @@ export class GraphClient {
     const credential: AppCredential = certificate ? { certificate: { privateKey: certificate.privateKeyPem, thumbprint: certificate.thumbprint } } : { clientSecret: clientSecret! };
     this.tokens = new TokenSource(
       { ...config.http, system: 'Microsoft Entra ID', baseUrl: loginBaseUrl, describeError: describeSignInError },
-      { loginBaseUrl, tenantId, clientId, credential },
+      { loginBaseUrl, tenantId, clientId, credential, scope: GRAPH_SCOPE },
     );
     const graphOptions: HttpClientOptions = {
       ...config.http,

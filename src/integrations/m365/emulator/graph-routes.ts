@@ -25,7 +25,7 @@ import {
   userType,
 } from './resources.ts';
 import type { GraphEmulatorState, SentMail } from './state.ts';
-import { type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
+import { assertGraphCanChangeMembers, type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
 import { finish, trafficOf } from './traffic.ts';
 
 /**
@@ -151,6 +151,8 @@ function authenticate(state: GraphEmulatorState, request: FastifyRequest): Emula
   const issued = state.token(match[1]!);
   if (issued === undefined) throw unauthorized('Access token validation failure. Invalid audience.');
   if (issued === 'expired') throw unauthorized('Lifetime validation failed, the token is expired.');
+  // A token for another API (Exchange Online's audience) is not a Graph token.
+  if (issued.resource !== 'graph') throw unauthorized('Access token validation failure. Invalid audience.');
   const tenant = state.tenantById(issued.tenantId);
   if (!tenant) throw unauthorized('Access token validation failure.');
   return tenant;
@@ -379,6 +381,7 @@ class GraphHandlers {
   /** A duplicate add is refused with 400 by the tenant before anything is logged: not an effect. */
   addMember(call: GraphCall, id: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
+    assertGraphCanChangeMembers(group);
     const body = parseBody(refBody, call.body, 'reference');
     const userId = referencedObjectId(body['@odata.id']);
     call.tenant.addMember(group, userId);
@@ -388,6 +391,7 @@ class GraphHandlers {
 
   removeMember(call: GraphCall, id: string, memberId: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
+    assertGraphCanChangeMembers(group);
     const userId = memberId.toLowerCase();
     call.tenant.removeMember(group, userId);
     this.recordEffect(call, 'member_removed', userRef(call.tenant.users.get(userId)!), { id: group.id, name: group.displayName });

@@ -74,6 +74,7 @@ export const groupType: ResourceType = {
     'isAssignableToRole',
     'createdDateTime',
     'visibility',
+    'onPremisesSyncEnabled',
   ]),
   defaults: [
     'id',
@@ -231,6 +232,7 @@ export function groupResource(group: EmulatedGroup): ODataRecord {
     isAssignableToRole: group.isAssignableToRole,
     createdDateTime: group.createdDateTime,
     visibility: group.groupTypes.includes('Unified') ? 'Private' : null,
+    onPremisesSyncEnabled: group.onPremisesSyncEnabled === true ? true : null,
   };
 }
 

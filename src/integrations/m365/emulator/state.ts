@@ -4,6 +4,7 @@ import { AppDirectory } from './apps.ts';
 import { type EffectInput, EffectsLog, type GraphEffect } from './effects.ts';
 import { type Fault, FaultBook, type FaultInput, type Latency, latencySchema } from './faults.ts';
 import { EmulatedTenant } from './tenant.ts';
+import { ExchangeDirectory } from '../exchange/emulator/directory.ts';
 
 /**
  * Everything the Graph emulator remembers between calls: the tenants (from the fixture), the app
@@ -43,10 +44,14 @@ export interface RequestRecord {
   tenantId: string | null;
 }
 
+/** Which API a token was issued for (its audience): a token for one is refused by the other. */
+export type TokenResource = 'graph' | 'exchange';
+
 interface IssuedToken {
   tenantId: string;
   appId: string;
   expiresAt: number;
+  resource: TokenResource;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -58,6 +63,8 @@ export class GraphEmulatorState {
   readonly tokenLifetimeSeconds: number;
   readonly apps: AppDirectory;
   readonly faults = new FaultBook();
+  /** Exchange Online's view of the same tenants: the app's Exchange access, its call log, redirects. */
+  readonly exchange = new ExchangeDirectory();
   private tenantsById = new Map<string, EmulatedTenant>();
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly effectsLog = new EffectsLog();
@@ -83,6 +90,7 @@ export class GraphEmulatorState {
       }),
     );
     this.apps.resetConsents();
+    this.exchange.reset();
     this.faults.clear();
     this.effectsLog.clear();
     this.latency = this.options.latencyMs ? latencySchema.parse(this.options.latencyMs) : null;
@@ -111,9 +119,9 @@ export class GraphEmulatorState {
 
   // ----- tokens --------------------------------------------------------------------------------
 
-  issueToken(tenantId: string, appId: string): string {
+  issueToken(tenantId: string, appId: string, resource: TokenResource = 'graph'): string {
     const accessToken = `emu.${randomBytes(32).toString('base64url')}`;
-    this.tokens.set(accessToken, { tenantId, appId, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000 });
+    this.tokens.set(accessToken, { tenantId, appId, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, resource });
     return accessToken;
   }
 
