@@ -159,6 +159,19 @@ const graphGroup = z.object({
   isAssignableToRole: z.boolean().nullish(),
 });
 
+const graphGroupFacts = graphGroup.extend({ onPremisesSyncEnabled: z.boolean().nullish() });
+
+/** A group's kind as Graph tells it: what decides which system may change its members. */
+export interface GroupFacts {
+  id: string;
+  displayName: string;
+  mail: string | null;
+  groupTypes: string[];
+  mailEnabled: boolean;
+  securityEnabled: boolean;
+  onPremisesSyncEnabled: boolean;
+}
+
 const graphUserState = z.object({
   id: z.string(),
   accountEnabled: z.boolean().nullish(),
@@ -798,6 +811,31 @@ export class GraphClient {
   async listGroups(): Promise<DirectoryGroup[]> {
     const groups = await this.listAll('groups', { $select: GROUP_SELECT }, { paged: true });
     return groups.map((g) => toDirectoryGroup(parseWith(graphGroup, g, 'group')));
+  }
+
+  /**
+   * What decides which system changes a group's members (Graph or Exchange Online, or neither): its
+   * mail and security flags, `groupTypes` (Unified, DynamicMembership) and whether it is synced from
+   * an on-premises directory. Null when the group does not exist.
+   */
+  async getGroupFacts(groupId: string): Promise<GroupFacts | null> {
+    const response = await this.call({
+      method: 'GET',
+      url: groupPath(groupId),
+      query: { $select: 'id,displayName,mail,groupTypes,mailEnabled,securityEnabled,onPremisesSyncEnabled' },
+      acceptStatuses: [404],
+    });
+    if (response.status === 404) return null;
+    const group = parseWith(graphGroupFacts, response.body, 'group');
+    return {
+      id: group.id,
+      displayName: group.displayName ?? group.id,
+      mail: group.mail ?? null,
+      groupTypes: group.groupTypes ?? [],
+      mailEnabled: group.mailEnabled === true,
+      securityEnabled: group.securityEnabled === true,
+      onPremisesSyncEnabled: group.onPremisesSyncEnabled === true,
+    };
   }
 
   /** Adds a member; an existing membership is success (Graph answers 400 "... already exist ..."). */
