@@ -55,8 +55,8 @@ export const m365Emulated: EmulatedSystem = {
     ...settings,
     graphBaseUrl: endpoints['graph'],
     loginBaseUrl: endpoints['login'],
-    // An integration saved without Exchange Online (before the emulator had it) gets it too.
-    exchangeOnline: { ...(settings['exchangeOnline'] as object | undefined), ...exchangeOnline(endpoints) },
+    // An integration saved without Exchange Online (before the emulator had it) gets it; one switched off stays off.
+    exchangeOnline: pointExchange(settings['exchangeOnline'], endpoints),
     ...EMULATED_SETTINGS,
   }),
 };
@@ -65,6 +65,16 @@ export const m365Emulated: EmulatedSystem = {
  * Every demo tenant gives the app Exchange Online access (the emulator's default: Exchange.ManageAsApp
  * and Exchange Administrator), so shared-mailbox and list requests go through Exchange Online.
  */
-function exchangeOnline(endpoints: Record<string, string>): { enabled: true; baseUrl: string } {
-  return { enabled: true, baseUrl: endpoints['exchange']! };
+function exchangeOnline(endpoints: Record<string, string>): { enabled: boolean; baseUrl?: string } {
+  // Emulators started before the Exchange emulator existed have no such endpoint: never fall back to
+  // Exchange Online's real host with an emulator's token.
+  const baseUrl = endpoints['exchange'];
+  return baseUrl ? { enabled: true, baseUrl } : { enabled: false };
+}
+
+function pointExchange(current: unknown, endpoints: Record<string, string>): { enabled: boolean; baseUrl?: string } {
+  const pointed = exchangeOnline(endpoints);
+  if (!pointed.baseUrl) return pointed;
+  const enabled = (current as { enabled?: unknown } | undefined)?.enabled;
+  return { ...pointed, enabled: typeof enabled === 'boolean' ? enabled : true };
 }

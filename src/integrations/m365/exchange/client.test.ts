@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeskhandError } from '../../../core/errors.ts';
 import type { GraphEmulator } from '../emulator/index.ts';
 import { emulatedGraphClient, snapshotGroupId, snapshotUser, startDemoGraphEmulator } from '../testing.ts';
-import type { ExchangeOnlineClient } from './client.ts';
+import { ExchangeOnlineClient } from './client.ts';
 import { emulatedExchangeClient } from './testing.ts';
 
 /**
@@ -150,6 +150,19 @@ describe('transient answers and redirects', () => {
 });
 
 describe('the token', () => {
+  it("signs in with the MSP's multi-tenant app and its certificate, as Graph does", async () => {
+    const config = await emulator.mspClientConfig('tailspin', 'adatum', 'certificate');
+    if (!('certificate' in config)) throw new Error('expected a certificate configuration');
+    const client = new ExchangeOnlineClient({
+      tenantId: config.tenantId,
+      clientId: config.clientId,
+      certificate: config.certificate,
+      loginBaseUrl: config.loginBaseUrl,
+      baseUrl: emulator.exchange.url,
+    });
+    expect((await client.organizationConfig())['Guid']).toBe(config.tenantId);
+  });
+
   it('Exchange refuses a Graph token, and Graph an Exchange token', async () => {
     const config = emulator.clientConfig('contoso');
     const token = async (scope: string) => {
