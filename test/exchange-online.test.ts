@@ -93,6 +93,7 @@ describe('without Exchange Online access', () => {
       expect(final.state).toBe('escalated');
       await sb.waitForDelivered(request.id);
       const internal = agentNotes(ticket).filter((n) => n.internal).map((n) => n.text).join('\n');
+      expect(internal).toContain('the plan (Add Nestor Wilke to DL-Sales) cannot be carried out');
       expect(internal).toContain('DL-Sales is a distribution list');
       expect(internal).toContain('no Exchange Online access configured');
       expect(groupsOf('contoso', upn)).not.toContain('DL-Sales');

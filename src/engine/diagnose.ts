@@ -202,7 +202,12 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     findings.push(...checked.notes);
     if (checked.refusals.length === 0) return { proposed: validation.plan, reads: recorded, requester, manager, findings, rejectedProblems: null };
     return {
-      proposed: { outcome: 'escalate', summary: `Escalate to a technician: ${checked.refusals[0]}`, reasons: checked.refusals, steps: [] },
+      proposed: {
+        outcome: 'escalate',
+        summary: `Escalate to a technician: the plan (${validation.plan.summary.replace(/\.$/, '')}) cannot be carried out with this connection`,
+        reasons: [...checked.refusals, ...validation.plan.reasons.map((reason) => `The plan's reasoning: ${reason}`)],
+        steps: [],
+      },
       reads: recorded,
       requester,
       manager,
