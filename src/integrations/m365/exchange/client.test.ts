@@ -73,6 +73,20 @@ describe('membership through InvokeCommand', () => {
     expect(emulator.exchange.calls('contoso').at(-1)).toMatchObject({ surface: 'DistributionGroupMember', cmdlet: 'Get-DistributionGroupMember' });
   });
 
+  it('follows @odata.nextLink, POSTing the same body, to read every member', async () => {
+    const paged = await startDemoGraphEmulator({ pageSize: 5 });
+    try {
+      const client = emulatedExchangeClient(paged, 'contoso');
+      const all = paged.tenant('contoso').groups.find((g) => g.displayName === 'DL-All-Staff')!.members;
+      expect(all.length).toBeGreaterThan(10);
+      const read = await client.groupMembers('DL-All-Staff');
+      expect(read.map((m) => m.address).sort()).toEqual([...all].sort());
+      expect(paged.exchange.calls('contoso').filter((c) => c.cmdlet === 'Get-DistributionGroupMember')).toHaveLength(Math.ceil(all.length / 5));
+    } finally {
+      await paged.close();
+    }
+  });
+
   it('reports a group synced from on-premises as a permanent refusal', async () => {
     emulator.exchange.markGroupSynced('contoso', 'DL-Sales');
     const error = await rejection(exchange.writes.add('DL-Sales', ALEX));

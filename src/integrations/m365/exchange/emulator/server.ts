@@ -94,7 +94,7 @@ function answer(state: GraphEmulatorState, request: FastifyRequest, surface: str
     tenant = authenticate(state, request);
     traffic.record.tenantId = tenant.tenantId;
     input = cmdletInput(request.body);
-    result = run(state, tenant, surface, input, traffic.url.origin, (request.params as { tenant: string }).tenant);
+    result = run(state, tenant, surface, input, traffic.url.origin, (request.params as { tenant: string }).tenant, request.originalUrl);
   } catch (error) {
     result = refusal(error, traffic.requestId);
   }
@@ -144,7 +144,7 @@ function cmdletInput(body: unknown): CmdletInput {
   return { name: input.CmdletName, parameters: parameters as Record<string, unknown> };
 }
 
-function run(state: GraphEmulatorState, tenant: EmulatedTenant, surface: string, input: CmdletInput, origin: string, pathTenant: string): GraphReply {
+function run(state: GraphEmulatorState, tenant: EmulatedTenant, surface: string, input: CmdletInput, origin: string, pathTenant: string, requestUrl: string): GraphReply {
   const cmdlet = input.name;
   if (surface === 'InvokeCommand') {
     // azure_auth: an unknown cmdlet name is answered 403 with an empty body.
@@ -170,8 +170,13 @@ function run(state: GraphEmulatorState, tenant: EmulatedTenant, surface: string,
     }
     case 'Get-DistributionGroupMember': {
       const group = findGroup(tenant, stringParameter(parameters, 'Identity'));
-      // One page: the demo tenants are far below the 1,000 of ResultSize (paging is not modelled).
-      return values([...group.members].map((id) => tenant.users.get(id)).filter((u) => u !== undefined).map((u) => ({
+      const members = [...group.members].map((id) => tenant.users.get(id)).filter((u) => u !== undefined);
+      // Pages of the emulator's page size (Exchange: ResultSize, 1,000 by default); the next page is
+      // POSTed with the same body to `@odata.nextLink`.
+      const skip = Number(new URL(`http://x${requestUrl}`).searchParams.get('$skiptoken') ?? '0') || 0;
+      const page = members.slice(skip, skip + state.pageSize);
+      const next = skip + state.pageSize < members.length ? `${origin}${requestUrl.split('?')[0]}?$skiptoken=${skip + state.pageSize}` : undefined;
+      const rows = page.map((u) => ({
         Identity: u.mailNickname,
         Name: u.mailNickname,
         DisplayName: u.displayName,
@@ -179,7 +184,8 @@ function run(state: GraphEmulatorState, tenant: EmulatedTenant, surface: string,
         RecipientType: 'UserMailbox',
         RecipientTypeDetails: 'UserMailbox',
         ExternalDirectoryObjectId: u.id,
-      })));
+      }));
+      return jsonReply(200, { '@odata.context': context, value: rows, ...(next ? { '@odata.nextLink': next } : {}) });
     }
     case 'Add-UnifiedGroupLinks':
     case 'Remove-UnifiedGroupLinks':
