@@ -52,7 +52,7 @@ export async function startBenchEmulators(world: World, latency: boolean): Promi
     }
   }
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url },
     connectwise,
     graph,
     latencyMode,

@@ -84,6 +84,15 @@ describe('deskhand doctor', () => {
     expect(m365Lines(output).filter((t) => t.status !== 'ok').map((t) => `${t.client} ${t.tool}`)).toEqual(['Contoso Ltd m365.reset_password']);
   });
 
+  it('shows the membership tools missing in a tenant whose app holds no Exchange role, and only there', async () => {
+    sb.emulators.graph.exchange.setAccess('litware', { role: null });
+    const output = await doctor();
+    expect(output.ok).toBe(false);
+    const missing = m365Lines(output).filter((t) => t.status !== 'ok');
+    expect(missing.map((t) => `${t.client} ${t.tool}`).sort()).toEqual(['Litware Inc m365.add_user_to_group', 'Litware Inc m365.remove_user_from_group']);
+    expect(missing[0]?.missing.some((c) => /Exchange/.test(c.name) && /Exchange Administrator/.test(c.fix ?? ''))).toBe(true);
+  });
+
   it('names each missing Graph permission with its admin consent link, per tool and tenant', async () => {
     sb.emulators.graph.setGrants('adatum', { permissions: requiredGrants().permissions.filter((p) => p !== 'GroupMember.ReadWrite.All') });
     const output = await doctor();

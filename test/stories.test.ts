@@ -30,6 +30,7 @@ describe('the stories of the product page', () => {
 
   const expectedFinal: Record<string, [string, string]> = {
     approval: ['replied', 'executed'],
+    shared_mailbox: ['replied', 'executed'],
     auto: ['replied', 'executed'],
     dual_approval: ['replied', 'executed'],
     denied: ['replied', 'denied'],

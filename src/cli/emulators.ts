@@ -151,8 +151,13 @@ export async function openTicket(clientSlug: string, email: string, text: string
   process.stdout.write(`${JSON.stringify({ ticket, client: clientSlug, requester: email })}\n`);
 }
 
-/** Every emulator the state file names answers (each endpoint of the emulator list). */
+/** Every endpoint of the emulator list; emulators started by an older deskhand may lack one. */
+const ENDPOINTS: Record<keyof EmulatorEndpoints, true> = { connectwise: true, graph: true, login: true, exchange: true };
+
+/** Every emulator the state file names answers (each endpoint of the emulator list), and it names them all. */
 async function everyEmulatorAnswers(state: EmulatorEndpoints): Promise<boolean> {
+  const named = state as unknown as Record<string, unknown>;
+  if (Object.keys(ENDPOINTS).some((key) => typeof named[key] !== 'string')) return false;
   const endpoints = Object.values(state as unknown as Record<string, string>).filter((url) => typeof url === 'string');
   const answered = await Promise.all(endpoints.map((url) => answers(url)));
   return answered.every(Boolean);

@@ -203,6 +203,36 @@ export const STORIES: StoryDefinition[] = [
     },
   },
   {
+    name: 'shared_mailbox',
+    title: 'Shared mailbox access: Graph cannot change the group, so the same tool goes through Exchange Online',
+    client: 'contoso',
+    requester: 'christie.cline@contoso.example',
+    async play(run) {
+      const graphWrites = () => run.sb.emulators.graph.requests().filter((r) => r.path.includes(`/groups/${groupId(run, 'SM-Support-Inbox')}/members`) && r.method !== 'GET').length;
+      await run.open('I need access to the Support Inbox shared mailbox.');
+      const waiting = await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
+      run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
+      await run.sb.waitForDelivered(waiting.id);
+      run.check(
+        'the internal note says the change goes through Exchange Online',
+        run.agentNotes().some((n) => n.internal && n.text.includes('SM-Support-Inbox is a mail-enabled security group') && n.text.includes('goes through Exchange Online')),
+      );
+      const approval = await run.pendingApproval();
+      run.check('a technician approval is pending', approval !== null);
+      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.plan_hash);
+      run.check('the approval is accepted', decided.status === 200, String(decided.status));
+      const final = await run.settle(FINAL);
+      run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
+      const calls = run.sb.emulators.graph.exchange.calls(run.client).filter((c) => c.cmdlet === 'Add-DistributionGroupMember' && c.parameters['Member'] === run.requester);
+      run.step(`Exchange Online ran ${calls.map((c) => `${c.cmdlet} -Identity ${String(c.parameters['Identity'])} -Member ${String(c.parameters['Member'])} (HTTP ${c.status})`).join('; ') || 'nothing'}`);
+      run.check('Exchange Online added the member once (Add-DistributionGroupMember)', calls.length === 1 && calls[0]!.status === 200, `${calls.length} calls`);
+      run.check('Graph was never asked to change the group', graphWrites() === 0, `${graphWrites()} writes`);
+      run.check('Graph now lists christie.cline in SM-Support-Inbox', run.user(run.requester).groups.includes('SM-Support-Inbox'));
+      run.check('the employee got a reply on the ticket', run.agentNotes().some((n) => n.customer && n.text.includes('SM-Support-Inbox')));
+      run.noteBeforeChange();
+    },
+  },
+  {
     name: 'auto',
     title: 'Signed in on a shared computer: revoke_sessions is auto at Contoso, so it runs at once',
     client: 'contoso',

@@ -197,7 +197,24 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     );
   }
   const recorded = [...reads, ...notCalled];
-  if (validation.ok) return { proposed: validation.plan, reads: recorded, requester, manager, findings, rejectedProblems: null };
+  if (validation.ok) {
+    const checked = await checkSteps(input.identity, validation.plan);
+    findings.push(...checked.notes);
+    if (checked.refusals.length === 0) return { proposed: validation.plan, reads: recorded, requester, manager, findings, rejectedProblems: null };
+    return {
+      proposed: {
+        outcome: 'escalate',
+        summary: `Escalate to a technician: the plan (${validation.plan.summary.replace(/\.$/, '')}) cannot be carried out with this connection`,
+        reasons: [...checked.refusals, ...validation.plan.reasons.map((reason) => `The plan's reasoning: ${reason}`)],
+        steps: [],
+      },
+      reads: recorded,
+      requester,
+      manager,
+      findings,
+      rejectedProblems: null,
+    };
+  }
   return {
     proposed: { outcome: 'escalate', summary: 'the proposed plan failed validation, so nothing will run', reasons: proposed.reasons, steps: [] },
     reads: recorded,
@@ -206,6 +223,23 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     findings,
     rejectedProblems: validation.problems,
   };
+}
+
+/**
+ * The integration's own look at each step of a valid plan (`check`, when its tools have one): how the
+ * change will be made, for the note, or why it cannot be made with this connection, which makes the
+ * request a technician's before anything runs.
+ */
+async function checkSteps(identity: IdentityRuntime, plan: ProposedPlan): Promise<{ notes: string[]; refusals: string[] }> {
+  const notes: string[] = [];
+  const refusals: string[] = [];
+  if (!identity.check || plan.outcome !== 'plan') return { notes, refusals };
+  for (const step of plan.steps) {
+    const checked = await identity.check(step.tool, step.args, step.resolved ?? {});
+    if (!checked.ok) refusals.push(`${step.tool} cannot be carried out: ${checked.reason}`);
+    else if (checked.note) notes.push(checked.note);
+  }
+  return { notes, refusals };
 }
 
 /** The planner's answer; a read it needed that the policies disable makes it a technician's request. */

@@ -15,6 +15,8 @@ export interface EmulatorEndpoints {
   graph: string;
   /** Microsoft identity platform base URL (token endpoint host). */
   login: string;
+  /** Exchange Online's base URL (the Exchange emulator, over the Graph emulator's tenants). */
+  exchange: string;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function startEmulators(options: {
     ...(latency ? { latencyMs: REALISTIC_LATENCY.graph } : {}),
   });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url },
     connectwise,
     graph,
     async close() {
@@ -101,7 +103,14 @@ export function evalIdentity(emulator: Awaited<ReturnType<typeof startEvalEmulat
     integrationId: `eval-${clientId}`,
     name: `eval ${clientId}`,
     kind: system.kind,
-    settings: { tenantId: config.tenantId, clientId: config.clientId, graphBaseUrl: config.graphBaseUrl, loginBaseUrl: config.loginBaseUrl, ...EMULATED_SETTINGS },
+    settings: {
+      tenantId: config.tenantId,
+      clientId: config.clientId,
+      graphBaseUrl: config.graphBaseUrl,
+      loginBaseUrl: config.loginBaseUrl,
+      exchangeOnline: { enabled: true, baseUrl: emulator.exchange.url },
+      ...EMULATED_SETTINGS,
+    },
     secrets: { clientSecret: config.clientSecret },
   });
   return identityFrom(`eval-${clientId}`, connection, new Map())!;

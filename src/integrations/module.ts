@@ -231,7 +231,17 @@ export interface ToolResult {
 export interface ToolsCapability {
   run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
   reconcile(tool: string, args: Record<string, string>, resolved: Record<string, string>, intentAt: Date): Promise<{ done: true; result: ToolResult } | { done: false }>;
+  /**
+   * Optional, reads only: before a plan is accepted, look at one of its steps (its arguments resolved)
+   * and say how the system will carry it out (`note`, for the technicians' note), or why it cannot be
+   * carried out with this connection (`ok: false`: the request escalates with that reason instead of
+   * failing when it runs). A tool the module has nothing to say about is `{ ok: true }`.
+   */
+  check?(tool: string, args: Record<string, string>, resolved: Record<string, string>): Promise<StepCheck>;
 }
+
+/** What a tool's check found about one step of a plan (see `ToolsCapability.check`). */
+export type StepCheck = { ok: true; note?: string } | { ok: false; reason: string };
 
 /** A stored integration, connected. */
 export interface ConnectedIntegration {

@@ -17,6 +17,7 @@ import type {
   IntegrationModule,
   ReadCallHook,
   ReaderOptions,
+  StepCheck,
   TicketCapability,
   ToolResult,
 } from './module.ts';
@@ -37,6 +38,8 @@ export interface IdentityRuntime {
   run(tool: string, args: Record<string, string>, resolved: Record<string, string>, prepared?: { temporaryPassword?: string }): Promise<ToolResult>;
   /** Has this write already taken effect (since `intentAt`)? Looks only. */
   reconcile(tool: string, args: Record<string, string>, resolved: Record<string, string>, intentAt: Date): Promise<{ done: true; result: ToolResult } | { done: false }>;
+  /** The module's check of a planned step, when it has one (`ToolsCapability.check`). */
+  check?(tool: string, args: Record<string, string>, resolved: Record<string, string>): Promise<StepCheck>;
   /** Send mail; `marker` (the message's idempotency key) makes it findable later. */
   sendMail(from: string, mail: { to: string; subject: string; text: string; marker: string }): Promise<void>;
   mailAlreadySent(from: string, subject: string, marker: string): Promise<boolean>;
@@ -291,6 +294,7 @@ export function identityFrom(integrationId: string, connection: Connection, poli
     readTools: identity.readTools,
     run: (tool, args, resolved, prepared) => tools.run(tool, args, resolved, prepared),
     reconcile: (tool, args, resolved, intentAt) => tools.reconcile(tool, args, resolved, intentAt),
+    ...(tools.check ? { check: tools.check.bind(tools) } : {}),
     sendMail: (from, mail) => identity.sendMail(from, mail),
     mailAlreadySent: (from, subject, marker) => identity.mailAlreadySent(from, subject, marker),
   };

@@ -52,6 +52,8 @@ export class FaultInjector {
     const effect = p.spec.effect;
     if (!effect) return null;
     const userId = this.options.tenant.users.get(p.spec.requester);
+    // Shared-mailbox groups and lists change through Exchange Online (the same emulator state and fault book).
+    if (effect.op === 'member_added' && /^(SM|DL)-/.test(effect.group!)) return { pathContains: '/InvokeCommand', method: 'POST' };
     if (effect.op === 'member_added') return { pathContains: `/groups/${this.options.tenant.groups.get(effect.group!)}/members`, method: 'POST' };
     if (effect.op === 'sessions_revoked') return { pathContains: `/users/${userId}/revokeSignInSessions`, method: 'POST' };
     return { pathContains: `/users/${userId}`, method: 'PATCH' };

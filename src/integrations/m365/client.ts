@@ -159,6 +159,19 @@ const graphGroup = z.object({
   isAssignableToRole: z.boolean().nullish(),
 });
 
+const graphGroupFacts = graphGroup.extend({ onPremisesSyncEnabled: z.boolean().nullish() });
+
+/** A group's kind as Graph tells it: what decides which system may change its members. */
+export interface GroupFacts {
+  id: string;
+  displayName: string;
+  mail: string | null;
+  groupTypes: string[];
+  mailEnabled: boolean;
+  securityEnabled: boolean;
+  onPremisesSyncEnabled: boolean;
+}
+
 const graphUserState = z.object({
   id: z.string(),
   accountEnabled: z.boolean().nullish(),
@@ -288,9 +301,9 @@ class TokenSource {
 
   constructor(
     loginOptions: HttpClientOptions,
-    private readonly app: { loginBaseUrl: string; tenantId: string; clientId: string; credential: AppCredential },
+    private readonly app: { loginBaseUrl: string; tenantId: string; clientId: string; credential: AppCredential; scope: string },
   ) {
-    const { loginBaseUrl, tenantId, clientId, credential } = app;
+    const { loginBaseUrl, tenantId, clientId, credential, scope } = app;
     this.login = new HttpClient(loginOptions);
     this.loginOnce = new HttpClient({ ...loginOptions, maxAttempts: 1 });
     this.retry = { attempts: loginOptions.maxAttempts ?? TOKEN_ATTEMPTS, maxInlineWaitMs: loginOptions.maxInlineWaitMs ?? TOKEN_MAX_INLINE_WAIT_MS };
@@ -298,7 +311,7 @@ class TokenSource {
       'clientSecret' in credential
         ? `secret\n${credential.clientSecret}`
         : `certificate\n${credential.certificate.thumbprint}\n${createHash('sha256').update(credential.certificate.privateKey.export({ type: 'pkcs8', format: 'der' })).digest('hex')}`;
-    this.key = createHash('sha256').update(`${loginBaseUrl}\n${tenantId}\n${clientId}\n${proof}`).digest('hex');
+    this.key = createHash('sha256').update(`${loginBaseUrl}\n${tenantId}\n${clientId}\n${scope}\n${proof}`).digest('hex');
     this.tokenPath = `${encodeURIComponent(tenantId)}/oauth2/v2.0/token`;
     this.tokenUrl = this.login.resolveUrl(this.tokenPath);
   }
@@ -336,7 +349,7 @@ class TokenSource {
     const { tenantId, clientId, credential } = this.app;
     let body: unknown;
     try {
-      const form = { client_id: clientId, grant_type: 'client_credentials', scope: GRAPH_SCOPE };
+      const form = { client_id: clientId, grant_type: 'client_credentials', scope: this.app.scope };
       const response =
         'clientSecret' in credential
           ? await this.login.request({ method: 'POST', url: this.tokenPath, form: { ...form, client_secret: credential.clientSecret } })
@@ -374,6 +387,40 @@ class TokenSource {
       }
     }
   }
+}
+
+/**
+ * App-only tokens of the same app registration and tenant for another resource of the Microsoft
+ * identity platform (Exchange Online): the same sign-in host, credential (secret or certificate),
+ * cache and refusals as Graph's, another scope. `call` fetches the token before a call so that a
+ * sign-in failure surfaces as itself.
+ */
+export interface ResourceTokens {
+  token(): Promise<string>;
+  /** The resource refused the token: the next call fetches a new one. */
+  drop(): void;
+  /** A failure of a call made with `headers`, with a sign-in error unwrapped again. */
+  unwrap(error: unknown): unknown;
+}
+
+export function resourceTokens(input: {
+  tenantId: string;
+  clientId: string;
+  clientSecret?: string;
+  certificate?: GraphCertificate;
+  loginBaseUrl?: string;
+  scope: string;
+  http?: GraphClientConfig['http'];
+}): ResourceTokens {
+  const loginBaseUrl = input.loginBaseUrl ?? LOGIN_BASE_URL;
+  const credential: AppCredential = input.certificate
+    ? { certificate: { privateKey: createPrivateKey(input.certificate.privateKeyPem), thumbprint: input.certificate.thumbprint.replace(/[\s:]/g, '').toUpperCase() } }
+    : { clientSecret: input.clientSecret ?? '' };
+  const source = new TokenSource(
+    { ...input.http, system: 'Microsoft Entra ID', baseUrl: loginBaseUrl, describeError: describeSignInError },
+    { loginBaseUrl, tenantId: input.tenantId, clientId: input.clientId, credential, scope: input.scope },
+  );
+  return { token: () => source.token(), drop: () => source.drop(), unwrap: unwrapSignInError };
 }
 
 /**
@@ -615,7 +662,7 @@ export class GraphClient {
     const credential: AppCredential = certificate ? { certificate: { privateKey: certificate.privateKeyPem, thumbprint: certificate.thumbprint } } : { clientSecret: clientSecret! };
     this.tokens = new TokenSource(
       { ...config.http, system: 'Microsoft Entra ID', baseUrl: loginBaseUrl, describeError: describeSignInError },
-      { loginBaseUrl, tenantId, clientId, credential },
+      { loginBaseUrl, tenantId, clientId, credential, scope: GRAPH_SCOPE },
     );
     const graphOptions: HttpClientOptions = {
       ...config.http,
@@ -771,6 +818,31 @@ export class GraphClient {
   async listGroups(): Promise<DirectoryGroup[]> {
     const groups = await this.listAll('groups', { $select: GROUP_SELECT }, { paged: true });
     return groups.map((g) => toDirectoryGroup(parseWith(graphGroup, g, 'group')));
+  }
+
+  /**
+   * What decides which system changes a group's members (Graph or Exchange Online, or neither): its
+   * mail and security flags, `groupTypes` (Unified, DynamicMembership) and whether it is synced from
+   * an on-premises directory. Null when the group does not exist.
+   */
+  async getGroupFacts(groupId: string): Promise<GroupFacts | null> {
+    const response = await this.call({
+      method: 'GET',
+      url: groupPath(groupId),
+      query: { $select: 'id,displayName,mail,groupTypes,mailEnabled,securityEnabled,onPremisesSyncEnabled' },
+      acceptStatuses: [404],
+    });
+    if (response.status === 404) return null;
+    const group = parseWith(graphGroupFacts, response.body, 'group');
+    return {
+      id: group.id,
+      displayName: group.displayName ?? group.id,
+      mail: group.mail ?? null,
+      groupTypes: group.groupTypes ?? [],
+      mailEnabled: group.mailEnabled === true,
+      securityEnabled: group.securityEnabled === true,
+      onPremisesSyncEnabled: group.onPremisesSyncEnabled === true,
+    };
   }
 
   /** Adds a member; an existing membership is success (Graph answers 400 "... already exist ..."). */

@@ -15,7 +15,7 @@ export const m365Emulated: EmulatedSystem = {
   label: 'Microsoft Graph emulator',
   url: (endpoints) => endpoints['graph']!,
   demoIntegrations(world, endpoints) {
-    const urls = { graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], ...EMULATED_SETTINGS };
+    const urls = { graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], exchangeOnline: exchangeOnline(endpoints), ...EMULATED_SETTINGS };
     const policiesOf = (client: (typeof world.clients)[number], own: boolean) =>
       Object.entries(client.toolPolicies ?? {}).map(([tool, policy]) => ({
         ...(own ? {} : { client: client.id }),
@@ -51,5 +51,30 @@ export const m365Emulated: EmulatedSystem = {
     }
     return integrations;
   },
-  pointAt: (settings, endpoints) => ({ ...settings, graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], ...EMULATED_SETTINGS }),
+  pointAt: (settings, endpoints) => ({
+    ...settings,
+    graphBaseUrl: endpoints['graph'],
+    loginBaseUrl: endpoints['login'],
+    // An integration saved without Exchange Online (before the emulator had it) gets it; one switched off stays off.
+    exchangeOnline: pointExchange(settings['exchangeOnline'], endpoints),
+    ...EMULATED_SETTINGS,
+  }),
 };
+
+/**
+ * Every demo tenant gives the app Exchange Online access (the emulator's default: Exchange.ManageAsApp
+ * and Exchange Administrator), so shared-mailbox and list requests go through Exchange Online.
+ */
+function exchangeOnline(endpoints: Record<string, string>): { enabled: boolean; baseUrl?: string } {
+  // Emulators started before the Exchange emulator existed have no such endpoint: never fall back to
+  // Exchange Online's real host with an emulator's token.
+  const baseUrl = endpoints['exchange'];
+  return baseUrl ? { enabled: true, baseUrl } : { enabled: false };
+}
+
+function pointExchange(current: unknown, endpoints: Record<string, string>): { enabled: boolean; baseUrl?: string } {
+  const pointed = exchangeOnline(endpoints);
+  if (!pointed.baseUrl) return pointed;
+  const enabled = (current as { enabled?: unknown } | undefined)?.enabled;
+  return { ...pointed, enabled: typeof enabled === 'boolean' ? enabled : true };
+}

@@ -1,6 +1,7 @@
 import { describeError, isDeskhandError } from '../../core/errors.ts';
 import type { ConnectedIntegration, ConnectionInput, DoctorCheck, DoctorHost, DoctorReport, ToolDoctorReport } from '../module.ts';
 import { type GraphClient, graphErrorOf, LOGIN_BASE_URL } from './client.ts';
+import { exchangeDoctorChecks } from './exchange/doctor.ts';
 import {
   ENTRA_ROLE_IDS,
   fixFor,
@@ -24,6 +25,9 @@ import {
  * or scoped to an administrative unit (only tenant-wide `/` assignments count), and Exchange
  * application access policies that narrow Mail.Send.
  */
+
+/** The tools that go through Exchange Online for distribution lists and mail-enabled security groups. */
+const EXCHANGE_TOOLS = ['m365.add_user_to_group', 'm365.remove_user_from_group'];
 
 interface DoctorOptions {
   tools: readonly string[];
@@ -52,9 +56,20 @@ export async function m365Doctor(integration: ConnectedIntegration, host: Doctor
     const where = target.client ? ` (${target.client.name}, tenant ${target.tenantId})` : ` (tenant ${target.tenantId})`;
     checks.push(...result.checks.map((c) => ({ ...c, name: `${c.name}${where}` })));
     tools.push(...result.tools.map((t) => ({ ...t, ...(target.client ? { client: target.client } : {}) })));
-    // LEAD (merge point): the Exchange Online checks of the other helper's folder go here, per tenant:
-    //   const exchange = await exchangeDoctorChecks(integration, target, host);
-    //   checks.push(...exchange.checks); tools.push(...exchange.tools);
+    // Exchange Online, for the membership tools on distribution lists and mail-enabled security
+    // groups. Not switched on is not a fault: those requests escalate to a technician by design.
+    const exchangeOn = (integration.settings['exchangeOnline'] as { enabled?: unknown } | undefined)?.enabled === true;
+    const exchange = (await exchangeDoctorChecks({ settings: integration.settings, secrets: integration.secrets, tenantId: target.tenantId })).map((c) =>
+      exchangeOn ? c : { name: c.name, ok: true, detail: c.detail },
+    );
+    checks.push(...exchange.map((c) => ({ ...c, name: `${c.name}${where}` })));
+    const failed = exchange.filter((c) => !c.ok);
+    if (failed.length > 0) {
+      for (const line of tools.filter((t) => EXCHANGE_TOOLS.includes(t.tool) && (t.client?.id ?? null) === (target.client?.id ?? null))) {
+        line.status = 'missing';
+        line.missing = [...line.missing, ...failed];
+      }
+    }
   }
   const ok = checks.every((c) => c.ok) && tools.every((t) => t.status === 'ok');
   return { ok, checks, tools };

@@ -3,6 +3,9 @@ import { requiredSetting, settingUrl } from '../http.ts';
 import type { Connection, ConnectionInput, IntegrationModule, ModuleTool } from '../module.ts';
 import { GraphClient, mailMarker, markedSubject } from './client.ts';
 import { m365Doctor } from './doctor.ts';
+import { checkM365Step } from './exchange/check.ts';
+import { ExchangeOnlineClient } from './exchange/client.ts';
+import { ExchangeGroupMembership } from './exchange/membership.ts';
 import { generateTemporaryPassword } from './password.ts';
 import { M365DiagnosisReader } from './reader.ts';
 import { M365ToolRunner } from './runner.ts';
@@ -18,6 +21,13 @@ const settings = z.object({
   tenantId: z.string().min(1).optional().describe("A client's own app only: the client's tenant id (the MSP's app reaches each client through its link)"),
   graphBaseUrl: z.string().optional().describe('Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)'),
   loginBaseUrl: z.string().optional().describe('Microsoft identity platform URL (default https://login.microsoftonline.com)'),
+  exchangeOnline: z
+    .object({
+      enabled: z.boolean().describe('Change the members of distribution lists and mail-enabled security groups (shared-mailbox access) through Exchange Online, with the same app'),
+      baseUrl: z.string().optional().describe('Exchange Online host (default https://outlook.office365.com; GCC High https://outlook.office365.us)'),
+    })
+    .optional()
+    .describe("Exchange Online (each client tenant grants the app Exchange.ManageAsApp and an Exchange role; see the m365 README)"),
 });
 
 /** A client secret, or a certificate (its private key and thumbprint): exactly one. */
@@ -74,8 +84,10 @@ export const m365: IntegrationModule = {
   secrets,
   tools,
   connect(input): Connection {
+    const integration = { id: input.integrationId, name: input.name, kind: input.kind };
     const graph = graphClientFor(input);
-    const runner = new M365ToolRunner(graph);
+    const exchange = exchangeClient(integration, input, credentialOf(input));
+    const runner = new M365ToolRunner(graph, new ExchangeGroupMembership(graph, exchange));
     return {
       identity: {
         reader: (runbooks, onCall, options) => {
@@ -92,25 +104,53 @@ export const m365: IntegrationModule = {
       tools: {
         run: (tool, args, resolved, prepared) => runner.run(tool, args, resolved, prepared),
         reconcile: (tool, args, resolved, intentAt) => runner.reconcile(tool, args, resolved, intentAt),
+        check: (tool, args, resolved) => checkM365Step(graph, exchange !== null, tool, args, resolved),
       },
     };
   },
   doctor: (integration, host) => m365Doctor(integration, host, { tools: tools.map((t) => t.name), graphClient: graphClientFor }),
 };
 
+/** The app's credential: a certificate (the documented path for Exchange Online) or a client secret. */
+function credentialOf(input: Pick<ConnectionInput, 'integrationId' | 'name' | 'kind' | 'secrets'>): { clientSecret: string } | { certificate: { privateKeyPem: string; thumbprint: string } } {
+  const integration = { id: input.integrationId, name: input.name, kind: input.kind };
+  return input.secrets['certificatePrivateKey']
+    ? { certificate: { privateKeyPem: input.secrets['certificatePrivateKey'], thumbprint: requiredSetting(integration, input.secrets['certificateThumbprint'], 'certificateThumbprint') } }
+    : { clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret') };
+}
+
 /** A Graph client for the integration's tenant: the client's link (an MSP's app) or its own app's tenant. */
 export function graphClientFor(input: Pick<ConnectionInput, 'integrationId' | 'name' | 'kind' | 'settings' | 'secrets' | 'clientLink'>): GraphClient {
   const integration = { id: input.integrationId, name: input.name, kind: input.kind };
   const graphBaseUrl = settingUrl(integration, input.settings, 'graphBaseUrl');
   const loginBaseUrl = settingUrl(integration, input.settings, 'loginBaseUrl');
-  const certificate = input.secrets['certificatePrivateKey']
-    ? { certificate: { privateKeyPem: input.secrets['certificatePrivateKey'], thumbprint: requiredSetting(integration, input.secrets['certificateThumbprint'], 'certificateThumbprint') } }
-    : { clientSecret: requiredSetting(integration, input.secrets['clientSecret'], 'clientSecret') };
   return new GraphClient({
     tenantId: requiredSetting(integration, input.clientLink ?? input.settings['tenantId'], 'tenantId'),
     clientId: requiredSetting(integration, input.settings['clientId'], 'clientId'),
-    ...certificate,
+    ...credentialOf(input),
     ...(graphBaseUrl ? { graphBaseUrl } : {}),
+    ...(loginBaseUrl ? { loginBaseUrl } : {}),
+  });
+}
+
+/**
+ * Exchange Online, when the settings switch it on: the same app, tenant and credential as Graph's
+ * (a second client of the same app registration and tenant link), null otherwise.
+ */
+function exchangeClient(
+  integration: { id: string; name: string; kind: string },
+  input: Pick<ConnectionInput, 'settings' | 'clientLink'>,
+  credential: { clientSecret: string } | { certificate: { privateKeyPem: string; thumbprint: string } },
+): ExchangeOnlineClient | null {
+  const setting = input.settings['exchangeOnline'] as { enabled?: unknown; baseUrl?: unknown } | undefined;
+  if (setting?.enabled !== true) return null;
+  const baseUrl = settingUrl(integration, { 'exchangeOnline.baseUrl': setting.baseUrl, developmentLoopback: input.settings['developmentLoopback'] }, 'exchangeOnline.baseUrl');
+  const loginBaseUrl = settingUrl(integration, input.settings, 'loginBaseUrl');
+  return new ExchangeOnlineClient({
+    tenantId: requiredSetting(integration, input.clientLink ?? input.settings['tenantId'], 'tenantId'),
+    clientId: requiredSetting(integration, input.settings['clientId'], 'clientId'),
+    ...credential,
+    ...(baseUrl ? { baseUrl } : {}),
     ...(loginBaseUrl ? { loginBaseUrl } : {}),
   });
 }

@@ -2,6 +2,7 @@ import type { AuthMethod, DirectoryGroup, DirectoryUser, SubscribedSku } from '.
 import { DeskhandError } from '../../core/errors.ts';
 import type { ArgumentObject, ToolDefinition } from '../../core/tool.ts';
 import { type GraphClient, graphErrorOf, isPasswordMethod } from './client.ts';
+import { ExchangeGroupMembership } from './exchange/membership.ts';
 import { explainRefusal } from './failures.ts';
 import { generateTemporaryPassword } from './password.ts';
 import { m365ToolByName } from './tools.ts';
@@ -56,8 +57,14 @@ export interface Resolution {
 export class M365ToolRunner {
   private readonly handlers: Readonly<Record<string, ToolHandler>>;
   private readonly reconcilers: Readonly<Record<string, Reconciler>>;
+  /** Distribution lists and mail-enabled security groups: their members change through Exchange Online. */
+  private readonly exchangeGroups: ExchangeGroupMembership;
 
-  constructor(private readonly client: GraphClient) {
+  constructor(
+    private readonly client: GraphClient,
+    exchangeGroups?: ExchangeGroupMembership,
+  ) {
+    this.exchangeGroups = exchangeGroups ?? new ExchangeGroupMembership(client, null);
     this.handlers = {
       'm365.get_user': (a, r) => this.getUser(a, r),
       'm365.find_user': (a) => this.findUser(a),
@@ -241,6 +248,8 @@ export class M365ToolRunner {
   private async addUserToGroup(args: Args, resolved: Args): Promise<ToolResult> {
     const userId = requireResolved(resolved, 'user', 'm365.add_user_to_group');
     const groupId = requireResolved(resolved, 'group', 'm365.add_user_to_group');
+    const exchangeGroup = await this.exchangeGroups.exchangeGroup(groupId, 'm365.add_user_to_group');
+    if (exchangeGroup) return this.exchangeGroups.add(args as { user: string; group: string }, userId, exchangeGroup);
     const { alreadyMember } = await this.client.addMember(groupId, userId);
     const { user, group } = args as { user: string; group: string };
     return {
@@ -252,6 +261,8 @@ export class M365ToolRunner {
   private async removeUserFromGroup(args: Args, resolved: Args): Promise<ToolResult> {
     const userId = requireResolved(resolved, 'user', 'm365.remove_user_from_group');
     const groupId = requireResolved(resolved, 'group', 'm365.remove_user_from_group');
+    const exchangeGroup = await this.exchangeGroups.exchangeGroup(groupId, 'm365.remove_user_from_group');
+    if (exchangeGroup) return this.exchangeGroups.remove(args as { user: string; group: string }, userId, exchangeGroup);
     const { notMember } = await this.client.removeMember(groupId, userId);
     const { user, group } = args as { user: string; group: string };
     return {
@@ -380,9 +391,20 @@ export class M365ToolRunner {
     const tool = member ? 'm365.add_user_to_group' : 'm365.remove_user_from_group';
     const userId = requireResolved(resolved, 'user', tool);
     const groupId = requireResolved(resolved, 'group', tool);
-    const groups = await this.client.listUserGroups(userId);
-    if (groups.some((g) => sameId(g.id, groupId)) !== member) return { done: false };
+    const exchangeGroup = await this.exchangeGroups.exchangeGroup(groupId, tool);
+    const isMember = exchangeGroup
+      ? await this.exchangeGroups.isMember(userId, exchangeGroup)
+      : (await this.client.listUserGroups(userId)).some((g) => sameId(g.id, groupId));
+    if (isMember !== member) return { done: false };
     const { user, group } = args as { user: string; group: string };
+    if (exchangeGroup) {
+      const through = { through: 'Exchange Online' };
+      return reconciled(
+        member
+          ? { summary: `Added ${user} to ${group} through Exchange Online (confirmed after an interrupted attempt)`, data: { user, group, userId, groupId, alreadyMember: false, ...through } }
+          : { summary: `Removed ${user} from ${group} through Exchange Online (confirmed after an interrupted attempt)`, data: { user, group, userId, groupId, notMember: false, ...through } },
+      );
+    }
     return reconciled(
       member
         ? { summary: `Added ${user} to ${group} (confirmed after an interrupted attempt)`, data: { user, group, userId, groupId, alreadyMember: false } }

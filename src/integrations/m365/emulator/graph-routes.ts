@@ -39,7 +39,7 @@ import {
   USER_PROPERTY_PERMISSIONS,
 } from './principals.ts';
 import type { GraphEmulatorState, SentMail } from './state.ts';
-import { type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
+import { assertGraphCanChangeMembers, type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
 import { finish, trafficOf } from './traffic.ts';
 
 /**
@@ -176,6 +176,8 @@ function authenticateApp(state: GraphEmulatorState, request: FastifyRequest): { 
   const issued = state.token(match[1]!);
   if (issued === undefined) throw unauthorized('Access token validation failure. Invalid audience.');
   if (issued === 'expired') throw unauthorized('Lifetime validation failed, the token is expired.');
+  // A token for another API (Exchange Online's audience) is not a Graph token.
+  if (issued.resource !== 'graph') throw unauthorized('Access token validation failure. Invalid audience.');
   const tenant = state.tenantById(issued.tenantId);
   if (!tenant) throw unauthorized('Access token validation failure.');
   return { tenant, appId: issued.appId };
@@ -412,6 +414,7 @@ class GraphHandlers {
   /** A duplicate add is refused with 400 by the tenant before anything is logged: not an effect. */
   addMember(call: GraphCall, id: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
+    assertGraphCanChangeMembers(group);
     const body = parseBody(refBody, call.body, 'reference');
     const userId = referencedObjectId(body['@odata.id']);
     checkMembershipChange(call, group);
@@ -422,6 +425,7 @@ class GraphHandlers {
 
   removeMember(call: GraphCall, id: string, memberId: string): GraphReply {
     const group = this.requireGroup(call.tenant, id);
+    assertGraphCanChangeMembers(group);
     const userId = memberId.toLowerCase();
     checkMembershipChange(call, group);
     call.tenant.removeMember(group, userId);

@@ -7,6 +7,7 @@ import { buildGraphServer } from './server.ts';
 import type { GrantsInput } from './principals.ts';
 import { GraphEmulatorState, type RequestRecord, type SentMail, type TenantGrants } from './state.ts';
 import type { TenantSnapshot } from './tenant.ts';
+import { type ExchangeEmulatorControl, startExchangeListener } from '../exchange/emulator/index.ts';
 
 /**
  * A Microsoft Graph v1.0 emulator: the token endpoint and the Graph endpoints GraphClient uses, one
@@ -29,11 +30,14 @@ export { type FaultInput, faultSchema, type Latency } from './faults.ts';
 export type { GrantsInput } from './principals.ts';
 export type { RequestRecord, SentMail, TenantGrants } from './state.ts';
 export type { TenantSnapshot } from './tenant.ts';
+export type { ExchangeAccess, ExchangeCall, ExchangeEmulatorControl, ExchangeRole } from '../exchange/emulator/index.ts';
 
 export interface GraphEmulatorOptions {
   world: World;
   /** Default 0: a free port. */
   port?: number;
+  /** The Exchange Online emulator's port (default 0: a free port). */
+  exchangePort?: number;
   /** Default 127.0.0.1. */
   host?: string;
   /** Page size when a request has no `$top` (Graph: 100). */
@@ -61,6 +65,8 @@ export interface GraphEmulator {
   /** The login base URL (token endpoint at `{loginUrl}/{tenantId}/oauth2/v2.0/token`): pass as `loginBaseUrl`. */
   readonly loginUrl: string;
   readonly port: number;
+  /** Exchange Online's emulator, a listener of its own over the same tenants (its base URL is `exchange.url`). */
+  readonly exchange: ExchangeEmulatorControl;
   close(): Promise<void>;
   /** The app credentials the emulator accepts for a fixture client (same as `emulatorAppCredentials`). */
   credentials(clientId: string): AppCredentials;
@@ -106,6 +112,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 0, host });
   const { port } = app.server.address() as AddressInfo;
+  const exchange = await startExchangeListener(state, { host, port: options.exchangePort ?? 0 });
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const url = `${origin}/v1.0`;
   const requireTenant = (key: string) => {
@@ -118,7 +125,10 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     url,
     loginUrl: origin,
     port,
-    close: () => app.close(),
+    exchange: exchange.control,
+    close: async () => {
+      await Promise.all([app.close(), exchange.close()]);
+    },
     credentials: emulatorAppCredentials,
     clientConfig: (clientId) => ({ ...emulatorAppCredentials(clientId), graphBaseUrl: url, loginBaseUrl: origin }),
     mspAppCredentials: (mspId) => state.apps.mspAppCredentials(mspId, tenantName),

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GRAPH_SCOPE } from '../client.ts';
+import { EXCHANGE_SCOPE } from '../exchange/scope.ts';
 import { AadError, type GraphReply, jsonReply, replyForError } from './replies.ts';
 import { tokenForm } from './resources.ts';
 import type { GraphEmulatorState } from './state.ts';
@@ -8,7 +9,7 @@ import { finish, trafficOf } from './traffic.ts';
 
 /**
  * Entra's token endpoint, `/{tenant}/oauth2/v2.0/token`: the client-credentials grant for the
- * Graph scope, for an app registered (consented) in that tenant, with a client secret or a
+ * Graph scope (or Exchange Online's), for an app registered (consented) in that tenant, with a client secret or a
  * certificate's client assertion (apps.ts). The token it issues is bound to the tenant of the URL:
  * Graph answers it with that tenant's directory only. Refusals are Entra's (AADSTS codes).
  */
@@ -42,7 +43,7 @@ function issueToken(state: GraphEmulatorState, request: FastifyRequest, tenantKe
   if (form.grant_type !== 'client_credentials') {
     throw new AadError(400, 'unsupported_grant_type', `AADSTS70003: The app requested an unsupported grant type '${form.grant_type ?? ''}'.`);
   }
-  if (form.scope !== GRAPH_SCOPE) {
+  if (form.scope !== GRAPH_SCOPE && form.scope !== EXCHANGE_SCOPE) {
     throw new AadError(
       400,
       'invalid_scope',
@@ -60,7 +61,9 @@ function issueToken(state: GraphEmulatorState, request: FastifyRequest, tenantKe
     );
   }
   state.apps.authenticate(registration, form, audiences(request, tenant));
-  const accessToken = state.issueToken(tenant.tenantId, registration.appId);
+  // Entra issues a token for any resource the app may ask for; what the app may do there (its app
+  // roles, Exchange's RBAC) is the resource's own check (the Exchange emulator's directory.ts).
+  const accessToken = state.issueToken(tenant.tenantId, registration.appId, form.scope === EXCHANGE_SCOPE ? 'exchange' : 'graph');
   return jsonReply(200, {
     token_type: 'Bearer',
     expires_in: state.tokenLifetimeSeconds,

@@ -5,6 +5,7 @@ import { type EffectInput, EffectsLog, type GraphEffect } from './effects.ts';
 import { type Fault, FaultBook, type FaultInput, type Latency, latencySchema } from './faults.ts';
 import { type GrantsInput, PrincipalBook, servicePrincipalId } from './principals.ts';
 import { EmulatedTenant } from './tenant.ts';
+import { ExchangeDirectory } from '../exchange/emulator/directory.ts';
 
 /**
  * Everything the Graph emulator remembers between calls: the tenants (from the fixture), the app
@@ -52,11 +53,14 @@ export interface TenantGrants {
   permissions: string[];
   roles: string[];
 }
+/** Which API a token was issued for (its audience): a token for one is refused by the other. */
+export type TokenResource = 'graph' | 'exchange';
 
 interface IssuedToken {
   tenantId: string;
   appId: string;
   expiresAt: number;
+  resource: TokenResource;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -70,6 +74,8 @@ export class GraphEmulatorState {
   readonly faults = new FaultBook();
   /** The app permissions and directory roles of each app's service principal, per tenant. */
   readonly principals = new PrincipalBook();
+  /** Exchange Online's view of the same tenants: the app's Exchange access, its call log, redirects. */
+  readonly exchange = new ExchangeDirectory();
   private tenantsById = new Map<string, EmulatedTenant>();
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly effectsLog = new EffectsLog();
@@ -101,6 +107,7 @@ export class GraphEmulatorState {
       if (!tenant) throw new Error(`the Graph emulator has no tenant ${key} to give grants to`);
       this.setGrants(tenant.tenantId, grants);
     }
+    this.exchange.reset();
     this.faults.clear();
     this.effectsLog.clear();
     this.latency = this.options.latencyMs ? latencySchema.parse(this.options.latencyMs) : null;
@@ -147,9 +154,9 @@ export class GraphEmulatorState {
 
   // ----- tokens --------------------------------------------------------------------------------
 
-  issueToken(tenantId: string, appId: string): string {
+  issueToken(tenantId: string, appId: string, resource: TokenResource = 'graph'): string {
     const accessToken = `emu.${randomBytes(32).toString('base64url')}`;
-    this.tokens.set(accessToken, { tenantId, appId, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000 });
+    this.tokens.set(accessToken, { tenantId, appId, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, resource });
     return accessToken;
   }
 

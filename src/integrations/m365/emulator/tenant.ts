@@ -72,8 +72,8 @@ export interface EmulatedGroup {
   isAssignableToRole: boolean;
   createdDateTime: string;
   members: Set<string>;
-  /** Synced from an on-premises Active Directory: Graph refuses changes to its members. */
-  onPremisesSyncEnabled: boolean;
+  /** Synced from an on-premises Active Directory (mastered there): Graph and Exchange refuse to change its members. */
+  onPremisesSyncEnabled?: boolean;
 }
 
 export interface EmulatedSku {
@@ -448,7 +448,7 @@ export class EmulatedTenant {
         id: g.id,
         displayName: g.displayName,
         members: [...g.members].map((id) => this.users.get(id)?.userPrincipalName ?? id),
-        onPremisesSyncEnabled: g.onPremisesSyncEnabled,
+        onPremisesSyncEnabled: g.onPremisesSyncEnabled === true,
       })),
       licenses: [...this.skus.values()].map((s) => ({
         skuId: s.skuId,
@@ -486,6 +486,25 @@ export interface TenantSnapshot {
   }[];
   groups: { id: string; displayName: string; members: string[]; onPremisesSyncEnabled: boolean }[];
   licenses: { skuId: string; skuPartNumber: string; total: number; consumed: number }[];
+}
+
+/**
+ * Graph's refusals of a membership change through `/members/$ref`, before anything else is looked
+ * at: distribution lists and mail-enabled security groups are Exchange Online's (Graph reads them
+ * only), rule-based groups compute their members, synced groups belong to the on-premises directory.
+ * The first text is Graph's (microsoft-graph-docs issues #546, #14827); the dynamic-group text is
+ * not verified against Graph.
+ */
+export function assertGraphCanChangeMembers(group: EmulatedGroup): void {
+  if (group.mailEnabled && !group.groupTypes.includes('Unified')) {
+    throw new TenantRuleError(400, 'Request_BadRequest', 'Cannot Update a mail-enabled security groups and or distribution list.');
+  }
+  if (group.groupTypes.includes('DynamicMembership')) {
+    throw new TenantRuleError(400, 'Request_BadRequest', 'Insufficient privileges to complete the operation: members of a group with dynamic membership cannot be added or removed.');
+  }
+  if (group.onPremisesSyncEnabled === true) {
+    throw new TenantRuleError(400, 'Request_BadRequest', 'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.');
+  }
 }
 
 /**
