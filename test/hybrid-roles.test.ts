@@ -124,13 +124,19 @@ describe('a user synced from on-premises Active Directory', () => {
     expect(user(upn).passwordResets).toBe(0);
   });
 
-  it("fails a change to a synced group's members the same way", async () => {
+  it("escalates a change to a synced group's members at diagnosis, before anyone is asked to approve it", async () => {
     const upn = 'isaiah.langer@contoso.example';
-    const story = await approvedStory(upn, 'The F: drive please [probe:step m365.add_user_to_group SG-Finance-Share]');
-    const note = expectHonestFailure(story, 'm365.add_user_to_group');
-    expect(note).toContain('the group SG-Finance-Share is synced from');
-    expect(note).toContain('change the membership there');
+    const ticket = await sb.openTicket('contoso', upn, 'The F: drive please [probe:step m365.add_user_to_group SG-Finance-Share]');
+    const request = await sb.requestForTicket(ticket);
+    const final = await sb.waitForRequest(request.id, FINAL, 30_000);
+    await sb.waitForDelivered(request.id);
+    expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
+    const approvals = await sb.service.ctx.db.selectFrom('approvals').select('id').where('request_id', '=', request.id).execute();
+    expect(approvals).toEqual([]);
+    const note = agentNotes(ticket).find((n) => n.internal && n.text.includes('SG-Finance-Share is synchronized from the on-premises directory'));
+    expect(note?.text).toContain('must be changed in on-premises Active Directory');
     expect(user(upn).groups).not.toContain('SG-Finance-Share');
+    expect(sb.emulators.graph.requests().filter((r) => r.method !== 'GET' && r.path.includes('/members'))).toEqual([]);
   });
 });
 
