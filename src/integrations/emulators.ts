@@ -38,7 +38,7 @@ export function demoSetup(world: World, endpoints: EmulatorEndpoints): DemoSetup
   return {
     world,
     integrations: emulatedSystems.flatMap((system) => system.demoIntegrations(world, urls)),
-    emulators: emulatedSystems.map((system) => ({ name: system.label, url: system.url(urls) })),
+    emulators: emulatedSystems.flatMap((system) => [{ name: system.label, url: system.url(urls) }, ...(system.alsoServes?.(urls) ?? [])]),
     pointAt: (kind, settings) => emulatedSystems.find((system) => system.kind === kind)?.pointAt(settings, urls) ?? settings,
   };
 }

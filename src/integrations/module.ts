@@ -345,6 +345,8 @@ export interface EmulatedSystem {
   readonly label: string;
   /** The emulator's base URL among the running emulators' endpoints. */
   url(endpoints: Record<string, string>): string;
+  /** Further listeners of the same emulator, each a system of its own (Exchange Online beside Graph). */
+  alsoServes?(endpoints: Record<string, string>): { name: string; url: string }[];
   /** The demo world's integrations of this system, pointing at the running emulator. */
   demoIntegrations(world: DemoWorld, endpoints: Record<string, string>): DemoIntegration[];
   /** An emulated integration's settings, pointed at the emulator's current address (it moves between runs). */

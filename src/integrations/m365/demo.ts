@@ -14,6 +14,7 @@ export const m365Emulated: EmulatedSystem = {
   kind: 'm365',
   label: 'Microsoft Graph emulator',
   url: (endpoints) => endpoints['graph']!,
+  alsoServes: (endpoints) => (endpoints['exchange'] ? [{ name: 'Exchange Online emulator', url: endpoints['exchange'] }] : []),
   demoIntegrations(world, endpoints) {
     const urls = { graphBaseUrl: endpoints['graph'], loginBaseUrl: endpoints['login'], exchangeOnline: exchangeOnline(endpoints), ...EMULATED_SETTINGS };
     const policiesOf = (client: (typeof world.clients)[number], own: boolean) =>
