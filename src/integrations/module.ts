@@ -96,7 +96,7 @@ export interface DoctorReport {
   tools: ToolDoctorReport[];
 }
 
-export type CapabilityName = 'ticket' | 'approvalNotice' | 'identity' | 'tools';
+export type CapabilityName = 'ticket' | 'approvalNotice' | 'identity' | 'tools' | 'knowledge';
 
 /** A tool, with the words deskhand uses for one of its steps. */
 export interface ModuleTool extends ToolDefinition {
@@ -129,6 +129,32 @@ export interface Connection {
   approvalNotice?: ApprovalNoticeCapability;
   identity?: IdentityCapability;
   tools?: ToolsCapability;
+  knowledge?: KnowledgeCapability;
+}
+
+/**
+ * A documentation platform's runbooks (knowledge-base articles, documents): those of a client's
+ * linked company or organization, and the MSP's own knowledge base, consulted for every client. A
+ * client that is not linked is never consulted.
+ */
+export interface KnowledgeCapability {
+  /**
+   * Every article of the client's company (`clientLink`: the client's link on this integration), or
+   * of the MSP's own knowledge base when `clientLink` is null; `query` narrows the list when given.
+   */
+  list(scope: { clientLink: string | null }, query?: string): Promise<KnowledgeArticle[]>;
+  /** One article by the system's id, or null when it is gone. */
+  get(id: string): Promise<KnowledgeArticle | null>;
+}
+
+export interface KnowledgeArticle {
+  /** The system's own id of the article. */
+  id: string;
+  title: string;
+  /** The article's text (HTML reduced to plain text by the module). */
+  body: string;
+  /** Where a technician opens it (cited in the internal note), or null. */
+  url: string | null;
 }
 
 /**
@@ -155,6 +181,14 @@ export interface TicketCapability {
    * changes when its board is not in the map or the ticket is already in that status: idempotent.
    */
   setStatus(ref: string, byBoard: Readonly<Record<string, string>>): Promise<TicketStatusChange>;
+  /** The PSA's companies (the MSP's customers), for an admin to import as deskhand clients. */
+  companies(): Promise<PsaCompany[]>;
+}
+
+export interface PsaCompany {
+  /** What a client's link on this integration holds (matched against `TicketText.companyIdentifier`). */
+  externalId: string;
+  name: string;
 }
 
 export interface TicketNote {

@@ -1,6 +1,6 @@
 import { DeskhandError } from '../../core/errors.ts';
 import { mappedStatus } from '../../core/ticket-status.ts';
-import type { TicketBoard, TicketNote, TicketStatusChange } from '../module.ts';
+import type { PsaCompany, TicketBoard, TicketNote, TicketStatusChange } from '../module.ts';
 import { type PsaChannel, type PsaTicket, storableText, storableTextOrNull } from '../psa.ts';
 import { type ConnectWiseClient, contactEmail } from './client.ts';
 import type { ConnectWiseNote } from './schemas.ts';
@@ -44,6 +44,11 @@ export class ConnectWiseChannel implements PsaChannel {
       requesterName: storableTextOrNull(requesterName),
       companyIdentifier: storableTextOrNull(ticket.company?.identifier),
     };
+  }
+
+  /** The site's companies, by their identifier (what a client's link holds). */
+  async companies(): Promise<PsaCompany[]> {
+    return (await this.client.listCompanies()).map((company) => ({ externalId: company.identifier, name: storableText(company.name) }));
   }
 
   /** The first Discussion note: what the employee wrote when opening the ticket. */

@@ -248,6 +248,14 @@ describe('companies, contacts and members', () => {
     expect(await api.findCompanyByIdentifier('adatum')).toBeNull();
   });
 
+  it("lists the site's companies (the MSP's clients only: another MSP's are not on this site)", async () => {
+    const companies = await api.listCompanies();
+    expect(companies.map((c) => [c.identifier, c.name])).toEqual([
+      ['contoso', 'Contoso Ltd'],
+      ['fabrikam', 'Fabrikam Inc'],
+    ]);
+  });
+
   it('reads a contact and its default email from communicationItems', async () => {
     const ticket = await newTicket();
     const contact = await api.getContact(ticket.contact!.id);

@@ -369,6 +369,12 @@ export class ConnectWiseClient {
     return found[0] ?? null;
   }
 
+  /** Every company of the site that is not deleted (the MSP's customers, and the MSP itself), by name. */
+  async listCompanies(): Promise<ConnectWiseCompany[]> {
+    const companies = await this.listAll('company/companies', companySchema, { conditions: condition('deletedFlag', '=', false), orderBy: 'name asc', pageSize: 1000 }, 'company');
+    return companies.filter((company) => company.deletedFlag !== true);
+  }
+
   async getContact(id: number): Promise<ConnectWiseContact> {
     const response = await this.send({ method: 'GET', url: `company/contacts/${positiveId(id, 'contact')}` }, `Contact ${id}`);
     return parseRecord(contactSchema, response.body, 'contact');
