@@ -126,7 +126,21 @@ export interface ChainVerification {
 }
 
 /** Walk one MSP's chain from the start and recompute every hash. */
+/**
+ * Recomputes an MSP's chain. The rows and the head are read in one snapshot (repeatable read), so a
+ * row appended while the chain is being read (a worker still delivering a message) is not taken for
+ * a removed one.
+ */
 export async function verifyAuditChain(db: DbOrTx, mspId: string): Promise<ChainVerification> {
+  if (db.isTransaction) return verifyChainIn(db, mspId);
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute((tx) => verifyChainIn(tx, mspId));
+}
+
+async function verifyChainIn(db: DbOrTx, mspId: string): Promise<ChainVerification> {
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
   let rows = 0;
