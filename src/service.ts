@@ -79,7 +79,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     clock,
     logger,
     secrets,
-    integrations: new IntegrationRegistry(store.db, secrets),
+    integrations: new IntegrationRegistry(store.db, secrets, undefined, { clock, logger }),
     planner: options.planner ?? new BuiltinPlanner(),
     catalog: toolCatalog,
     publicUrl,
