@@ -150,6 +150,43 @@ describe('health from real traffic', () => {
   }, 120_000);
 });
 
+describe('an identity provider with a refused credential', () => {
+  it("makes the client's Microsoft 365 integration unhealthy with the reason, and escalates the request with an internal note saying why", async () => {
+    const { ctx } = sb.service;
+    const row = await ctx.db
+      .selectFrom('integrations')
+      .innerJoin('clients', 'clients.id', 'integrations.client_id')
+      .selectAll('integrations')
+      .where('clients.slug', '=', 'contoso')
+      .where('integrations.kind', '=', 'm365')
+      .executeTakeFirstOrThrow();
+    const secrets = ctx.integrations.secretsOf(row);
+    const wrong = secrets['clientSecret'] !== undefined ? { ...secrets, clientSecret: 'not-the-client-secret' } : { ...secrets, certificateThumbprint: 'AA'.repeat(20) };
+    await ctx.db.updateTable('integrations').set({ secrets_encrypted: ctx.secrets.encryptJson(wrong), updated_at: new Date() }).where('id', '=', row.id).execute();
+    ctx.integrations.invalidate(row.id);
+    try {
+      const ticket = await sb.openTicket('contoso', 'patti.fernandez@contoso.example', 'Please add me to the Marketing team group.');
+      const request = await sb.requestForTicket(ticket, 30_000);
+      const final = await sb.waitForRequest(request.id, FINAL, 60_000);
+      await sb.waitForDelivered(request.id, 60_000);
+      expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
+      // The note reached the PSA's ticket (which still works) and names the refused sign-in.
+      const note = await ctx.db.selectFrom('outbox').select(['status', 'payload']).where('request_id', '=', request.id).where('idempotency_key', '=', `${request.id}:note`).executeTakeFirstOrThrow();
+      expect(note.status).toBe('delivered');
+      expect((note.payload as { text: string }).text).toMatch(/could not complete its diagnosis: .*sign-in refused/);
+      const health = (await integration(row.id)).body.health;
+      expect(health).toMatchObject({ status: 'unhealthy', checkedBy: 'traffic' });
+      expect(health.lastError).toMatch(/sign-in refused/);
+      expect(health.lastError).not.toContain('not-the-client-secret');
+      // The PSA that carried the note is fine.
+      expect((await integration()).body.health.status).toBe('healthy');
+    } finally {
+      await ctx.db.updateTable('integrations').set({ secrets_encrypted: ctx.secrets.encryptJson(secrets), updated_at: new Date() }).where('id', '=', row.id).execute();
+      ctx.integrations.invalidate(row.id);
+    }
+  }, 120_000);
+});
+
 describe('POST /api/integrations/:id/test', () => {
   it("answers the doctor's report and records it as the integration's health", async () => {
     const green = await sb.api<{ ok: boolean; integration: { id: string; checked: boolean; ok: boolean }; tools: unknown[]; health: Health }>('POST', `/api/integrations/${connectwise}/test`, { token: ava });
