@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { FINAL } from '../src/demo/stories.ts';
+import { pollMissedTickets } from '../src/engine/intake-poll.ts';
 import { runDoctor } from '../src/integrations/doctor.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';
@@ -148,6 +149,21 @@ describe('health from real traffic', () => {
     expect(body.health.lastError).toMatch(/API keys were rejected/);
     expect(Date.parse(body.health.lastSuccessAt!)).toBeGreaterThanOrEqual(Date.parse(body.health.lastErrorAt!));
   }, 120_000);
+});
+
+describe('health from the poll for missed tickets', () => {
+  it('goes unhealthy when the PSA refuses the poll, which calls it with its own client', async () => {
+    expect((await integration()).body.health.status).toBe('healthy');
+    await storeSecrets({ ...goodSecrets, privateKey: 'a-third-wrong-key' });
+    try {
+      await pollMissedTickets(sb.service.ctx, 0);
+      const { health } = (await integration()).body;
+      expect(health).toMatchObject({ status: 'unhealthy', checkedBy: 'traffic' });
+      expect(health.lastError).toMatch(/API keys were rejected/);
+    } finally {
+      await storeSecrets(goodSecrets);
+    }
+  });
 });
 
 describe('an identity provider with a refused credential', () => {
