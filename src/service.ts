@@ -79,7 +79,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     clock,
     logger,
     secrets,
-    integrations: new IntegrationRegistry(store.db, secrets),
+    integrations: new IntegrationRegistry(store.db, secrets, undefined, { clock, logger }),
     planner: options.planner ?? new BuiltinPlanner(),
     catalog: toolCatalog,
     publicUrl,
@@ -152,6 +152,7 @@ export async function connectIntegrations(ctx: EngineContext, webhookBaseUrl: st
       else logger.warn({ integration: row.name, system: module.label, detail: outcome.detail }, 'could not finish connecting an integration');
     } catch (error) {
       logger.warn({ integration: row.name, system: module.label, error: describeError(error) }, 'could not connect an integration');
+      await ctx.integrations.health.observe(row.id, { ok: false, error });
     }
   }
 }

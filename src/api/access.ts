@@ -118,7 +118,19 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     example: { json: { operatingMode: 'inherit' } },
   },
   { method: 'PATCH', url: '/api/msp', who: 'msp_admin', answers: ADMINS, example: { json: { defaultOperatingMode: 'execute' } } },
-  { method: 'GET', url: '/api/integrations', who: 'every signed-in user (never credentials)', answers: SIGNED_IN },
+  { method: 'GET', url: '/api/integrations', who: 'every signed-in user: each integration with its health (never credentials or settings)', answers: SIGNED_IN },
+  { method: 'GET', url: '/api/integrations/:id', who: 'every signed-in user: the integration with its health (never credentials or settings)', answers: SIGNED_IN, params: { id: 'integration' } },
+  { method: 'POST', url: '/api/integrations/:id/test', who: "msp_admin: runs the integration's doctor now (reads only) and records its health", answers: ADMINS, params: { id: 'integration' } },
+  { method: 'GET', url: '/api/integrations/:id/companies', who: "msp_admin: a PSA's companies, each with the client linked to it", answers: ADMINS, params: { id: 'integration' } },
+  {
+    method: 'POST',
+    url: '/api/integrations/:id/import-clients',
+    who: 'msp_admin: a client per chosen PSA company (one already linked is skipped)',
+    answers: ADMINS,
+    params: { id: 'integration' },
+    // Contoso is linked already: the sample call is answered (skipped) and changes nothing.
+    example: { json: { companies: ['contoso'] } },
+  },
   { method: 'GET', url: '/api/integrations/:id/policies', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'integration' } },
   {
     method: 'PUT',

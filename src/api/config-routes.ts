@@ -67,18 +67,6 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
     },
   );
 
-  app.get('/api/integrations', { schema: { tags: ['configuration'], summary: "The MSP's integrations (never their credentials)" } }, async (request) => {
-    const user = requireUser(request);
-    const rows = await ctx.db
-      .selectFrom('integrations')
-      .leftJoin('clients', 'clients.id', 'integrations.client_id')
-      .select(['integrations.id', 'integrations.kind', 'integrations.name', 'integrations.enabled', 'integrations.client_id', 'clients.slug as client_slug'])
-      .where('integrations.msp_id', '=', user.mspId)
-      .orderBy('integrations.name')
-      .execute();
-    return { integrations: rows };
-  });
-
   app.get(
     '/api/integrations/:id/policies',
     { schema: { tags: ['configuration'], summary: "An integration's tools with their effective policies", params: zodSchema(z.object({ id: z.uuid() })) } },

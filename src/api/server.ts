@@ -14,6 +14,7 @@ import { SESSION_TTL_MS } from '../store/users.ts';
 import { registerApprovalRoutes } from './approvals.ts';
 import { CSRF_COOKIE, CSRF_HEADER, csrfSessionBinding, registerAuthentication } from './auth.ts';
 import { registerConfigRoutes } from './config-routes.ts';
+import { registerIntegrationRoutes } from './integration-routes.ts';
 import { HOME_STYLE, homePage, type HomeInfo } from './home.ts';
 import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
@@ -134,6 +135,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerRequestRoutes(app, ctx);
   registerApprovalRoutes(app, ctx, options.onWork);
   registerConfigRoutes(app, ctx);
+  registerIntegrationRoutes(app, ctx);
   registerTicketStatusRoutes(app, ctx);
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);

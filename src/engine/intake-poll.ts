@@ -17,6 +17,8 @@ export async function pollMissedTickets(ctx: EngineContext, intervalMs: number, 
       taken += (await module.poll?.(ctx.integrations.connected(row), host, intervalMs)) ?? 0;
     } catch (error) {
       ctx.logger.warn({ integration: row.name, error: describeError(error) }, `could not poll ${module.label} for missed tickets`);
+      // A poll calls the system with the module's own client: credentials it refused make the integration unhealthy.
+      await ctx.integrations.health.observe(row.id, { ok: false, error });
     }
   }
   return taken;

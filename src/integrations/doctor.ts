@@ -36,15 +36,30 @@ export interface DoctorOutput {
 }
 
 export async function runDoctor(input: { db: Db; registry: IntegrationRegistry; logger: Logger }): Promise<DoctorOutput> {
+  return doctorOf(input, { enabledOnly: true });
+}
+
+/**
+ * The doctor of one integration of an MSP (the dashboard's *Test connection*), enabled or not; null
+ * when the MSP has no such integration.
+ */
+export async function runDoctorFor(input: { db: Db; registry: IntegrationRegistry; logger: Logger }, mspId: string, integrationId: string): Promise<DoctorOutput | null> {
+  const output = await doctorOf(input, { mspId, integrationId });
+  return output.integrations.length === 0 ? null : output;
+}
+
+async function doctorOf(
+  input: { db: Db; registry: IntegrationRegistry; logger: Logger },
+  only: { enabledOnly: true } | { mspId: string; integrationId: string },
+): Promise<DoctorOutput> {
   const { db, registry, logger } = input;
-  const rows = await db
+  let query = db
     .selectFrom('integrations')
     .leftJoin('clients', 'clients.id', 'integrations.client_id')
     .selectAll('integrations')
-    .select(['clients.name as client_name'])
-    .where('integrations.enabled', '=', true)
-    .orderBy('integrations.name')
-    .execute();
+    .select(['clients.name as client_name']);
+  query = 'enabledOnly' in only ? query.where('integrations.enabled', '=', true) : query.where('integrations.id', '=', only.integrationId).where('integrations.msp_id', '=', only.mspId);
+  const rows = await query.orderBy('integrations.name').execute();
   const integrations: DoctorIntegration[] = [];
   const tools: DoctorToolLine[] = [];
   for (const row of rows) {
@@ -68,6 +83,8 @@ export async function runDoctor(input: { db: Db; registry: IntegrationRegistry; 
             .execute()
         ).map((link) => ({ clientId: link.client_id, clientName: link.name, externalId: link.external_id })),
     };
+    let checked: DoctorIntegration;
+    const own: DoctorToolLine[] = [];
     try {
       // An MSP-wide app used through per-client links (a multi-tenant app) may connect only for a
       // link: its doctor then gets the stored settings and secrets and connects to each linked client
@@ -80,17 +97,34 @@ export async function runDoctor(input: { db: Db; registry: IntegrationRegistry; 
         integration = bare;
       }
       const report = await module.doctor(integration, host);
-      integrations.push({ ...base, checked: true, ok: report.ok, checks: report.checks });
+      checked = { ...base, checked: true, ok: report.ok, checks: report.checks };
       for (const tool of report.tools) {
         const client = tool.client?.name ?? row.client_name ?? undefined;
-        tools.push({ integration: row.name, integrationId: row.id, kind: row.kind, tool: tool.tool, ...(client ? { client } : {}), status: tool.status, missing: tool.missing });
+        own.push({ integration: row.name, integrationId: row.id, kind: row.kind, tool: tool.tool, ...(client ? { client } : {}), status: tool.status, missing: tool.missing });
       }
     } catch (error) {
       logger.warn({ integration: row.id, error: describeError(error) }, 'doctor failed');
-      integrations.push({ ...base, checked: true, ok: false, checks: [{ name: 'doctor', ok: false, detail: `could not check: ${describeError(error)}`, fix: 'see the error; run deskhand doctor again once it is fixed' }] });
+      checked = { ...base, checked: true, ok: false, checks: [{ name: 'doctor', ok: false, detail: `could not check: ${describeError(error)}`, fix: 'see the error; run deskhand doctor again once it is fixed' }] };
     }
+    integrations.push(checked);
+    tools.push(...own);
+    // What the doctor found is the integration's health now (the dashboard shows it).
+    const problem = doctorProblem(checked, own);
+    if (problem) await registry.health.failed(row.id, problem, 'doctor');
+    else await registry.health.succeeded(row.id, 'doctor');
   }
   return { ok: integrations.every((i) => i.ok) && tools.every((t) => t.status === 'ok'), integrations, tools };
+}
+
+/** What the doctor found wrong with one integration, in a line (its failed checks first, then its tools), or null. */
+export function doctorProblem(integration: DoctorIntegration, tools: readonly DoctorToolLine[]): string | null {
+  const failed = integration.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+  const lacking = tools
+    .filter((t) => t.status !== 'ok')
+    .map((t) => `${t.tool}${t.client ? ` (${t.client})` : ''} ${t.status === 'missing' ? 'lacks' : 'could not check'} ${t.missing.map((m) => m.name).join(', ') || 'what it needs'}`);
+  if (integration.ok && lacking.length === 0) return null;
+  const parts = [...failed, ...lacking];
+  return `the doctor found: ${parts.length > 0 ? parts.join('; ') : 'a problem it did not name'}`;
 }
 
 /** The report as people read it: per integration, its checks, then per client and tool what is missing, with the fix. */

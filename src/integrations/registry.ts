@@ -1,12 +1,15 @@
 import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock } from '../core/clock.ts';
 import type { Runbook } from '../core/directory.ts';
 import { DeskhandError } from '../core/errors.ts';
 import type { PolicyOverrides } from '../core/policy.ts';
 import type { ToolPolicy } from '../core/tool.ts';
+import { type Logger, silentLogger } from '../logger.ts';
 import type { DiagnosisReader } from '../planner/types.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Db } from '../store/db.ts';
 import type { IntegrationRow } from '../store/schema.ts';
+import { IntegrationHealth, observedConnection } from './health.ts';
 import { integrationModules, moduleOf } from './index.ts';
 import type {
   ApprovalNoticeCapability,
@@ -100,11 +103,17 @@ export class IntegrationRegistry {
   private readonly missing = boundedCache<Fresh<IntegrationRow | undefined>>(INTEGRATION_CACHE_LIMITS.missing, ROW_TTL_MS);
   private readonly policies = boundedCache<Fresh<PolicyOverrides>>(INTEGRATION_CACHE_LIMITS.policies, ROW_TTL_MS);
 
+  /** Each integration's health, recorded from every call through its connections and from its doctor. */
+  readonly health: IntegrationHealth;
+
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
     readonly modules: readonly IntegrationModule[] = integrationModules,
-  ) {}
+    options: { clock?: Clock; logger?: Logger } = {},
+  ) {
+    this.health = new IntegrationHealth(db, options.clock ?? systemClock, options.logger ?? silentLogger);
+  }
 
   /** How many entries each cache holds now; each stays within INTEGRATION_CACHE_LIMITS. */
   cacheSizes(): Record<'rows' | 'missing' | 'policies' | 'connections' | 'available', number> {
@@ -158,7 +167,16 @@ export class IntegrationRegistry {
     const module = this.module(row.kind);
     const settings = row.config as Record<string, unknown>;
     const secrets = this.secretsOf(row);
-    const connection = module.connect({ integrationId: row.id, name: row.name, kind: row.kind, settings, secrets, ...(clientLink ? { clientLink } : {}) });
+    // Every call through its capabilities tells the integration's health (refused credentials, or an answer).
+    let built: Connection;
+    try {
+      built = module.connect({ integrationId: row.id, name: row.name, kind: row.kind, settings, secrets, ...(clientLink ? { clientLink } : {}) });
+    } catch (error) {
+      // A setting it cannot work with: the integration is unhealthy until its configuration is fixed.
+      void this.health.observe(row.id, { ok: false, error });
+      throw error;
+    }
+    const connection = observedConnection(built, (outcome) => this.health.observe(row.id, outcome));
     const value: ConnectedIntegration = { id: row.id, mspId: row.msp_id, name: row.name, kind: row.kind, settings, secrets, connection };
     this.connections.set(key, { version, value });
     return value;

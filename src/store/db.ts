@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import * as initial from './migrations/0001_initial.ts';
 import * as integrationHealth from './migrations/0002_integration_health.ts';
+import * as integrationStatus from './migrations/0008_integration_status.ts';
 import * as auditAppend from './migrations/0003_audit_append.ts';
 import * as tenancyKeys from './migrations/0004_tenancy_keys.ts';
 import * as signInLimits from './migrations/0005_sign_in_limits.ts';
@@ -101,6 +102,7 @@ const migrations: Record<string, Migration> = {
   '0005_sign_in_limits': signInLimits,
   '0006_integration_modules': integrationModules,
   '0007_ticket_statuses': ticketStatuses,
+  '0008_integration_status': integrationStatus,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -237,7 +237,17 @@ export interface IntegrationHealthTable {
   open_until: TimestampNullable;
   last_error: string | null;
   updated_at: Timestamp;
+  /** The health people see (see migration 0008): set by traffic and by the doctor. */
+  status: ColumnType<IntegrationStatus, IntegrationStatus | undefined, IntegrationStatus>;
+  status_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  status_source: ColumnType<'traffic' | 'doctor' | null, 'traffic' | 'doctor' | null | undefined, 'traffic' | 'doctor' | null>;
+  /** Why it is unhealthy (or was, last): a safe description, never a secret. */
+  status_error: ColumnType<string | null, string | null | undefined, string | null>;
+  status_error_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_success_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
+
+export type IntegrationStatus = 'healthy' | 'unhealthy' | 'unknown';
 
 export interface SignInLimitTable {
   scope: 'address' | 'account';

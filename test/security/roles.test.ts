@@ -197,8 +197,8 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
         value = ids.contoso;
         break;
       case 'integration':
-        // A PSA's routes (its webhooks, its ticket statuses) are called with the PSA's integration.
-        value = route.url.startsWith('/webhooks/connectwise/') || route.url.endsWith('/ticket-statuses') ? ids.connectwise : ids.contosoM365;
+        // A PSA's routes (its webhooks, its ticket statuses, its companies) are called with the PSA's integration.
+        value = route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients)$/.test(route.url) ? ids.connectwise : ids.contosoM365;
         break;
       case 'request':
         value = request.requestId;

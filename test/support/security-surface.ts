@@ -150,6 +150,8 @@ export async function send(baseUrl: string, credentials: Credentials, call: Call
 const BOOKKEEPING_COLUMNS: Record<string, string[]> = {
   // Noted (at most once a minute) whenever a token is presented.
   api_tokens: ['last_used_at'],
+  // An integration's health, noted whenever it is called (a read that asks the PSA its companies too).
+  integration_health: ['status', 'status_at', 'status_source', 'status_error', 'status_error_at', 'last_success_at', 'updated_at'],
 };
 
 /** A digest of every row of every table of the database (except bookkeeping columns), per table. */
