@@ -112,6 +112,27 @@ describe('HaloPSA webhook intake', () => {
   });
 });
 
+describe('HaloPSA poll', () => {
+  it('takes in a ticket whose webhook never came, once', async () => {
+    const worker = sb.service.worker!;
+    await worker.pollIntakeIfDue(true); // the cursor stands at the newest ticket
+    halo().pauseWebhooks(true);
+    try {
+      const ticket = await openAt('I stayed signed in at the airport, please sign me out.');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await db().selectFrom('requests').select('id').where('external_ref', '=', String(ticket)).executeTakeFirst()).toBeUndefined();
+      await worker.pollIntakeIfDue(true);
+      const request = await sb.requestForTicket(ticket, 5_000);
+      await worker.pollIntakeIfDue(true);
+      expect(await db().selectFrom('requests').select('id').where('external_ref', '=', String(ticket)).execute()).toHaveLength(1);
+      await sb.waitForRequest(request.id, FINAL, 30_000);
+      await sb.waitForDelivered(request.id, 30_000);
+    } finally {
+      halo().pauseWebhooks(false);
+    }
+  });
+});
+
 describe('HaloPSA: the approval story at Adatum', () => {
   it('Plan Mode first: one private note with the plan, nothing else', async () => {
     const ticket = await openAt('I need access to Salesforce.');

@@ -54,6 +54,8 @@ export interface HaloEmulator {
   addFault(fault: FaultInput): void;
   clearFaults(): void;
   expireTokens(): void;
+  /** Stop (or resume) calling webhooks, as Halo does with a webhook it disabled. */
+  pauseWebhooks(paused: boolean): void;
   /** An end user opens a ticket through the portal (`POST /_emulator/portal/tickets`); its id. */
   openTicket(input: { tenant: string; client: string; requester: string; details: string; summary?: string }): Promise<number>;
   /** The name of a status id (the emulator's statuses). */
@@ -113,6 +115,9 @@ export async function startHaloEmulator(options: HaloEmulatorOptions): Promise<H
       const body = (await response.json()) as { id?: number; error?: string };
       if (response.status !== 201 || typeof body.id !== 'number') throw new Error(`the HaloPSA emulator did not open the ticket: HTTP ${response.status} ${body.error ?? ''}`);
       return body.id;
+    },
+    pauseWebhooks: (paused) => {
+      site.webhooksPaused = paused;
     },
     statusName: (id) => STATUSES.find((s) => s.id === id)?.name,
   };

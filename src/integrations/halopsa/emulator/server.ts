@@ -182,6 +182,10 @@ function controlRoutes(site: HaloSite) {
     app.get('/requests', async () => ({ requests: site.requestLog }));
     app.get('/effects', async () => ({ effects: site.effects }));
     app.get('/deliveries', async () => ({ deliveries: site.deliveries }));
+    app.post('/webhooks/pause', async (request) => {
+      site.webhooksPaused = json(request)['paused'] !== false;
+      return { paused: site.webhooksPaused };
+    });
     app.post('/tokens/expire', async () => ({ expired: site.expireTokens() }));
     app.get('/tickets', async () => ({ tickets: site.tickets.map((t) => ({ ...ticketJson(t), tenant: t.tenant, actions: site.actions.filter((a) => a.ticket_id === t.id).map(actionJson) })) }));
     // The end-user portal: an employee of a client opens a ticket (and Halo calls its webhooks).

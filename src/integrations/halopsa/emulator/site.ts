@@ -142,6 +142,8 @@ export class HaloSite {
   requestLog: RequestLogEntry[] = [];
   effects: HaloEffect[] = [];
   deliveries: Delivery[] = [];
+  /** Webhooks are not called (as when Halo disabled them after failed attempts): tickets come in by the poll only. */
+  webhooksPaused = false;
   private pending = new Set<Promise<void>>();
   private nextTicket = 4200;
   private nextAction = 1;
@@ -162,6 +164,7 @@ export class HaloSite {
     this.requestLog = [];
     this.effects = [];
     this.deliveries = [];
+    this.webhooksPaused = false;
     this.nextTicket = 4200;
     this.nextAction = 1;
   }
@@ -311,6 +314,7 @@ export class HaloSite {
 
   /** "New Ticket Logged": each of the tenant's webhooks for that event is called (after the change, not awaited). */
   private fireWebhooks(ticket: Ticket): void {
+    if (this.webhooksPaused) return;
     for (const hook of this.webhooks.filter((w) => w.tenant === ticket.tenant && w.events.some((e) => e.toLowerCase() === 'new ticket logged'))) {
       const body = JSON.stringify({
         id: randomUUID(),
