@@ -174,15 +174,22 @@ export async function connectHalo(integration: ConnectedIntegration, host: Conne
   const url = webhookUrl(host.webhookBaseUrl, integration.id);
   try {
     const existing = (await client.listWebhooks()).find((w) => w.url === url);
+    // Field types as Halo's API reference lists them (a third-party copy; unverified): method and
+    // authentication_type are enums (0 POST; 1 Basic Auth), type 0 an outbound webhook, and each
+    // event a notification object named as in Halo's list of events.
     await client.saveWebhook({
       ...(existing ? { id: existing.id } : {}),
       name: 'deskhand: new tickets start requests',
+      type: 0,
       url,
-      method: 'POST',
+      method: 0,
+      content_type: 'application/json',
+      active: true,
       authentication_type: 1,
       basic_username: WEBHOOK_USERNAME,
       basic_password: secret,
-      events: [NEW_TICKET_EVENT],
+      payload_type: 0,
+      events: [{ name: NEW_TICKET_EVENT }],
     });
     return { ok: true, detail: existing ? 'webhook updated' : 'webhook registered' };
   } catch (error) {

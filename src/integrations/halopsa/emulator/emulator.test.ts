@@ -89,8 +89,11 @@ describe('HaloPSA emulator', () => {
     try {
       const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
       const bearer = (await token()).body['access_token']!;
-      const saved = await api('POST', 'Webhook', bearer, [{ name: 'test', url, method: 'POST', authentication_type: 1, basic_username: 'deskhand', basic_password: 'pw-123', events: ['New Ticket Logged'] }]);
+      const saved = await api('POST', 'Webhook', bearer, [{ name: 'test', url, method: 0, authentication_type: 1, basic_username: 'deskhand', basic_password: 'pw-123', events: [{ name: 'New Ticket Logged' }] }]);
       expect(saved.status).toBe(201);
+      // Events are notification objects, the method an enum: a list of strings or 'POST' is refused.
+      expect((await api('POST', 'Webhook', bearer, [{ name: 'x', url, method: 'POST', events: [{ name: 'New Ticket Logged' }] }])).status).toBe(400);
+      expect((await api('POST', 'Webhook', bearer, [{ name: 'x', url, method: 0, events: ['New Ticket Logged'] }])).status).toBe(400);
       expect(JSON.stringify(saved.body)).not.toContain('pw-123');
       const ticket = await emulator.openTicket({ tenant: 'tailspin', client: 'adatum', requester: 'erin.green@adatum.example', details: 'Slack please' });
       await emulator.deliveriesSettled();

@@ -145,8 +145,8 @@ export function emulatorServer(site: HaloSite): FastifyInstance {
     if (input.authentication_type === 1 && (!input.basic_username || !input.basic_password)) return haloError(400, 'basic authentication needs a user name and a password');
     const existing = input.id !== undefined ? site.webhooks.find((w) => w.id === input.id && w.tenant === session.tenant) : undefined;
     if (input.id !== undefined && !existing) return haloError(404, 'Webhook not found');
-    const hook = existing ?? { id: crypto.randomUUID(), tenant: session.tenant, name: '', url: '', method: 'POST', authentication_type: 0, basic_username: '', basic_password: '', events: [] };
-    Object.assign(hook, { name: input.name, url: input.url, method: input.method ?? 'POST', authentication_type: input.authentication_type ?? 0, basic_username: input.basic_username ?? '', basic_password: input.basic_password ?? '', events: input.events });
+    const hook = existing ?? { id: crypto.randomUUID(), tenant: session.tenant, name: '', url: '', method: 'POST', active: true, authentication_type: 0, basic_username: '', basic_password: '', events: [] };
+    Object.assign(hook, { name: input.name, url: input.url, method: 'POST', active: input.active ?? true, authentication_type: input.authentication_type ?? 0, basic_username: input.basic_username ?? '', basic_password: input.basic_password ?? '', events: input.events.map((e) => e.name) });
     if (!existing) site.webhooks.push(hook);
     site.effect(session.tenant, { op: 'webhook_saved', who: session.app.agentName, text: hook.name });
     return { status: 201, body: webhookJson(hook) };
@@ -226,15 +226,20 @@ const newActionSchema = z
   })
   .refine((a) => a.note !== undefined || a.note_html !== undefined, { message: 'note or note_html is required' });
 
+/** Halo's enums: type 0 outbound; method 0 POST (1 GET, 2 PUT, 3 DELETE, 4 PATCH; the emulator sends POST only); authentication 0 none, 1 Basic. */
 const webhookSchema = z.object({
   id: z.string().optional(),
   name: z.string().min(1),
+  type: z.literal(0).optional(),
   url: z.string().url(),
-  method: z.enum(['POST']).optional(),
+  method: z.literal(0).optional(),
+  content_type: z.string().optional(),
+  active: z.boolean().optional(),
   authentication_type: z.number().int().min(0).max(4).optional(),
   basic_username: z.string().optional(),
   basic_password: z.string().optional(),
-  events: z.array(z.string().min(1)).min(1),
+  payload_type: z.number().int().min(0).max(2).optional(),
+  events: z.array(z.object({ name: z.string().min(1) }).passthrough()).min(1),
 });
 
 function paged(query: Record<string, string>, records: unknown[], key: string): Reply {
@@ -258,9 +263,9 @@ function actionJson(a: Action): Record<string, unknown> {
   return { ...a };
 }
 
-function webhookJson(w: { id: string; name: string; url: string; method: string; authentication_type: number; basic_username: string; events: string[] }): Record<string, unknown> {
+function webhookJson(w: { id: string; name: string; url: string; active: boolean; authentication_type: number; basic_username: string; events: string[] }): Record<string, unknown> {
   // Like Halo's UI, the password is never shown back.
-  return { id: w.id, name: w.name, url: w.url, method: w.method, authentication_type: w.authentication_type, basic_username: w.basic_username, events: w.events };
+  return { id: w.id, name: w.name, type: 0, url: w.url, method: 0, active: w.active, authentication_type: w.authentication_type, basic_username: w.basic_username, events: w.events.map((name) => ({ name })) };
 }
 
 function arrayOf(body: unknown): Record<string, unknown>[] | null {

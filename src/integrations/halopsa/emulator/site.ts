@@ -62,6 +62,7 @@ export interface Webhook {
   name: string;
   url: string;
   method: string;
+  active: boolean;
   authentication_type: number;
   basic_username: string;
   basic_password: string;
@@ -315,7 +316,7 @@ export class HaloSite {
   /** "New Ticket Logged": each of the tenant's webhooks for that event is called (after the change, not awaited). */
   private fireWebhooks(ticket: Ticket): void {
     if (this.webhooksPaused) return;
-    for (const hook of this.webhooks.filter((w) => w.tenant === ticket.tenant && w.events.some((e) => e.toLowerCase() === 'new ticket logged'))) {
+    for (const hook of this.webhooks.filter((w) => w.tenant === ticket.tenant && w.active && w.events.some((e) => e.toLowerCase() === 'new ticket logged'))) {
       const body = JSON.stringify({
         id: randomUUID(),
         webhook_id: hook.id,
