@@ -172,7 +172,9 @@ export class HaloClient {
     const body = response.body ?? {};
     const value = body['access_token'];
     if (typeof value !== 'string' || value === '') throw new DeskhandError('upstream', `${SYSTEM} POST token: the answer has no access_token`);
+    // Redacted from error texts: the client secret and the tokens in use (the newest few).
     this.secrets.push(value);
+    if (this.secrets.length > 4) this.secrets.splice(1, this.secrets.length - 4);
     const expiresIn = Number(body['expires_in']);
     const lifetimeMs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 3_600_000;
     return {

@@ -132,6 +132,7 @@ export async function pollHalo(integration: ConnectedIntegration, host: IntakeHo
     for (const link of served) {
       const clientId = Number(link.externalId);
       if (!Number.isInteger(clientId) || clientId <= 0) continue;
+      // The newest 200 open tickets per client: more new tickets than that between two polls would leave the oldest to a later look.
       const tickets = (await client.listTickets({ client_id: clientId, open_only: true, order: 'id', orderdesc: true }, 200)).filter((t) => t.id > since).sort((a, b) => a.id - b.id);
       for (const ticket of tickets) {
         const result = await host.takeIn({
