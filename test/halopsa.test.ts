@@ -103,11 +103,14 @@ describe('HaloPSA webhook intake', () => {
     await sb.waitForDelivered(request.id, 30_000);
   });
 
-  it('an event that is not a new ticket is accepted and starts nothing', async () => {
+  it('an event that is not a new ticket, or a ticket Halo does not have, is accepted and starts nothing', async () => {
     const { id, secret } = await integration();
     const before = await requestCount();
     const answer = await deliver(id, JSON.stringify({ event: 'Ticket Status Changed', object_id: 999999 }), basic(secret));
     expect(answer.status).toBe(202);
+    const unknown = await deliver(id, payload(999999), basic(secret));
+    expect(unknown.status).toBe(202);
+    expect(JSON.parse(unknown.body)).toEqual({ results: [{ ticket: 999999, accepted: false, reason: 'ticket_not_found' }] });
     expect(await requestCount()).toBe(before);
   });
 });

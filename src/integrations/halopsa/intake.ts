@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DeskhandError, describeError } from '../../core/errors.ts';
+import { DeskhandError, describeError, isDeskhandError } from '../../core/errors.ts';
 import { constantTimeEqual } from '../../secrets.ts';
 import type { ConnectedIntegration, ConnectHost, ConnectOutcome, IntakeHost } from '../module.ts';
 import type { HaloChannel } from './channel.ts';
@@ -63,7 +63,15 @@ export function haloWebhooks(scope: FastifyInstance, host: IntakeHost): void {
           continue;
         }
         // The body is not signed: what it says about the ticket is read again from Halo.
-        const ticket = await channel.getTicket(String(event.ticketId));
+        const ticket = await channel.getTicket(String(event.ticketId)).catch((error: unknown) => {
+          // A ticket Halo does not have (deleted since, or never there) starts nothing; other failures go back to Halo, which retries.
+          if (isDeskhandError(error) && error.details?.['status'] === 404) return null;
+          throw error;
+        });
+        if (!ticket) {
+          results.push({ ticket: event.ticketId, accepted: false, reason: 'ticket_not_found' });
+          continue;
+        }
         const clientRow = ticket.companyIdentifier ? await host.clientByLink(integration.id, ticket.companyIdentifier) : null;
         if (!clientRow) {
           results.push({ ticket: event.ticketId, accepted: false, reason: 'client_not_served' });
