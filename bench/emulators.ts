@@ -3,6 +3,7 @@ import { startConnectWiseEmulator } from '../src/integrations/connectwise/emulat
 import type { RunningEmulators } from '../src/integrations/emulators.ts';
 import { emulatorAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
 import { startGraphEmulator } from '../src/integrations/m365/emulator/index.ts';
+import { startHaloEmulator } from '../src/integrations/halopsa/emulator/index.ts';
 import type { World } from '../src/world/fixture.ts';
 import { percentile } from './support.ts';
 
@@ -51,13 +52,16 @@ export async function startBenchEmulators(world: World, latency: boolean): Promi
       latencyMode.connectwise = 'fixed midpoint (fault delay)';
     }
   }
+  // The HaloPSA emulator serves the demo world's HaloPSA MSP; the bench measures the others.
+  const halopsa = await startHaloEmulator({ world, host: '127.0.0.1', port: 0 });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url },
     connectwise,
     graph,
+    halopsa,
     latencyMode,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close()]);
     },
   };
 }

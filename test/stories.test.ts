@@ -39,6 +39,7 @@ describe('the stories of the product page', () => {
     replay: ['replied', 'executed'],
     no_manager: ['escalated', 'escalated'],
     no_action: ['replied', 'no_action'],
+    approval_halopsa: ['replied', 'executed'],
   };
 
   for (const story of STORIES) {
@@ -67,7 +68,7 @@ describe('the stories of the product page', () => {
     const cwEffects = sandbox.emulators.connectwise.effects();
     const graphEffects = sandbox.emulators.graph.effects();
     let compared = 0;
-    for (const result of results) {
+    for (const result of results.filter((r) => r.psa === 'connectwise')) {
       const changes = graphEffects.filter(
         (e) => (e.op !== 'mail_sent' && e.targetName === result.requester) || (e.op === 'mail_sent' && !!result.request && (e.objectName ?? '').includes(mailMarker(`${result.request}:manager-mail`))),
       );

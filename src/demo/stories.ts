@@ -14,7 +14,7 @@ export interface Check {
 export interface StoryResult {
   name: string;
   ok: boolean;
-  psa: 'connectwise';
+  psa: string;
   channel: 'psa';
   client: string;
   requester: string;
@@ -30,6 +30,7 @@ export interface StoryResult {
 export const FINAL = ['planned', 'replied', 'escalated', 'failed'];
 const TECHNICIAN = 'tom.rivera@northwind-it.example';
 const SECOND_TECHNICIAN = 'priya.nair@northwind-it.example';
+const PSA_LABELS: Record<string, string> = { connectwise: 'ConnectWise', halopsa: 'HaloPSA' };
 
 interface Note {
   id: number;
@@ -52,6 +53,7 @@ class StoryRun {
     readonly client: string,
     readonly requester: string,
     private readonly say: (line: string) => void,
+    readonly psa = 'connectwise',
   ) {}
 
   step(text: string): void {
@@ -66,7 +68,7 @@ class StoryRun {
 
   async open(text: string): Promise<RequestRow> {
     this.ticket = await this.sb.openTicket(this.client, this.requester, text);
-    this.step(`${this.requester} opens ConnectWise ticket #${this.ticket}: "${text}"`);
+    this.step(`${this.requester} opens ${PSA_LABELS[this.psa] ?? this.psa} ticket #${this.ticket}: "${text}"`);
     this.request = await this.sb.requestForTicket(this.ticket);
     return this.request;
   }
@@ -145,7 +147,7 @@ class StoryRun {
     return {
       name: this.name,
       ok: this.checks.length > 0 && this.checks.every((c) => c.ok),
-      psa: 'connectwise',
+      psa: this.psa,
       channel: 'psa',
       client: this.client,
       requester: this.requester,
@@ -164,6 +166,8 @@ type StoryFn = (run: StoryRun) => Promise<void>;
 
 interface StoryDefinition {
   name: string;
+  /** The PSA the story's tickets are opened in (default ConnectWise). */
+  psa?: string;
   client: string;
   requester: string;
   title: string;
@@ -173,6 +177,63 @@ interface StoryDefinition {
 function groupMembers(run: StoryRun, group: string): string[] {
   return run.sb.emulators.graph.tenant(run.client).groups.find((g) => g.displayName === group)?.members ?? [];
 }
+
+/**
+ * The approval story on HaloPSA (Tailspin's PSA): Adatum runs in Plan Mode in the world, so the first
+ * ticket is only planned (one private action); an admin switches Adatum to Execute Mode through the
+ * API and the same request on a new ticket is approved by a technician and carried out.
+ */
+const HALOPSA_APPROVAL: StoryDefinition = {
+  name: 'approval_halopsa',
+  psa: 'halopsa',
+  title: 'HaloPSA at Tailspin: Plan Mode first, then Execute Mode set through the API; a technician approves and the employee gets a reply',
+  client: 'adatum',
+  requester: 'dan.brown@adatum.example',
+  async play(run) {
+    const admin = 'kim.lee@tailspin-ms.example';
+    const technician = 'omar.haddad@tailspin-ms.example';
+    const halo = run.sb.emulators.halopsa;
+    const actions = () => halo.tickets().find((t) => t.id === run.ticket)?.actions ?? [];
+    await run.open('I need access to Salesforce.');
+    const planned = await run.settle(FINAL);
+    run.check('in Plan Mode the request is only planned', planned.state === 'planned' && planned.outcome === 'planned', `${planned.state}/${planned.outcome}`);
+    run.check('Plan Mode leaves one private action, hidden from the user and not emailed', actions().length === 1 && actions()[0]!.hiddenfromuser && !actions()[0]!.sendemail, `${actions().length} actions`);
+    run.check('nothing changed in the tenant', !run.user(run.requester).groups.includes('App-Salesforce'));
+
+    const client = await run.sb.service.ctx.db.selectFrom('clients').select('id').where('slug', '=', run.client).executeTakeFirstOrThrow();
+    const switched = await run.sb.api('PATCH', `/api/clients/${client.id}`, { token: await run.sb.tokenFor(admin), body: { operatingMode: 'execute' } });
+    run.step(`${admin} switches Adatum to Execute Mode through the API: HTTP ${switched.status}`);
+    run.check('the switch to Execute Mode is accepted', switched.status === 200, String(switched.status));
+
+    await run.open('I need access to Salesforce, please.');
+    const waiting = await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
+    run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
+    await run.sb.waitForDelivered(waiting.id);
+    run.check('the employee sees nothing while it waits', actions().every((a) => a.hiddenfromuser));
+    run.check('the approval notification is a private action on the ticket', actions().some((a) => a.hiddenfromuser && a.note.includes('approval request')));
+    const { body } = await run.sb.api<{ approvals: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', '/api/approvals', { token: await run.sb.tokenFor(technician) });
+    const approval = body.approvals.find((a) => a.request_id === run.request!.id && a.kind === 'technician');
+    run.check('a technician approval is pending', approval !== undefined);
+    const decided = await run.decide(approval!.id, 'approve', technician, approval!.plan_hash);
+    run.check('the approval is accepted', decided.status === 200, String(decided.status));
+    const final = await run.settle(FINAL);
+    run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
+    run.check('dan.brown is now in App-Salesforce', run.user(run.requester).groups.includes('App-Salesforce'));
+    const replies = actions().filter((a) => !a.hiddenfromuser);
+    run.check('the employee got one reply, a visible action emailed to him', replies.length === 1 && replies[0]!.sendemail && replies[0]!.note.includes('App-Salesforce'), `${replies.length} replies`);
+    run.check('the reply carries no internal marker', replies.every((a) => !a.note.includes('[deskhand ref')));
+    run.check('a private action says who approved', actions().some((a) => a.hiddenfromuser && a.note.includes('approved by') && a.note.includes(technician)));
+    const statuses = halo.effects().filter((e) => e.op === 'status_changed' && e.ticketId === run.ticket).map((e) => e.firstLine);
+    run.check('the ticket went Waiting on Approval → In Progress → Closed', statuses.join(' → ') === 'Waiting on Approval → In Progress → Closed', statuses.join(' → ') || 'no change');
+    const note = halo.effects().find((e) => e.op === 'action_added' && e.ticketId === run.ticket && e.hiddenfromuser === true);
+    const changes = run.sb.emulators.graph.effects(run.client).filter((e) => e.op !== 'mail_sent' && e.targetName === run.requester);
+    run.check(
+      'the internal note was posted before anything changed',
+      !!note && changes.length > 0 && changes.every((c) => BigInt(note.order) < BigInt(c.order)),
+      `note at ${note?.order ?? 'none'}, changes ${changes.map((c) => `${c.op} at ${c.order}`).join(', ') || 'none'}`,
+    );
+  },
+};
 
 export const STORIES: StoryDefinition[] = [
   {
@@ -408,6 +469,7 @@ export const STORIES: StoryDefinition[] = [
       run.check('nothing changed in the tenant', JSON.stringify(run.user(run.requester)) === before);
     },
   },
+  HALOPSA_APPROVAL,
 ];
 
 function groupId(run: StoryRun, name: string): string {
@@ -419,7 +481,7 @@ export async function playStories(sb: Sandbox, names: string[] | null, say: (lin
   for (const story of STORIES) {
     if (names && !names.includes(story.name)) continue;
     say(`\n${story.name}: ${story.title}`);
-    const run = new StoryRun(sb, story.name, story.client, story.requester, say);
+    const run = new StoryRun(sb, story.name, story.client, story.requester, say, story.psa);
     try {
       await story.play(run);
       results.push(run.result());

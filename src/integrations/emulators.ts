@@ -1,6 +1,8 @@
 import type { World } from '../world/fixture.ts';
 import { connectWiseEmulated } from './connectwise/demo.ts';
 import { m365Emulated } from './m365/demo.ts';
+import { haloEmulated } from './halopsa/demo.ts';
+import { startHaloEmulator } from './halopsa/emulator/index.ts';
 import { moduleOf } from './index.ts';
 import { type DemoIntegration, EMULATED_SETTINGS, type EmulatedSystem } from './module.ts';
 import { type IdentityRuntime, identityFrom } from './registry.ts';
@@ -17,13 +19,15 @@ export interface EmulatorEndpoints {
   login: string;
   /** Exchange Online's base URL (the Exchange emulator, over the Graph emulator's tenants). */
   exchange: string;
+  /** HaloPSA instance URL (the API under /api, the token endpoint under /auth). */
+  halopsa: string;
 }
 
 /**
  * The emulated systems: the separate list of emulator modules that the CLI, the demo and the
  * tests reach emulators through (production code never imports an emulator).
  */
-export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated];
+export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated, haloEmulated];
 
 /** What a service needs to load the demo world against running emulators. */
 export interface DemoSetup {
@@ -48,6 +52,7 @@ export interface RunningEmulators {
   endpoints: EmulatorEndpoints;
   connectwise: Awaited<ReturnType<typeof startConnectWiseEmulator>>;
   graph: Awaited<ReturnType<typeof startGraphEmulator>>;
+  halopsa: Awaited<ReturnType<typeof startHaloEmulator>>;
   close(): Promise<void>;
 }
 
@@ -55,6 +60,7 @@ export interface RunningEmulators {
 export const REALISTIC_LATENCY = {
   graph: { min: 40, max: 120 },
   connectwise: { min: 80, max: 250 },
+  halopsa: { min: 80, max: 250 },
 } as const;
 
 export async function startEmulators(options: {
@@ -62,6 +68,7 @@ export async function startEmulators(options: {
   host?: string;
   connectwisePort?: number;
   graphPort?: number;
+  halopsaPort?: number;
   realisticLatency?: boolean;
 }): Promise<RunningEmulators> {
   const host = options.host ?? '127.0.0.1';
@@ -78,12 +85,19 @@ export async function startEmulators(options: {
     port: options.graphPort ?? 0,
     ...(latency ? { latencyMs: REALISTIC_LATENCY.graph } : {}),
   });
+  const halopsa = await startHaloEmulator({
+    world: options.world,
+    host,
+    port: options.halopsaPort ?? 0,
+    ...(latency ? { latencyMs: REALISTIC_LATENCY.halopsa } : {}),
+  });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url },
     connectwise,
     graph,
+    halopsa,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close()]);
     },
   };
 }

@@ -55,7 +55,7 @@ const callers = new Map<Who, Credentials>();
 /** Five forgotten-password requests of Contoso, each waiting for a technician and a manager. */
 let dual: DualApprovalRequest[];
 let callbacks: SignedCallbacks;
-const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '' };
+const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '' };
 
 beforeAll(async () => {
   if (!runsHere) {
@@ -69,6 +69,8 @@ beforeAll(async () => {
   const m365 = await db.selectFrom('integrations').select('id').where('client_id', '=', contoso.id).where('kind', '=', 'm365').executeTakeFirstOrThrow();
   const cw = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'northwind').where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
   Object.assign(ids, { contoso: contoso.id, contosoM365: m365.id, connectwise: cw.id, connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'] });
+  const halo = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'tailspin').where('kind', '=', 'halopsa').executeTakeFirstOrThrow();
+  Object.assign(ids, { halopsa: halo.id, halopsaSecret: sb.service.ctx.integrations.secretsOf(halo)['webhookSecret'] });
   callers.set('msp_admin', await signIn(sb.service.url, AVA));
   callers.set('msp_technician', await signIn(sb.service.url, TOM));
   callers.set('msp_billing', await signIn(sb.service.url, BEN));
@@ -198,7 +200,11 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
         break;
       case 'integration':
         // A PSA's routes (its webhooks, its ticket statuses, its companies) are called with the PSA's integration.
-        value = route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients)$/.test(route.url) ? ids.connectwise : ids.contosoM365;
+        value = route.url.startsWith('/webhooks/halopsa/')
+          ? ids.halopsa
+          : route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients)$/.test(route.url)
+            ? ids.connectwise
+            : ids.contosoM365;
         break;
       case 'request':
         value = request.requestId;
@@ -234,6 +240,10 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
     call.json = { email: credentials.kind === 'none' ? PRIYA : credentials.email, password: DEMO_PASSWORD };
   } else if (row.url.startsWith('/webhooks/connectwise/')) {
     call.raw = await callbacks.next(request.ticket);
+  } else if (row.url.startsWith('/webhooks/halopsa/')) {
+    // Halo's Basic authentication with the webhook secret; an event that starts nothing.
+    const authorization = `Basic ${Buffer.from(`deskhand:${ids.halopsaSecret}`).toString('base64')}`;
+    call.raw = { body: JSON.stringify({ event: 'Ticket Status Changed', object_id: 1 }), headers: { 'content-type': 'application/json', authorization } };
   } else if (row.example && 'json' in row.example) {
     call.json = row.example.json;
   } else if (row.example && 'form' in row.example) {
