@@ -3,6 +3,8 @@ import { startConnectWiseEmulator } from '../src/integrations/connectwise/emulat
 import type { RunningEmulators } from '../src/integrations/emulators.ts';
 import { emulatorAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
 import { startGraphEmulator } from '../src/integrations/m365/emulator/index.ts';
+import { startHuduEmulator } from '../src/integrations/hudu/emulator/index.ts';
+import { startItGlueEmulator } from '../src/integrations/itglue/emulator/index.ts';
 import type { World } from '../src/world/fixture.ts';
 import { percentile } from './support.ts';
 
@@ -51,13 +53,18 @@ export async function startBenchEmulators(world: World, latency: boolean): Promi
       latencyMode.connectwise = 'fixed midpoint (fault delay)';
     }
   }
+  // The documentation platforms' emulators hold the runbooks of the world's MSPs that document there (none in a generated world).
+  const hudu = await startHuduEmulator({ world });
+  const itglue = await startItGlueEmulator({ world });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, hudu: hudu.url, itglue: itglue.url },
     connectwise,
     graph,
+    hudu,
+    itglue,
     latencyMode,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), hudu.close(), itglue.close()]);
     },
   };
 }
