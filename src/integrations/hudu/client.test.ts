@@ -14,7 +14,7 @@ const FABRIKAM = huduCompanyId('northwind', 'fabrikam');
 const NORTHWIND = huduCompanyId('northwind', 'northwind');
 
 function client(apiKey = KEY, options: ConstructorParameters<typeof HuduClient>[1] = {}): HuduClient {
-  return new HuduClient({ baseUrl: emulator.url, apiKey, name: 'Hudu test' }, { maxInlineWaitMs: 2_000, ...options });
+  return new HuduClient({ baseUrl: emulator.url, apiKey, name: 'Northwind KB' }, { maxInlineWaitMs: 2_000, ...options });
 }
 
 async function caught(promise: Promise<unknown>): Promise<DeskhandError> {
@@ -60,7 +60,7 @@ describe('the Hudu client', () => {
     const wrong = 'not-the-key-0123456789';
     const error = await caught(client(wrong).listArticles({ companyId: CONTOSO }));
     expect(error.details?.['status']).toBe(401);
-    expect(error.message).toContain('Hudu (Hudu test)');
+    expect(error.message).toContain('Hudu (Northwind KB)');
     expect(error.message).toContain('GET /api/v1/articles');
     expect(error.retryable).toBe(false);
     const text = `${error.message} ${JSON.stringify(error.details)}`;
@@ -93,7 +93,7 @@ describe('the Hudu client', () => {
     emulator.addFault({ delayMs: 1_500, count: 5, pathContains: '/api/v1/articles' });
     const error = await caught(client(KEY, { timeoutMs: 200, maxAttempts: 2 }).listArticles({ companyId: FABRIKAM }));
     expect(error.details?.['timedOut']).toBe(true);
-    expect(error.message).toContain('Hudu (Hudu test)');
+    expect(error.message).toContain('Hudu (Northwind KB)');
   });
 
   it('reads one article, and answers null for an unknown one', async () => {
@@ -109,7 +109,7 @@ describe('the Hudu client', () => {
 });
 
 describe("Hudu's knowledge capability", () => {
-  const knowledge = (clientLink: string | null, mspCompanyId: number | null = NORTHWIND) => new HuduKnowledge(client(), { name: 'Hudu test', mspCompanyId, clientLink });
+  const knowledge = (clientLink: string | null, mspCompanyId: number | null = NORTHWIND) => new HuduKnowledge(client(), { name: 'Northwind KB', mspCompanyId, clientLink });
 
   it("lists a linked client's articles as text, and the MSP's own company's as MSP-wide", async () => {
     const contoso = await knowledge(String(CONTOSO)).list({ clientLink: String(CONTOSO) });
@@ -146,7 +146,7 @@ describe("Hudu's knowledge capability", () => {
   it('connects through the module with its settings and secrets', async () => {
     const connection = hudu.connect({
       integrationId: 'i',
-      name: 'Hudu test',
+      name: 'Northwind KB',
       kind: 'hudu',
       settings: { baseUrl: emulator.url, mspCompanyId: String(NORTHWIND), developmentLoopback: true },
       secrets: { apiKey: KEY },

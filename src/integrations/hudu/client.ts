@@ -49,7 +49,7 @@ export class HuduClient {
     if (config.apiKey === '') throw new DeskhandError('config', `Hudu (${config.name}) has no API key`);
     this.baseUrl = config.baseUrl.replace(/\/+$/, '');
     this.http = new HttpClient({
-      system: `Hudu (${config.name})`,
+      system: systemName(config.name),
       baseUrl: `${this.baseUrl}/api/v1/`,
       headers: () => ({ 'x-api-key': config.apiKey }),
       describeError: describeHuduError,
@@ -128,4 +128,9 @@ export function describeHuduError(status: number, body: unknown): string {
   if (status === 401) return `HTTP 401, the API key was refused${text}`;
   if (status === 429) return `HTTP 429, too many requests${text}`;
   return `HTTP ${status}${text}`;
+}
+
+/** How errors name the integration: its name, with the system's when the name does not say it. */
+function systemName(name: string): string {
+  return /Hudu/i.test(name) ? name : `Hudu (${name})`;
 }

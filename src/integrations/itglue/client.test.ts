@@ -14,7 +14,7 @@ const WOODGROVE = itGlueOrganizationId('woodgrove', 'woodgrove');
 const ADATUM = itGlueOrganizationId('tailspin', 'adatum');
 
 function client(apiKey = KEY, options: ConstructorParameters<typeof ItGlueClient>[1] = {}): ItGlueClient {
-  return new ItGlueClient({ baseUrl: emulator.url, apiKey, name: 'IT Glue test' }, { maxInlineWaitMs: 2_000, ...options });
+  return new ItGlueClient({ baseUrl: emulator.url, apiKey, name: 'Woodgrove KB' }, { maxInlineWaitMs: 2_000, ...options });
 }
 
 async function caught(promise: Promise<unknown>): Promise<DeskhandError> {
@@ -68,7 +68,7 @@ describe('the IT Glue client', () => {
     const wrong = 'ITG.wrong-key-000000000000';
     const error = await caught(client(wrong).listDocuments(LITWARE));
     expect(error.details?.['status']).toBe(403);
-    expect(error.message).toContain('IT Glue (IT Glue test)');
+    expect(error.message).toContain('IT Glue (Woodgrove KB)');
     expect(error.message).toContain(`GET /organizations/${LITWARE}/relationships/documents`);
     expect(error.message).toContain('the API key was refused');
     const text = `${error.message} ${JSON.stringify(error.details)}`;
@@ -103,7 +103,7 @@ describe('the IT Glue client', () => {
 });
 
 describe("IT Glue's knowledge capability", () => {
-  const knowledge = (clientLink: string | null, mspOrganizationId: string | null = WOODGROVE) => new ItGlueKnowledge(client(), { name: 'IT Glue test', mspOrganizationId, clientLink });
+  const knowledge = (clientLink: string | null, mspOrganizationId: string | null = WOODGROVE) => new ItGlueKnowledge(client(), { name: 'Woodgrove KB', mspOrganizationId, clientLink });
 
   it("lists a linked client's documents as text with their links, and the MSP's own organization's as MSP-wide", async () => {
     const litware = await knowledge(LITWARE).list({ clientLink: LITWARE });
@@ -135,7 +135,7 @@ describe("IT Glue's knowledge capability", () => {
   it('connects through the module: the region names the host, apiBaseUrl overrides it', async () => {
     const connection = itglue.connect({
       integrationId: 'i',
-      name: 'IT Glue test',
+      name: 'Woodgrove KB',
       kind: 'itglue',
       settings: { region: 'eu', apiBaseUrl: emulator.url, mspOrganizationId: WOODGROVE, developmentLoopback: true },
       secrets: { apiKey: KEY },

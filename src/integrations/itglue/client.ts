@@ -56,7 +56,7 @@ export class ItGlueClient {
     if (config.apiKey === '') throw new DeskhandError('config', `IT Glue (${config.name}) has no API key`);
     this.baseUrl = config.baseUrl.replace(/\/+$/, '');
     this.http = new HttpClient({
-      system: `IT Glue (${config.name})`,
+      system: systemName(config.name),
       baseUrl: `${this.baseUrl}/`,
       headers: () => ({ 'x-api-key': config.apiKey, accept: JSON_API }),
       describeError: describeItGlueError,
@@ -155,4 +155,9 @@ export function describeItGlueError(status: number, body: unknown): string {
   if (status === 401 || status === 403) return `HTTP ${status}, the API key was refused${text}`;
   if (status === 429) return `HTTP 429, too many requests (IT Glue allows 3000 per 5 minutes)${text}`;
   return `HTTP ${status}${text}`;
+}
+
+/** How errors name the integration: its name, with the system's when the name does not say it. */
+function systemName(name: string): string {
+  return /IT\s?Glue/i.test(name) ? name : `IT Glue (${name})`;
 }
