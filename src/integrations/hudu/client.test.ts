@@ -3,6 +3,7 @@ import { DeskhandError } from '../../core/errors.ts';
 import { loadDemoWorld } from '../../world/fixture.ts';
 import { HuduClient, PAGE_SIZE } from './client.ts';
 import { emulatorHuduApiKey, type HuduEmulator, huduCompanyId, startHuduEmulator } from './emulator/index.ts';
+import { silentLogger } from '../../logger.ts';
 import { hudu } from './index.ts';
 import { HuduKnowledge } from './knowledge.ts';
 
@@ -154,5 +155,40 @@ describe("Hudu's knowledge capability", () => {
     });
     expect((await connection.knowledge!.list({ clientLink: String(FABRIKAM) })).map((a) => a.title)).toEqual(['Access requests']);
     expect(() => hudu.connect({ integrationId: 'i', name: 'h', kind: 'hudu', settings: { baseUrl: emulator.url }, secrets: { apiKey: KEY } })).toThrow(/http:\/\//);
+  });
+});
+
+describe('the Hudu doctor', () => {
+  const integration = (apiKey: string) => ({
+    id: 'i',
+    mspId: 'northwind',
+    name: 'Northwind KB',
+    kind: 'hudu',
+    settings: { baseUrl: emulator.url, mspCompanyId: String(NORTHWIND), developmentLoopback: true },
+    secrets: { apiKey },
+    connection: {},
+  });
+  const host = (links: string[]) => ({
+    logger: silentLogger,
+    linkedClients: async () => links.map((externalId, i) => ({ clientId: `c${i}`, clientName: `Client ${i}`, externalId })),
+  });
+
+  it('reports every tool ok when the key signs in and every company is readable', async () => {
+    const report = await hudu.doctor!(integration(KEY), host([String(CONTOSO), String(FABRIKAM)]));
+    expect(report.ok).toBe(true);
+    expect(report.tools.map((t) => [t.tool, t.status])).toEqual([
+      ['hudu.search_articles', 'ok'],
+      ['hudu.get_article', 'ok'],
+    ]);
+  });
+
+  it('names the refused key and the company the key cannot see, with the fix', async () => {
+    const refused = await hudu.doctor!(integration('wrong-key-123'), host([]));
+    expect(refused.ok).toBe(false);
+    expect(refused.checks[0]).toMatchObject({ ok: false, detail: 'the API key was refused (HTTP 401)' });
+    expect(JSON.stringify(refused)).not.toContain('wrong-key-123');
+    const unseen = await hudu.doctor!(integration(KEY), host(['424242']));
+    expect(unseen.tools[0]!.status).toBe('missing');
+    expect(unseen.tools[0]!.missing[0]!.detail).toMatch(/company 424242 is unknown, or outside the key's company scope/);
   });
 });

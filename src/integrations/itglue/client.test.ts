@@ -3,6 +3,7 @@ import { DeskhandError } from '../../core/errors.ts';
 import { loadDemoWorld } from '../../world/fixture.ts';
 import { ItGlueClient, PAGE_SIZE } from './client.ts';
 import { emulatorItGlueApiKey, type ItGlueEmulator, itGlueOrganizationId, startItGlueEmulator } from './emulator/index.ts';
+import { silentLogger } from '../../logger.ts';
 import { itglue } from './index.ts';
 import { ItGlueKnowledge } from './knowledge.ts';
 
@@ -142,5 +143,36 @@ describe("IT Glue's knowledge capability", () => {
     });
     expect(await connection.knowledge!.list({ clientLink: LITWARE })).toHaveLength(1);
     expect(itglue.settings.safeParse({ region: 'mars' }).success).toBe(false);
+  });
+});
+
+describe('the IT Glue doctor', () => {
+  const integration = (apiKey: string) => ({
+    id: 'i',
+    mspId: 'woodgrove',
+    name: 'Woodgrove KB',
+    kind: 'itglue',
+    settings: { region: 'us', apiBaseUrl: emulator.url, mspOrganizationId: WOODGROVE, developmentLoopback: true },
+    secrets: { apiKey },
+    connection: {},
+  });
+  const host = (links: string[]) => ({
+    logger: silentLogger,
+    linkedClients: async () => links.map((externalId, i) => ({ clientId: `c${i}`, clientName: `Client ${i}`, externalId })),
+  });
+
+  it('reports every tool ok when the key is accepted and every organization is readable', async () => {
+    const report = await itglue.doctor!(integration(KEY), host([LITWARE]));
+    expect(report.ok).toBe(true);
+    expect(report.checks[0]).toMatchObject({ name: 'IT Glue API key (x-api-key)', ok: true });
+  });
+
+  it('names the refused key, and an organization of another account as unknown', async () => {
+    const refused = await itglue.doctor!(integration('ITG.wrong'), host([LITWARE]));
+    expect(refused.checks[0]).toMatchObject({ ok: false, detail: 'the API key was refused (HTTP 403)' });
+    expect(refused.tools.every((t) => t.status === 'missing')).toBe(true);
+    const other = await itglue.doctor!(integration(KEY), host([ADATUM]));
+    expect(other.ok).toBe(false);
+    expect(other.tools[0]!.missing[0]!.detail).toMatch(/unknown to this account/);
   });
 });
