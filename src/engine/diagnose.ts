@@ -275,14 +275,15 @@ async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, off
 
 /**
  * Start, at once and in parallel, the reads nearly every diagnosis makes (the reader caches them, so
- * the planner's own calls then find them done): the tenant's groups and SKUs, and the
- * requester's profile, groups, licenses and manager. Failures (and reads the policies disable) are
- * left for the planner to meet.
+ * the planner's own calls then find them done): the tenant's groups and SKUs, the client's runbooks
+ * (read once per planning run), and the requester's profile, groups, licenses and manager. Failures
+ * (and reads the policies disable) are left for the planner to meet.
  */
 async function prefetch(reader: DiagnosisReader, requesterEmail: string): Promise<void> {
   const quiet = (promise: Promise<unknown>) => promise.catch(() => undefined);
   void quiet(reader.findGroups(''));
   void quiet(reader.listLicenses());
+  void quiet(reader.listRunbooks());
   const user = await reader.getUser(requesterEmail).catch(() => null);
   if (!user) return;
   await Promise.all([
