@@ -5,7 +5,7 @@ import { runPlanning } from '../src/engine/diagnose.ts';
 import { toolCatalog } from '../src/integrations/catalog.ts';
 import { huduCompanyId } from '../src/integrations/hudu/emulator/index.ts';
 import { itGlueOrganizationId } from '../src/integrations/itglue/emulator/index.ts';
-import { readRunbooks, type KnowledgeSource } from '../src/integrations/knowledge.ts';
+import { readArticle, readRunbooks, type KnowledgeSource } from '../src/integrations/knowledge.ts';
 import { silentLogger } from '../src/logger.ts';
 import { BuiltinPlanner } from '../src/planner/builtin.ts';
 import { createTestDatabase } from './support/db.ts';
@@ -90,6 +90,30 @@ describe('which knowledge bases a client reads', () => {
     expect([...organizations].sort()).toEqual(
       [itGlueOrganizationId('tailspin', 'adatum'), itGlueOrganizationId('tailspin', 'tailspin'), itGlueOrganizationId('woodgrove', 'litware'), itGlueOrganizationId('woodgrove', 'woodgrove')].sort(),
     );
+  });
+
+  it("reads one article of the client's or the MSP's knowledge base by id, never another client's, and never through a disabled tool", async () => {
+    const sources = await sb.service.ctx.integrations.knowledgeForClient(await clientId('contoso'));
+    const articles = sb.emulators.hudu.instances()[0]!.articles;
+    const own = articles.find((a) => a.name === 'Leavers')!;
+    const mspWide = articles.find((a) => a.name === 'Northwind service desk hours')!;
+    const fabrikams = articles.find((a) => a.name === 'Access requests')!;
+    const reads: { tool: string; args: Record<string, string>; result: unknown }[] = [];
+    const hooks = { onCall: (tool: string, args: Record<string, string>, result: unknown) => reads.push({ tool, args, result }), onRefused: () => {} };
+    expect((await readArticle(sources, String(own.id), hooks))?.body).toContain('block sign-in');
+    expect((await readArticle(sources, String(mspWide.id), hooks))?.title).toBe('Northwind service desk hours');
+    expect(await readArticle(sources, String(fabrikams.id), hooks)).toBeNull();
+    expect(reads.map((r) => [r.tool, r.args['id']])).toEqual([
+      ['hudu.get_article', String(own.id)],
+      ['hudu.get_article', String(mspWide.id)],
+      ['hudu.get_article', String(fabrikams.id)],
+    ]);
+    sb.emulators.hudu.reset();
+    const refused: string[] = [];
+    const disabled = sources.map((s) => ({ ...s, policies: new Map([['hudu.get_article', { policy: 'disabled' as const, requireManagerApproval: false }]]) }));
+    expect(await readArticle(disabled, String(own.id), { onCall: () => {}, onRefused: (tool) => refused.push(tool) })).toBeNull();
+    expect(refused).toEqual(['hudu.get_article']);
+    expect(sb.emulators.hudu.requests()).toEqual([]);
   });
 
   it('keeps the runbooks table out of it: the demo world seeds no runbook rows for documented clients', async () => {

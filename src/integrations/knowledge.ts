@@ -2,7 +2,7 @@ import type { Runbook } from '../core/directory.ts';
 import { describeError } from '../core/errors.ts';
 import { effectivePolicy, type PolicyOverrides } from '../core/policy.ts';
 import { findTool } from './catalog.ts';
-import type { KnowledgeCapability, ReadCallHook } from './module.ts';
+import type { KnowledgeArticle, KnowledgeCapability, ReadCallHook } from './module.ts';
 
 /**
  * Runbooks as diagnosis reads them: every article of each knowledge base a client may use (its
@@ -49,11 +49,43 @@ export async function readRunbooks(sources: readonly KnowledgeSource[], hooks: R
   return runbooks;
 }
 
+/**
+ * One article by its id, through the first source that has it (the platform answers only within the
+ * connection's scope: the client's company and the MSP's own), recorded as a read of the platform's
+ * `get` tool; a source whose `get` tool the policies disable is never asked. Null when none has it.
+ */
+export async function readArticle(sources: readonly KnowledgeSource[], id: string, hooks: RunbookReadHooks): Promise<KnowledgeArticle | null> {
+  const asked = new Set<string>();
+  for (const source of sources) {
+    if (asked.has(source.integrationId)) continue;
+    asked.add(source.integrationId);
+    const tool = source.knowledge.readTools.get;
+    const args = { id };
+    if (!allowed(tool, source.policies)) {
+      hooks.onRefused(tool, args);
+      continue;
+    }
+    try {
+      const article = await source.knowledge.get(id);
+      hooks.onCall(tool, args, { integration: source.name, article: article ? { id: article.id, title: article.title, url: article.url } : null });
+      if (article) return article;
+    } catch (error) {
+      hooks.onCall(tool, args, { integration: source.name, error: describeError(error) });
+      throw error;
+    }
+  }
+  return null;
+}
+
+function allowed(tool: string, policies: PolicyOverrides): boolean {
+  const definition = findTool(tool);
+  return definition !== undefined && effectivePolicy(definition, policies).policy !== 'disabled';
+}
+
 async function readSource(source: KnowledgeSource, hooks: RunbookReadHooks) {
   const tool = source.knowledge.readTools.list;
   const args = { query: '', scope: source.clientLink === null ? 'msp' : `client:${source.clientLink}` };
-  const definition = findTool(tool);
-  if (!definition || effectivePolicy(definition, source.policies).policy === 'disabled') {
+  if (!allowed(tool, source.policies)) {
     hooks.onRefused(tool, args);
     return [];
   }
