@@ -4,6 +4,8 @@ import type { RunningEmulators } from '../src/integrations/emulators.ts';
 import { emulatorAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
 import { startGraphEmulator } from '../src/integrations/m365/emulator/index.ts';
 import { startHaloEmulator } from '../src/integrations/halopsa/emulator/index.ts';
+import { startHuduEmulator } from '../src/integrations/hudu/emulator/index.ts';
+import { startItGlueEmulator } from '../src/integrations/itglue/emulator/index.ts';
 import type { World } from '../src/world/fixture.ts';
 import { percentile } from './support.ts';
 
@@ -52,16 +54,21 @@ export async function startBenchEmulators(world: World, latency: boolean): Promi
       latencyMode.connectwise = 'fixed midpoint (fault delay)';
     }
   }
-  // The HaloPSA emulator serves the demo world's HaloPSA MSP; the bench measures the others.
+  // The HaloPSA emulator serves the demo world's HaloPSA MSP; the documentation platforms' emulators hold
+  // the runbooks of the world's MSPs that document there (none in a generated world). The bench measures the others.
   const halopsa = await startHaloEmulator({ world, host: '127.0.0.1', port: 0 });
+  const hudu = await startHuduEmulator({ world });
+  const itglue = await startItGlueEmulator({ world });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url, hudu: hudu.url, itglue: itglue.url },
     connectwise,
     graph,
     halopsa,
+    hudu,
+    itglue,
     latencyMode,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close(), hudu.close(), itglue.close()]);
     },
   };
 }

@@ -15,7 +15,7 @@ import { createTestDatabase } from './support/db.ts';
  * secret for the approving technician (m365.reset_password) to `auto`, and seeding refuses a world
  * that does: such a step would have no technician to hand the temporary password to.
  */
-const endpoints = { connectwise: 'http://127.0.0.1:1', graph: 'http://127.0.0.1:1/v1.0', login: 'http://127.0.0.1:1', exchange: 'http://127.0.0.1:2', halopsa: 'http://127.0.0.1:3' };
+const endpoints = { connectwise: 'http://127.0.0.1:1', graph: 'http://127.0.0.1:1/v1.0', login: 'http://127.0.0.1:1', exchange: 'http://127.0.0.1:2', halopsa: 'http://127.0.0.1:3', hudu: 'http://127.0.0.1:4', itglue: 'http://127.0.0.1:5' };
 let handle: DbHandle;
 
 beforeAll(async () => {

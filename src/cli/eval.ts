@@ -2,14 +2,16 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '../logger.ts';
 import { runPlanning } from '../engine/diagnose.ts';
 import { toolCatalog } from '../integrations/catalog.ts';
-import { evalIdentity, startEvalEmulator } from '../integrations/emulators.ts';
+import { evalIdentity, evalKnowledge, startEvalEmulator } from '../integrations/emulators.ts';
+import { readRunbooks } from '../integrations/knowledge.ts';
 import { BuiltinPlanner } from '../planner/builtin.ts';
 import { type CaseResult, parseCases, scoreCase, summarise } from '../planner/eval.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
 
 /**
  * `deskhand eval FILE [--json]`: every case through the real diagnosis and planning (the read tools
- * against the identity provider's emulator over HTTP, the runbooks, validation), never executing. Each
+ * against the identity provider's emulator over HTTP, the runbooks read from the documentation
+ * platforms' emulators over HTTP, validation), never executing. Each
  * case starts from the world as the fixture describes it, with the catalog's default policies.
  * Exits 0 when every case ran, whatever the score.
  */
@@ -34,7 +36,7 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
         text: testCase.text,
         channel: testCase.channel,
         requesterEmail: testCase.requester,
-        runbooks: async () => client.runbooks.map((r) => ({ ...r, source: 'demo world' })),
+        runbooks: (hooks) => readRunbooks(evalKnowledge(world, emulator, client.id), hooks),
       });
       const steps = planning.proposed.steps.map((s) => ({ tool: s.tool, args: s.args }));
       const score = scoreCase(testCase.expect, { outcome: planning.proposed.outcome, steps });

@@ -47,4 +47,6 @@ export interface Runbook {
   title: string;
   body: string;
   source: string;
+  /** Where a technician opens it (a documentation platform's article), cited in the note; absent or null when it has none. */
+  url?: string | null;
 }

@@ -4,6 +4,8 @@ import { freezePlan, type PlanStep, type ProposedPlan } from '../core/plan.ts';
 import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools, type OperatingMode } from '../core/policy.ts';
 import type { ToolDefinition, ToolPolicy } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
+import { readRunbooks, type RunbookReadHooks } from '../integrations/knowledge.ts';
+import type { ReadCallHook } from '../integrations/module.ts';
 import type { IdentityRuntime } from '../integrations/registry.ts';
 import { type DiagnosisReader, type PlannerInput, REQUEST_CHANNELS, type RequestChannelName } from '../planner/types.ts';
 import { validatePlan } from '../planner/validate.ts';
@@ -69,8 +71,7 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     text: ticket.text,
     channel: requestChannel(request.channel),
     requesterEmail: ticket.requesterEmail,
-    runbooks: async () =>
-      ctx.db.selectFrom('runbooks').select(['title', 'body', 'source']).where('client_id', '=', client.id).orderBy('title').execute(),
+    runbooks: await clientRunbooks(ctx, client.id),
   });
   await persistOutcome(ctx, request, {
     mode,
@@ -80,6 +81,18 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     planner: ctx.planner.name,
     started,
   });
+}
+
+/**
+ * Where a client's runbooks come from: the knowledge bases of its MSP's documentation integrations
+ * (its linked company or organization, and the MSP-wide one), each list a recorded read. A client
+ * whose MSP has no documentation integration reads the `runbooks` table instead (runbooks stored
+ * before documentation integrations existed); once the MSP connects one, the table is not read.
+ */
+async function clientRunbooks(ctx: EngineContext, clientId: string): Promise<PlanningInput['runbooks']> {
+  const sources = await ctx.integrations.knowledgeForClient(clientId);
+  if (sources.length > 0) return (hooks) => readRunbooks(sources, hooks);
+  return async () => ctx.db.selectFrom('runbooks').select(['title', 'body', 'source']).where('client_id', '=', clientId).orderBy('title').execute();
 }
 
 /** Whether the `diagnosing` state still needs its audit row (written with the outcome, in one transaction). */
@@ -130,7 +143,8 @@ export interface PlanningInput {
   text: string;
   channel?: PlannerInput['request']['channel'];
   requesterEmail: string;
-  runbooks: () => Promise<Runbook[]>;
+  /** The client's runbooks, read once per planning run; the hooks record each read (or its refusal by the policies). */
+  runbooks: (hooks: RunbookReadHooks) => Promise<Runbook[]>;
 }
 
 export interface PlanningResult {
@@ -161,17 +175,13 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     const definition = findTool(tool);
     return definition !== undefined && effectivePolicy(definition, input.identity.policies).policy !== 'disabled';
   };
-  const { reader, resolving } = input.identity.reader(
-    input.runbooks,
-    (tool, args, result, purpose) => reads.push({ tool, args, result, ...(purpose === 'resolve' ? { purpose } : {}) }),
-    {
-      allowed,
-      onRefused: (tool, args) => {
-        const key = `${tool}?${JSON.stringify(args)}`;
-        if (!refused.has(key)) refused.set(key, { tool, args, result: NOT_CALLED });
-      },
-    },
-  );
+  const onCall: ReadCallHook = (tool, args, result, purpose) => reads.push({ tool, args, result, ...(purpose === 'resolve' ? { purpose } : {}) });
+  const onRefused = (tool: string, args: Record<string, string>) => {
+    const key = `${tool}?${JSON.stringify(args)}`;
+    if (!refused.has(key)) refused.set(key, { tool, args, result: NOT_CALLED });
+  };
+  let runbooks: Promise<Runbook[]> | undefined;
+  const { reader, resolving } = input.identity.reader(() => (runbooks ??= input.runbooks({ onCall, onRefused })), onCall, { allowed, onRefused });
   await prefetch(reader, input.requesterEmail);
   const offered = offeredTools(input.catalog, input.identity.policies);
   const proposed = await planOrEscalate(input, reader, offered);
@@ -265,14 +275,15 @@ async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, off
 
 /**
  * Start, at once and in parallel, the reads nearly every diagnosis makes (the reader caches them, so
- * the planner's own calls then find them done): the tenant's groups and SKUs, and the
- * requester's profile, groups, licenses and manager. Failures (and reads the policies disable) are
- * left for the planner to meet.
+ * the planner's own calls then find them done): the tenant's groups and SKUs, the client's runbooks
+ * (read once per planning run), and the requester's profile, groups, licenses and manager. Failures
+ * (and reads the policies disable) are left for the planner to meet.
  */
 async function prefetch(reader: DiagnosisReader, requesterEmail: string): Promise<void> {
   const quiet = (promise: Promise<unknown>) => promise.catch(() => undefined);
   void quiet(reader.findGroups(''));
   void quiet(reader.listLicenses());
+  void quiet(reader.listRunbooks());
   const user = await reader.getUser(requesterEmail).catch(() => null);
   if (!user) return;
   await Promise.all([

@@ -3,6 +3,11 @@ import { connectWiseEmulated } from './connectwise/demo.ts';
 import { m365Emulated } from './m365/demo.ts';
 import { haloEmulated } from './halopsa/demo.ts';
 import { startHaloEmulator } from './halopsa/emulator/index.ts';
+import { huduEmulated } from './hudu/demo.ts';
+import { startHuduEmulator } from './hudu/emulator/index.ts';
+import { itGlueEmulated } from './itglue/demo.ts';
+import { startItGlueEmulator } from './itglue/emulator/index.ts';
+import type { KnowledgeSource } from './knowledge.ts';
 import { moduleOf } from './index.ts';
 import { type DemoIntegration, EMULATED_SETTINGS, type EmulatedSystem } from './module.ts';
 import { type IdentityRuntime, identityFrom } from './registry.ts';
@@ -21,13 +26,17 @@ export interface EmulatorEndpoints {
   exchange: string;
   /** HaloPSA instance URL (the API under /api, the token endpoint under /auth). */
   halopsa: string;
+  /** The Hudu emulator (every Hudu-documenting MSP's instance, told apart by API key). */
+  hudu: string;
+  /** The IT Glue emulator's API base URL (every IT Glue-documenting MSP's account). */
+  itglue: string;
 }
 
 /**
  * The emulated systems: the separate list of emulator modules that the CLI, the demo and the
  * tests reach emulators through (production code never imports an emulator).
  */
-export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated, haloEmulated];
+export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated, haloEmulated, huduEmulated, itGlueEmulated];
 
 /** What a service needs to load the demo world against running emulators. */
 export interface DemoSetup {
@@ -53,6 +62,8 @@ export interface RunningEmulators {
   connectwise: Awaited<ReturnType<typeof startConnectWiseEmulator>>;
   graph: Awaited<ReturnType<typeof startGraphEmulator>>;
   halopsa: Awaited<ReturnType<typeof startHaloEmulator>>;
+  hudu: Awaited<ReturnType<typeof startHuduEmulator>>;
+  itglue: Awaited<ReturnType<typeof startItGlueEmulator>>;
   close(): Promise<void>;
 }
 
@@ -91,26 +102,75 @@ export async function startEmulators(options: {
     port: options.halopsaPort ?? 0,
     ...(latency ? { latencyMs: REALISTIC_LATENCY.halopsa } : {}),
   });
+  const hudu = await startHuduEmulator({ world: options.world, host });
+  const itglue = await startItGlueEmulator({ world: options.world, host });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url, hudu: hudu.url, itglue: itglue.url },
     connectwise,
     graph,
     halopsa,
+    hudu,
+    itglue,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close(), hudu.close(), itglue.close()]);
     },
   };
 }
 
 /**
- * `deskhand eval`: the identity provider's emulator alone (no PSA needed), and a client's identity
- * through its module's connection, with the catalog's default policies.
+ * `deskhand eval`: the identity provider's and the documentation platforms' emulators (no PSA
+ * needed), a client's identity through its module's connection, and its runbooks through the
+ * documentation modules' connections, with the catalog's default policies.
  */
 export async function startEvalEmulator(world: World) {
-  return startGraphEmulator({ world });
+  const graph = await startGraphEmulator({ world });
+  const hudu = await startHuduEmulator({ world });
+  const itglue = await startItGlueEmulator({ world });
+  const endpoints: Record<string, string> = { graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, hudu: hudu.url, itglue: itglue.url };
+  return {
+    graph,
+    endpoints,
+    reset() {
+      graph.reset();
+      hudu.reset();
+      itglue.reset();
+    },
+    async close() {
+      await Promise.allSettled([graph.close(), hudu.close(), itglue.close()]);
+    },
+  };
 }
 
-export function evalIdentity(emulator: Awaited<ReturnType<typeof startEvalEmulator>>, clientId: string): IdentityRuntime {
+/**
+ * A client's knowledge bases as the demo world connects them (see `IntegrationRegistry.knowledgeForClient`):
+ * on each documentation integration of its MSP, its linked company when linked, and the MSP's own.
+ */
+export function evalKnowledge(world: World, emulator: Awaited<ReturnType<typeof startEvalEmulator>>, clientId: string): KnowledgeSource[] {
+  const client = world.clients.find((c) => c.id === clientId);
+  if (!client) return [];
+  const integrations = emulatedSystems
+    .filter((system) => moduleOf(system.kind)?.provides.includes('knowledge'))
+    .flatMap((system) => system.demoIntegrations(world, emulator.endpoints))
+    .filter((integration) => integration.msp === client.msp && integration.client === undefined);
+  return integrations.flatMap((integration) => {
+    const link = integration.links?.find((l) => l.client === clientId)?.externalId ?? null;
+    const connection = moduleOf(integration.kind)!.connect({
+      integrationId: `eval-${integration.kind}-${integration.msp}`,
+      name: integration.name,
+      kind: integration.kind,
+      settings: integration.settings,
+      secrets: integration.secrets,
+      ...(link ? { clientLink: link } : {}),
+    });
+    const knowledge = connection.knowledge;
+    if (!knowledge) return [];
+    const base = { integrationId: `eval-${integration.kind}-${integration.msp}`, name: integration.name, knowledge, policies: new Map() };
+    return [...(link ? [{ ...base, clientLink: link }] : []), { ...base, clientLink: null }];
+  });
+}
+
+export function evalIdentity(evalEmulators: Awaited<ReturnType<typeof startEvalEmulator>>, clientId: string): IdentityRuntime {
+  const emulator = evalEmulators.graph;
   const config = emulator.clientConfig(clientId);
   const system = emulatedSystems.find((s) => s.kind === 'm365')!;
   const connection = moduleOf(system.kind)!.connect({

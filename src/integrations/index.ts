@@ -1,5 +1,7 @@
 import { connectwise } from './connectwise/index.ts';
 import { halopsa } from './halopsa/index.ts';
+import { hudu } from './hudu/index.ts';
+import { itglue } from './itglue/index.ts';
 import { m365 } from './m365/index.ts';
 import type { IntegrationModule } from './module.ts';
 
@@ -8,7 +10,7 @@ import type { IntegrationModule } from './module.ts';
  * webhook mounting, the poll and the CLI iterate this list; nothing else names a vendor. Adding a
  * system is adding its folder and one line here.
  */
-export const integrationModules: readonly IntegrationModule[] = [connectwise, m365, halopsa];
+export const integrationModules: readonly IntegrationModule[] = [connectwise, m365, halopsa, hudu, itglue];
 
 const byKind = new Map(integrationModules.map((module) => [module.kind, module]));
 

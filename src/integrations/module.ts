@@ -143,8 +143,10 @@ export interface KnowledgeCapability {
    * of the MSP's own knowledge base when `clientLink` is null; `query` narrows the list when given.
    */
   list(scope: { clientLink: string | null }, query?: string): Promise<KnowledgeArticle[]>;
-  /** One article by the system's id, or null when it is gone. */
+  /** One article by the system's id, or null when it is gone or outside the connection's scope. */
   get(id: string): Promise<KnowledgeArticle | null>;
+  /** The read tools behind `list` and `get`: their policies apply, and reads are recorded under their names. */
+  readonly readTools: { readonly list: string; readonly get: string };
 }
 
 export interface KnowledgeArticle {

@@ -11,6 +11,7 @@ import type { Db } from '../store/db.ts';
 import type { IntegrationRow } from '../store/schema.ts';
 import { IntegrationHealth, observedConnection } from './health.ts';
 import { integrationModules, moduleOf } from './index.ts';
+import type { KnowledgeSource } from './knowledge.ts';
 import type {
   ApprovalNoticeCapability,
   CapabilityName,
@@ -102,6 +103,8 @@ export class IntegrationRegistry {
   private readonly available = boundedCache<Fresh<AvailableIntegration[]>>(INTEGRATION_CACHE_LIMITS.rows, ROW_TTL_MS);
   private readonly missing = boundedCache<Fresh<IntegrationRow | undefined>>(INTEGRATION_CACHE_LIMITS.missing, ROW_TTL_MS);
   private readonly policies = boundedCache<Fresh<PolicyOverrides>>(INTEGRATION_CACHE_LIMITS.policies, ROW_TTL_MS);
+  /** Each client's knowledge integrations, with its links (knowledgeForClient). */
+  private readonly knowledge = boundedCache<Fresh<AvailableIntegration[]>>(INTEGRATION_CACHE_LIMITS.rows, ROW_TTL_MS);
 
   /** Each integration's health, recorded from every call through its connections and from its doctor. */
   readonly health: IntegrationHealth;
@@ -286,10 +289,59 @@ export class IntegrationRegistry {
     return new Map<string, ToolPolicy>(rows.map((row) => [row.tool, { policy: row.policy, requireManagerApproval: row.require_manager_approval }]));
   }
 
+  /**
+   * The knowledge bases a client's diagnosis reads (runbooks): on each enabled integration of its MSP
+   * that offers knowledge, the client's linked company when it has a link (never without one), and
+   * the MSP's own knowledge base, consulted for every client; a client's own integration is read
+   * whole. Each comes with the policies that apply to the client on it. Empty when the MSP has none.
+   */
+  async knowledgeForClient(clientId: string): Promise<KnowledgeSource[]> {
+    const kinds = this.modules.filter((m) => m.provides.includes('knowledge')).map((m) => m.kind);
+    if (kinds.length === 0) return [];
+    const rows = await this.remember(this.knowledge, clientId, async () => {
+      const client = await this.db.selectFrom('clients').select(['msp_id']).where('id', '=', clientId).executeTakeFirst();
+      if (!client) return [];
+      const found = await this.db
+        .selectFrom('integrations')
+        .leftJoin('client_links', (join) => join.onRef('client_links.integration_id', '=', 'integrations.id').on('client_links.client_id', '=', clientId))
+        .selectAll('integrations')
+        .select('client_links.external_id as link')
+        .where('integrations.msp_id', '=', client.msp_id)
+        .where('integrations.enabled', '=', true)
+        .where('integrations.kind', 'in', kinds)
+        .where((eb) => eb.or([eb('integrations.client_id', '=', clientId), eb('integrations.client_id', 'is', null)]))
+        .execute();
+      return found.map(({ link, ...row }) => ({ row: row as IntegrationRow, link: row.client_id === clientId ? null : link }));
+    });
+    const sources: KnowledgeSource[] = [];
+    for (const { row, link } of rows) {
+      const policies = await this.remember(this.policies, `knowledge:${row.id}:${clientId}`, () => this.policiesOfFor(row.id, clientId));
+      const scopes = row.client_id === clientId ? [null] : link !== null ? [link, null] : [null];
+      for (const scope of scopes) {
+        const knowledge = this.connected(row, link).connection.knowledge;
+        if (knowledge) sources.push({ integrationId: row.id, name: row.name, clientLink: scope, knowledge, policies });
+      }
+    }
+    return sources;
+  }
+
+  /** One integration's policies for one client: the client's own rows over the integration's. */
+  private async policiesOfFor(integrationId: string, clientId: string): Promise<PolicyOverrides> {
+    const rows = await this.db
+      .selectFrom('tool_policies')
+      .selectAll()
+      .where('integration_id', '=', integrationId)
+      .where((eb) => eb.or([eb('client_id', 'is', null), eb('client_id', '=', clientId)]))
+      .execute();
+    const sorted = [...rows].sort((a, b) => (a.client_id === null ? 0 : 1) - (b.client_id === null ? 0 : 1));
+    return new Map<string, ToolPolicy>(sorted.map((row) => [row.tool, { policy: row.policy, requireManagerApproval: row.require_manager_approval }]));
+  }
+
   /** Forget what was read about integrations (a configuration, link or policy just changed here). */
   invalidate(integrationId?: string): void {
     this.policies.clear();
     this.available.clear();
+    this.knowledge.clear();
     if (!integrationId) {
       this.rows.clear();
       this.missing.clear();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Runbook } from '../core/directory.ts';
 import { findClient, loadDemoWorld } from '../world/fixture.ts';
-import { leadingGroupName, parseRunbooks, reportersNamedIn, toolsNamedIn } from './runbook-rules.ts';
+import { cite, leadingGroupName, parseRunbooks, reportersNamedIn, toolsNamedIn } from './runbook-rules.ts';
 import { M365 } from './tool-names.ts';
 
 function rulesOf(clientId: string) {
@@ -134,5 +134,14 @@ describe('sentence readers', () => {
     expect(leadingGroupName('All Adatum, for everyone', ['All Adatum'])).toBe('All Adatum');
     expect(leadingGroupName('SG-Unknown.', [])).toBe('SG-Unknown');
     expect(leadingGroupName('Floor 2 HP LaserJet', [])).toBeNull();
+  });
+});
+
+describe('citing a runbook', () => {
+  it("quotes the line with the runbook's title, and its link when the runbook has one", () => {
+    const withLink = parseRunbooks([{ title: 'Access', body: 'Zendesk: SG-App-Zendesk', source: 'kb', url: 'https://kb.example/kba/access-1' }], ['SG-App-Zendesk']);
+    expect(cite(withLink.groupRules[0]!.line)).toBe('Runbook "Access" (https://kb.example/kba/access-1): "Zendesk: SG-App-Zendesk"');
+    const without = parseRunbooks([{ title: 'Access', body: 'Zendesk: SG-App-Zendesk', source: 'table' }], ['SG-App-Zendesk']);
+    expect(cite(without.groupRules[0]!.line)).toBe('Runbook "Access": "Zendesk: SG-App-Zendesk"');
   });
 });

@@ -14,6 +14,8 @@ import { parentheticals, splitList, splitOutsideParentheses, splitSentences, str
 export interface RunbookLine {
   runbook: string;
   text: string;
+  /** Where the runbook is opened (a documentation platform's article), cited with it. */
+  url?: string | null;
 }
 
 /** Who a runbook lets ask: the person themselves, their manager, HR. */
@@ -342,7 +344,7 @@ export function parseRunbooks(runbooks: readonly Runbook[], knownGroups: readonl
   for (const runbook of runbooks) {
     const state: ParseState = { rules, knownGroups, lastProcedure: null, lastList: null };
     for (const sentence of splitSentences(runbook.body)) {
-      const line = { runbook: runbook.title, text: sentence };
+      const line = { runbook: runbook.title, text: sentence, url: runbook.url ?? null };
       // A sentence that states no rule of its own belongs to the procedure before it.
       if (!readSentence(sentence, line, state)) state.lastProcedure?.related.push(line);
     }
@@ -350,7 +352,7 @@ export function parseRunbooks(runbooks: readonly Runbook[], knownGroups: readonl
   return rules;
 }
 
-/** How the note quotes a runbook sentence: as a reason of its own, verbatim. */
+/** How the note quotes a runbook sentence: as a reason of its own, verbatim, with the runbook's title and link. */
 export function cite(line: RunbookLine): string {
-  return `Runbook "${line.runbook}": "${line.text}"`;
+  return `Runbook "${line.runbook}"${line.url ? ` (${line.url})` : ''}: "${line.text}"`;
 }

@@ -24,7 +24,7 @@ export interface DiagnosisReader {
   listAuthMethods(upn: string): Promise<AuthMethod[]>;
   /** `m365.find_group`: groups whose display name (or mail) contains the query; empty query lists all. */
   findGroups(query: string): Promise<DirectoryGroup[]>;
-  /** The client's runbooks (the fixture's today; Hudu / IT Glue articles when those integrations exist). */
+  /** The client's runbooks: its documentation platforms' articles (its linked company's and the MSP-wide ones), each with its link. */
   listRunbooks(): Promise<Runbook[]>;
 }
 

@@ -2,6 +2,7 @@ import { TICKET_PHASES } from '../core/ticket-status.ts';
 import { sql } from 'kysely';
 import { policyRefusal } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
+import { moduleOf } from '../integrations/index.ts';
 import type { DemoIntegration } from '../integrations/module.ts';
 import type { Logger } from '../logger.ts';
 import type { SecretBox } from '../secrets.ts';
@@ -14,7 +15,8 @@ import type { World } from './fixture.ts';
 export const DEMO_PASSWORD = 'deskhand-demo';
 
 /**
- * Load the demo world into an empty database: MSPs, users (demo password), clients and runbooks,
+ * Load the demo world into an empty database: MSPs, users (demo password), clients, the runbooks of
+ * clients whose MSP has no emulated documentation platform (the others' are in its emulator),
  * and the integrations the emulated systems describe for it (pointing at the built-in emulators,
  * credentials encrypted, clients linked, the world's tool policies). Runs once; later starts only
  * point the emulated integrations at the emulators' current addresses (`pointAtEmulators`).
@@ -32,6 +34,7 @@ export async function seedDemoWorld(
     if (done) return { seeded: false };
     const { world, secrets, at } = input;
     const clientIds = new Map<string, string>();
+    const documentedMsps = new Set(input.integrations.filter((i) => moduleOf(i.kind)?.provides.includes('knowledge')).map((i) => i.msp));
     for (const msp of world.msps) {
       await tx.insertInto('msps').values({ id: msp.id, name: msp.name, default_operating_mode: msp.defaultOperatingMode, created_at: at }).execute();
       for (const user of msp.users) {
@@ -69,6 +72,8 @@ export async function seedDemoWorld(
           created_at: at,
         })
         .execute();
+      // A client whose MSP documents in an emulated documentation platform reads its runbooks there, not here.
+      if (documentedMsps.has(client.msp)) continue;
       for (const runbook of client.runbooks) {
         await tx.insertInto('runbooks').values({ id: crypto.randomUUID(), client_id: clientId, title: runbook.title, body: runbook.body, source: 'demo world' }).execute();
       }
