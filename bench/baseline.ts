@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { CONNECTWISE_ACCEPT } from '../src/integrations/connectwise/api-version.ts';
+import { DEMO_TICKET_STATUSES } from '../src/integrations/connectwise/demo.ts';
 import { emulatorApiCredentials, emulatorPortalCredentials } from '../src/integrations/connectwise/emulator/data.ts';
 import { callbackSignature, SIGNATURE_HEADER } from '../src/integrations/connectwise/webhook.ts';
 import { emulatorAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
@@ -89,7 +91,7 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
   const cwHeaders = new Map(
     world.msps.map((m) => {
       const c = emulatorApiCredentials(m.id);
-      return [m.id, { authorization: `Basic ${Buffer.from(`${c.companyId}+${c.publicKey}:${c.privateKey}`).toString('base64')}`, clientId: c.clientId }];
+      return [m.id, { authorization: `Basic ${Buffer.from(`${c.companyId}+${c.publicKey}:${c.privateKey}`).toString('base64')}`, clientId: c.clientId, accept: CONNECTWISE_ACCEPT }];
     }),
   );
   const signingKeys = new Map<string, Promise<string>>();
@@ -126,6 +128,16 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
       graphTokens.set(clientSlug, token);
     }
     return token;
+  };
+  // The ticket's status per the demo map, as the engine's ticket capability moves it: read the ticket
+  // (its board and status), list the board's statuses, and PATCH the status (nothing when already there).
+  const moveTicket = async (mspId: string, ticketId: number, phase: 'waiting' | 'in_progress' | 'resolved') => {
+    const wanted = DEMO_TICKET_STATUSES[phase];
+    const ticket = (await cw(mspId, 'GET', `service/tickets/${ticketId}`)) as { board?: { id: number; name: string }; status?: { name: string } };
+    if (!ticket.board || ticket.board.name !== DEMO_TICKET_STATUSES.board || ticket.status?.name === wanted) return;
+    const statuses = (await cw(mspId, 'GET', `service/boards/${ticket.board.id}/statuses?pageSize=1000&page=1`)) as { id: number; name: string }[];
+    const status = statuses.find((s) => s.name === wanted);
+    if (status) await cw(mspId, 'PATCH', `service/tickets/${ticketId}`, [{ op: 'replace', path: 'status/id', value: status.id }]);
   };
   const graph = async (clientSlug: string, method: string, path: string, body?: unknown) =>
     call(method, `${graphBase}/${path}`, { authorization: `Bearer ${await graphToken(clientSlug)}` }, body);
@@ -203,6 +215,7 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
       detailDescriptionFlag: false,
       processNotifications: false,
     });
+    await moveTicket(request.msp_id, request.ticket_id, 'waiting');
   };
 
   const execute = async (requestId: string) => {
@@ -211,6 +224,15 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
       [requestId],
     );
     const row = rows[0]!;
+    // Who decided, when, with what comment: an internal note (the engine's decision note), then the
+    // ticket moves to in progress.
+    await cw(row.msp_id, 'POST', `service/tickets/${row.ticket_id}/notes`, {
+      text: `Approved by a technician at ${new Date().toISOString()}.`,
+      internalAnalysisFlag: true,
+      detailDescriptionFlag: false,
+      processNotifications: false,
+    });
+    await moveTicket(row.msp_id, row.ticket_id, 'in_progress');
     for (const [index, s] of row.steps.entries()) {
       await graph(row.client_slug, 'POST', `groups/${s.args.group}/members/$ref`, { '@odata.id': `${graphBase}/directoryObjects/${s.args.user}` });
       await query(`INSERT INTO ${SCHEMA}.steps (request_id, step, status, result, finished_at) VALUES ($1, $2, 'succeeded', $3, $4)`, [requestId, index, '{}', new Date()]);
@@ -222,6 +244,7 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
       processNotifications: true,
     });
     await query(`UPDATE ${SCHEMA}.requests SET state = 'replied', outcome = 'executed', updated_at = $2 WHERE id = $1`, [requestId, new Date()]);
+    await moveTicket(row.msp_id, row.ticket_id, 'resolved');
   };
 
   const lanes = Array.from({ length: input.concurrency }, async () => {
@@ -305,7 +328,7 @@ export async function startBaseline(input: { world: World; databaseUrl: string; 
 
   // The baseline's own callback registrations (its emulators send tickets to it alone).
   for (const msp of world.msps.filter((m) => m.psa.toLowerCase() === 'connectwise')) {
-    await cw(msp.id, 'POST', 'system/callbacks', { url: `${base}/cw/${msp.id}`, description: 'bench baseline', type: 'ticket', level: 'owner', objectId: 1 });
+    await cw(msp.id, 'POST', 'system/callbacks', { url: `${base}/cw/${msp.id}?recordId=`, description: 'bench baseline', type: 'ticket', level: 'owner', objectId: 1 });
   }
 
   const portalHeaders = new Map(
