@@ -1,9 +1,11 @@
 import type { World } from '../world/fixture.ts';
+import { autotaskEmulated } from './autotask/demo.ts';
 import { connectWiseEmulated } from './connectwise/demo.ts';
 import { m365Emulated } from './m365/demo.ts';
 import { moduleOf } from './index.ts';
 import { type DemoIntegration, EMULATED_SETTINGS, type EmulatedSystem } from './module.ts';
 import { type IdentityRuntime, identityFrom } from './registry.ts';
+import { startAutotaskEmulator } from './autotask/emulator/index.ts';
 import { startConnectWiseEmulator } from './connectwise/emulator/index.ts';
 import { startGraphEmulator } from './m365/emulator/index.ts';
 
@@ -17,13 +19,15 @@ export interface EmulatorEndpoints {
   login: string;
   /** Exchange Online's base URL (the Exchange emulator, over the Graph emulator's tenants). */
   exchange: string;
+  /** The Autotask emulator's base URL (zone lookup and zone). */
+  autotask?: string;
 }
 
 /**
  * The emulated systems: the separate list of emulator modules that the CLI, the demo and the
  * tests reach emulators through (production code never imports an emulator).
  */
-export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated];
+export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated, autotaskEmulated];
 
 /** What a service needs to load the demo world against running emulators. */
 export interface DemoSetup {
@@ -38,7 +42,7 @@ export function demoSetup(world: World, endpoints: EmulatorEndpoints): DemoSetup
   return {
     world,
     integrations: emulatedSystems.flatMap((system) => system.demoIntegrations(world, urls)),
-    emulators: emulatedSystems.flatMap((system) => [{ name: system.label, url: system.url(urls) }, ...(system.alsoServes?.(urls) ?? [])]),
+    emulators: emulatedSystems.flatMap((system) => [{ name: system.label, url: system.url(urls) }, ...(system.alsoServes?.(urls) ?? [])]).filter((e) => e.url !== ''),
     pointAt: (kind, settings) => emulatedSystems.find((system) => system.kind === kind)?.pointAt(settings, urls) ?? settings,
   };
 }
@@ -48,6 +52,8 @@ export interface RunningEmulators {
   endpoints: EmulatorEndpoints;
   connectwise: Awaited<ReturnType<typeof startConnectWiseEmulator>>;
   graph: Awaited<ReturnType<typeof startGraphEmulator>>;
+  /** Absent where a caller starts its own emulators without it (the bench). */
+  autotask?: Awaited<ReturnType<typeof startAutotaskEmulator>>;
   close(): Promise<void>;
 }
 
@@ -78,12 +84,14 @@ export async function startEmulators(options: {
     port: options.graphPort ?? 0,
     ...(latency ? { latencyMs: REALISTIC_LATENCY.graph } : {}),
   });
+  const autotask = await startAutotaskEmulator({ world: options.world, host });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, autotask: autotask.url },
     connectwise,
     graph,
+    autotask,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), autotask.close()]);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { autotask } from './autotask/index.ts';
 import { connectwise } from './connectwise/index.ts';
 import { m365 } from './m365/index.ts';
 import type { IntegrationModule } from './module.ts';
@@ -7,7 +8,7 @@ import type { IntegrationModule } from './module.ts';
  * webhook mounting, the poll and the CLI iterate this list; nothing else names a vendor. Adding a
  * system is adding its folder and one line here.
  */
-export const integrationModules: readonly IntegrationModule[] = [connectwise, m365];
+export const integrationModules: readonly IntegrationModule[] = [connectwise, m365, autotask];
 
 const byKind = new Map(integrationModules.map((module) => [module.kind, module]));
 
