@@ -67,7 +67,7 @@ describe('AutotaskClient', () => {
   it('gives up on a 429 whose Retry-After is too long, with the wait for a durable retry', async () => {
     const at = client();
     emulator.addFault({ status: 429, retryAfterSeconds: 60, pathContains: 'Companies/query' });
-    const error = await at.activeCompanies().catch((e: unknown) => e as { code: string; retryAfterMs: number });
+    const error = (await at.activeCompanies().catch((e: unknown) => e)) as { code: string; retryAfterMs: number };
     expect(error.code).toBe('upstream_retryable');
     expect(error.retryAfterMs).toBe(60_000);
   });

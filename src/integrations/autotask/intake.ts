@@ -152,12 +152,12 @@ export async function connectAutotask(integration: ConnectedIntegration, host: C
     return { ok: false, detail: `the Autotask API refused the readiness check: ${describeError(error)}` };
   }
   if (!host.webhookBaseUrl || !secret) return { ok: true, detail: 'API reachable; no webhook URL, so new tickets come in through the poll' };
-  const url = `${host.webhookBaseUrl.replace(/\/+$/, '')}/${KIND}/${integration.id}`;
+  const url = `${host.webhookBaseUrl.replace(/\/+$/, '')}/webhooks/${KIND}/${integration.id}`;
   const done: string[] = [];
   try {
     const own = await client.ownResourceId();
     for (const entity of WEBHOOK_ENTITIES) {
-      const ours = (await client.listWebhooks(entity)).filter((w) => String(w['webhookUrl'] ?? '').includes(`/${KIND}/${integration.id}`));
+      const ours = (await client.listWebhooks(entity)).filter((w) => String(w['webhookUrl'] ?? '').includes(`/webhooks/${KIND}/${integration.id}`));
       let current = ours.find((w) => w['webhookUrl'] === url);
       for (const stale of ours) if (stale !== current) await client.remove(`${entity}/${stale.id}`);
       let id: number;
