@@ -39,6 +39,7 @@ describe('the stories of the product page', () => {
     replay: ['replied', 'executed'],
     no_manager: ['escalated', 'escalated'],
     no_action: ['replied', 'no_action'],
+    approval_autotask: ['replied', 'executed'],
   };
 
   for (const story of STORIES) {
