@@ -447,6 +447,9 @@ export const STORIES: StoryDefinition[] = [
       run.check('the reply carries no internal marker', replies.every((n) => !String(n['description']).includes('[deskhand ref')));
       const statuses = at.effects().filter((e) => e.op === 'status_changed' && e.ticketId === run.ticket).map((e) => e.firstLine);
       run.check('the ticket went Waiting Approval → In Progress → Complete', statuses.join(' → ') === 'Waiting Approval → In Progress → Complete', statuses.join(' → ') || 'no change');
+      const note = at.effects().find((e) => e.op === 'note_added' && e.ticketId === run.ticket && e.creatorResourceID === AUTOTASK_API_RESOURCE && e.publish === publish('Internal Only'));
+      const changes = run.sb.emulators.graph.effects(run.client).filter((e) => e.op !== 'mail_sent' && e.targetName === run.requester);
+      run.check('the internal note was posted before anything changed', !!note && changes.length > 0 && changes.every((c) => BigInt(note.order) < BigInt(c.order)));
     },
   },
 ];

@@ -28,7 +28,11 @@ export interface Database {
 }
 
 export interface Effect {
-  order: number;
+  /**
+   * Its place on the process's monotonic clock (nanoseconds, as text), the clock the other
+   * emulators' effects use: `BigInt(a.order) < BigInt(b.order)` says which came first across them.
+   */
+  order: string;
   op: 'ticket_created' | 'note_added' | 'status_changed' | 'webhook_registered';
   msp: string;
   ticketId?: number;
@@ -77,7 +81,7 @@ function picklist(name: string, values: readonly { value: string; label: string;
 export class AutotaskState {
   databases = new Map<string, Database>();
   effects: Effect[] = [];
-  private order = 0;
+  private lastOrder = 0n;
   private nextTicket = TICKET_ID_START;
   private nextNote = NOTE_ID_START;
   private nextOther = 1;
@@ -89,7 +93,6 @@ export class AutotaskState {
   reset(): void {
     this.databases.clear();
     this.effects = [];
-    this.order = 0;
     this.nextTicket = TICKET_ID_START;
     this.nextNote = NOTE_ID_START;
     this.nextOther = 1;
@@ -133,7 +136,9 @@ export class AutotaskState {
   }
 
   effect(e: Omit<Effect, 'order'>): void {
-    this.effects.push({ ...e, order: ++this.order });
+    const now = process.hrtime.bigint();
+    this.lastOrder = now > this.lastOrder ? now : this.lastOrder + 1n;
+    this.effects.push({ ...e, order: String(this.lastOrder) });
   }
 
   ticketId(): number {
