@@ -3,6 +3,7 @@ import { accessOf, CALLERS, type Caller, ROUTE_ACCESS, type RouteAccess, roleTab
 import { HOUR_MS } from '../../src/core/clock.ts';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
+import { webhookSignature as autotaskSignature } from '../../src/integrations/autotask/webhook.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { createTestDatabase, databaseKind } from '../support/db.ts';
@@ -55,7 +56,7 @@ const callers = new Map<Who, Credentials>();
 /** Five forgotten-password requests of Contoso, each waiting for a technician and a manager. */
 let dual: DualApprovalRequest[];
 let callbacks: SignedCallbacks;
-const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '' };
+const ids: { contoso: string; contosoM365: string; connectwise: string; connectwiseSecret: string; autotask?: string; autotaskSecret?: string } = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '' };
 
 beforeAll(async () => {
   if (!runsHere) {
@@ -68,7 +69,15 @@ beforeAll(async () => {
   const contoso = await db.selectFrom('clients').select('id').where('slug', '=', 'contoso').executeTakeFirstOrThrow();
   const m365 = await db.selectFrom('integrations').select('id').where('client_id', '=', contoso.id).where('kind', '=', 'm365').executeTakeFirstOrThrow();
   const cw = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'northwind').where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
-  Object.assign(ids, { contoso: contoso.id, contosoM365: m365.id, connectwise: cw.id, connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'] });
+  const autotask = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'woodgrove').where('kind', '=', 'autotask').executeTakeFirstOrThrow();
+  Object.assign(ids, {
+    contoso: contoso.id,
+    contosoM365: m365.id,
+    connectwise: cw.id,
+    connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'],
+    autotask: autotask.id,
+    autotaskSecret: sb.service.ctx.integrations.secretsOf(autotask)['webhookSecret'],
+  });
   callers.set('msp_admin', await signIn(sb.service.url, AVA));
   callers.set('msp_technician', await signIn(sb.service.url, TOM));
   callers.set('msp_billing', await signIn(sb.service.url, BEN));
@@ -198,7 +207,7 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
         break;
       case 'integration':
         // A PSA's routes (its webhooks, its ticket statuses) are called with the PSA's integration.
-        value = route.url.startsWith('/webhooks/connectwise/') || route.url.endsWith('/ticket-statuses') ? ids.connectwise : ids.contosoM365;
+        value = route.url.startsWith('/webhooks/autotask/') ? ids.autotask! : route.url.startsWith('/webhooks/connectwise/') || route.url.endsWith('/ticket-statuses') ? ids.connectwise : ids.contosoM365;
         break;
       case 'request':
         value = request.requestId;
@@ -234,6 +243,10 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
     call.json = { email: credentials.kind === 'none' ? PRIYA : credentials.email, password: DEMO_PASSWORD };
   } else if (row.url.startsWith('/webhooks/connectwise/')) {
     call.raw = await callbacks.next(request.ticket);
+  } else if (row.url.startsWith('/webhooks/autotask/')) {
+    // A signed note event: well formed, starts nothing (202).
+    const body = JSON.stringify({ Action: 'Create', Guid: 'roles', EntityType: 'TicketNote', Id: 1, Fields: {}, EventTime: new Date().toISOString(), SequenceNumber: 1, PersonID: 1 });
+    call.raw = { body, headers: { 'content-type': 'application/json', 'x-hook-signature': autotaskSignature(ids.autotaskSecret!, body) } };
   } else if (row.example && 'json' in row.example) {
     call.json = row.example.json;
   } else if (row.example && 'form' in row.example) {
