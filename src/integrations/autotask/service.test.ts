@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test/support/db.ts';
 import { startSandbox, type Sandbox } from '../../demo/sandbox.ts';
 import { FINAL } from '../../demo/stories.ts';
+import { intakeHost } from '../../engine/intake.ts';
 import { silentLogger } from '../../logger.ts';
 import type { ApprovalRow } from '../../store/schema.ts';
 import { API_RESOURCE_ID, type AutotaskEmulator, emulatorCompanyId, NOTE_PUBLISH } from './emulator/index.ts';
+import { autotask } from './index.ts';
 import { webhookSignature } from './webhook.ts';
 
 /**
@@ -140,6 +142,25 @@ describe('Autotask through the service', () => {
     const noteDelivery = at.deliveries().filter((d) => d.entity === 'TicketNote').at(-1);
     expect(noteDelivery?.status).toBe(202);
     expect(await requestCount()).toBe(afterTicket);
+  });
+
+  it('takes in, by the poll, a ticket whose webhook never arrived, once', async () => {
+    const { id } = await integration();
+    const registry = sb.service.ctx.integrations;
+    const connected = registry.connected(await registry.row(id));
+    const host = intakeHost(sb.service.ctx, () => {});
+    // The cursor is claimed per interval on the service's clock: move it on before each poll.
+    const poll = () => {
+      sb.clock.advance(1_000);
+      return autotask.poll!(connected, host, 0);
+    };
+    await poll();
+    const ticket = at.openTicket({ client: 'litware', requester: 'julia.costa@litware.example', title: 'missed', description: 'Please add me to SG-App-Figma.', webhooks: false });
+    const count = await requestCount();
+    expect(await poll()).toBe(1);
+    expect((await sb.requestForTicket(ticket.id)).external_ref).toBe(String(ticket.id));
+    expect(await poll()).toBe(0);
+    expect(await requestCount()).toBe(count + 1);
   });
 
   it('lists Woodgrove clients among the companies, by Autotask company id', async () => {

@@ -21,8 +21,8 @@ export interface AutotaskEmulator {
   zoneLookupUrl: string;
   close(): Promise<void>;
   reset(): void;
-  /** Open a ticket as a client's employee would in the client portal (the webhooks fire). */
-  openTicket(input: { client: string; requester: string; title: string; description: string }): Row;
+  /** Open a ticket as a client's employee would in the client portal (the webhooks fire, unless `webhooks: false`: one that never arrives). */
+  openTicket(input: { client: string; requester: string; title: string; description: string; webhooks?: boolean }): Row;
   tickets(msp?: string): { ticket: Row; notes: Row[] }[];
   addFault(fault: z.input<typeof faultSchema>): void;
   clearFaults(): void;
@@ -42,7 +42,7 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
   const ctx: ServerContext = { state, url: () => base, faults: [], log: [], deliveries: [], pending: new Set() };
   const app = emulatorServer(ctx);
 
-  const openTicket = (input: z.infer<typeof openSchema>): Row => {
+  const openTicket = (input: z.infer<typeof openSchema>, webhooks = true): Row => {
     const client = options.world.clients.find((c) => c.id === input.client);
     const db = client ? state.databases.get(client.msp) : undefined;
     if (!client || !db) throw new Error(`no Autotask company for client ${input.client}`);
@@ -50,7 +50,7 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
     const contact = db.contacts.find((c) => c['companyID'] === companyId && String(c['emailAddress']).toLowerCase() === input.requester.toLowerCase());
     if (!contact) throw new Error(`${input.requester} is no contact of ${client.name}`);
     const ticket = state.openPortalTicket(db, { companyId, contactId: contact.id, title: input.title, description: input.description }, new Date());
-    fireWebhooks(ctx, db, 'Ticket', ticket, null);
+    if (webhooks) fireWebhooks(ctx, db, 'Ticket', ticket, null);
     return ticket;
   };
 
@@ -109,7 +109,7 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
       await app.close();
     },
     reset,
-    openTicket: (input) => openTicket(openSchema.parse(input)),
+    openTicket: (input) => openTicket(openSchema.parse(input), input.webhooks !== false),
     tickets: views,
     addFault: (fault) => addFault(faultSchema.parse(fault)),
     clearFaults: () => {
