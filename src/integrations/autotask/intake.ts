@@ -77,13 +77,20 @@ export function autotaskWebhooks(scope: FastifyInstance, host: IntakeHost): void
 
 interface Cursor {
   lastTicketId: number;
+  /** Tickets created before this are never taken in by the poll (those from before deskhand). */
+  since: string;
   polledAt: string;
 }
 
+/** How far before the first poll a ticket may have been created and still be taken in (clock skew). */
+const FIRST_POLL_MARGIN_MS = 10 * 60_000;
+
 /**
  * Webhooks can be missed (deskhand was down; Autotask drops an event after 5 attempts in about two
- * minutes). Ask for tickets newer than the last one seen, of the companies deskhand serves, not
- * entered by deskhand's Resource, and take in any that no webhook brought.
+ * minutes). Ask for tickets newer than the last one seen and created since the first poll, of the
+ * companies deskhand serves, not entered by deskhand's Resource, and take in any that no webhook
+ * brought. The first poll only starts the cursor: it reads nothing (Autotask cannot sort a query,
+ * and listing every ticket to find the newest would spend the hourly request budget).
  */
 export async function pollAutotask(integration: ConnectedIntegration, host: IntakeHost, intervalMs: number): Promise<number> {
   const key = `intake-cursor:${integration.id}`;
@@ -93,21 +100,20 @@ export async function pollAutotask(integration: ConnectedIntegration, host: Inta
   const claimed = await host.claimCursor<Cursor>(key, intervalMs);
   if (claimed.state === 'busy') return 0;
   const now = host.clock.now();
-  if (claimed.value === null) {
-    // First poll: start from the newest ticket, so tickets from before deskhand are left alone.
-    const all = await client.query('Tickets', [{ op: 'gt', field: 'id', value: 0 }], { includeFields: ['id'] });
-    const newest = all.reduce((max, t) => Math.max(max, t.id), 0);
-    await host.saveCursor<Cursor>(key, { lastTicketId: newest, polledAt: now.toISOString() });
+  if (claimed.value === null || typeof claimed.value.since !== 'string') {
+    await host.saveCursor<Cursor>(key, { lastTicketId: 0, since: new Date(now.getTime() - FIRST_POLL_MARGIN_MS).toISOString(), polledAt: now.toISOString() });
     return 0;
   }
+  const cursor = claimed.value;
   const companies = served.map((c) => Number(c.externalId)).filter((n) => Number.isInteger(n));
   const tickets = await client.query('Tickets', [
-    { op: 'gt', field: 'id', value: claimed.value.lastTicketId },
+    { op: 'gt', field: 'id', value: cursor.lastTicketId },
+    { op: 'gte', field: 'createDate', value: cursor.since },
     { op: 'in', field: 'companyID', value: companies },
   ]);
   const own = await client.ownResourceId().catch(() => null);
   let taken = 0;
-  let last = claimed.value.lastTicketId;
+  let last = cursor.lastTicketId;
   try {
     for (const ticket of tickets.sort((a, b) => a.id - b.id)) {
       const company = served.find((c) => c.externalId === String(ticket['companyID']));
@@ -126,7 +132,7 @@ export async function pollAutotask(integration: ConnectedIntegration, host: Inta
       last = Math.max(last, ticket.id);
     }
   } finally {
-    await host.saveCursor<Cursor>(key, { lastTicketId: last, polledAt: now.toISOString() });
+    await host.saveCursor<Cursor>(key, { lastTicketId: last, since: cursor.since, polledAt: now.toISOString() });
   }
   if (taken > 0) {
     host.logger.warn({ integration: integration.name, taken }, 'took in Autotask tickets whose webhook never arrived');

@@ -218,13 +218,13 @@ function one(row: Row, f: Filter): boolean {
     case 'noteq':
       return !eq(actual, want);
     case 'gt':
-      return Number(actual) > Number(want);
+      return compare(actual, want) > 0;
     case 'gte':
-      return Number(actual) >= Number(want);
+      return compare(actual, want) >= 0;
     case 'lt':
-      return Number(actual) < Number(want);
+      return compare(actual, want) < 0;
     case 'lte':
-      return Number(actual) <= Number(want);
+      return compare(actual, want) <= 0;
     case 'beginswith':
       return String(actual ?? '').toLowerCase().startsWith(String(want).toLowerCase());
     case 'endswith':
@@ -242,4 +242,15 @@ function one(row: Row, f: Filter): boolean {
     default:
       return false;
   }
+}
+
+/** Numbers as numbers, dates (ISO text) as instants; NaN (never matches) for anything else. */
+function compare(actual: unknown, want: unknown): number {
+  if (typeof actual === 'number' && (typeof want === 'number' || (typeof want === 'string' && want.trim() !== '' && Number.isFinite(Number(want))))) return actual - Number(want);
+  if (typeof actual === 'string' && typeof want === 'string') {
+    const a = Date.parse(actual);
+    const b = Date.parse(want);
+    if (Number.isFinite(a) && Number.isFinite(b)) return a - b;
+  }
+  return Number.NaN;
 }
