@@ -29,7 +29,11 @@ export class AutotaskChannel implements PsaChannel {
   constructor(private readonly client: AutotaskClient) {}
 
   async getTicket(ref: string): Promise<PsaTicket> {
-    const ticket = await this.client.getTicket(ticketId(ref));
+    return this.ticketFrom(ref, await this.client.getTicket(ticketId(ref)));
+  }
+
+  /** The ticket as deskhand reads it, from the record Autotask answered (its contact read for the requester). */
+  async ticketFrom(ref: string, ticket: AutotaskRecord): Promise<PsaTicket> {
     const contactId = numberOrNull(ticket['contactID']);
     const contact = contactId !== null ? await this.client.getContact(contactId) : null;
     const email = typeof contact?.['emailAddress'] === 'string' ? contact['emailAddress'].trim().toLowerCase() : '';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DeskhandError, describeError } from '../../core/errors.ts';
+import { DeskhandError, describeError, isDeskhandError } from '../../core/errors.ts';
 import type { ConnectedIntegration, ConnectHost, ConnectOutcome, IntakeHost } from '../module.ts';
 import { storableText } from '../psa.ts';
 import type { AutotaskChannel } from './channel.ts';
@@ -55,8 +55,15 @@ export function autotaskWebhooks(scope: FastifyInstance, host: IntakeHost): void
         if (decision.reason === 'deactivated') host.logger.warn({ integration: integration.name }, 'Autotask deactivated a webhook of this integration: it is registered again at the next start');
         return { accepted: false, reason: decision.reason };
       }
-      const ticket = await channel.getTicket(String(decision.ticketId));
-      if (own !== null && Number((await client.getTicket(decision.ticketId))['creatorResourceID']) === own) return { accepted: false, reason: 'own_change' };
+      // A ticket gone since the event (deleted, merged): nothing to take in, nothing for Autotask to retry.
+      const record = await client.getTicket(decision.ticketId).catch((error: unknown) => {
+        if (isDeskhandError(error) && error.code === 'not_found') return null;
+        throw error;
+      });
+      if (!record) return { accepted: false, reason: 'ticket_not_found' };
+      // A ticket deskhand's Resource entered (PersonID may be absent from the event) is its own.
+      if (own !== null && Number(record['creatorResourceID']) === own) return { accepted: false, reason: 'own_change' };
+      const ticket = await channel.ticketFrom(String(decision.ticketId), record);
       const clientRow = ticket.companyIdentifier ? await host.clientByLink(integration.id, storableText(ticket.companyIdentifier)) : null;
       if (!clientRow) return { accepted: false, reason: 'company_not_served' };
       const result = await host.takeIn({

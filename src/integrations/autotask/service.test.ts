@@ -137,6 +137,8 @@ describe('Autotask through the service', () => {
       expect(answer.status).toBe(202);
       expect(answer.body).toMatchObject({ accepted: false, reason: 'own_change' });
     }
+    const gone = JSON.stringify({ Action: 'Create', Guid: 'g', EntityType: 'Ticket', Id: 999_999, Fields: {}, EventTime: new Date().toISOString(), SequenceNumber: 3, PersonID: 1 });
+    expect(await post(id, gone, webhookSignature(secret, gone))).toMatchObject({ status: 202, body: { accepted: false, reason: 'ticket_not_found' } });
     at.addTechnicianNote(ticket.id, 'looking into it');
     await at.deliveriesSettled();
     const noteDelivery = at.deliveries().filter((d) => d.entity === 'TicketNote').at(-1);
