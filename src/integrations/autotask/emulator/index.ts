@@ -100,7 +100,9 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 0, host });
   const address = app.server.address() as AddressInfo;
-  base = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  // Listening on every address: clients reach it (and its zone URL points) through loopback.
+  const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  base = `http://${reach.includes(':') ? `[${reach}]` : reach}:${address.port}`;
   return {
     url: base,
     zoneLookupUrl: `${base}/atservicesrest/`,
