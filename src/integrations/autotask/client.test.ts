@@ -104,4 +104,14 @@ describe('AutotaskClient', () => {
     await at.addTicketNote(ticket.id, { title: 't', description: 'once', noteType: 3, publish: 2 });
     expect((await at.ticketNotes(ticket.id)).filter((n) => n['description'] === 'once')).toHaveLength(1);
   });
+
+  it('does not post a note twice when Autotask made it but the answer was lost (5xx after the effect)', async () => {
+    const at = client();
+    const ticket = emulator.openTicket({ client: 'litware', requester: 'ivan.petrov@litware.example', title: 'x', description: 'y' });
+    emulator.addFault({ status: 502, pathContains: `/Notes`, method: 'POST', afterEffect: true });
+    const id = await at.addTicketNote(ticket.id, { title: 't', description: 'landed', noteType: 3, publish: 1 });
+    const landed = (await at.ticketNotes(ticket.id)).filter((n) => n['description'] === 'landed');
+    expect(landed.map((n) => n.id)).toEqual([id]);
+    expect(emulator.requests().filter((r) => r.method === 'POST' && r.path.endsWith('/Notes')).map((r) => r.status)).toEqual([502]);
+  });
 });

@@ -72,6 +72,8 @@ describe('Autotask through the service', () => {
     expect(before.every((n) => n['publish'] === INTERNAL && n['creatorResourceID'] === API_RESOURCE_ID)).toBe(true);
     expect(before.some((n) => String(n['description']).includes('approval request'))).toBe(true);
     const approval = (await db().selectFrom('approvals').selectAll().where('request_id', '=', request.id).where('kind', '=', 'technician').executeTakeFirstOrThrow()) as ApprovalRow;
+    // Autotask makes the next two notes but their answers are lost: each is still on the ticket once.
+    at.addFault({ status: 502, pathContains: '/Notes', method: 'POST', afterEffect: true, count: 2 });
     const decided = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: await sb.tokenFor(JON), body: { decision: 'approve', planHash: approval.plan_hash } });
     expect(decided.status).toBe(200);
     const final = await sb.waitForRequest(request.id, FINAL, 30_000);
@@ -82,6 +84,9 @@ describe('Autotask through the service', () => {
     expect(replies).toHaveLength(1);
     expect(String(replies[0]!['description'])).toContain('SG-App-Zendesk');
     expect(String(replies[0]!['description'])).not.toContain('[deskhand ref');
+    const texts = notes(ticket).map((n) => String(n['description']));
+    expect(texts.length).toBe(new Set(texts).size);
+    expect(at.requests().filter((r) => r.method === 'POST' && r.path.endsWith('/Notes') && r.status === 502)).toHaveLength(2);
     const statuses = at.effects('woodgrove').filter((e) => e.op === 'status_changed' && e.ticketId === ticket).map((e) => e.firstLine);
     expect(statuses).toEqual(['Waiting Approval', 'In Progress', 'Complete']);
     // deskhand's own notes never came back: its Resource is excluded from the webhooks.

@@ -82,7 +82,7 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
   });
 
   function addFault(input: z.output<typeof faultSchema>): void {
-    const fault: Fault = { status: input.status, remaining: input.count, pathContains: input.pathContains, method: input.method, retryAfterSeconds: input.retryAfterSeconds, delayMs: input.delayMs };
+    const fault: Fault = { status: input.status, remaining: input.count, pathContains: input.pathContains, method: input.method, retryAfterSeconds: input.retryAfterSeconds, delayMs: input.delayMs, afterEffect: input.afterEffect };
     ctx.faults.push(fault);
   }
   function reset(): void {

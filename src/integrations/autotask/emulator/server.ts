@@ -29,6 +29,8 @@ export interface Fault {
   method?: string | undefined;
   retryAfterSeconds?: number | undefined;
   delayMs?: number | undefined;
+  /** The call is handled (its change made), then the error is answered: a lost answer. */
+  afterEffect?: boolean | undefined;
 }
 
 export const faultSchema = z
@@ -39,8 +41,10 @@ export const faultSchema = z
     method: z.string().min(1).optional(),
     retryAfterSeconds: z.number().min(0).optional(),
     delayMs: z.number().int().min(0).max(60_000).optional(),
+    afterEffect: z.boolean().default(false),
   })
-  .refine((f) => f.status >= 400 || f.delayMs !== undefined, { message: 'a fault needs an error status or a delayMs' });
+  .refine((f) => f.status >= 400 || f.delayMs !== undefined, { message: 'a fault needs an error status or a delayMs' })
+  .refine((f) => !f.afterEffect || f.status >= 400, { message: 'an afterEffect fault needs an error status' });
 
 export interface Delivery {
   url: string;
@@ -83,10 +87,24 @@ export function emulatorServer(ctx: ServerContext): FastifyInstance {
     if (!fault) return;
     fault.remaining--;
     if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault.afterEffect) {
+      lostAnswers.set(request, fault);
+      return;
+    }
     if (fault.status >= 400) {
       if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
       return reply.code(fault.status).send({ errors: [fault.status === 429 ? 'Rate limit exceeded: too many requests.' : 'An internal error occurred (emulated fault).'] });
     }
+  });
+  // A fault after the effect: the handler ran, its answer is replaced by the error.
+  const lostAnswers = new WeakMap<FastifyRequest, Fault>();
+  app.addHook('onSend', async (request, reply, payload) => {
+    const fault = lostAnswers.get(request);
+    if (!fault) return payload;
+    lostAnswers.delete(request);
+    reply.code(fault.status);
+    if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
+    return JSON.stringify({ errors: ['An internal error occurred (emulated fault, after the change was made).'] });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ errors: [`No such resource: ${request.method} ${request.url.split('?')[0]}`] }));
 
