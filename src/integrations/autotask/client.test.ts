@@ -72,6 +72,15 @@ describe('AutotaskClient', () => {
     expect(error.retryAfterMs).toBe(60_000);
   });
 
+  it('keeps to the thread limit: at most 3 calls at once per entity', async () => {
+    const at = client();
+    await at.getZone();
+    emulator.addFault({ delayMs: 150, count: 10, pathContains: 'Companies/query' });
+    await Promise.all(Array.from({ length: 10 }, () => at.activeCompanies()));
+    await Promise.all([at.ticketNotes(1), at.ticketNotes(2)]);
+    expect(emulator.maxConcurrent()['companies']).toBe(3);
+  });
+
   it('times out a slow call', async () => {
     const at = client({}, { timeoutMs: 300, maxAttempts: 1 });
     await at.getZone();

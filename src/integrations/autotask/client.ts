@@ -84,6 +84,8 @@ export class AutotaskClient {
   private zone: Promise<{ zone: Zone; http: HttpClient; once: HttpClient }> | null = null;
   private readonly fieldCache = new Map<string, Promise<EntityField[]>>();
   private ownResource: Promise<number> | null = null;
+  /** Autotask's thread limit: at most 3 calls at once per entity and tracking identifier (this process's share). */
+  private readonly threads = new EntityThreads(THREADS_PER_ENTITY);
 
   constructor(config: AutotaskConfig, options: AutotaskClientOptions = {}) {
     for (const [name, value] of [
@@ -176,7 +178,12 @@ export class AutotaskClient {
 
   private async api<T>(req: HttpRequest, what?: string, single = false): Promise<HttpResponse<T>> {
     const zoned = await this.zoned();
-    return this.call<T>(single ? zoned.once : zoned.http, req, what ?? `${req.method} ${req.url.split('?')[0]}`);
+    const release = await this.threads.acquire(entityOf(req.url, zoned.zone.apiBaseUrl));
+    try {
+      return await this.call<T>(single ? zoned.once : zoned.http, req, what ?? `${req.method} ${req.url.split('?')[0]}`);
+    } finally {
+      release();
+    }
   }
 
   /** One record by id, or null when Autotask has none (`{"item": null}` or 404). */
@@ -344,6 +351,42 @@ export class AutotaskClient {
 }
 
 export type WebhookEntity = 'TicketWebhooks' | 'TicketNoteWebhooks';
+
+/** Autotask counts concurrent calls per object endpoint and tracking identifier: 3 for integrations made since 2023.1. */
+export const THREADS_PER_ENTITY = 3;
+
+/** The entity a call is counted against: the first segment of its path under the zone's API base. */
+function entityOf(url: string, apiBaseUrl: string): string {
+  const path = url.startsWith(apiBaseUrl) ? url.slice(apiBaseUrl.length) : url.replace(/^https?:\/\/[^/]+\/[^/]+\/v1\.0\//i, '');
+  return (path.replace(/^\/+/, '').split(/[/?]/)[0] ?? '').toLowerCase();
+}
+
+/** A counting semaphore per entity: callers past the limit wait their turn, in order. */
+class EntityThreads {
+  private readonly state = new Map<string, { active: number; waiting: (() => void)[] }>();
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(entity: string): Promise<() => void> {
+    let slot = this.state.get(entity);
+    if (!slot) {
+      slot = { active: 0, waiting: [] };
+      this.state.set(entity, slot);
+    }
+    const s = slot;
+    if (s.active >= this.limit) await new Promise<void>((resolve) => s.waiting.push(resolve));
+    else s.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = s.waiting.shift();
+      // The slot passes straight to the next caller; otherwise it is freed.
+      if (next) next();
+      else s.active--;
+    };
+  }
+}
 
 interface QueryPage {
   items?: AutotaskRecord[];

@@ -30,6 +30,8 @@ export interface AutotaskEmulator {
   effects(msp?: string): Effect[];
   deliveries(): Delivery[];
   deliveriesSettled(): Promise<void>;
+  /** The most calls seen in flight at once per entity (lower-case), since the start or the last reset. */
+  maxConcurrent(): Record<string, number>;
   /** Add a note as an MSP technician (a Resource other than deskhand's), the webhooks fire. */
   addTechnicianNote(ticketId: number, text: string): Row;
 }
@@ -39,7 +41,7 @@ const openSchema = z.object({ client: z.string().min(1), requester: z.string().m
 export async function startAutotaskEmulator(options: { world: World; host?: string; port?: number }): Promise<AutotaskEmulator> {
   const state = new AutotaskState(options.world);
   let base = '';
-  const ctx: ServerContext = { state, url: () => base, faults: [], log: [], deliveries: [], pending: new Set() };
+  const ctx: ServerContext = { state, url: () => base, faults: [], log: [], deliveries: [], pending: new Set(), inFlight: new Map(), maxInFlight: new Map() };
   const app = emulatorServer(ctx);
 
   const openTicket = (input: z.infer<typeof openSchema>, webhooks = true): Row => {
@@ -90,6 +92,7 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
     ctx.faults.length = 0;
     ctx.log.length = 0;
     ctx.deliveries.length = 0;
+    ctx.maxInFlight.clear();
   }
   function views(msp?: string) {
     return [...state.databases.values()]
@@ -120,6 +123,7 @@ export async function startAutotaskEmulator(options: { world: World; host?: stri
     requests: () => [...ctx.log],
     effects: (msp) => state.effects.filter((e) => !msp || e.msp === msp),
     deliveries: () => [...ctx.deliveries],
+    maxConcurrent: () => Object.fromEntries(ctx.maxInFlight),
     deliveriesSettled: async () => {
       while (ctx.pending.size > 0) await Promise.allSettled([...ctx.pending]);
     },

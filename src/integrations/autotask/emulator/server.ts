@@ -61,6 +61,9 @@ export interface ServerContext {
   log: RequestLogEntry[];
   deliveries: Delivery[];
   pending: Set<Promise<void>>;
+  /** Calls in flight per entity, and the most seen at once (Autotask's thread limit counts them). */
+  inFlight: Map<string, number>;
+  maxInFlight: Map<string, number>;
 }
 
 const API = '/atservicesrest/v1.0';
@@ -77,6 +80,20 @@ export function emulatorServer(ctx: ServerContext): FastifyInstance {
       const headers = ['apiintegrationcode', 'username', 'secret'].filter((h) => request.headers[h] !== undefined);
       ctx.log.push({ method: request.method, path, status: reply.statusCode, headers });
     }
+    done();
+  });
+  app.addHook('onRequest', (request, _reply, done) => {
+    const entity = apiEntity(request.url);
+    if (entity) {
+      const now = (ctx.inFlight.get(entity) ?? 0) + 1;
+      ctx.inFlight.set(entity, now);
+      ctx.maxInFlight.set(entity, Math.max(now, ctx.maxInFlight.get(entity) ?? 0));
+    }
+    done();
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    const entity = apiEntity(request.url);
+    if (entity) ctx.inFlight.set(entity, (ctx.inFlight.get(entity) ?? 1) - 1);
     done();
   });
   // Faults strike any Autotask call (never a control call) before it is handled.
@@ -244,6 +261,11 @@ export function emulatorServer(ctx: ServerContext): FastifyInstance {
     }));
   }
   return app;
+}
+
+function apiEntity(url: string): string | null {
+  const match = /^\/atservicesrest\/v1\.0\/([^/?]+)/i.exec(url);
+  return match?.[1] && match[1].toLowerCase() !== 'zoneinformation' ? match[1].toLowerCase() : null;
 }
 
 function authenticate(ctx: ServerContext, request: FastifyRequest): Database | undefined {
