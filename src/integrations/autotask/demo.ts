@@ -33,7 +33,7 @@ export const autotaskEmulated: EmulatedSystem = {
         };
       });
   },
-  pointAt: (settings, endpoints) => ({ ...settings, zoneLookupUrl: zoneLookup(endpoints), ...EMULATED_SETTINGS }),
+  pointAt: (settings, endpoints) => (endpoints['autotask'] ? { ...settings, zoneLookupUrl: zoneLookup(endpoints), ...EMULATED_SETTINGS } : settings),
   async openTicket(endpoints, input) {
     // The client portal, not deskhand's API user: the ticket is the employee's, and starts a request.
     const response = await fetch(`${endpoints['autotask']}/_emulator/tickets`, {
