@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { playStories, STORIES, type StoryResult } from '../src/demo/stories.ts';
+import { API_RESOURCE_ID as AUTOTASK_API_RESOURCE, NOTE_PUBLISH } from '../src/integrations/autotask/emulator/index.ts';
 import { mailMarker } from '../src/integrations/m365/client.ts';
 import { silentLogger } from '../src/logger.ts';
 import { verifyAuditChain } from '../src/store/audit.ts';
@@ -12,6 +13,7 @@ import { createTestDatabase } from './support/db.ts';
  * outcome read back from the emulators. Each story's own checks are asserted one by one.
  */
 let sandbox: Sandbox;
+const AUTOTASK_INTERNAL = Number(NOTE_PUBLISH.find((p) => p.label === 'Internal Only')!.value);
 let results: StoryResult[] = [];
 
 beforeAll(async () => {
@@ -40,6 +42,7 @@ describe('the stories of the product page', () => {
     no_manager: ['escalated', 'escalated'],
     no_action: ['replied', 'no_action'],
     approval_halopsa: ['replied', 'executed'],
+    approval_autotask: ['replied', 'executed'],
   };
 
   for (const story of STORIES) {
@@ -73,7 +76,10 @@ describe('the stories of the product page', () => {
         (e) => (e.op !== 'mail_sent' && e.targetName === result.requester) || (e.op === 'mail_sent' && !!result.request && (e.objectName ?? '').includes(mailMarker(`${result.request}:manager-mail`))),
       );
       if (changes.length === 0) continue;
-      const note = cwEffects.find((e) => e.op === 'note_added' && e.ticketId === result.ticket && e.member === 'deskhand' && e.flags?.internalAnalysis === true);
+      const note =
+        result.psa === 'autotask'
+          ? sandbox.emulators.autotask!.effects().find((e) => e.op === 'note_added' && e.ticketId === result.ticket && e.creatorResourceID === AUTOTASK_API_RESOURCE && e.publish === AUTOTASK_INTERNAL)
+          : cwEffects.find((e) => e.op === 'note_added' && e.ticketId === result.ticket && e.member === 'deskhand' && e.flags?.internalAnalysis === true);
       expect(note, `${result.name}: no internal note on ticket ${result.ticket}`).toBeDefined();
       for (const change of changes) {
         expect(BigInt(note!.order) < BigInt(change.order), `${result.name}: ${change.op} (${change.order}) came before the internal note (${note!.order})`).toBe(true);

@@ -152,7 +152,7 @@ export async function openTicket(clientSlug: string, email: string, text: string
 }
 
 /** Every endpoint of the emulator list; emulators started by an older deskhand may lack one. */
-const ENDPOINTS: Record<keyof EmulatorEndpoints, true> = { connectwise: true, graph: true, login: true, exchange: true, halopsa: true, hudu: true, itglue: true };
+const ENDPOINTS: Record<keyof EmulatorEndpoints, true> = { connectwise: true, graph: true, login: true, exchange: true, halopsa: true, hudu: true, itglue: true, autotask: true };
 
 /** Every emulator the state file names answers (each endpoint of the emulator list), and it names them all. */
 async function everyEmulatorAnswers(state: EmulatorEndpoints): Promise<boolean> {

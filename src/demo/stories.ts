@@ -1,5 +1,6 @@
 import type { Sandbox } from './sandbox.ts';
 import type { RequestRow } from '../store/schema.ts';
+import { API_RESOURCE_ID as AUTOTASK_API_RESOURCE, NOTE_PUBLISH as AUTOTASK_PUBLISH } from '../integrations/autotask/emulator/index.ts';
 
 /**
  * The stories of the product page, played through the real webhooks, worker and API, and checked
@@ -14,6 +15,7 @@ export interface Check {
 export interface StoryResult {
   name: string;
   ok: boolean;
+  /** The PSA the story's ticket lives in (a module kind). */
   psa: string;
   channel: 'psa';
   client: string;
@@ -30,7 +32,8 @@ export interface StoryResult {
 export const FINAL = ['planned', 'replied', 'escalated', 'failed'];
 const TECHNICIAN = 'tom.rivera@northwind-it.example';
 const SECOND_TECHNICIAN = 'priya.nair@northwind-it.example';
-const PSA_LABELS: Record<string, string> = { connectwise: 'ConnectWise', halopsa: 'HaloPSA' };
+const PSA_LABELS: Record<string, string> = { connectwise: 'ConnectWise', halopsa: 'HaloPSA', autotask: 'Autotask' };
+const WOODGROVE_TECHNICIAN = 'jon.berg@woodgrove-tp.example';
 
 interface Note {
   id: number;
@@ -173,6 +176,7 @@ interface StoryDefinition {
   title: string;
   play: StoryFn;
 }
+
 
 function groupMembers(run: StoryRun, group: string): string[] {
   return run.sb.emulators.graph.tenant(run.client).groups.find((g) => g.displayName === group)?.members ?? [];
@@ -470,6 +474,42 @@ export const STORIES: StoryDefinition[] = [
     },
   },
   HALOPSA_APPROVAL,
+  {
+    name: 'approval_autotask',
+    psa: 'autotask',
+    title: 'Zendesk access at a Woodgrove client, on Autotask: internal notes, approval, the change, an all-users reply',
+    client: 'litware',
+    requester: 'ivan.petrov@litware.example',
+    async play(run) {
+      const at = run.sb.emulators.autotask!;
+      const notes = () => at.tickets().find((t) => t.ticket.id === run.ticket)?.notes ?? [];
+      const publish = (label: string) => Number(AUTOTASK_PUBLISH.find((p) => p.label === label)!.value);
+      const ours = () => notes().filter((n) => n['creatorResourceID'] === AUTOTASK_API_RESOURCE);
+      await run.open('I need access to Zendesk.');
+      const waiting = await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
+      run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
+      await run.sb.waitForDelivered(waiting.id);
+      run.check('every note so far is Internal Only', ours().length > 0 && ours().every((n) => n['publish'] === publish('Internal Only')));
+      run.check('the approval notification is an internal note', ours().some((n) => String(n['description']).includes('approval request')));
+      const token = await run.sb.tokenFor(WOODGROVE_TECHNICIAN);
+      const { body } = await run.sb.api<{ approvals: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', '/api/approvals', { token });
+      const approval = body.approvals.find((a) => a.request_id === run.request!.id && a.kind === 'technician');
+      run.check('a technician approval is pending', approval !== undefined);
+      const decided = await run.decide(approval!.id, 'approve', WOODGROVE_TECHNICIAN, approval!.plan_hash);
+      run.check('the approval is accepted', decided.status === 200, String(decided.status));
+      const final = await run.settle(FINAL);
+      run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
+      run.check('ivan.petrov is now in SG-App-Zendesk', run.user(run.requester).groups.includes('SG-App-Zendesk'));
+      const replies = ours().filter((n) => n['publish'] === publish('All Autotask Users'));
+      run.check('one All Autotask Users reply names the group', replies.length === 1 && String(replies[0]!['description']).includes('SG-App-Zendesk'), `${replies.length} replies`);
+      run.check('the reply carries no internal marker', replies.every((n) => !String(n['description']).includes('[deskhand ref')));
+      const statuses = at.effects().filter((e) => e.op === 'status_changed' && e.ticketId === run.ticket).map((e) => e.firstLine);
+      run.check('the ticket went Waiting Approval → In Progress → Complete', statuses.join(' → ') === 'Waiting Approval → In Progress → Complete', statuses.join(' → ') || 'no change');
+      const note = at.effects().find((e) => e.op === 'note_added' && e.ticketId === run.ticket && e.creatorResourceID === AUTOTASK_API_RESOURCE && e.publish === publish('Internal Only'));
+      const changes = run.sb.emulators.graph.effects(run.client).filter((e) => e.op !== 'mail_sent' && e.targetName === run.requester);
+      run.check('the internal note was posted before anything changed', !!note && changes.length > 0 && changes.every((c) => BigInt(note.order) < BigInt(c.order)));
+    },
+  },
 ];
 
 function groupId(run: StoryRun, name: string): string {

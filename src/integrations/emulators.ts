@@ -1,4 +1,5 @@
 import type { World } from '../world/fixture.ts';
+import { autotaskEmulated } from './autotask/demo.ts';
 import { connectWiseEmulated } from './connectwise/demo.ts';
 import { m365Emulated } from './m365/demo.ts';
 import { haloEmulated } from './halopsa/demo.ts';
@@ -11,6 +12,7 @@ import type { KnowledgeSource } from './knowledge.ts';
 import { moduleOf } from './index.ts';
 import { type DemoIntegration, EMULATED_SETTINGS, type EmulatedSystem } from './module.ts';
 import { type IdentityRuntime, identityFrom } from './registry.ts';
+import { startAutotaskEmulator } from './autotask/emulator/index.ts';
 import { startConnectWiseEmulator } from './connectwise/emulator/index.ts';
 import { startGraphEmulator } from './m365/emulator/index.ts';
 
@@ -30,13 +32,15 @@ export interface EmulatorEndpoints {
   hudu: string;
   /** The IT Glue emulator's API base URL (every IT Glue-documenting MSP's account). */
   itglue: string;
+  /** The Autotask emulator's base URL (zone lookup and zone). */
+  autotask?: string;
 }
 
 /**
  * The emulated systems: the separate list of emulator modules that the CLI, the demo and the
  * tests reach emulators through (production code never imports an emulator).
  */
-export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated, haloEmulated, huduEmulated, itGlueEmulated];
+export const emulatedSystems: readonly EmulatedSystem[] = [connectWiseEmulated, m365Emulated, haloEmulated, autotaskEmulated, huduEmulated, itGlueEmulated];
 
 /** What a service needs to load the demo world against running emulators. */
 export interface DemoSetup {
@@ -51,7 +55,7 @@ export function demoSetup(world: World, endpoints: EmulatorEndpoints): DemoSetup
   return {
     world,
     integrations: emulatedSystems.flatMap((system) => system.demoIntegrations(world, urls)),
-    emulators: emulatedSystems.flatMap((system) => [{ name: system.label, url: system.url(urls) }, ...(system.alsoServes?.(urls) ?? [])]),
+    emulators: emulatedSystems.flatMap((system) => [{ name: system.label, url: system.url(urls) }, ...(system.alsoServes?.(urls) ?? [])]).filter((e) => e.url !== ''),
     pointAt: (kind, settings) => emulatedSystems.find((system) => system.kind === kind)?.pointAt(settings, urls) ?? settings,
   };
 }
@@ -64,6 +68,8 @@ export interface RunningEmulators {
   halopsa: Awaited<ReturnType<typeof startHaloEmulator>>;
   hudu: Awaited<ReturnType<typeof startHuduEmulator>>;
   itglue: Awaited<ReturnType<typeof startItGlueEmulator>>;
+  /** Absent where a caller starts its own emulators without it (the bench). */
+  autotask?: Awaited<ReturnType<typeof startAutotaskEmulator>>;
   close(): Promise<void>;
 }
 
@@ -104,15 +110,17 @@ export async function startEmulators(options: {
   });
   const hudu = await startHuduEmulator({ world: options.world, host });
   const itglue = await startItGlueEmulator({ world: options.world, host });
+  const autotask = await startAutotaskEmulator({ world: options.world, host });
   return {
-    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url, hudu: hudu.url, itglue: itglue.url },
+    endpoints: { connectwise: connectwise.url, graph: graph.url, login: graph.loginUrl, exchange: graph.exchange.url, halopsa: halopsa.url, hudu: hudu.url, itglue: itglue.url, autotask: autotask.url },
     connectwise,
     graph,
     halopsa,
     hudu,
     itglue,
+    autotask,
     async close() {
-      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close(), hudu.close(), itglue.close()]);
+      await Promise.allSettled([connectwise.close(), graph.close(), halopsa.close(), hudu.close(), itglue.close(), autotask.close()]);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { autotask } from './autotask/index.ts';
 import { connectwise } from './connectwise/index.ts';
 import { halopsa } from './halopsa/index.ts';
 import { hudu } from './hudu/index.ts';
@@ -10,7 +11,7 @@ import type { IntegrationModule } from './module.ts';
  * webhook mounting, the poll and the CLI iterate this list; nothing else names a vendor. Adding a
  * system is adding its folder and one line here.
  */
-export const integrationModules: readonly IntegrationModule[] = [connectwise, m365, halopsa, hudu, itglue];
+export const integrationModules: readonly IntegrationModule[] = [connectwise, m365, halopsa, autotask, hudu, itglue];
 
 const byKind = new Map(integrationModules.map((module) => [module.kind, module]));
 

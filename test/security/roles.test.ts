@@ -3,6 +3,7 @@ import { accessOf, CALLERS, type Caller, ROUTE_ACCESS, type RouteAccess, roleTab
 import { HOUR_MS } from '../../src/core/clock.ts';
 import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
+import { webhookSignature as autotaskSignature } from '../../src/integrations/autotask/webhook.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { createTestDatabase, databaseKind } from '../support/db.ts';
@@ -55,7 +56,7 @@ const callers = new Map<Who, Credentials>();
 /** Five forgotten-password requests of Contoso, each waiting for a technician and a manager. */
 let dual: DualApprovalRequest[];
 let callbacks: SignedCallbacks;
-const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '' };
+const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '', autotask: '', autotaskSecret: '' };
 
 beforeAll(async () => {
   if (!runsHere) {
@@ -71,6 +72,8 @@ beforeAll(async () => {
   Object.assign(ids, { contoso: contoso.id, contosoM365: m365.id, connectwise: cw.id, connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'] });
   const halo = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'tailspin').where('kind', '=', 'halopsa').executeTakeFirstOrThrow();
   Object.assign(ids, { halopsa: halo.id, halopsaSecret: sb.service.ctx.integrations.secretsOf(halo)['webhookSecret'] });
+  const autotask = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'woodgrove').where('kind', '=', 'autotask').executeTakeFirstOrThrow();
+  Object.assign(ids, { autotask: autotask.id, autotaskSecret: sb.service.ctx.integrations.secretsOf(autotask)['webhookSecret'] });
   callers.set('msp_admin', await signIn(sb.service.url, AVA));
   callers.set('msp_technician', await signIn(sb.service.url, TOM));
   callers.set('msp_billing', await signIn(sb.service.url, BEN));
@@ -202,9 +205,11 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
         // A PSA's routes (its webhooks, its ticket statuses, its companies) are called with the PSA's integration.
         value = route.url.startsWith('/webhooks/halopsa/')
           ? ids.halopsa
-          : route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients)$/.test(route.url)
-            ? ids.connectwise
-            : ids.contosoM365;
+          : route.url.startsWith('/webhooks/autotask/')
+            ? ids.autotask
+            : route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients)$/.test(route.url)
+              ? ids.connectwise
+              : ids.contosoM365;
         break;
       case 'request':
         value = request.requestId;
@@ -244,6 +249,10 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
     // Halo's Basic authentication with the webhook secret; an event that starts nothing.
     const authorization = `Basic ${Buffer.from(`deskhand:${ids.halopsaSecret}`).toString('base64')}`;
     call.raw = { body: JSON.stringify({ event: 'Ticket Status Changed', object_id: 1 }), headers: { 'content-type': 'application/json', authorization } };
+  } else if (row.url.startsWith('/webhooks/autotask/')) {
+    // A signed note event: well formed, starts nothing (202).
+    const body = JSON.stringify({ Action: 'Create', Guid: 'roles', EntityType: 'TicketNote', Id: 1, Fields: {}, EventTime: new Date().toISOString(), SequenceNumber: 1, PersonID: 1 });
+    call.raw = { body, headers: { 'content-type': 'application/json', 'x-hook-signature': autotaskSignature(ids.autotaskSecret, body) } };
   } else if (row.example && 'json' in row.example) {
     call.json = row.example.json;
   } else if (row.example && 'form' in row.example) {
