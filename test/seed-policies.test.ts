@@ -6,7 +6,7 @@ import { SecretBox } from '../src/secrets.ts';
 import { type DbHandle, openDb } from '../src/store/db.ts';
 import { loadDemoWorld, type World } from '../src/world/fixture.ts';
 import { generateWorld } from '../src/world/generate.ts';
-import { demoSetup } from '../src/integrations/emulators.ts';
+import { demoSetup, EMULATOR_ENDPOINT_KEYS, type EmulatorEndpoints } from '../src/integrations/emulators.ts';
 import { seedDemoWorld } from '../src/world/seed.ts';
 import { createTestDatabase } from './support/db.ts';
 
@@ -15,7 +15,8 @@ import { createTestDatabase } from './support/db.ts';
  * secret for the approving technician (m365.reset_password) to `auto`, and seeding refuses a world
  * that does: such a step would have no technician to hand the temporary password to.
  */
-const endpoints = { connectwise: 'http://127.0.0.1:1', graph: 'http://127.0.0.1:1/v1.0', login: 'http://127.0.0.1:1', exchange: 'http://127.0.0.1:2', halopsa: 'http://127.0.0.1:3', hudu: 'http://127.0.0.1:4', itglue: 'http://127.0.0.1:5' };
+/** Endpoints nothing listens on: seeding only records them. */
+const endpoints = Object.fromEntries(EMULATOR_ENDPOINT_KEYS.map((key, i) => [key, `http://127.0.0.1:${i + 1}${key === 'graph' ? '/v1.0' : ''}`])) as unknown as EmulatorEndpoints;
 let handle: DbHandle;
 
 beforeAll(async () => {

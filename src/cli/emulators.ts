@@ -7,7 +7,7 @@ import { readConfig } from '../config.ts';
 import { startEmulators } from '../integrations/emulators.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
-import { type EmulatorEndpoints, openEmulatedTicket } from '../integrations/emulators.ts';
+import { EMULATOR_ENDPOINT_KEYS, type EmulatorEndpoints, openEmulatedTicket } from '../integrations/emulators.ts';
 
 interface EmulatorState extends EmulatorEndpoints {
   pid: number;
@@ -151,13 +151,12 @@ export async function openTicket(clientSlug: string, email: string, text: string
   process.stdout.write(`${JSON.stringify({ ticket, client: clientSlug, requester: email })}\n`);
 }
 
-/** Every endpoint of the emulator list; emulators started by an older deskhand may lack one. */
-const ENDPOINTS: Record<keyof EmulatorEndpoints, true> = { connectwise: true, graph: true, login: true, exchange: true, halopsa: true, hudu: true, itglue: true, autotask: true };
 
 /** Every emulator the state file names answers (each endpoint of the emulator list), and it names them all. */
 async function everyEmulatorAnswers(state: EmulatorEndpoints): Promise<boolean> {
   const named = state as unknown as Record<string, unknown>;
-  if (Object.keys(ENDPOINTS).some((key) => typeof named[key] !== 'string')) return false;
+  // Emulators started by an older deskhand may lack an endpoint of the list.
+  if (EMULATOR_ENDPOINT_KEYS.some((key) => typeof named[key] !== 'string')) return false;
   const endpoints = Object.values(state as unknown as Record<string, string>).filter((url) => typeof url === 'string');
   const answered = await Promise.all(endpoints.map((url) => answers(url)));
   return answered.every(Boolean);

@@ -16,6 +16,15 @@ import { startAutotaskEmulator } from './autotask/emulator/index.ts';
 import { startConnectWiseEmulator } from './connectwise/emulator/index.ts';
 import { startGraphEmulator } from './m365/emulator/index.ts';
 
+/**
+ * Every endpoint the running emulators have (each emulated system's, and the further listeners of
+ * one): what `deskhand start` checks before reusing emulators started by another deskhand.
+ */
+export const EMULATOR_ENDPOINT_KEYS = ['connectwise', 'graph', 'login', 'exchange', 'halopsa', 'hudu', 'itglue', 'autotask'] as const satisfies readonly (keyof EmulatorEndpoints)[];
+/** Compiles only while the list names every endpoint. */
+const everyEndpointListed: [Exclude<keyof EmulatorEndpoints, (typeof EMULATOR_ENDPOINT_KEYS)[number]>] extends [never] ? true : never = true;
+void everyEndpointListed;
+
 /** Where the running emulators listen. */
 export interface EmulatorEndpoints {
   /** ConnectWise site URL (e.g. http://127.0.0.1:PORT). */
