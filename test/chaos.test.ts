@@ -303,9 +303,15 @@ describe.concurrent('chaos', () => {
       if (health.status !== 200 || health.body.status !== 'ok') problems.push(`/healthz answered ${health.status} ${health.text}`);
       emulatorsAlive();
       const survived = await whatTheChaosDid(db, placed);
+      // Each of HaloPSA and Autotask had a failing fault armed on its request's notes: it struck.
+      const psaErrors = await faults.psaErrors();
+      for (const psa of ['halopsa', 'autotask'] as const) {
+        if (psaErrors[psa] === 0) problems.push(`no call to the ${psa} emulator was answered with an error: the faults did not reach its request`);
+      }
       const summary =
         `chaos (${onServer ? 'PostgreSQL server' : 'embedded PostgreSQL'}, seed ${seed}): ${placed.length} requests, ` +
         `${kills.workers + kills.start} kills (${kills.workers} workers, ${kills.start} start; ${kills.aimed} aimed at a running step), ${faults.injected} faults injected (${faults.summary()}), ` +
+        `PSA writes answered with an error: ${Object.entries(psaErrors).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
         `${approver.decisions} decisions (${approver.doubleClicks} sent twice at once, ${approver.retries} retried; manager links to ${[...approver.linkOrigins].join(' ')}), ${survived}, ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(chaos ${((chaosEnded - chaosStart) / 1000).toFixed(1)} s, settling ${((Date.now() - chaosEnded) / 1000).toFixed(1)} s)`;
       console.log(summary);

@@ -70,8 +70,8 @@ export class FaultInjector {
   }
 
   /**
-   * One random fault on one of these requests' paths (or on sendMail), `onPsa`: on its PSA's notes;
-   * false when the budget is spent. The few requests of HaloPSA and Autotask are picked more often
+   * One random fault on one of these requests' paths (or on sendMail), `onPsa`: a failing one (no
+   * mere delay) on its PSA's notes; false when the budget is spent. The few requests of HaloPSA and Autotask are picked more often
    * than their share, so that each run gives them faults.
    */
   async injectOne(candidates: Placed[], onPsa = false): Promise<boolean> {
@@ -80,7 +80,7 @@ export class FaultInjector {
     const target = this.pickTarget(elsewhere.length > 0 && rng.chance(0.3) ? elsewhere : candidates, onPsa);
     if (!target) return false;
     // Graph writes are often slow: that is when a kill catches a step in the middle of its call.
-    let shape: Shape = target.system === 'graph' && rng.chance(0.35) ? 'delay' : rng.pick(SHAPES);
+    let shape: Shape = target.system === 'graph' && rng.chance(0.35) ? 'delay' : rng.pick(onPsa ? SHAPES.filter((s) => s !== 'delay') : SHAPES);
     if (!DROPS.includes(target.system)) shape = shape === 'drop' ? 'status500' : shape === 'afterDrop' ? 'after500' : shape;
     const limit = target.system === 'graph' && target.pathContains === '/sendMail' ? 3 : (this.options.failuresPerPath ?? 2);
     const key = `${target.system} ${target.method} ${target.pathContains}`;
@@ -138,6 +138,19 @@ export class FaultInjector {
     await http('DELETE', `${this.options.connectwise}/_emulator/faults`);
     if (this.options.halopsa) await http('DELETE', `${this.options.halopsa}/_emulator/faults`);
     if (this.options.autotask) await http('DELETE', `${this.options.autotask}/_emulator/faults`);
+  }
+
+  /** The calls each PSA emulator answered with an error (429, 5xx; a lost answer included), by PSA. */
+  async psaErrors(): Promise<Record<Psa, number>> {
+    const out = { connectwise: 0, halopsa: 0, autotask: 0 };
+    for (const psa of ['connectwise', 'halopsa', 'autotask'] as const) {
+      const base = this.options[psa];
+      if (!base) continue;
+      const answer = await http<{ method: string; status: number }[] | { requests: { method: string; status: number }[] }>('GET', `${base}/_emulator/requests`);
+      const log = Array.isArray(answer.body) ? answer.body : (answer.body?.requests ?? []);
+      out[psa] = log.filter((r) => r.method !== 'GET' && (r.status === 429 || r.status >= 500)).length;
+    }
+    return out;
   }
 
   summary(): string {
