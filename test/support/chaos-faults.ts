@@ -20,6 +20,7 @@ export interface TenantIds {
 
 type Shape = 'status429' | 'status500' | 'after500' | 'afterDrop' | 'drop' | 'delay';
 type System = 'graph' | Psa;
+type Logged = { at?: string; method: string; path: string; status: number };
 /** The emulators that can drop a connection (the others answer a 500 instead). */
 const DROPS: readonly System[] = ['graph', 'connectwise'];
 const SHAPES: readonly Shape[] = ['status429', 'status500', 'after500', 'afterDrop', 'drop', 'delay', 'delay', 'after500'];
@@ -132,25 +133,36 @@ export class FaultInjector {
     return { system: 'connectwise', pathContains: `/service/tickets/${p.ticketId}/notes`, method: 'POST' };
   }
 
-  /** Forget every fault not yet used, on every emulator. */
-  async clear(): Promise<void> {
+  /**
+   * Forget every fault not yet used, on every emulator; `keepPsas`: but those of HaloPSA and
+   * Autotask, whose few requests may not have reached their faults yet (they strike once each, and
+   * within each path's budget, while everything settles).
+   */
+  async clear(options: { keepPsas?: boolean } = {}): Promise<void> {
     await http('DELETE', `${this.options.graphControl}/_emulator/faults`);
     await http('DELETE', `${this.options.connectwise}/_emulator/faults`);
+    if (options.keepPsas) return;
     if (this.options.halopsa) await http('DELETE', `${this.options.halopsa}/_emulator/faults`);
     if (this.options.autotask) await http('DELETE', `${this.options.autotask}/_emulator/faults`);
   }
 
-  /** The calls each PSA emulator answered with an error (429, 5xx; a lost answer included), by PSA. */
-  async psaErrors(): Promise<Record<Psa, number>> {
-    const out = { connectwise: 0, halopsa: 0, autotask: 0 };
+  /**
+   * The writes each PSA emulator answered with an error (429, 5xx; a lost answer included), by PSA,
+   * and each one's writes (for a report).
+   */
+  async psaErrors(): Promise<{ errors: Record<Psa, number>; writes: Record<Psa, string[]> }> {
+    const errors = { connectwise: 0, halopsa: 0, autotask: 0 };
+    const writes: Record<Psa, string[]> = { connectwise: [], halopsa: [], autotask: [] };
     for (const psa of ['connectwise', 'halopsa', 'autotask'] as const) {
       const base = this.options[psa];
       if (!base) continue;
-      const answer = await http<{ method: string; status: number }[] | { requests: { method: string; status: number }[] }>('GET', `${base}/_emulator/requests`);
-      const log = Array.isArray(answer.body) ? answer.body : (answer.body?.requests ?? []);
-      out[psa] = log.filter((r) => r.method !== 'GET' && (r.status === 429 || r.status >= 500)).length;
+      const answer = await http<Logged[] | { requests: Logged[] }>('GET', `${base}/_emulator/requests`, { timeoutMs: 30_000 });
+      if (answer.status !== 200) throw new Error(`could not read the ${psa} emulator's request log: HTTP ${answer.status} ${answer.error ?? ''}`);
+      const log = (Array.isArray(answer.body) ? answer.body : answer.body.requests).filter((r) => r.method !== 'GET' && !r.path.endsWith('/query'));
+      errors[psa] = log.filter((r) => r.status === 429 || r.status >= 500).length;
+      writes[psa] = log.map((r) => `${r.at ?? ''} ${r.method} ${r.path} ${r.status}`);
     }
-    return out;
+    return { errors, writes };
   }
 
   summary(): string {
