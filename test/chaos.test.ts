@@ -19,7 +19,9 @@ import {
   linkRequests,
   openTicket,
   type Placed,
+  PSA_TECHNICIANS,
   SECOND_TECHNICIAN,
+  TAILSPIN_ADMIN,
   TECHNICIAN,
   type TicketSpec,
   verifyChaos,
@@ -133,17 +135,41 @@ describe.concurrent('chaos', () => {
     const tokens = {
       technician: (await issueApiToken(db, { email: TECHNICIAN, name: 'chaos', at: new Date() })).token,
       second: (await issueApiToken(db, { email: SECOND_TECHNICIAN, name: 'chaos', at: new Date() })).token,
+      psa: {
+        halopsa: (await issueApiToken(db, { email: PSA_TECHNICIANS.halopsa, name: 'chaos', at: new Date() })).token,
+        autotask: (await issueApiToken(db, { email: PSA_TECHNICIANS.autotask, name: 'chaos', at: new Date() })).token,
+      },
     };
+    // Adatum (Tailspin's client, on HaloPSA) runs in Plan Mode in the demo world: its admin switches it
+    // to Execute Mode through the API, as an admin would, so that its request is carried out.
+    const adatum = await db.selectFrom('clients').select('id').where('slug', '=', 'adatum').executeTakeFirstOrThrow();
+    const adminToken = (await issueApiToken(db, { email: TAILSPIN_ADMIN, name: 'chaos', at: new Date() })).token;
+    const switched = await http('PATCH', `${base}/api/clients/${adatum.id}`, { token: adminToken, body: { operatingMode: 'execute' } });
+    expect(switched.status, `switching Adatum to Execute Mode: ${switched.text}`).toBe(200);
     const workers: Record<string, Proc | null> = { 'worker-a': procs.spawn('worker-a', ['worker'], env), 'worker-b': procs.spawn('worker-b', ['worker'], env) };
-    // The poll for missed tickets starts from the newest ticket it first sees: let it look before any is opened.
+    // The poll for missed tickets starts from the newest ticket it first sees: let it look, on every
+    // PSA, before any ticket is opened.
+    const psaIntegrations = await db.selectFrom('integrations').select('id').where('kind', 'in', ['connectwise', 'halopsa', 'autotask']).execute();
+    expect(psaIntegrations.length).toBe(3);
     await waitForProgress({
-      what: 'the first poll for missed tickets',
-      done: async () => !!(await db.selectFrom('settings').select('key').where('key', 'like', 'intake-cursor:%').executeTakeFirst()),
+      what: 'the first poll for missed tickets on every PSA',
+      done: async () =>
+        (await db.selectFrom('settings').select('key').where('key', 'in', psaIntegrations.map((i) => `intake-cursor:${i.id}`)).execute()).length === psaIntegrations.length,
       snapshot: () => processActivity(Object.values(workers).filter((w): w is Proc => !!w)),
       explain: () => procs.tails(10),
     });
-    const tenant = await FaultInjector.tenantIds(emulators.graphControl, 'contoso');
-    const faults = new FaultInjector({ rng, connectwise: emulators.connectwise, graphControl: emulators.graphControl, tenant, maxDelayMs: MAX_DELAY_MS });
+    const tenants = Object.fromEntries(
+      await Promise.all(['contoso', 'adatum', 'litware'].map(async (client) => [client, await FaultInjector.tenantIds(emulators.graphControl, client)] as const)),
+    );
+    const faults = new FaultInjector({
+      rng,
+      connectwise: emulators.connectwise,
+      halopsa: emulators.halopsa,
+      autotask: emulators.autotask,
+      graphControl: emulators.graphControl,
+      tenants,
+      maxDelayMs: MAX_DELAY_MS,
+    });
     // A caller killed while its call waits in the emulator must not take the emulators down.
     await abortSlowCall(emulators.graphControl, '/v1.0/chaos-abort', '/_emulator/health');
     await abortSlowCall(emulators.connectwise, '/v4_6_release/apis/3.0/chaos-abort', '/_emulator/info');
@@ -177,9 +203,12 @@ describe.concurrent('chaos', () => {
       }
       const creating = (async () => {
         for (const spec of order) {
-          const ticketId = await openTicket(emulators.connectwise, spec);
+          const ticketId = await openTicket(emulators, spec);
           managerFirst.set(ticketId, rng.chance(0.5));
-          placed.push({ spec, ticketId, requestId: null, technicianDone: false, managerDone: false, tries: 0 });
+          const p: Placed = { spec, ticketId, requestId: null, technicianDone: false, managerDone: false, tries: 0 };
+          placed.push(p);
+          // The few requests of HaloPSA and Autotask each get a fault on their PSA's notes from the start.
+          if (spec.psa) await faults.injectOne([p], true);
           await sleep(rng.int(20, 120));
         }
       })();
@@ -249,8 +278,9 @@ describe.concurrent('chaos', () => {
       }
       await creating;
 
-      // Calm: no more faults, the API and one worker stay (the other one stops gracefully).
-      await faults.clear();
+      // Calm: no more faults (but those HaloPSA's and Autotask's requests have not met yet), the API
+      // and one worker stay (the other one stops gracefully).
+      await faults.clear({ keepPsas: true });
       await Promise.allSettled([...restarts]);
       if (restartErrors.length > 0) throw restartErrors[0];
       if (!start.alive()) ({ proc: start, base } = await startDeskhand(procs, env));
@@ -267,21 +297,36 @@ describe.concurrent('chaos', () => {
       // A killed process's slow call may still land: give it the time to, so that a duplicate shows.
       await sleep(MAX_DELAY_MS + 500);
 
-      const problems = await verifyChaos({ db, placed, connectwise: emulators.connectwise, graphControl: emulators.graphControl });
+      const problems = await verifyChaos({ db, placed, connectwise: emulators.connectwise, halopsa: emulators.halopsa, autotask: emulators.autotask, graphControl: emulators.graphControl });
       problems.push(...approver.violations);
       problems.push(...(await checkTemporaryPasswords({ db, placed, base: base!, technicianToken: tokens.technician })));
       const health = await http<{ status: string }>('GET', `${base}/healthz`);
       if (health.status !== 200 || health.body.status !== 'ok') problems.push(`/healthz answered ${health.status} ${health.text}`);
       emulatorsAlive();
       const survived = await whatTheChaosDid(db, placed);
+      // Each of HaloPSA and Autotask had a failing fault armed on its request's notes: it struck.
+      const { errors: psaErrors, writes } = await faults.psaErrors();
+      for (const psa of ['halopsa', 'autotask'] as const) {
+        if (psaErrors[psa] === 0) problems.push(`no write to the ${psa} emulator was answered with an error: the faults did not reach its request (its writes: ${writes[psa].join('; ')})`);
+      }
       const summary =
         `chaos (${onServer ? 'PostgreSQL server' : 'embedded PostgreSQL'}, seed ${seed}): ${placed.length} requests, ` +
         `${kills.workers + kills.start} kills (${kills.workers} workers, ${kills.start} start; ${kills.aimed} aimed at a running step), ${faults.injected} faults injected (${faults.summary()}), ` +
+        `PSA writes answered with an error: ${Object.entries(psaErrors).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
         `${approver.decisions} decisions (${approver.doubleClicks} sent twice at once, ${approver.retries} retried; manager links to ${[...approver.linkOrigins].join(' ')}), ${survived}, ${((Date.now() - started) / 1000).toFixed(1)} s ` +
         `(chaos ${((chaosEnded - chaosStart) / 1000).toFixed(1)} s, settling ${((Date.now() - chaosEnded) / 1000).toFixed(1)} s)`;
       console.log(summary);
       if (problems.length > 0) {
-        const details = await forensics({ db, placed, problems, connectwise: emulators.connectwise, graphControl: emulators.graphControl, logs: procLogs() });
+        const details = await forensics({
+          db,
+          placed,
+          problems,
+          connectwise: emulators.connectwise,
+          halopsa: emulators.halopsa,
+          autotask: emulators.autotask,
+          graphControl: emulators.graphControl,
+          logs: procLogs(),
+        });
         throw new Error(await report(`the chaos broke something:\n  ${problems.join('\n  ')}\n${summary}`, db, placed, approver, [details]));
       }
       expect(problems).toEqual([]);
@@ -313,7 +358,7 @@ describe.concurrent('chaos', () => {
       second: (await issueApiToken(handle.db, { email: SECOND_TECHNICIAN, name: 'chaos', at: new Date() })).token,
     };
     const tenant = await FaultInjector.tenantIds(emulators.graphControl, 'contoso');
-    const faults = new FaultInjector({ rng, connectwise: emulators.connectwise, graphControl: emulators.graphControl, tenant });
+    const faults = new FaultInjector({ rng, connectwise: emulators.connectwise, graphControl: emulators.graphControl, tenants: { contoso: tenant } });
     const pick = (kind: string, requester: string): TicketSpec => CHAOS_TICKETS.find((t) => t.kind === kind && t.requester.startsWith(requester))!;
     const specs = {
       approveNow: pick('approve', 'alex.wilber'),
@@ -343,7 +388,7 @@ describe.concurrent('chaos', () => {
       const open = async (...keys: (keyof typeof specs)[]) => {
         for (const key of keys) {
           const spec = specs[key];
-          const ticketId = await openTicket(emulators.connectwise, spec);
+          const ticketId = await openTicket(emulators, spec);
           const p: Placed = { spec, ticketId, requestId: null, technicianDone: false, managerDone: false, tries: 0 };
           placed.push(p);
           byKey.set(key, p);
@@ -471,7 +516,7 @@ async function whatTheChaosDid(db: DbHandle['db'], placed: Placed[]): Promise<st
   const messages = await db.selectFrom('outbox').select(['attempts', 'result']).where('request_id', 'in', ids).execute();
   const reconciled = await db.selectFrom('audit_log').select('seq').where('request_id', 'in', ids).where('event', '=', 'step.reconciled').execute();
   const deadlocks = procs.all.reduce((n, p) => n + p.stderr.filter((l) => l.includes('deadlock detected')).length, 0);
-  const polled = await db.selectFrom('audit_log').select('seq').where('request_id', 'in', ids).where('event', '=', 'request.received').where('actor', '=', 'poll:connectwise').execute();
+  const polled = await db.selectFrom('audit_log').select('seq').where('request_id', 'in', ids).where('event', '=', 'request.received').where('actor', 'like', 'poll:%').execute();
   return (
     `${polled.length} tickets taken in by the poll (webhook missed), ` +
     `${steps.filter((s) => s.attempts > 1).length}/${steps.length} steps retried (${reconciled.length} reconciled), ` +

@@ -178,9 +178,9 @@ export async function startEmulatorsProcess(
   procs: Processes,
   stateFile: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ proc: Proc; connectwise: string; graph: string; graphControl: string }> {
+): Promise<{ proc: Proc; connectwise: string; halopsa: string; autotask: string; graph: string; graphControl: string }> {
   const proc = procs.spawn('emulators', ['emulators', '--state-file', stateFile], env);
-  let state: { pid: number; connectwise: string; graph: string; login: string } | null = null;
+  let state: { pid: number; connectwise: string; halopsa: string; autotask: string; graph: string; login: string } | null = null;
   await waitForProcess(proc, 'the emulators to write their state file', () => {
     try {
       state = JSON.parse(readFileSync(stateFile, 'utf8'));
@@ -189,8 +189,8 @@ export async function startEmulatorsProcess(
     }
     return state?.pid === proc.pid;
   });
-  const s = state as unknown as { connectwise: string; graph: string; login: string };
-  return { proc, connectwise: s.connectwise, graph: s.graph, graphControl: s.login };
+  const s = state as unknown as { connectwise: string; halopsa: string; autotask: string; graph: string; login: string };
+  return { proc, connectwise: s.connectwise, halopsa: s.halopsa, autotask: s.autotask, graph: s.graph, graphControl: s.login };
 }
 
 /** A small, seedable PRNG (mulberry32): the same seed gives the same chaos schedule. */

@@ -1,8 +1,20 @@
+import { DEMO_TICKET_STATUSES as AUTOTASK_STATUSES } from '../../src/integrations/autotask/demo.ts';
+import {
+  API_RESOURCE_ID as AUTOTASK_RESOURCE,
+  type Effect as AutotaskEffect,
+  NOTE_PUBLISH as AUTOTASK_PUBLISH,
+  TICKET_STATUSES as AUTOTASK_TICKET_STATUSES,
+} from '../../src/integrations/autotask/emulator/index.ts';
 import { ConnectWiseClient } from '../../src/integrations/connectwise/client.ts';
 import { emulatorPortalCredentials } from '../../src/integrations/connectwise/emulator/data.ts';
+import { openEmulatedTicket } from '../../src/integrations/emulators.ts';
+import { DEMO_TICKET_STATUSES as HALO_STATUSES } from '../../src/integrations/halopsa/demo.ts';
+import { API_AGENT_NAME as HALO_AGENT, type HaloEffect } from '../../src/integrations/halopsa/emulator/index.ts';
+import { STATUSES as HALO_STATUS_NAMES } from '../../src/integrations/halopsa/emulator/data.ts';
 import { mailMarker } from '../../src/integrations/m365/client.ts';
 import { verifyAuditChain } from '../../src/store/audit.ts';
 import type { Db } from '../../src/store/db.ts';
+import { loadDemoWorld } from '../../src/world/fixture.ts';
 import { http } from './chaos-processes.ts';
 import { type ProgressSnapshot, type Quiet, waitForProgress } from './progress.ts';
 
@@ -13,9 +25,14 @@ import { type ProgressSnapshot, type Quiet, waitForProgress } from './progress.t
  */
 export type Kind = 'approve' | 'deny' | 'auto' | 'dual' | 'dual_deny' | 'no_action' | 'escalate' | 'no_manager' | 'plan';
 
+/** The PSA a ticket is opened in: its client's MSP's (Northwind's clients on ConnectWise, Tailspin's on HaloPSA, Woodgrove's on Autotask). */
+export type Psa = 'connectwise' | 'halopsa' | 'autotask';
+
 export interface TicketSpec {
   kind: Kind;
-  client: 'contoso' | 'fabrikam';
+  client: 'contoso' | 'fabrikam' | 'adatum' | 'litware';
+  /** ConnectWise when absent. */
+  psa?: Psa;
   requester: string;
   text: string;
   /** The change it must make, exactly once (approved and auto kinds). */
@@ -24,6 +41,14 @@ export interface TicketSpec {
 
 export const TECHNICIAN = 'tom.rivera@northwind-it.example';
 export const SECOND_TECHNICIAN = 'priya.nair@northwind-it.example';
+/** The technicians who decide the approvals of the other PSAs' MSPs (Tailspin on HaloPSA, Woodgrove on Autotask). */
+export const PSA_TECHNICIANS = { halopsa: 'omar.haddad@tailspin-ms.example', autotask: 'jon.berg@woodgrove-tp.example' } as const;
+/** Tailspin's admin: switches Adatum (Plan Mode in the demo world) to Execute Mode through the API. */
+export const TAILSPIN_ADMIN = 'kim.lee@tailspin-ms.example';
+
+export function psaOf(spec: TicketSpec): Psa {
+  return spec.psa ?? 'connectwise';
+}
 
 const access = (requester: string, app: string, group: string, kind: Kind = 'approve'): TicketSpec => ({
   kind,
@@ -48,9 +73,10 @@ const forgotPassword = (requester: string, kind: Kind = 'dual'): TicketSpec => (
 });
 
 /**
- * 31 tickets. Every approved access request adds a different employee to a different group, every
- * sign-out is a different employee, and nobody both signs out and resets a password: each effect
- * can be told apart in the emulator's effects log.
+ * 33 tickets: 31 on ConnectWise, one on HaloPSA (Adatum, switched to Execute Mode through the API
+ * before it is opened) and one on Autotask (Litware). Every approved access request adds a
+ * different employee to a different group, every sign-out is a different employee, and nobody both
+ * signs out and resets a password: each effect can be told apart in the emulator's effects log.
  */
 export const CHAOS_TICKETS: TicketSpec[] = [
   access('alex.wilber', 'Zendesk', 'SG-App-Zendesk'),
@@ -84,6 +110,8 @@ export const CHAOS_TICKETS: TicketSpec[] = [
   { kind: 'escalate', client: 'contoso', requester: 'lee.gu@contoso.example', text: "Paper jam on the floor 3 printer again, it's blinking orange." },
   { kind: 'escalate', client: 'contoso', requester: 'christie.cline@contoso.example', text: 'I need access to GitHub.' },
   { kind: 'plan', client: 'fabrikam', requester: 'alan.turing@fabrikam.example', text: 'Need Zendesk access for the support rota.' },
+  { kind: 'approve', client: 'adatum', psa: 'halopsa', requester: 'dan.brown@adatum.example', text: 'I need access to Salesforce.', effect: { op: 'member_added', group: 'App-Salesforce' } },
+  { kind: 'approve', client: 'litware', psa: 'autotask', requester: 'ivan.petrov@litware.example', text: 'I need access to Zendesk.', effect: { op: 'member_added', group: 'SG-App-Zendesk' } },
 ];
 
 export interface Expectation {
@@ -130,10 +158,25 @@ export interface Placed {
 
 export const FINAL_STATES = ['planned', 'replied', 'escalated', 'failed'];
 
-/** Open a ticket in the ConnectWise emulator as the client's employee would (the portal member). */
-export async function openTicket(connectwise: string, spec: TicketSpec): Promise<number> {
+/** Where the PSA emulators listen. */
+export interface PsaEmulators {
+  connectwise: string;
+  halopsa: string;
+  autotask: string;
+}
+
+const world = loadDemoWorld();
+
+/**
+ * Open a ticket in its PSA's emulator as the client's employee would: in ConnectWise as the portal
+ * member, in HaloPSA and Autotask through their portals (whose tickets call the webhooks).
+ */
+export async function openTicket(emulators: PsaEmulators, spec: TicketSpec): Promise<number> {
+  if (psaOf(spec) !== 'connectwise') {
+    return openEmulatedTicket(world, emulators as unknown as Parameters<typeof openEmulatedTicket>[1], { client: spec.client, requester: spec.requester, text: spec.text });
+  }
   const { companyId, publicKey, privateKey, clientId } = emulatorPortalCredentials('northwind');
-  const cw = new ConnectWiseClient({ siteUrl: connectwise, companyId, publicKey, privateKey, clientId });
+  const cw = new ConnectWiseClient({ siteUrl: emulators.connectwise, companyId, publicKey, privateKey, clientId });
   const ticket = await cw.createTicket({
     summary: spec.text.slice(0, 100),
     company: { identifier: spec.client },
@@ -143,21 +186,22 @@ export async function openTicket(connectwise: string, spec: TicketSpec): Promise
   return ticket.id;
 }
 
-/** Fill in the request id of every placed ticket whose webhook has arrived. */
+/** Fill in the request id of every placed ticket whose webhook (or poll) has brought it in, by its PSA and ticket id. */
 export async function linkRequests(db: Db, placed: Placed[]): Promise<void> {
   const missing = placed.filter((p) => !p.requestId);
   if (missing.length === 0) return;
   const rows = await db
     .selectFrom('requests')
-    .select(['id', 'external_ref'])
+    .innerJoin('integrations', 'integrations.id', 'requests.source_integration_id')
+    .select(['requests.id', 'requests.external_ref', 'integrations.kind'])
     .where(
-      'external_ref',
+      'requests.external_ref',
       'in',
       missing.map((p) => String(p.ticketId)),
     )
     .execute();
   for (const row of rows) {
-    const p = missing.find((m) => String(m.ticketId) === row.external_ref);
+    const p = missing.find((m) => String(m.ticketId) === row.external_ref && psaOf(m.spec) === row.kind);
     if (p) p.requestId = row.id;
   }
 }
@@ -182,7 +226,8 @@ export class Approver {
     private readonly options: {
       db: () => Db;
       base: () => string | null;
-      tokens: { technician: string; second: string };
+      /** Northwind's technicians (ConnectWise tickets); `psa`: the technician of the MSP on each other PSA. */
+      tokens: { technician: string; second: string; psa?: Partial<Record<Psa, string>> };
       graphControl: string;
       placed: Placed[];
       /** For dual approvals: whether the manager decides before the technician. */
@@ -208,13 +253,16 @@ export class Approver {
     if (waiting.length === 0) return;
     // All statuses: a decision whose answer was lost (the API was killed after committing it) is no
     // longer pending, and must still be found to be retried (409) and recognised as made.
-    const listed = await http<{ approvals?: { id: string; request_id: string; kind: string; status: string; plan_hash: string }[] }>('GET', `${base}/api/approvals?status=all&limit=500`, {
-      token: this.options.tokens.technician,
-      timeoutMs: 5_000,
-    });
-    if (listed.status !== 200) {
-      this.retries++;
-      return;
+    // Each MSP's technicians see their MSP's approvals: one list per MSP with a request waiting.
+    type Listed = { id: string; request_id: string; kind: string; status: string; plan_hash: string };
+    const listed: { body: { approvals: Listed[] } } = { body: { approvals: [] } };
+    for (const token of new Set(waiting.map((p) => this.listToken(p)))) {
+      const answer = await http<{ approvals?: Listed[] }>('GET', `${base}/api/approvals?status=all&limit=500`, { token, timeoutMs: 5_000 });
+      if (answer.status !== 200) {
+        this.retries++;
+        return;
+      }
+      listed.body.approvals.push(...(answer.body.approvals ?? []));
     }
     const mail = await http<{ subject: string; content: string; to: string[] }[]>('GET', `${this.options.graphControl}/_emulator/mail`, { timeoutMs: 5_000 });
     const mails = mail.status === 200 ? mail.body : [];
@@ -239,13 +287,23 @@ export class Approver {
     }
   }
 
+  /** The technician token that lists a request's approvals (and approves it). */
+  private listToken(p: Placed): string {
+    const psa = psaOf(p.spec);
+    if (psa === 'connectwise') return this.options.tokens.technician;
+    const token = this.options.tokens.psa?.[psa];
+    if (!token) throw new Error(`no technician token for ${psa}`);
+    return token;
+  }
+
   private satisfied(p: Placed): boolean {
     const e = expectationOf(p.spec.kind);
     return (!e.technician || e.technician === 'cancelled' || p.technicianDone) && (!e.manager || p.managerDone);
   }
 
   private async decideAsTechnician(base: string, p: Placed, approvalId: string, planHash: string, decision: 'approve' | 'deny'): Promise<void> {
-    const token = decision === 'approve' ? this.options.tokens.technician : this.options.tokens.second;
+    // On ConnectWise a second technician denies; elsewhere the MSP's own technician decides both ways.
+    const token = psaOf(p.spec) !== 'connectwise' || decision === 'approve' ? this.listToken(p) : this.options.tokens.second;
     p.tries++;
     const post = () =>
       http('POST', `${base}/api/approvals/${approvalId}/decision`, {
@@ -317,7 +375,7 @@ interface GraphEffect {
  * final states and outcomes, effects exactly once (and none for what was not approved), each note
  * once, each manager mail once, each approval decided once, and every MSP's audit chain.
  */
-export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise: string; graphControl: string }): Promise<string[]> {
+export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise: string; halopsa?: string; autotask?: string; graphControl: string }): Promise<string[]> {
   const { db, placed } = input;
   const problems: string[] = [];
   const ids = placed.map((p) => p.requestId).filter((id): id is string => !!id);
@@ -400,23 +458,26 @@ export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise
   }
   if (mails.length !== duals.length) problems.push(`${mails.length} mails sent, expected ${duals.length}`);
 
-  // 4. ConnectWise: every deskhand note marker exactly once (internal notes carry them: the expected
+  // 4. The PSAs: every deskhand note marker exactly once (internal notes carry them: the expected
   // ones, a decision note per approval decided or expired, and no others); the reply carries none and
-  // is on the ticket exactly once.
-  const tickets = await http<{
-    tickets: { ticket: { id: number }; notes: { text?: string; member?: { identifier?: string }; detailDescriptionFlag?: boolean; resolutionFlag?: boolean }[] }[];
-  }>('GET', `${input.connectwise}/_emulator/tickets`);
+  // is on the ticket exactly once. On HaloPSA and Autotask also: deskhand's notes in the emulator's
+  // effects log are exactly those (none posted twice, with or without a marker), and the ticket ends
+  // in the status its board maps the request's end to.
+  const seen = await psaTickets(input);
   for (const p of placed) {
-    const view = tickets.body?.tickets.find((t) => t.ticket.id === p.ticketId);
+    const psa = psaOf(p.spec);
+    const label = `${psa} ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester})`;
+    const view = seen.get(`${psa} ${p.ticketId}`);
+    const notes = view?.notes ?? [];
     const counts = new Map<string, number>();
-    for (const note of view?.notes ?? []) {
-      for (const match of (note.text ?? '').matchAll(/\[deskhand ref ([^\]]+)\]/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
+    for (const note of notes) {
+      for (const match of note.text.matchAll(/\[deskhand ref ([^\]]+)\]/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
     }
-    const visible = (view?.notes ?? []).filter((n) => n.detailDescriptionFlag === true || n.resolutionFlag === true);
-    if (visible.some((n) => (n.text ?? '').includes('[deskhand ref'))) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): a marker in a note the employee sees`);
-    const replies = visible.filter((n) => n.member?.identifier === 'deskhand').length;
+    const visible = notes.filter((n) => n.visible);
+    if (visible.some((n) => n.text.includes('[deskhand ref'))) problems.push(`${label}: a marker in a note the employee sees`);
+    const replies = visible.filter((n) => n.ours).length;
     const replyWanted = expectationOf(p.spec.kind).notes.includes('reply') ? 1 : 0;
-    if (replies !== replyWanted) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): ${replies} replies, expected ${replyWanted}`);
+    if (replies !== replyWanted) problems.push(`${label}: ${replies} replies, expected ${replyWanted}`);
     const decided = approvals.filter((a) => a.request_id === p.requestId && ['approved', 'denied', 'expired'].includes(a.status));
     const wanted = [
       ...expectationOf(p.spec.kind)
@@ -425,11 +486,21 @@ export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise
       ...decided.map((a) => `${p.requestId}:decision-${a.id}`),
     ];
     for (const key of wanted) {
-      if (counts.get(key) !== 1) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): note ${key} appears ${counts.get(key) ?? 0} times`);
+      if (counts.get(key) !== 1) problems.push(`${label}: note ${key} appears ${counts.get(key) ?? 0} times`);
     }
     for (const [key, count] of counts) {
-      if (!wanted.includes(key)) problems.push(`ticket ${p.ticketId} (${p.spec.kind} ${p.spec.requester}): unexpected note ${key} (${count} times)`);
+      if (!wanted.includes(key)) problems.push(`${label}: unexpected note ${key} (${count} times)`);
     }
+    if (psa === 'connectwise') continue;
+    if (!view) {
+      problems.push(`${label}: not found in the emulator`);
+      continue;
+    }
+    if (view.posted !== wanted.length + replyWanted) problems.push(`${label}: deskhand posted ${view.posted} notes (effects log), expected ${wanted.length + replyWanted}`);
+    if (visible.some((n) => n.ours && !n.emailed)) problems.push(`${label}: a reply the employee is not told about`);
+    const e = expectationOf(p.spec.kind);
+    const endStatus = e.state === 'replied' ? RESOLVED_STATUS[psa] : undefined;
+    if (endStatus && view.status !== endStatus) problems.push(`${label}: the ticket ended in status ${view.status}, expected ${endStatus} (status changes: ${view.statusChanges.join(' → ') || 'none'})`);
   }
 
   // 5. The audit chain of every MSP.
@@ -443,6 +514,74 @@ export async function verifyChaos(input: { db: Db; placed: Placed[]; connectwise
     }
   }
   return problems;
+}
+
+/** The status each PSA's demo board maps a replied request to. */
+const RESOLVED_STATUS: Record<Exclude<Psa, 'connectwise'>, string> = { halopsa: HALO_STATUSES.resolved, autotask: AUTOTASK_STATUSES.resolved };
+
+interface PsaNote {
+  text: string;
+  /** The employee sees it (a ConnectWise discussion or resolution note, a Halo action not hidden from the user, an Autotask All Autotask Users note). */
+  visible: boolean;
+  /** Posted by deskhand's API member, agent or resource. */
+  ours: boolean;
+  /** The employee is emailed about it (HaloPSA's sendemail; true elsewhere). */
+  emailed: boolean;
+}
+
+interface PsaTicket {
+  notes: PsaNote[];
+  /** deskhand's notes in the emulator's effects log (HaloPSA, Autotask). */
+  posted: number;
+  status: string;
+  statusChanges: string[];
+}
+
+/** Every ticket of the three PSA emulators, keyed `<psa> <ticket id>`, as the same shape. */
+export async function psaTickets(input: { connectwise: string; halopsa?: string; autotask?: string }): Promise<Map<string, PsaTicket>> {
+  const out = new Map<string, PsaTicket>();
+  const cw = await http<{
+    tickets: { ticket: { id: number }; notes: { text?: string; member?: { identifier?: string }; detailDescriptionFlag?: boolean; resolutionFlag?: boolean }[] }[];
+  }>('GET', `${input.connectwise}/_emulator/tickets`);
+  for (const t of cw.body?.tickets ?? []) {
+    out.set(`connectwise ${t.ticket.id}`, {
+      notes: t.notes.map((n) => ({ text: n.text ?? '', visible: n.detailDescriptionFlag === true || n.resolutionFlag === true, ours: n.member?.identifier === 'deskhand', emailed: true })),
+      posted: 0,
+      status: '',
+      statusChanges: [],
+    });
+  }
+  if (input.halopsa) {
+    const tickets = await http<{ tickets: { id: number; status_id: number; actions: { note: string; hiddenfromuser: boolean; sendemail: boolean; who: string }[] }[] }>('GET', `${input.halopsa}/_emulator/tickets`);
+    const effects = (await http<{ effects: HaloEffect[] }>('GET', `${input.halopsa}/_emulator/effects`)).body?.effects ?? [];
+    for (const t of tickets.body?.tickets ?? []) {
+      const mine = effects.filter((e) => e.ticketId === t.id);
+      out.set(`halopsa ${t.id}`, {
+        notes: t.actions.map((a) => ({ text: a.note, visible: !a.hiddenfromuser, ours: a.who === HALO_AGENT, emailed: a.sendemail })),
+        posted: mine.filter((e) => e.op === 'action_added' && e.who === HALO_AGENT).length,
+        status: HALO_STATUS_NAMES.find((s) => s.id === t.status_id)?.name ?? String(t.status_id),
+        statusChanges: mine.filter((e) => e.op === 'status_changed').map((e) => e.firstLine),
+      });
+    }
+  }
+  if (input.autotask) {
+    const tickets = await http<{ tickets: { ticket: { id: number; status: number }; notes: { description?: string; publish?: number; creatorResourceID?: number | null }[] }[] }>(
+      'GET',
+      `${input.autotask}/_emulator/tickets`,
+    );
+    const effects = (await http<{ effects: AutotaskEffect[] }>('GET', `${input.autotask}/_emulator/effects`)).body?.effects ?? [];
+    const allUsers = Number(AUTOTASK_PUBLISH.find((p) => p.label === 'All Autotask Users')!.value);
+    for (const t of tickets.body?.tickets ?? []) {
+      const mine = effects.filter((e) => e.ticketId === t.ticket.id);
+      out.set(`autotask ${t.ticket.id}`, {
+        notes: t.notes.map((n) => ({ text: n.description ?? '', visible: n.publish === allUsers, ours: n.creatorResourceID === AUTOTASK_RESOURCE, emailed: true })),
+        posted: mine.filter((e) => e.op === 'note_added' && e.creatorResourceID === AUTOTASK_RESOURCE).length,
+        status: AUTOTASK_TICKET_STATUSES.find((s) => Number(s.value) === t.ticket.status)?.label ?? String(t.ticket.status),
+        statusChanges: mine.filter((e) => e.op === 'status_changed').map((e) => e.firstLine),
+      });
+    }
+  }
+  return out;
 }
 
 /** The state of every unfinished request and of its pending messages and steps, for a failure report. */
@@ -483,6 +622,8 @@ export async function forensics(input: {
   placed: Placed[];
   problems: string[];
   connectwise: string;
+  halopsa?: string;
+  autotask?: string;
   graphControl: string;
   logs: { name: string; lines: string[] }[];
 }): Promise<string> {
@@ -497,6 +638,17 @@ export async function forensics(input: {
   )).body;
   const cwLog = Array.isArray(cwRequests) ? cwRequests : (cwRequests?.requests ?? []);
   const graphEffects = (await http<{ effects: { at: string; op: string; targetName: string; objectName: string | null }[] }>('GET', `${input.graphControl}/_emulator/effects`)).body?.effects ?? [];
+  // The other PSAs' effects and calls, by PSA (their ticket ids are their own).
+  type Logged = { ticketId?: number | null; op?: string; firstLine?: string; method?: string; path?: string; status?: number };
+  const elsewhere: Record<string, { effects: Logged[]; calls: Logged[] }> = {};
+  for (const psa of ['halopsa', 'autotask'] as const) {
+    const base = input[psa];
+    if (!base || !suspects.some((p) => psaOf(p.spec) === psa)) continue;
+    elsewhere[psa] = {
+      effects: (await http<{ effects: Logged[] }>('GET', `${base}/_emulator/effects`)).body?.effects ?? [],
+      calls: (await http<{ requests: Logged[] }>('GET', `${base}/_emulator/requests`)).body?.requests ?? [],
+    };
+  }
   const lines: string[] = ['forensics:'];
   for (const p of suspects) {
     lines.push(`  ${p.spec.kind} ${p.spec.requester} ticket ${p.ticketId} request ${p.requestId}`);
@@ -517,8 +669,15 @@ export async function forensics(input: {
         for (const line of log.lines.filter((l) => ids.some((id) => l.includes(id)))) lines.push(`    log ${log.name}: ${line.slice(0, 300)}`);
       }
     }
-    for (const e of cwEffects.filter((e) => e.ticketId === p.ticketId)) lines.push(`    connectwise effect ${e.at} ${e.op} note ${e.noteId ?? '-'} ${(e.firstLine ?? '').slice(0, 80)}`);
-    for (const r of cwLog.filter((r) => r.path.includes(`/tickets/${p.ticketId}/`))) lines.push(`    connectwise call ${r.at} ${r.method} ${r.path} → ${r.status}`);
+    const psa = psaOf(p.spec);
+    if (psa === 'connectwise') {
+      for (const e of cwEffects.filter((e) => e.ticketId === p.ticketId)) lines.push(`    connectwise effect ${e.at} ${e.op} note ${e.noteId ?? '-'} ${(e.firstLine ?? '').slice(0, 80)}`);
+      for (const r of cwLog.filter((r) => r.path.includes(`/tickets/${p.ticketId}/`))) lines.push(`    connectwise call ${r.at} ${r.method} ${r.path} → ${r.status}`);
+    } else {
+      for (const e of elsewhere[psa]?.effects.filter((e) => e.ticketId === p.ticketId) ?? []) lines.push(`    ${psa} effect ${JSON.stringify(e).slice(0, 200)}`);
+      // Notes and status changes of HaloPSA name their ticket in the body: every write is listed.
+      for (const r of elsewhere[psa]?.calls.filter((r) => r.method !== 'GET' || r.path?.includes(String(p.ticketId))) ?? []) lines.push(`    ${psa} call ${JSON.stringify(r).slice(0, 200)}`);
+    }
     for (const e of graphEffects.filter((e) => e.targetName === p.spec.requester)) lines.push(`    graph effect ${e.at} ${e.op} ${e.objectName ?? ''}`);
   }
   return lines.join('\n');
