@@ -15,7 +15,8 @@ import { registerApprovalRoutes } from './approvals.ts';
 import { CSRF_COOKIE, CSRF_HEADER, csrfSessionBinding, registerAuthentication } from './auth.ts';
 import { registerConfigRoutes } from './config-routes.ts';
 import { registerIntegrationRoutes } from './integration-routes.ts';
-import { HOME_STYLE, homePage, type HomeInfo } from './home.ts';
+import { answerDashboard, loadDashboard, sendIndex } from './dashboard.ts';
+import type { HomeInfo } from './home.ts';
 import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
@@ -38,6 +39,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { ctx } = options;
   const secure = ctx.publicUrl.startsWith('https://');
   const headers = securityHeaders(secure);
+  const dashboard = loadDashboard();
   // Fastify logs nothing itself (logger: false, so no request lines, which would carry URLs and their secrets): the access
   // log below and an unhandled error go through ctx.logger with the route pattern, never the URL.
   // Every request gets an id of ours (one sent by the caller is not taken), echoed in x-request-id.
@@ -115,6 +117,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     reply.code(500).send({ error: { code: 'internal', message: 'internal error; the details are in the service log' } });
   });
   app.setNotFoundHandler((request, reply) => {
+    // The dashboard's files and pages (its router knows /clients/…, /msp/…).
+    if (answerDashboard(dashboard, request, reply)) return;
     // Only the path's first two segments: a mistyped webhook URL or manager link carries its secret further on.
     const path = request.url.split('?')[0]!.split('/');
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${path.slice(0, 3).join('/')}${path.length > 3 ? '/…' : ''}` } });
@@ -127,8 +131,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.get('/api/openapi.json', { schema: { hide: true } as never }, async () => app.swagger());
   app.get('/', { schema: { hide: true } as never }, async (_request, reply) => {
-    reply.header('content-type', 'text/html; charset=utf-8');
-    return homePage(options.home());
+    sendIndex(dashboard, reply);
+    return reply;
   });
 
   registerSessionRoutes(app, ctx, { secureCookies: secure });
@@ -143,10 +147,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 }
 
 /**
- * Security headers on every answer (pages, API, errors, unknown routes): a CSP that loads nothing
- * (the two HTML pages, `/` and the manager link page, each have one inline style sheet, allowed by
- * its hash; the manager's form posts to its own page), no framing, no sniffing, no referrer, and
- * HSTS only when the service is reached over https.
+ * Security headers on every answer (pages, API, errors, unknown routes): a CSP that loads scripts,
+ * styles, images and API calls from this origin only (the dashboard's built files; no inline script,
+ * no eval), plus the manager link page's one inline style sheet, allowed by its hash (its form posts
+ * to its own page); no framing, no sniffing, no referrer, and HSTS only over https.
  */
 function securityHeaders(secure: boolean) {
   const styleHash = (css: string) => `'sha256-${createHash('sha256').update(css, 'utf8').digest('base64')}'`;
@@ -155,7 +159,11 @@ function securityHeaders(secure: boolean) {
       useDefaults: false,
       directives: {
         defaultSrc: ["'none'"],
-        styleSrc: [styleHash(HOME_STYLE), styleHash(MANAGER_STYLE)],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", styleHash(MANAGER_STYLE)],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        manifestSrc: ["'self'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],

@@ -4,6 +4,7 @@ import { createLogger } from '../logger.ts';
 import { startService, type Service } from '../service.ts';
 import { loadDemoWorld } from '../world/fixture.ts';
 import { DEMO_PASSWORD } from '../world/seed.ts';
+import { ensureDashboardBuilt } from './build-dashboard.ts';
 import { ensureEmulators, type UsedEmulators } from './emulators.ts';
 import { openStore } from './store.ts';
 
@@ -37,6 +38,7 @@ export async function start(options: { emulators: boolean }): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   let demo: Awaited<ReturnType<typeof import('../integrations/emulators.ts')['demoSetup']>> | null = null;
   try {
+    await ensureDashboardBuilt(logger);
     emulators = options.emulators ? await ensureEmulators(config.dataDir, logger) : null;
     // The emulator list is loaded only when the emulators run: production never imports an emulator.
     demo = emulators ? (await import('../integrations/emulators.ts')).demoSetup(loadDemoWorld(), emulators.endpoints) : null;

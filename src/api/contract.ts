@@ -1,0 +1,391 @@
+import { z } from 'zod';
+
+/**
+ * The HTTP API's contract: the Zod schema of every body, query and answer. Routes validate their
+ * input and shape their answer with these (src/api/schema.ts turns them into the JSON Schema of
+ * the OpenAPI document), and the dashboard (web/) imports its types from here: one source, no
+ * generator. Every key is camelCase. Timestamps are ISO 8601 strings (a Date is turned into one).
+ *
+ * Kept free of server imports: the dashboard's bundle reads this file.
+ */
+
+/** An instant: ISO 8601 in answers; a Date handed to an answer is written as one. */
+export const Timestamp = z.preprocess((value) => (value instanceof Date ? value.toISOString() : value), z.string());
+export const TimestampNullable = z.preprocess((value) => (value instanceof Date ? value.toISOString() : value), z.string().nullable());
+
+export const Role = z.enum(['msp_admin', 'msp_technician', 'msp_billing']);
+export type Role = z.infer<typeof Role>;
+export const OperatingMode = z.enum(['plan', 'execute']);
+export type OperatingMode = z.infer<typeof OperatingMode>;
+export const ClientOperatingMode = z.enum(['plan', 'execute', 'inherit']);
+export type ClientOperatingMode = z.infer<typeof ClientOperatingMode>;
+export const Policy = z.enum(['auto', 'approval_needed', 'disabled']);
+export type Policy = z.infer<typeof Policy>;
+
+/** Every refusal: `{"error": {"code", "message"}}` with the HTTP status of its code. */
+export const ErrorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ErrorAnswer = z.infer<typeof ErrorAnswer>;
+
+// ---------------------------------------------------------------------------------------------
+// Session, first run, invitations
+
+export const SessionUser = z.object({ id: z.string(), email: z.string(), name: z.string(), role: Role, mspId: z.string() });
+export type SessionUser = z.infer<typeof SessionUser>;
+
+export const SignInBody = z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) });
+export type SignInBody = z.infer<typeof SignInBody>;
+/** POST /api/session, POST /api/setup, POST /api/invites/accept: signed in (the cookie is set). */
+export const SignedIn = z.object({ user: SessionUser, csrfToken: z.string() });
+export type SignedIn = z.infer<typeof SignedIn>;
+
+export const Msp = z.object({ id: z.string(), name: z.string(), defaultOperatingMode: OperatingMode });
+export type Msp = z.infer<typeof Msp>;
+/** GET /api/me */
+export const Me = z.object({ user: SessionUser.omit({ mspId: true }), msp: Msp, sessionExpiresAt: TimestampNullable });
+export type Me = z.infer<typeof Me>;
+
+/**
+ * GET /api/setup (anyone): whether this deskhand still needs its first MSP (then the setup link
+ * printed in the service's log opens the setup page), and, when the demo world is loaded, the demo
+ * users one may sign in as.
+ */
+export const SetupStatus = z.object({
+  needed: z.boolean(),
+  demo: z.object({ password: z.string(), users: z.array(z.object({ email: z.string(), role: Role, msp: z.string() })) }).nullable(),
+});
+export type SetupStatus = z.infer<typeof SetupStatus>;
+
+export const Password = z.string().min(12, 'at least 12 characters').max(1024);
+
+/** POST /api/setup: the one-time token of the setup link creates the MSP and its first admin, signed in. */
+export const SetupBody = z.strictObject({
+  token: z.string().min(10).max(200),
+  mspName: z.string().trim().min(1).max(200),
+  defaultOperatingMode: OperatingMode.default('plan'),
+  admin: z.strictObject({ name: z.string().trim().min(1).max(200), email: z.email().max(320), password: Password }),
+});
+export type SetupBody = z.input<typeof SetupBody>;
+
+/** POST /api/invites/inspect: who an invitation link is for (anyone holding the link). */
+export const InviteInspectBody = z.strictObject({ token: z.string().min(10).max(200) });
+export const InviteInspection = z.object({ email: z.string(), name: z.string(), role: Role, mspName: z.string(), expiresAt: Timestamp });
+export type InviteInspection = z.infer<typeof InviteInspection>;
+/** POST /api/invites/accept: sets the invited user's password and signs them in; the link is used up. */
+export const InviteAcceptBody = z.strictObject({ token: z.string().min(10).max(200), password: Password });
+export type InviteAcceptBody = z.infer<typeof InviteAcceptBody>;
+
+// ---------------------------------------------------------------------------------------------
+// The MSP, its users and tokens
+
+/** Where approvals are announced: each integration with the approvalNotice or ticket capability. */
+export const ApprovalChannel = z.object({
+  integrationId: z.string(),
+  integration: z.string(),
+  kind: z.string(),
+  label: z.string(),
+  how: z.string().describe('What the channel does, in a sentence (e.g. "an internal note on the ticket")'),
+});
+export const MspDetail = Msp.extend({ approvalChannels: z.array(ApprovalChannel) });
+export type MspDetail = z.infer<typeof MspDetail>;
+/** PATCH /api/msp (msp_admin) */
+export const MspPatchBody = z.strictObject({ name: z.string().trim().min(1).max(200).optional(), defaultOperatingMode: OperatingMode.optional() });
+export type MspPatchBody = z.infer<typeof MspPatchBody>;
+
+export const UserStatus = z.enum(['active', 'invited', 'deactivated']);
+export const User = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: Role,
+  status: UserStatus,
+  createdAt: Timestamp,
+  /** For an invited user: until when the invitation link works. */
+  inviteExpiresAt: TimestampNullable,
+});
+export type User = z.infer<typeof User>;
+/** GET /api/users (msp_admin) */
+export const UserList = z.object({ users: z.array(User) });
+export type UserList = z.infer<typeof UserList>;
+/** POST /api/users/invites (msp_admin): the link is shown once, to the admin, and never stored in clear. */
+export const InviteBody = z.strictObject({ email: z.email().max(320), name: z.string().trim().min(1).max(200), role: Role });
+export type InviteBody = z.infer<typeof InviteBody>;
+export const InviteCreated = z.object({ user: User, link: z.string() });
+export type InviteCreated = z.infer<typeof InviteCreated>;
+/** PATCH /api/users/:id (msp_admin): the last active admin can be neither demoted nor deactivated. */
+export const UserPatchBody = z.strictObject({ role: Role.optional(), status: z.enum(['active', 'deactivated']).optional() });
+export type UserPatchBody = z.infer<typeof UserPatchBody>;
+
+export const ApiToken = z.object({ id: z.string(), name: z.string(), createdAt: Timestamp, lastUsedAt: TimestampNullable });
+export type ApiToken = z.infer<typeof ApiToken>;
+/** GET /api/me/tokens: the caller's own personal API tokens (never the token itself). */
+export const ApiTokenList = z.object({ tokens: z.array(ApiToken) });
+export type ApiTokenList = z.infer<typeof ApiTokenList>;
+export const ApiTokenBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+/** POST /api/me/tokens: the token, shown once. */
+export const ApiTokenCreated = z.object({ token: ApiToken, secret: z.string() });
+export type ApiTokenCreated = z.infer<typeof ApiTokenCreated>;
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+export const ClientCounts = z.object({ openRequests: z.number().int(), pendingApprovals: z.number().int() });
+export const Client = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  domain: z.string(),
+  operatingMode: ClientOperatingMode,
+  /** What the client runs in now: its own mode, or the MSP's default when it inherits. */
+  effectiveOperatingMode: OperatingMode,
+  inherited: z.boolean(),
+  openRequests: z.number().int(),
+  pendingApprovals: z.number().int(),
+});
+export type Client = z.infer<typeof Client>;
+/** GET /api/clients */
+export const ClientList = z.object({ mspDefaultOperatingMode: OperatingMode, clients: z.array(Client) });
+export type ClientList = z.infer<typeof ClientList>;
+/** GET /api/clients/:id */
+export const ClientDetail = Client.extend({ mspDefaultOperatingMode: OperatingMode });
+export type ClientDetail = z.infer<typeof ClientDetail>;
+/** POST /api/clients (msp_admin): a client by hand (one without a PSA company to import). */
+export const ClientCreateBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  domain: z.string().trim().max(253).default(''),
+  operatingMode: ClientOperatingMode.default('inherit'),
+});
+export type ClientCreateBody = z.input<typeof ClientCreateBody>;
+/** PATCH /api/clients/:id (msp_admin) */
+export const ClientPatchBody = z.strictObject({
+  operatingMode: ClientOperatingMode.optional(),
+  name: z.string().trim().min(1).max(200).optional(),
+  domain: z.string().trim().max(253).optional(),
+});
+export type ClientPatchBody = z.infer<typeof ClientPatchBody>;
+
+/**
+ * A client's link to one of the MSP's integrations (its PSA company, its Microsoft 365 tenant, its
+ * documentation organisation): one row per MSP-scoped integration whose system links clients.
+ */
+export const ClientLink = z.object({
+  integrationId: z.string(),
+  integration: z.string(),
+  kind: z.string(),
+  label: z.string().describe("What the link holds, e.g. \"Tenant id\" or \"Company identifier\""),
+  externalId: z.string().nullable(),
+  /** For a multi-tenant app: the URL the client's admin opens to consent to the MSP's app in their tenant. */
+  consentUrl: z.string().nullable(),
+});
+export type ClientLink = z.infer<typeof ClientLink>;
+/** GET /api/clients/:id/links */
+export const ClientLinkList = z.object({ links: z.array(ClientLink) });
+export type ClientLinkList = z.infer<typeof ClientLinkList>;
+/** PUT /api/clients/:id/links/:integrationId (msp_admin); DELETE unlinks. */
+export const ClientLinkBody = z.strictObject({ externalId: z.string().trim().min(1).max(200) });
+export type ClientLinkBody = z.infer<typeof ClientLinkBody>;
+
+// ---------------------------------------------------------------------------------------------
+// Integrations
+
+export const Health = z.object({
+  status: z.enum(['healthy', 'unhealthy', 'unknown']),
+  /** When the status was last set, and by what (traffic through it, or a doctor run). */
+  checkedAt: TimestampNullable,
+  checkedBy: z.enum(['traffic', 'doctor']).nullable(),
+  lastSuccessAt: TimestampNullable,
+  /** The last refusal of its credentials or configuration (kept after a later success), never a secret. */
+  lastError: z.string().nullable(),
+  lastErrorAt: TimestampNullable,
+});
+export type Health = z.infer<typeof Health>;
+
+export const Integration = z.object({
+  id: z.string(),
+  kind: z.string(),
+  label: z.string(),
+  name: z.string(),
+  scope: z.enum(['msp', 'client']),
+  enabled: z.boolean(),
+  client: z.object({ id: z.string(), slug: z.string(), name: z.string() }).nullable(),
+  provides: z.array(z.string()),
+  health: Health,
+});
+export type Integration = z.infer<typeof Integration>;
+/** GET /api/integrations (?client=<id>: the integrations that client uses) */
+export const IntegrationList = z.object({ integrations: z.array(Integration) });
+export type IntegrationList = z.infer<typeof IntegrationList>;
+
+/**
+ * A JSON Schema (draft 7) of an object, from an integration module's Zod schema: the dashboard
+ * builds its forms from it (properties with type, description, required; nested objects).
+ */
+export const JsonSchemaObject = z.record(z.string(), z.unknown());
+export type JsonSchemaObject = Record<string, unknown>;
+
+/** GET /api/integration-kinds: every system deskhand can connect, with the forms to connect it. */
+export const IntegrationKind = z.object({
+  kind: z.string(),
+  label: z.string(),
+  scope: z.enum(['msp', 'client']),
+  clientOverride: z.boolean(),
+  provides: z.array(z.string()),
+  settingsSchema: JsonSchemaObject,
+  secretsSchema: JsonSchemaObject,
+  clientLink: z.object({ label: z.string() }).nullable(),
+});
+export type IntegrationKind = z.infer<typeof IntegrationKind>;
+export const IntegrationKindList = z.object({ kinds: z.array(IntegrationKind) });
+export type IntegrationKindList = z.infer<typeof IntegrationKindList>;
+
+/** POST /api/integrations (msp_admin): connect a system, for the MSP or (clientId) for one client. */
+export const IntegrationCreateBody = z.strictObject({
+  kind: z.string().min(1).max(50),
+  name: z.string().trim().min(1).max(200),
+  clientId: z.uuid().nullable().default(null),
+  settings: z.record(z.string(), z.unknown()),
+  secrets: z.record(z.string(), z.string()),
+});
+export type IntegrationCreateBody = z.input<typeof IntegrationCreateBody>;
+
+/**
+ * GET /api/integrations/:id/configuration (msp_admin): the settings as the form shows them, and
+ * which secrets are set (never their values).
+ */
+export const IntegrationConfiguration = z.object({
+  integration: Integration,
+  settings: z.record(z.string(), z.unknown()),
+  secretsSet: z.array(z.string()),
+});
+export type IntegrationConfiguration = z.infer<typeof IntegrationConfiguration>;
+/**
+ * PUT /api/integrations/:id/configuration (msp_admin): the settings replace the old ones; a secret
+ * left out keeps its value, a string replaces it, null clears it.
+ */
+export const IntegrationConfigurationBody = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  enabled: z.boolean().optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+  secrets: z.record(z.string(), z.string().nullable()).optional(),
+});
+export type IntegrationConfigurationBody = z.infer<typeof IntegrationConfigurationBody>;
+
+/** One check of a doctor report: the system's answer to one call, and for a failure what fixes it. */
+export const DoctorCheck = z.object({ name: z.string(), ok: z.boolean(), detail: z.string(), fix: z.string().optional() });
+export type DoctorCheck = z.infer<typeof DoctorCheck>;
+/** POST /api/integrations/:id/test (msp_admin): *Test connection*, the module's doctor, per tool. */
+export const TestConnectionResult = z.object({
+  ok: z.boolean(),
+  integration: z.object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    client: z.object({ id: z.string(), name: z.string() }).optional(),
+    /** False when its module has no doctor: listed, not checked. */
+    checked: z.boolean(),
+    ok: z.boolean(),
+    checks: z.array(DoctorCheck),
+  }),
+  tools: z.array(
+    z.object({
+      tool: z.string(),
+      integration: z.string(),
+      integrationId: z.string(),
+      kind: z.string(),
+      client: z.string().optional(),
+      status: z.enum(['ok', 'missing', 'error']),
+      missing: z.array(DoctorCheck),
+    }),
+  ),
+  health: Health,
+});
+export type TestConnectionResult = z.infer<typeof TestConnectionResult>;
+
+/** GET /api/integrations/:id/companies (msp_admin): a PSA's companies, each with its client if linked. */
+export const Company = z.object({
+  externalId: z.string(),
+  name: z.string(),
+  client: z.object({ id: z.string(), slug: z.string(), name: z.string() }).nullable(),
+});
+export const CompanyList = z.object({ companies: z.array(Company) });
+export type CompanyList = z.infer<typeof CompanyList>;
+export const ImportClientsBody = z.strictObject({ companies: z.array(z.string().trim().min(1).max(200)).min(1).max(500) });
+export type ImportClientsBody = z.infer<typeof ImportClientsBody>;
+const Imported = z.object({ externalId: z.string(), name: z.string(), client: z.object({ id: z.string(), slug: z.string(), name: z.string() }), reason: z.string().optional() });
+export const ImportClientsResult = z.object({ created: z.array(Imported), skipped: z.array(Imported) });
+export type ImportClientsResult = z.infer<typeof ImportClientsResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Tool policies
+
+export const ToolPolicy = z.object({
+  tool: z.string(),
+  kind: z.enum(['read', 'write']),
+  description: z.string(),
+  policy: Policy,
+  requireManagerApproval: z.boolean(),
+  /** Where the policy comes from: the client's own row, its integration's, or the catalog's default. */
+  source: z.enum(['client', 'integration', 'default']),
+  integrationId: z.string(),
+  integration: z.string(),
+  updatedAt: TimestampNullable,
+  updatedBy: z.string().nullable(),
+});
+export type ToolPolicy = z.infer<typeof ToolPolicy>;
+/** GET /api/integrations/:id/policies, GET /api/clients/:id/policies (?integration=<id>) */
+export const ToolPolicyList = z.object({ tools: z.array(ToolPolicy) });
+export type ToolPolicyList = z.infer<typeof ToolPolicyList>;
+/** PUT /api/integrations/:id/policies/:tool (msp_admin) */
+export const ToolPolicyBody = z.strictObject({ policy: Policy, requireManagerApproval: z.boolean().default(false) });
+export type ToolPolicyBody = z.input<typeof ToolPolicyBody>;
+/** PUT /api/clients/:id/policies/:tool (msp_admin): `inherit` removes the client's own policy. */
+export const ClientToolPolicyBody = z.strictObject({ policy: z.enum(['auto', 'approval_needed', 'disabled', 'inherit']), requireManagerApproval: z.boolean().default(false) });
+export type ClientToolPolicyBody = z.input<typeof ClientToolPolicyBody>;
+/** The answer to either PUT: the tool's policy now. */
+export const ToolPolicyChanged = ToolPolicy;
+
+// ---------------------------------------------------------------------------------------------
+// The PSA's ticket statuses
+
+/** One board's statuses for the phases a request's ticket goes through; a phase left out is not moved. */
+export const BoardStatuses = z.strictObject({
+  board: z.string().trim().min(1).max(200),
+  waiting: z.string().trim().min(1).max(200).nullish(),
+  inProgress: z.string().trim().min(1).max(200).nullish(),
+  resolved: z.string().trim().min(1).max(200).nullish(),
+});
+/** GET and PUT /api/integrations/:id/ticket-statuses (PUT: msp_admin, checked against the PSA) */
+export const TicketStatusMap = z.object({ boards: z.array(BoardStatuses).max(200) });
+/** GET /api/integrations/:id/boards (msp_admin): a PSA's boards and each board's statuses, to map. */
+export const PsaBoards = z.object({ boards: z.array(z.object({ name: z.string(), statuses: z.array(z.string()) })) });
+export type PsaBoards = z.infer<typeof PsaBoards>;
+export type TicketStatusMap = z.infer<typeof TicketStatusMap>;
+
+// ---------------------------------------------------------------------------------------------
+// Requests (the list; the story's pages come with the dashboard's part 2)
+
+export const RequestRow = z.object({
+  id: z.string(),
+  client: z.object({ id: z.string(), slug: z.string(), name: z.string() }).nullable(),
+  channel: z.string(),
+  externalRef: z.string(),
+  requesterEmail: z.string().nullable(),
+  subject: z.string().nullable(),
+  state: z.string(),
+  outcome: z.string().nullable(),
+  operatingMode: z.string().nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type RequestRow = z.infer<typeof RequestRow>;
+/** GET /api/requests (?client=<id or slug>&state=&limit=&before=) */
+export const RequestList = z.object({ requests: z.array(RequestRow) });
+export type RequestList = z.infer<typeof RequestList>;
+
+// ---------------------------------------------------------------------------------------------
+// The audit log
+
+export const AuditEntry = z.object({ seq: z.string(), at: Timestamp, actor: z.string(), event: z.string(), requestId: z.string().nullable(), data: z.unknown() });
+export type AuditEntry = z.infer<typeof AuditEntry>;
+/** GET /api/audit (msp_admin): newest first; policy changes carry from and to. */
+export const AuditList = z.object({ entries: z.array(AuditEntry) });
+export type AuditList = z.infer<typeof AuditList>;

@@ -1,0 +1,3 @@
+export function IntegrationPage() {
+  return <h1>Integration</h1>;
+}

@@ -1,0 +1,3 @@
+export function NewIntegrationPage() {
+  return <h1>Connect a system</h1>;
+}
