@@ -380,12 +380,3 @@ export type RequestRow = z.infer<typeof RequestRow>;
 /** GET /api/requests (?client=<id or slug>&state=&limit=&before=) */
 export const RequestList = z.object({ requests: z.array(RequestRow) });
 export type RequestList = z.infer<typeof RequestList>;
-
-// ---------------------------------------------------------------------------------------------
-// The audit log
-
-export const AuditEntry = z.object({ seq: z.string(), at: Timestamp, actor: z.string(), event: z.string(), requestId: z.string().nullable(), data: z.unknown() });
-export type AuditEntry = z.infer<typeof AuditEntry>;
-/** GET /api/audit (msp_admin): newest first; policy changes carry from and to. */
-export const AuditList = z.object({ entries: z.array(AuditEntry) });
-export type AuditList = z.infer<typeof AuditList>;

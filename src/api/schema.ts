@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaCompiler, FastifySerializerCompiler } from 'fastify';
 import { z } from 'zod';
 
 /**
@@ -16,6 +16,33 @@ export function zodSchema(schema: z.ZodType): Record<string, unknown> {
   Object.defineProperty(out, ZOD, { value: schema, enumerable: false });
   return out;
 }
+
+/**
+ * An answer's schema (a route's `response: { 200: zodResponse(X) }`): the OpenAPI document shows
+ * its output form, and the answer is shaped by it before it is written (keys it does not name are
+ * dropped, so nothing a handler adds by mistake leaves; an answer that does not fit is a 500).
+ */
+export function zodResponse(schema: z.ZodType): Record<string, unknown> {
+  const jsonSchema = z.toJSONSchema(schema, { target: 'draft-7', io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete jsonSchema['$schema'];
+  const out: WithZod = { ...jsonSchema };
+  Object.defineProperty(out, ZOD, { value: schema, enumerable: false });
+  return out;
+}
+
+/** Serialise an answer through the zod schema attached to its response schema; others as JSON. */
+export const zodSerializerCompiler: FastifySerializerCompiler<unknown> = ({ schema }) => {
+  const zod = (schema as WithZod)[ZOD];
+  if (!zod) return (data: unknown) => JSON.stringify(data);
+  return (data: unknown) => {
+    const result = zod.safeParse(data);
+    if (!result.success) {
+      const where = result.error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`).join('; ');
+      throw new Error(`the answer does not match its response schema: ${where}`);
+    }
+    return JSON.stringify(result.data);
+  };
+};
 
 /** Validate with the zod schema attached to the route's JSON schema; plain JSON schemas pass through. */
 export const zodValidatorCompiler: FastifySchemaCompiler<unknown> = ({ schema }) => {

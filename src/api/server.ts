@@ -21,7 +21,7 @@ import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
 import { registerTicketStatusRoutes } from './ticket-status-routes.ts';
-import { answerUnroutableUrl, findNulCharacter, zodValidatorCompiler } from './schema.ts';
+import { answerUnroutableUrl, findNulCharacter, zodSerializerCompiler, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
 
 export interface ApiOptions {
@@ -53,6 +53,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
   app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(zodSerializerCompiler);
   registerAccessLog(app, ctx);
   await app.register(helmet, headers);
   await app.register(cookie);
