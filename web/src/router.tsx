@@ -7,7 +7,8 @@ import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage
 import { ClientsPage } from './pages/Clients.tsx';
 import { IntegrationPage } from './pages/Integration.tsx';
 import { InvitePage } from './pages/Invite.tsx';
-import { MspIntegrationsTab, MspOverviewTab, MspPage, MspStatusesTab, MspUsersTab } from './pages/Msp.tsx';
+import { MspOverviewTab, MspPage, MspStatusesTab, MspUsersTab } from './pages/Msp.tsx';
+import { MspIntegrationsTab } from './pages/MspIntegrations.tsx';
 import { NewIntegrationPage } from './pages/NewIntegration.tsx';
 import { SetupPage } from './pages/Setup.tsx';
 import { SignInPage } from './pages/SignIn.tsx';

@@ -6,9 +6,6 @@ export function MspPage() {
 export function MspOverviewTab() {
   return <h2>Overview</h2>;
 }
-export function MspIntegrationsTab() {
-  return <h2>Integrations</h2>;
-}
 export function MspUsersTab() {
   return <h2>Users</h2>;
 }

@@ -1,0 +1,3 @@
+export function MspIntegrationsTab() {
+  return <h2>Integrations</h2>;
+}
