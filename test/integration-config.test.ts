@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { emulatorApiCredentials } from '../src/integrations/connectwise/emulator/data.ts';
+import { emulatorAppCredentials, emulatorMspAppCredentials } from '../src/integrations/m365/emulator/credentials.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';
 import { tokenOf, WebSession } from './support/web-session.ts';
@@ -168,5 +169,85 @@ describe('connecting ConnectWise from the form', () => {
     expect((await tech.call('PUT', `/api/integrations/${id}/configuration`, { name: 'x' })).status).toBe(403);
     expect((await tech.call('POST', '/api/integrations', cwBody())).status).toBe(403);
     expect((await new WebSession(sb.service.url).call('GET', '/api/integration-kinds')).status).toBe(401);
+  });
+});
+
+describe("the MSP's page and its clients", () => {
+  const contosoId = async () => (await sb.service.ctx.db.selectFrom('clients').select('id').where('slug', '=', 'contoso-ltd').executeTakeFirstOrThrow()).id;
+
+  it('names the approval channels: the PSA that notes the plan on the ticket', async () => {
+    const msp = await admin.call<{ id: string; name: string; approvalChannels: { kind: string; how: string }[] }>('GET', '/api/msp');
+    expect(msp.status).toBe(200);
+    expect(msp.body).toMatchObject({ id: 'fresh-msp', name: 'Fresh MSP', defaultOperatingMode: 'plan' });
+    expect(msp.body.approvalChannels).toEqual([expect.objectContaining({ kind: 'connectwise', label: 'ConnectWise PSA', how: expect.stringMatching(/internal note/) })]);
+  });
+
+  it('creates a client by hand, and answers one client with its counts', async () => {
+    const created = await admin.call<{ id: string; slug: string }>('POST', '/api/clients', { name: 'Hand Made Co.', domain: 'handmade.example' });
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({ slug: 'hand-made-co', name: 'Hand Made Co.', operatingMode: 'inherit', effectiveOperatingMode: 'plan', inherited: true, openRequests: 0, pendingApprovals: 0, mspDefaultOperatingMode: 'plan' });
+    const again = await admin.call<{ slug: string }>('POST', '/api/clients', { name: 'Hand Made Co.' });
+    expect(again.body.slug).toBe('hand-made-co-2');
+    const contoso = await admin.call<{ openRequests: number; pendingApprovals: number }>('GET', `/api/clients/${await contosoId()}`);
+    expect(contoso.status).toBe(200);
+    const db = sb.service.ctx.db;
+    const open = await db.selectFrom('requests').select('state').where('client_id', '=', await contosoId()).where('state', 'not in', ['planned', 'replied', 'escalated', 'failed']).execute();
+    expect(contoso.body.openRequests).toBe(open.length);
+    expect((await db.selectFrom('requests').select('id').where('client_id', '=', await contosoId()).execute()).length).toBe(1);
+    expect((await admin.call('GET', `/api/clients/${crypto.randomUUID()}`)).status).toBe(404);
+  });
+
+  it("links a client's Microsoft 365 tenant on the MSP's multi-tenant app, with the admin consent URL", async () => {
+    const app = emulatorMspAppCredentials('tailspin');
+    const created = await admin.call<{ id: string }>('POST', '/api/integrations', {
+      kind: 'm365',
+      name: 'Microsoft 365 (multi-tenant app)',
+      settings: { clientId: app.clientId, graphBaseUrl: sb.emulators.endpoints.graph },
+      secrets: { clientSecret: app.clientSecret },
+    });
+    expect(created.status).toBe(200);
+    const m365Id = created.body.id;
+    const client = await contosoId();
+    const links = await admin.call<{ links: { integrationId: string; kind: string; label: string; externalId: string | null; consentUrl: string | null }[] }>('GET', `/api/clients/${client}/links`);
+    expect(links.status).toBe(200);
+    expect(links.body.links.map((l) => [l.kind, l.externalId])).toEqual([
+      ['connectwise', 'contoso'],
+      ['m365', null],
+    ]);
+    expect(links.body.links[0]!.consentUrl).toBeNull();
+    const tenant = emulatorAppCredentials('contoso').tenantId;
+    const linked = await admin.call<{ externalId: string; consentUrl: string; label: string }>('PUT', `/api/clients/${client}/links/${m365Id}`, { externalId: tenant });
+    expect(linked.status).toBe(200);
+    expect(linked.body).toMatchObject({ externalId: tenant, label: 'Entra tenant id' });
+    // The identity platform's admin consent endpoint, in the client's tenant, for the app's application permissions.
+    const consent = new URL(linked.body.consentUrl);
+    expect(consent.origin).toBe(new URL(sb.emulators.endpoints.login).origin);
+    expect(consent.pathname).toMatch(new RegExp(`/${tenant}/v2\\.0/adminconsent$`));
+    expect(Object.fromEntries(consent.searchParams)).toMatchObject({ client_id: app.clientId, scope: `${new URL(sb.emulators.endpoints.graph).origin}/.default`, redirect_uri: `${sb.service.ctx.publicUrl}/clients` });
+    expect(links.body.links[1]!.consentUrl).toMatch(/\/organizations\/v2\.0\/adminconsent\?/);
+    // One tenant, one client; a value the link's schema refuses; another MSP's or an unknown id.
+    const handMade = (await sb.service.ctx.db.selectFrom('clients').select('id').where('slug', '=', 'hand-made-co').executeTakeFirstOrThrow()).id;
+    expect((await admin.call('PUT', `/api/clients/${handMade}/links/${m365Id}`, { externalId: tenant.toUpperCase() })).status).toBe(409);
+    expect((await admin.call('PUT', `/api/clients/${handMade}/links/${m365Id}`, { externalId: '' })).status).toBe(400);
+    expect((await admin.call('PUT', `/api/clients/${handMade}/links/${crypto.randomUUID()}`, { externalId: 'x' })).status).toBe(404);
+    const stored = await sb.service.ctx.db.selectFrom('client_links').select('external_id').where('client_id', '=', client).where('integration_id', '=', m365Id).executeTakeFirstOrThrow();
+    expect(stored.external_id).toBe(tenant);
+    const unlinked = await admin.call<{ externalId: string | null }>('DELETE', `/api/clients/${client}/links/${m365Id}`);
+    expect(unlinked.status).toBe(200);
+    expect(unlinked.body.externalId).toBeNull();
+    expect(await sb.service.ctx.db.selectFrom('client_links').select('external_id').where('client_id', '=', client).where('integration_id', '=', m365Id).executeTakeFirst()).toBeUndefined();
+    const audit = await sb.service.ctx.db.selectFrom('audit_log').select('event').where('event', 'in', ['client.linked', 'client.unlinked']).execute();
+    expect(audit.map((a) => a.event)).toEqual(['client.linked', 'client.unlinked']);
+  });
+
+  it('a technician reads clients and links but changes neither', async () => {
+    const tech = new WebSession(sb.service.url);
+    expect(await tech.signIn('tech@fresh-msp.example', 'tech has a long password')).toBe(200);
+    const client = await contosoId();
+    expect((await tech.call('GET', `/api/clients/${client}`)).status).toBe(200);
+    expect((await tech.call('GET', `/api/clients/${client}/links`)).status).toBe(200);
+    expect((await tech.call('POST', '/api/clients', { name: 'Nope' })).status).toBe(403);
+    const cwId = (await sb.service.ctx.db.selectFrom('integrations').select('id').where('kind', '=', 'connectwise').executeTakeFirstOrThrow()).id;
+    expect((await tech.call('DELETE', `/api/clients/${client}/links/${cwId}`)).status).toBe(403);
   });
 });

@@ -102,7 +102,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
       const secretsGiven = { ...body.secrets };
       for (const name of GENERATED_SECRETS) if (hasKey(module.secrets, name) && !secretsGiven[name]) secretsGiven[name] = randomToken(24);
       const id = crypto.randomUUID();
-      const checked = checkConfiguration(module, { id, name: body.name, settings: body.settings, secrets: secretsGiven, emulators: options.emulators });
+      const checked = checkConfiguration(module, { id, name: body.name, forClient: client !== null, settings: body.settings, secrets: secretsGiven, emulators: options.emulators });
       const at = ctx.clock.now();
       await inTransaction(ctx.db, async (tx) => {
         await tx
@@ -185,7 +185,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
         }
         const name = body.name ?? row.name;
         const settings = body.settings ?? publicSettings(row.config as Record<string, unknown>);
-        const checked = checkConfiguration(module, { id, name, settings, secrets, emulators: options.emulators });
+        const checked = checkConfiguration(module, { id, name, forClient: row.client_id !== null, settings, secrets, emulators: options.emulators });
         const enabled = body.enabled ?? row.enabled;
         await tx
           .updateTable('integrations')
@@ -254,7 +254,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
  */
 function checkConfiguration(
   module: IntegrationModule,
-  input: { id: string; name: string; settings: Record<string, unknown>; secrets: Record<string, string>; emulators: KnownEmulators | null },
+  input: { id: string; name: string; forClient: boolean; settings: Record<string, unknown>; secrets: Record<string, string>; emulators: KnownEmulators | null },
 ): { settings: Record<string, unknown>; secrets: Record<string, string> } {
   const internal = Object.keys(input.settings).filter((key) => INTERNAL_SETTINGS.includes(key));
   if (internal.length > 0) {
@@ -265,8 +265,10 @@ function checkConfiguration(
   const final = input.emulators && pointsAtEmulators(settings, input.emulators.origins) ? input.emulators.pointAt(module.kind, settings) : settings;
   // Build the connection once, as the registry will: a URL the outbound rule refuses (http://, a user
   // name in it) or a setting it cannot work without is refused now, not at its first use.
+  // An MSP-wide app (a multi-tenant one) is only ever connected for a linked client: checked as for one.
+  const clientLink = input.forClient || !module.clientLink ? {} : { clientLink: 'configuration-check' };
   try {
-    module.connect({ integrationId: input.id, name: input.name, kind: module.kind, settings: final, secrets });
+    module.connect({ integrationId: input.id, name: input.name, kind: module.kind, settings: final, secrets, ...clientLink });
   } catch (error) {
     if (isDeskhandError(error) && error.code === 'config') throw new DeskhandError('bad_request', error.message);
     throw error;

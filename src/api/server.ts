@@ -20,6 +20,7 @@ import type { KnownEmulators } from '../service.ts';
 import type { HomeInfo } from './home.ts';
 import { registerSetupRoutes } from './setup-routes.ts';
 import { registerUserRoutes } from './user-routes.ts';
+import { registerClientRoutes } from './client-routes.ts';
 import { registerIntegrationConfigRoutes } from './integration-config-routes.ts';
 import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
@@ -152,6 +153,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerTicketStatusRoutes(app, ctx);
   registerSetupRoutes(app, ctx, options.home);
   registerUserRoutes(app, ctx);
+  registerClientRoutes(app, ctx);
   registerIntegrationConfigRoutes(app, ctx, { emulators: options.emulators ?? null, webhookBaseUrl: options.webhookBaseUrl ?? (() => null) });
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);

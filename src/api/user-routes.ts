@@ -20,6 +20,8 @@ import {
   InviteCreated,
   InviteInspectBody,
   InviteInspection,
+  type MspDetail,
+  MspDetail as MspDetailSchema,
   SignedIn,
   User,
   UserList,
@@ -38,6 +40,36 @@ const INVALID_INVITE = 'this invitation link is not valid: it was used, has expi
 
 export function registerUserRoutes(app: FastifyInstance, ctx: EngineContext): void {
   const { db } = ctx;
+
+  app.get(
+    '/api/msp',
+    {
+      schema: {
+        tags: ['configuration'],
+        operationId: 'getMsp',
+        summary: "The caller's MSP: its name, default operating mode, and where approvals are announced (its integrations with tickets or approval notices)",
+        response: { 200: zodResponse(MspDetailSchema) },
+      },
+    },
+    async (request): Promise<MspDetail> => {
+      const user = requireUser(request);
+      const msp = await db.selectFrom('msps').select(['id', 'name', 'default_operating_mode']).where('id', '=', user.mspId).executeTakeFirstOrThrow();
+      const integrations = await db
+        .selectFrom('integrations')
+        .select(['id', 'kind', 'name'])
+        .where('msp_id', '=', user.mspId)
+        .where('client_id', 'is', null)
+        .where('enabled', '=', true)
+        .orderBy('name')
+        .execute();
+      const approvalChannels = integrations.flatMap((row) => {
+        const module = ctx.integrations.modules.find((m) => m.kind === row.kind);
+        const how = module ? approvalChannelHow(module.provides) : null;
+        return module && how ? [{ integrationId: row.id, integration: row.name, kind: row.kind, label: module.label, how }] : [];
+      });
+      return { id: msp.id, name: msp.name, defaultOperatingMode: msp.default_operating_mode, approvalChannels };
+    },
+  );
 
   app.get(
     '/api/users',
@@ -293,6 +325,15 @@ export function registerUserRoutes(app: FastifyInstance, ctx: EngineContext): vo
       });
     },
   );
+}
+
+/** What an integration does when a plan waits for a technician's approval, in a sentence (null: nothing). */
+function approvalChannelHow(provides: readonly string[]): string | null {
+  if (provides.includes('approvalNotice')) {
+    return "An internal note on the request's ticket (technicians only) says a plan waits for approval, with the plan; the ticket moves to its board's waiting status when mapped";
+  }
+  if (provides.includes('ticket')) return "The plan goes on the request's ticket as an internal note; the ticket moves to its board's waiting status when mapped";
+  return null;
 }
 
 function describeToken(row: { id: string; name: string; created_at: Date; last_used_at: Date | null }): ApiToken {
