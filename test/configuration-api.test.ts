@@ -69,14 +69,15 @@ describe('the clients list', () => {
     expect([taken.status, taken.body.error.code]).toEqual([409, 'conflict']);
     expect((await clients()).clients.find((c) => c.id === fabrikam.id)).toEqual(fabrikam);
 
-    const changed = await sb.api<ClientDetail>('PATCH', `/api/clients/${fabrikam.id}`, { token: admin, body: { name: 'Fabrikam Inc.', domain: 'Fabrikam.example', operatingMode: 'plan' } });
+    const mode = fabrikam.operatingMode === 'plan' ? 'execute' : 'plan';
+    const changed = await sb.api<ClientDetail>('PATCH', `/api/clients/${fabrikam.id}`, { token: admin, body: { name: 'Fabrikam Inc.', domain: 'Fabrikam-Inc.example', operatingMode: mode } });
     expect(changed.status).toBe(200);
-    expect(changed.body).toEqual({ ...fabrikam, name: 'Fabrikam Inc.', domain: 'fabrikam.example', operatingMode: 'plan', effectiveOperatingMode: 'plan', inherited: false, mspDefaultOperatingMode: 'execute' });
-    expect((await clients()).clients.find((c) => c.id === fabrikam.id)).toMatchObject({ name: 'Fabrikam Inc.', operatingMode: 'plan', inherited: false });
-    expect((await auditRows('client.changed')).at(-1)).toMatchObject({ actor: `user:${ADMIN}`, data: { clientId: fabrikam.id, from: { name: fabrikam.name }, to: { name: 'Fabrikam Inc.' } } });
-    expect((await auditRows('client.operating_mode')).at(-1)).toMatchObject({ data: { clientId: fabrikam.id, from: 'inherit', to: 'plan' } });
-    const back = await sb.api<ClientDetail>('PATCH', `/api/clients/${fabrikam.id}`, { token: admin, body: { name: fabrikam.name, operatingMode: 'inherit' } });
-    expect(back.body).toMatchObject({ name: fabrikam.name, operatingMode: 'inherit', effectiveOperatingMode: 'execute', inherited: true });
+    expect(changed.body).toEqual({ ...fabrikam, name: 'Fabrikam Inc.', domain: 'fabrikam-inc.example', operatingMode: mode, effectiveOperatingMode: mode, inherited: false, mspDefaultOperatingMode: 'execute' });
+    expect((await clients()).clients.find((c) => c.id === fabrikam.id)).toMatchObject({ name: 'Fabrikam Inc.', operatingMode: mode, inherited: false });
+    expect((await auditRows('client.changed')).at(-1)).toMatchObject({ actor: `user:${ADMIN}`, data: { clientId: fabrikam.id, from: { name: fabrikam.name, domain: fabrikam.domain }, to: { name: 'Fabrikam Inc.', domain: 'fabrikam-inc.example' } } });
+    expect((await auditRows('client.operating_mode')).at(-1)).toMatchObject({ data: { clientId: fabrikam.id, from: fabrikam.operatingMode, to: mode } });
+    const back = await sb.api<ClientDetail>('PATCH', `/api/clients/${fabrikam.id}`, { token: admin, body: { name: fabrikam.name, domain: fabrikam.domain, operatingMode: fabrikam.operatingMode } });
+    expect(back.body).toEqual({ ...fabrikam, mspDefaultOperatingMode: 'execute' });
   });
 });
 
