@@ -143,13 +143,17 @@ describe('deskhand start', () => {
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/api/approvals/{id}/decision', '/api/requests/{id}']));
   });
 
-  it('serves a home page that states the demo password', async () => {
+  it('serves the dashboard, whose first-run answer states the demo users and password', async () => {
     const response = await get('/');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-    const html = await response.text();
-    expect(html).toMatch(/^<!doctype html>/i);
-    expect(html).toContain('deskhand-demo');
+    expect(await response.text()).toMatch(/^<!doctype html>/i);
+    const setup = await get('/api/setup');
+    expect(setup.status).toBe(200);
+    const status = (await setup.json()) as { needed: boolean; demo: { password: string; users: { email: string }[] } | null };
+    expect(status.needed).toBe(false);
+    expect(status.demo?.password).toBe('deskhand-demo');
+    expect(status.demo?.users.map((u) => u.email)).toContain('ava.chen@northwind-it.example');
   });
 
   it('signs a demo user in with the demo password and knows who they are', async () => {
