@@ -76,20 +76,22 @@ function ThemeSwitch() {
   );
 }
 
-function SignOut() {
+/** Sign out: end the session on the server, forget its CSRF token and every cached answer. */
+export function useSignOut() {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
+  return async () => {
+    await api.delete('/api/session').catch(() => {});
+    setCsrfToken(null);
+    queryClient.clear();
+    await navigate({ to: '/sign-in', search: {} });
+  };
+}
+
+function SignOut() {
+  const signOut = useSignOut();
   return (
-    <button
-      type="button"
-      className="button button-quiet"
-      onClick={async () => {
-        await api.delete('/api/session').catch(() => {});
-        setCsrfToken(null);
-        queryClient.clear();
-        await navigate({ to: '/sign-in', search: {} });
-      }}
-    >
+    <button type="button" className="button button-quiet" onClick={signOut}>
       Sign out
     </button>
   );

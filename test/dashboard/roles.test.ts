@@ -1,0 +1,184 @@
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IntegrationList } from '../../src/api/contract.ts';
+import type { Sandbox } from '../../src/demo/sandbox.ts';
+import { demoSetup } from '../../src/integrations/emulators.ts';
+import { DEMO_PASSWORD } from '../../src/world/seed.ts';
+import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
+import { settledHtml, settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
+
+/**
+ * The demo world in the dashboard, per role: what a billing user must never see, and the sign-in,
+ * setup, invitation, MSP and account pages checked by axe, at phone width and in the dark theme.
+ */
+const ADMIN = 'ava.chen@northwind-it.example';
+const TECHNICIAN = 'tom.rivera@northwind-it.example';
+const BILLING = 'ben.okafor@northwind-it.example';
+/** Screenshots to look at (and, with DESKHAND_SCREENSHOTS=docs/screenshots, the README's). */
+const SHOTS = process.env['DESKHAND_SCREENSHOTS'] ?? join(tmpdir(), 'deskhand-dashboard-shots');
+
+let sb: Sandbox;
+let browser: Browser;
+
+describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
+  beforeAll(async () => {
+    sb = await startDashboardSandbox();
+    browser = await launchBrowser();
+    mkdirSync(SHOTS, { recursive: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await sb?.close();
+  });
+
+  /** Every secret the demo world's integrations were connected with (long enough not to match by chance). */
+  const plantedSecrets = () =>
+    demoSetup(sb.world, sb.emulators.endpoints)
+      .integrations.flatMap((integration) => Object.values(integration.secrets ?? {}))
+      .filter((value): value is string => typeof value === 'string' && value.length >= 8);
+
+  /** A call of the API from the page, with its session cookie and CSRF token, as the dashboard makes it. */
+  const fromPage = (page: Page, method: string, path: string, body?: unknown) =>
+    page.evaluate(
+      async ({ method, path, body }) => {
+        const csrf = (await (await fetch('/api/session/csrf')).json()) as { csrfToken: string | null };
+        const response = await fetch(path, {
+          method,
+          headers: { 'content-type': 'application/json', ...(csrf.csrfToken ? { 'x-csrf-token': csrf.csrfToken } : {}) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: response.status, text: await response.text() };
+      },
+      { method, path, body },
+    );
+
+  it('shows a billing user the clients and never a secret, nor a request’s details', async () => {
+    const secrets = plantedSecrets();
+    expect(secrets.length).toBeGreaterThan(3);
+    // A request with the employee's words, which billing must never read.
+    const words = `my laptop camera stopped working after the update ${Date.now()}`;
+    const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', words, 'Camera broken');
+    const request = await sb.requestForTicket(ticket);
+    // Diagnosed: the words are read from the ticket and the diagnosis is written.
+    await sb.waitForRequest(request.id, (row) => row.body !== '' && !['received', 'diagnosing'].includes(row.state));
+    // The technician reads them (so the check below can fail).
+    const asTechnician = await sb.api<unknown>('GET', `/api/requests/${request.id}`, { token: await sb.tokenFor(TECHNICIAN) });
+    expect(JSON.stringify(asTechnician.body)).toContain(words);
+
+    const { context, page, problems } = await newContext(browser);
+    await signInThroughPage(page, sb.service.url, BILLING, DEMO_PASSWORD);
+    expect(await page.locator('.topbar').textContent()).toContain('Billing');
+    await page.goto(`${sb.service.url}/clients`);
+    expect(await settledText(page)).toContain('Contoso Ltd');
+
+    const integrations = JSON.parse((await fromPage(page, 'GET', '/api/integrations')).text) as IntegrationList;
+    expect(integrations.integrations.length).toBeGreaterThan(0);
+    const pages = [
+      '/clients',
+      '/clients/contoso',
+      '/clients/contoso/integrations',
+      '/clients/contoso/activity',
+      '/msp',
+      '/msp/integrations',
+      '/msp/users',
+      '/msp/statuses',
+      '/account',
+      ...integrations.integrations.map((integration) => `/integrations/${integration.id}`),
+    ];
+    for (const path of pages) {
+      await page.goto(`${sb.service.url}${path}`);
+      const html = await settledHtml(page);
+      for (const secret of secrets) expect(html.includes(secret), `a secret of the demo world on ${path}`).toBe(false);
+      expect(html.includes(words), `the employee's words on ${path}`).toBe(false);
+    }
+    // Billing edits nothing here: no MSP settings form, no user management.
+    await page.goto(`${sb.service.url}/msp`);
+    await settledText(page);
+    expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+    expect(await page.locator('input[type=radio]').count()).toBe(0);
+
+    // The API behind the page answers billing with what happened, never the words or the diagnosis.
+    const story = await fromPage(page, 'GET', `/api/requests/${request.id}`);
+    expect(story.status).toBe(200);
+    expect(story.text).not.toContain(words);
+    expect(JSON.parse(story.text)).toMatchObject({ diagnosis: null });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  /** Each page of the sign-in, setup, invitation, MSP and account set, opened by `open`. */
+  async function pagesOf(open: Page, signedOut: Page): Promise<{ name: string; page: Page; url: string }[]> {
+    const invite = await fromPage(open, 'POST', '/api/users/invites', { email: `axe.${Date.now()}@northwind-it.example`, name: 'Axe Check', role: 'msp_technician' });
+    expect(invite.status).toBe(200);
+    const link = (JSON.parse(invite.text) as { link: string }).link;
+    return [
+      { name: 'sign-in', page: signedOut, url: `${sb.service.url}/sign-in` },
+      { name: 'setup', page: signedOut, url: `${sb.service.url}/setup` },
+      { name: 'invite', page: signedOut, url: link },
+      { name: 'msp-overview', page: open, url: `${sb.service.url}/msp` },
+      { name: 'msp-users', page: open, url: `${sb.service.url}/msp/users` },
+      { name: 'msp-statuses', page: open, url: `${sb.service.url}/msp/statuses` },
+      { name: 'account', page: open, url: `${sb.service.url}/account` },
+    ];
+  }
+
+  for (const width of [1280, 390]) {
+    it(`passes axe on every sign-in, setup, invitation, MSP and account page, with nothing wider than ${width} px`, async () => {
+      const admin = await newContext(browser, { width, height: 800 });
+      const visitor = await newContext(browser, { width, height: 800 });
+      await signInThroughPage(admin.page, sb.service.url, ADMIN, DEMO_PASSWORD);
+      for (const { name, page, url } of await pagesOf(admin.page, visitor.page)) {
+        await page.goto(url);
+        await page.locator('h1').first().waitFor();
+        await settledText(page);
+        if (width === 1280) expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
+        expect(await horizontalOverflow(page), `overflow of ${name} at ${width} px`).toBe(0);
+        await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+      }
+      expect([...admin.problems, ...visitor.problems]).toEqual([]);
+      await admin.context.close();
+      await visitor.context.close();
+    });
+  }
+
+  it('renders the dark theme (dark background, light text, no axe violation)', async () => {
+    const admin = await newContext(browser, { colorScheme: 'dark' });
+    const visitor = await newContext(browser, { colorScheme: 'dark' });
+    await signInThroughPage(admin.page, sb.service.url, ADMIN, DEMO_PASSWORD);
+    for (const { name, page, url } of await pagesOf(admin.page, visitor.page)) {
+      await page.goto(url);
+      await page.locator('h1').first().waitFor();
+      await settledText(page);
+      const colours = (await page.evaluate('({ background: getComputedStyle(document.body).backgroundColor, text: getComputedStyle(document.body).color })')) as { background: string; text: string };
+      const lightness = (rgb: string) => {
+        const [r = 0, g = 0, b = 0] = (rgb.match(/\d+/g) ?? []).map(Number);
+        return (r + g + b) / 3;
+      };
+      expect(lightness(colours.background), `${name}'s background`).toBeLessThan(60);
+      expect(lightness(colours.text), `${name}'s text`).toBeGreaterThan(180);
+      expect(await seriousAxeViolations(page), `axe on ${name} (dark)`).toEqual([]);
+      await page.screenshot({ path: join(SHOTS, `${name}-dark.png`), fullPage: true });
+    }
+    expect([...admin.problems, ...visitor.problems]).toEqual([]);
+    await admin.context.close();
+    await visitor.context.close();
+  });
+
+  it('saves the README’s screenshots of the MSP overview and the sign-in page at 1280×800', async () => {
+    const admin = await newContext(browser);
+    await signInThroughPage(admin.page, sb.service.url, ADMIN, DEMO_PASSWORD);
+    await admin.page.goto(`${sb.service.url}/msp`);
+    await settledText(admin.page);
+    await admin.page.screenshot({ path: join(SHOTS, 'msp-overview.png') });
+    await admin.page.getByRole('button', { name: 'Sign out' }).click();
+    await admin.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await settledText(admin.page);
+    await admin.page.screenshot({ path: join(SHOTS, 'sign-in.png') });
+    expect(admin.problems).toEqual([]);
+    await admin.context.close();
+  });
+});
