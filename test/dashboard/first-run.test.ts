@@ -66,13 +66,17 @@ describe.runIf(browserRunsHere)('first run, from an empty database', () => {
 
     // Sign out; a wrong password is explained; the right one signs in again.
     await page.goto(`${sb.service.url}/msp`);
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('.topbar').getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect((await page.evaluate(`fetch('/api/me').then((r) => r.status)`)) as number).toBe(401);
     await page.getByLabel('Email').fill(ADMIN.email);
     await page.getByLabel('Password', { exact: true }).fill('not the password at all');
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     expect(await page.getByRole('alert').textContent()).toContain('Wrong email or password');
+    // `next` goes back to a page of this dashboard, never to another site (an open redirect).
+    await signInThroughPage(page, sb.service.url, ADMIN.email, ADMIN.password, '//evil.example/msp');
+    expect(page.url()).toBe(`${sb.service.url}/clients`);
+    await page.locator('.topbar').getByRole('button', { name: 'Sign out' }).click();
     await signInThroughPage(page, sb.service.url, ADMIN.email, ADMIN.password, '/msp/users');
     await page.waitForURL(/\/msp\/users$/);
 

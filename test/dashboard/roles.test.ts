@@ -174,7 +174,7 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await admin.page.goto(`${sb.service.url}/msp`);
     await settledText(admin.page);
     await admin.page.screenshot({ path: join(SHOTS, 'msp-overview.png') });
-    await admin.page.getByRole('button', { name: 'Sign out' }).click();
+    await admin.page.locator('.topbar').getByRole('button', { name: 'Sign out' }).click();
     await admin.page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await settledText(admin.page);
     await admin.page.screenshot({ path: join(SHOTS, 'sign-in.png') });

@@ -31,7 +31,7 @@ export async function signInThroughPage(page: Page, baseUrl: string, email: stri
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.locator('.topbar').getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
 /** The page's text once no "Loading…" is left on it (queries answered). */

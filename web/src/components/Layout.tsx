@@ -83,8 +83,10 @@ export function useSignOut() {
   return async () => {
     await api.delete('/api/session').catch(() => {});
     setCsrfToken(null);
-    queryClient.clear();
+    // Leave the signed-in pages first (cleared while shown, their queries would ask again), then
+    // forget every answer of the session but the sign-in page's own.
     await navigate({ to: '/sign-in', search: {} });
+    queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== 'setup' });
   };
 }
 
