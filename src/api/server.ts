@@ -16,7 +16,12 @@ import { CSRF_COOKIE, CSRF_HEADER, csrfSessionBinding, registerAuthentication } 
 import { registerConfigRoutes } from './config-routes.ts';
 import { registerIntegrationRoutes } from './integration-routes.ts';
 import { answerDashboard, loadDashboard, sendIndex } from './dashboard.ts';
+import type { KnownEmulators } from '../service.ts';
 import type { HomeInfo } from './home.ts';
+import { registerSetupRoutes } from './setup-routes.ts';
+import { registerUserRoutes } from './user-routes.ts';
+import { registerClientRoutes } from './client-routes.ts';
+import { registerIntegrationConfigRoutes } from './integration-config-routes.ts';
 import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
@@ -29,6 +34,10 @@ export interface ApiOptions {
   /** Called when something created due work, so the local worker can start at once. */
   onWork: () => void;
   home: () => HomeInfo;
+  /** The built-in emulators running beside the service, if any (integrations pointed at them are marked emulated). */
+  emulators?: KnownEmulators | null;
+  /** Where outside systems call this service back, for a new integration's `onConnect` (null: nowhere). */
+  webhookBaseUrl?: () => string | null;
 }
 
 /**
@@ -142,6 +151,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerConfigRoutes(app, ctx);
   registerIntegrationRoutes(app, ctx);
   registerTicketStatusRoutes(app, ctx);
+  registerSetupRoutes(app, ctx, options.home);
+  registerUserRoutes(app, ctx);
+  registerClientRoutes(app, ctx);
+  registerIntegrationConfigRoutes(app, ctx, { emulators: options.emulators ?? null, webhookBaseUrl: options.webhookBaseUrl ?? (() => null) });
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);
   return app;
