@@ -19,7 +19,7 @@ export function ShownOnce(props: { label: string; value: string; warning: string
     }
   };
   return (
-    <section className="shown-once" aria-label={props.label}>
+    <section className="shown-once" aria-label={`${props.label}, shown once`}>
       <p className="note note-warn">
         <strong>Shown once.</strong> {props.warning}
       </p>
