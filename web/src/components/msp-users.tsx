@@ -97,7 +97,7 @@ function UserTable(props: { users: User[]; selfId: string }) {
                   {user.name}
                   {user.id === props.selfId ? <span className="hint"> (you)</span> : null}
                 </td>
-                <td className="wrap-anywhere">{user.email}</td>
+                <td className="nowrap">{user.email}</td>
                 <td>
                   <select
                     aria-label={`Role of ${user.name}`}

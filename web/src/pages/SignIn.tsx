@@ -142,14 +142,13 @@ export function SignInPage() {
                       <button
                         type="button"
                         className="button button-small"
-                        aria-label={`Fill in ${user.email}`}
                         onClick={() => {
                           setEmail(user.email);
                           setPassword(demo.password);
                           setError(null);
                         }}
                       >
-                        Use
+                        Use<span className="visually-hidden"> {user.email}</span>
                       </button>
                     </td>
                   </tr>
