@@ -224,6 +224,20 @@ describe('deskhand user and audit-verify beside the running service', () => {
     expect(signIn.status).toBe(200);
   });
 
+  it("prints the emulators' demo accounts to connect a new MSP from the dashboard, pointing at the running emulators, without deskhand's internal settings", async () => {
+    const printed = await deskhand(['emulator-accounts', '--msp', 'northwind', '--json']);
+    expect(printed.code, printed.stderr).toBe(0);
+    const { accounts } = JSON.parse(printed.lastLine) as { accounts: { kind: string; client: string | null; settings: Record<string, unknown>; secrets: Record<string, string> }[] };
+    const state = JSON.parse(readFileSync(path.join(dataDir, 'emulators.json'), 'utf8')) as { connectwise: string };
+    const psa = accounts.find((a) => a.kind === 'connectwise' && a.client === null);
+    expect(psa?.settings['siteUrl']).toBe(state.connectwise);
+    expect(Object.keys(psa?.secrets ?? {})).toEqual(expect.arrayContaining(['privateKey', 'clientId']));
+    for (const account of accounts) expect(Object.keys(account.settings)).not.toEqual(expect.arrayContaining(['developmentLoopback']));
+    const unknown = await deskhand(['emulator-accounts', '--msp', 'nobody']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('northwind');
+  });
+
   it('verifies every audit chain and prints ok: true on its last line', async () => {
     const verified = await deskhand(['audit-verify', '--json']);
     expect(verified.code, verified.stderr).toBe(0);
