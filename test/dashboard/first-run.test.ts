@@ -42,7 +42,7 @@ describe.runIf(browserRunsHere)('first run, from an empty database', () => {
     // The setup form: a password too short is explained before anything is sent.
     await page.goto(setupLink!);
     await page.getByLabel('MSP name').fill('Harbor IT');
-    await page.getByLabel('Execute').check();
+    await page.getByLabel('Execute', { exact: true }).check();
     await page.getByLabel('Your name').fill(ADMIN.name);
     await page.getByLabel('Email').fill(ADMIN.email);
     await page.getByLabel('Password', { exact: true }).fill('short');
@@ -58,7 +58,7 @@ describe.runIf(browserRunsHere)('first run, from an empty database', () => {
     await page.getByRole('heading', { name: 'Welcome: your MSP is set up' }).waitFor();
     expect(await page.locator('.topbar').textContent()).toContain(ADMIN.name);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Harbor IT');
-    expect(await page.getByLabel('Execute').isChecked()).toBe(true);
+    expect(await page.getByLabel('Execute', { exact: true }).isChecked()).toBe(true);
     const msp = await sb.service.ctx.db.selectFrom('msps').select(['name', 'default_operating_mode']).executeTakeFirstOrThrow();
     expect(msp).toEqual({ name: 'Harbor IT', default_operating_mode: 'execute' });
 

@@ -110,6 +110,57 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await context.close();
   });
 
+  it('lets an admin change the default mode and roles, and shows the refusal to demote the last admin', async () => {
+    const { context, page, problems } = await newContext(browser);
+    await signInThroughPage(page, sb.service.url, ADMIN, DEMO_PASSWORD, '/msp');
+    await page.getByLabel('Plan', { exact: true }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    const msp = () => sb.service.ctx.db.selectFrom('msps').select('default_operating_mode').where('id', '=', 'northwind').executeTakeFirstOrThrow();
+    expect((await msp()).default_operating_mode).toBe('plan');
+    await page.getByLabel('Execute', { exact: true }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    expect((await msp()).default_operating_mode).toBe('execute');
+
+    await page.goto(`${sb.service.url}/msp/users`);
+    await settledText(page);
+    // Priya becomes billing, then technician again.
+    await page.getByLabel('Role of Priya Nair').selectOption('msp_billing');
+    const priya = () => sb.service.ctx.db.selectFrom('users').select('role').where('email', '=', 'priya.nair@northwind-it.example').executeTakeFirstOrThrow();
+    await expect.poll(async () => (await priya()).role).toBe('msp_billing');
+    await page.getByLabel('Role of Priya Nair').selectOption('msp_technician');
+    await expect.poll(async () => (await priya()).role).toBe('msp_technician');
+    // Ava is Northwind's only admin: the refusal is shown and her role stays.
+    await page.getByLabel('Role of Ava Chen').selectOption('msp_technician');
+    await page.getByText('Ava Chen was not changed').waitFor();
+    await expect.poll(() => page.getByLabel('Role of Ava Chen').inputValue()).toBe('msp_admin');
+    expect((await sb.service.ctx.db.selectFrom('users').select('role').where('email', '=', ADMIN).executeTakeFirstOrThrow()).role).toBe('msp_admin');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('gives a technician a personal API token shown once, which works until revoked', async () => {
+    const { context, page, problems } = await newContext(browser);
+    await signInThroughPage(page, sb.service.url, TECHNICIAN, DEMO_PASSWORD, '/account');
+    await page.getByLabel("New token's name").fill('nightly report');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByRole('textbox', { name: 'API token “nightly report”', exact: true }).inputValue();
+    expect(secret.length).toBeGreaterThan(20);
+    const me = async () => (await fetch(`${sb.service.url}/api/me`, { headers: { authorization: `Bearer ${secret}` } })).status;
+    expect(await me()).toBe(200);
+    await page.getByRole('button', { name: 'Done, hide it' }).click();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole('cell', { name: 'nightly report', exact: true }).waitFor();
+    // Revoking asks first.
+    await page.getByRole('button', { name: 'Revoke nightly report' }).click();
+    await page.getByRole('button', { name: 'Yes, revoke' }).click();
+    await page.getByText('No API tokens').waitFor();
+    expect(await me()).toBe(401);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   /** Each page of the sign-in, setup, invitation, MSP and account set, opened by `open`. */
   async function pagesOf(open: Page, signedOut: Page): Promise<{ name: string; page: Page; url: string }[]> {
     const invite = await fromPage(open, 'POST', '/api/users/invites', { email: `axe.${Date.now()}@northwind-it.example`, name: 'Axe Check', role: 'msp_technician' });

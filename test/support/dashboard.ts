@@ -37,7 +37,10 @@ export async function signInThroughPage(page: Page, baseUrl: string, email: stri
 /** The page's text once no "Loading…" is left on it (queries answered). */
 export async function settledText(page: Page): Promise<string> {
   await expect.poll(() => page.locator('.loading').count(), { timeout: 15_000 }).toBe(0);
-  return (await page.locator('body').textContent()) ?? '';
+  const text = (await page.locator('body').textContent()) ?? '';
+  // The router's last resort when a page throws while rendering: never a settled page.
+  expect(text, `${page.url()} failed to render`).not.toContain('Something went wrong!');
+  return text;
 }
 
 /** The page's whole HTML once it has settled: what a secret must never appear in. */

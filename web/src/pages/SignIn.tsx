@@ -87,77 +87,79 @@ export function SignInPage() {
 
   const demo = setup.data?.demo ?? null;
   return (
-    <main className="centered account-page">
+    <main className={`centered account-page${demo ? ' sign-in-with-demo' : ''}`}>
       <p className="account-brand">deskhand</p>
       <h1>Sign in</h1>
-      {setup.data?.needed ? (
-        <div className="note note-info">
-          <strong>deskhand has no MSP yet.</strong> The first admin sets it up through the one-time setup link that the service printed in its
-          log when it started (a line with <code>/setup#token=</code>). Open that link to create your MSP and your admin account.
-        </div>
-      ) : null}
-      <form className="card" onSubmit={submit} noValidate>
-        <Field id="email" label="Email">
-          <input id="email" type="email" autoComplete="username" required value={email} onChange={(event) => setEmail(event.target.value)} />
-        </Field>
-        <Field id="password" label="Password">
-          <input id="password" type="password" autoComplete="current-password" required value={password} onChange={(event) => setPassword(event.target.value)} />
-        </Field>
-        {error ? (
-          <div className="note note-error" role="alert">
-            {error}
+      <div className="sign-in-columns">
+        {setup.data?.needed ? (
+          <div className="note note-info">
+            <strong>deskhand has no MSP yet.</strong> The first admin sets it up through the one-time setup link that the service printed in its
+            log when it started (a line with <code>/setup#token=</code>). Open that link to create your MSP and your admin account.
           </div>
         ) : null}
-        <div className="form-actions">
-          <button type="submit" className="button button-primary" disabled={busy || email.trim() === '' || password === ''}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
-        </div>
-      </form>
-      {demo ? (
-        <section className="card demo-users" aria-labelledby="demo-users-title">
-          <h2 id="demo-users-title">Demo users</h2>
-          <p className="hint">
-            This deskhand runs the demo world. Every demo user signs in with the password <code>{demo.password}</code>.
-          </p>
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Email</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">MSP</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Fill in</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {demo.users.map((user) => (
-                  <tr key={user.email}>
-                    <td className="mono wrap-anywhere">{user.email}</td>
-                    <td>{ROLE_LABEL[user.role]}</td>
-                    <td>{user.msp}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="button button-small"
-                        onClick={() => {
-                          setEmail(user.email);
-                          setPassword(demo.password);
-                          setError(null);
-                        }}
-                      >
-                        Use<span className="visually-hidden"> {user.email}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+        <form className="card sign-in-form" onSubmit={submit} noValidate>
+          <Field id="email" label="Email">
+            <input id="email" type="email" autoComplete="username" required value={email} onChange={(event) => setEmail(event.target.value)} />
+          </Field>
+          <Field id="password" label="Password">
+            <input id="password" type="password" autoComplete="current-password" required value={password} onChange={(event) => setPassword(event.target.value)} />
+          </Field>
+          {error ? (
+            <div className="note note-error" role="alert">
+              {error}
+            </div>
+          ) : null}
+          <div className="form-actions">
+            <button type="submit" className="button button-primary" disabled={busy || email.trim() === '' || password === ''}>
+              {busy ? 'Signing in…' : 'Sign in'}
+            </button>
           </div>
-        </section>
-      ) : null}
+        </form>
+        {demo ? (
+          <section className="card demo-users" aria-labelledby="demo-users-title">
+            <h2 id="demo-users-title">Demo users</h2>
+            <p className="hint">
+              This deskhand runs the demo world. Every demo user signs in with the password <code>{demo.password}</code>.
+            </p>
+            <div className="table-wrap">
+              <table className="table">
+                <thead>
+                  <tr>
+                    <th scope="col">Email</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">MSP</th>
+                    <th scope="col">
+                      <span className="visually-hidden">Fill in</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {demo.users.map((user) => (
+                    <tr key={user.email}>
+                      <td className="mono nowrap">{user.email}</td>
+                      <td>{ROLE_LABEL[user.role]}</td>
+                      <td>{user.msp}</td>
+                      <td>
+                        <button
+                          type="button"
+                          className="button button-small"
+                          onClick={() => {
+                            setEmail(user.email);
+                            setPassword(demo.password);
+                            setError(null);
+                          }}
+                        >
+                          Use<span className="visually-hidden"> {user.email}</span>
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
+        ) : null}
+      </div>
     </main>
   );
 }
