@@ -1,7 +1,10 @@
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/demo/sandbox.ts';
-import { browserRunsHere, launchBrowser, newContext } from '../support/browser.ts';
+import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
 import { settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
 
 /**
@@ -12,6 +15,9 @@ import { settledText, signInThroughPage, startDashboardSandbox } from '../suppor
 const ADMIN = { name: 'Dana Whitfield', email: 'dana@harbor-it.example', password: 'correct horse battery staple' };
 const TECHNICIAN = { name: 'Sam Ortiz', email: 'sam@harbor-it.example', password: 'a long technician passphrase' };
 
+/** Screenshots to look at. */
+const SHOTS = join(tmpdir(), 'deskhand-dashboard-shots');
+
 let sb: Sandbox;
 let browser: Browser;
 
@@ -20,6 +26,7 @@ describe.runIf(browserRunsHere)('first run, from an empty database', () => {
     // No demo world and no worker: an empty deskhand, as `deskhand start --no-demo` runs it.
     sb = await startDashboardSandbox({ seed: false, worker: false });
     browser = await launchBrowser();
+    mkdirSync(SHOTS, { recursive: true });
   }, 180_000);
 
   afterAll(async () => {
@@ -39,8 +46,19 @@ describe.runIf(browserRunsHere)('first run, from an empty database', () => {
     await page.goto(`${base}/sign-in`);
     await page.getByText('deskhand has no MSP yet').waitFor();
 
+    // The setup form on a phone, in the dark theme: nothing wider than the screen, nothing axe minds.
+    const phone = await newContext(browser, { width: 390, colorScheme: 'dark' });
+    await phone.page.goto(setupLink!);
+    await phone.page.getByLabel('MSP name').waitFor();
+    expect(await horizontalOverflow(phone.page)).toBe(0);
+    expect(await seriousAxeViolations(phone.page)).toEqual([]);
+    await phone.page.screenshot({ path: join(SHOTS, 'setup-form-390-dark.png'), fullPage: true });
+    expect(phone.problems).toEqual([]);
+    await phone.context.close();
+
     // The setup form: a password too short is explained before anything is sent.
     await page.goto(setupLink!);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.getByLabel('MSP name').fill('Harbor IT');
     await page.getByLabel('Execute', { exact: true }).check();
     await page.getByLabel('Your name').fill(ADMIN.name);
@@ -56,6 +74,9 @@ describe.runIf(browserRunsHere)('first run, from an empty database', () => {
     // Signed in, on the MSP's page, told what to do next; the MSP is what the form said.
     await page.waitForURL(/\/msp$/);
     await page.getByRole('heading', { name: 'Welcome: your MSP is set up' }).waitFor();
+    await settledText(page);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'msp-welcome-1280.png'), fullPage: true });
     expect(await page.locator('.topbar').textContent()).toContain(ADMIN.name);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Harbor IT');
     expect(await page.getByLabel('Execute', { exact: true }).isChecked()).toBe(true);

@@ -17,8 +17,9 @@ import { settledHtml, settledText, signInThroughPage, startDashboardSandbox } fr
 const ADMIN = 'ava.chen@northwind-it.example';
 const TECHNICIAN = 'tom.rivera@northwind-it.example';
 const BILLING = 'ben.okafor@northwind-it.example';
-/** Screenshots to look at (and, with DESKHAND_SCREENSHOTS=docs/screenshots, the README's). */
-const SHOTS = process.env['DESKHAND_SCREENSHOTS'] ?? join(tmpdir(), 'deskhand-dashboard-shots');
+/** Screenshots to look at; the README's go to DESKHAND_README_SCREENSHOTS (docs/screenshots) when it is set. */
+const SHOTS = join(tmpdir(), 'deskhand-dashboard-shots');
+const README_SHOTS = process.env['DESKHAND_README_SCREENSHOTS'] ?? SHOTS;
 
 let sb: Sandbox;
 let browser: Browser;
@@ -28,6 +29,7 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     sb = await startDashboardSandbox();
     browser = await launchBrowser();
     mkdirSync(SHOTS, { recursive: true });
+    mkdirSync(README_SHOTS, { recursive: true });
   }, 180_000);
 
   afterAll(async () => {
@@ -224,11 +226,11 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await signInThroughPage(admin.page, sb.service.url, ADMIN, DEMO_PASSWORD);
     await admin.page.goto(`${sb.service.url}/msp`);
     await settledText(admin.page);
-    await admin.page.screenshot({ path: join(SHOTS, 'msp-overview.png') });
+    await admin.page.screenshot({ path: join(README_SHOTS, 'msp-overview.png') });
     await admin.page.locator('.topbar').getByRole('button', { name: 'Sign out' }).click();
     await admin.page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await settledText(admin.page);
-    await admin.page.screenshot({ path: join(SHOTS, 'sign-in.png') });
+    await admin.page.screenshot({ path: join(README_SHOTS, 'sign-in.png') });
     expect(admin.problems).toEqual([]);
     await admin.context.close();
   });
