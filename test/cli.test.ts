@@ -166,6 +166,19 @@ describe('deskhand start', () => {
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
+  it('serves the dashboard, whose first-run answer states the demo users and password', async () => {
+    const response = await get('/');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await response.text()).toMatch(/^<!doctype html>/i);
+    const setup = await get('/api/setup');
+    expect(setup.status).toBe(200);
+    const status = (await setup.json()) as { needed: boolean; demo: { password: string; users: { email: string }[] } | null };
+    expect(status.needed).toBe(false);
+    expect(status.demo?.password).toBe('deskhand-demo');
+    expect(status.demo?.users.map((u) => u.email)).toContain('ava.chen@northwind-it.example');
+  });
+
   it('signs a demo user in with the demo password and knows who they are', async () => {
     const wrong = await fetch(`${base}/api/session`, {
       method: 'POST',
