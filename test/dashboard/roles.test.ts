@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IntegrationList } from '../../src/api/contract.ts';
+import type { ClientList, IntegrationList } from '../../src/api/contract.ts';
 import type { Sandbox } from '../../src/demo/sandbox.ts';
 import { demoSetup } from '../../src/integrations/emulators.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
@@ -79,17 +79,19 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
 
     const integrations = JSON.parse((await fromPage(page, 'GET', '/api/integrations')).text) as IntegrationList;
     expect(integrations.integrations.length).toBeGreaterThan(0);
+    const clients = JSON.parse((await fromPage(page, 'GET', '/api/clients')).text) as ClientList;
+    const contoso = clients.clients.find((client) => client.slug === 'contoso')!;
     const pages = [
       '/clients',
-      '/clients/contoso',
-      '/clients/contoso/integrations',
-      '/clients/contoso/activity',
+      `/clients/${contoso.id}`,
+      `/clients/${contoso.id}/integrations`,
+      `/clients/${contoso.id}/activity`,
       '/msp',
       '/msp/integrations',
       '/msp/users',
       '/msp/statuses',
       '/account',
-      ...integrations.integrations.map((integration) => `/integrations/${integration.id}`),
+      ...integrations.integrations.map((integration) => (integration.client ? `/clients/${integration.client.id}/integrations/${integration.id}` : `/integrations/${integration.id}`)),
     ];
     for (const path of pages) {
       await page.goto(`${sb.service.url}${path}`);
