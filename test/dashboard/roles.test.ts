@@ -114,7 +114,7 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await context.close();
   });
 
-  it('lets an admin change the default mode and roles, and shows the refusal to demote the last admin', async () => {
+  it('lets an admin change the default mode, roles and ticket statuses, and shows the refusal to demote the last admin', async () => {
     const { context, page, problems } = await newContext(browser);
     await signInThroughPage(page, sb.service.url, ADMIN, DEMO_PASSWORD, '/msp');
     await page.getByLabel('Plan', { exact: true }).check();
@@ -140,11 +140,23 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await page.getByText('Ava Chen was not changed').waitFor();
     await expect.poll(() => page.getByLabel('Role of Ava Chen').inputValue()).toBe('msp_admin');
     expect((await sb.service.ctx.db.selectFrom('users').select('role').where('email', '=', ADMIN).executeTakeFirstOrThrow()).role).toBe('msp_admin');
+
+    // The PSA's Projects board gets a status while waiting on approval, from the PSA's own list.
+    await page.goto(`${sb.service.url}/msp/statuses`);
+    await settledText(page);
+    const waiting = page.getByLabel('Projects: Waiting on approval');
+    await waiting.selectOption({ index: 1 });
+    const chosen = await waiting.inputValue();
+    expect(chosen).not.toBe('');
+    await page.getByRole('button', { name: 'Save the statuses' }).click();
+    await page.getByText('Saved: the next requests').waitFor();
+    const saved = JSON.parse((await fromPage(page, 'GET', `/api/integrations/${await psaId(page)}/ticket-statuses`)).text) as { boards: { board: string; waiting?: string }[] };
+    expect(saved.boards.find((board) => board.board === 'Projects')?.waiting).toBe(chosen);
     expect(problems).toEqual([]);
     await context.close();
   });
 
-  it('gives a technician a personal API token shown once, which works until revoked', async () => {
+  it('gives a technician a personal API token shown once, which works until revoked, and the ticket statuses to read', async () => {
     const { context, page, problems } = await newContext(browser);
     await signInThroughPage(page, sb.service.url, TECHNICIAN, DEMO_PASSWORD, '/account');
     await page.getByLabel("New token's name").fill('nightly report');
@@ -161,9 +173,22 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await page.getByRole('button', { name: 'Yes, revoke' }).click();
     await page.getByText('No API tokens').waitFor();
     expect(await me()).toBe(401);
+
+    // The technician reads the ticket statuses, with nothing to change them.
+    await page.goto(`${sb.service.url}/msp/statuses`);
+    const statuses = await settledText(page);
+    expect(statuses).toContain('Help Desk');
+    expect(statuses).toContain('Waiting on Approval');
+    expect(await page.locator('main select, main button').count()).toBe(0);
     expect(problems).toEqual([]);
     await context.close();
   });
+
+  /** The id of the MSP's PSA integration, asked from the page. */
+  const psaId = async (page: Page) => {
+    const list = JSON.parse((await fromPage(page, 'GET', '/api/integrations')).text) as IntegrationList;
+    return list.integrations.find((integration) => integration.provides.includes('ticket'))!.id;
+  };
 
   /** Each page of the sign-in, setup, invitation, MSP and account set, opened by `open`. */
   async function pagesOf(open: Page, signedOut: Page): Promise<{ name: string; page: Page; url: string }[]> {
