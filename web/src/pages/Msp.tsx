@@ -31,7 +31,7 @@ export function MspPage() {
   );
 }
 
-export const mspQuery = { queryKey: ['msp'], queryFn: () => api.get<MspDetail>('/api/msp') };
+const mspQuery = { queryKey: ['msp'], queryFn: () => api.get<MspDetail>('/api/msp') };
 
 /** Overview: the MSP's name and default operating mode (admins change them), and its approval channels. */
 export function MspOverviewTab() {
