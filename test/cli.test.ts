@@ -143,13 +143,27 @@ describe('deskhand start', () => {
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/api/approvals/{id}/decision', '/api/requests/{id}']));
   });
 
-  it('serves a home page that states the demo password', async () => {
-    const response = await get('/');
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-    const html = await response.text();
-    expect(html).toMatch(/^<!doctype html>/i);
-    expect(html).toContain('deskhand-demo');
+  it('serves the dashboard at / and at its pages, with its built script, under a CSP that allows only its own origin', async () => {
+    for (const path of ['/', '/clients', '/msp/users']) {
+      const response = await get(path, { accept: 'text/html' });
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+      const html = await response.text();
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('<div id="root">');
+      const script = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+      expect(script, 'the built script').toBeTruthy();
+      const js = await get(script!);
+      expect(js.status).toBe(200);
+      expect(js.headers.get('content-type')).toMatch(/javascript/);
+      expect(js.headers.get('cache-control')).toContain('immutable');
+      expect((await js.text()).length).toBeGreaterThan(1000);
+    }
+    // An unknown API path is still a JSON 404, never the dashboard.
+    const missing = await get('/api/nothing-here', { accept: 'text/html' });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
   it('signs a demo user in with the demo password and knows who they are', async () => {
