@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link } from '@tanstack/react-router';
+import { Link, useRouterState } from '@tanstack/react-router';
 import { useState } from 'react';
 import type { CompanyList, ImportClientsBody, ImportClientsResult } from '../../../src/api/contract.ts';
 import { api } from '../api.ts';
@@ -10,9 +10,11 @@ import { EmptyState, ErrorNote, Loading } from './ui.tsx';
  * client says so and cannot be picked again); each import creates the client and links it.
  */
 export function ImportClients(props: { integrationId: string }) {
-  const [open, setOpen] = useState(false);
+  // "Import from PSA" on the clients page links here with #import: the companies are shown at once.
+  const hash = useRouterState({ select: (state) => state.location.hash });
+  const [open, setOpen] = useState(hash === 'import');
   return (
-    <section className="card" aria-labelledby="import-heading">
+    <section className="card" id="import" aria-labelledby="import-heading">
       <div className="card-head">
         <h2 id="import-heading">Import clients</h2>
         {open ? null : (

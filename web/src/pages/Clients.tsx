@@ -19,7 +19,7 @@ export function ClientsPage() {
   const actions = admin ? (
     <>
       {psa ? (
-        <Link className="button" to="/integrations/$integrationId" params={{ integrationId: psa.id }} hash="import-heading">
+        <Link className="button" to="/integrations/$integrationId" params={{ integrationId: psa.id }} hash="import">
           Import from PSA
         </Link>
       ) : null}
