@@ -14,6 +14,7 @@ import { BuiltinPlanner } from './planner/builtin.ts';
 import type { Planner } from './planner/types.ts';
 import { SecretBox, type SecretKeys } from './secrets.ts';
 import { type DbHandle, migrate, openDb } from './store/db.ts';
+import { issueSetupToken } from './store/one-time-links.ts';
 import type { DemoIntegration } from './integrations/module.ts';
 import { DEMO_PASSWORD, pointAtEmulators, seedDemoWorld } from './world/seed.ts';
 import type { World } from './world/fixture.ts';
@@ -24,7 +25,7 @@ import type { World } from './world/fixture.ts';
  */
 export interface ServiceOptions {
   databaseUrl: string;
-  /** Describes the database on the home page (never the password). */
+  /** Describes the database (never the password). */
   databaseLabel: string;
   secretKey: SecretKeys;
   logger: Logger;
@@ -36,7 +37,10 @@ export interface ServiceOptions {
   port?: number;
   api?: boolean;
   worker?: boolean | WorkerOptions;
-  /** Load the demo world on first start and point it at the emulators (src/integrations/emulators.ts `demoSetup`). */
+  /**
+   * Load the demo world into an empty database (no MSP at all: one set up by hand is never seeded)
+   * and point it at the emulators (src/integrations/emulators.ts `demoSetup`).
+   */
   demo?: {
     world: World;
     integrations: readonly DemoIntegration[];
@@ -51,6 +55,18 @@ export interface ServiceOptions {
    */
   webhookBaseUrl?: string | null;
   workerId?: string;
+  /**
+   * The built-in emulators running beside this service (default: the demo's). An integration an
+   * admin points at one of them is marked emulated by the service itself (the settings that let it
+   * use http:// on loopback are never taken from the API), and pointed at their addresses at start.
+   */
+  emulators?: KnownEmulators;
+}
+
+/** The running built-in emulators as the service sees them: their origins, and how a system's settings point at them. */
+export interface KnownEmulators {
+  origins: readonly string[];
+  pointAt(kind: string, settings: Record<string, unknown>): Record<string, unknown>;
 }
 
 export interface Service {
@@ -59,6 +75,11 @@ export interface Service {
   store: DbHandle;
   app: FastifyInstance | null;
   worker: Worker | null;
+  /**
+   * While the database has no MSP: the first run's setup link (`<publicUrl>/setup#token=...`, the
+   * token in the fragment so that it never reaches a server's log), valid 24 hours; else null.
+   */
+  setupLink: string | null;
   close(): Promise<void>;
 }
 
@@ -88,8 +109,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   };
   if (options.demo) {
     await seedDemoWorld(store.db, { world: options.demo.world, secrets, integrations: options.demo.integrations, at: clock.now(), logger });
-    await pointAtEmulators(store.db, options.demo.pointAt, clock.now());
   }
+  const emulators: KnownEmulators | null =
+    options.emulators ?? (options.demo ? { origins: options.demo.emulators.map((e) => new URL(e.url).origin), pointAt: options.demo.pointAt } : null);
+  if (emulators) await pointAtEmulators(store.db, emulators.pointAt, clock.now());
+  // The demo users are offered on the first-run page only when the demo world is what this database holds.
+  const demoLoaded = options.demo ? Boolean(await store.db.selectFrom('settings').select('key').where('key', '=', 'demo_world').executeTakeFirst()) : false;
 
   let worker: Worker | null = null;
   if (options.worker !== false) {
@@ -98,25 +123,31 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
   let app: FastifyInstance | null = null;
   let url = '';
+  // Known once listening; the API reads it when an admin connects an integration.
+  let webhookBaseUrl: string | null = null;
   if (options.api !== false) {
-    const demoUsers = options.demo ? options.demo.world.msps.flatMap((m) => m.users.map((u) => ({ email: u.email, role: u.role, msp: m.name }))) : [];
-    const home = (): HomeInfo => ({
-      publicUrl: ctx.publicUrl,
-      database: options.databaseLabel,
-      emulators: options.demo ? options.demo.emulators : [],
-      demoPassword: options.demo ? DEMO_PASSWORD : null,
-      demoUsers,
-    });
-    app = await buildApi({ ctx, onWork: () => worker?.poke(), home });
+    const demoUsers =
+      options.demo && demoLoaded ? options.demo.world.msps.flatMap((m) => m.users.map((u) => ({ email: u.email, role: u.role as HomeInfo['demoUsers'][number]['role'], msp: m.name }))) : [];
+    const home = (): HomeInfo => ({ demoPassword: demoLoaded ? DEMO_PASSWORD : null, demoUsers });
+    app = await buildApi({ ctx, onWork: () => worker?.poke(), home, emulators, webhookBaseUrl: () => webhookBaseUrl });
     const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
     url = address.replace('[::1]', 'localhost');
     const port = Number(new URL(address).port);
     if (!publicUrl) publicUrl = `http://localhost:${port}`;
     ctx.publicUrl = publicUrl;
   }
-  const webhookBaseUrl = options.webhookBaseUrl !== undefined ? options.webhookBaseUrl : options.demo && app ? webhookBase(url) : null;
+  webhookBaseUrl = options.webhookBaseUrl !== undefined ? options.webhookBaseUrl : emulators && app ? webhookBase(url) : null;
   if (app || webhookBaseUrl) await connectIntegrations(ctx, webhookBaseUrl, logger);
   await worker?.start();
+
+  let setupLink: string | null = null;
+  if (app) {
+    const issued = await issueSetupToken(store.db, clock.now());
+    if (issued) {
+      setupLink = `${ctx.publicUrl}/setup#token=${issued.token}`;
+      logger.info({ expiresAt: issued.expiresAt.toISOString() }, `no MSP yet: open the setup link to create yours and its first admin (valid 24 hours, once): ${setupLink}`);
+    }
+  }
 
   return {
     url,
@@ -124,6 +155,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     store,
     app,
     worker,
+    setupLink,
     async close() {
       await worker?.stop();
       await app?.close();

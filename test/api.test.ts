@@ -92,10 +92,10 @@ describe('operating modes and policies', () => {
   it('lets only an msp_admin change them, and a client switched to Plan Mode only gets a note', async () => {
     const tom = await sb.tokenFor('tom.rivera@northwind-it.example');
     const ava = await sb.tokenFor('ava.chen@northwind-it.example');
-    const { body } = await sb.api<{ mspDefaultOperatingMode: string; clients: { id: string; slug: string; operating_mode: string; effective_operating_mode: string }[] }>('GET', '/api/clients', { token: tom });
+    const { body } = await sb.api<{ mspDefaultOperatingMode: string; clients: { id: string; slug: string; operatingMode: string; effectiveOperatingMode: string; inherited: boolean }[] }>('GET', '/api/clients', { token: tom });
     expect(body.mspDefaultOperatingMode).toBe('execute');
     const contoso = body.clients.find((c) => c.slug === 'contoso')!;
-    expect(contoso).toMatchObject({ operating_mode: 'inherit', effective_operating_mode: 'execute' });
+    expect(contoso).toMatchObject({ operatingMode: 'inherit', effectiveOperatingMode: 'execute', inherited: true });
     expect((await sb.api('PATCH', `/api/clients/${contoso.id}`, { token: tom, body: { operatingMode: 'plan' } })).status).toBe(403);
     expect((await sb.api('PATCH', `/api/clients/${contoso.id}`, { token: ava, body: { operatingMode: 'sideways' } })).status).toBe(400);
     expect((await sb.api('PATCH', '/api/msp', { token: ava, body: { defaultOperatingMode: 'plan' } })).status).toBe(200);
@@ -116,8 +116,8 @@ describe('operating modes and policies', () => {
 
   it('refuses manager approval without approval_needed, and tools of other integrations', async () => {
     const ava = await sb.tokenFor('ava.chen@northwind-it.example');
-    const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string | null }[] }>('GET', '/api/integrations', { token: ava });
-    const m365 = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'contoso')!;
+    const { body } = await sb.api<{ integrations: { id: string; kind: string; client: { slug: string } | null }[] }>('GET', '/api/integrations', { token: ava });
+    const m365 = body.integrations.find((i) => i.kind === 'm365' && i.client?.slug === 'contoso')!;
     expect((await sb.api('PUT', `/api/integrations/${m365.id}/policies/m365.revoke_sessions`, { token: ava, body: { policy: 'auto', requireManagerApproval: true } })).status).toBe(400);
     expect((await sb.api('PUT', `/api/integrations/${m365.id}/policies/slack.post_message`, { token: ava, body: { policy: 'auto' } })).status).toBe(400);
     const billing = await sb.tokenFor('ben.okafor@northwind-it.example');
@@ -128,8 +128,8 @@ describe('operating modes and policies', () => {
 
   it('refuses auto for a tool whose result is a secret for the approving technician (m365.reset_password), changing nothing', async () => {
     const ava = await sb.tokenFor('ava.chen@northwind-it.example');
-    const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string | null }[] }>('GET', '/api/integrations', { token: ava });
-    const m365 = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'contoso')!;
+    const { body } = await sb.api<{ integrations: { id: string; kind: string; client: { slug: string } | null }[] }>('GET', '/api/integrations', { token: ava });
+    const m365 = body.integrations.find((i) => i.kind === 'm365' && i.client?.slug === 'contoso')!;
     const policyOf = async () =>
       (await sb.api<{ tools: { tool: string; policy: string; requireManagerApproval: boolean }[] }>('GET', `/api/integrations/${m365.id}/policies`, { token: ava })).body.tools.find(
         (t) => t.tool === 'm365.reset_password',
@@ -206,17 +206,17 @@ describe('what msp_billing sees', () => {
     const raw = JSON.stringify(billing.body);
     expect(raw).not.toMatch(mfa);
     expect(raw).not.toContain('authenticator app doesn');
-    expect(raw).not.toMatch(/"(reasons|text|payload|result|data|body|last_error|comment)"/);
+    expect(raw).not.toMatch(/"(reasons|text|payload|result|data|body|lastError|comment|summary)"/);
     expect(billing.body).toMatchObject({
-      request: { id: request.id, state: 'awaiting_approval', client_slug: 'contoso', requester_email: 'joni.sherman@contoso.example', subject: 'New phone' },
+      request: { id: request.id, state: 'awaiting_approval', client: { slug: 'contoso' }, requesterEmail: 'joni.sherman@contoso.example', subject: 'New phone' },
       diagnosis: null,
       plan: { steps: expect.arrayContaining([expect.objectContaining({ tool: 'm365.reset_mfa' })]) },
     });
     expect(billing.body['approvals']).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'technician', status: 'pending' })]));
 
     // The approvals billing may read show the plan's steps, not the reasons drawn from the diagnosis.
-    const approvals = await sb.api<{ approvals: { id: string; request_id: string }[] }>('GET', '/api/approvals', { token: ben });
-    const mine = approvals.body.approvals.filter((a) => a.request_id === request.id);
+    const approvals = await sb.api<{ approvals: { id: string; requestId: string }[] }>('GET', '/api/approvals', { token: ben });
+    const mine = approvals.body.approvals.filter((a) => a.requestId === request.id);
     expect(mine.length).toBeGreaterThan(0);
     expect(JSON.stringify(mine)).not.toMatch(mfa);
     for (const approval of mine) {
@@ -230,6 +230,6 @@ describe('what msp_billing sees', () => {
 
     const list = await sb.api<{ requests: Record<string, unknown>[] }>('GET', '/api/requests', { token: ben });
     expect(list.body.requests.find((r) => r['id'] === request.id)).toBeDefined();
-    expect(list.body.requests.every((r) => !('last_error' in r))).toBe(true);
+    expect(list.body.requests.every((r) => !('lastError' in r))).toBe(true);
   });
 });

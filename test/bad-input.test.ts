@@ -56,9 +56,9 @@ async function openAndSettle(client: string, email: string, text: string, states
   return { ticket, row: await sb.waitForRequest(row.id, () => true) };
 }
 
-async function pendingApprovalOf(requestId: string): Promise<{ id: string; plan_hash: string }> {
-  const { body } = await sb.api<{ approvals: { id: string; request_id: string; plan_hash: string; kind: string }[] }>('GET', '/api/approvals', { token: await sb.tokenFor(TOM) });
-  const found = body.approvals.find((a) => a.request_id === requestId && a.kind === 'technician');
+async function pendingApprovalOf(requestId: string): Promise<{ id: string; planHash: string }> {
+  const { body } = await sb.api<{ approvals: { id: string; requestId: string; planHash: string; kind: string }[] }>('GET', '/api/approvals', { token: await sb.tokenFor(TOM) });
+  const found = body.approvals.find((a) => a.requestId === requestId && a.kind === 'technician');
   if (!found) throw new Error('no pending approval');
   return found;
 }
@@ -175,9 +175,9 @@ describe('plans that must not run', () => {
       expect(notes[0]!['internalAnalysisFlag']).toBe(true);
       expect(String(notes[0]!['text'])).toContain('rejected by validation');
       expect(String(notes[0]!['text'])).toMatch(problem);
-      const story = await sb.api<{ plan: { rejected_problems: string[]; steps: unknown[] }; approvals: unknown[] }>('GET', `/api/requests/${row.id}`, { token: await sb.tokenFor(TOM) });
+      const story = await sb.api<{ plan: { rejectedProblems: string[]; steps: unknown[] }; approvals: unknown[] }>('GET', `/api/requests/${row.id}`, { token: await sb.tokenFor(TOM) });
       expect(story.body.plan.steps).toEqual([]);
-      expect(story.body.plan.rejected_problems.join(' ')).toMatch(problem);
+      expect(story.body.plan.rejectedProblems.join(' ')).toMatch(problem);
       expect(story.body.approvals).toEqual([]);
       expect(sb.emulators.graph.requests().filter((r) => r.method !== 'GET').length).toBe(graphCallsBefore);
     });
@@ -200,8 +200,8 @@ describe('plans that must not run', () => {
 
   it("applies the fixture's policies: Litware disables m365.disable_account", async () => {
     const rosa = await sb.tokenFor('rosa.diaz@woodgrove-tp.example');
-    const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string }[] }>('GET', '/api/integrations', { token: rosa });
-    const litware = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'litware');
+    const { body } = await sb.api<{ integrations: { id: string; kind: string; client: { slug: string } | null }[] }>('GET', '/api/integrations', { token: rosa });
+    const litware = body.integrations.find((i) => i.kind === 'm365' && i.client?.slug === 'litware');
     const policies = await sb.api<{ tools: { tool: string; policy: string }[] }>('GET', `/api/integrations/${litware!.id}/policies`, { token: rosa });
     expect(policies.body.tools.find((t) => t.tool === 'm365.disable_account')?.policy).toBe('disabled');
     expect(policies.body.tools.find((t) => t.tool === 'm365.get_user')?.policy).toBe('auto');
@@ -232,7 +232,7 @@ describe('plans that must not run', () => {
 
 describe('approvals', () => {
   let requestId: string;
-  let approval: { id: string; plan_hash: string };
+  let approval: { id: string; planHash: string };
 
   beforeAll(async () => {
     const { row } = await openAndSettle('contoso', 'pradeep.gupta@contoso.example', 'Can I have Figma access?');
@@ -296,7 +296,7 @@ describe('approvals', () => {
 
   it('approves once; deciding again answers 409 and runs nothing twice', async () => {
     const tom = await sb.tokenFor(TOM);
-    const first = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: tom, body: { decision: 'approve', planHash: approval.plan_hash, comment: 'ok' } });
+    const first = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: tom, body: { decision: 'approve', planHash: approval.planHash, comment: 'ok' } });
     expect(first.status).toBe(200);
     const final = await sb.waitForRequest(requestId, FINAL);
     expect(final.outcome).toBe('executed');
@@ -305,9 +305,9 @@ describe('approvals', () => {
     expect(again.body.error.message).toContain('already approved');
     const steps = await sb.service.ctx.db.selectFrom('step_executions').select('status').where('request_id', '=', requestId).execute();
     expect(steps.map((s) => s.status)).toEqual(['succeeded']);
-    const story = await sb.api<{ approvals: { decided_by: string; comment: string }[]; audit: { event: string }[] }>('GET', `/api/requests/${requestId}`, { token: tom });
+    const story = await sb.api<{ approvals: { decidedBy: string; comment: string }[]; audit: { event: string }[] }>('GET', `/api/requests/${requestId}`, { token: tom });
     expect(story.body.approvals[0]).toMatchObject({ comment: 'ok' });
-    expect(story.body.approvals[0]!.decided_by).toContain(TOM);
+    expect(story.body.approvals[0]!.decidedBy).toContain(TOM);
     expect(story.body.audit.map((a) => a.event)).toContain('approval.decision_refused');
   });
 

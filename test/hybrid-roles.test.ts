@@ -37,8 +37,8 @@ let contosoM365 = '';
 
 beforeAll(async () => {
   sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger, planner: new ProbePlanner() });
-  const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string | null }[] }>('GET', '/api/integrations', { token: await sb.tokenFor(ADMIN) });
-  contosoM365 = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'contoso')!.id;
+  const { body } = await sb.api<{ integrations: { id: string; kind: string; client: { slug: string } | null }[] }>('GET', '/api/integrations', { token: await sb.tokenFor(ADMIN) });
+  contosoM365 = body.integrations.find((i) => i.kind === 'm365' && i.client?.slug === 'contoso')!.id;
   // A technician's approval only: the manager's is another story.
   for (const tool of ['m365.reset_password', 'm365.reset_mfa', 'm365.add_user_to_group']) {
     const response = await sb.api('PUT', `/api/integrations/${contosoM365}/policies/${tool}`, { token: await sb.tokenFor(ADMIN), body: { policy: 'approval_needed', requireManagerApproval: false } });

@@ -129,7 +129,7 @@ describe('health from real traffic', () => {
     const final = await untilFinal(request.id);
     expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);
     expect(final.last_error).toMatch(/API keys were rejected/);
-    const seen = await sb.api<{ request: { state: string; last_error: string | null } }>('GET', `/api/requests/${request.id}`, { token: tom });
+    const seen = await sb.api<{ request: { state: string; lastError: string | null } }>('GET', `/api/requests/${request.id}`, { token: tom });
     expect(seen.status).toBe(200);
     expect(JSON.stringify(seen.body)).toMatch(/escalated/);
     expect(JSON.stringify(seen.body)).toMatch(/API keys were rejected/);
@@ -254,8 +254,8 @@ describe('a PSA\'s companies, imported as clients', () => {
     expect(first.body.created[0]).toMatchObject({ externalId: 'fabrikam', client: { name: 'Fabrikam Inc', slug: 'fabrikam-inc' } });
     expect(first.body.skipped).toEqual([expect.objectContaining({ externalId: 'contoso', reason: 'already linked' })]);
     const created = first.body.created[0]!.client;
-    const clients = await sb.api<{ mspDefaultOperatingMode: string; clients: { id: string; operating_mode: string; effective_operating_mode: string }[] }>('GET', '/api/clients', { token: tom });
-    expect(clients.body.clients.find((c) => c.id === created.id)).toMatchObject({ operating_mode: 'inherit', effective_operating_mode: clients.body.mspDefaultOperatingMode });
+    const clients = await sb.api<{ mspDefaultOperatingMode: string; clients: { id: string; operatingMode: string; effectiveOperatingMode: string; inherited: boolean }[] }>('GET', '/api/clients', { token: tom });
+    expect(clients.body.clients.find((c) => c.id === created.id)).toMatchObject({ operatingMode: 'inherit', effectiveOperatingMode: clients.body.mspDefaultOperatingMode, inherited: true });
     const relisted = await sb.api<{ companies: Company[] }>('GET', `/api/integrations/${connectwise}/companies`, { token: ava });
     expect(relisted.body.companies.find((c) => c.externalId === 'fabrikam')?.client).toEqual(created);
 

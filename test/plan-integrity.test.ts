@@ -50,10 +50,10 @@ let contosoM365 = '';
 
 beforeAll(async () => {
   sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger, planner: new ProbePlanner() });
-  const { body } = await sb.api<{ integrations: { id: string; kind: string; client_slug: string | null }[] }>('GET', '/api/integrations', {
+  const { body } = await sb.api<{ integrations: { id: string; kind: string; client: { slug: string } | null }[] }>('GET', '/api/integrations', {
     token: await sb.tokenFor(ADMIN),
   });
-  contosoM365 = body.integrations.find((i) => i.kind === 'm365' && i.client_slug === 'contoso')!.id;
+  contosoM365 = body.integrations.find((i) => i.kind === 'm365' && i.client?.slug === 'contoso')!.id;
 }, 120_000);
 
 afterAll(async () => {

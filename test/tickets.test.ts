@@ -235,9 +235,9 @@ describe('the ticket status map through the API', () => {
     const id = await connectwiseId();
     const read = await sb.api<{ boards: { board: string; waiting?: string }[] }>('GET', `/api/integrations/${id}/ticket-statuses`, { token: await sb.tokenFor(TOM) });
     expect(read.status).toBe(200);
-    expect(read.body.boards).toEqual([{ board: 'Help Desk', waiting: 'Waiting on Approval', in_progress: 'In Progress', resolved: 'Resolved' }]);
+    expect(read.body.boards).toEqual([{ board: 'Help Desk', waiting: 'Waiting on Approval', inProgress: 'In Progress', resolved: 'Resolved' }]);
 
-    const change = { boards: [{ board: 'Help Desk', waiting: 'Waiting on Approval', in_progress: 'In Progress', resolved: 'Resolved' }, { board: 'projects', in_progress: 'in progress' }] };
+    const change = { boards: [{ board: 'Help Desk', waiting: 'Waiting on Approval', inProgress: 'In Progress', resolved: 'Resolved' }, { board: 'projects', inProgress: 'in progress' }] };
     expect((await sb.api('PUT', `/api/integrations/${id}/ticket-statuses`, { token: await sb.tokenFor(TOM), body: change })).status).toBe(403);
 
     const unknownBoard = await sb.api<{ error: { message: string } }>('PUT', `/api/integrations/${id}/ticket-statuses`, {
@@ -257,8 +257,8 @@ describe('the ticket status map through the API', () => {
     expect(set.status).toBe(200);
     // Stored in the PSA's own spelling.
     expect(set.body.boards).toEqual([
-      { board: 'Help Desk', waiting: 'Waiting on Approval', in_progress: 'In Progress', resolved: 'Resolved' },
-      { board: 'Projects', in_progress: 'In Progress' },
+      { board: 'Help Desk', waiting: 'Waiting on Approval', inProgress: 'In Progress', resolved: 'Resolved' },
+      { board: 'Projects', inProgress: 'In Progress' },
     ]);
     const m365 = await db().selectFrom('integrations').select('id').where('msp_id', '=', 'northwind').where('kind', '=', 'm365').executeTakeFirstOrThrow();
     const noTickets = await sb.api('PUT', `/api/integrations/${m365.id}/ticket-statuses`, { token: await sb.tokenFor(ADMIN), body: { boards: [] } });

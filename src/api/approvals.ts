@@ -6,28 +6,8 @@ import type { EngineContext } from '../engine/context.ts';
 import { listApprovals } from '../store/story.ts';
 import { requireUser } from './auth.ts';
 import { billingApproval, readsDiagnosis } from './billing-view.ts';
-import { integerText, zodSchema } from './schema.ts';
-
-const decisionBody = z.object({
-  decision: z.enum(['approve', 'deny']),
-  comment: z.string().max(2000).optional(),
-  /** The plan hash the technician reviewed; a different current plan is refused (409). */
-  planHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-});
-
-const decisionAnswer = z.object({
-  approval: z.object({
-    id: z.uuid(),
-    kind: z.enum(['technician', 'manager']),
-    status: z.enum(['approved', 'denied']),
-    planHash: z.string(),
-    decidedBy: z.string().nullable(),
-  }),
-  requestState: z
-    .enum(['executing', 'replied', 'awaiting_approval'])
-    .describe('The state the decision leads the request to (see the route description).'),
-  combined: z.enum(['approved', 'denied', 'pending']).describe('Every approval of the request taken together: both must approve, either denial denies.'),
-});
+import { ApprovalDetailAnswer, ApprovalList, Decision, DecisionBody, type PlanStep } from './contract.ts';
+import { integerText, zodResponse, zodSchema } from './schema.ts';
 
 export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext, onDecided: () => void): void {
   app.get(
@@ -35,6 +15,7 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
     {
       schema: {
         tags: ['approvals'],
+        operationId: 'listApprovals',
         summary: "The caller's MSP's approvals (pending by default)",
         querystring: zodSchema(
           z.object({
@@ -42,6 +23,7 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
             limit: integerText({ min: 1, max: 500 }).default(100),
           }),
         ),
+        response: { 200: zodResponse(ApprovalList) },
       },
     },
     async (request) => {
@@ -54,7 +36,15 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
 
   app.get(
     '/api/approvals/:id',
-    { schema: { tags: ['approvals'], summary: 'One approval with the plan it is bound to', params: zodSchema(z.object({ id: z.uuid() })) } },
+    {
+      schema: {
+        tags: ['approvals'],
+        operationId: 'getApproval',
+        summary: 'One approval with the plan it is bound to',
+        params: zodSchema(z.object({ id: z.uuid() })),
+        response: { 200: zodResponse(ApprovalDetailAnswer) },
+      },
+    },
     async (request) => {
       const user = requireUser(request);
       const { id } = request.params as { id: string };
@@ -82,7 +72,24 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
         .where('approvals.msp_id', '=', user.mspId)
         .executeTakeFirst();
       if (!approval) throw new DeskhandError('not_found', 'no such approval');
-      return readsDiagnosis(user) ? approval : billingApproval(approval);
+      const detail = {
+        id: approval.id,
+        kind: approval.kind,
+        status: approval.status,
+        planHash: approval.plan_hash,
+        requestId: approval.request_id,
+        approverEmail: approval.approver_email,
+        decidedBy: approval.decided_by,
+        decidedAt: approval.decided_at?.toISOString() ?? null,
+        comment: approval.comment,
+        createdAt: approval.created_at.toISOString(),
+        expiresAt: approval.expires_at.toISOString(),
+        summary: approval.summary,
+        reasons: approval.reasons,
+        stepPolicies: approval.step_policies,
+        steps: approval.steps as PlanStep[],
+      };
+      return readsDiagnosis(user) ? detail : billingApproval(detail);
     },
   );
 
@@ -91,20 +98,21 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
     {
       schema: {
         tags: ['approvals'],
+        operationId: 'decideApproval',
         summary: 'Approve or deny a technician approval (msp_technician or msp_admin of the request\'s MSP)',
         description:
           'Answers 404 for another MSP\'s approval, 403 for a role that may not approve or for one\'s own request, 409 when it was already decided, expired, or the plan hash differs. ' +
           'On success, `requestState` is the state the decision leads the request to, not the state it is in at this instant: `executing` when every approval is in (the plan runs now), ' +
           '`replied` after a denial (the reply telling the employee is queued; the request reads `replied` once it is on the ticket), `awaiting_approval` while another approval (the manager\'s) is still awaited.',
         params: zodSchema(z.object({ id: z.uuid() })),
-        body: zodSchema(decisionBody),
-        response: { 200: zodSchema(decisionAnswer) },
+        body: zodSchema(DecisionBody),
+        response: { 200: zodResponse(Decision) },
       },
     },
     async (request) => {
       const user = requireUser(request);
       const { id } = request.params as { id: string };
-      const body = request.body as z.infer<typeof decisionBody>;
+      const body = request.body as DecisionBody;
       const result = await decideTechnicianApproval(ctx, {
         approvalId: id,
         decision: body.decision,

@@ -59,8 +59,15 @@ function needsCsrfToken(request: FastifyRequest): boolean {
   // The route as matched (an unknown path by its URL): what a handler will act on.
   const route = request.routeOptions.url ?? request.url;
   if (!route.startsWith('/api/')) return false;
-  return !(request.method === 'POST' && route === '/api/session');
+  return !(request.method === 'POST' && TOKEN_IS_THE_PROOF.has(route));
 }
+
+/**
+ * Calls whose body carries what proves them (a password, the setup link's or an invitation's
+ * one-time token), not the session cookie: a stale cookie of someone else in the same browser must
+ * not stand in their way, and a cross-site form cannot send their JSON without a preflight.
+ */
+const TOKEN_IS_THE_PROOF = new Set(['/api/session', '/api/setup', '/api/invites/inspect', '/api/invites/accept']);
 
 /**
  * Resolve the caller from `Authorization: Bearer <token>` or the session cookie (never fails by

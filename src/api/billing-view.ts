@@ -23,14 +23,14 @@ function stepsOnly(steps: unknown): { tool: unknown; args: unknown }[] {
   return Array.isArray(steps) ? steps.map((step: Row) => ({ tool: step['tool'], args: step['args'] })) : [];
 }
 
-const REQUEST_FIELDS = ['id', 'msp_id', 'client_id', 'client_slug', 'client_name', 'channel', 'external_ref', 'requester_email', 'subject', 'state', 'outcome', 'operating_mode', 'created_at', 'updated_at'];
-const PLAN_FIELDS = ['id', 'request_id', 'outcome', 'hash', 'operating_mode', 'needs_technician', 'needs_manager', 'step_policies', 'created_at'];
-const APPROVAL_FIELDS = ['id', 'kind', 'status', 'plan_hash', 'request_id', 'approver_email', 'approver_name', 'decided_by', 'decided_at', 'created_at', 'expires_at'];
-const STEP_FIELDS = ['step_index', 'tool', 'status', 'attempts', 'started_at', 'finished_at'];
-const MESSAGE_FIELDS = ['kind', 'status', 'attempts', 'created_at', 'delivered_at'];
+const REQUEST_FIELDS = ['id', 'client', 'channel', 'externalRef', 'requesterEmail', 'subject', 'state', 'outcome', 'operatingMode', 'createdAt', 'updatedAt'];
+const PLAN_FIELDS = ['id', 'outcome', 'hash', 'operatingMode', 'needsTechnician', 'needsManager', 'stepPolicies', 'createdAt'];
+const APPROVAL_FIELDS = ['id', 'kind', 'status', 'planHash', 'requestId', 'approverEmail', 'approverName', 'decidedBy', 'decidedAt', 'createdAt', 'expiresAt'];
+const STEP_FIELDS = ['stepIndex', 'tool', 'status', 'attempts', 'startedAt', 'finishedAt'];
+const MESSAGE_FIELDS = ['kind', 'status', 'attempts', 'createdAt', 'deliveredAt'];
 const AUDIT_FIELDS = ['seq', 'actor', 'event', 'at', 'hash'];
 
-export function billingStory(story: { request: Row; plan?: Row | undefined; approvals: Row[]; steps: Row[]; messages: Row[]; audit: Row[] }) {
+export function billingStory(story: { request: Row; plan?: Row | null | undefined; approvals: Row[]; steps: Row[]; messages: Row[]; audit: Row[] }) {
   const plan = pick(story.plan, PLAN_FIELDS);
   return {
     request: pick(story.request, REQUEST_FIELDS),
@@ -43,15 +43,9 @@ export function billingStory(story: { request: Row; plan?: Row | undefined; appr
   };
 }
 
-const LISTED_REQUEST_FIELDS = ['id', 'state', 'outcome', 'channel', 'external_ref', 'requester_email', 'subject', 'created_at', 'updated_at', 'client_slug', 'client_name'];
-
-export function billingRequestRow(row: Row): Row {
-  return pick(row, LISTED_REQUEST_FIELDS)!;
-}
-
-const LISTED_APPROVAL_FIELDS = [...APPROVAL_FIELDS, 'requester_email', 'subject', 'request_state', 'client_name'];
+const LISTED_APPROVAL_FIELDS = [...APPROVAL_FIELDS, 'requesterEmail', 'subject', 'requestState', 'client'];
 
 /** An approval as billing sees it: who decides what, on which tools; not the reasons or comments. */
 export function billingApproval(row: Row): Row {
-  return { ...pick(row, LISTED_APPROVAL_FIELDS), steps: stepsOnly(row['steps']), ...('step_policies' in row ? { step_policies: row['step_policies'] } : {}) };
+  return { ...pick(row, LISTED_APPROVAL_FIELDS), steps: stepsOnly(row['steps']), ...('stepPolicies' in row ? { stepPolicies: row['stepPolicies'] } : {}) };
 }

@@ -361,11 +361,15 @@ export type PsaBoards = z.infer<typeof PsaBoards>;
 export type TicketStatusMap = z.infer<typeof TicketStatusMap>;
 
 // ---------------------------------------------------------------------------------------------
-// Requests (the list; the story's pages come with the dashboard's part 2)
+// Requests: the list and each request's story
+
+/** A client as other answers name it. */
+export const ClientRef = z.object({ id: z.string(), slug: z.string(), name: z.string() });
+export type ClientRef = z.infer<typeof ClientRef>;
 
 export const RequestRow = z.object({
   id: z.string(),
-  client: z.object({ id: z.string(), slug: z.string(), name: z.string() }).nullable(),
+  client: ClientRef.nullable(),
   channel: z.string(),
   externalRef: z.string(),
   requesterEmail: z.string().nullable(),
@@ -380,3 +384,246 @@ export type RequestRow = z.infer<typeof RequestRow>;
 /** GET /api/requests (?client=<id or slug>&state=&limit=&before=) */
 export const RequestList = z.object({ requests: z.array(RequestRow) });
 export type RequestList = z.infer<typeof RequestList>;
+
+/** JSON the systems or the planner wrote (a diagnosis' reads, a step's result, an audit row's data): shown as stored. */
+const Stored = z.unknown();
+
+/** A plan's step: the tool, its arguments as a human reads them, and (technicians only) why. */
+export const PlanStep = z.object({
+  tool: z.string(),
+  args: z.record(z.string(), z.unknown()),
+  /** The object ids the arguments resolved to, hashed with them. */
+  resolved: z.record(z.string(), z.unknown()).optional(),
+  reason: z.string().optional(),
+  requireManagerApproval: z.boolean().optional(),
+});
+export type PlanStep = z.infer<typeof PlanStep>;
+/** A step as billing reads it: the tool and its arguments, never the reason. */
+export const PlanStepForBilling = z.object({ tool: z.string(), args: z.record(z.string(), z.unknown()) });
+
+export const StoryRequest = RequestRow.extend({
+  requesterEmail: z.string(),
+  subject: z.string(),
+  /** The employee's message. */
+  body: z.string(),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  dueAt: TimestampNullable,
+});
+export const Diagnosis = z.object({ requester: Stored.nullable(), manager: Stored.nullable(), reads: Stored, createdAt: Timestamp });
+export const Plan = z.object({
+  id: z.string(),
+  planner: z.string(),
+  outcome: z.string(),
+  summary: z.string(),
+  reasons: Stored,
+  replyToEmployee: z.string().nullable(),
+  steps: z.array(PlanStep),
+  stepPolicies: Stored,
+  /** The canonical text of the plan, and its SHA-256: an approval is bound to this hash. */
+  canonical: z.string(),
+  hash: z.string(),
+  operatingMode: z.string(),
+  needsTechnician: z.boolean(),
+  needsManager: z.boolean(),
+  rejectedProblems: Stored.nullable(),
+  createdAt: Timestamp,
+});
+export const ApprovalStatus = z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled']);
+export const ApprovalKind = z.enum(['technician', 'manager']);
+export const StoryApproval = z.object({
+  id: z.string(),
+  kind: ApprovalKind,
+  status: ApprovalStatus,
+  planHash: z.string(),
+  approverEmail: z.string().nullable(),
+  approverName: z.string().nullable(),
+  decidedBy: z.string().nullable(),
+  decidedAt: TimestampNullable,
+  comment: z.string().nullable(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+});
+export const StoryStep = z.object({
+  stepIndex: z.number().int(),
+  tool: z.string(),
+  idempotencyKey: z.string(),
+  status: z.string(),
+  attempts: z.number().int(),
+  summary: z.string().nullable(),
+  result: Stored.nullable(),
+  error: z.string().nullable(),
+  startedAt: Timestamp,
+  finishedAt: TimestampNullable,
+  /** A reset password step's temporary password: whether it can still be shown (once), to whom, and when it was. */
+  secretAvailable: z.boolean(),
+  secretForUserId: z.string().nullable(),
+  secretRevealedAt: TimestampNullable,
+});
+export const StoryMessage = z.object({
+  kind: z.string(),
+  idempotencyKey: z.string(),
+  /** A mail's envelope only: its body holds single-use links. */
+  payload: Stored,
+  status: z.string(),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  createdAt: Timestamp,
+  deliveredAt: TimestampNullable,
+});
+export const StoryAudit = z.object({ seq: z.string(), actor: z.string(), event: z.string(), data: Stored, at: Timestamp, hash: z.string() });
+/** GET /api/requests/:id for msp_admin and msp_technician: the whole story. */
+export const RequestStory = z.object({
+  request: StoryRequest,
+  diagnosis: Diagnosis.nullable(),
+  plan: Plan.nullable(),
+  approvals: z.array(StoryApproval),
+  steps: z.array(StoryStep),
+  messages: z.array(StoryMessage),
+  audit: z.array(StoryAudit),
+});
+export type RequestStory = z.infer<typeof RequestStory>;
+/**
+ * GET /api/requests/:id for msp_billing: what happened and what it changed, never why (no
+ * diagnosis, reasons, summary, message, notes, results, errors or comments).
+ */
+export const RequestStoryForBilling = z.object({
+  request: RequestRow,
+  diagnosis: z.null(),
+  plan: z
+    .object({
+      id: z.string(),
+      outcome: z.string(),
+      hash: z.string(),
+      operatingMode: z.string(),
+      needsTechnician: z.boolean(),
+      needsManager: z.boolean(),
+      stepPolicies: Stored,
+      steps: z.array(PlanStepForBilling),
+      createdAt: Timestamp,
+    })
+    .nullable(),
+  approvals: z.array(StoryApproval.omit({ comment: true })),
+  steps: z.array(StoryStep.pick({ stepIndex: true, tool: true, status: true, attempts: true, startedAt: true, finishedAt: true })),
+  messages: z.array(StoryMessage.pick({ kind: true, status: true, attempts: true, createdAt: true, deliveredAt: true })),
+  audit: z.array(StoryAudit.omit({ data: true })),
+});
+export type RequestStoryForBilling = z.infer<typeof RequestStoryForBilling>;
+/** The answer of GET /api/requests/:id: the whole story, or billing's view of it. */
+export const RequestStoryAnswer = z.union([RequestStory, RequestStoryForBilling]);
+export type RequestStoryAnswer = z.infer<typeof RequestStoryAnswer>;
+
+/** POST /api/requests/:id/steps/:index/temporary-password: shown once, to the technician who approved. */
+export const TemporaryPassword = z.object({ temporaryPassword: z.string(), tool: z.string(), note: z.string() });
+export type TemporaryPassword = z.infer<typeof TemporaryPassword>;
+
+/** GET /api/audit/verify: the MSP's hash-chained audit log recomputed from its first row. */
+export const AuditVerification = z.object({
+  mspId: z.string(),
+  ok: z.boolean(),
+  rows: z.number().int(),
+  brokenAt: z.number().int().optional(),
+  reason: z.string().optional(),
+});
+export type AuditVerification = z.infer<typeof AuditVerification>;
+
+// ---------------------------------------------------------------------------------------------
+// Approvals
+
+/** One approval in the list, with its request and the plan it is bound to. */
+export const ApprovalRow = z.object({
+  id: z.string(),
+  kind: ApprovalKind,
+  status: ApprovalStatus,
+  planHash: z.string(),
+  approverEmail: z.string().nullable(),
+  decidedBy: z.string().nullable(),
+  decidedAt: TimestampNullable,
+  comment: z.string().nullable(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  requestId: z.string(),
+  requesterEmail: z.string(),
+  subject: z.string(),
+  requestState: z.string(),
+  client: ClientRef.nullable(),
+  summary: z.string(),
+  steps: z.array(PlanStep),
+});
+export type ApprovalRow = z.infer<typeof ApprovalRow>;
+export const ApprovalRowForBilling = ApprovalRow.omit({ comment: true, summary: true }).extend({ steps: z.array(PlanStepForBilling) });
+/** GET /api/approvals (?status=pending|approved|denied|expired|cancelled|all&limit=) */
+export const ApprovalList = z.union([z.object({ approvals: z.array(ApprovalRow) }), z.object({ approvals: z.array(ApprovalRowForBilling) })]);
+export type ApprovalList = z.infer<typeof ApprovalList>;
+
+/** GET /api/approvals/:id: one approval with the plan it is bound to. */
+export const ApprovalDetail = z.object({
+  id: z.string(),
+  kind: ApprovalKind,
+  status: ApprovalStatus,
+  planHash: z.string(),
+  requestId: z.string(),
+  approverEmail: z.string().nullable(),
+  decidedBy: z.string().nullable(),
+  decidedAt: TimestampNullable,
+  comment: z.string().nullable(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  summary: z.string(),
+  reasons: Stored,
+  stepPolicies: Stored,
+  steps: z.array(PlanStep),
+});
+export type ApprovalDetail = z.infer<typeof ApprovalDetail>;
+export const ApprovalDetailForBilling = ApprovalDetail.omit({ comment: true, summary: true, reasons: true }).extend({ steps: z.array(PlanStepForBilling) });
+export const ApprovalDetailAnswer = z.union([ApprovalDetail, ApprovalDetailForBilling]);
+export type ApprovalDetailAnswer = z.infer<typeof ApprovalDetailAnswer>;
+
+/** POST /api/approvals/:id/decision */
+export const DecisionBody = z.object({
+  decision: z.enum(['approve', 'deny']),
+  comment: z.string().max(2000).optional(),
+  /** The plan hash the technician reviewed; a different current plan is refused (409). */
+  planHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+export type DecisionBody = z.infer<typeof DecisionBody>;
+export const Decision = z.object({
+  approval: z.object({
+    id: z.string(),
+    kind: ApprovalKind,
+    status: z.enum(['approved', 'denied']),
+    planHash: z.string(),
+    decidedBy: z.string().nullable(),
+  }),
+  requestState: z.enum(['executing', 'replied', 'awaiting_approval']).describe('The state the decision leads the request to (see the route description).'),
+  combined: z.enum(['approved', 'denied', 'pending']).describe('Every approval of the request taken together: both must approve, either denial denies.'),
+});
+export type Decision = z.infer<typeof Decision>;
+
+// ---------------------------------------------------------------------------------------------
+// Session odds and ends, health, webhooks, pages
+
+/** GET /api/session/csrf: null for an API token, which needs none. */
+export const CsrfToken = z.object({ csrfToken: z.string().nullable() });
+/** DELETE /api/session */
+export const SignedOut = z.object({ signedOut: z.literal(true) });
+/** PATCH /api/clients/:id and the routes that change one client: the client now. */
+export const ClientChanged = ClientDetail;
+
+/** GET /healthz (503 with a reason when the database does not answer). */
+export const ServiceHealth = z.object({ status: z.enum(['ok', 'unavailable']), reason: z.string().optional() });
+export type ServiceHealth = z.infer<typeof ServiceHealth>;
+
+/** A PSA's webhook taking in one ticket: whether it started (or already had) a request. */
+export const WebhookIntake = z.object({
+  accepted: z.boolean(),
+  /** Why nothing was started (own change, company not served, ...). */
+  reason: z.string().optional(),
+  requestId: z.string().optional(),
+  /** The ticket had been taken in already: nothing new was created. */
+  duplicate: z.boolean().optional(),
+});
+export type WebhookIntake = z.infer<typeof WebhookIntake>;
+/** A webhook carrying several events (HaloPSA): one intake per ticket. */
+export const WebhookIntakes = z.object({ results: z.array(WebhookIntake.extend({ ticket: z.number() })) });
+export type WebhookIntakes = z.infer<typeof WebhookIntakes>;

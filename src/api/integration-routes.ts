@@ -8,7 +8,8 @@ import type { PsaCompany, TicketCapability } from '../integrations/module.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { requireAdmin, requireUser } from './auth.ts';
-import { zodSchema } from './schema.ts';
+import { CompanyList, ImportClientsBody, ImportClientsResult, Integration, IntegrationList, TestConnectionResult } from './contract.ts';
+import { zodResponse, zodSchema } from './schema.ts';
 
 /**
  * The MSP's integrations as the dashboard shows them: what each is, whose it is, and its health
@@ -27,21 +28,44 @@ interface IntegrationListRow {
 }
 
 const idParams = zodSchema(z.object({ id: z.uuid() }));
-const importBody = z.strictObject({
-  companies: z.array(z.string().trim().min(1).max(200)).min(1).max(500),
-});
 
 export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineContext): void {
-  app.get('/api/integrations', { schema: { tags: ['integrations'], summary: "The MSP's integrations with their health (never their credentials or settings)" } }, async (request) => {
-    const user = requireUser(request);
-    const rows = await integrationRows(ctx, user.mspId);
-    const health = await ctx.integrations.health.of(rows.map((row) => row.id));
-    return { integrations: rows.map((row) => describeIntegration(ctx, row, health.get(row.id))) };
-  });
+  app.get(
+    '/api/integrations',
+    {
+      schema: {
+        tags: ['integrations'],
+        operationId: 'listIntegrations',
+        summary: "The MSP's integrations with their health (never their credentials or settings); ?client=<id>: the integrations that client uses (its own, and the MSP's it reaches)",
+        querystring: zodSchema(z.object({ client: z.uuid().optional() })),
+        response: { 200: zodResponse(IntegrationList) },
+      },
+    },
+    async (request) => {
+      const user = requireUser(request);
+      const { client } = request.query as { client?: string };
+      let rows = await integrationRows(ctx, user.mspId);
+      if (client) {
+        // A filter: another MSP's client (or none) reaches none of this MSP's integrations.
+        const used = new Set((await ctx.integrations.integrationsOfClient(client)).filter((row) => row.msp_id === user.mspId).map((row) => row.id));
+        rows = rows.filter((row) => used.has(row.id));
+      }
+      const health = await ctx.integrations.health.of(rows.map((row) => row.id));
+      return { integrations: rows.map((row) => describeIntegration(ctx, row, health.get(row.id))) };
+    },
+  );
 
   app.get(
     '/api/integrations/:id',
-    { schema: { tags: ['integrations'], summary: 'One integration with its health (never its credentials or settings)', params: idParams } },
+    {
+      schema: {
+        tags: ['integrations'],
+        operationId: 'getIntegration',
+        summary: 'One integration with its health (never its credentials or settings)',
+        params: idParams,
+        response: { 200: zodResponse(Integration) },
+      },
+    },
     async (request) => {
       const user = requireUser(request);
       const row = await integrationRow(ctx, user.mspId, (request.params as { id: string }).id);
@@ -52,7 +76,15 @@ export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineConte
 
   app.post(
     '/api/integrations/:id/test',
-    { schema: { tags: ['integrations'], summary: "Run the integration's doctor now (reads only), record its health, and answer the report", params: idParams } },
+    {
+      schema: {
+        tags: ['integrations'],
+        operationId: 'testIntegration',
+        summary: "Test connection: run the integration's doctor now (reads only), record its health, and answer the report, per tool",
+        params: idParams,
+        response: { 200: zodResponse(TestConnectionResult) },
+      },
+    },
     async (request) => {
       const user = requireUser(request);
       // Another MSP's integration is answered as one that does not exist, whatever the caller's role.
@@ -67,7 +99,15 @@ export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineConte
 
   app.get(
     '/api/integrations/:id/companies',
-    { schema: { tags: ['integrations'], summary: "A PSA's companies, each with the client it is linked to (if any), to import as clients", params: idParams } },
+    {
+      schema: {
+        tags: ['integrations'],
+        operationId: 'listPsaCompanies',
+        summary: "A PSA's companies, each with the client it is linked to (if any), to import as clients",
+        params: idParams,
+        response: { 200: zodResponse(CompanyList) },
+      },
+    },
     async (request) => {
       const user = requireUser(request);
       const row = await integrationRow(ctx, user.mspId, (request.params as { id: string }).id);
@@ -85,16 +125,18 @@ export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineConte
     {
       schema: {
         tags: ['integrations'],
+        operationId: 'importClients',
         summary: "Create a client for each chosen PSA company, named after it and linked to it, in the MSP's mode (inherit); a company already linked is skipped",
         params: idParams,
-        body: zodSchema(importBody),
+        body: zodSchema(ImportClientsBody),
+        response: { 200: zodResponse(ImportClientsResult) },
       },
     },
     async (request) => {
       const user = requireUser(request);
       const row = await integrationRow(ctx, user.mspId, (request.params as { id: string }).id);
       requireAdmin(request);
-      const { companies: wanted } = request.body as z.output<typeof importBody>;
+      const { companies: wanted } = request.body as ImportClientsBody;
       const companies = await companiesOf(ctx, row);
       const byId = new Map(companies.map((company) => [company.externalId.toLowerCase(), company]));
       const unknown = wanted.filter((id) => !byId.has(id.toLowerCase()));
@@ -158,9 +200,8 @@ function describeIntegration(ctx: EngineContext, row: IntegrationListRow, health
     name: row.name,
     scope: row.client_id ? ('client' as const) : ('msp' as const),
     enabled: row.enabled,
-    client_id: row.client_id,
-    client_slug: row.client_slug,
-    client: row.client_id ? { id: row.client_id, slug: row.client_slug, name: row.client_name } : null,
+    client: row.client_id && row.client_slug !== null && row.client_name !== null ? { id: row.client_id, slug: row.client_slug, name: row.client_name } : null,
+    provides: [...(module?.provides ?? [])],
     health: health ?? UNKNOWN_HEALTH,
   };
 }

@@ -6,6 +6,9 @@ import { decideManagerApproval, loadManagerApproval } from '../engine/approvals.
 import type { EngineContext } from '../engine/context.ts';
 import { humanStep } from '../engine/messages.ts';
 
+/** The response schema of a route that answers an HTML page (the OpenAPI document shows text/html). */
+export const HTML_PAGE = { description: 'An HTML page', content: { 'text/html': { schema: { type: 'string' } } } };
+
 /**
  * The small page behind the link in the manager's email. Opening it (GET) changes nothing, so mail
  * scanners that prefetch links cannot decide; the buttons POST. The link works once.
@@ -16,7 +19,19 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
       done(null, Object.fromEntries(new URLSearchParams(String(body))));
     });
 
-    scope.get('/approvals/manager/:link', { schema: { hide: true } as never }, async (request, reply) => {
+    scope.get(
+      '/approvals/manager/:link',
+      {
+        schema: {
+          tags: ['approvals'],
+          operationId: 'showManagerApproval',
+          summary: "The manager's approval page behind the link in their email (opening it decides nothing; 404/409 pages when the link is not valid, expired or used)",
+          security: [],
+          params: { type: 'object', properties: { link: { type: 'string' } }, required: ['link'] },
+          response: { 200: HTML_PAGE },
+        },
+      },
+      async (request, reply) => {
       const { link } = request.params as { link: string };
       try {
         const { approval, request: req } = await loadManagerApproval(ctx, link);
@@ -43,7 +58,24 @@ export function registerManagerPages(app: FastifyInstance, ctx: EngineContext, o
       }
     });
 
-    scope.post('/approvals/manager/:link', { schema: { hide: true } as never }, async (request, reply) => {
+    scope.post(
+      '/approvals/manager/:link',
+      {
+        schema: {
+          tags: ['approvals'],
+          operationId: 'decideManagerApproval',
+          summary: "The manager's decision, posted by the page's form (decision=approve|deny, comment); the link works once",
+          security: [],
+          params: { type: 'object', properties: { link: { type: 'string' } }, required: ['link'] },
+          consumes: ['application/x-www-form-urlencoded'],
+          body: {
+            type: 'object',
+            properties: { decision: { type: 'string', enum: ['approve', 'deny'] }, comment: { type: 'string', maxLength: 500 } },
+          },
+          response: { 200: HTML_PAGE },
+        },
+      },
+      async (request, reply) => {
       const { link } = request.params as { link: string };
       const body = (request.body ?? {}) as Record<string, unknown>;
       const decision = body['decision'];

@@ -6,8 +6,9 @@ import { appendAudit, verifyAuditChain, inTransaction } from '../store/audit.ts'
 import { MESSAGE_CAPABILITY } from '../store/requests.ts';
 import { listRequests, loadRequestStory } from '../store/story.ts';
 import { noStore, requireUser } from './auth.ts';
-import { billingRequestRow, billingStory, readsDiagnosis } from './billing-view.ts';
-import { integerText, zodSchema } from './schema.ts';
+import { billingStory, readsDiagnosis } from './billing-view.ts';
+import { AuditVerification, RequestList, RequestStoryAnswer, TemporaryPassword } from './contract.ts';
+import { integerText, zodResponse, zodSchema } from './schema.ts';
 
 const requestIdParams = z.object({ id: z.uuid() });
 
@@ -18,7 +19,8 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     {
       schema: {
         tags: ['requests'],
-        summary: "List the caller's MSP's requests, newest first",
+        operationId: 'listRequests',
+        summary: "List the caller's MSP's requests, newest first (client: a client's id or slug)",
         querystring: zodSchema(
           z.object({
             state: z.string().optional(),
@@ -27,18 +29,20 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
             before: z.iso.datetime().optional(),
           }),
         ),
+        response: { 200: zodResponse(RequestList) },
       },
     },
     async (request) => {
       const user = requireUser(request);
       const query = request.query as { state?: string; client?: string; limit: number; before?: string };
-      const rows = await listRequests(ctx.db, user.mspId, {
+      // A list row holds nothing billing may not read (no error, no message): every role gets the same rows.
+      const requests = await listRequests(ctx.db, user.mspId, {
         state: query.state,
-        clientSlug: query.client,
+        client: query.client,
         limit: query.limit,
         before: query.before ? new Date(query.before) : undefined,
       });
-      return { requests: readsDiagnosis(user) ? rows : rows.map(billingRequestRow) };
+      return { requests };
     },
   );
 
@@ -47,8 +51,10 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     {
       schema: {
         tags: ['requests'],
-        summary: "A request's whole story: diagnosis, internal note, plan and hash, approvals, steps, replies, audit",
+        operationId: 'getRequestStory',
+        summary: "A request's whole story: diagnosis, internal note, plan and hash, approvals, steps, replies, audit (msp_billing: what happened, never why)",
         params: zodSchema(requestIdParams),
+        response: { 200: zodResponse(RequestStoryAnswer) },
       },
     },
     async (request, reply) => {
@@ -71,8 +77,10 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     {
       schema: {
         tags: ['requests'],
+        operationId: 'revealTemporaryPassword',
         summary: 'Show a reset password step\'s temporary password, once, to the technician who approved it',
         params: zodSchema(z.object({ id: z.uuid(), index: integerText() })),
+        response: { 200: zodResponse(TemporaryPassword) },
       },
     },
     async (request, reply) => {
@@ -103,7 +111,14 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     },
   );
 
-  app.get('/api/audit/verify', { schema: { tags: ['audit'], summary: "Verify the caller's MSP's hash-chained audit log" } }, async (request) => {
+  app.get('/api/audit/verify', {
+      schema: {
+        tags: ['audit'],
+        operationId: 'verifyAuditLog',
+        summary: "Verify the caller's MSP's hash-chained audit log",
+        response: { 200: zodResponse(AuditVerification) },
+      },
+    }, async (request) => {
     const user = requireUser(request);
     return verifyAuditChain(ctx.db, user.mspId);
   });

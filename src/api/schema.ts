@@ -10,7 +10,7 @@ const ZOD = Symbol('zod');
 type WithZod = Record<string, unknown> & { [ZOD]?: z.ZodType };
 
 export function zodSchema(schema: z.ZodType): Record<string, unknown> {
-  const jsonSchema = z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const jsonSchema = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   delete jsonSchema['$schema'];
   const out: WithZod = { ...jsonSchema };
   Object.defineProperty(out, ZOD, { value: schema, enumerable: false });
@@ -23,7 +23,7 @@ export function zodSchema(schema: z.ZodType): Record<string, unknown> {
  * dropped, so nothing a handler adds by mistake leaves; an answer that does not fit is a 500).
  */
 export function zodResponse(schema: z.ZodType): Record<string, unknown> {
-  const jsonSchema = z.toJSONSchema(schema, { target: 'draft-7', io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  const jsonSchema = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
   delete jsonSchema['$schema'];
   const out: WithZod = { ...jsonSchema };
   Object.defineProperty(out, ZOD, { value: schema, enumerable: false });

@@ -16,12 +16,18 @@ import { CSRF_COOKIE, CSRF_HEADER, csrfSessionBinding, registerAuthentication } 
 import { registerConfigRoutes } from './config-routes.ts';
 import { registerIntegrationRoutes } from './integration-routes.ts';
 import { answerDashboard, loadDashboard, sendIndex } from './dashboard.ts';
+import type { KnownEmulators } from '../service.ts';
 import type { HomeInfo } from './home.ts';
-import { MANAGER_STYLE, registerManagerPages } from './manager.ts';
+import { registerSetupRoutes } from './setup-routes.ts';
+import { registerUserRoutes } from './user-routes.ts';
+import { registerClientRoutes } from './client-routes.ts';
+import { registerIntegrationConfigRoutes } from './integration-config-routes.ts';
+import { HTML_PAGE, MANAGER_STYLE, registerManagerPages } from './manager.ts';
 import { registerRequestRoutes } from './requests.ts';
 import { registerSessionRoutes } from './session.ts';
 import { registerTicketStatusRoutes } from './ticket-status-routes.ts';
-import { answerUnroutableUrl, findNulCharacter, zodSerializerCompiler, zodValidatorCompiler } from './schema.ts';
+import { ServiceHealth } from './contract.ts';
+import { answerUnroutableUrl, findNulCharacter, zodResponse, zodSerializerCompiler, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
 
 export interface ApiOptions {
@@ -29,6 +35,10 @@ export interface ApiOptions {
   /** Called when something created due work, so the local worker can start at once. */
   onWork: () => void;
   home: () => HomeInfo;
+  /** The built-in emulators running beside the service, if any (integrations pointed at them are marked emulated). */
+  emulators?: KnownEmulators | null;
+  /** Where outside systems call this service back, for a new integration's `onConnect` (null: nowhere). */
+  webhookBaseUrl?: () => string | null;
 }
 
 /**
@@ -125,16 +135,44 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${path.slice(0, 3).join('/')}${path.length > 3 ? '/…' : ''}` } });
   });
 
-  app.get('/healthz', { schema: { tags: ['health'], summary: 'Answers ok when the database answers' } }, async (_request, reply) => {
-    if (await ping(ctx.db)) return { status: 'ok' };
-    reply.code(503);
-    return { status: 'unavailable', reason: 'the database does not answer' };
-  });
-  app.get('/api/openapi.json', { schema: { hide: true } as never }, async () => app.swagger());
-  app.get('/', { schema: { hide: true } as never }, async (_request, reply) => {
-    sendIndex(dashboard, reply);
-    return reply;
-  });
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'getHealth',
+        summary: 'Answers ok when the database answers (503 when it does not)',
+        security: [],
+        response: { 200: zodResponse(ServiceHealth), 503: zodResponse(ServiceHealth) },
+      },
+    },
+    async (_request, reply) => {
+      if (await ping(ctx.db)) return { status: 'ok' as const };
+      reply.code(503);
+      return { status: 'unavailable' as const, reason: 'the database does not answer' };
+    },
+  );
+  app.get(
+    '/api/openapi.json',
+    {
+      schema: {
+        tags: ['meta'],
+        operationId: 'getOpenApiDocument',
+        summary: 'This document: the API in OpenAPI 3.0',
+        security: [],
+        response: { 200: { description: 'An OpenAPI 3.0.3 document', type: 'object', additionalProperties: true } },
+      },
+    },
+    async () => app.swagger(),
+  );
+  app.get(
+    '/',
+    { schema: { tags: ['meta'], operationId: 'getDashboard', summary: 'The dashboard (a single-page app; its other pages answer the same HTML)', security: [], response: { 200: HTML_PAGE } } },
+    async (_request, reply) => {
+      sendIndex(dashboard, reply);
+      return reply;
+    },
+  );
 
   registerSessionRoutes(app, ctx, { secureCookies: secure });
   registerRequestRoutes(app, ctx);
@@ -142,6 +180,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerConfigRoutes(app, ctx);
   registerIntegrationRoutes(app, ctx);
   registerTicketStatusRoutes(app, ctx);
+  registerSetupRoutes(app, ctx, options.home);
+  registerUserRoutes(app, ctx);
+  registerClientRoutes(app, ctx);
+  registerIntegrationConfigRoutes(app, ctx, { emulators: options.emulators ?? null, webhookBaseUrl: options.webhookBaseUrl ?? (() => null) });
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);
   return app;

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { DeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { sha256Base64url } from '../secrets.ts';
@@ -7,9 +6,8 @@ import { appendAudit, inTransaction } from '../store/audit.ts';
 import { clientNetwork, countSignInAttempt, recordSignInFailure, recordSignInSuccess, SIGN_IN_LIMITS } from '../store/sign-in-limits.ts';
 import { createSession, deleteSession, findUserByEmail, SESSION_TTL_MS, verifyPassword } from '../store/users.ts';
 import { CSRF_COOKIE, csrfSessionBinding, noStore, requireUser, SESSION_COOKIE, sessionCookieOptions } from './auth.ts';
-import { zodSchema } from './schema.ts';
-
-const loginBody = z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) });
+import { CsrfToken, ErrorAnswer, Me, SignedIn, SignedOut, SignInBody } from './contract.ts';
+import { zodResponse, zodSchema } from './schema.ts';
 
 /** One answer for every refused sign-in (wrong email, wrong password, disabled, locked), so none tells which. */
 const WRONG = 'wrong email or password';
@@ -21,12 +19,14 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: EngineContext, 
     {
       schema: {
         tags: ['session'],
+        operationId: 'signIn',
         summary: 'Sign in with email and password; sets the session cookie and returns the CSRF token (csrfToken) that cookie-authenticated changes send in x-csrf-token',
-        body: zodSchema(loginBody),
+        body: zodSchema(SignInBody),
+        response: { 200: zodResponse(SignedIn), 429: zodResponse(ErrorAnswer) },
       },
     },
     async (request, reply) => {
-      const body = request.body as z.infer<typeof loginBody>;
+      const body = request.body as SignInBody;
       const at = ctx.clock.now();
       const verdict = await countSignInAttempt(db, { email: body.email, address: request.ip, at });
       if (verdict.refused === 'locked') {
@@ -63,7 +63,14 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: EngineContext, 
 
   app.get(
     '/api/session/csrf',
-    { schema: { tags: ['session'], summary: 'The CSRF token of this session, for the x-csrf-token header of cookie-authenticated changes (null for an API token, which needs none)' } },
+    {
+      schema: {
+        tags: ['session'],
+        operationId: 'getCsrfToken',
+        summary: 'The CSRF token of this session, for the x-csrf-token header of cookie-authenticated changes (null for an API token, which needs none)',
+        response: { 200: zodResponse(CsrfToken) },
+      },
+    },
     async (request, reply) => {
       const user = requireUser(request);
       noStore(reply);
@@ -72,19 +79,37 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: EngineContext, 
     },
   );
 
-  app.delete('/api/session', { schema: { tags: ['session'], summary: 'Sign out' } }, async (request, reply) => {
+  app.delete('/api/session', { schema: { tags: ['session'], operationId: 'signOut', summary: 'Sign out', response: { 200: zodResponse(SignedOut) } } }, async (request, reply) => {
     const token = request.cookies[SESSION_COOKIE];
     if (token) await deleteSession(db, token);
     reply.setCookie(SESSION_COOKIE, '', sessionCookieOptions({ secure: options.secureCookies, maxAgeSeconds: 0 }));
     reply.clearCookie(CSRF_COOKIE, { path: '/' });
-    return { signedOut: true };
+    return { signedOut: true as const };
   });
 
-  app.get('/api/me', { schema: { tags: ['session'], summary: 'Who is signed in' } }, async (request) => {
-    const user = requireUser(request);
-    const msp = await db.selectFrom('msps').select(['id', 'name', 'default_operating_mode']).where('id', '=', user.mspId).executeTakeFirstOrThrow();
-    return { user: { id: user.id, email: user.email, name: user.name, role: user.role }, msp };
-  });
+  app.get(
+    '/api/me',
+    {
+      schema: {
+        tags: ['session'],
+        operationId: 'getMe',
+        summary: 'Who is signed in, their MSP, and when the session ends (null for an API token)',
+        response: { 200: zodResponse(Me) },
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const msp = await db.selectFrom('msps').select(['id', 'name', 'default_operating_mode']).where('id', '=', user.mspId).executeTakeFirstOrThrow();
+      const binding = user.via === 'session' ? csrfSessionBinding(request) : undefined;
+      const session = binding ? await db.selectFrom('sessions').select('expires_at').where('id_hash', '=', binding).executeTakeFirst() : undefined;
+      noStore(reply);
+      return {
+        user: { id: user.id, email: user.email, name: user.name, role: user.role },
+        msp: { id: msp.id, name: msp.name, defaultOperatingMode: msp.default_operating_mode },
+        sessionExpiresAt: session?.expires_at ?? null,
+      };
+    },
+  );
 }
 
 function retryAfter(reply: FastifyReply, ms: number): void {

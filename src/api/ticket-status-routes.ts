@@ -6,34 +6,43 @@ import type { EngineContext } from '../engine/context.ts';
 import type { TicketBoard } from '../integrations/module.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { requireAdmin, requireUser } from './auth.ts';
-import { zodSchema } from './schema.ts';
+import { TicketStatusMap } from './contract.ts';
+import { zodResponse, zodSchema } from './schema.ts';
 
 /**
  * The ticket statuses a PSA integration's boards take in each phase of a request (waiting for an
  * approval, in progress, resolved): read by every signed-in user, set by msp_admin. A new map is
  * checked against the PSA (each board and status must exist there) and replaces the old one whole.
  */
-const statusName = z.string().trim().min(1).max(200);
-const boardMap = z.strictObject({
-  board: z.string().trim().min(1).max(200),
-  waiting: statusName.nullish(),
-  in_progress: statusName.nullish(),
-  resolved: statusName.nullish(),
-});
-const body = z.strictObject({ boards: z.array(boardMap).max(200) });
-type Body = z.output<typeof body>;
+type Body = z.output<typeof TicketStatusMap>;
+
+/** The API's name of each phase (camelCase) and the stored one. */
+const PHASE_KEYS: Record<TicketPhase, 'waiting' | 'inProgress' | 'resolved'> = { waiting: 'waiting', in_progress: 'inProgress', resolved: 'resolved' };
+
+/** A stored board map as the API answers it. */
+function answered(map: BoardStatusMap[]): TicketStatusMap {
+  return { boards: map.map((entry) => Object.fromEntries([['board', entry.board], ...TICKET_PHASES.filter((phase) => entry[phase] !== undefined).map((phase) => [PHASE_KEYS[phase], entry[phase]])]) as TicketStatusMap['boards'][number]) };
+}
 
 export function registerTicketStatusRoutes(app: FastifyInstance, ctx: EngineContext): void {
   const params = zodSchema(z.object({ id: z.uuid() }));
 
   app.get(
     '/api/integrations/:id/ticket-statuses',
-    { schema: { tags: ['configuration'], summary: 'The ticket status each board of a PSA integration takes while waiting for approval, in progress and resolved', params } },
+    {
+      schema: {
+        tags: ['configuration'],
+        operationId: 'getTicketStatuses',
+        summary: 'The ticket status each board of a PSA integration takes while waiting for approval, in progress and resolved',
+        params,
+        response: { 200: zodResponse(TicketStatusMap) },
+      },
+    },
     async (request) => {
       const user = requireUser(request);
       const { id } = request.params as { id: string };
       await integrationOf(ctx, id, user.mspId);
-      return { boards: await storedMap(ctx, id) };
+      return answered(await storedMap(ctx, id));
     },
   );
 
@@ -42,9 +51,11 @@ export function registerTicketStatusRoutes(app: FastifyInstance, ctx: EngineCont
     {
       schema: {
         tags: ['configuration'],
+        operationId: 'setTicketStatuses',
         summary: "Replace a PSA integration's ticket status map (board and status names, checked against the PSA; a phase left out changes nothing)",
         params,
-        body: zodSchema(body),
+        body: zodSchema(TicketStatusMap),
+        response: { 200: zodResponse(TicketStatusMap) },
       },
     },
     async (request) => {
@@ -72,9 +83,9 @@ export function registerTicketStatusRoutes(app: FastifyInstance, ctx: EngineCont
           })),
         );
         if (rows.length > 0) await tx.insertInto('ticket_statuses').values(rows).execute();
-        await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'ticket_statuses.changed', data: { integrationId: id, boards: map }, at });
+        await appendAudit(tx, { mspId: user.mspId, actor: `user:${user.email}`, event: 'ticket_statuses.changed', data: { integrationId: id, boards: answered(map).boards }, at });
       });
-      return { boards: await storedMap(ctx, id) };
+      return answered(await storedMap(ctx, id));
     },
   );
 }
@@ -127,7 +138,7 @@ function checkedMap(wanted: Body, boards: TicketBoard[]): BoardStatusMap[] {
     seen.add(board.name.toLowerCase());
     const checked: BoardStatusMap = { board: board.name };
     for (const phase of TICKET_PHASES) {
-      const status = entry[phase as TicketPhase];
+      const status = entry[PHASE_KEYS[phase]];
       if (status === undefined || status === null) continue;
       const found = board.statuses.find((s) => s.toLowerCase() === status.toLowerCase());
       if (found) checked[phase] = found;

@@ -12,7 +12,8 @@ program
   .command('start')
   .description('start everything: database (embedded unless DATABASE_URL), emulators with the demo world, API and worker')
   .option('--no-emulators', 'do not start the built-in emulators or load the demo world')
-  .action(async (options: { emulators: boolean }) => (await import('./start.ts')).start(options));
+  .option('--no-demo', 'start the emulators but load no demo world: set up your own MSP through the setup link printed at start')
+  .action(async (options: { emulators: boolean; demo: boolean }) => (await import('./start.ts')).start(options));
 
 program
   .command('worker')

@@ -8,8 +8,12 @@ import { ensureDashboardBuilt } from './build-dashboard.ts';
 import { ensureEmulators, type UsedEmulators } from './emulators.ts';
 import { openStore } from './store.ts';
 
-/** `deskhand start` (what `npm start` runs). */
-export async function start(options: { emulators: boolean }): Promise<void> {
+/**
+ * `deskhand start` (what `npm start` runs): with the emulators, the demo world is loaded into an
+ * empty database; `--no-demo` loads nothing (the first admin sets the MSP up through the setup link).
+ */
+export async function start(options: { emulators: boolean; demo?: boolean }): Promise<void> {
+  const loadDemo = options.emulators && options.demo !== false;
   const config = readConfig();
   const logger = createLogger({ level: config.logLevel });
   const store = await openStore(config, logger);
@@ -51,7 +55,9 @@ export async function start(options: { emulators: boolean }): Promise<void> {
       ...(process.env['DESKHAND_PUBLIC_URL'] || config.port !== 0 ? { publicUrl: config.publicUrl } : {}),
       host: config.host,
       port: config.port,
-      ...(demo ? { demo } : {}),
+      ...(demo && loadDemo ? { demo } : {}),
+      // Integrations an admin points at the emulators work like the demo's (the service marks them emulated).
+      ...(demo && emulators ? { emulators: { origins: Object.values(emulators.endpoints).filter((u): u is string => typeof u === 'string').map((u) => new URL(u).origin), pointAt: demo.pointAt } } : {}),
       // Outside systems call back at the public address when the operator set one; the emulators at loopback.
       ...(!emulators && process.env['DESKHAND_PUBLIC_URL'] ? { webhookBaseUrl: config.publicUrl } : {}),
     });
@@ -63,11 +69,23 @@ export async function start(options: { emulators: boolean }): Promise<void> {
     throw error;
   }
   if (!service) return;
+  const demoLoaded = loadDemo && Boolean(await service.ctx.db.selectFrom('settings').select('key').where('key', '=', 'demo_world').executeTakeFirst());
+  const setup = service.setupLink
+    ? ['  no MSP yet: open this one-time setup link (valid 24 hours) to create your MSP and its first admin:', `    ${service.setupLink}`]
+    : [];
   const lines = [
     '',
     `deskhand is running: ${service.ctx.publicUrl}`,
     `  database: ${store.label}`,
-    ...(options.emulators
+    ...(options.emulators && !loadDemo
+      ? [
+          `  emulators (no demo world loaded; connect them from the dashboard with these base URLs):`,
+          ...(demo?.emulators ?? []).map((e) => `    ${e.name}: ${e.url}`),
+        ]
+      : []),
+    ...setup,
+    ...(loadDemo && !demoLoaded ? ['  the demo world was not loaded: this database already has an MSP of its own'] : []),
+    ...(demoLoaded
       ? [
           `  emulators: ${(demo?.emulators ?? []).map((e) => e.name).join(', ')}, loaded with the demo world`,
           `  sign in as any demo user, e.g. tom.rivera@northwind-it.example (technician) or ava.chen@northwind-it.example (admin), password: ${DEMO_PASSWORD}`,

@@ -19,6 +19,8 @@ import type { SecretKeys } from '../secrets.ts';
  */
 export interface Sandbox {
   service: Service;
+  /** The first run's setup link while the database has no MSP (a sandbox started with `seed: false`). */
+  setupLink: string | null;
   emulators: RunningEmulators;
   clock: ManualClock;
   world: World;
@@ -50,6 +52,11 @@ export interface SandboxOptions {
   /** Emulators already running with this world (e.g. with added latency); the sandbox does not close them. */
   emulators?: RunningEmulators;
   planner?: Planner;
+  /**
+   * Load the demo world (default true). False starts the emulators and the service on an empty
+   * database: the first run's setup link (`service.setupLink`) creates the MSP, as `deskhand start --no-demo` does.
+   */
+  seed?: boolean;
 }
 
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
@@ -57,6 +64,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const clock = new ManualClock();
   const ownEmulators = !options.emulators;
   const emulators = options.emulators ?? (await startEmulators({ world }));
+  const setup = demoSetup(world, emulators.endpoints);
   let service: Service;
   try {
     service = await startService({
@@ -67,7 +75,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       clock,
       port: 0,
       worker: options.worker === undefined ? { concurrency: options.workerConcurrency ?? 2, pollMs: 200, sweepMs: 250 } : options.worker,
-      demo: demoSetup(world, emulators.endpoints),
+      ...(options.seed === false ? {} : { demo: setup }),
+      emulators: { origins: Object.values(emulators.endpoints).filter((u): u is string => typeof u === 'string').map((u) => new URL(u).origin), pointAt: setup.pointAt },
       ...(options.planner ? { planner: options.planner } : {}),
     });
   } catch (error) {
@@ -112,6 +121,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const sandbox: Sandbox = {
     service,
+    setupLink: service.setupLink,
     emulators,
     clock,
     world,

@@ -117,8 +117,8 @@ class StoryRun {
 
   async pendingApproval(kind: 'technician' | 'manager' = 'technician') {
     const token = await this.sb.tokenFor(TECHNICIAN);
-    const { body } = await this.sb.api<{ approvals: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', '/api/approvals', { token });
-    return body.approvals.find((a) => a.request_id === this.request!.id && a.kind === kind) ?? null;
+    const { body } = await this.sb.api<{ approvals: { id: string; requestId: string; kind: string; planHash: string }[] }>('GET', '/api/approvals', { token });
+    return body.approvals.find((a) => a.requestId === this.request!.id && a.kind === kind) ?? null;
   }
 
   async decide(approvalId: string, decision: 'approve' | 'deny', as: string, planHash?: string, comment?: string) {
@@ -215,10 +215,10 @@ const HALOPSA_APPROVAL: StoryDefinition = {
     await run.sb.waitForDelivered(waiting.id);
     run.check('the employee sees nothing while it waits', actions().every((a) => a.hiddenfromuser));
     run.check('the approval notification is a private action on the ticket', actions().some((a) => a.hiddenfromuser && a.note.includes('approval request')));
-    const { body } = await run.sb.api<{ approvals: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', '/api/approvals', { token: await run.sb.tokenFor(technician) });
-    const approval = body.approvals.find((a) => a.request_id === run.request!.id && a.kind === 'technician');
+    const { body } = await run.sb.api<{ approvals: { id: string; requestId: string; kind: string; planHash: string }[] }>('GET', '/api/approvals', { token: await run.sb.tokenFor(technician) });
+    const approval = body.approvals.find((a) => a.requestId === run.request!.id && a.kind === 'technician');
     run.check('a technician approval is pending', approval !== undefined);
-    const decided = await run.decide(approval!.id, 'approve', technician, approval!.plan_hash);
+    const decided = await run.decide(approval!.id, 'approve', technician, approval!.planHash);
     run.check('the approval is accepted', decided.status === 200, String(decided.status));
     const final = await run.settle(FINAL);
     run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
@@ -254,7 +254,7 @@ export const STORIES: StoryDefinition[] = [
       run.check('the approval notification is on the ticket', run.agentNotes().some((n) => n.internal && n.text.includes('approval request')));
       const approval = await run.pendingApproval();
       run.check('a technician approval is pending', approval !== null);
-      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.plan_hash);
+      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.planHash);
       run.check('the approval is accepted', decided.status === 200, String(decided.status));
       const final = await run.settle(FINAL);
       run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
@@ -284,7 +284,7 @@ export const STORIES: StoryDefinition[] = [
       );
       const approval = await run.pendingApproval();
       run.check('a technician approval is pending', approval !== null);
-      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.plan_hash);
+      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.planHash);
       run.check('the approval is accepted', decided.status === 200, String(decided.status));
       const final = await run.settle(FINAL);
       run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);
@@ -324,7 +324,7 @@ export const STORIES: StoryDefinition[] = [
       run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
       await run.sb.waitForDelivered(waiting.id);
       const approval = await run.pendingApproval();
-      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.plan_hash);
+      const decided = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.planHash);
       run.check('the technician approval is recorded, the manager is still awaited', decided.status === 200 && decided.body.combined === 'pending', JSON.stringify(decided.body));
       run.check('nothing ran on the technician approval alone', run.user(run.requester).passwordResets === 0);
       const mail = run.sb.emulators.graph.mail().find((m) => m.to.includes('lynne.robbins@contoso.example'));
@@ -375,7 +375,7 @@ export const STORIES: StoryDefinition[] = [
       await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       const approval = await run.pendingApproval();
       run.check('a technician approval is pending', approval !== null);
-      const decided = await run.decide(approval!.id, 'deny', SECOND_TECHNICIAN, approval!.plan_hash, 'Budget freeze until next quarter');
+      const decided = await run.decide(approval!.id, 'deny', SECOND_TECHNICIAN, approval!.planHash, 'Budget freeze until next quarter');
       run.check('the denial is accepted', decided.status === 200, String(decided.status));
       const final = await run.settle(FINAL);
       run.check('final state replied, outcome denied', final.state === 'replied' && final.outcome === 'denied', `${final.state}/${final.outcome}`);
@@ -431,10 +431,10 @@ export const STORIES: StoryDefinition[] = [
       await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       const approval = await run.pendingApproval();
       run.check('a technician approval is pending', approval !== null);
-      const first = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.plan_hash);
+      const first = await run.decide(approval!.id, 'approve', TECHNICIAN, approval!.planHash);
       run.check('the first approval is accepted', first.status === 200);
       const final = await run.settle(FINAL);
-      const replay = await run.decide(approval!.id, 'approve', SECOND_TECHNICIAN, approval!.plan_hash);
+      const replay = await run.decide(approval!.id, 'approve', SECOND_TECHNICIAN, approval!.planHash);
       run.check('the replayed approval answers 409', replay.status === 409, String(replay.status));
       await new Promise((resolve) => setTimeout(resolve, 300));
       const adds = run.sb.emulators.graph.requests().filter((r) => r.method === 'POST' && r.path.includes('/members/$ref') && r.path.includes(groupId(run, 'SG-App-Tableau')));
@@ -492,10 +492,10 @@ export const STORIES: StoryDefinition[] = [
       run.check('every note so far is Internal Only', ours().length > 0 && ours().every((n) => n['publish'] === publish('Internal Only')));
       run.check('the approval notification is an internal note', ours().some((n) => String(n['description']).includes('approval request')));
       const token = await run.sb.tokenFor(WOODGROVE_TECHNICIAN);
-      const { body } = await run.sb.api<{ approvals: { id: string; request_id: string; kind: string; plan_hash: string }[] }>('GET', '/api/approvals', { token });
-      const approval = body.approvals.find((a) => a.request_id === run.request!.id && a.kind === 'technician');
+      const { body } = await run.sb.api<{ approvals: { id: string; requestId: string; kind: string; planHash: string }[] }>('GET', '/api/approvals', { token });
+      const approval = body.approvals.find((a) => a.requestId === run.request!.id && a.kind === 'technician');
       run.check('a technician approval is pending', approval !== undefined);
-      const decided = await run.decide(approval!.id, 'approve', WOODGROVE_TECHNICIAN, approval!.plan_hash);
+      const decided = await run.decide(approval!.id, 'approve', WOODGROVE_TECHNICIAN, approval!.planHash);
       run.check('the approval is accepted', decided.status === 200, String(decided.status));
       const final = await run.settle(FINAL);
       run.check('final state replied, outcome executed', final.state === 'replied' && final.outcome === 'executed', `${final.state}/${final.outcome}`);

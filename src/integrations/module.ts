@@ -38,6 +38,13 @@ export interface IntegrationModule {
    * company, its Microsoft 365 tenant id. Stored in `client_links`.
    */
   readonly clientLink?: { readonly label: string; readonly schema: z.ZodType<string> };
+  /**
+   * For a multi-tenant app (an MSP-scoped integration reaching each client's tenant through its
+   * link): the URL a client's administrator opens to consent to the app in their tenant (`tenant`:
+   * the client's link, or null before it is linked). `redirectUri` is where the system sends them
+   * back; it must be registered on the app.
+   */
+  adminConsentUrl?(settings: Record<string, unknown>, target: { tenant: string | null; redirectUri: string }): string;
   /** Its tools (names are `<kind>.<verb_noun>`, a contract). */
   readonly tools: readonly ModuleTool[];
   /** Build the live connection from a stored integration (settings parsed, secrets decrypted). */

@@ -9,6 +9,7 @@ import * as tenancyKeys from './migrations/0004_tenancy_keys.ts';
 import * as signInLimits from './migrations/0005_sign_in_limits.ts';
 import * as integrationModules from './migrations/0006_integration_modules.ts';
 import * as ticketStatuses from './migrations/0007_ticket_statuses.ts';
+import * as dashboard from './migrations/0009_dashboard.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -103,6 +104,7 @@ const migrations: Record<string, Migration> = {
   '0006_integration_modules': integrationModules,
   '0007_ticket_statuses': ticketStatuses,
   '0008_integration_status': integrationStatus,
+  '0009_dashboard': dashboard,
 };
 
 class StaticMigrations implements MigrationProvider {

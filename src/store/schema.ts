@@ -37,6 +37,25 @@ export interface ApiTokenTable {
   revoked_at: TimestampNullable;
 }
 
+/** The one-time token of the first run's setup link (its SHA-256 only). */
+export interface SetupTokenTable {
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: TimestampNullable;
+}
+
+/** An invitation link of a user who has no password yet (its SHA-256 only). */
+export interface UserInviteTable {
+  token_hash: string;
+  msp_id: string;
+  user_id: string;
+  created_by: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: TimestampNullable;
+}
+
 export interface SessionTable {
   id_hash: string;
   user_id: string;
@@ -282,6 +301,8 @@ export interface Database {
   users: UserTable;
   api_tokens: ApiTokenTable;
   sessions: SessionTable;
+  setup_tokens: SetupTokenTable;
+  user_invites: UserInviteTable;
   clients: ClientTable;
   integrations: IntegrationTable;
   tool_policies: ToolPolicyTable;

@@ -18,7 +18,8 @@ export const DEMO_PASSWORD = 'deskhand-demo';
  * Load the demo world into an empty database: MSPs, users (demo password), clients, the runbooks of
  * clients whose MSP has no emulated documentation platform (the others' are in its emulator),
  * and the integrations the emulated systems describe for it (pointing at the built-in emulators,
- * credentials encrypted, clients linked, the world's tool policies). Runs once; later starts only
+ * credentials encrypted, clients linked, the world's tool policies). Runs once, and never into a database
+ * that already has an MSP of its own; later starts only
  * point the emulated integrations at the emulators' current addresses (`pointAtEmulators`).
  */
 export async function seedDemoWorld(
@@ -32,6 +33,11 @@ export async function seedDemoWorld(
     await sql`select pg_advisory_xact_lock(4242001)`.execute(tx);
     const done = await tx.selectFrom('settings').select('value').where('key', '=', 'demo_world').executeTakeFirst();
     if (done) return { seeded: false };
+    // Only into an empty database: an MSP set up by hand (the first-run setup link) is never joined by the demo's.
+    if (await tx.selectFrom('msps').select('id').limit(1).executeTakeFirst()) {
+      input.logger.info('not loading the demo world: this database already has an MSP of its own');
+      return { seeded: false };
+    }
     const { world, secrets, at } = input;
     const clientIds = new Map<string, string>();
     const documentedMsps = new Set(input.integrations.filter((i) => moduleOf(i.kind)?.provides.includes('knowledge')).map((i) => i.msp));

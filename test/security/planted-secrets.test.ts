@@ -270,9 +270,9 @@ beforeAll(async () => {
   await sb.waitForRequest(reset, ['awaiting_approval', ...FINAL]);
   await sb.waitForDelivered(reset);
   const byCookie = { session: true };
-  const pending = (await api('GET', '/api/approvals', byCookie)).body['approvals'] as { id: string; request_id: string; kind: string; plan_hash: string }[];
-  const technician = pending.find((a) => a.request_id === reset && a.kind === 'technician')!;
-  reached['reset approved by cookie'] = String((await api('POST', `/api/approvals/${technician.id}/decision`, { ...byCookie, body: { decision: 'approve', planHash: technician.plan_hash } })).status);
+  const pending = (await api('GET', '/api/approvals', byCookie)).body['approvals'] as { id: string; requestId: string; kind: string; planHash: string }[];
+  const technician = pending.find((a) => a.requestId === reset && a.kind === 'technician')!;
+  reached['reset approved by cookie'] = String((await api('POST', `/api/approvals/${technician.id}/decision`, { ...byCookie, body: { decision: 'approve', planHash: technician.planHash } })).status);
   const manager = await ctx.db.selectFrom('approvals').select('id').where('request_id', '=', reset).where('kind', '=', 'manager').executeTakeFirstOrThrow();
   const managerLink = sb.emulators.graph
     .mail()

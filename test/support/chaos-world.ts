@@ -254,7 +254,7 @@ export class Approver {
     // All statuses: a decision whose answer was lost (the API was killed after committing it) is no
     // longer pending, and must still be found to be retried (409) and recognised as made.
     // Each MSP's technicians see their MSP's approvals: one list per MSP with a request waiting.
-    type Listed = { id: string; request_id: string; kind: string; status: string; plan_hash: string };
+    type Listed = { id: string; requestId: string; kind: string; status: string; planHash: string };
     const listed: { body: { approvals: Listed[] } } = { body: { approvals: [] } };
     for (const token of new Set(waiting.map((p) => this.listToken(p)))) {
       const answer = await http<{ approvals?: Listed[] }>('GET', `${base}/api/approvals?status=all&limit=500`, { token, timeoutMs: 5_000 });
@@ -269,7 +269,7 @@ export class Approver {
     for (const p of waiting) {
       const e = expectationOf(p.spec.kind);
       // The pending one when there is one (a request may be asked again), else the one decided already.
-      const technicianApprovals = listed.body.approvals?.filter((a) => a.request_id === p.requestId && a.kind === 'technician') ?? [];
+      const technicianApprovals = listed.body.approvals?.filter((a) => a.requestId === p.requestId && a.kind === 'technician') ?? [];
       const technicianApproval = technicianApprovals.find((a) => a.status === 'pending') ?? technicianApprovals[0];
       const managerFirst = this.options.managerFirst(p);
       if (e.manager && !p.managerDone && (managerFirst || p.technicianDone || e.technician === 'cancelled')) {
@@ -282,7 +282,7 @@ export class Approver {
         }
       }
       if (e.technician && e.technician !== 'cancelled' && !p.technicianDone && (!e.manager || !managerFirst || p.managerDone) && technicianApproval) {
-        await this.decideAsTechnician(base, p, technicianApproval.id, technicianApproval.plan_hash, e.technician === 'approved' ? 'approve' : 'deny');
+        await this.decideAsTechnician(base, p, technicianApproval.id, technicianApproval.planHash, e.technician === 'approved' ? 'approve' : 'deny');
       }
     }
   }

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { WebhookIntake } from '../../api/contract.ts';
+import { zodResponse } from '../../api/schema.ts';
 import { DeskhandError, describeError, isDeskhandError } from '../../core/errors.ts';
 import type { ConnectedIntegration, ConnectHost, ConnectOutcome, IntakeHost } from '../module.ts';
 import { storableText } from '../psa.ts';
@@ -34,8 +36,11 @@ export function autotaskWebhooks(scope: FastifyInstance, host: IntakeHost): void
     {
       schema: {
         tags: ['webhooks'],
+        operationId: 'autotaskWebhook',
+        security: [],
         summary: 'Autotask webhook (Ticket or TicketNote, signed with X-Hook-Signature): a new ticket starts a request',
         params: { type: 'object', properties: { integrationId: { type: 'string' } }, required: ['integrationId'] },
+        response: { 202: zodResponse(WebhookIntake) },
       },
     },
     async (request, reply) => {

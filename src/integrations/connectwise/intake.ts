@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { WebhookIntake } from '../../api/contract.ts';
+import { zodResponse } from '../../api/schema.ts';
 import { DeskhandError, describeError, isDeskhandError } from '../../core/errors.ts';
 import type { ConnectedIntegration, ConnectHost, ConnectOutcome, IntakeHost } from '../module.ts';
 import { storableText } from '../psa.ts';
@@ -35,8 +37,11 @@ export function connectWiseWebhooks(scope: FastifyInstance, host: IntakeHost): v
     {
       schema: {
         tags: ['webhooks'],
+        operationId: 'connectwiseWebhook',
+        security: [],
         summary: 'ConnectWise Manage callback (ticket added): starts a request',
         params: { type: 'object', properties: { integrationId: { type: 'string' }, secret: { type: 'string' } }, required: ['integrationId', 'secret'] },
+        response: { 202: zodResponse(WebhookIntake) },
       },
     },
     async (request, reply) => {

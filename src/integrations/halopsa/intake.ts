@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { WebhookIntakes } from '../../api/contract.ts';
+import { zodResponse } from '../../api/schema.ts';
 import { DeskhandError, describeError, isDeskhandError } from '../../core/errors.ts';
 import { constantTimeEqual } from '../../secrets.ts';
 import type { ConnectedIntegration, ConnectHost, ConnectOutcome, IntakeHost } from '../module.ts';
@@ -42,8 +44,11 @@ export function haloWebhooks(scope: FastifyInstance, host: IntakeHost): void {
     {
       schema: {
         tags: ['webhooks'],
+        operationId: 'halopsaWebhook',
+        security: [],
         summary: 'HaloPSA webhook (New Ticket Logged): starts a request',
         params: { type: 'object', properties: { integrationId: { type: 'string' } }, required: ['integrationId'] },
+        response: { 202: zodResponse(WebhookIntakes) },
       },
     },
     async (request, reply) => {

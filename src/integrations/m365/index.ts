@@ -109,7 +109,27 @@ export const m365: IntegrationModule = {
     };
   },
   doctor: (integration, host) => m365Doctor(integration, host, { tools: tools.map((t) => t.name), graphClient: graphClientFor }),
+  adminConsentUrl: (settings, target) => adminConsentUrl(settings, target),
 };
+
+/**
+ * The Microsoft identity platform's admin consent endpoint (v2.0):
+ * `<login>/{tenant}/v2.0/adminconsent?client_id=&scope=&redirect_uri=&state=`. `scope` asks for the
+ * app's application permissions as registered (`<Graph>/.default`); `tenant` is the client's tenant
+ * id, or `organizations` (any work or school tenant) before the client is linked. The client's
+ * administrator signs in there, and Entra sends them back to `redirect_uri` with `admin_consent`
+ * and `tenant` (the URI must be registered on the app as a Web redirect URI).
+ */
+export function adminConsentUrl(settings: Record<string, unknown>, target: { tenant: string | null; redirectUri: string }): string {
+  const login = (typeof settings['loginBaseUrl'] === 'string' && settings['loginBaseUrl'] ? settings['loginBaseUrl'] : 'https://login.microsoftonline.com').replace(/\/+$/, '');
+  const graph = typeof settings['graphBaseUrl'] === 'string' && settings['graphBaseUrl'] ? new URL(settings['graphBaseUrl']).origin : 'https://graph.microsoft.com';
+  const url = new URL(`${login}/${encodeURIComponent(target.tenant ?? 'organizations')}/v2.0/adminconsent`);
+  url.searchParams.set('client_id', String(settings['clientId'] ?? ''));
+  url.searchParams.set('scope', `${graph}/.default`);
+  url.searchParams.set('redirect_uri', target.redirectUri);
+  if (target.tenant) url.searchParams.set('state', target.tenant);
+  return url.toString();
+}
 
 /** The app's credential: a certificate (the documented path for Exchange Online) or a client secret. */
 function credentialOf(input: Pick<ConnectionInput, 'integrationId' | 'name' | 'kind' | 'secrets'>): { clientSecret: string } | { certificate: { privateKeyPem: string; thumbprint: string } } {
