@@ -55,7 +55,7 @@ async function checkPage(browser: Browser, page: Page, name: string): Promise<vo
 
 /** The API as the signed-in browser calls it (its cookies), for the assertions. */
 async function apiGet<T>(page: Page, path: string): Promise<T> {
-  const response = await page.request.get(path);
+  const response = await page.request.get(new URL(path, page.url()).toString());
   expect(response.status(), `GET ${path}`).toBe(200);
   return (await response.json()) as T;
 }
@@ -239,7 +239,7 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
       await page.getByRole('heading', { name: 'Not found' }).waitFor();
       expect(await page.getByText('Elsewhere Ltd').count()).toBe(0);
     }
-    expect((await page.request.get(`/api/clients/${otherClient}`)).status()).toBe(404);
+    expect((await page.request.get(`${sb.service.url}/api/clients/${otherClient}`)).status()).toBe(404);
     expect(problems).toEqual([]);
   });
 });

@@ -56,7 +56,7 @@ function LinkCard(props: { clientId: string; link: ClientLink; admin: boolean })
       </div>
       {props.admin ? (
         <form
-          className="inline-form"
+          className="link-form"
           onSubmit={(event) => {
             event.preventDefault();
             save.mutate(value.trim());

@@ -92,10 +92,10 @@ function OperatingModeCard(props: { client: ClientDetail; admin: boolean }) {
             save.mutate({ operatingMode: mode });
           }}
         >
-          <fieldset className="mode-options">
+          <fieldset className="client-mode-options">
             <legend className="visually-hidden">Operating Mode of {client.name}</legend>
             {options.map((option) => (
-              <label key={option.value} className="mode-option">
+              <label key={option.value} className="client-mode-option">
                 <input type="radio" name="operating-mode" value={option.value} checked={mode === option.value} onChange={() => setMode(option.value)} aria-describedby={`mode-${option.value}-hint`} />
                 <span>
                   <strong>{option.label}</strong>
@@ -146,7 +146,7 @@ function ClientDetailsCard(props: { client: ClientDetail; admin: boolean }) {
     return (
       <section className="card" aria-labelledby="details-heading">
         <h2 id="details-heading">Details</h2>
-        <dl className="facts">
+        <dl className="details-list">
           <dt>Name</dt>
           <dd>{client.name}</dd>
           <dt>Domain</dt>

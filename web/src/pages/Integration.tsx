@@ -59,7 +59,7 @@ export function IntegrationPage() {
       <div className="integration-grid">
         <section className="card" aria-labelledby="health-heading">
           <h2 id="health-heading">Health</h2>
-          <dl className="facts">
+          <dl className="details-list">
             <dt>Status</dt>
             <dd>
               <HealthBadge status={data.health.status} />
