@@ -63,7 +63,7 @@ export function PolicyTable(props: { integrationId: string; clientId?: string; c
 }
 
 function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; integrationId: string; canEdit: boolean; sourceLabel: string }) {
-  const { tool, clientId, integrationId } = props;
+  const { clientId, integrationId } = props;
   const queryClient = useQueryClient();
   const [error, setError] = useState<unknown>(null);
   const change = useMutation({
@@ -75,6 +75,9 @@ function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; int
     onError: (cause) => setError(cause),
     onSettled: () => queryClient.invalidateQueries({ queryKey: ['policies'] }),
   });
+  // While a change is on its way, the row shows it (a select or checkbox that snapped back would look refused).
+  const pending = change.isPending && change.variables && change.variables.policy !== 'inherit' ? change.variables : null;
+  const tool: ToolPolicy = pending && pending.policy !== 'inherit' ? { ...props.tool, policy: pending.policy, requireManagerApproval: pending.requireManagerApproval ?? false } : props.tool;
   const selectId = `policy-${tool.tool}`;
   const busy = change.isPending;
   return (
