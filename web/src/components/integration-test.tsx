@@ -15,6 +15,7 @@ export function TestConnection(props: { integrationId: string }) {
     onSettled: () => queryClient.invalidateQueries({ queryKey: ['integrations'] }),
   });
   const result = test.data;
+  const shown = new Set((result?.integration.checks ?? []).filter((check) => !check.ok).map(sameCheck));
   return (
     <section className="card" aria-labelledby="test-heading">
       <div className="card-head">
@@ -55,9 +56,16 @@ export function TestConnection(props: { integrationId: string }) {
                     {tool.client ? <span className="muted"> · {tool.client}</span> : null}
                     {tool.missing.length > 0 ? (
                       <ul className="check-sublist">
-                        {tool.missing.map((check) => (
-                          <CheckItem key={`${check.name}: ${check.detail}`} check={check} />
-                        ))}
+                        {tool.missing.map((check) =>
+                          // A failure already listed above (the sign-in every tool needs) is named, not repeated.
+                          shown.has(sameCheck(check)) ? (
+                            <li key={`${check.name}: ${check.detail}`} className="check-item muted">
+                              {check.name}: failed, see above
+                            </li>
+                          ) : (
+                            <CheckItem key={`${check.name}: ${check.detail}`} check={check} />
+                          ),
+                        )}
                       </ul>
                     ) : null}
                   </li>
@@ -69,6 +77,11 @@ export function TestConnection(props: { integrationId: string }) {
       ) : null}
     </section>
   );
+}
+
+/** Two checks are the same failure when they say the same after their name's own qualifiers. */
+function sameCheck(check: DoctorCheck): string {
+  return check.detail.replace(/\s+/g, ' ').trim();
 }
 
 function CheckItem(props: { check: DoctorCheck }) {
