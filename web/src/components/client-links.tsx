@@ -49,9 +49,7 @@ function LinkCard(props: { clientId: string; link: ClientLink; admin: boolean })
   return (
     <div className="card link-card">
       <div className="card-head">
-        <h3>
-          {link.integration} <span className="muted small">({link.label ?? link.kind})</span>
-        </h3>
+        <h3>{link.integration}</h3>
         {link.externalId ? <Badge tone="ok">Linked</Badge> : <Badge tone="warn">Not linked</Badge>}
       </div>
       {props.admin ? (

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import type { ClientToolPolicyBody, Policy, ToolPolicy, ToolPolicyBody, ToolPolicyList } from '../../../src/api/contract.ts';
 import { api } from '../api.ts';
-import { Badge, EmptyState, ErrorNote, formatTime, Loading } from './ui.tsx';
+import { Badge, ErrorNote, formatTime, Loading } from './ui.tsx';
 
 /**
  * The tool policy table of an integration: each tool the integration gives the agent, read or
@@ -27,15 +27,14 @@ export function PolicyTable(props: { integrationId: string; clientId?: string; c
   // GET /api/clients/:id/policies may answer every integration's tools: keep this one's.
   const tools = policies.data.tools.filter((tool) => tool.integrationId === integrationId);
   if (tools.length === 0) {
-    return (
-      <EmptyState title="No tools">
-        <p>This integration gives the agent no tool to call: it only carries tickets or notices.</p>
-      </EmptyState>
-    );
+    return <p className="note note-info">This integration gives the agent no tool to call: it carries tickets and approval notices, so there is no policy to set.</p>;
   }
   const sourceLabel = (source: ToolPolicy['source']) => (source === 'integration' && props.integrationScope === 'client' ? 'Integration policy' : SOURCE_LABEL[source]);
   return (
-    <div className="table-wrap">
+    <>
+      <PolicyExplainer client={clientId !== undefined} />
+      {props.canEdit ? null : <p className="hint">Only an admin changes policies.</p>}
+      <div className="table-wrap">
       <table className="table policy-table">
         <caption className="visually-hidden">Tool policies</caption>
         <thead>
@@ -58,7 +57,8 @@ export function PolicyTable(props: { integrationId: string; clientId?: string; c
           ))}
         </tbody>
       </table>
-    </div>
+      </div>
+    </>
   );
 }
 
@@ -150,7 +150,7 @@ function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; int
 }
 
 /** When a change takes effect (DESIGN.md): said once above the table. */
-export function PolicyExplainer(props: { client: boolean }) {
+function PolicyExplainer(props: { client: boolean }) {
   return (
     <p className="hint policy-explainer">
       <strong>Auto</strong>: the agent calls the tool on its own. <strong>Approval needed</strong>: a technician (or, if required, a manager) approves first.{' '}

@@ -7,7 +7,7 @@ import { ImportClients } from '../components/integration-import.tsx';
 import { providesLabel } from '../components/integration-kinds.ts';
 import { IntegrationSettings } from '../components/integration-settings.tsx';
 import { TestConnection } from '../components/integration-test.tsx';
-import { PolicyExplainer, PolicyTable } from '../components/policy-table.tsx';
+import { PolicyTable } from '../components/policy-table.tsx';
 import { Badge, ErrorNote, formatTime, HealthBadge, Loading, NotFound, PageHeader } from '../components/ui.tsx';
 
 /**
@@ -85,8 +85,6 @@ export function IntegrationPage() {
 
       <section aria-labelledby="policies-heading" className="policies-section">
         <h2 id="policies-heading">Tool policies{forClient ? ` for ${forClient.name}` : ''}</h2>
-        <PolicyExplainer client={forClient !== undefined} />
-        {admin ? null : <p className="hint">Only an admin changes policies.</p>}
         <PolicyTable integrationId={data.id} clientId={forClient?.id} canEdit={admin} integrationScope={data.scope} />
       </section>
 

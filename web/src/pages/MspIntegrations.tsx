@@ -70,7 +70,7 @@ export function MspIntegrationsTab() {
                   </td>
                   <td>
                     <HealthBadge status={integration.health.status} />
-                    {integration.health.lastError ? (
+                    {integration.health.status === 'unhealthy' && integration.health.lastError ? (
                       <div className="muted small truncate" title={integration.health.lastError}>
                         {integration.health.lastError}
                       </div>
