@@ -238,7 +238,7 @@ export function ClientIntegrationsTab() {
                   <td>{integration.scope === 'msp' ? "The MSP's" : "The client's own"}</td>
                   <td>
                     <HealthBadge status={integration.health.status} />
-                    {integration.health.lastError ? <div className="muted small truncate" title={integration.health.lastError}>{integration.health.lastError}</div> : null}
+                    {integration.health.status === 'unhealthy' && integration.health.lastError ? <div className="muted small truncate" title={integration.health.lastError}>{integration.health.lastError}</div> : null}
                   </td>
                 </tr>
               ))}
