@@ -166,6 +166,19 @@ describe('deskhand start', () => {
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
+  it('serves the dashboard, whose first-run answer states the demo users and password', async () => {
+    const response = await get('/');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await response.text()).toMatch(/^<!doctype html>/i);
+    const setup = await get('/api/setup');
+    expect(setup.status).toBe(200);
+    const status = (await setup.json()) as { needed: boolean; demo: { password: string; users: { email: string }[] } | null };
+    expect(status.needed).toBe(false);
+    expect(status.demo?.password).toBe('deskhand-demo');
+    expect(status.demo?.users.map((u) => u.email)).toContain('ava.chen@northwind-it.example');
+  });
+
   it('signs a demo user in with the demo password and knows who they are', async () => {
     const wrong = await fetch(`${base}/api/session`, {
       method: 'POST',
@@ -222,6 +235,20 @@ describe('deskhand user and audit-verify beside the running service', () => {
       body: JSON.stringify({ email, password }),
     });
     expect(signIn.status).toBe(200);
+  });
+
+  it("prints the emulators' demo accounts to connect a new MSP from the dashboard, pointing at the running emulators, without deskhand's internal settings", async () => {
+    const printed = await deskhand(['emulator-accounts', '--msp', 'northwind', '--json']);
+    expect(printed.code, printed.stderr).toBe(0);
+    const { accounts } = JSON.parse(printed.lastLine) as { accounts: { kind: string; client: string | null; settings: Record<string, unknown>; secrets: Record<string, string> }[] };
+    const state = JSON.parse(readFileSync(path.join(dataDir, 'emulators.json'), 'utf8')) as { connectwise: string };
+    const psa = accounts.find((a) => a.kind === 'connectwise' && a.client === null);
+    expect(psa?.settings['siteUrl']).toBe(state.connectwise);
+    expect(Object.keys(psa?.secrets ?? {})).toEqual(expect.arrayContaining(['privateKey', 'clientId']));
+    for (const account of accounts) expect(Object.keys(account.settings)).not.toEqual(expect.arrayContaining(['developmentLoopback']));
+    const unknown = await deskhand(['emulator-accounts', '--msp', 'nobody']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('northwind');
   });
 
   it('verifies every audit chain and prints ok: true on its last line', async () => {

@@ -207,6 +207,9 @@ describe("the MSP's page and its clients", () => {
     });
     expect(created.status).toBe(200);
     const m365Id = created.body.id;
+    const notPsa = await admin.call<ErrorBody>('GET', `/api/integrations/${m365Id}/boards`);
+    expect(notPsa.status).toBe(400);
+    expect(notPsa.body.error.message).toMatch(/not a PSA/);
     const client = await contosoId();
     const links = await admin.call<{ links: { integrationId: string; kind: string; label: string; externalId: string | null; consentUrl: string | null }[] }>('GET', `/api/clients/${client}/links`);
     expect(links.status).toBe(200);

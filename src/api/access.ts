@@ -20,7 +20,7 @@ export const CALLERS = ['msp_admin', 'msp_technician', 'msp_billing', 'signed_ou
 export type Caller = (typeof CALLERS)[number];
 
 /** Objects that belong to one MSP: another MSP's id answers as if it did not exist. */
-export const TENANT_OBJECTS = ['client', 'request', 'approval', 'integration', 'user'] as const;
+export const TENANT_OBJECTS = ['client', 'request', 'approval', 'integration', 'user', 'token'] as const;
 export type TenantObject = (typeof TENANT_OBJECTS)[number];
 
 /** Route parameters that name no MSP's object. */
@@ -41,7 +41,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * a pending technician approval (decided), a manager link (used once), a temporary password (shown
  * once, to the technician who approved the request), the caller's session (ended).
  */
-export type UsesUp = 'technician-approval' | 'manager-link' | 'temporary-password' | 'session';
+export type UsesUp = 'technician-approval' | 'manager-link' | 'temporary-password' | 'session' | 'invite';
 
 export interface RouteAccess {
   method: HttpMethod;
@@ -55,6 +55,11 @@ export interface RouteAccess {
   params?: Record<string, TenantObject | OtherParameter>;
   /** Body fields that name an MSP's objects (each must answer 404 with another MSP's id). */
   bodyIds?: Record<string, TenantObject>;
+  /**
+   * Body fields that look like ids but name an object of an outside system (a PSA company's
+   * identifier, a tenant id), not one of deskhand's: a client's link holds it.
+   */
+  externalIds?: string[];
   /** Query fields that name an MSP's objects: filters, which find nothing of another MSP's. */
   queryIds?: Record<string, TenantObject>;
   /** A request body a caller with the right may send. */
@@ -118,7 +123,7 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     example: { json: { operatingMode: 'inherit' } },
   },
   { method: 'PATCH', url: '/api/msp', who: 'msp_admin', answers: ADMINS, example: { json: { defaultOperatingMode: 'execute' } } },
-  { method: 'GET', url: '/api/integrations', who: 'every signed-in user: each integration with its health (never credentials or settings)', answers: SIGNED_IN },
+  { method: 'GET', url: '/api/integrations', who: 'every signed-in user: each integration with its health (never credentials or settings)', answers: SIGNED_IN, queryIds: { client: 'client' } },
   { method: 'GET', url: '/api/integrations/:id', who: 'every signed-in user: the integration with its health (never credentials or settings)', answers: SIGNED_IN, params: { id: 'integration' } },
   { method: 'POST', url: '/api/integrations/:id/test', who: "msp_admin: runs the integration's doctor now (reads only) and records its health", answers: ADMINS, params: { id: 'integration' } },
   { method: 'GET', url: '/api/integrations/:id/companies', who: "msp_admin: a PSA's companies, each with the client linked to it", answers: ADMINS, params: { id: 'integration' } },
@@ -147,9 +152,9 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     who: 'msp_admin (board and status names checked against the PSA)',
     answers: ADMINS,
     params: { id: 'integration' },
-    example: { json: { boards: [{ board: 'Help Desk', waiting: 'Waiting on Approval', in_progress: 'In Progress', resolved: 'Resolved' }] } },
+    example: { json: { boards: [{ board: 'Help Desk', waiting: 'Waiting on Approval', inProgress: 'In Progress', resolved: 'Resolved' }] } },
   },
-  { method: 'GET', url: '/api/clients/:id/policies', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'client' } },
+  { method: 'GET', url: '/api/clients/:id/policies', who: 'every signed-in user', answers: SIGNED_IN, params: { id: 'client' }, queryIds: { integration: 'integration' } },
   {
     method: 'PUT',
     url: '/api/clients/:id/policies/:tool',
@@ -175,6 +180,85 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     example: { form: { decision: 'approve' } },
     usesUp: 'manager-link',
   },
+
+  // The dashboard (issue 11): first run, users and invitations, tokens, connecting systems, clients.
+  { method: 'GET', url: '/api/setup', who: 'anyone: whether the first MSP is still to be set up, and the demo users when the demo world is loaded', answers: OK_FOR_ALL },
+  {
+    method: 'POST',
+    url: '/api/setup',
+    who: "whoever holds the setup link's one-time token, while no MSP exists (then 409 for everyone)",
+    answers: { msp_admin: 409, msp_technician: 409, msp_billing: 409, signed_out: 409, api_token: 409 },
+    example: { json: { token: 'the-setup-link-token-0123456789', mspName: 'Another MSP', admin: { name: 'Someone', email: 'someone@another-msp.example', password: 'a long enough password' } } },
+  },
+  { method: 'GET', url: '/api/msp', who: "every signed-in user: the MSP and where approvals are announced", answers: SIGNED_IN },
+  { method: 'GET', url: '/api/users', who: "msp_admin: the MSP's users and their status", answers: ADMINS },
+  {
+    method: 'POST',
+    url: '/api/users/invites',
+    who: 'msp_admin: a one-time invitation link, shown once (again for someone who has not accepted yet)',
+    answers: ADMINS,
+    example: { json: { email: 'new.hire@northwind-it.example', name: 'New Hire', role: 'msp_technician' } },
+  },
+  {
+    method: 'PATCH',
+    url: '/api/users/:id',
+    who: 'msp_admin: role, deactivate (sessions end, API tokens revoked), reactivate; never the last active admin',
+    answers: ADMINS,
+    params: { id: 'user' },
+    example: { json: { role: 'msp_technician' } },
+  },
+  {
+    method: 'POST',
+    url: '/api/invites/inspect',
+    who: 'whoever holds an invitation link: who it is for (a session or token adds nothing)',
+    answers: OK_FOR_ALL,
+    example: { json: { token: 'an-invitation-token-0123456789' } },
+  },
+  {
+    method: 'POST',
+    url: '/api/invites/accept',
+    who: 'whoever holds an invitation link, once: sets the password and signs the invited user in',
+    answers: OK_FOR_ALL,
+    example: { json: { token: 'an-invitation-token-0123456789', password: 'a long enough password' } },
+    usesUp: 'invite',
+  },
+  { method: 'GET', url: '/api/me/tokens', who: 'every signed-in user: their own API tokens (never the token)', answers: SIGNED_IN },
+  { method: 'POST', url: '/api/me/tokens', who: 'every signed-in user: a token of their own, shown once', answers: SIGNED_IN, example: { json: { name: 'a script' } } },
+  { method: 'DELETE', url: '/api/me/tokens/:id', who: 'every signed-in user: revokes one of their own tokens', answers: SIGNED_IN, params: { id: 'token' } },
+  { method: 'GET', url: '/api/integration-kinds', who: 'every signed-in user: the systems deskhand connects, with their forms', answers: SIGNED_IN },
+  {
+    method: 'POST',
+    url: '/api/integrations',
+    who: 'msp_admin: connects a system (settings checked, secrets stored encrypted, never answered)',
+    answers: ADMINS,
+    bodyIds: { clientId: 'client' },
+    // An app of the MSP's that no client is linked to: it serves nobody and calls nothing.
+    example: { json: { kind: 'm365', name: 'Microsoft 365 (access table)', settings: { clientId: '11111111-1111-4111-8111-111111111111' }, secrets: { clientSecret: 'not-a-real-secret' } } },
+  },
+  { method: 'GET', url: '/api/integrations/:id/configuration', who: 'msp_admin: the settings and which secrets are set (never their values)', answers: ADMINS, params: { id: 'integration' } },
+  {
+    method: 'PUT',
+    url: '/api/integrations/:id/configuration',
+    who: 'msp_admin: name, enabled, settings, secrets (write-only)',
+    answers: ADMINS,
+    params: { id: 'integration' },
+    example: { json: { enabled: true } },
+  },
+  { method: 'GET', url: '/api/integrations/:id/boards', who: "msp_admin: a PSA's boards and statuses", answers: ADMINS, params: { id: 'integration' } },
+  { method: 'POST', url: '/api/clients', who: 'msp_admin: a client by hand', answers: ADMINS, example: { json: { name: 'Access Table Client' } } },
+  { method: 'GET', url: '/api/clients/:id', who: 'every signed-in user: the client with its mode and counts', answers: SIGNED_IN, params: { id: 'client' } },
+  { method: 'GET', url: '/api/clients/:id/links', who: "every signed-in user: the client's links to the MSP's systems", answers: SIGNED_IN, params: { id: 'client' } },
+  {
+    method: 'PUT',
+    url: '/api/clients/:id/links/:integrationId',
+    who: "msp_admin: links the client to its record in one of the MSP's systems",
+    answers: ADMINS,
+    params: { id: 'client', integrationId: 'integration' },
+    externalIds: ['externalId'],
+    example: { json: { externalId: 'fabrikam' } },
+  },
+  { method: 'DELETE', url: '/api/clients/:id/links/:integrationId', who: 'msp_admin: removes that link', answers: ADMINS, params: { id: 'client', integrationId: 'integration' } },
+
   ...integrationModules.flatMap((module) =>
     (module.webhookRoutes ?? []).map(
       (route): RouteAccess => ({

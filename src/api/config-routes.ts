@@ -82,11 +82,12 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
           .where('id', '=', id)
           .execute();
         const actor = `user:${user.email}`;
-        if (body.operatingMode && body.operatingMode !== client.operating_mode) {
+        // Every accepted change is audited, one that sets what was already there too (an admin's act).
+        if (body.operatingMode) {
           await appendAudit(tx, { mspId: user.mspId, actor, event: 'client.operating_mode', data: { clientId: id, from: client.operating_mode, to: body.operatingMode }, at });
         }
-        const renamed = body.name !== undefined && body.name !== client.name;
-        const moved = domain !== undefined && domain !== client.domain;
+        const renamed = body.name !== undefined;
+        const moved = domain !== undefined;
         if (renamed || moved) {
           const from = { ...(renamed ? { name: client.name } : {}), ...(moved ? { domain: client.domain } : {}) };
           const to = { ...(renamed ? { name: body.name } : {}), ...(moved ? { domain } : {}) };
@@ -121,10 +122,11 @@ export function registerConfigRoutes(app: FastifyInstance, ctx: EngineContext): 
         const mode = body.defaultOperatingMode ?? msp.default_operating_mode;
         await tx.updateTable('msps').set({ name, default_operating_mode: mode }).where('id', '=', user.mspId).execute();
         const actor = `user:${user.email}`;
-        if (mode !== msp.default_operating_mode) {
+        // Every accepted change is audited, one that sets what was already there too (an admin's act).
+        if (body.defaultOperatingMode !== undefined) {
           await appendAudit(tx, { mspId: user.mspId, actor, event: 'msp.default_operating_mode', data: { from: msp.default_operating_mode, to: mode }, at });
         }
-        if (name !== msp.name) await appendAudit(tx, { mspId: user.mspId, actor, event: 'msp.renamed', data: { from: msp.name, to: name }, at });
+        if (body.name !== undefined) await appendAudit(tx, { mspId: user.mspId, actor, event: 'msp.renamed', data: { from: msp.name, to: name }, at });
         return { id: msp.id, name, defaultOperatingMode: mode };
       });
     },
@@ -312,8 +314,8 @@ function checkPolicy(tool: NonNullable<ReturnType<typeof findTool>>, body: Polic
 
 /**
  * Write (or, `to: null`, remove) one policy row and audit the change with who, when, and from what
- * to what (`from: null`: there was no row, the default or the integration's applied). Nothing
- * changes, and nothing is audited, when the row already says the same.
+ * to what (`from: null`: there was no row, the default or the integration's applied; `to: null`:
+ * the row was removed).
  */
 async function writePolicy(
   ctx: EngineContext,
@@ -324,8 +326,8 @@ async function writePolicy(
   await inTransaction(ctx.db, async (tx) => {
     const row = await policyRow(tx, integrationId, clientId, tool);
     const from = row ? { policy: row.policy, requireManagerApproval: row.require_manager_approval } : null;
+    // Removing a client's own policy it does not have changes nothing; any other accepted change is audited.
     if (from === null && to === null) return;
-    if (from && to && from.policy === to.policy && from.requireManagerApproval === to.requireManagerApproval) return;
     if (to === null) {
       await tx.deleteFrom('tool_policies').where('integration_id', '=', integrationId).where('client_id', '=', clientId!).where('tool', '=', tool).execute();
     } else {

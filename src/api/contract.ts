@@ -211,7 +211,7 @@ export const Integration = z.object({
   health: Health,
 });
 export type Integration = z.infer<typeof Integration>;
-/** GET /api/integrations (?client=<id>: the integrations that client uses) */
+/** GET /api/integrations (?client=<id or slug>: the integrations that client uses) */
 export const IntegrationList = z.object({ integrations: z.array(Integration) });
 export type IntegrationList = z.infer<typeof IntegrationList>;
 

@@ -87,7 +87,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
       },
     },
     async (request): Promise<Integration> => {
-      const user = requireAdmin(request);
+      const user = requireUser(request);
       const body = request.body as z.output<typeof IntegrationCreateBody>;
       const module = ctx.integrations.modules.find((m) => m.kind === body.kind);
       if (!module) throw new DeskhandError('bad_request', `kind: no system of kind "${body.kind.slice(0, 50)}" (kinds: ${ctx.integrations.modules.map((m) => m.kind).join(', ')})`);
@@ -99,6 +99,8 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
       } else if (module.scope === 'client') {
         throw new DeskhandError('bad_request', `clientId: ${module.label} is connected per client: name the client`);
       }
+      // After the client's lookup: another MSP's client is answered as one that does not exist, whatever the role.
+      requireAdmin(request);
       const secretsGiven = { ...body.secrets };
       for (const name of GENERATED_SECRETS) if (hasKey(module.secrets, name) && !secretsGiven[name]) secretsGiven[name] = randomToken(24);
       const id = crypto.randomUUID();

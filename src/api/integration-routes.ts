@@ -28,6 +28,7 @@ interface IntegrationListRow {
 }
 
 const idParams = zodSchema(z.object({ id: z.uuid() }));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineContext): void {
   app.get(
@@ -36,8 +37,8 @@ export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineConte
       schema: {
         tags: ['integrations'],
         operationId: 'listIntegrations',
-        summary: "The MSP's integrations with their health (never their credentials or settings); ?client=<id>: the integrations that client uses (its own, and the MSP's it reaches)",
-        querystring: zodSchema(z.object({ client: z.uuid().optional() })),
+        summary: "The MSP's integrations with their health (never their credentials or settings); ?client=<id or slug>: the integrations that client uses (its own, and the MSP's it reaches)",
+        querystring: zodSchema(z.object({ client: z.string().min(1).max(200).optional() })),
         response: { 200: zodResponse(IntegrationList) },
       },
     },
@@ -46,8 +47,14 @@ export function registerIntegrationRoutes(app: FastifyInstance, ctx: EngineConte
       const { client } = request.query as { client?: string };
       let rows = await integrationRows(ctx, user.mspId);
       if (client) {
-        // A filter: another MSP's client (or none) reaches none of this MSP's integrations.
-        const used = new Set((await ctx.integrations.integrationsOfClient(client)).filter((row) => row.msp_id === user.mspId).map((row) => row.id));
+        // A filter: a client of another MSP (or none) uses none of this MSP's integrations.
+        const found = await ctx.db
+          .selectFrom('clients')
+          .select('id')
+          .where('msp_id', '=', user.mspId)
+          .where(UUID.test(client) ? 'id' : 'slug', '=', client)
+          .executeTakeFirst();
+        const used = new Set(found ? (await ctx.integrations.integrationsOfClient(found.id)).map((row) => row.id) : []);
         rows = rows.filter((row) => used.has(row.id));
       }
       const health = await ctx.integrations.health.of(rows.map((row) => row.id));

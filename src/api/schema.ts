@@ -10,7 +10,7 @@ const ZOD = Symbol('zod');
 type WithZod = Record<string, unknown> & { [ZOD]?: z.ZodType };
 
 export function zodSchema(schema: z.ZodType): Record<string, unknown> {
-  const jsonSchema = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const jsonSchema = withoutPropertyNames(z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' })) as Record<string, unknown>;
   delete jsonSchema['$schema'];
   const out: WithZod = { ...jsonSchema };
   Object.defineProperty(out, ZOD, { value: schema, enumerable: false });
@@ -23,11 +23,22 @@ export function zodSchema(schema: z.ZodType): Record<string, unknown> {
  * dropped, so nothing a handler adds by mistake leaves; an answer that does not fit is a 500).
  */
 export function zodResponse(schema: z.ZodType): Record<string, unknown> {
-  const jsonSchema = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
+  const jsonSchema = withoutPropertyNames(z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' })) as Record<string, unknown>;
   delete jsonSchema['$schema'];
   const out: WithZod = { ...jsonSchema };
   Object.defineProperty(out, ZOD, { value: schema, enumerable: false });
   return out;
+}
+
+/**
+ * OpenAPI 3.0's schema object has no `propertyNames`, which Zod writes for every `z.record` (keys
+ * of string type: what every JSON key is anyway). Dropped, so that the document stays valid; the
+ * Zod schema still checks the keys.
+ */
+function withoutPropertyNames(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutPropertyNames);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(Object.entries(schema).filter(([key]) => key !== 'propertyNames').map(([key, value]) => [key, withoutPropertyNames(value)]));
 }
 
 /** Serialise an answer through the zod schema attached to its response schema; others as JSON. */

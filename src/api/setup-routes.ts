@@ -18,7 +18,7 @@ import { zodResponse, zodSchema } from './schema.ts';
 export function registerSetupRoutes(app: FastifyInstance, ctx: EngineContext, home: () => HomeInfo): void {
   app.get(
     '/api/setup',
-    { schema: { tags: ['session'], operationId: 'getSetupStatus', summary: 'Whether this deskhand still needs its first MSP, and the demo users when the demo world is loaded', response: { 200: zodResponse(SetupStatus) } } },
+    { schema: { tags: ['session'], operationId: 'getSetupStatus', security: [], summary: 'Whether this deskhand still needs its first MSP, and the demo users when the demo world is loaded', response: { 200: zodResponse(SetupStatus) } } },
     async (): Promise<SetupStatus> => {
       const info = home();
       return { needed: await setupNeeded(ctx.db), demo: info.demoPassword ? { password: info.demoPassword, users: info.demoUsers } : null };
@@ -31,6 +31,7 @@ export function registerSetupRoutes(app: FastifyInstance, ctx: EngineContext, ho
       schema: {
         tags: ['session'],
         operationId: 'completeSetup',
+        security: [],
         summary: "Create the MSP and its first msp_admin with the setup link's one-time token (printed in the service's log at start), and sign the admin in",
         body: zodSchema(SetupBody),
         response: { 200: zodResponse(SignedIn) },

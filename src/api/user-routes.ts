@@ -146,8 +146,11 @@ export function registerUserRoutes(app: FastifyInstance, ctx: EngineContext): vo
       },
     },
     async (request): Promise<User> => {
-      const admin = requireAdmin(request);
+      const caller = requireUser(request);
       const { id } = request.params as { id: string };
+      // Another MSP's user is answered as one that does not exist, whatever the caller's role.
+      if (!(await db.selectFrom('users').select('id').where('id', '=', id).where('msp_id', '=', caller.mspId).executeTakeFirst())) throw new DeskhandError('not_found', 'no such user');
+      const admin = requireAdmin(request);
       const body = request.body as z.output<typeof UserPatchBody>;
       const at = ctx.clock.now();
       const updated = await inTransaction(db, async (tx) => {

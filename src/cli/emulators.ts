@@ -161,3 +161,47 @@ async function everyEmulatorAnswers(state: EmulatorEndpoints): Promise<boolean> 
   const answered = await Promise.all(endpoints.map((url) => answers(url)));
   return answered.every(Boolean);
 }
+
+/**
+ * `deskhand emulators accounts [--msp ID]`: what to type into the dashboard's *Connect a system*
+ * forms to connect a new MSP to the built-in emulators (`deskhand start --no-demo`): each emulated
+ * system's settings and secrets for one of the demo world's MSPs, pointing at the emulators running
+ * for this data folder. These are the emulators' made-up demo accounts, printed to the terminal of
+ * whoever asked; no real credential is ever printed.
+ */
+export async function printEmulatorAccounts(options: { msp: string; json?: boolean }): Promise<void> {
+  const config = readConfig();
+  const state = readState(emulatorStateFile(config.dataDir));
+  if (!state) throw new Error('no emulators are running for this data folder: start deskhand first (npm start, or deskhand start --no-demo)');
+  const world = loadDemoWorld();
+  const msp = world.msps.find((m) => m.id === options.msp);
+  if (!msp) throw new Error(`the demo world has no MSP "${options.msp}": one of ${world.msps.map((m) => m.id).join(', ')}`);
+  const { emulatedSystems } = await import('../integrations/emulators.ts');
+  const { INTERNAL_SETTINGS } = await import('../api/integration-config-routes.ts');
+  const endpoints = state as unknown as Record<string, string>;
+  const accounts = emulatedSystems
+    .flatMap((system) => system.demoIntegrations(world, endpoints))
+    .filter((integration) => integration.msp === msp.id)
+    .map((integration) => ({
+      kind: integration.kind,
+      name: integration.name,
+      /** A client's own connection (connect it from that client's page), or null for the MSP's. */
+      client: integration.client ? (world.clients.find((c) => c.id === integration.client)?.name ?? integration.client) : null,
+      settings: Object.fromEntries(Object.entries(integration.settings).filter(([key]) => !INTERNAL_SETTINGS.includes(key))),
+      secrets: integration.secrets,
+      clientLinks: (integration.links ?? []).map((link) => ({ client: world.clients.find((c) => c.id === link.client)?.name ?? link.client, externalId: link.externalId })),
+    }));
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ msp: msp.id, accounts })}\n`);
+    return;
+  }
+  const lines = [`The built-in emulators' demo accounts of ${msp.name} (${msp.id}): type these into the dashboard's Connect a system forms.`, ''];
+  for (const account of accounts) {
+    lines.push(`${account.name} (${account.kind}${account.client ? `, ${account.client}'s own: connect it from the client's page` : ''})`);
+    for (const [key, value] of Object.entries(account.settings)) lines.push(`  setting  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    for (const [key, value] of Object.entries(account.secrets)) lines.push(`  secret   ${key}: ${value}`);
+    for (const link of account.clientLinks) lines.push(`  client link  ${link.client}: ${link.externalId}`);
+    lines.push('');
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

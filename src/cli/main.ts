@@ -30,6 +30,13 @@ program
   .action(async (options: { stateFile?: string; host: string; latency?: boolean }) => (await import('./emulators.ts')).runEmulators(options));
 
 program
+  .command('emulator-accounts')
+  .description("print the built-in emulators' demo accounts of one demo MSP, to connect a new MSP to them from the dashboard")
+  .option('--msp <id>', 'the demo MSP whose accounts to print (northwind, tailspin, woodgrove)', 'northwind')
+  .option('--json', 'one JSON object')
+  .action(async (options: { msp: string; json?: boolean }) => (await import('./emulators.ts')).printEmulatorAccounts(options));
+
+program
   .command('demo')
   .description('play the product stories end to end in a temporary folder and check them against the emulators')
   .option('--json', 'print one JSON object')

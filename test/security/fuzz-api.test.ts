@@ -34,8 +34,11 @@ interface Operation {
 
 let operations: Operation[] = [];
 
-/** Routes fuzzed elsewhere: sign-in and the webhook in fuzz-intake.test.ts. */
-const ELSEWHERE = new Set(['POST /api/session', 'POST /webhooks/connectwise/{integrationId}/{secret}']);
+/**
+ * Routes fuzzed elsewhere: sign-in, the webhook and the manager's link page in fuzz-intake.test.ts
+ * (the page answers its refusals as HTML pages, for the manager's browser, not the API's error shape).
+ */
+const ELSEWHERE = new Set(['POST /api/session', 'POST /webhooks/connectwise/{integrationId}/{secret}', 'GET /approvals/manager/{link}', 'POST /approvals/manager/{link}']);
 
 /**
  * POST routes that only read (they run a check now and answer its report): a well-formed call to one

@@ -5,6 +5,7 @@ import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { webhookSignature as autotaskSignature } from '../../src/integrations/autotask/webhook.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { issueApiToken } from '../../src/store/users.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { createTestDatabase, databaseKind } from '../support/db.ts';
 import { readmeRoleTable } from '../support/security-readme.ts';
@@ -56,7 +57,9 @@ const callers = new Map<Who, Credentials>();
 /** Five forgotten-password requests of Contoso, each waiting for a technician and a manager. */
 let dual: DualApprovalRequest[];
 let callbacks: SignedCallbacks;
-const ids = { contoso: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '', autotask: '', autotaskSecret: '' };
+const ids = { contoso: '', fabrikam: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '', autotask: '', autotaskSecret: '' };
+/** Invitation links' tokens: one to inspect, and one for each caller that accepts one (used up). */
+const invites = { inspect: '', accept: [] as string[] };
 
 beforeAll(async () => {
   if (!runsHere) {
@@ -70,6 +73,7 @@ beforeAll(async () => {
   const m365 = await db.selectFrom('integrations').select('id').where('client_id', '=', contoso.id).where('kind', '=', 'm365').executeTakeFirstOrThrow();
   const cw = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'northwind').where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
   Object.assign(ids, { contoso: contoso.id, contosoM365: m365.id, connectwise: cw.id, connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'] });
+  ids.fabrikam = (await db.selectFrom('clients').select('id').where('slug', '=', 'fabrikam').executeTakeFirstOrThrow()).id;
   const halo = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'tailspin').where('kind', '=', 'halopsa').executeTakeFirstOrThrow();
   Object.assign(ids, { halopsa: halo.id, halopsaSecret: sb.service.ctx.integrations.secretsOf(halo)['webhookSecret'] });
   const autotask = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'woodgrove').where('kind', '=', 'autotask').executeTakeFirstOrThrow();
@@ -83,6 +87,13 @@ beforeAll(async () => {
   callers.set('billing_token', { kind: 'token', token: await sb.tokenFor(BEN), email: BEN });
   dual = await openDualApprovalRequests(sb, ['megan.bowen@contoso.example', 'alex.wilber@contoso.example', 'patti.fernandez@contoso.example', 'nestor.wilke@contoso.example', 'lidia.holloway@contoso.example']);
   callbacks = new SignedCallbacks(sb);
+  for (let i = 0; i < 6; i++) {
+    const invited = await sb.api<{ link: string }>('POST', '/api/users/invites', { token: await sb.tokenFor(AVA), body: { email: `invited.${i}@northwind-it.example`, name: `Invited ${i}`, role: 'msp_billing' } });
+    expect(invited.status).toBe(200);
+    const token = new URL(invited.body.link).hash.replace('#token=', '');
+    if (i === 0) invites.inspect = token;
+    else invites.accept.push(token);
+  }
   routes = await registeredRoutes(sb.service.app!);
 }, 240_000);
 
@@ -177,7 +188,7 @@ function expected(row: RouteAccess, who: Who): number {
 
 /** Routes that use something up run after the others, in the order each prepares the next. */
 function phase(row: RouteAccess): number {
-  return { none: 0, 'technician-approval': 1, 'manager-link': 2, 'temporary-password': 3, session: 4 }[row.usesUp ?? 'none'];
+  return { none: 0, invite: 0, 'technician-approval': 1, 'manager-link': 2, 'temporary-password': 3, session: 4 }[row.usesUp ?? 'none'];
 }
 
 /**
@@ -199,7 +210,8 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
     let value: string;
     switch (kind) {
       case 'client':
-        value = ids.contoso;
+        // A client's links are changed on Fabrikam: Contoso's requests need theirs.
+        value = route.url.includes('/links/') ? ids.fabrikam : ids.contoso;
         break;
       case 'integration':
         // A PSA's routes (its webhooks, its ticket statuses, its companies) are called with the PSA's integration.
@@ -207,7 +219,7 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
           ? ids.halopsa
           : route.url.startsWith('/webhooks/autotask/')
             ? ids.autotask
-            : route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients)$/.test(route.url)
+            : route.url.startsWith('/webhooks/connectwise/') || /\/(ticket-statuses|companies|import-clients|boards)$/.test(route.url) || route.url.includes('/links/')
               ? ids.connectwise
               : ids.contosoM365;
         break;
@@ -220,6 +232,16 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
       case 'user':
         value = (await sb.service.ctx.db.selectFrom('users').select('id').where('email', '=', TOM).executeTakeFirstOrThrow()).id;
         break;
+      case 'token': {
+        // The caller's own token, made for this call (revoking it uses it up); nobody's for a caller signed out.
+        const credentials = callers.get(who)!;
+        const db = sb.service.ctx.db;
+        value =
+          credentials.kind === 'none'
+            ? (await db.selectFrom('api_tokens').select('id').where('revoked_at', 'is', null).executeTakeFirstOrThrow()).id
+            : (await issueApiToken(db, { email: credentials.email, name: 'roles', at: new Date() })).id;
+        break;
+      }
       case 'step-index':
         value = String(await passwordStepIndex(request.requestId));
         break;
@@ -253,6 +275,10 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
     // A signed note event: well formed, starts nothing (202).
     const body = JSON.stringify({ Action: 'Create', Guid: 'roles', EntityType: 'TicketNote', Id: 1, Fields: {}, EventTime: new Date().toISOString(), SequenceNumber: 1, PersonID: 1 });
     call.raw = { body, headers: { 'content-type': 'application/json', 'x-hook-signature': autotaskSignature(ids.autotaskSecret, body) } };
+  } else if (row.url === '/api/invites/inspect') {
+    call.json = { token: invites.inspect };
+  } else if (row.url === '/api/invites/accept') {
+    call.json = { token: invites.accept[slotOf(row, allowedIndex)], password: 'a long enough password' };
   } else if (row.example && 'json' in row.example) {
     call.json = row.example.json;
   } else if (row.example && 'form' in row.example) {

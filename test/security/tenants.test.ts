@@ -84,6 +84,8 @@ beforeAll(async () => {
     attackers.api_token = { kind: 'token', token: await sb.tokenFor(tokenOf), email: tokenOf };
     return attackers;
   };
+  // Each MSP has a personal API token to be reached for (the attackers' own, made here first).
+  for (const email of ['ava.chen@northwind-it.example', 'rosa.diaz@woodgrove-tp.example', 'kim.lee@tailspin-ms.example']) await sb.tokenFor(email);
   const northwind = await objectsOf(['northwind']);
   const others = await objectsOf(['woodgrove', 'tailspin']);
   directions.push({
@@ -126,12 +128,14 @@ async function objectsOf(msps: string[]): Promise<Pick<Tenant, 'victim' | 'marke
   const approvals = await db.selectFrom('approvals').select(['id', 'approver_email']).where('msp_id', 'in', msps).execute();
   const integrations = await db.selectFrom('integrations').select(['id', 'name']).where('msp_id', 'in', msps).execute();
   const users = await db.selectFrom('users').select(['id', 'email']).where('msp_id', 'in', msps).execute();
+  const tokens = await db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id').select('api_tokens.id').where('users.msp_id', 'in', msps).execute();
   const victim: Objects = {
     client: clients.map((c) => c.id),
     request: requests.map((r) => r.id),
     approval: approvals.map((a) => a.id),
     integration: integrations.map((i) => i.id),
     user: users.map((u) => u.id),
+    token: tokens.map((t) => t.id),
   };
   const markers = [
     ...Object.values(victim).flat(),
@@ -157,7 +161,7 @@ describe('the isolation table', () => {
       for (const param of pathParams(route.url)) if (!row.params?.[param]) undeclared.push(`${routeKey(route.method, route.url)} :${param}`);
       const fields = idLikeFields(openapi, route.method, route.url);
       for (const field of fields.query) if (!row.queryIds?.[field]) undeclared.push(`${routeKey(route.method, route.url)} ?${field}`);
-      for (const field of fields.body) if (!row.bodyIds?.[field]) undeclared.push(`${routeKey(route.method, route.url)} body.${field}`);
+      for (const field of fields.body) if (!row.bodyIds?.[field] && !row.externalIds?.includes(field)) undeclared.push(`${routeKey(route.method, route.url)} body.${field}`);
     }
     expect(undeclared, 'fields that may name an MSP\'s object: declare them in src/api/access.ts (params, queryIds, bodyIds)').toEqual([]);
   });
