@@ -239,6 +239,37 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
     await expect.poll(() => page.getByRole('button', { name: `Use the MSP's policy for ${tool}` }).count()).toBe(0);
   });
 
+  it('shows a technician the policies read-only: no policy to change, no settings, no Test connection', async () => {
+    const csrf = (await (await page.request.get(`${sb.service.url}/api/session/csrf`)).json()) as { csrfToken: string };
+    const invite = await page.request.post(`${sb.service.url}/api/users/invites`, {
+      headers: { 'x-csrf-token': csrf.csrfToken },
+      data: { email: 'tech@fabrikam-msp.example', name: 'Theo Tech', role: 'msp_technician' },
+    });
+    expect(invite.status()).toBe(200);
+    const token = /token=([^&]+)/.exec(((await invite.json()) as { link: string }).link)![1]!;
+    const tech = await newContext(browser);
+    try {
+      const accepted = await tech.page.request.post(`${sb.service.url}/api/invites/accept`, { data: { token, password: 'a technician password' } });
+      expect(accepted.status()).toBe(200);
+      const client = imported[0]!;
+      await tech.page.goto(`${sb.service.url}/clients/${client.id}/integrations/${m365Id}`);
+      await tech.page.locator('.policy-table tbody tr').first().waitFor();
+      expect(await tech.page.locator('.policy-table select, .policy-table input').count()).toBe(0);
+      expect(await tech.page.getByRole('button', { name: /Use the MSP's policy/ }).count()).toBe(0);
+      expect(await tech.page.getByRole('button', { name: 'Test connection' }).count()).toBe(0);
+      expect(await tech.page.getByRole('heading', { name: 'Settings' }).count()).toBe(0);
+      await tech.page.getByText('Only an admin changes policies.').waitFor();
+      expect(await seriousAxeViolations(tech.page)).toEqual([]);
+      // Nor may they change the mode: the Overview says so instead of offering the radios.
+      await tech.page.goto(`${sb.service.url}/clients/${client.id}`);
+      await tech.page.getByText('Only an admin changes it.').waitFor();
+      expect(await tech.page.getByRole('radio').count()).toBe(0);
+      expect(tech.problems).toEqual([]);
+    } finally {
+      await tech.context.close();
+    }
+  });
+
   it("shows the MSP's integrations with their health", async () => {
     await page.goto(`${sb.service.url}/msp/integrations`);
     await page.getByRole('link', { name: /ConnectWise/ }).first().waitFor();
@@ -304,9 +335,12 @@ describe.skipIf(!browserRunsHere)('README screenshots of the demo world', () => 
     const m365 = integrations.find((i) => i.kind === 'm365')!;
     await page.goto(`${sb.service.url}/clients/${client.id}/integrations/${m365.id}`);
     await page.locator('.policy-table tbody tr').first().waitFor();
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.locator('.test-result').waitFor();
     await page.waitForLoadState('networkidle');
     expect(await seriousAxeViolations(page)).toEqual([]);
-    await page.getByRole('heading', { name: /^Tool policies/ }).scrollIntoViewIfNeeded();
+    // The photo shows the last read tools and the write tools with their approvals.
+    await page.evaluate(`window.scrollTo(0, document.querySelector('#policies-heading').getBoundingClientRect().top + window.scrollY - 16)`);
     await page.screenshot({ path: 'docs/screenshots/integration-policies.png' });
     expect(problems).toEqual([]);
   });
