@@ -25,7 +25,8 @@ export function PolicyTable(props: { integrationId: string; clientId?: string; c
   if (policies.isPending) return <Loading what="the tool policies" />;
   if (policies.error) return <ErrorNote error={policies.error} title="The tool policies could not load" />;
   // GET /api/clients/:id/policies may answer every integration's tools: keep this one's.
-  const tools = policies.data.tools.filter((tool) => tool.integrationId === integrationId);
+  // The tools that change something first: their policies are the ones an MSP sets; reads are nearly always auto.
+  const tools = policies.data.tools.filter((tool) => tool.integrationId === integrationId).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'write' ? -1 : 1));
   if (tools.length === 0) {
     return <p className="note note-info">This integration gives the agent no tool to call: it carries tickets and approval notices, so there is no policy to set.</p>;
   }
@@ -87,10 +88,10 @@ function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; int
         {tool.description ? <div className="tool-description">{tool.description}</div> : null}
         {error ? <ErrorNote error={error} title={`${tool.tool} was not changed`} /> : null}
       </td>
-      <td>
+      <td className="fit">
         <Badge tone={tool.kind === 'write' ? 'warn' : 'neutral'}>{tool.kind === 'write' ? 'Write' : 'Read'}</Badge>
       </td>
-      <td>
+      <td className="policy-cell">
         {props.canEdit ? (
           <div className="policy-controls">
             <select
@@ -122,7 +123,7 @@ function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; int
         )}
       </td>
       {clientId ? (
-        <td>
+        <td className="fit">
           <Badge tone={tool.source === 'client' ? 'info' : 'neutral'}>{props.sourceLabel}</Badge>
         </td>
       ) : null}
@@ -137,7 +138,7 @@ function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; int
         )}
       </td>
       {clientId && props.canEdit ? (
-        <td>
+        <td className="fit">
           {tool.source === 'client' ? (
             <button type="button" className="button" disabled={busy} aria-label={`Use the MSP's policy for ${tool.tool}`} onClick={() => change.mutate({ policy: 'inherit', requireManagerApproval: false })}>
               Use the MSP's policy
