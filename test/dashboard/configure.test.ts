@@ -312,6 +312,7 @@ describe.skipIf(!browserRunsHere)('README screenshots of the demo world', () => 
 
   it('photographs the clients, a client and its policies', async () => {
     mkdirSync('docs/screenshots', { recursive: true });
+    mkdirSync(SHOTS, { recursive: true });
     const { page, problems } = await newContext(browser);
     await page.goto(`${sb.service.url}/sign-in`);
     await page.getByLabel('Email').fill('ava.chen@northwind-it.example');
@@ -345,6 +346,17 @@ describe.skipIf(!browserRunsHere)('README screenshots of the demo world', () => 
     // The photo starts at the policies: the write tools, with their approvals, come first.
     await page.evaluate(`window.scrollTo(0, document.querySelector('#policies-heading').getBoundingClientRect().top + window.scrollY - 16)`);
     await page.screenshot({ path: 'docs/screenshots/integration-policies.png' });
+
+    // The pages with the demo world's data in them: the client's requests and integrations, the MSP's integrations.
+    await page.goto(`${sb.service.url}/clients/${client.id}/activity`);
+    await page.getByRole('heading', { name: 'Activity' }).waitFor();
+    await checkPage(browser, page, 'demo-client-activity');
+    await page.goto(`${sb.service.url}/clients/${client.id}/integrations`);
+    await page.getByRole('heading', { name: "Links to the MSP's systems" }).waitFor();
+    await checkPage(browser, page, 'demo-client-integrations');
+    await page.goto(`${sb.service.url}/msp/integrations`);
+    await page.locator('table tbody tr').first().waitFor();
+    await checkPage(browser, page, 'demo-msp-integrations');
     expect(problems).toEqual([]);
   });
 });
