@@ -268,7 +268,7 @@ export function ClientActivityTab() {
         </EmptyState>
       ) : (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table activity-table">
             <caption className="visually-hidden">Requests</caption>
             <thead>
               <tr>
@@ -283,11 +283,9 @@ export function ClientActivityTab() {
               {requests.data.requests.map((request) => (
                 <tr key={request.id}>
                   <td className="nowrap">{formatTime(request.createdAt)}</td>
-                  <td>
+                  <td className="subject-cell">
                     {request.subject ?? <span className="muted">(no subject)</span>}
-                    <div className="muted small">
-                      {request.channel} {request.externalRef}
-                    </div>
+                    <div className="muted small">{request.channel === 'psa' ? `PSA ticket ${request.externalRef}` : `${request.channel} ${request.externalRef}`}</div>
                   </td>
                   <td>{request.requesterEmail ?? '—'}</td>
                   <td>
