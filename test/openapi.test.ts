@@ -16,6 +16,7 @@ let doc: OpenApiDocument;
 type Schema = { [key: string]: unknown; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: Schema | boolean };
 interface Operation {
   operationId?: string;
+  parameters?: { name: string; in: string }[];
   requestBody?: { content?: Record<string, { schema?: Schema }> };
   responses?: Record<string, { content?: Record<string, { schema?: Schema }> }>;
 }
@@ -107,8 +108,9 @@ describe('the OpenAPI document', () => {
     expect(withoutAnswer.map((o) => `${o.method} ${o.path}`)).toEqual([]);
   });
 
-  it('names every key of every body and answer in camelCase', () => {
+  it('names every parameter and every key of every body and answer in camelCase', () => {
     const keys = operations().flatMap(({ method, path, operation }) => [
+      ...(operation.parameters ?? []).map((parameter) => `${method} ${path} ${parameter.in}.${parameter.name}`),
       ...Object.values(operation.requestBody?.content ?? {}).flatMap((media) => schemaKeys(media.schema, `${method} ${path} body`)),
       ...Object.entries(operation.responses ?? {}).flatMap(([status, response]) =>
         Object.values(response.content ?? {}).flatMap((media) => schemaKeys(media.schema, `${method} ${path} ${status}`)),

@@ -232,8 +232,15 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     who: 'msp_admin: connects a system (settings checked, secrets stored encrypted, never answered)',
     answers: ADMINS,
     bodyIds: { clientId: 'client' },
-    // An app of the MSP's that no client is linked to: it serves nobody and calls nothing.
-    example: { json: { kind: 'm365', name: 'Microsoft 365 (access table)', settings: { clientId: '11111111-1111-4111-8111-111111111111' }, secrets: { clientSecret: 'not-a-real-secret' } } },
+    // The identity provider's MSP-wide app, which no client is linked to: it serves nobody and calls nothing.
+    example: {
+      json: {
+        kind: integrationModules.find((module) => module.clientOverride)?.kind ?? '',
+        name: 'Identity provider (access table)',
+        settings: { clientId: '11111111-1111-4111-8111-111111111111' },
+        secrets: { clientSecret: 'not-a-real-secret' },
+      },
+    },
   },
   { method: 'GET', url: '/api/integrations/:id/configuration', who: 'msp_admin: the settings and which secrets are set (never their values)', answers: ADMINS, params: { id: 'integration' } },
   {

@@ -13,8 +13,9 @@ import { zodResponse, zodSchema } from './schema.ts';
 
 /**
  * Clients by hand (msp_admin), one client with its counts (every signed-in user), and a client's
- * links to the MSP's integrations (its PSA company, its Microsoft 365 tenant with the multi-tenant
- * app's admin consent link, its documentation): read by every signed-in user, set by msp_admin.
+ * links to the MSP's integrations (its PSA company, its identity provider's tenant with the
+ * multi-tenant app's admin consent link, its documentation): read by every signed-in user, set by
+ * msp_admin.
  */
 const idParams = zodSchema(z.object({ id: z.uuid() }));
 const linkParams = zodSchema(z.object({ id: z.uuid(), integrationId: z.uuid() }));
@@ -73,7 +74,7 @@ export function registerClientRoutes(app: FastifyInstance, ctx: EngineContext): 
       schema: {
         tags: ['configuration'],
         operationId: 'listClientLinks',
-        summary: "A client's link to each of the MSP's integrations that links clients (its PSA company, Microsoft 365 tenant, documentation), with a multi-tenant app's admin consent URL",
+        summary: "A client's link to each of the MSP's integrations that links clients (its PSA company, identity provider tenant, documentation), with a multi-tenant app's admin consent URL",
         params: idParams,
         response: { 200: zodResponse(ClientLinkList) },
       },

@@ -164,7 +164,7 @@ export const ClientPatchBody = z.strictObject({
 export type ClientPatchBody = z.infer<typeof ClientPatchBody>;
 
 /**
- * A client's link to one of the MSP's integrations (its PSA company, its Microsoft 365 tenant, its
+ * A client's link to one of the MSP's integrations (its PSA company, its identity provider's tenant, its
  * documentation organisation): one row per MSP-scoped integration whose system links clients.
  */
 export const ClientLink = z.object({
@@ -624,6 +624,6 @@ export const WebhookIntake = z.object({
   duplicate: z.boolean().optional(),
 });
 export type WebhookIntake = z.infer<typeof WebhookIntake>;
-/** A webhook carrying several events (HaloPSA): one intake per ticket. */
+/** A webhook carrying several events (a PSA that batches them): one intake per ticket. */
 export const WebhookIntakes = z.object({ results: z.array(WebhookIntake.extend({ ticket: z.number() })) });
 export type WebhookIntakes = z.infer<typeof WebhookIntakes>;

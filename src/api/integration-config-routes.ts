@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DeskhandError, describeError, isDeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
-import { EMULATOR_SITE_ALIASES_SETTING } from '../integrations/connectwise/index.ts';
 import { type IntegrationHealthView, UNKNOWN_HEALTH } from '../integrations/health.ts';
 import { DEVELOPMENT_LOOPBACK_SETTING } from '../integrations/http.ts';
 import { EMULATED_SETTINGS, type IntegrationModule } from '../integrations/module.ts';
@@ -34,8 +33,12 @@ import { zodResponse, zodSchema } from './schema.ts';
  * integration's URLs are the running emulators' (`KnownEmulators`).
  */
 
-/** Settings deskhand keeps for itself: never shown in a form, never accepted from the API. */
-export const INTERNAL_SETTINGS: readonly string[] = [...Object.keys(EMULATED_SETTINGS), DEVELOPMENT_LOOPBACK_SETTING, EMULATOR_SITE_ALIASES_SETTING];
+/** Settings deskhand keeps for itself (a module may name more): never shown in a form, never accepted from the API. */
+const INTERNAL_SETTINGS: readonly string[] = [...Object.keys(EMULATED_SETTINGS), DEVELOPMENT_LOOPBACK_SETTING];
+
+function internalSettingsOf(module: IntegrationModule | undefined): readonly string[] {
+  return [...INTERNAL_SETTINGS, ...(module?.internalSettings ?? [])];
+}
 /** Secrets deskhand makes itself when none is given (the secret part of a webhook's URL or authentication). */
 const GENERATED_SECRETS: readonly string[] = ['webhookSecret'];
 
@@ -66,7 +69,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
           scope: module.scope,
           clientOverride: module.clientOverride === true,
           provides: [...module.provides],
-          settingsSchema: formSchema(module.settings, INTERNAL_SETTINGS),
+          settingsSchema: formSchema(module.settings, internalSettingsOf(module)),
           secretsSchema: formSchema(module.secrets, GENERATED_SECRETS),
           clientLink: module.clientLink ? { label: module.clientLink.label } : null,
         })),
@@ -125,7 +128,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
           mspId: user.mspId,
           actor: `user:${user.email}`,
           event: 'integration.created',
-          data: { integrationId: id, kind: module.kind, name: body.name, clientId: client?.id ?? null, settings: Object.keys(publicSettings(checked.settings)).sort(), secretsSet: Object.keys(checked.secrets).sort() },
+          data: { integrationId: id, kind: module.kind, name: body.name, clientId: client?.id ?? null, settings: Object.keys(publicSettings(module, checked.settings)).sort(), secretsSet: Object.keys(checked.secrets).sort() },
           at,
         });
       });
@@ -186,7 +189,7 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
           else secrets[name] = value;
         }
         const name = body.name ?? row.name;
-        const settings = body.settings ?? publicSettings(row.config as Record<string, unknown>);
+        const settings = body.settings ?? publicSettings(module, row.config as Record<string, unknown>);
         const checked = checkConfiguration(module, { id, name, forClient: row.client_id !== null, settings, secrets, emulators: options.emulators });
         const enabled = body.enabled ?? row.enabled;
         await tx
@@ -194,8 +197,8 @@ export function registerIntegrationConfigRoutes(app: FastifyInstance, ctx: Engin
           .set({ name, enabled, config: json(checked.settings), secrets_encrypted: ctx.secrets.encryptJson(checked.secrets), updated_at: at })
           .where('id', '=', id)
           .execute();
-        const oldPublic = publicSettings(row.config as Record<string, unknown>);
-        const newPublic = publicSettings(checked.settings);
+        const oldPublic = publicSettings(module, row.config as Record<string, unknown>);
+        const newPublic = publicSettings(module, checked.settings);
         const changedSettings = [...new Set([...Object.keys(oldPublic), ...Object.keys(newPublic)])].filter((key) => JSON.stringify(oldPublic[key]) !== JSON.stringify(newPublic[key])).sort();
         const changedSecrets = [...new Set([...Object.keys(oldSecrets), ...Object.keys(checked.secrets)])].filter((key) => oldSecrets[key] !== checked.secrets[key]).sort();
         await appendAudit(tx, {
@@ -258,7 +261,7 @@ function checkConfiguration(
   module: IntegrationModule,
   input: { id: string; name: string; forClient: boolean; settings: Record<string, unknown>; secrets: Record<string, string>; emulators: KnownEmulators | null },
 ): { settings: Record<string, unknown>; secrets: Record<string, string> } {
-  const internal = Object.keys(input.settings).filter((key) => INTERNAL_SETTINGS.includes(key));
+  const internal = Object.keys(input.settings).filter((key) => internalSettingsOf(module).includes(key));
   if (internal.length > 0) {
     throw new DeskhandError('bad_request', `settings.${internal[0]}: deskhand sets this itself (for an integration pointing at a built-in emulator); it is never accepted from the API`);
   }
@@ -315,8 +318,9 @@ function urlsIn(value: unknown): URL[] {
   return [];
 }
 
-function publicSettings(settings: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(settings).filter(([key]) => !INTERNAL_SETTINGS.includes(key)));
+function publicSettings(module: IntegrationModule | undefined, settings: Record<string, unknown>): Record<string, unknown> {
+  const internal = internalSettingsOf(module);
+  return Object.fromEntries(Object.entries(settings).filter(([key]) => !internal.includes(key)));
 }
 
 function hasKey(schema: z.ZodType, key: string): boolean {
@@ -388,5 +392,5 @@ export function describeIntegration(ctx: EngineContext, row: RowWithClient, heal
 }
 
 async function configurationOf(ctx: EngineContext, row: RowWithClient): Promise<IntegrationConfiguration> {
-  return { integration: await describe(ctx, row), settings: publicSettings(row.config as Record<string, unknown>), secretsSet: Object.keys(ctx.integrations.secretsOf(row)).sort() };
+  return { integration: await describe(ctx, row), settings: publicSettings(ctx.integrations.modules.find((m) => m.kind === row.kind), row.config as Record<string, unknown>), secretsSet: Object.keys(ctx.integrations.secretsOf(row)).sort() };
 }

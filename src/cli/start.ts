@@ -81,6 +81,7 @@ export async function start(options: { emulators: boolean; demo?: boolean }): Pr
       ? [
           `  emulators (no demo world loaded; connect them from the dashboard with these base URLs):`,
           ...(demo?.emulators ?? []).map((e) => `    ${e.name}: ${e.url}`),
+          '    their demo accounts (what to type into the forms): npx deskhand emulator-accounts --msp northwind',
         ]
       : []),
     ...setup,

@@ -45,6 +45,11 @@ export interface IntegrationModule {
    * back; it must be registered on the app.
    */
   adminConsentUrl?(settings: Record<string, unknown>, target: { tenant: string | null; redirectUri: string }): string;
+  /**
+   * Settings only deskhand itself writes (for an integration pointing at a built-in emulator),
+   * beside `EMULATED_SETTINGS`: never shown in a form, never accepted from the API.
+   */
+  readonly internalSettings?: readonly string[];
   /** Its tools (names are `<kind>.<verb_noun>`, a contract). */
   readonly tools: readonly ModuleTool[];
   /** Build the live connection from a stored integration (settings parsed, secrets decrypted). */

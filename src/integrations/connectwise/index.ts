@@ -49,6 +49,7 @@ export const connectwise: IntegrationModule = {
   settings,
   secrets,
   clientLink: { label: 'ConnectWise company identifier', schema: z.string().min(1).max(100) },
+  internalSettings: [EMULATOR_SITE_ALIASES_SETTING],
   tools: [],
   connect(input): Connection {
     const integration = { id: input.integrationId, name: input.name, kind: input.kind };
