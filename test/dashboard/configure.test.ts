@@ -277,6 +277,24 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
     await checkPage(browser, page, 'msp-integrations');
   });
 
+  it('adds a client by hand, then opens the import from the clients page', async () => {
+    await page.goto(`${sb.service.url}/clients`);
+    await page.getByRole('button', { name: 'Add client' }).click();
+    await page.getByLabel('Name').fill('Woodgrove Labs');
+    await page.getByLabel(/^Domain/).fill('woodgrove-labs.example');
+    await checkPage(browser, page, 'clients-add');
+    await page.locator('form.add-client').getByRole('button', { name: 'Add client' }).click();
+    await page.waitForURL(/\/clients\/[0-9a-f-]{36}$/);
+    await page.getByRole('heading', { name: 'Woodgrove Labs' }).waitFor();
+    const id = page.url().split('/').pop()!;
+    expect(await apiGet<ClientDetail>(page, `/api/clients/${id}`)).toMatchObject({ name: 'Woodgrove Labs', domain: 'woodgrove-labs.example', operatingMode: 'inherit', inherited: true });
+    // "Import from PSA" opens the PSA's companies on its page.
+    await page.goto(`${sb.service.url}/clients`);
+    await page.getByRole('link', { name: 'Import from PSA' }).click();
+    await page.waitForURL(new RegExp(`/integrations/${psaId}#import$`));
+    await page.locator('input[type="checkbox"][aria-label$=": already imported"]').first().waitFor();
+  });
+
   it("answers Not found for another MSP's client, as for one that does not exist", async () => {
     const { db } = sb.service.ctx;
     const otherClient = randomUUID();
