@@ -32,7 +32,7 @@ export function ClientsPage() {
   return (
     <div>
       <PageHeader title="Clients" subtitle="Each client's Operating Mode, open requests and approvals waiting." actions={actions} />
-      {adding ? <AddClient onDone={() => setAdding(false)} /> : null}
+      {adding ? <AddClient mspDefault={clients.data?.mspDefaultOperatingMode} onDone={() => setAdding(false)} /> : null}
       {clients.isPending ? (
         <Loading what="the clients" />
       ) : clients.error ? (
@@ -112,7 +112,7 @@ function ClientTable(props: { list: ClientList; filter: string; setFilter: (valu
   );
 }
 
-function AddClient(props: { onDone: () => void }) {
+function AddClient(props: { mspDefault: 'plan' | 'execute' | undefined; onDone: () => void }) {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
   const [name, setName] = useState('');
@@ -151,7 +151,7 @@ function AddClient(props: { onDone: () => void }) {
           {(['inherit', 'plan', 'execute'] as const).map((value) => (
             <label key={value}>
               <input type="radio" name="new-client-mode" value={value} checked={mode === value} onChange={() => setMode(value)} />
-              {value === 'inherit' ? "Inherit the MSP's default" : value === 'plan' ? 'Plan' : 'Execute'}
+              {value === 'inherit' ? `Inherit the MSP's default${props.mspDefault ? ` (${props.mspDefault === 'plan' ? 'Plan' : 'Execute'})` : ''}` : value === 'plan' ? 'Plan' : 'Execute'}
             </label>
           ))}
         </div>
