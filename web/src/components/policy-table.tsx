@@ -45,11 +45,6 @@ export function PolicyTable(props: { integrationId: string; clientId?: string; c
             <th scope="col">Policy</th>
             {clientId ? <th scope="col">Source</th> : null}
             <th scope="col">Last change</th>
-            {clientId && props.canEdit ? (
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            ) : null}
           </tr>
         </thead>
         <tbody>
@@ -123,29 +118,31 @@ function PolicyRow(props: { tool: ToolPolicy; clientId?: string | undefined; int
         )}
       </td>
       {clientId ? (
-        <td className="fit">
+        <td className="source-cell">
           <Badge tone={tool.source === 'client' ? 'info' : 'neutral'}>{props.sourceLabel}</Badge>
-        </td>
-      ) : null}
-      <td className="last-change">
-        {tool.updatedAt ? (
-          <>
-            {formatTime(tool.updatedAt)}
-            {tool.updatedBy ? <div className="muted">by {tool.updatedBy}</div> : null}
-          </>
-        ) : (
-          <span className="muted">never changed</span>
-        )}
-      </td>
-      {clientId && props.canEdit ? (
-        <td className="fit">
-          {tool.source === 'client' ? (
-            <button type="button" className="button" disabled={busy} aria-label={`Use the MSP's policy for ${tool.tool}`} onClick={() => change.mutate({ policy: 'inherit', requireManagerApproval: false })}>
+          {props.canEdit && tool.source === 'client' ? (
+            <button
+              type="button"
+              className="button revert"
+              disabled={busy}
+              aria-label={`Use the MSP's policy for ${tool.tool}`}
+              onClick={() => change.mutate({ policy: 'inherit', requireManagerApproval: false })}
+            >
               Use the MSP's policy
             </button>
           ) : null}
         </td>
       ) : null}
+      <td className="last-change">
+        {tool.updatedAt ? (
+          <>
+            <span className="nowrap">{formatTime(tool.updatedAt)}</span>
+            {tool.updatedBy ? <div className="muted updated-by">by {tool.updatedBy}</div> : null}
+          </>
+        ) : (
+          <span className="muted">never changed</span>
+        )}
+      </td>
     </tr>
   );
 }
