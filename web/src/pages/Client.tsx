@@ -1,14 +1,303 @@
-import { Outlet } from '@tanstack/react-router';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, Outlet, useParams } from '@tanstack/react-router';
+import { useEffect, useState } from 'react';
+import type { ClientDetail, ClientOperatingMode, ClientPatchBody, IntegrationList, RequestList } from '../../../src/api/contract.ts';
+import { ApiError, api } from '../api.ts';
+import { can, useMe } from '../auth.ts';
+import { ClientLinks, ConnectOwn } from '../components/client-links.tsx';
+import { EmptyState, ErrorNote, Field, formatTime, HealthBadge, Loading, ModeBadge, NotFound, PageHeader, SuccessNote, Tabs } from '../components/ui.tsx';
+
+/** A client's page: its header and tabs (Overview, Integrations, Activity); each tab is a URL. */
+
+function useClientId(): string {
+  return (useParams({ strict: false }) as { clientId: string }).clientId;
+}
+
+export function useClient(clientId: string) {
+  return useQuery({ queryKey: ['client', clientId], queryFn: () => api.get<ClientDetail>(`/api/clients/${encodeURIComponent(clientId)}`) });
+}
 
 export function ClientPage() {
-  return <Outlet />;
+  const clientId = useClientId();
+  const client = useClient(clientId);
+  if (client.isPending) return <Loading what="the client" />;
+  if (client.error instanceof ApiError && (client.error.status === 404 || client.error.status === 400)) return <NotFound />;
+  if (client.error) return <ErrorNote error={client.error} title="The client could not load" />;
+  const data = client.data;
+  return (
+    <div>
+      <PageHeader
+        title={data.name}
+        back={{ to: '/clients', label: 'Clients' }}
+        subtitle={data.domain || undefined}
+        actions={<ModeBadge mode={data.effectiveOperatingMode} inherited={data.inherited} />}
+      />
+      <Tabs
+        label="Client"
+        tabs={[
+          { to: '/clients/$clientId', label: 'Overview', params: { clientId } },
+          { to: '/clients/$clientId/integrations', label: 'Integrations', params: { clientId } },
+          { to: '/clients/$clientId/activity', label: 'Activity', params: { clientId } },
+        ]}
+      />
+      <Outlet />
+    </div>
+  );
 }
+
+const MODE_LABEL = { plan: 'Plan', execute: 'Execute' } as const;
+
 export function ClientOverviewTab() {
-  return <h2>Overview</h2>;
+  const clientId = useClientId();
+  const client = useClient(clientId);
+  const me = useMe();
+  const admin = can.configure(me.data?.user.role);
+  if (!client.data) return null;
+  const data = client.data;
+  return (
+    <div className="grid-2 overview-grid">
+      <OperatingModeCard client={data} admin={admin} />
+      <ClientDetailsCard client={data} admin={admin} />
+    </div>
+  );
 }
+
+function OperatingModeCard(props: { client: ClientDetail; admin: boolean }) {
+  const { client } = props;
+  const queryClient = useQueryClient();
+  const [mode, setMode] = useState<ClientOperatingMode>(client.operatingMode);
+  useEffect(() => setMode(client.operatingMode), [client.operatingMode]);
+  const save = useMutation({
+    mutationFn: (body: ClientPatchBody) => api.patch<ClientDetail>(`/api/clients/${encodeURIComponent(client.id)}`, body),
+    onSuccess: (answer) => {
+      queryClient.setQueryData(['client', client.id], answer);
+      void queryClient.invalidateQueries({ queryKey: ['clients'] });
+    },
+  });
+  const options: { value: ClientOperatingMode; label: string; hint: string }[] = [
+    { value: 'plan', label: 'Plan', hint: 'The agent works out what it would do and writes it as an internal note on the ticket only; a technician does the work.' },
+    { value: 'execute', label: 'Execute', hint: 'The agent acts within the tool policies: it calls the tools set to auto, and the others once approved.' },
+    { value: 'inherit', label: `Inherit — the MSP's default: ${MODE_LABEL[client.mspDefaultOperatingMode]}`, hint: "Follows the MSP's default Operating Mode, now and when it changes." },
+  ];
+  return (
+    <section className="card" aria-labelledby="mode-heading">
+      <h2 id="mode-heading">Operating Mode</h2>
+      <p className="hint">
+        Now: <ModeBadge mode={client.effectiveOperatingMode} inherited={client.inherited} />
+      </p>
+      {props.admin ? (
+        <form
+          onSubmit={(event) => {
+            event.preventDefault();
+            save.mutate({ operatingMode: mode });
+          }}
+        >
+          <fieldset className="client-mode-options">
+            <legend className="visually-hidden">Operating Mode of {client.name}</legend>
+            {options.map((option) => (
+              <label key={option.value} className="client-mode-option">
+                <input type="radio" name="operating-mode" value={option.value} checked={mode === option.value} onChange={() => setMode(option.value)} aria-describedby={`mode-${option.value}-hint`} />
+                <span>
+                  <strong>{option.label}</strong>
+                  <span className="hint" id={`mode-${option.value}-hint`}>
+                    {option.hint}
+                  </span>
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          <ErrorNote error={save.error} title="Not saved" />
+          {save.isSuccess && mode === client.operatingMode ? <SuccessNote>Saved: new requests of {client.name} run in {MODE_LABEL[client.effectiveOperatingMode]} Mode.</SuccessNote> : null}
+          <div className="form-actions">
+            <button type="submit" className="button button-primary" disabled={save.isPending || mode === client.operatingMode}>
+              {save.isPending ? 'Saving…' : 'Save Operating Mode'}
+            </button>
+          </div>
+        </form>
+      ) : (
+        <p>
+          {client.operatingMode === 'inherit'
+            ? `Inherits the MSP's default (${MODE_LABEL[client.mspDefaultOperatingMode]}).`
+            : `${MODE_LABEL[client.operatingMode]} Mode, set for this client.`}{' '}
+          <span className="muted">Only an admin changes it.</span>
+        </p>
+      )}
+    </section>
+  );
+}
+
+function ClientDetailsCard(props: { client: ClientDetail; admin: boolean }) {
+  const { client } = props;
+  const queryClient = useQueryClient();
+  const [name, setName] = useState(client.name);
+  const [domain, setDomain] = useState(client.domain);
+  useEffect(() => {
+    setName(client.name);
+    setDomain(client.domain);
+  }, [client.name, client.domain]);
+  const save = useMutation({
+    mutationFn: (body: ClientPatchBody) => api.patch<ClientDetail>(`/api/clients/${encodeURIComponent(client.id)}`, body),
+    onSuccess: (answer) => {
+      queryClient.setQueryData(['client', client.id], answer);
+      void queryClient.invalidateQueries({ queryKey: ['clients'] });
+    },
+  });
+  if (!props.admin) {
+    return (
+      <section className="card" aria-labelledby="details-heading">
+        <h2 id="details-heading">Details</h2>
+        <dl className="details-list">
+          <dt>Name</dt>
+          <dd>{client.name}</dd>
+          <dt>Domain</dt>
+          <dd>{client.domain || '—'}</dd>
+          <dt>Open requests</dt>
+          <dd>{client.openRequests}</dd>
+          <dt>Pending approvals</dt>
+          <dd>{client.pendingApprovals}</dd>
+        </dl>
+      </section>
+    );
+  }
+  const changed = name !== client.name || domain !== client.domain;
+  return (
+    <section className="card" aria-labelledby="details-heading">
+      <h2 id="details-heading">Details</h2>
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          save.mutate({ name, domain });
+        }}
+      >
+        <Field id="client-name" label="Name">
+          <input id="client-name" type="text" required value={name} onChange={(event) => setName(event.target.value)} />
+        </Field>
+        <Field id="client-domain" label="Domain" hint="The client's email domain: requests from it are recognised as this client's.">
+          <input id="client-domain" type="text" value={domain} onChange={(event) => setDomain(event.target.value)} />
+        </Field>
+        <p className="muted">
+          {client.openRequests} open request{client.openRequests === 1 ? '' : 's'} · {client.pendingApprovals} pending approval{client.pendingApprovals === 1 ? '' : 's'}
+        </p>
+        <ErrorNote error={save.error} title="Not saved" />
+        <div className="form-actions">
+          <button type="submit" className="button" disabled={!changed || save.isPending}>
+            Save details
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 export function ClientIntegrationsTab() {
-  return <h2>Integrations</h2>;
+  const clientId = useClientId();
+  const client = useClient(clientId);
+  const me = useMe();
+  const admin = can.configure(me.data?.user.role);
+  const integrations = useQuery({
+    queryKey: ['integrations', 'client', clientId],
+    queryFn: () => api.get<IntegrationList>(`/api/integrations?client=${encodeURIComponent(clientId)}`),
+  });
+  if (!client.data) return null;
+  return (
+    <div>
+      <h2>Integrations</h2>
+      <p className="hint">The systems deskhand uses for {client.data.name}: the MSP's, linked to this client, and the client's own. Open one for its tool policies.</p>
+      {integrations.isPending ? (
+        <Loading what="the integrations" />
+      ) : integrations.error ? (
+        <ErrorNote error={integrations.error} title="The integrations could not load" />
+      ) : integrations.data.integrations.length === 0 ? (
+        <EmptyState title="No integration yet">
+          <p>
+            Connect the MSP's systems under <Link to="/msp/integrations">MSP → Integrations</Link>, then link this client below.
+          </p>
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <caption className="visually-hidden">Integrations of {client.data.name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Integration</th>
+                <th scope="col">System</th>
+                <th scope="col">Whose</th>
+                <th scope="col">Health</th>
+              </tr>
+            </thead>
+            <tbody>
+              {integrations.data.integrations.map((integration) => (
+                <tr key={integration.id}>
+                  <td>
+                    <Link to="/clients/$clientId/integrations/$integrationId" params={{ clientId, integrationId: integration.id }}>
+                      {integration.name}
+                    </Link>
+                    {integration.enabled ? null : <span className="muted"> (disabled)</span>}
+                  </td>
+                  <td>{integration.label}</td>
+                  <td>{integration.scope === 'msp' ? "The MSP's" : "The client's own"}</td>
+                  <td>
+                    <HealthBadge status={integration.health.status} />
+                    {integration.health.status === 'unhealthy' && integration.health.lastError ? <div className="muted small truncate" title={integration.health.lastError}>{integration.health.lastError}</div> : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <ClientLinks clientId={clientId} admin={admin} />
+      {admin ? <ConnectOwn clientId={clientId} clientName={client.data.name} /> : null}
+    </div>
+  );
 }
+
 export function ClientActivityTab() {
-  return <h2>Activity</h2>;
+  const clientId = useClientId();
+  const requests = useQuery({ queryKey: ['requests', 'client', clientId], queryFn: () => api.get<RequestList>(`/api/requests?client=${encodeURIComponent(clientId)}&limit=200`) });
+  return (
+    <div>
+      <h2>Activity</h2>
+      {requests.isPending ? (
+        <Loading what="the requests" />
+      ) : requests.error ? (
+        <ErrorNote error={requests.error} title="The requests could not load" />
+      ) : requests.data.requests.length === 0 ? (
+        <EmptyState title="No requests yet">
+          <p>A ticket from this client's users in the PSA (or an email to the service desk) becomes a request here.</p>
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table className="table activity-table">
+            <caption className="visually-hidden">Requests</caption>
+            <thead>
+              <tr>
+                <th scope="col">Date</th>
+                <th scope="col">Subject</th>
+                <th scope="col">Requester</th>
+                <th scope="col">State</th>
+                <th scope="col">Outcome</th>
+              </tr>
+            </thead>
+            <tbody>
+              {requests.data.requests.map((request) => (
+                <tr key={request.id}>
+                  <td className="nowrap">{formatTime(request.createdAt)}</td>
+                  <td className="subject-cell">
+                    {request.subject ?? <span className="muted">(no subject)</span>}
+                    <div className="muted small">{request.channel === 'psa' ? `PSA ticket ${request.externalRef}` : `${request.channel} ${request.externalRef}`}</div>
+                  </td>
+                  <td>{request.requesterEmail ?? '—'}</td>
+                  <td>
+                    <span className="badge badge-neutral">{request.state.replaceAll('_', ' ')}</span>
+                  </td>
+                  <td>{request.outcome ? request.outcome.replaceAll('_', ' ') : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
 }
