@@ -249,7 +249,7 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await visitor.context.close();
   });
 
-  it('saves the README’s screenshots of the MSP overview and the sign-in page at 1280×800', async () => {
+  it('saves the README’s screenshots of the MSP overview and the sign-in page at 1280×800; a demo user picked there signs in', async () => {
     const admin = await newContext(browser);
     await signInThroughPage(admin.page, sb.service.url, ADMIN, DEMO_PASSWORD);
     await admin.page.goto(`${sb.service.url}/msp`);
@@ -259,6 +259,12 @@ describe.runIf(browserRunsHere)('the dashboard per role (demo world)', () => {
     await admin.page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await settledText(admin.page);
     await admin.page.screenshot({ path: join(README_SHOTS, 'sign-in.png') });
+    // A demo user picked from the table fills the form in.
+    await admin.page.getByRole('button', { name: BILLING, exact: true }).click();
+    expect(await admin.page.getByLabel('Email').inputValue()).toBe(BILLING);
+    expect(await admin.page.getByLabel('Password', { exact: true }).inputValue()).toBe(DEMO_PASSWORD);
+    await admin.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await admin.page.locator('.topbar').getByRole('link', { name: 'Ben Okafor Billing' }).waitFor();
     expect(admin.problems).toEqual([]);
     await admin.context.close();
   });

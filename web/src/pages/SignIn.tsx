@@ -119,42 +119,38 @@ export function SignInPage() {
           <section className="card demo-users" aria-labelledby="demo-users-title">
             <h2 id="demo-users-title">Demo users</h2>
             <p className="hint">
-              This deskhand runs the demo world. Every demo user signs in with the password <code>{demo.password}</code>.
+              This deskhand runs the demo world. Every demo user signs in with the password <code>{demo.password}</code>: pick one to fill in the form.
             </p>
             <div className="table-wrap">
               <table className="table">
                 <thead>
-                  <tr>
-                    <th scope="col">Email</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">MSP</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Fill in</span>
-                    </th>
+                <tr>
+                  <th scope="col">Email</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">MSP</th>
+                </tr>
+              </thead>
+              <tbody>
+                {demo.users.map((user) => (
+                  <tr key={user.email}>
+                    <td className="nowrap">
+                      <button
+                        type="button"
+                        className="link-button mono"
+                        onClick={() => {
+                          setEmail(user.email);
+                          setPassword(demo.password);
+                          setError(null);
+                        }}
+                      >
+                        {user.email}
+                      </button>
+                    </td>
+                    <td>{ROLE_LABEL[user.role]}</td>
+                    <td>{user.msp}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {demo.users.map((user) => (
-                    <tr key={user.email}>
-                      <td className="mono nowrap">{user.email}</td>
-                      <td>{ROLE_LABEL[user.role]}</td>
-                      <td>{user.msp}</td>
-                      <td>
-                        <button
-                          type="button"
-                          className="button button-small"
-                          onClick={() => {
-                            setEmail(user.email);
-                            setPassword(demo.password);
-                            setError(null);
-                          }}
-                        >
-                          Use<span className="visually-hidden"> {user.email}</span>
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
+                ))}
+              </tbody>
               </table>
             </div>
           </section>
