@@ -75,8 +75,9 @@ export function IntegrationPage() {
             <dd>{data.provides.map(providesLabel).join(', ') || '—'}</dd>
           </dl>
           {data.health.lastError ? (
-            <div className="note note-error">
-              <strong>Last error</strong> ({formatTime(data.health.lastErrorAt)}): {data.health.lastError}
+            // Kept after a later success: then it is history, not an alarm.
+            <div className={`note ${data.health.status === 'unhealthy' ? 'note-error' : 'note-info'}`}>
+              <strong>{data.health.status === 'unhealthy' ? 'Last error' : 'Earlier error, since resolved'}</strong> ({formatTime(data.health.lastErrorAt)}): {data.health.lastError}
             </div>
           ) : null}
         </section>
