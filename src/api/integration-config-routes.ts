@@ -36,7 +36,7 @@ import { zodResponse, zodSchema } from './schema.ts';
 /** Settings deskhand keeps for itself (a module may name more): never shown in a form, never accepted from the API. */
 const INTERNAL_SETTINGS: readonly string[] = [...Object.keys(EMULATED_SETTINGS), DEVELOPMENT_LOOPBACK_SETTING];
 
-function internalSettingsOf(module: IntegrationModule | undefined): readonly string[] {
+export function internalSettingsOf(module: IntegrationModule | undefined): readonly string[] {
   return [...INTERNAL_SETTINGS, ...(module?.internalSettings ?? [])];
 }
 /** Secrets deskhand makes itself when none is given (the secret part of a webhook's URL or authentication). */

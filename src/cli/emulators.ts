@@ -177,7 +177,8 @@ export async function printEmulatorAccounts(options: { msp: string; json?: boole
   const msp = world.msps.find((m) => m.id === options.msp);
   if (!msp) throw new Error(`the demo world has no MSP "${options.msp}": one of ${world.msps.map((m) => m.id).join(', ')}`);
   const { emulatedSystems } = await import('../integrations/emulators.ts');
-  const { INTERNAL_SETTINGS } = await import('../api/integration-config-routes.ts');
+  const { internalSettingsOf } = await import('../api/integration-config-routes.ts');
+  const { moduleOf } = await import('../integrations/index.ts');
   const endpoints = state as unknown as Record<string, string>;
   const accounts = emulatedSystems
     .flatMap((system) => system.demoIntegrations(world, endpoints))
@@ -187,7 +188,7 @@ export async function printEmulatorAccounts(options: { msp: string; json?: boole
       name: integration.name,
       /** A client's own connection (connect it from that client's page), or null for the MSP's. */
       client: integration.client ? (world.clients.find((c) => c.id === integration.client)?.name ?? integration.client) : null,
-      settings: Object.fromEntries(Object.entries(integration.settings).filter(([key]) => !INTERNAL_SETTINGS.includes(key))),
+      settings: Object.fromEntries(Object.entries(integration.settings).filter(([key]) => !internalSettingsOf(moduleOf(integration.kind)).includes(key))),
       secrets: integration.secrets,
       clientLinks: (integration.links ?? []).map((link) => ({ client: world.clients.find((c) => c.id === link.client)?.name ?? link.client, externalId: link.externalId })),
     }));

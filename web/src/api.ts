@@ -32,7 +32,9 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') {
-    if (!csrfToken && !path.startsWith('/api/session') && !path.startsWith('/api/setup') && !path.startsWith('/api/invites/')) {
+    // Signing in, the setup and an invitation have no session yet; everything else (signing out too) needs the token.
+    const signsIn = (method === 'POST' && path === '/api/session') || path.startsWith('/api/setup') || path.startsWith('/api/invites/');
+    if (!csrfToken && !signsIn) {
       csrfToken = await fetchCsrfToken();
     }
     if (csrfToken) headers['x-csrf-token'] = csrfToken;

@@ -76,20 +76,24 @@ function ThemeSwitch() {
   );
 }
 
-function SignOut() {
+/** Sign out: end the session on the server, forget its CSRF token and every cached answer. */
+export function useSignOut() {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
+  return async () => {
+    await api.delete('/api/session').catch(() => {});
+    setCsrfToken(null);
+    // Leave the signed-in pages first (cleared while shown, their queries would ask again), then
+    // forget every answer of the session but the sign-in page's own.
+    await navigate({ to: '/sign-in', search: {} });
+    queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== 'setup' });
+  };
+}
+
+function SignOut() {
+  const signOut = useSignOut();
   return (
-    <button
-      type="button"
-      className="button button-quiet"
-      onClick={async () => {
-        await api.delete('/api/session').catch(() => {});
-        setCsrfToken(null);
-        queryClient.clear();
-        await navigate({ to: '/sign-in', search: {} });
-      }}
-    >
+    <button type="button" className="button button-quiet" onClick={signOut}>
       Sign out
     </button>
   );
