@@ -84,12 +84,14 @@ export function IntegrationPage() {
         {admin ? <TestConnection integrationId={data.id} /> : null}
       </div>
 
+      {/* A PSA's own work here is importing its companies: before its (tool-less) policies. */}
+      {admin && isPsa && !forClient ? <ImportClients integrationId={data.id} /> : null}
+
       <section aria-labelledby="policies-heading" className="policies-section">
         <h2 id="policies-heading">Tool policies{forClient ? ` for ${forClient.name}` : ''}</h2>
         <PolicyTable integrationId={data.id} clientId={forClient?.id} canEdit={admin} integrationScope={data.scope} />
       </section>
 
-      {admin && isPsa && !forClient ? <ImportClients integrationId={data.id} /> : null}
       {admin ? <IntegrationSettings integrationId={data.id} /> : null}
     </div>
   );
