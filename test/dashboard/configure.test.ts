@@ -239,36 +239,46 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
     await expect.poll(() => page.getByRole('button', { name: `Use the MSP's policy for ${tool}` }).count()).toBe(0);
   });
 
-  it('shows a technician the policies read-only: no policy to change, no settings, no Test connection', async () => {
-    const csrf = (await (await page.request.get(`${sb.service.url}/api/session/csrf`)).json()) as { csrfToken: string };
-    const invite = await page.request.post(`${sb.service.url}/api/users/invites`, {
-      headers: { 'x-csrf-token': csrf.csrfToken },
-      data: { email: 'tech@fabrikam-msp.example', name: 'Theo Tech', role: 'msp_technician' },
+  for (const role of ['msp_technician', 'msp_billing'] as const) {
+    it(`shows ${role} the policies read-only: no policy to change, no settings or secrets, no Test connection`, async () => {
+      const csrf = (await (await page.request.get(`${sb.service.url}/api/session/csrf`)).json()) as { csrfToken: string };
+      const email = `${role.replace('msp_', '')}@fabrikam-msp.example`;
+      const invite = await page.request.post(`${sb.service.url}/api/users/invites`, {
+        headers: { 'x-csrf-token': csrf.csrfToken },
+        data: { email, name: `A ${role.replace('msp_', '')}`, role },
+      });
+      expect(invite.status()).toBe(200);
+      const token = /token=([^&]+)/.exec(((await invite.json()) as { link: string }).link)![1]!;
+      const user = await newContext(browser);
+      try {
+        const accepted = await user.page.request.post(`${sb.service.url}/api/invites/accept`, { data: { token, password: `a ${role} password` } });
+        expect(accepted.status()).toBe(200);
+        const client = imported[0]!;
+        await user.page.goto(`${sb.service.url}/clients/${client.id}/integrations/${m365Id}`);
+        await user.page.locator('.policy-table tbody tr').first().waitFor();
+        await user.page.waitForLoadState('networkidle');
+        expect(await user.page.locator('.policy-table select, .policy-table input').count()).toBe(0);
+        expect(await user.page.getByRole('button', { name: /Use the MSP's policy/ }).count()).toBe(0);
+        expect(await user.page.getByRole('button', { name: 'Test connection' }).count()).toBe(0);
+        expect(await user.page.getByRole('heading', { name: 'Settings' }).count()).toBe(0);
+        expect(await user.page.getByText('Client secret').count()).toBe(0);
+        await user.page.getByText('Only an admin changes policies.').waitFor();
+        expect(await seriousAxeViolations(user.page)).toEqual([]);
+        // Nor may they change the mode or the links: the pages say so instead of offering controls.
+        await user.page.goto(`${sb.service.url}/clients/${client.id}`);
+        await user.page.getByText('Only an admin changes it.').waitFor();
+        expect(await user.page.getByRole('radio').count()).toBe(0);
+        await user.page.goto(`${sb.service.url}/clients/${client.id}/integrations`);
+        await user.page.getByRole('heading', { name: "Links to the MSP's systems" }).waitFor();
+        await user.page.locator('.link-card').first().waitFor();
+        expect(await user.page.locator('.link-card input').count()).toBe(0);
+        expect(await user.page.getByRole('button', { name: /^(Save|Unlink)$/ }).count()).toBe(0);
+        expect(user.problems).toEqual([]);
+      } finally {
+        await user.context.close();
+      }
     });
-    expect(invite.status()).toBe(200);
-    const token = /token=([^&]+)/.exec(((await invite.json()) as { link: string }).link)![1]!;
-    const tech = await newContext(browser);
-    try {
-      const accepted = await tech.page.request.post(`${sb.service.url}/api/invites/accept`, { data: { token, password: 'a technician password' } });
-      expect(accepted.status()).toBe(200);
-      const client = imported[0]!;
-      await tech.page.goto(`${sb.service.url}/clients/${client.id}/integrations/${m365Id}`);
-      await tech.page.locator('.policy-table tbody tr').first().waitFor();
-      expect(await tech.page.locator('.policy-table select, .policy-table input').count()).toBe(0);
-      expect(await tech.page.getByRole('button', { name: /Use the MSP's policy/ }).count()).toBe(0);
-      expect(await tech.page.getByRole('button', { name: 'Test connection' }).count()).toBe(0);
-      expect(await tech.page.getByRole('heading', { name: 'Settings' }).count()).toBe(0);
-      await tech.page.getByText('Only an admin changes policies.').waitFor();
-      expect(await seriousAxeViolations(tech.page)).toEqual([]);
-      // Nor may they change the mode: the Overview says so instead of offering the radios.
-      await tech.page.goto(`${sb.service.url}/clients/${client.id}`);
-      await tech.page.getByText('Only an admin changes it.').waitFor();
-      expect(await tech.page.getByRole('radio').count()).toBe(0);
-      expect(tech.problems).toEqual([]);
-    } finally {
-      await tech.context.close();
-    }
-  });
+  }
 
   it("shows the MSP's integrations with their health", async () => {
     await page.goto(`${sb.service.url}/msp/integrations`);

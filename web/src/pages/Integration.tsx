@@ -75,20 +75,23 @@ export function IntegrationPage() {
             <dd>{data.provides.map(providesLabel).join(', ') || '—'}</dd>
           </dl>
           {data.health.lastError ? (
-            <div className="note note-error">
-              <strong>Last error</strong> ({formatTime(data.health.lastErrorAt)}): {data.health.lastError}
+            // Kept after a later success: then it is history, not an alarm.
+            <div className={`note ${data.health.status === 'unhealthy' ? 'note-error' : 'note-info'}`}>
+              <strong>{data.health.status === 'unhealthy' ? 'Last error' : 'Earlier error, since resolved'}</strong> ({formatTime(data.health.lastErrorAt)}): {data.health.lastError}
             </div>
           ) : null}
         </section>
         {admin ? <TestConnection integrationId={data.id} /> : null}
       </div>
 
+      {/* A PSA's own work here is importing its companies: before its (tool-less) policies. */}
+      {admin && isPsa && !forClient ? <ImportClients integrationId={data.id} /> : null}
+
       <section aria-labelledby="policies-heading" className="policies-section">
         <h2 id="policies-heading">Tool policies{forClient ? ` for ${forClient.name}` : ''}</h2>
         <PolicyTable integrationId={data.id} clientId={forClient?.id} canEdit={admin} integrationScope={data.scope} />
       </section>
 
-      {admin && isPsa && !forClient ? <ImportClients integrationId={data.id} /> : null}
       {admin ? <IntegrationSettings integrationId={data.id} /> : null}
     </div>
   );
