@@ -266,6 +266,10 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   },
   { method: 'DELETE', url: '/api/clients/:id/links/:integrationId', who: 'msp_admin: removes that link', answers: ADMINS, params: { id: 'client', integrationId: 'integration' } },
 
+  // Requests pages (issue 12): a client's Plan Mode review and tool calls
+  { method: 'GET', url: '/api/clients/:id/plan-review', who: "msp_admin, msp_technician: the client's Plan Mode notes and plans", answers: APPROVERS, params: { id: 'client' } },
+  { method: 'GET', url: '/api/clients/:id/tool-calls', who: "msp_admin, msp_technician: every tool call of the client's requests, with its approvals", answers: APPROVERS, params: { id: 'client' } },
+
   ...integrationModules.flatMap((module) =>
     (module.webhookRoutes ?? []).map(
       (route): RouteAccess => ({

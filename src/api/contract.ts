@@ -381,8 +381,17 @@ export const RequestRow = z.object({
   updatedAt: Timestamp,
 });
 export type RequestRow = z.infer<typeof RequestRow>;
-/** GET /api/requests (?client=<id or slug>&state=&limit=&before=) */
-export const RequestList = z.object({ requests: z.array(RequestRow) });
+/**
+ * GET /api/requests (?client=<id or slug>&channel=&state=&outcome=&from=&to=&q=&limit=&cursor=): one
+ * page, newest first; `nextCursor` fetches the next (null on the last), `total` counts every request
+ * the filters match, `stateCounts` the requests per state under every filter but the state.
+ */
+export const RequestList = z.object({
+  requests: z.array(RequestRow),
+  nextCursor: z.string().nullable(),
+  total: z.number().int(),
+  stateCounts: z.record(z.string(), z.number().int()),
+});
 export type RequestList = z.infer<typeof RequestList>;
 
 /** JSON the systems or the planner wrote (a diagnosis' reads, a step's result, an audit row's data): shown as stored. */
@@ -627,3 +636,49 @@ export type WebhookIntake = z.infer<typeof WebhookIntake>;
 /** A webhook carrying several events (a PSA that batches them): one intake per ticket. */
 export const WebhookIntakes = z.object({ results: z.array(WebhookIntake.extend({ ticket: z.number() })) });
 export type WebhookIntakes = z.infer<typeof WebhookIntakes>;
+
+// ---------------------------------------------------------------------------------------------
+// Requests pages: a client's Plan Mode review and its tool calls
+
+/** A step of a Plan Mode plan with the policy it met when the plan was frozen. */
+export const PlanReviewStep = z.object({
+  tool: z.string(),
+  args: z.record(z.string(), z.unknown()),
+  policy: z.string(),
+  requireManagerApproval: z.boolean(),
+});
+export const PlanReviewItem = z.object({
+  id: z.string(),
+  subject: z.string(),
+  requesterEmail: z.string(),
+  state: z.string(),
+  channel: z.string(),
+  externalRef: z.string(),
+  createdAt: Timestamp,
+  /** The internal note as posted to the ticket (null until it is queued). */
+  note: z.object({ text: z.string(), status: z.string(), postedAt: TimestampNullable }).nullable(),
+  plan: z.object({ outcome: z.string(), summary: z.string(), hash: z.string(), createdAt: Timestamp, steps: z.array(PlanReviewStep) }),
+});
+/** GET /api/clients/:id/plan-review: the client's Plan Mode requests, newest first (technicians). */
+export const PlanReview = z.object({ client: ClientRef, requests: z.array(PlanReviewItem) });
+export type PlanReview = z.infer<typeof PlanReview>;
+
+export const ToolCallApproval = z.object({ kind: ApprovalKind, status: ApprovalStatus, decidedBy: z.string().nullable(), decidedAt: TimestampNullable });
+/** One tool call: a diagnosis read or an executed step, with the request that triggered it. */
+export const ToolCall = z.object({
+  kind: z.enum(['read', 'step']),
+  tool: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
+  /** As stored (never a temporary password: that is kept apart, encrypted). */
+  result: z.unknown(),
+  status: z.string(),
+  at: Timestamp,
+  error: z.string().nullable(),
+  attempts: z.number().int(),
+  request: z.object({ id: z.string(), subject: z.string(), requesterEmail: z.string(), state: z.string() }),
+  approvals: z.array(ToolCallApproval),
+});
+export type ToolCall = z.infer<typeof ToolCall>;
+/** GET /api/clients/:id/tool-calls: every tool call of the client's requests, newest first (technicians). */
+export const ToolCallList = z.object({ client: ClientRef, toolCalls: z.array(ToolCall) });
+export type ToolCallList = z.infer<typeof ToolCallList>;

@@ -4,13 +4,16 @@ import { DeskhandError } from '../core/errors.ts';
 import type { EngineContext } from '../engine/context.ts';
 import { appendAudit, verifyAuditChain, inTransaction } from '../store/audit.ts';
 import { MESSAGE_CAPABILITY } from '../store/requests.ts';
-import { listRequests, loadRequestStory } from '../store/story.ts';
+import { decodeCursor, listRequests, listToolCalls, loadPlanReview, loadRequestStory } from '../store/story.ts';
 import { noStore, requireUser } from './auth.ts';
 import { billingStory, readsDiagnosis } from './billing-view.ts';
-import { AuditVerification, RequestList, RequestStoryAnswer, TemporaryPassword } from './contract.ts';
+import { AuditVerification, PlanReview, RequestList, RequestStoryAnswer, TemporaryPassword, ToolCallList } from './contract.ts';
 import { integerText, zodResponse, zodSchema } from './schema.ts';
 
 const requestIdParams = z.object({ id: z.uuid() });
+const clientIdParams = z.object({ id: z.uuid() });
+/** A filter's value: a state, channel or outcome name, a client's id or slug. */
+const filterText = z.string().trim().min(1).max(100);
 
 /** Requests: the list technicians work from and each request's whole story. */
 export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext): void {
@@ -20,13 +23,20 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
       schema: {
         tags: ['requests'],
         operationId: 'listRequests',
-        summary: "List the caller's MSP's requests, newest first (client: a client's id or slug)",
+        summary:
+          "List the caller's MSP's requests, newest first, one page at a time (client: a client's id or slug; q: text in the subject, requester or reference; cursor: the last page's nextCursor)",
         querystring: zodSchema(
           z.object({
-            state: z.string().optional(),
-            client: z.string().optional(),
+            client: filterText.optional(),
+            channel: filterText.optional(),
+            state: filterText.optional(),
+            outcome: filterText.optional(),
+            from: z.iso.datetime({ offset: true }).optional(),
+            to: z.iso.datetime({ offset: true }).optional(),
+            q: z.string().trim().max(200).optional(),
             limit: integerText({ min: 1, max: 500 }).default(50),
-            before: z.iso.datetime().optional(),
+            before: z.iso.datetime({ offset: true }).optional(),
+            cursor: z.string().max(300).optional(),
           }),
         ),
         response: { 200: zodResponse(RequestList) },
@@ -34,15 +44,64 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     },
     async (request) => {
       const user = requireUser(request);
-      const query = request.query as { state?: string; client?: string; limit: number; before?: string };
+      const query = request.query as { client?: string; channel?: string; state?: string; outcome?: string; from?: string; to?: string; q?: string; limit: number; before?: string; cursor?: string };
+      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+      if (query.cursor && !cursor) throw new DeskhandError('bad_request', 'cursor is not one this list gave: start again from the first page');
       // A list row holds nothing billing may not read (no error, no message): every role gets the same rows.
-      const requests = await listRequests(ctx.db, user.mspId, {
-        state: query.state,
+      return listRequests(ctx.db, user.mspId, {
         client: query.client,
+        channel: query.channel,
+        state: query.state,
+        outcome: query.outcome,
+        from: query.from ? new Date(query.from) : undefined,
+        to: query.to ? new Date(query.to) : undefined,
+        q: query.q || undefined,
         limit: query.limit,
         before: query.before ? new Date(query.before) : undefined,
+        cursor,
       });
-      return { requests };
+    },
+  );
+
+  app.get(
+    '/api/clients/:id/plan-review',
+    {
+      schema: {
+        tags: ['requests'],
+        operationId: 'getClientPlanReview',
+        summary: "A client's Plan Mode requests, newest first: each internal note as posted and its plan, steps with their policies (to decide on Execute Mode; not for msp_billing)",
+        params: zodSchema(clientIdParams),
+        response: { 200: zodResponse(PlanReview) },
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      if (!readsDiagnosis(user)) throw new DeskhandError('forbidden', 'the Plan Mode review shows the agent\'s reasoning: it is for technicians and admins');
+      const review = await loadPlanReview(ctx.db, user.mspId, (request.params as { id: string }).id);
+      if (!review) throw new DeskhandError('not_found', 'no such client');
+      noStore(reply);
+      return review;
+    },
+  );
+
+  app.get(
+    '/api/clients/:id/tool-calls',
+    {
+      schema: {
+        tags: ['requests'],
+        operationId: 'listClientToolCalls',
+        summary: "Every tool call of a client's requests, newest first: diagnosis reads and executed steps, with parameters, result, the triggering request and its approvals (not for msp_billing)",
+        params: zodSchema(clientIdParams),
+        response: { 200: zodResponse(ToolCallList) },
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      if (!readsDiagnosis(user)) throw new DeskhandError('forbidden', 'tool calls show what the agent read and changed: they are for technicians and admins');
+      const calls = await listToolCalls(ctx.db, user.mspId, (request.params as { id: string }).id);
+      if (!calls) throw new DeskhandError('not_found', 'no such client');
+      noStore(reply);
+      return calls;
     },
   );
 
