@@ -10,6 +10,9 @@ import { InvitePage } from './pages/Invite.tsx';
 import { MspOverviewTab, MspPage, MspStatusesTab, MspUsersTab } from './pages/Msp.tsx';
 import { MspIntegrationsTab } from './pages/MspIntegrations.tsx';
 import { NewIntegrationPage } from './pages/NewIntegration.tsx';
+import { PlanReviewPage } from './pages/PlanReview.tsx';
+import { RequestPage } from './pages/Request.tsx';
+import { RequestsPage, requestFiltersFromSearch } from './pages/Requests.tsx';
 import { SetupPage } from './pages/Setup.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
 
@@ -57,6 +60,10 @@ const newIntegrationRoute = createRoute({
   validateSearch: (search: Record<string, unknown>): { kind?: string; clientId?: string } => ({ kind: text(search['kind']), clientId: text(search['clientId']) }),
   component: NewIntegrationPage,
 });
+// Requests (issue 12): the queue with its filters in the URL, a request's story, a client's Plan Mode review
+const requestsRoute = createRoute({ getParentRoute: () => appRoute, path: '/requests', validateSearch: requestFiltersFromSearch, component: RequestsPage });
+const requestRoute = createRoute({ getParentRoute: () => appRoute, path: '/requests/$requestId', component: RequestPage });
+const planReviewRoute = createRoute({ getParentRoute: () => appRoute, path: '/clients/$clientId/plan-review', component: PlanReviewPage });
 const accountRoute = createRoute({ getParentRoute: () => appRoute, path: '/account', component: AccountPage });
 
 const routeTree = rootRoute.addChildren([
@@ -72,6 +79,9 @@ const routeTree = rootRoute.addChildren([
     newIntegrationRoute,
     integrationRoute,
     accountRoute,
+    requestsRoute,
+    requestRoute,
+    planReviewRoute,
   ]),
 ]);
 

@@ -36,6 +36,7 @@ export function Layout() {
           <Link to="/clients" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>
             Clients
           </Link>
+          <Link to="/requests" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>Requests</Link>
           <Link to="/msp" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>
             MSP
           </Link>

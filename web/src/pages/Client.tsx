@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, Outlet, useParams } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
-import type { ClientDetail, ClientOperatingMode, ClientPatchBody, IntegrationList, RequestList } from '../../../src/api/contract.ts';
+import type { ClientDetail, ClientOperatingMode, ClientPatchBody, IntegrationList, RequestList, ToolCallList } from '../../../src/api/contract.ts';
 import { ApiError, api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
 import { ClientLinks, ConnectOwn } from '../components/client-links.tsx';
@@ -58,6 +58,11 @@ export function ClientOverviewTab() {
     <div className="grid-2 overview-grid">
       <OperatingModeCard client={data} admin={admin} />
       <ClientDetailsCard client={data} admin={admin} />
+      {data.effectiveOperatingMode === 'plan' && can.readDetails(me.data?.user.role) ? (
+        <p className="note note-info plan-review-link">
+          In Plan Mode the agent only writes internal notes. <Link to="/clients/$clientId/plan-review" params={{ clientId }}>Review its Plan Mode notes</Link> to decide on switching to Execute Mode.
+        </p>
+      ) : null}
     </div>
   );
 }
@@ -254,44 +259,139 @@ export function ClientIntegrationsTab() {
 
 export function ClientActivityTab() {
   const clientId = useClientId();
-  const requests = useQuery({ queryKey: ['requests', 'client', clientId], queryFn: () => api.get<RequestList>(`/api/requests?client=${encodeURIComponent(clientId)}&limit=200`) });
+  const me = useMe();
+  const client = useClient(clientId);
+  const technician = can.readDetails(me.data?.user.role);
+  const calls = useQuery({
+    queryKey: ['client', clientId, 'tool-calls'],
+    queryFn: () => api.get<ToolCallList>(`/api/clients/${encodeURIComponent(clientId)}/tool-calls`),
+    enabled: technician,
+  });
+  const requests = useQuery({
+    queryKey: ['requests', 'client', clientId],
+    queryFn: () => api.get<RequestList>(`/api/requests?client=${encodeURIComponent(clientId)}&limit=200`),
+    enabled: me.data !== undefined && !technician,
+  });
+  if (!me.data) return null;
+  if (!technician) {
+    // Billing: which requests there were and how they ended; the tool calls are for technicians.
+    return (
+      <div>
+        <h2>Activity</h2>
+        <p className="hint">The tool calls (parameters and results) are for technicians; here are the client's requests.</p>
+        {requests.isPending ? (
+          <Loading what="the requests" />
+        ) : requests.error ? (
+          <ErrorNote error={requests.error} title="The requests could not load" />
+        ) : requests.data.requests.length === 0 ? (
+          <EmptyState title="No requests yet" />
+        ) : (
+          <ul className="plain-list">
+            {requests.data.requests.map((request) => (
+              <li key={request.id}>
+                <Link to="/requests/$requestId" params={{ requestId: request.id }}>
+                  {request.subject || '(no subject)'}
+                </Link>{' '}
+                <span className="muted small">
+                  {formatTime(request.createdAt)} · {request.state.replaceAll('_', ' ')}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    );
+  }
   return (
     <div>
-      <h2>Activity</h2>
-      {requests.isPending ? (
-        <Loading what="the requests" />
-      ) : requests.error ? (
-        <ErrorNote error={requests.error} title="The requests could not load" />
-      ) : requests.data.requests.length === 0 ? (
-        <EmptyState title="No requests yet">
-          <p>A ticket from this client's users in the PSA (or an email to the service desk) becomes a request here.</p>
+      <div className="card-title-row">
+        <h2>Activity: tool calls</h2>
+        {client.data?.effectiveOperatingMode === 'plan' ? (
+          <Link to="/clients/$clientId/plan-review" params={{ clientId }} className="button button-small">
+            Plan Mode review
+          </Link>
+        ) : null}
+      </div>
+      <p className="hint">
+        Every tool the agent called for this client: what it read to diagnose and each step it executed, with the request that triggered it and its approvals. All requests are under{' '}
+        <Link to="/requests" search={{ client: client.data?.slug } as never}>
+          Requests
+        </Link>
+        .
+      </p>
+      {calls.isPending ? (
+        <Loading what="the tool calls" />
+      ) : calls.error ? (
+        <ErrorNote error={calls.error} title="The tool calls could not load" />
+      ) : calls.data.toolCalls.length === 0 ? (
+        <EmptyState title="No tool call yet">
+          <p>A ticket from this client's users in the PSA becomes a request, and the agent's reads and steps are listed here.</p>
         </EmptyState>
       ) : (
         <div className="table-wrap">
           <table className="table activity-table">
-            <caption className="visually-hidden">Requests</caption>
+            <caption className="visually-hidden">Tool calls of {client.data?.name}</caption>
             <thead>
               <tr>
-                <th scope="col">Date</th>
-                <th scope="col">Subject</th>
-                <th scope="col">Requester</th>
-                <th scope="col">State</th>
-                <th scope="col">Outcome</th>
+                <th scope="col">When</th>
+                <th scope="col">Tool</th>
+                <th scope="col">Parameters</th>
+                <th scope="col">Result</th>
+                <th scope="col">Status</th>
+                <th scope="col">Triggered by</th>
+                <th scope="col">Approvals</th>
               </tr>
             </thead>
             <tbody>
-              {requests.data.requests.map((request) => (
-                <tr key={request.id}>
-                  <td className="nowrap">{formatTime(request.createdAt)}</td>
-                  <td className="subject-cell">
-                    {request.subject ?? <span className="muted">(no subject)</span>}
-                    <div className="muted small">{request.channel === 'psa' ? `PSA ticket ${request.externalRef}` : `${request.channel} ${request.externalRef}`}</div>
-                  </td>
-                  <td>{request.requesterEmail ?? '—'}</td>
+              {calls.data.toolCalls.map((call, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: a call has no id of its own (a read is part of its diagnosis)
+                <tr key={index}>
+                  <td className="nowrap">{formatTime(call.at)}</td>
                   <td>
-                    <span className="badge badge-neutral">{request.state.replaceAll('_', ' ')}</span>
+                    <code className="tool-name">{call.tool}</code>
+                    <div className="muted small">{call.kind === 'read' ? 'read (diagnosis)' : 'step'}</div>
                   </td>
-                  <td>{request.outcome ? request.outcome.replaceAll('_', ' ') : '—'}</td>
+                  <td className="wrap-anywhere params-cell">
+                    {Object.entries(call.parameters).map(([key, value]) => (
+                      <div key={key}>
+                        <span className="muted">{key}:</span> {typeof value === 'string' ? value : JSON.stringify(value)}
+                      </div>
+                    ))}
+                  </td>
+                  <td className="result-cell">
+                    {call.error ? <div className="field-error">{call.error}</div> : null}
+                    {call.result === null || call.result === undefined ? (
+                      <span className="muted">—</span>
+                    ) : (
+                      <details>
+                        <summary>Show</summary>
+                        <pre className="json">{JSON.stringify(call.result, null, 2)}</pre>
+                      </details>
+                    )}
+                  </td>
+                  <td>
+                    <span className={`badge badge-${call.status === 'succeeded' ? 'ok' : call.status === 'failed' ? 'bad' : 'info'}`}>{call.status}</span>
+                    {call.attempts > 1 ? <div className="muted small">{call.attempts} attempts</div> : null}
+                  </td>
+                  <td>
+                    <Link to="/requests/$requestId" params={{ requestId: call.request.id }}>
+                      {call.request.subject || '(no subject)'}
+                    </Link>
+                    <div className="muted small wrap-anywhere">{call.request.requesterEmail}</div>
+                  </td>
+                  <td>
+                    {call.approvals.length === 0 ? (
+                      <span className="muted">none</span>
+                    ) : (
+                      call.approvals.map((approval) => (
+                        <div key={`${approval.kind}-${approval.decidedAt ?? approval.status}`} className="small">
+                          {approval.kind}: {approval.status}
+                          {approval.decidedBy ? ` by ${approval.decidedBy}` : ''}
+                          {approval.decidedAt ? `, ${formatTime(approval.decidedAt)}` : ''}
+                        </div>
+                      ))
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

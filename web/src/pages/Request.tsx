@@ -1,0 +1,316 @@
+import { useQuery } from '@tanstack/react-query';
+import { Link, useParams } from '@tanstack/react-router';
+import { type ReactNode, useEffect, useState } from 'react';
+import type { RequestStory, RequestStoryAnswer, RequestStoryForBilling } from '../../../src/api/contract.ts';
+import { ApiError, api } from '../api.ts';
+import { can, useMe } from '../auth.ts';
+import { ErrorNote, Loading, NotFound, PageHeader, formatTime } from '../components/ui.tsx';
+import { CHANNEL_LABEL, StateBadge, humanize } from './Requests.tsx';
+
+/**
+ * One request's story, as a timeline: how it came in, what the agent read, the internal note it
+ * wrote, the plan it froze (with its SHA-256 and each step's policy), who approved what, each step it
+ * executed, the replies and messages, and what went wrong. Billing reads what happened, not why.
+ */
+
+export function useRequestStory(requestId: string) {
+  return useQuery({ queryKey: ['request', requestId], queryFn: () => api.get<RequestStoryAnswer>(`/api/requests/${encodeURIComponent(requestId)}`) });
+}
+
+export function RequestPage() {
+  const { requestId } = useParams({ strict: false }) as { requestId: string };
+  const story = useRequestStory(requestId);
+  const me = useMe();
+  if (story.isPending) return <Loading what="the request" />;
+  if (story.error instanceof ApiError && (story.error.status === 404 || story.error.status === 400)) return <NotFound />;
+  if (story.error) return <ErrorNote error={story.error} title="The request could not load" />;
+  const data = story.data;
+  const request = data.request;
+  const full = can.readDetails(me.data?.user.role) && 'body' in request;
+  return (
+    <div>
+      <PageHeader
+        title={request.subject || '(no subject)'}
+        back={{ to: '/requests', label: 'Requests' }}
+        subtitle={
+          <>
+            {request.client ? (
+              <Link to="/clients/$clientId" params={{ clientId: request.client.id }}>
+                {request.client.name}
+              </Link>
+            ) : (
+              'No client'
+            )}{' '}
+            · {request.requesterEmail} · {CHANNEL_LABEL[request.channel] ?? request.channel} {request.externalRef}
+          </>
+        }
+        actions={
+          <span className="request-state" aria-live="polite">
+            <StateBadge state={request.state} />
+            {request.outcome ? <span className="muted small"> {humanize(request.outcome)}</span> : null}
+          </span>
+        }
+      />
+      {full ? <FullStory story={data as RequestStory} /> : <BillingStory story={data as RequestStoryForBilling} />}
+    </div>
+  );
+}
+
+/** A timeline entry: a heading, when, and what happened. */
+function Entry(props: { title: string; at?: string | null; tone?: 'ok' | 'warn' | 'bad' | 'info'; children: ReactNode }) {
+  return (
+    <li className={`timeline-entry timeline-${props.tone ?? 'info'}`}>
+      <div className="timeline-head">
+        <h2>{props.title}</h2>
+        {props.at ? <time dateTime={props.at}>{formatTime(props.at)}</time> : null}
+      </div>
+      <div className="timeline-body">{props.children}</div>
+    </li>
+  );
+}
+
+/** JSON the systems wrote, shown as it is (wrapped, never wider than a phone). */
+function Json(props: { value: unknown; label: string }) {
+  return (
+    <pre className="json" title={props.label}>
+      {JSON.stringify(props.value, null, 2)}
+    </pre>
+  );
+}
+
+/** Time left until an instant, ticking each 30 s. */
+function TimeLeft(props: { until: string }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(timer);
+  }, []);
+  const ms = new Date(props.until).getTime() - now;
+  if (ms <= 0) return <span className="badge badge-bad">expired</span>;
+  const minutes = Math.round(ms / 60_000);
+  const text = minutes < 60 ? `${minutes} min` : minutes < 48 * 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${Math.round(minutes / 1440)} days`;
+  return <span className="badge badge-warn">{text} left</span>;
+}
+
+type Reads = { tool?: string; args?: Record<string, unknown>; result?: unknown; purpose?: string }[];
+type NotePayload = { purpose?: string; visibility?: string; text?: string; ticketRef?: string; subject?: string; to?: string };
+type StepPolicy = { policy?: string; requireManagerApproval?: boolean };
+
+function FullStory(props: { story: RequestStory }) {
+  const { request, diagnosis, plan, approvals, steps, messages } = props.story;
+  const reads = (Array.isArray(diagnosis?.reads) ? diagnosis.reads : []) as Reads;
+  const payload = (m: (typeof messages)[number]) => (m.payload ?? {}) as NotePayload;
+  const note = messages.find((m) => payload(m).purpose === 'internal_note');
+  const policies = (Array.isArray(plan?.stepPolicies) ? plan.stepPolicies : []) as StepPolicy[];
+  const reasons = plan?.reasons;
+  const failed = request.state === 'failed' || request.state === 'escalated' || request.lastError;
+  return (
+    <ol className="timeline" aria-label="The request's story">
+      <Entry title="Intake" at={request.createdAt}>
+        <dl className="details-list">
+          <dt>Channel</dt>
+          <dd>{CHANNEL_LABEL[request.channel] ?? request.channel}</dd>
+          <dt>Ticket</dt>
+          <dd>{request.externalRef}</dd>
+          <dt>Requester</dt>
+          <dd className="wrap-anywhere">{request.requesterEmail}</dd>
+        </dl>
+        <blockquote className="message-text">{request.body || request.subject}</blockquote>
+      </Entry>
+      {diagnosis ? (
+        <Entry title={`Diagnosis: ${reads.length} read${reads.length === 1 ? '' : 's'}`} at={diagnosis.createdAt}>
+          {reads.length === 0 ? <p className="muted">The agent read nothing.</p> : null}
+          <ol className="call-list">
+            {reads.map((read, index) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: reads are a fixed, ordered record
+              <li key={index} className="call">
+                <p>
+                  <code className="tool-name">{read.tool}</code>
+                  {read.purpose === 'resolve' ? <span className="muted small"> (to resolve a step's names)</span> : null}
+                </p>
+                <Json value={read.args ?? {}} label={`Parameters of ${read.tool}`} />
+                <details>
+                  <summary>What it found</summary>
+                  <Json value={read.result ?? null} label={`Result of ${read.tool}`} />
+                </details>
+              </li>
+            ))}
+          </ol>
+        </Entry>
+      ) : null}
+      {note ? (
+        <Entry title="Internal note" at={note.deliveredAt ?? note.createdAt} tone={note.status === 'failed' ? 'bad' : 'info'}>
+          <p className="muted small">
+            On ticket {payload(note).ticketRef ?? request.externalRef} · {note.status === 'delivered' ? 'posted' : humanize(note.status)}
+          </p>
+          <div className="note-text">{payload(note).text}</div>
+        </Entry>
+      ) : null}
+      {plan ? (
+        <Entry title={`Plan: ${humanize(plan.outcome)} (${plan.operatingMode === 'plan' ? 'Plan Mode' : 'Execute Mode'})`} at={plan.createdAt}>
+          <p>{plan.summary}</p>
+          <p className="small">
+            Frozen plan, SHA-256 <code className="hash wrap-anywhere">{plan.hash}</code>
+          </p>
+          {Array.isArray(reasons) && reasons.length ? (
+            <ul>
+              {reasons.map((reason, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: the planner's reasons, in order
+                <li key={index}>{typeof reason === 'string' ? reason : JSON.stringify(reason)}</li>
+              ))}
+            </ul>
+          ) : null}
+          {plan.steps.length ? (
+            <ol className="call-list">
+              {plan.steps.map((step, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: a plan's steps are numbered by position
+                <li key={index} className="call">
+                  <p>
+                    Step {index + 1}: <code className="tool-name">{step.tool}</code> <PolicyBadge policy={policies[index]} />
+                  </p>
+                  {step.reason ? <p className="muted small">{step.reason}</p> : null}
+                  <Json value={step.args} label={`Arguments of step ${index + 1}`} />
+                </li>
+              ))}
+            </ol>
+          ) : (
+            <p className="muted">No step: nothing to change.</p>
+          )}
+          {plan.replyToEmployee ? (
+            <p className="small">
+              <strong>Reply planned to the employee:</strong> {plan.replyToEmployee}
+            </p>
+          ) : null}
+        </Entry>
+      ) : null}
+      {approvals.map((approval) => (
+        <Entry
+          key={approval.id}
+          title={`${approval.kind === 'manager' ? "Manager's" : "Technician's"} approval: ${approval.status}`}
+          at={approval.decidedAt ?? approval.createdAt}
+          tone={approval.status === 'approved' ? 'ok' : approval.status === 'pending' ? 'warn' : 'bad'}
+        >
+          <p>
+            {approval.status === 'pending' ? (
+              <>
+                Waiting for {approval.approverName ?? approval.approverEmail ?? 'a technician'} · <TimeLeft until={approval.expiresAt} />
+              </>
+            ) : (
+              <>
+                {humanize(approval.status)} by {approval.decidedBy ?? approval.approverEmail ?? 'deskhand'} {approval.decidedAt ? `at ${formatTime(approval.decidedAt)}` : ''}
+              </>
+            )}
+          </p>
+          {approval.comment ? <blockquote className="message-text">{approval.comment}</blockquote> : null}
+          <p className="muted small">
+            For plan <code className="hash">{approval.planHash.slice(0, 12)}…</code>
+          </p>
+        </Entry>
+      ))}
+      {steps.map((step) => (
+        <Entry key={step.idempotencyKey} title={`Step ${step.stepIndex + 1} executed: ${step.tool}`} at={step.finishedAt ?? step.startedAt} tone={step.status === 'succeeded' ? 'ok' : step.status === 'failed' ? 'bad' : 'warn'}>
+          <p>
+            <span className={`badge badge-${step.status === 'succeeded' ? 'ok' : step.status === 'failed' ? 'bad' : 'info'}`}>{step.status}</span> · {step.attempts} attempt{step.attempts === 1 ? '' : 's'}
+            {step.summary ? ` · ${step.summary}` : ''}
+          </p>
+          {step.error ? <p className="field-error">{step.error}</p> : null}
+          {step.result !== null ? (
+            <details>
+              <summary>Result</summary>
+              <Json value={step.result} label={`Result of step ${step.stepIndex + 1}`} />
+            </details>
+          ) : null}
+          {step.secretRevealedAt ? <p className="muted small">The temporary password was shown to its technician at {formatTime(step.secretRevealedAt)}.</p> : step.secretAvailable ? <p className="muted small">A temporary password waits for the technician who approved.</p> : null}
+        </Entry>
+      ))}
+      {messages
+        .filter((m) => m !== note)
+        .map((message) => {
+          const p = payload(message);
+          const title = p.purpose === 'reply' ? 'Reply to the employee' : `${humanize(p.purpose ?? message.kind)}`;
+          return (
+            <Entry key={message.idempotencyKey} title={title} at={message.deliveredAt ?? message.createdAt} tone={message.status === 'failed' ? 'bad' : message.status === 'pending' ? 'warn' : 'ok'}>
+              <p className="muted small">
+                {message.kind}
+                {p.visibility ? ` · ${p.visibility}` : ''}
+                {p.to ? ` · to ${p.to}` : ''} · {message.status === 'delivered' ? 'delivered' : humanize(message.status)}
+                {message.attempts > 1 ? ` after ${message.attempts} attempts` : ''}
+              </p>
+              {p.text ? <div className="note-text">{p.text}</div> : p.subject ? <p>{p.subject}</p> : null}
+              {message.lastError ? <p className="field-error">{message.lastError}</p> : null}
+            </Entry>
+          );
+        })}
+      {failed ? (
+        <Entry title={request.state === 'escalated' ? 'Escalated to a technician' : request.state === 'failed' ? 'Failed' : 'Last error'} at={request.updatedAt} tone="bad">
+          {request.lastError ? <p className="field-error">{request.lastError}</p> : <p>The agent handed this request to a technician.</p>}
+          {plan?.rejectedProblems ? <Json value={plan.rejectedProblems} label="Problems the plan was rejected for" /> : null}
+        </Entry>
+      ) : null}
+    </ol>
+  );
+}
+
+function PolicyBadge(props: { policy: StepPolicy | undefined }) {
+  const policy = props.policy?.policy;
+  if (!policy) return null;
+  const tone = policy === 'auto' ? 'ok' : policy === 'approval_needed' ? 'warn' : 'bad';
+  return (
+    <span className={`badge badge-${tone}`}>
+      policy: {humanize(policy)}
+      {props.policy?.requireManagerApproval ? ' + manager' : ''}
+    </span>
+  );
+}
+
+/** What billing reads: what happened and when, never why. */
+function BillingStory(props: { story: RequestStoryForBilling }) {
+  const { request, plan, approvals, steps, messages } = props.story;
+  const policies = (Array.isArray(plan?.stepPolicies) ? plan.stepPolicies : []) as StepPolicy[];
+  return (
+    <>
+      <p className="note note-info">This is what happened and when. The details (what the agent read, its reasons, notes and replies) are for technicians.</p>
+      <ol className="timeline" aria-label="The request's story">
+        <Entry title="Intake" at={request.createdAt}>
+          <p>
+            {CHANNEL_LABEL[request.channel] ?? request.channel} {request.externalRef} from {request.requesterEmail}
+          </p>
+        </Entry>
+        {plan ? (
+          <Entry title={`Plan: ${humanize(plan.outcome)}`} at={plan.createdAt}>
+            <p className="small">
+              SHA-256 <code className="hash wrap-anywhere">{plan.hash}</code>
+            </p>
+            <ol className="call-list">
+              {plan.steps.map((step, index) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: a plan's steps are numbered by position
+                <li key={index} className="call">
+                  <code className="tool-name">{step.tool}</code> <PolicyBadge policy={policies[index]} />
+                  <Json value={step.args} label={`Arguments of step ${index + 1}`} />
+                </li>
+              ))}
+            </ol>
+          </Entry>
+        ) : null}
+        {approvals.map((approval) => (
+          <Entry key={approval.id} title={`${approval.kind === 'manager' ? "Manager's" : "Technician's"} approval: ${approval.status}`} at={approval.decidedAt ?? approval.createdAt}>
+            <p>{approval.decidedBy ? `By ${approval.decidedBy}` : approval.status === 'pending' ? <TimeLeft until={approval.expiresAt} /> : null}</p>
+          </Entry>
+        ))}
+        {steps.map((step) => (
+          <Entry key={step.stepIndex} title={`Step ${step.stepIndex + 1}: ${step.tool}`} at={step.finishedAt ?? step.startedAt}>
+            <p>
+              {step.status} · {step.attempts} attempt{step.attempts === 1 ? '' : 's'}
+            </p>
+          </Entry>
+        ))}
+        {messages.map((message, index) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: billing's messages carry no key
+          <Entry key={index} title={`Message: ${message.kind}`} at={message.deliveredAt ?? message.createdAt}>
+            <p>{message.status}</p>
+          </Entry>
+        ))}
+      </ol>
+    </>
+  );
+}
