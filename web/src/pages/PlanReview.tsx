@@ -69,41 +69,26 @@ export function PlanReviewPage() {
               <h3>Plan: {humanize(item.plan.outcome)}</h3>
               <p>{item.plan.summary}</p>
               {item.plan.steps.length ? (
-                <div className="table-wrap">
-                  <table className="table">
-                    <caption className="visually-hidden">Steps of the plan for {item.subject}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Step</th>
-                        <th scope="col">Tool</th>
-                        <th scope="col">Arguments</th>
-                        <th scope="col">Policy</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {item.plan.steps.map((step, index) => (
-                        // biome-ignore lint/suspicious/noArrayIndexKey: a plan's steps are numbered by position
-                        <tr key={index}>
-                          <td>{index + 1}</td>
-                          <td>
-                            <code className="tool-name">{step.tool}</code>
-                          </td>
-                          <td className="wrap-anywhere">
-                            {Object.entries(step.args).map(([key, value]) => (
-                              <div key={key}>
-                                <span className="muted">{key}:</span> {typeof value === 'string' ? value : JSON.stringify(value)}
-                              </div>
-                            ))}
-                          </td>
-                          <td>
-                            <span className={`badge badge-${POLICY_TONE[step.policy] ?? 'neutral'}`}>{humanize(step.policy)}</span>
-                            {step.requireManagerApproval ? <div className="muted small">and the manager</div> : null}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <ol className="call-list" aria-label={`Steps of the plan for ${item.subject}`}>
+                  {item.plan.steps.map((step, index) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: a plan's steps are numbered by position
+                    <li key={index} className="call">
+                      <p>
+                        Step {index + 1}: <code className="tool-name">{step.tool}</code>{' '}
+                        <span className={`badge badge-${POLICY_TONE[step.policy] ?? 'neutral'}`}>policy: {humanize(step.policy)}</span>
+                        {step.requireManagerApproval ? <span className="muted small"> and the manager</span> : null}
+                      </p>
+                      <dl className="step-args">
+                        {Object.entries(step.args).map(([key, value]) => (
+                          <div key={key}>
+                            <dt>{key}</dt>
+                            <dd>{typeof value === 'string' ? value : JSON.stringify(value)}</dd>
+                          </div>
+                        ))}
+                      </dl>
+                    </li>
+                  ))}
+                </ol>
               ) : (
                 <p className="muted">No step: the agent would change nothing.</p>
               )}
