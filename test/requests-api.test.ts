@@ -73,7 +73,10 @@ describe('the request list', () => {
     const first = await list('q=paging%20MARKER&limit=3');
     expect(first.status).toBe(200);
     expect(first.body.total).toBe(7);
-    expect(first.body.stateCounts).toEqual({ replied: 6, escalated: 1 });
+    expect(first.body.stateCounts).toEqual([
+      { state: 'escalated', count: 1 },
+      { state: 'replied', count: 6 },
+    ]);
     expect(first.body.requests).toHaveLength(3);
     expect(first.body.nextCursor).toEqual(expect.any(String));
 
@@ -97,7 +100,10 @@ describe('the request list', () => {
     const escalated = await list('q=paging%20marker&state=escalated');
     expect(escalated.body.requests.map((r) => r.subject)).toEqual(['Paging marker escalated']);
     expect(escalated.body.total).toBe(1);
-    expect(escalated.body.stateCounts).toEqual({ replied: 7, escalated: 1 });
+    expect(escalated.body.stateCounts).toEqual([
+      { state: 'escalated', count: 1 },
+      { state: 'replied', count: 7 },
+    ]);
     expect((await list('q=paging%20marker&channel=email')).body.requests.map((r) => r.subject)).toEqual(['Paging marker mail']);
     expect((await list('q=paging%20marker&outcome=escalated')).body.total).toBe(1);
     const range = await list(`q=paging%20marker&from=${encodeURIComponent('2026-01-09T00:00:00Z')}&to=${encodeURIComponent('2026-01-10T00:00:00Z')}`);

@@ -390,7 +390,7 @@ export const RequestList = z.object({
   requests: z.array(RequestRow),
   nextCursor: z.string().nullable(),
   total: z.number().int(),
-  stateCounts: z.record(z.string(), z.number().int()),
+  stateCounts: z.array(z.object({ state: z.string(), count: z.number().int() })),
 });
 export type RequestList = z.infer<typeof RequestList>;
 

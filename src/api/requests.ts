@@ -76,9 +76,10 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     },
     async (request, reply) => {
       const user = requireUser(request);
-      if (!readsDiagnosis(user)) throw new DeskhandError('forbidden', 'the Plan Mode review shows the agent\'s reasoning: it is for technicians and admins');
       const review = await loadPlanReview(ctx.db, user.mspId, (request.params as { id: string }).id);
+      // Another MSP's client is not found for every role; only then is billing refused.
       if (!review) throw new DeskhandError('not_found', 'no such client');
+      if (!readsDiagnosis(user)) throw new DeskhandError('forbidden', 'the Plan Mode review shows the agent\'s reasoning: it is for technicians and admins');
       noStore(reply);
       return review;
     },
@@ -97,9 +98,9 @@ export function registerRequestRoutes(app: FastifyInstance, ctx: EngineContext):
     },
     async (request, reply) => {
       const user = requireUser(request);
-      if (!readsDiagnosis(user)) throw new DeskhandError('forbidden', 'tool calls show what the agent read and changed: they are for technicians and admins');
       const calls = await listToolCalls(ctx.db, user.mspId, (request.params as { id: string }).id);
       if (!calls) throw new DeskhandError('not_found', 'no such client');
+      if (!readsDiagnosis(user)) throw new DeskhandError('forbidden', 'tool calls show what the agent read and changed: they are for technicians and admins');
       noStore(reply);
       return calls;
     },

@@ -84,7 +84,7 @@ export interface RequestPage {
   nextCursor: string | null;
   total: number;
   /** Requests per state with every filter but the state (the filter chips). */
-  stateCounts: Record<string, number>;
+  stateCounts: { state: string; count: number }[];
 }
 
 export async function listRequests(
@@ -124,8 +124,9 @@ export async function listRequests(
   ]);
   const page = rows.slice(0, options.limit);
   const last = page.at(-1);
-  const stateCounts = Object.fromEntries(counts.map((row) => [row.state, Number(row.n)]));
-  const total = options.state ? (stateCounts[options.state] ?? 0) : Object.values(stateCounts).reduce((a, b) => a + b, 0);
+  // A list of states, not an object keyed by them: answers have camelCase keys only, and states are snake_case.
+  const stateCounts = counts.map((row) => ({ state: row.state, count: Number(row.n) })).sort((a, b) => a.state.localeCompare(b.state));
+  const total = options.state ? (stateCounts.find((row) => row.state === options.state)?.count ?? 0) : stateCounts.reduce((sum, row) => sum + row.count, 0);
   return {
     requests: page.map((row) => ({
       id: row.id,

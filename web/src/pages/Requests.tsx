@@ -157,9 +157,11 @@ export function RequestsPage() {
   );
 }
 
-function StateChips(props: { counts: Record<string, number>; state: string | undefined; onChange: (state: string | undefined) => void }) {
-  const all = Object.values(props.counts).reduce((a, b) => a + b, 0);
-  const states = REQUEST_STATES.filter((state) => props.counts[state]);
+function StateChips(props: { counts: RequestList['stateCounts']; state: string | undefined; onChange: (state: string | undefined) => void }) {
+  const all = props.counts.reduce((sum, row) => sum + row.count, 0);
+  const countOf = new Map(props.counts.map((row) => [row.state, row.count]));
+  // In the lifecycle's order, then any state this dashboard does not know yet.
+  const states = [...REQUEST_STATES.filter((state) => countOf.has(state)), ...props.counts.map((row) => row.state).filter((state) => !(REQUEST_STATES as readonly string[]).includes(state))];
   return (
     <fieldset className="state-chips">
       <legend className="visually-hidden">Requests per state</legend>
@@ -168,7 +170,7 @@ function StateChips(props: { counts: Record<string, number>; state: string | und
       </button>
       {states.map((state) => (
         <button key={state} type="button" className="chip" aria-pressed={props.state === state} onClick={() => props.onChange(props.state === state ? undefined : state)}>
-          {humanize(state)} <span className="chip-count">{props.counts[state]}</span>
+          {humanize(state)} <span className="chip-count">{countOf.get(state)}</span>
         </button>
       ))}
     </fieldset>
