@@ -78,6 +78,22 @@ function Json(props: { value: unknown; label: string }) {
   );
 }
 
+/** A tool's parameters as a human reads them: name, value. */
+export function Args(props: { args: Record<string, unknown> }) {
+  const entries = Object.entries(props.args);
+  if (entries.length === 0) return <p className="muted small">No parameters.</p>;
+  return (
+    <dl className="step-args">
+      {entries.map(([key, value]) => (
+        <div key={key}>
+          <dt>{key}</dt>
+          <dd>{typeof value === 'string' ? value : JSON.stringify(value)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
 /** Time left until an instant, ticking each 30 s. */
 function TimeLeft(props: { until: string }) {
   const [now, setNow] = useState(() => Date.now());
@@ -128,7 +144,7 @@ function FullStory(props: { story: RequestStory }) {
                   <code className="tool-name">{read.tool}</code>
                   {read.purpose === 'resolve' ? <span className="muted small"> (to resolve a step's names)</span> : null}
                 </p>
-                <Json value={read.args ?? {}} label={`Parameters of ${read.tool}`} />
+                <Args args={read.args ?? {}} />
                 <details>
                   <summary>What it found</summary>
                   <Json value={read.result ?? null} label={`Result of ${read.tool}`} />
@@ -169,7 +185,7 @@ function FullStory(props: { story: RequestStory }) {
                     Step {index + 1}: <code className="tool-name">{step.tool}</code> <PolicyBadge policy={policies[index]} />
                   </p>
                   {step.reason ? <p className="muted small">{step.reason}</p> : null}
-                  <Json value={step.args} label={`Arguments of step ${index + 1}`} />
+                  <Args args={step.args} />
                 </li>
               ))}
             </ol>
@@ -286,7 +302,7 @@ function BillingStory(props: { story: RequestStoryForBilling }) {
                 // biome-ignore lint/suspicious/noArrayIndexKey: a plan's steps are numbered by position
                 <li key={index} className="call">
                   <code className="tool-name">{step.tool}</code> <PolicyBadge policy={policies[index]} />
-                  <Json value={step.args} label={`Arguments of step ${index + 1}`} />
+                  <Args args={step.args} />
                 </li>
               ))}
             </ol>
