@@ -3,6 +3,9 @@ import { createRootRouteWithContext, createRoute, createRouter, Outlet, redirect
 import { Layout } from './components/Layout.tsx';
 import { NotFound } from './components/ui.tsx';
 import { AccountPage } from './pages/Account.tsx';
+import { ApprovalDetailPage } from './pages/ApprovalDetail.tsx';
+import { ApprovalsPage } from './pages/Approvals.tsx';
+import { AuditPage } from './pages/Audit.tsx';
 import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage } from './pages/Client.tsx';
 import { ClientsPage } from './pages/Clients.tsx';
 import { IntegrationPage } from './pages/Integration.tsx';
@@ -58,6 +61,10 @@ const newIntegrationRoute = createRoute({
   component: NewIntegrationPage,
 });
 const accountRoute = createRoute({ getParentRoute: () => appRoute, path: '/account', component: AccountPage });
+// Approvals and the audit log
+const approvalsRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals', component: ApprovalsPage });
+const approvalRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals/$approvalId', component: ApprovalDetailPage });
+const auditRoute = createRoute({ getParentRoute: () => appRoute, path: '/audit', component: AuditPage });
 
 const routeTree = rootRoute.addChildren([
   signInRoute,
@@ -72,6 +79,9 @@ const routeTree = rootRoute.addChildren([
     newIntegrationRoute,
     integrationRoute,
     accountRoute,
+    approvalsRoute,
+    approvalRoute,
+    auditRoute,
   ]),
 ]);
 
