@@ -39,6 +39,7 @@ export function ApprovalDetailPage() {
           Your decision is recorded: the request {answer.requestState === 'executing' ? 'runs its plan now' : answer.requestState === 'replied' ? 'was answered and nothing was changed' : 'waits for the manager’s approval'}.
         </p>
       ) : null}
+      {requestId && story.isPending ? <Loading what="the request" /> : null}
       <ErrorNote error={story.error} title="The request could not be loaded" />
       {story.data ? <RequestSummary story={story.data} /> : null}
       {story.data ? <TemporaryPasswords story={story.data} /> : null}
