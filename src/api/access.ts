@@ -99,6 +99,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     params: { id: 'request', index: 'step-index' },
     usesUp: 'temporary-password',
   },
+  // Audit log (the audit page)
+  { method: 'GET', url: '/api/audit', who: "msp_admin, msp_technician: their MSP's audit log", answers: APPROVERS, queryIds: { requestId: 'request' }, exampleQuery: { limit: '200' } },
   { method: 'GET', url: '/api/audit/verify', who: "every signed-in user, their MSP's audit chain", answers: SIGNED_IN },
 
   { method: 'GET', url: '/api/approvals', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN, exampleQuery: { status: 'all', limit: '500' } },
