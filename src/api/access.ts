@@ -266,6 +266,15 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   },
   { method: 'DELETE', url: '/api/clients/:id/links/:integrationId', who: 'msp_admin: removes that link', answers: ADMINS, params: { id: 'client', integrationId: 'integration' } },
 
+  // Live updates (issue 12, H5): the matrix asks ?once=1, so the stream answers its first event and closes.
+  {
+    method: 'GET',
+    url: '/api/events',
+    who: "every signed-in user: server-sent events of what changes in their MSP (ids and states only)",
+    answers: SIGNED_IN,
+    exampleQuery: { once: '1' },
+  },
+
   ...integrationModules.flatMap((module) =>
     (module.webhookRoutes ?? []).map(
       (route): RouteAccess => ({
