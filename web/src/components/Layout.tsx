@@ -3,6 +3,7 @@ import { Link, Navigate, Outlet, useNavigate, useRouterState } from '@tanstack/r
 import { useState } from 'react';
 import { ApiError, api, setCsrfToken } from '../api.ts';
 import { ROLE_LABEL, useMe } from '../auth.ts';
+import { LiveUpdates } from '../live.ts';
 import { applyTheme, storedTheme, type ThemeChoice } from '../theme.ts';
 import { ApprovalsNavLink } from '../pages/Approvals.tsx';
 import { ErrorNote, Loading } from './ui.tsx';
@@ -56,6 +57,7 @@ export function Layout() {
           <SignOut />
         </div>
       </header>
+      <LiveUpdates />
       <main id="main" className="content" tabIndex={-1}>
         <Outlet />
       </main>
