@@ -34,7 +34,7 @@ export function ApprovalDetailPage() {
       <PageHeader title="Approval" back={{ to: '/approvals', label: 'Approvals' }} />
       {approval.isPending ? <Loading what="the approval" /> : null}
       <ErrorNote error={approval.error} title="The approval could not be loaded" />
-      {approval.data ? <ApprovalCard approval={cardData(approval.data, story.data)} headingLevel={2} onDecided={setAnswer} /> : null}
+      {approval.data ? <ApprovalCard approval={cardData(approval.data, story.data)} headingLevel={2} onDecided={setAnswer} fullHash /> : null}
       {answer ? (
         <p className="note note-ok" role="status">
           Your decision is recorded: the request {answer.requestState === 'executing' ? 'runs its plan now' : answer.requestState === 'replied' ? 'was answered and nothing was changed' : 'waits for the manager’s approval'}.

@@ -133,7 +133,7 @@ export interface ApprovalCardData {
 }
 
 /** One approval: who asks, the plan (steps, hash), the manager's part, time left, and the decision. */
-export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 2 | 3; onDecided?: (decision: Decision) => void }) {
+export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 2 | 3; onDecided?: (decision: Decision) => void; fullHash?: boolean }) {
   const { approval } = props;
   const titleId = useId();
   const Heading = props.headingLevel === 2 ? 'h2' : 'h3';
@@ -166,7 +166,8 @@ export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 
         <div>
           <dt>Plan hash</dt>
           <dd>
-            <code title={approval.planHash}>{approval.planHash.slice(0, 12)}</code>
+            {/* The queue shows it short; the approval page whole, to compare with the ticket's note. */}
+            <code title={approval.planHash}>{props.fullHash ? approval.planHash : approval.planHash.slice(0, 12)}</code>
           </dd>
         </div>
         {approval.status === 'pending' ? (
