@@ -128,7 +128,7 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
 
     // Priya's click, after Tom's decision: the API's 409 in words, naming who decided.
     await priya.page.getByRole('button', { name: 'Approve' }).click();
-    const alert = priya.page.getByRole('alert');
+    const alert = priya.page.getByRole('alert').filter({ hasText: 'Already decided' });
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/Already decided: .*already approved by Tom Rivera .* at \d{4}-/);
     expect(priya.problems).toEqual([]);
@@ -144,6 +144,13 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
 
   it('denies with a comment after a confirmation; the comment is on the request', async () => {
     const { requestId, approvalId } = await awaitingApproval('isaiah.langer@contoso.example', 'I need access to Zendesk', 'Zendesk for Isaiah');
+    // Priya watches the queue: Tom's denial elsewhere takes the card off it without a reload (live events).
+    const priya = await signedIn(PRIYA);
+    await priya.page.goto(`${sb.service.url}/approvals`);
+    await settledText(priya.page);
+    const priyaCard = priya.page.locator('article.approval-card', { hasText: 'Zendesk for Isaiah' });
+    expect(await priyaCard.count()).toBe(1);
+
     const tom = await signedIn(TOM);
     await tom.page.goto(`${sb.service.url}/approvals/${approvalId}`);
     expect(await settledText(tom.page)).toContain('I need access to Zendesk');
@@ -153,6 +160,9 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
     expect((await story(requestId)).approvals.find((a) => a.id === approvalId)?.status).toBe('pending');
     await tom.page.getByRole('button', { name: 'Yes, deny' }).click();
     await tom.page.getByText('Your decision is recorded').waitFor();
+    // The queue polls every 30 s: gone within 10 s, it was the event.
+    await expect.poll(() => priyaCard.count(), { timeout: 10_000 }).toBe(0);
+    expect(priya.problems).toEqual([]);
     const final = await sb.waitForRequest(requestId, FINAL);
     expect(final.state).toBe('replied');
     const denied = (await story(requestId)).approvals.find((a) => a.id === approvalId);

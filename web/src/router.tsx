@@ -3,7 +3,7 @@ import { createRootRouteWithContext, createRoute, createRouter, Outlet, redirect
 import { Layout } from './components/Layout.tsx';
 import { NotFound } from './components/ui.tsx';
 import { AccountPage } from './pages/Account.tsx';
-import { ApprovalDetailPage } from './pages/ApprovalDetail.tsx';
+import { ApprovalPage } from './pages/Approval.tsx';
 import { ApprovalsPage } from './pages/Approvals.tsx';
 import { AuditPage } from './pages/Audit.tsx';
 import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage } from './pages/Client.tsx';
@@ -70,7 +70,7 @@ const planReviewRoute = createRoute({ getParentRoute: () => appRoute, path: '/cl
 const accountRoute = createRoute({ getParentRoute: () => appRoute, path: '/account', component: AccountPage });
 // Approvals and the audit log
 const approvalsRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals', component: ApprovalsPage });
-const approvalRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals/$approvalId', component: ApprovalDetailPage });
+const approvalRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals/$approvalId', component: ApprovalPage });
 const auditRoute = createRoute({ getParentRoute: () => appRoute, path: '/audit', component: AuditPage });
 
 const routeTree = rootRoute.addChildren([

@@ -4,6 +4,7 @@ import { useState } from 'react';
 import type { ApprovalDetail, Decision, RequestStory, TemporaryPassword } from '../../../src/api/contract.ts';
 import { api } from '../api.ts';
 import { useMe } from '../auth.ts';
+import { queryKeys } from '../live.ts';
 import { Badge, ErrorNote, formatTime, Loading, PageHeader } from '../components/ui.tsx';
 import { ApprovalCard, type ApprovalCardData } from './Approvals.tsx';
 
@@ -15,13 +16,13 @@ import { ApprovalCard, type ApprovalCardData } from './Approvals.tsx';
 export function ApprovalDetailPage() {
   const { approvalId } = useParams({ strict: false }) as { approvalId: string };
   const approval = useQuery({
-    queryKey: ['approval', approvalId],
+    queryKey: queryKeys.approval(approvalId),
     queryFn: () => api.get<ApprovalDetail>(`/api/approvals/${encodeURIComponent(approvalId)}`),
     refetchInterval: 30_000,
   });
   const requestId = approval.data?.requestId;
   const story = useQuery({
-    queryKey: ['request', requestId],
+    queryKey: queryKeys.request(requestId ?? ''),
     queryFn: () => api.get<RequestStory>(`/api/requests/${encodeURIComponent(requestId ?? '')}`),
     enabled: Boolean(requestId),
     // While the plan runs, its steps (and a temporary password) arrive: ask again until it settles.
@@ -33,7 +34,7 @@ export function ApprovalDetailPage() {
       <PageHeader title="Approval" back={{ to: '/approvals', label: 'Approvals' }} />
       {approval.isPending ? <Loading what="the approval" /> : null}
       <ErrorNote error={approval.error} title="The approval could not be loaded" />
-      {approval.data ? <ApprovalCard approval={cardData(approval.data, story.data)} headingLevel={2} onDecided={setAnswer} /> : null}
+      {approval.data ? <ApprovalCard approval={cardData(approval.data, story.data)} headingLevel={2} onDecided={setAnswer} fullHash /> : null}
       {answer ? (
         <p className="note note-ok" role="status">
           Your decision is recorded: the request {answer.requestState === 'executing' ? 'runs its plan now' : answer.requestState === 'replied' ? 'was answered and nothing was changed' : 'waits for the manager’s approval'}.
@@ -111,7 +112,7 @@ function SecretReveal(props: { requestId: string; step: RequestStory['steps'][nu
   const reveal = useMutation({
     mutationFn: () => api.post<TemporaryPassword>(`/api/requests/${encodeURIComponent(props.requestId)}/steps/${props.step.stepIndex}/temporary-password`),
     // The story then says it was shown; the password stays only in this mutation's memory.
-    onSettled: () => queryClient.invalidateQueries({ queryKey: ['request', props.requestId] }),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: queryKeys.request(props.requestId) }),
   });
   if (reveal.data) {
     return (

@@ -4,6 +4,7 @@ import { useEffect, useId, useState } from 'react';
 import type { ApprovalList, ApprovalRow, Decision, PlanStep } from '../../../src/api/contract.ts';
 import { ApiError, api, errorMessage } from '../api.ts';
 import { can, useMe } from '../auth.ts';
+import { queryKeys } from '../live.ts';
 import { Badge, EmptyState, ErrorNote, formatTime, Loading, PageHeader } from '../components/ui.tsx';
 
 /**
@@ -12,7 +13,7 @@ import { Badge, EmptyState, ErrorNote, formatTime, Loading, PageHeader } from '.
  * moment a decision is made elsewhere (PSA, manager link, another technician); a slow poll covers a
  * dropped event stream.
  */
-export const pendingApprovalsKey = ['approvals', 'pending'] as const;
+export const pendingApprovalsKey = queryKeys.approvals({ status: 'pending' });
 
 export function usePendingApprovals() {
   return useQuery({ queryKey: pendingApprovalsKey, queryFn: () => api.get<ApprovalList>('/api/approvals?status=pending'), refetchInterval: 30_000 });
@@ -132,11 +133,13 @@ export interface ApprovalCardData {
 }
 
 /** One approval: who asks, the plan (steps, hash), the manager's part, time left, and the decision. */
-export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 2 | 3; onDecided?: (decision: Decision) => void }) {
+export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 2 | 3; onDecided?: (decision: Decision) => void; fullHash?: boolean }) {
   const { approval } = props;
   const titleId = useId();
   const Heading = props.headingLevel === 2 ? 'h2' : 'h3';
   const title = approval.subject ?? 'Plan awaiting approval';
+  // A refused decision stays explained after the card, refreshed, shows who decided instead.
+  const [refusal, setRefusal] = useState<unknown>(null);
   return (
     <article className="card approval-card" aria-labelledby={titleId}>
       <div className="card-title-row">
@@ -163,7 +166,8 @@ export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 
         <div>
           <dt>Plan hash</dt>
           <dd>
-            <code title={approval.planHash}>{approval.planHash.slice(0, 12)}</code>
+            {/* The queue shows it short; the approval page whole, to compare with the ticket's note. */}
+            <code title={approval.planHash}>{props.fullHash ? approval.planHash : approval.planHash.slice(0, 12)}</code>
           </dd>
         </div>
         {approval.status === 'pending' ? (
@@ -193,8 +197,14 @@ export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 
           </li>
         ))}
       </ol>
+      {refusal ? (
+        <div className="note note-error" role="alert">
+          <strong>{refusal instanceof ApiError && refusal.status === 409 ? 'Already decided: ' : 'The decision was not recorded: '}</strong>
+          {errorMessage(refusal)}
+        </div>
+      ) : null}
       {approval.status === 'pending' ? (
-        <DecisionForm approval={approval} onDecided={props.onDecided} />
+        <DecisionForm approval={approval} onDecided={props.onDecided} onRefused={setRefusal} />
       ) : (
         <p className="decided" role="status">
           Already {approval.status}
@@ -207,7 +217,7 @@ export function ApprovalCard(props: { approval: ApprovalCardData; headingLevel: 
   );
 }
 
-function DecisionForm(props: { approval: ApprovalCardData; onDecided?: ((decision: Decision) => void) | undefined }) {
+function DecisionForm(props: { approval: ApprovalCardData; onDecided?: ((decision: Decision) => void) | undefined; onRefused: (error: unknown) => void }) {
   const me = useMe();
   const queryClient = useQueryClient();
   const commentId = useId();
@@ -221,15 +231,17 @@ function DecisionForm(props: { approval: ApprovalCardData; onDecided?: ((decisio
         planHash: props.approval.planHash,
         ...(comment.trim() ? { comment: comment.trim() } : {}),
       }),
+    onMutate: () => props.onRefused(null),
+    onError: (error) => props.onRefused(error),
     onSuccess: (decision) => {
       setAnswer(decision);
       props.onDecided?.(decision);
     },
     onSettled: () => {
       // The answer stays on screen; the lists and the request's story are asked again.
-      void queryClient.invalidateQueries({ queryKey: ['approvals'] });
-      void queryClient.invalidateQueries({ queryKey: ['approval', props.approval.id] });
-      void queryClient.invalidateQueries({ queryKey: ['request', props.approval.requestId] });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.approvals() });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.approval(props.approval.id) });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.request(props.approval.requestId) });
     },
   });
   if (!can.approve(me.data?.user.role)) return <p className="hint">Technicians and admins decide approvals.</p>;
@@ -240,19 +252,12 @@ function DecisionForm(props: { approval: ApprovalCardData; onDecided?: ((decisio
       </p>
     );
   }
-  const conflict = decide.error instanceof ApiError && decide.error.status === 409;
   return (
     <form className="decision-form" onSubmit={(event) => event.preventDefault()}>
       <div className="field">
         <label htmlFor={commentId}>Comment (optional)</label>
         <textarea id={commentId} rows={2} maxLength={2000} value={comment} onChange={(event) => setComment(event.target.value)} />
       </div>
-      {decide.error ? (
-        <div className="note note-error" role="alert">
-          <strong>{conflict ? 'Already decided: ' : 'The decision was not recorded: '}</strong>
-          {errorMessage(decide.error)}
-        </div>
-      ) : null}
       {confirmDeny ? (
         <div className="confirm-row">
           <span>Deny this plan? Nothing will be changed and the employee is told.</span>

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from 'react';
 import type { AuditList, AuditRow, AuditVerification } from '../../../src/api/contract.ts';
 import { api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
+import { queryKeys } from '../live.ts';
 import { EmptyState, ErrorNote, formatTime, Loading, PageHeader } from '../components/ui.tsx';
 
 const PAGE_SIZE = 50;
@@ -31,7 +32,9 @@ export function AuditPage() {
 }
 
 function ChainVerification() {
-  const verify = useQuery({ queryKey: ['audit', 'verify'], queryFn: () => api.get<AuditVerification>('/api/audit/verify') });
+  // Not under 'audit': a new row (a live event) refreshes the list, never this walk of the whole chain,
+  // which runs when the page opens and when asked again.
+  const verify = useQuery({ queryKey: ['audit-verification'], queryFn: () => api.get<AuditVerification>('/api/audit/verify'), staleTime: Number.POSITIVE_INFINITY });
   return (
     <section className="card audit-verify" aria-labelledby="verify-title">
       <div className="card-title-row">
@@ -68,7 +71,7 @@ function AuditTable() {
   if (search.event) params.set('event', search.event);
   if (before) params.set('before', before);
   const list = useQuery({
-    queryKey: ['audit', 'list', search.q, search.event, before ?? null],
+    queryKey: queryKeys.audit({ q: search.q, event: search.event, before: before ?? null }),
     queryFn: () => api.get<AuditList>(`/api/audit?${params.toString()}`),
     placeholderData: keepPreviousData,
   });
