@@ -4,6 +4,7 @@ import { systemClock } from './core/clock.ts';
 import { describeError } from './core/errors.ts';
 import type { HomeInfo } from './api/home.ts';
 import { buildApi } from './api/server.ts';
+import { LiveEvents } from './api/events.ts';
 import type { EngineContext } from './engine/context.ts';
 import { CircuitBreakers } from './engine/breaker.ts';
 import { Worker, type WorkerOptions } from './engine/worker.ts';
@@ -122,6 +123,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     worker = new Worker(ctx, { listenUrl: options.databaseUrl, ...workerOptions });
   }
   let app: FastifyInstance | null = null;
+  let live: LiveEvents | null = null;
   let url = '';
   // Known once listening; the API reads it when an admin connects an integration.
   let webhookBaseUrl: string | null = null;
@@ -129,8 +131,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     const demoUsers =
       options.demo && demoLoaded ? options.demo.world.msps.flatMap((m) => m.users.map((u) => ({ email: u.email, role: u.role as HomeInfo['demoUsers'][number]['role'], msp: m.name }))) : [];
     const home = (): HomeInfo => ({ demoPassword: demoLoaded ? DEMO_PASSWORD : null, demoUsers });
-    app = await buildApi({ ctx, onWork: () => worker?.poke(), home, emulators, webhookBaseUrl: () => webhookBaseUrl });
-    const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+    live = new LiveEvents(options.databaseUrl, logger);
+    await live.start();
+    let address: string;
+    try {
+      app = await buildApi({ ctx, onWork: () => worker?.poke(), home, emulators, webhookBaseUrl: () => webhookBaseUrl, live });
+      address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+    } catch (error) {
+      await live.close();
+      throw error;
+    }
     url = address.replace('[::1]', 'localhost');
     const port = Number(new URL(address).port);
     if (!publicUrl) publicUrl = `http://localhost:${port}`;
@@ -158,6 +168,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     setupLink,
     async close() {
       await worker?.stop();
+      // Open event streams first: the HTTP server's close waits for every open answer.
+      await live?.close();
       await app?.close();
       await store.close();
     },

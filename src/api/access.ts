@@ -99,6 +99,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
     params: { id: 'request', index: 'step-index' },
     usesUp: 'temporary-password',
   },
+  // Audit log (the audit page)
+  { method: 'GET', url: '/api/audit', who: "msp_admin, msp_technician: their MSP's audit log", answers: APPROVERS, queryIds: { requestId: 'request' }, exampleQuery: { limit: '200' } },
   { method: 'GET', url: '/api/audit/verify', who: "every signed-in user, their MSP's audit chain", answers: SIGNED_IN },
 
   { method: 'GET', url: '/api/approvals', who: 'every signed-in user (billing: without the reasons)', answers: SIGNED_IN, exampleQuery: { status: 'all', limit: '500' } },
@@ -269,6 +271,14 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   // Requests pages (issue 12): a client's Plan Mode review and tool calls
   { method: 'GET', url: '/api/clients/:id/plan-review', who: "msp_admin, msp_technician: the client's Plan Mode notes and plans", answers: APPROVERS, params: { id: 'client' } },
   { method: 'GET', url: '/api/clients/:id/tool-calls', who: "msp_admin, msp_technician: every tool call of the client's requests, with its approvals", answers: APPROVERS, params: { id: 'client' } },
+  // Live updates (issue 12, H5): the matrix asks ?once=1, so the stream answers its first event and closes.
+  {
+    method: 'GET',
+    url: '/api/events',
+    who: "every signed-in user: server-sent events of what changes in their MSP (ids and states only)",
+    answers: SIGNED_IN,
+    exampleQuery: { once: '1' },
+  },
 
   ...integrationModules.flatMap((module) =>
     (module.webhookRoutes ?? []).map(

@@ -7,9 +7,12 @@ import { listApprovals } from '../store/story.ts';
 import { requireUser } from './auth.ts';
 import { billingApproval, readsDiagnosis } from './billing-view.ts';
 import { ApprovalDetailAnswer, ApprovalList, Decision, DecisionBody, type PlanStep } from './contract.ts';
+import { registerAuditRoutes } from './audit-routes.ts';
 import { integerText, zodResponse, zodSchema } from './schema.ts';
 
 export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext, onDecided: () => void): void {
+  // The audit log's list sits with the approvals: both are the technician's daily pages.
+  registerAuditRoutes(app, ctx);
   app.get(
     '/api/approvals',
     {
@@ -30,7 +33,27 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: EngineContext,
       const user = requireUser(request);
       const query = request.query as { status: string; limit: number };
       const rows = await listApprovals(ctx.db, user.mspId, { status: query.status === 'all' ? undefined : query.status, limit: query.limit });
-      return { approvals: readsDiagnosis(user) ? rows : rows.map(billingApproval) };
+      // The queue shows the manager's part of a dual approval next to the technician's.
+      const requestIds = [...new Set(rows.filter((row) => row.kind === 'technician').map((row) => row.requestId))];
+      const managers =
+        requestIds.length === 0
+          ? []
+          : await ctx.db
+              .selectFrom('approvals')
+              .select(['request_id', 'status', 'approver_email', 'decided_at', 'created_at'])
+              .where('msp_id', '=', user.mspId)
+              .where('kind', '=', 'manager')
+              .where('request_id', 'in', requestIds)
+              .orderBy('created_at', 'asc')
+              .execute();
+      // The latest manager approval of each request (a new plan asks again): later rows overwrite earlier ones.
+      const managerOf = new Map(managers.map((row) => [row.request_id, row]));
+      const approvals = rows.map((row) => {
+        const manager = row.kind === 'technician' ? managerOf.get(row.requestId) : undefined;
+        const part = manager ? { status: manager.status, approverEmail: manager.approver_email, decidedAt: manager.decided_at?.toISOString() ?? null } : null;
+        return { ...(readsDiagnosis(user) ? row : billingApproval(row)), manager: part };
+      });
+      return { approvals };
     },
   );
 

@@ -558,6 +558,8 @@ export const ApprovalRow = z.object({
   client: ClientRef.nullable(),
   summary: z.string(),
   steps: z.array(PlanStep),
+  /** GET /api/approvals: when the plan also needs the employee's manager (dual approval), that approval's state. */
+  manager: z.object({ status: ApprovalStatus, approverEmail: z.string().nullable(), decidedAt: TimestampNullable }).nullable().optional(),
 });
 export type ApprovalRow = z.infer<typeof ApprovalRow>;
 export const ApprovalRowForBilling = ApprovalRow.omit({ comment: true, summary: true }).extend({ steps: z.array(PlanStepForBilling) });
@@ -682,3 +684,18 @@ export type ToolCall = z.infer<typeof ToolCall>;
 /** GET /api/clients/:id/tool-calls: every tool call of the client's requests, newest first (technicians). */
 export const ToolCallList = z.object({ client: ClientRef, toolCalls: z.array(ToolCall) });
 export type ToolCallList = z.infer<typeof ToolCallList>;
+// Audit log (the approvals and audit pages)
+
+/** One row of the MSP's audit log as the audit page lists it. */
+export const AuditRow = z.object({
+  seq: z.string(),
+  at: Timestamp,
+  actor: z.string(),
+  event: z.string(),
+  requestId: z.string().nullable(),
+  data: Stored,
+});
+export type AuditRow = z.infer<typeof AuditRow>;
+/** GET /api/audit (?q=&event=&requestId=&before=<seq>&limit=): newest first; `nextBefore` pages on. */
+export const AuditList = z.object({ rows: z.array(AuditRow), nextBefore: z.string().nullable() });
+export type AuditList = z.infer<typeof AuditList>;

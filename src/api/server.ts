@@ -29,6 +29,7 @@ import { registerTicketStatusRoutes } from './ticket-status-routes.ts';
 import { ServiceHealth } from './contract.ts';
 import { answerUnroutableUrl, findNulCharacter, zodResponse, zodSerializerCompiler, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
+import { type LiveEvents, registerEventRoutes } from './events.ts';
 
 export interface ApiOptions {
   ctx: EngineContext;
@@ -39,6 +40,8 @@ export interface ApiOptions {
   emulators?: KnownEmulators | null;
   /** Where outside systems call this service back, for a new integration's `onConnect` (null: nowhere). */
   webhookBaseUrl?: () => string | null;
+  /** The hub of live updates (`GET /api/events`); without it, that route answers 503. */
+  live?: LiveEvents | null;
 }
 
 /**
@@ -186,6 +189,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerIntegrationConfigRoutes(app, ctx, { emulators: options.emulators ?? null, webhookBaseUrl: options.webhookBaseUrl ?? (() => null) });
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);
+  // Live updates (issue 12): server-sent events.
+  registerEventRoutes(app, options.live ?? null);
   return app;
 }
 

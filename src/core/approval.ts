@@ -31,6 +31,9 @@ export function decisionRefusal(input: {
   approvalPlanHash: string;
   currentPlanHash: string;
   presentedPlanHash?: string | undefined;
+  /** Who decided it and when: a second decision is told (the dashboard shows it). */
+  decidedBy?: string | null | undefined;
+  decidedAt?: Date | null | undefined;
 }): { code: 'conflict' | 'expired'; message: string } | null {
   if (input.status === 'expired' || (input.status === 'pending' && isExpired(input.expiresAt, input.now))) {
     return {
@@ -39,7 +42,9 @@ export function decisionRefusal(input: {
     };
   }
   if (input.status !== 'pending') {
-    return { code: 'conflict', message: `This approval was already ${input.status}; a decision is taken once.` };
+    const by = input.decidedBy ? ` by ${input.decidedBy}` : '';
+    const when = input.decidedAt ? ` at ${input.decidedAt.toISOString()}` : '';
+    return { code: 'conflict', message: `This approval was already ${input.status}${by}${when}; a decision is taken once.` };
   }
   if (input.approvalPlanHash !== input.currentPlanHash) {
     return { code: 'conflict', message: 'The plan changed since this approval was requested; a new approval is needed.' };

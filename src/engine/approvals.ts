@@ -120,6 +120,8 @@ async function applyDecision(
     approvalPlanHash: approval.plan_hash,
     currentPlanHash: plan.hash,
     presentedPlanHash,
+    decidedBy: approval.decided_by,
+    decidedAt: approval.decided_at,
   });
   if (!refusal && approval.status === 'pending' && request.state !== 'awaiting_approval') {
     throw new DeskhandError('conflict', `the request is ${request.state}, no longer awaiting approval`);

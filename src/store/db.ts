@@ -10,6 +10,7 @@ import * as signInLimits from './migrations/0005_sign_in_limits.ts';
 import * as integrationModules from './migrations/0006_integration_modules.ts';
 import * as ticketStatuses from './migrations/0007_ticket_statuses.ts';
 import * as dashboard from './migrations/0009_dashboard.ts';
+import * as liveEvents from './migrations/0010_live_events.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -105,6 +106,7 @@ const migrations: Record<string, Migration> = {
   '0007_ticket_statuses': ticketStatuses,
   '0008_integration_status': integrationStatus,
   '0009_dashboard': dashboard,
+  '0010_live_events': liveEvents,
 };
 
 class StaticMigrations implements MigrationProvider {

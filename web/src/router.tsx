@@ -3,6 +3,9 @@ import { createRootRouteWithContext, createRoute, createRouter, Outlet, redirect
 import { Layout } from './components/Layout.tsx';
 import { NotFound } from './components/ui.tsx';
 import { AccountPage } from './pages/Account.tsx';
+import { ApprovalDetailPage } from './pages/ApprovalDetail.tsx';
+import { ApprovalsPage } from './pages/Approvals.tsx';
+import { AuditPage } from './pages/Audit.tsx';
 import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage } from './pages/Client.tsx';
 import { ClientsPage } from './pages/Clients.tsx';
 import { IntegrationPage } from './pages/Integration.tsx';
@@ -65,6 +68,10 @@ const requestsRoute = createRoute({ getParentRoute: () => appRoute, path: '/requ
 const requestRoute = createRoute({ getParentRoute: () => appRoute, path: '/requests/$requestId', component: RequestPage });
 const planReviewRoute = createRoute({ getParentRoute: () => appRoute, path: '/clients/$clientId/plan-review', component: PlanReviewPage });
 const accountRoute = createRoute({ getParentRoute: () => appRoute, path: '/account', component: AccountPage });
+// Approvals and the audit log
+const approvalsRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals', component: ApprovalsPage });
+const approvalRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals/$approvalId', component: ApprovalDetailPage });
+const auditRoute = createRoute({ getParentRoute: () => appRoute, path: '/audit', component: AuditPage });
 
 const routeTree = rootRoute.addChildren([
   signInRoute,
@@ -82,6 +89,9 @@ const routeTree = rootRoute.addChildren([
     requestsRoute,
     requestRoute,
     planReviewRoute,
+    approvalsRoute,
+    approvalRoute,
+    auditRoute,
   ]),
 ]);
 

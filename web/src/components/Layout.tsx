@@ -3,7 +3,9 @@ import { Link, Navigate, Outlet, useNavigate, useRouterState } from '@tanstack/r
 import { useState } from 'react';
 import { ApiError, api, setCsrfToken } from '../api.ts';
 import { ROLE_LABEL, useMe } from '../auth.ts';
+import { LiveUpdates } from '../live.ts';
 import { applyTheme, storedTheme, type ThemeChoice } from '../theme.ts';
+import { ApprovalsNavLink } from '../pages/Approvals.tsx';
 import { ErrorNote, Loading } from './ui.tsx';
 
 /** The signed-in frame: a skip link, the top bar with navigation, the page. */
@@ -40,6 +42,12 @@ export function Layout() {
           <Link to="/msp" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>
             MSP
           </Link>
+          <ApprovalsNavLink />
+          {user.role !== 'msp_billing' ? (
+            <Link to="/audit" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>
+              Audit
+            </Link>
+          ) : null}
         </nav>
         <div className="topbar-end">
           <ThemeSwitch />
@@ -49,6 +57,7 @@ export function Layout() {
           <SignOut />
         </div>
       </header>
+      <LiveUpdates />
       <main id="main" className="content" tabIndex={-1}>
         <Outlet />
       </main>
