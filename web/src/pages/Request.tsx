@@ -4,6 +4,7 @@ import { type ReactNode, useEffect, useState } from 'react';
 import type { RequestStory, RequestStoryAnswer, RequestStoryForBilling } from '../../../src/api/contract.ts';
 import { ApiError, api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
+import { queryKeys } from '../live.ts';
 import { ErrorNote, Loading, NotFound, PageHeader, formatTime } from '../components/ui.tsx';
 import { CHANNEL_LABEL, StateBadge, humanize } from './Requests.tsx';
 
@@ -14,7 +15,7 @@ import { CHANNEL_LABEL, StateBadge, humanize } from './Requests.tsx';
  */
 
 export function useRequestStory(requestId: string) {
-  return useQuery({ queryKey: ['request', requestId], queryFn: () => api.get<RequestStoryAnswer>(`/api/requests/${encodeURIComponent(requestId)}`) });
+  return useQuery({ queryKey: queryKeys.request(requestId), queryFn: () => api.get<RequestStoryAnswer>(`/api/requests/${encodeURIComponent(requestId)}`) });
 }
 
 export function RequestPage() {
@@ -51,7 +52,7 @@ export function RequestPage() {
           </span>
         }
       />
-      {full ? <FullStory story={data as RequestStory} /> : <BillingStory story={data as RequestStoryForBilling} />}
+      {full ? <FullStory story={data as RequestStory} approver={can.approve(me.data?.user.role)} /> : <BillingStory story={data as RequestStoryForBilling} />}
     </div>
   );
 }
@@ -112,7 +113,7 @@ type Reads = { tool?: string; args?: Record<string, unknown>; result?: unknown; 
 type NotePayload = { purpose?: string; visibility?: string; text?: string; ticketRef?: string; subject?: string; to?: string };
 type StepPolicy = { policy?: string; requireManagerApproval?: boolean };
 
-function FullStory(props: { story: RequestStory }) {
+function FullStory(props: { story: RequestStory; approver: boolean }) {
   const { request, diagnosis, plan, approvals, steps, messages } = props.story;
   const reads = (Array.isArray(diagnosis?.reads) ? diagnosis.reads : []) as Reads;
   const payload = (m: (typeof messages)[number]) => (m.payload ?? {}) as NotePayload;
@@ -210,6 +211,15 @@ function FullStory(props: { story: RequestStory }) {
             {approval.status === 'pending' ? (
               <>
                 Waiting for {approval.approverName ?? approval.approverEmail ?? 'a technician'} · <TimeLeft until={approval.expiresAt} />
+                {approval.kind === 'technician' && props.approver ? (
+                  <>
+                    {' '}
+                    ·{' '}
+                    <Link to="/approvals/$approvalId" params={{ approvalId: approval.id }}>
+                      Approve or deny
+                    </Link>
+                  </>
+                ) : null}
               </>
             ) : (
               <>
