@@ -24,19 +24,19 @@ const BILLING = 'ben.okafor@northwind-it.example';
 let sb: Sandbox;
 let browser: Browser;
 
-/** Axe at 1280 px, nothing wider than the window at 390 px (the same URL with the page's cookies). */
+/** Axe at 1280 px (light) and at 390 px (dark), nothing wider than the window at 390 px (the same URL with the page's cookies). */
 async function checkPage(page: Page, name: string): Promise<void> {
   await settledText(page);
   expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
   await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
-  const narrow = await newContext(browser, { width: 390, height: 800 });
+  const narrow = await newContext(browser, { width: 390, height: 800, colorScheme: 'dark' });
   try {
     await narrow.context.addCookies(await page.context().cookies());
     await narrow.page.goto(page.url());
     await narrow.page.locator('main h1').first().waitFor();
     await settledText(narrow.page);
     expect(await horizontalOverflow(narrow.page), `${name} at 390 px is wider than the window: ${await widest(narrow.page)}`).toBe(0);
-    expect(await seriousAxeViolations(narrow.page), `axe on ${name} at 390 px`).toEqual([]);
+    expect(await seriousAxeViolations(narrow.page), `axe on ${name} at 390 px, dark`).toEqual([]);
     await narrow.page.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
     expect(narrow.problems).toEqual([]);
   } finally {
@@ -86,27 +86,32 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     await checkPage(page, 'requests');
     await row.click();
     await page.waitForURL(`**/requests/${request.id}`);
-    // The story reaches the approval without a reload (the page follows the request).
+    // The story reaches the approval without a reload: the page follows the request live.
     const waiting = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
     expect(waiting.state).toBe('awaiting_approval');
     await sb.waitForDelivered(request.id);
-    await page.reload();
-    await page.getByRole('heading', { name: /Technician's approval: pending/ }).waitFor();
+    await page.getByRole('heading', { name: /Technician's approval: pending/ }).waitFor({ timeout: 15_000 });
+    await page.getByRole('heading', { name: 'Internal note' }).waitFor({ timeout: 15_000 });
     const text = await settledText(page);
     for (const part of ['Intake', 'Diagnosis', 'Internal note', 'SHA-256', 'policy: approval needed', 'left']) expect(text, part).toContain(part);
     const hash = (await sb.service.ctx.db.selectFrom('plans').select('hash').where('request_id', '=', request.id).executeTakeFirstOrThrow()).hash;
     expect(text).toContain(hash);
     await checkPage(page, 'request-waiting');
 
-    // A technician approves through the API (the approvals page is another helper's).
+    // No reload: the state, the approval and the steps arrive by the live events.
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations.push(frame.url());
+    });
+    // A technician approves through the API (the approvals page has its own test).
     const approval = await sb.service.ctx.db.selectFrom('approvals').select(['id', 'plan_hash']).where('request_id', '=', request.id).where('kind', '=', 'technician').executeTakeFirstOrThrow();
     const decided = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: await sb.tokenFor(TECHNICIAN), body: { decision: 'approve', planHash: approval.plan_hash, comment: 'Approved for the sales team' } });
     expect(decided.status).toBe(200);
     expect((await sb.waitForRequest(request.id, FINAL)).state).toBe('replied');
     await sb.waitForDelivered(request.id);
-    // Until live updates reach this page, the story is read again by a reload.
-    await page.reload();
-    await page.locator('.request-state').getByText('replied').waitFor();
+    await page.locator('.request-state').getByText('replied').waitFor({ timeout: 15_000 });
+    await page.getByRole('heading', { name: 'Reply to the employee' }).waitFor({ timeout: 15_000 });
+    expect(navigations, 'the page was not reloaded').toEqual([]);
     const done = await settledText(page);
     for (const part of ["Technician's approval: approved", 'Approved for the sales team', 'Step 1 executed', 'succeeded', 'Reply to the employee']) expect(done, part).toContain(part);
     await checkPage(page, 'request-story');

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import type { ClientDetail, ClientOperatingMode, ClientPatchBody, IntegrationList, RequestList, ToolCallList } from '../../../src/api/contract.ts';
 import { ApiError, api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
+import { queryKeys } from '../live.ts';
 import { ClientLinks, ConnectOwn } from '../components/client-links.tsx';
 import { EmptyState, ErrorNote, Field, formatTime, HealthBadge, Loading, ModeBadge, NotFound, PageHeader, SuccessNote, Tabs } from '../components/ui.tsx';
 
@@ -263,12 +264,12 @@ export function ClientActivityTab() {
   const client = useClient(clientId);
   const technician = can.readDetails(me.data?.user.role);
   const calls = useQuery({
-    queryKey: ['client', clientId, 'tool-calls'],
+    queryKey: [...queryKeys.client(clientId), 'tool-calls'],
     queryFn: () => api.get<ToolCallList>(`/api/clients/${encodeURIComponent(clientId)}/tool-calls`),
     enabled: technician,
   });
   const requests = useQuery({
-    queryKey: ['requests', 'client', clientId],
+    queryKey: queryKeys.requests({ client: clientId, limit: 200 }),
     queryFn: () => api.get<RequestList>(`/api/requests?client=${encodeURIComponent(clientId)}&limit=200`),
     enabled: me.data !== undefined && !technician,
   });

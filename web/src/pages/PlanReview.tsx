@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Link, useParams } from '@tanstack/react-router';
 import type { PlanReview } from '../../../src/api/contract.ts';
 import { ApiError, api } from '../api.ts';
+import { queryKeys } from '../live.ts';
 import { EmptyState, ErrorNote, Loading, NotFound, PageHeader, formatTime } from '../components/ui.tsx';
 import { useClient } from './Client.tsx';
 import { StateBadge, humanize } from './Requests.tsx';
@@ -13,7 +14,7 @@ import { StateBadge, humanize } from './Requests.tsx';
  */
 
 export function usePlanReview(clientId: string) {
-  return useQuery({ queryKey: ['client', clientId, 'plan-review'], queryFn: () => api.get<PlanReview>(`/api/clients/${encodeURIComponent(clientId)}/plan-review`) });
+  return useQuery({ queryKey: [...queryKeys.client(clientId), 'plan-review'], queryFn: () => api.get<PlanReview>(`/api/clients/${encodeURIComponent(clientId)}/plan-review`) });
 }
 
 const POLICY_TONE: Record<string, string> = { auto: 'ok', approval_needed: 'warn', disabled: 'bad' };

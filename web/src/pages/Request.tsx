@@ -1,9 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link, useParams } from '@tanstack/react-router';
-import { type ReactNode, useEffect, useState } from 'react';
+import { Children, type ReactElement, type ReactNode, useEffect, useState } from 'react';
 import type { RequestStory, RequestStoryAnswer, RequestStoryForBilling } from '../../../src/api/contract.ts';
 import { ApiError, api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
+import { queryKeys } from '../live.ts';
 import { ErrorNote, Loading, NotFound, PageHeader, formatTime } from '../components/ui.tsx';
 import { CHANNEL_LABEL, StateBadge, humanize } from './Requests.tsx';
 
@@ -14,7 +15,7 @@ import { CHANNEL_LABEL, StateBadge, humanize } from './Requests.tsx';
  */
 
 export function useRequestStory(requestId: string) {
-  return useQuery({ queryKey: ['request', requestId], queryFn: () => api.get<RequestStoryAnswer>(`/api/requests/${encodeURIComponent(requestId)}`) });
+  return useQuery({ queryKey: queryKeys.request(requestId), queryFn: () => api.get<RequestStoryAnswer>(`/api/requests/${encodeURIComponent(requestId)}`) });
 }
 
 export function RequestPage() {
@@ -51,13 +52,13 @@ export function RequestPage() {
           </span>
         }
       />
-      {full ? <FullStory story={data as RequestStory} /> : <BillingStory story={data as RequestStoryForBilling} />}
+      {full ? <FullStory story={data as RequestStory} approver={can.approve(me.data?.user.role)} /> : <BillingStory story={data as RequestStoryForBilling} />}
     </div>
   );
 }
 
-/** A timeline entry: a heading, when, and what happened. */
-function Entry(props: { title: string; at?: string | null; tone?: 'ok' | 'warn' | 'bad' | 'info'; children: ReactNode }) {
+/** A timeline entry: a heading, when, and what happened (`sortAt`: where it falls in time). */
+function Entry(props: { title: string; at?: string | null; sortAt?: string; tone?: 'ok' | 'warn' | 'bad' | 'info'; children: ReactNode }) {
   return (
     <li className={`timeline-entry timeline-${props.tone ?? 'info'}`}>
       <div className="timeline-head">
@@ -79,8 +80,21 @@ function Json(props: { value: unknown; label: string }) {
 }
 
 /** A tool's parameters as a human reads them: name, value. */
-export function Args(props: { args: Record<string, unknown> }) {
+export function Args(props: { args: Record<string, unknown>; inline?: boolean }) {
   const entries = Object.entries(props.args);
+  if (props.inline) {
+    // On the tool's line: `user: alex@… · group: SG-…`.
+    return (
+      <span className="inline-args">
+        {entries.map(([key, value], index) => (
+          <span key={key}>
+            {index > 0 ? ' · ' : ''}
+            <span className="muted">{key}:</span> {typeof value === 'string' ? value : JSON.stringify(value)}
+          </span>
+        ))}
+      </span>
+    );
+  }
   if (entries.length === 0) return <p className="muted small">No parameters.</p>;
   return (
     <dl className="step-args">
@@ -108,11 +122,32 @@ function TimeLeft(props: { until: string }) {
   return <span className="badge badge-warn">{text} left</span>;
 }
 
+/** The entries in the order they happened (ties keep the order written: intake, diagnosis, note, plan, …). */
+function Chronological(props: { children: ReactNode }) {
+  const entries = (Children.toArray(props.children) as ReactElement<{ sortAt?: string; at?: string | null }>[]).map((element, index) => ({
+    element,
+    index,
+    at: element.props.sortAt ?? element.props.at ?? '',
+  }));
+  entries.sort((a, b) => (a.at === b.at ? a.index - b.index : a.at < b.at ? -1 : 1));
+  return (
+    <ol className="timeline" aria-label="The request's story">
+      {entries.map((entry) => entry.element)}
+    </ol>
+  );
+}
+
+/** "status_waiting" → "Status waiting". */
+const sentence = (value: string): string => {
+  const text = humanize(value);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+};
+
 type Reads = { tool?: string; args?: Record<string, unknown>; result?: unknown; purpose?: string }[];
 type NotePayload = { purpose?: string; visibility?: string; text?: string; ticketRef?: string; subject?: string; to?: string };
 type StepPolicy = { policy?: string; requireManagerApproval?: boolean };
 
-function FullStory(props: { story: RequestStory }) {
+function FullStory(props: { story: RequestStory; approver: boolean }) {
   const { request, diagnosis, plan, approvals, steps, messages } = props.story;
   const reads = (Array.isArray(diagnosis?.reads) ? diagnosis.reads : []) as Reads;
   const payload = (m: (typeof messages)[number]) => (m.payload ?? {}) as NotePayload;
@@ -121,8 +156,8 @@ function FullStory(props: { story: RequestStory }) {
   const reasons = plan?.reasons;
   const failed = request.state === 'failed' || request.state === 'escalated' || request.lastError;
   return (
-    <ol className="timeline" aria-label="The request's story">
-      <Entry title="Intake" at={request.createdAt}>
+    <Chronological>
+      <Entry title="Intake" at={request.createdAt} sortAt={request.createdAt}>
         <dl className="details-list">
           <dt>Channel</dt>
           <dd>{CHANNEL_LABEL[request.channel] ?? request.channel}</dd>
@@ -141,10 +176,9 @@ function FullStory(props: { story: RequestStory }) {
               // biome-ignore lint/suspicious/noArrayIndexKey: reads are a fixed, ordered record
               <li key={index} className="call">
                 <p>
-                  <code className="tool-name">{read.tool}</code>
+                  <code className="tool-name">{read.tool}</code> <Args args={read.args ?? {}} inline />
                   {read.purpose === 'resolve' ? <span className="muted small"> (to resolve a step's names)</span> : null}
                 </p>
-                <Args args={read.args ?? {}} />
                 <details>
                   <summary>What it found</summary>
                   <Json value={read.result ?? null} label={`Result of ${read.tool}`} />
@@ -155,7 +189,7 @@ function FullStory(props: { story: RequestStory }) {
         </Entry>
       ) : null}
       {note ? (
-        <Entry title="Internal note" at={note.deliveredAt ?? note.createdAt} tone={note.status === 'failed' ? 'bad' : 'info'}>
+        <Entry title="Internal note" at={note.deliveredAt ?? note.createdAt} sortAt={note.createdAt} tone={note.status === 'failed' ? 'bad' : 'info'}>
           <p className="muted small">
             On ticket {payload(note).ticketRef ?? request.externalRef} · {note.status === 'delivered' ? 'posted' : humanize(note.status)}
           </p>
@@ -204,12 +238,22 @@ function FullStory(props: { story: RequestStory }) {
           key={approval.id}
           title={`${approval.kind === 'manager' ? "Manager's" : "Technician's"} approval: ${approval.status}`}
           at={approval.decidedAt ?? approval.createdAt}
+          sortAt={approval.decidedAt ?? approval.createdAt}
           tone={approval.status === 'approved' ? 'ok' : approval.status === 'pending' ? 'warn' : 'bad'}
         >
           <p>
             {approval.status === 'pending' ? (
               <>
                 Waiting for {approval.approverName ?? approval.approverEmail ?? 'a technician'} · <TimeLeft until={approval.expiresAt} />
+                {approval.kind === 'technician' && props.approver ? (
+                  <>
+                    {' '}
+                    ·{' '}
+                    <Link to="/approvals/$approvalId" params={{ approvalId: approval.id }}>
+                      Approve or deny
+                    </Link>
+                  </>
+                ) : null}
               </>
             ) : (
               <>
@@ -224,7 +268,7 @@ function FullStory(props: { story: RequestStory }) {
         </Entry>
       ))}
       {steps.map((step) => (
-        <Entry key={step.idempotencyKey} title={`Step ${step.stepIndex + 1} executed: ${step.tool}`} at={step.finishedAt ?? step.startedAt} tone={step.status === 'succeeded' ? 'ok' : step.status === 'failed' ? 'bad' : 'warn'}>
+        <Entry key={step.idempotencyKey} title={`Step ${step.stepIndex + 1} executed: ${step.tool}`} at={step.finishedAt ?? step.startedAt} sortAt={step.startedAt} tone={step.status === 'succeeded' ? 'ok' : step.status === 'failed' ? 'bad' : 'warn'}>
           <p>
             <span className={`badge badge-${step.status === 'succeeded' ? 'ok' : step.status === 'failed' ? 'bad' : 'info'}`}>{step.status}</span> · {step.attempts} attempt{step.attempts === 1 ? '' : 's'}
             {step.summary ? ` · ${step.summary}` : ''}
@@ -243,9 +287,9 @@ function FullStory(props: { story: RequestStory }) {
         .filter((m) => m !== note)
         .map((message) => {
           const p = payload(message);
-          const title = p.purpose === 'reply' ? 'Reply to the employee' : `${humanize(p.purpose ?? message.kind)}`;
+          const title = p.purpose === 'reply' ? 'Reply to the employee' : sentence(p.purpose ?? message.kind);
           return (
-            <Entry key={message.idempotencyKey} title={title} at={message.deliveredAt ?? message.createdAt} tone={message.status === 'failed' ? 'bad' : message.status === 'pending' ? 'warn' : 'ok'}>
+            <Entry key={message.idempotencyKey} title={title} at={message.deliveredAt ?? message.createdAt} sortAt={message.createdAt} tone={message.status === 'failed' ? 'bad' : message.status === 'pending' ? 'warn' : 'ok'}>
               <p className="muted small">
                 {message.kind}
                 {p.visibility ? ` · ${p.visibility}` : ''}
@@ -263,7 +307,7 @@ function FullStory(props: { story: RequestStory }) {
           {plan?.rejectedProblems ? <Json value={plan.rejectedProblems} label="Problems the plan was rejected for" /> : null}
         </Entry>
       ) : null}
-    </ol>
+    </Chronological>
   );
 }
 

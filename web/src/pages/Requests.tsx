@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import type { ClientList, RequestList, RequestRow } from '../../../src/api/contract.ts';
 import { OUTCOMES, REQUEST_STATES } from '../../../src/core/lifecycle.ts';
 import { api } from '../api.ts';
+import { queryKeys } from '../live.ts';
 import { EmptyState, ErrorNote, Loading, PageHeader, formatTime } from '../components/ui.tsx';
 
 /**
@@ -69,7 +70,7 @@ export function RequestsPage() {
     void navigate({ to: '/requests', search: requestFiltersFromSearch(next as Record<string, unknown>) as never });
   };
   const list = useInfiniteQuery({
-    queryKey: ['requests', 'list', filters],
+    queryKey: queryKeys.requests({ ...filters }),
     queryFn: ({ pageParam }) => api.get<RequestList>(`/api/requests?${apiQuery(filters, pageParam)}`),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
@@ -179,7 +180,7 @@ function StateChips(props: { counts: RequestList['stateCounts']; state: string |
 
 function FilterBar(props: { filters: RequestFilters; onChange: (filters: RequestFilters) => void }) {
   const { filters } = props;
-  const clients = useQuery({ queryKey: ['clients'], queryFn: () => api.get<ClientList>('/api/clients') });
+  const clients = useQuery({ queryKey: queryKeys.clients(), queryFn: () => api.get<ClientList>('/api/clients') });
   const [text, setText] = useState(filters.q ?? '');
   useEffect(() => setText(filters.q ?? ''), [filters.q]);
   const select = (key: keyof RequestFilters) => (event: { target: { value: string } }) => props.onChange({ ...filters, [key]: event.target.value || undefined });
