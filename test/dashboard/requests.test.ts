@@ -120,6 +120,25 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     await page.context().close();
   });
 
+  it('shows a denial with its comment on the timeline as it happens', async () => {
+    const request = await sb.requestForTicket(await sb.openTicket('contoso', 'debra.berger@contoso.example', 'I forgot my password and cannot sign in.'));
+    expect((await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL])).state).toBe('awaiting_approval');
+    const { page, problems } = await newContext(browser);
+    await signInThroughPage(page, sb.service.url, TECHNICIAN, DEMO_PASSWORD);
+    await page.goto(`${sb.service.url}/requests/${request.id}`);
+    await page.getByRole('heading', { name: /Technician's approval: pending/ }).waitFor();
+    // Dual approval: the manager's part waits too, with its time left.
+    await page.getByRole('heading', { name: /Manager's approval: pending/ }).waitFor();
+    const approval = await sb.service.ctx.db.selectFrom('approvals').select(['id', 'plan_hash']).where('request_id', '=', request.id).where('kind', '=', 'technician').executeTakeFirstOrThrow();
+    const comment = `Call the employee first ${Date.now()}`;
+    const denied = await sb.api('POST', `/api/approvals/${approval.id}/decision`, { token: await sb.tokenFor(TECHNICIAN), body: { decision: 'deny', planHash: approval.plan_hash, comment } });
+    expect(denied.status).toBe(200);
+    await page.getByRole('heading', { name: "Technician's approval: denied" }).waitFor({ timeout: 15_000 });
+    await page.getByText(comment).first().waitFor();
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it("lists a Plan Mode client's notes in its review, linked from its Overview", async () => {
     const request = await sb.requestForTicket(await sb.openTicket('fabrikam', 'alan.turing@fabrikam.example', 'I need access to Zendesk'));
     await sb.waitForRequest(request.id, FINAL);
