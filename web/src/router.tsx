@@ -3,6 +3,7 @@ import { createRootRouteWithContext, createRoute, createRouter, Outlet, redirect
 import { Layout } from './components/Layout.tsx';
 import { NotFound } from './components/ui.tsx';
 import { AccountPage } from './pages/Account.tsx';
+import { ApprovalPage } from './pages/Approval.tsx';
 import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage } from './pages/Client.tsx';
 import { ClientsPage } from './pages/Clients.tsx';
 import { IntegrationPage } from './pages/Integration.tsx';
@@ -58,6 +59,8 @@ const newIntegrationRoute = createRoute({
   component: NewIntegrationPage,
 });
 const accountRoute = createRoute({ getParentRoute: () => appRoute, path: '/account', component: AccountPage });
+// The link in a ticket's approval note (issue 12, H5).
+const approvalRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals/$approvalId', component: ApprovalPage });
 
 const routeTree = rootRoute.addChildren([
   signInRoute,
@@ -72,6 +75,7 @@ const routeTree = rootRoute.addChildren([
     newIntegrationRoute,
     integrationRoute,
     accountRoute,
+    approvalRoute,
   ]),
 ]);
 
