@@ -1,8 +1,9 @@
+import { Writable } from 'node:stream';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { FINAL } from '../src/demo/stories.ts';
-import { silentLogger } from '../src/logger.ts';
+import { createLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';
 
 /**
@@ -14,8 +15,17 @@ const TOM = 'tom.rivera@northwind-it.example';
 const BEN = 'ben.okafor@northwind-it.example';
 const KIM = 'kim.lee@tailspin-ms.example';
 
+/** The service's log lines (JSON), to find the access lines. */
+const logLines: Record<string, unknown>[] = [];
+const capture = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
+    done();
+  },
+});
+
 beforeAll(async () => {
-  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger });
+  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: createLogger({ level: 'info', destination: capture }) });
 }, 120_000);
 
 afterAll(async () => {
@@ -102,6 +112,10 @@ describe('GET /api/events', () => {
     expect(once.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(once.lines).toContain('retry: 3000');
     expect(once.events).toEqual([{ type: 'connected' }]);
+    // Answered on the raw socket, it still has its access line (route pattern, status, caller).
+    await expect
+      .poll(() => logLines.find((line) => line['msg'] === 'request' && line['requestId'] === once.headers['x-request-id']))
+      .toMatchObject({ route: '/api/events', method: 'GET', status: 200, userId: expect.any(String) });
     const bad = await fetch(`${sb!.service.url}/api/events?once=maybe`, { headers: { authorization: `Bearer ${await sb!.tokenFor(TOM)}` } });
     expect(bad.status).toBe(400);
   });
