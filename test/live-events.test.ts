@@ -3,7 +3,9 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../src/demo/sandbox.ts';
 import { FINAL } from '../src/demo/stories.ts';
+import { sql } from 'kysely';
 import { createLogger } from '../src/logger.ts';
+import { appendAudit } from '../src/store/audit.ts';
 import { createTestDatabase } from './support/db.ts';
 
 /**
@@ -167,6 +169,22 @@ describe('GET /api/events', () => {
       for (const stream of [technician, billing, other]) stream.stop();
     }
   }, 120_000);
+
+  it("survives the loss of its database connection: open streams are told to resync, and events flow again", async () => {
+    const stream = await openStream(await sb!.tokenFor(TOM));
+    try {
+      await stream.waitFor((e) => e.type === 'connected', 10_000);
+      const killed = await sql<{ pid: number }>`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'deskhand-events'`.execute(sb!.service.ctx.db);
+      expect(killed.rows).toHaveLength(1);
+      await stream.waitFor((e) => e.type === 'resync', 20_000);
+      // A change after the reconnection arrives (an audit row is the smallest change there is).
+      const before = stream.events.length;
+      await sb!.service.ctx.db.transaction().execute((tx) => appendAudit(tx, { mspId: 'northwind', actor: 'test', event: 'live_events_test', data: {}, at: new Date() }));
+      await stream.waitFor((e) => e.type === 'audit' && stream.events.indexOf(e) >= before, 10_000);
+    } finally {
+      stream.stop();
+    }
+  }, 60_000);
 
   it('ends every open stream when the service closes, and the service closes promptly', async () => {
     const stream = await openStream(await sb!.tokenFor(TOM));
