@@ -58,11 +58,6 @@ export class LiveEvents {
     return this.closed;
   }
 
-  /** Whether the LISTEN connection is up. */
-  get connected(): boolean {
-    return this.client !== null;
-  }
-
   private async connect(): Promise<void> {
     if (this.closed) return;
     const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'deskhand-events' });

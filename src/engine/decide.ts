@@ -190,7 +190,7 @@ export async function requestApprovals(ctx: EngineContext, tx: Tx, request: Requ
       key: `approval-notice${round}`,
       steps,
       planHash: plan.hash,
-      approvalUrl: technicianApprovalId ? `${ctx.publicUrl}/api/approvals/${technicianApprovalId}` : null,
+      approvalUrl: technicianApprovalId ? `${ctx.publicUrl}/approvals/${technicianApprovalId}` : null,
       technicianMustDecide: input.technician,
       needsManager: input.manager,
       managerName: manager?.displayName ?? null,
