@@ -104,6 +104,10 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
     await priya.page.waitForURL(`**/approvals/${approvalId}`);
     expect(await settledText(priya.page)).toContain('Zendesk for Alex');
     await priya.page.getByRole('button', { name: 'Approve' }).waitFor();
+    // Nor does it ask again while Tom decides (its own refreshes would show his decision before her
+    // click): her page's reads fail from here on, her decision still goes out.
+    let frozen = true;
+    await priya.page.route('**/api/**', (route) => (frozen && route.request().method() === 'GET' ? route.abort() : route.fallback()));
 
     const tom = await signedIn(TOM);
     await tom.page.goto(`${sb.service.url}/approvals`);
@@ -133,6 +137,7 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
     expect(await alert.textContent()).toMatch(/Already decided: .*already approved by Tom Rivera .* at \d{4}-/);
     expect(priya.problems).toEqual([]);
     // Opened now, the page says who decided and when, and offers no decision.
+    frozen = false;
     await priya.page.reload();
     const decided = await settledText(priya.page);
     expect(decided).toMatch(/Already approved by Tom Rivera <tom\.rivera@northwind-it\.example> at .*Approved for the support rota/);
