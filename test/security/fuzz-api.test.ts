@@ -38,7 +38,14 @@ let operations: Operation[] = [];
  * Routes fuzzed elsewhere: sign-in, the webhook and the manager's link page in fuzz-intake.test.ts
  * (the page answers its refusals as HTML pages, for the manager's browser, not the API's error shape).
  */
-const ELSEWHERE = new Set(['POST /api/session', 'POST /webhooks/connectwise/{integrationId}/{secret}', 'GET /approvals/manager/{link}', 'POST /approvals/manager/{link}']);
+const ELSEWHERE = new Set([
+  'POST /api/session',
+  'POST /webhooks/connectwise/{integrationId}/{secret}',
+  'GET /approvals/manager/{link}',
+  'POST /approvals/manager/{link}',
+  // A stream that stays open while the caller listens (its one parameter, once, is checked in test/live-events.test.ts).
+  'GET /api/events',
+]);
 
 /**
  * POST routes that only read (they run a check now and answer its report): a well-formed call to one
