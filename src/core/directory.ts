@@ -35,6 +35,22 @@ export interface SubscribedSku {
   total: number;
   /** Seats in use (`consumedUnits`). */
   consumed: number;
+  /**
+   * What the SKU contains (`servicePlans` of Graph's subscribedSku): Exchange, Teams, the Office
+   * apps, Power BI Pro in E5... A reader that could not read them gives none.
+   */
+  servicePlans?: readonly ServicePlan[];
+}
+
+/** One service plan of a SKU, as Graph reports it (`servicePlanInfo`). */
+export interface ServicePlan {
+  servicePlanId: string;
+  /** `EXCHANGE_S_ENTERPRISE`, `TEAMS1`, `OFFICESUBSCRIPTION`, `BI_AZURE_P2`... */
+  servicePlanName: string;
+  /** `Success`, `Disabled`, `PendingInput`, `PendingActivation`, `PendingProvisioning`, `Warning`. */
+  provisioningStatus: string;
+  /** `User` or `Company`. */
+  appliesTo: string;
 }
 
 export interface AuthMethod {
