@@ -10,7 +10,7 @@ function deskhandEval(file: string) {
 
 /** `deskhand eval` as a user runs it: the public cases through the Graph emulator, one JSON line at the end. */
 describe('deskhand eval', () => {
-  it('scores the built-in planner on the public cases (at least 14 of 15)', async () => {
+  it('scores the built-in planner 15 of 15 on the public cases, with the time of each case', async () => {
     const { code, stdout, stderr } = await deskhandEval('eval/public.jsonl');
     expect(code, stderr).toBe(0);
     const lines = stdout.trim().split('\n');
@@ -19,12 +19,16 @@ describe('deskhand eval', () => {
       total: number;
       passed: number;
       score: number;
-      cases: { id: string; passed: boolean; outcome: string; steps: { tool: string; args: Record<string, string> }[] }[];
+      timing?: { meanMs: number };
+      cases: { id: string; passed: boolean; outcome: string; ms?: number; steps: { tool: string; args: Record<string, string> }[] }[];
     };
     expect(summary.planner).toBe('builtin');
     expect(summary.total).toBe(15);
-    expect(summary.passed).toBeGreaterThanOrEqual(14);
-    expect(summary.score).toBeCloseTo(summary.passed / 15, 3);
+    expect(summary.cases.filter((c) => !c.passed).map((c) => c.id)).toEqual([]);
+    expect(summary.passed).toBe(15);
+    expect(summary.score).toBe(1);
+    expect(summary.timing?.meanMs).toBeGreaterThan(0);
+    expect(summary.cases.every((c) => typeof c.ms === 'number' && c.ms > 0)).toBe(true);
     const zendesk = summary.cases.find((c) => c.id === 'pub-01');
     expect(zendesk).toMatchObject({ outcome: 'plan', steps: [{ tool: 'm365.add_user_to_group', args: { user: 'alex.wilber@contoso.example', group: 'SG-App-Zendesk' } }] });
   }, BACKSTOP_MS);

@@ -27,6 +27,7 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
       const client = world.clients.find((c) => c.id === testCase.client);
       if (!client) throw new Error(`case ${testCase.id}: no client ${testCase.client} in the demo world`);
       emulator.reset();
+      const started = performance.now();
       const identity = evalIdentity(emulator, client.id);
       const planning = await runPlanning({
         planner,
@@ -40,7 +41,7 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
       });
       const steps = planning.proposed.steps.map((s) => ({ tool: s.tool, args: s.args }));
       const score = scoreCase(testCase.expect, { outcome: planning.proposed.outcome, steps });
-      results.push({ id: testCase.id, ...score });
+      results.push({ id: testCase.id, ...score, ms: performance.now() - started });
       const line = `${score.passed ? 'pass' : 'FAIL'} ${testCase.id} ${planning.proposed.outcome}${steps.length ? ` ${steps.map((s) => `${s.tool}(${Object.values(s.args).join(', ')})`).join('; ')}` : ''} — ${planning.proposed.summary}`;
       if (options.json) logger.info(line);
       else process.stdout.write(`${line}\n`);
@@ -50,5 +51,8 @@ export async function evaluate(file: string, options: { json?: boolean }): Promi
   }
   const summary = summarise(planner.name, results);
   if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`\n${summary.passed}/${summary.total} passed (score ${summary.score})\n`);
+  else {
+    const time = summary.timing ? `; ${summary.timing.meanMs} ms a case on average, ${summary.timing.maxMs} ms at most` : '';
+    process.stdout.write(`\n${summary.passed}/${summary.total} passed (score ${summary.score}${time})\n`);
+  }
 }

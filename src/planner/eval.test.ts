@@ -73,3 +73,12 @@ describe('summarise', () => {
     expect(summarise('builtin', [])).toMatchObject({ total: 0, passed: 0, score: 0 });
   });
 });
+
+describe('summarise with times', () => {
+  it('reports each case\'s time and the mean, median and maximum', () => {
+    const results = [10, 30, 20].map((ms, i) => ({ id: `c${i}`, passed: true, outcome: 'no_action' as const, steps: [], ms }));
+    const summary = summarise('builtin', results);
+    expect(summary.timing).toEqual({ totalMs: 60, meanMs: 20, p50Ms: 20, maxMs: 30 });
+    expect(summary.cases.map((c) => c.ms)).toEqual([10, 30, 20]);
+  });
+});

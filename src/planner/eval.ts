@@ -45,6 +45,16 @@ export interface CaseScore {
 
 export interface CaseResult extends CaseScore {
   id: string;
+  /** Wall time of the case (diagnosis reads, planning, validation), in milliseconds, when measured. */
+  ms?: number;
+}
+
+/** Time per case, when the runner measured it. */
+export interface EvalTiming {
+  totalMs: number;
+  meanMs: number;
+  p50Ms: number;
+  maxMs: number;
 }
 
 export interface EvalSummary {
@@ -52,6 +62,7 @@ export interface EvalSummary {
   total: number;
   passed: number;
   score: number;
+  timing?: EvalTiming;
   cases: CaseResult[];
 }
 
@@ -108,11 +119,17 @@ export function scoreCase(expect: EvalExpectation, result: { outcome: PlanOutcom
 export function summarise(planner: string, results: readonly CaseResult[]): EvalSummary {
   const passed = results.filter((r) => r.passed).length;
   const total = results.length;
+  const times = results.flatMap((r) => (r.ms === undefined ? [] : [r.ms])).sort((a, b) => a - b);
+  const round = (ms: number): number => Math.round(ms * 10) / 10;
+  const totalMs = times.reduce((sum, ms) => sum + ms, 0);
   return {
     planner,
     total,
     passed,
     score: total === 0 ? 0 : Math.round((passed / total) * 1000) / 1000,
-    cases: results.map((r) => ({ id: r.id, passed: r.passed, outcome: r.outcome, steps: r.steps })),
+    ...(times.length > 0
+      ? { timing: { totalMs: round(totalMs), meanMs: round(totalMs / times.length), p50Ms: round(times[Math.floor((times.length - 1) / 2)] ?? 0), maxMs: round(times[times.length - 1] ?? 0) } }
+      : {}),
+    cases: results.map((r) => ({ id: r.id, passed: r.passed, outcome: r.outcome, steps: r.steps, ...(r.ms === undefined ? {} : { ms: round(r.ms) }) })),
   };
 }
