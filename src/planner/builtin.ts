@@ -7,13 +7,16 @@ import { decideLicenseAsk } from './decide-license.ts';
 import { combine, type Decision, escalate } from './decision.ts';
 import { identifyRequester } from './requester.ts';
 import { stopBeforeAsks } from './stops.ts';
-import { actionFor, cueWords, type IntentReading, readIntents, type ResourceAction } from './intent.ts';
-import { findMentions, type Mention } from './resources.ts';
-import { findPeopleMentioned, type PeopleMentioned, speaksOfSelf, speaksOfSomeoneElse } from './subject.ts';
+import { forAWhile, leaveOfAbsence, outsiderWords, outsideAddresses } from './circumstances.ts';
+import { asksForSelf, clauseAt, clauseOfWord, pointsBack, splitClauses } from './clauses.ts';
+import { type AccountIntent, actionFor, cueWords, type IntentReading, readIntents, type ResourceAction } from './intent.ts';
+import { findMentions, findMisspelt, type Mention, type MentionReading } from './resources.ts';
+import { cite } from './runbook-rules.ts';
+import { findPeopleMentioned, type PeopleMentioned, type PersonRole, speaksOfSelf, speaksOfSomeoneElse } from './subject.ts';
 import { words } from './text.ts';
 import { M365 } from './tool-names.ts';
 import type { Planner, PlannerInput } from './types.ts';
-import { unclearAsk, unknownAsk, unknownObjects } from './unknown-asks.ts';
+import { type ObjectSpan, unclearAsk, unknownAsk, unknownObjectSpans } from './unknown-asks.ts';
 
 /**
  * The built-in planner: deterministic, offline, grounded in the client's runbooks and tenant.
@@ -37,30 +40,59 @@ export class BuiltinPlanner implements Planner {
 async function decide(ctx: PlanningContext): Promise<Decision[]> {
   const text = ctx.text;
   const reading = readIntents(text);
-  const found = findMentions(text, ctx.catalog);
+  const exact = findMentions(text, ctx.catalog);
   const ws = words(text);
-  const resourceWords = new Set(found.mentions.flatMap((m) => ws.slice(m.start, m.end)));
-  const people = await findPeopleMentioned(text, ctx.reader, ctx.requester, resourceWords);
+  const resourceWords = new Set(exact.mentions.flatMap((m) => ws.slice(m.start, m.end)));
+  const people = await findPeopleMentioned(text, ctx.reader, ctx.speaker, resourceWords);
+  const nameWords = new Set(people.mentions.flatMap((m) => words(m.user.displayName)));
+  const spans = unknownObjectSpans(text, exact.mentions, new Set([...nameWords, ...resourceWords]));
+  const misspelt = findMisspelt(text, ctx.catalog, spans);
+  const found: MentionReading = {
+    mentions: dropRepeats([...exact.mentions, ...misspelt.mentions].sort((a, b) => a.start - b.start)),
+    ambiguous: [...exact.ambiguous, ...misspelt.ambiguous],
+  };
+  const understood = (span: ObjectSpan): boolean => misspelt.ambiguous.some((a) => a.phrase === span.label);
+  // Read again with the misspelt names understood: only what is still unmatched is unknown.
+  const unknown = (misspelt.mentions.length > 0 ? unknownObjectSpans(text, found.mentions, new Set([...nameWords, ...resourceWords])) : spans)
+    .filter((span) => !understood(span))
+    .map((span) => span.label);
 
   const stop = stopBeforeAsks(ctx, reading, found, people);
   if (stop.length > 0) return stop;
+  const limits = circumstances(ctx, reading, found, people);
+  if (limits.length > 0) return [...limits, ...(await decideAsks(ctx, reading, found, people)).filter((d) => d.kind !== 'escalate')];
 
-  const subjects = subjectsOf(ctx, people);
+  const decisions = await decideAsks(ctx, reading, found, people);
+  decisions.push(...alongside(ctx, reading, found));
+  if (found.mentions.length > 0 && unknown.length > 0) decisions.push(unknownAsk(ctx, unknown));
+  if (decisions.length === 0) decisions.push(unclearAsk(ctx, unknown));
+  return decisions;
+}
+
+/** A resource named twice is asked for once: its first mention decides. */
+function dropRepeats(mentions: readonly Mention[]): Mention[] {
+  const seen = new Set<string>();
+  return mentions.filter((m) => {
+    if (seen.has(m.resource.key)) return false;
+    seen.add(m.resource.key);
+    return true;
+  });
+}
+
+/** The asks of the request (account procedures, groups, licenses), each for the people its clause names. */
+async function decideAsks(ctx: PlanningContext, reading: IntentReading, found: MentionReading, people: PeopleMentioned): Promise<Decision[]> {
+  const text = ctx.text;
+  const binding = bindSubjects(ctx, people);
   const decisions: Decision[] = [];
   for (const intent of reading.account) {
     if ((intent === 'leaver' || intent === 'returner') && people.people.length === 0 && speaksOfSomeoneElse(text) && !speaksOfSelf(text)) {
       decisions.push(escalate(`it is not clear who the ${intent} is`, [`The request reads as a ${intent} report but names nobody the directory knows.`]));
       continue;
     }
-    for (const subject of subjects) decisions.push(await decideAccountAsk(ctx, { intent, subject }));
+    for (const subject of binding.forIntent(intent)) decisions.push(await decideAccountAsk(ctx, { intent, subject }));
   }
-  decisions.push(...(await decideMentions(ctx, reading, found.mentions, subjects.map((s) => asAfterPlan(s, decisions)))));
-
-  const nameWords = new Set(people.people.flatMap((p) => words(p.displayName)));
-  const unknown = unknownObjects(text, found.mentions, new Set([...nameWords, ...resourceWords]));
-  if (found.mentions.length > 0 && unknown.length > 0) decisions.push(unknownAsk(ctx, unknown));
-  if (decisions.length === 0) decisions.push(unclearAsk(ctx, unknown));
-  return decisions;
+  decisions.push(...(await decideMentions(ctx, reading, found.mentions, (m) => binding.forMention(m).map((s) => asAfterPlan(s, decisions)))));
+  return countSeats(ctx, decisions);
 }
 
 /** A returner enabled by this same plan may be given access in it too ("turn it back on and add him to Zendesk"). */
@@ -71,11 +103,164 @@ function asAfterPlan(subject: DirectoryUser, decisions: readonly Decision[]): Di
   return enabled ? { ...subject, accountEnabled: true } : subject;
 }
 
-/** The people the request is for; the requester when it names nobody else, or too ("me and Nestor"). */
-function subjectsOf(ctx: PlanningContext, people: PeopleMentioned): DirectoryUser[] {
-  if (people.people.length === 0) return [ctx.requester];
-  const alsoMe = /\b(me and|and me|and myself|myself and|both of us|us both)\b/i.test(ctx.text);
-  return alsoMe ? [ctx.requester, ...people.people] : people.people;
+interface Binding {
+  forIntent(intent: AccountIntent): DirectoryUser[];
+  forMention(mention: Mention): DirectoryUser[];
+}
+
+function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
+  return a.userPrincipalName.toLowerCase() === b.userPrincipalName.toLowerCase();
+}
+
+function uniqueUsers(users: readonly DirectoryUser[]): DirectoryUser[] {
+  const out: DirectoryUser[] = [];
+  for (const u of users) if (!out.some((o) => sameUser(o, u))) out.push(u);
+  return out;
+}
+
+/**
+ * Who each ask is for. Each clause names its own people: those the words make the subject ("add
+ * Nestor", "Lee's access", "Nestor needs"), and the writer when the clause asks for themselves ("I
+ * need", "give me", "me and Nestor"). A clause that names nobody points back at the person named
+ * before ("his access") or falls back on the request as a whole: its named subjects, else the
+ * writer. People only in the background ("Joni is off sick") are never a subject of their own.
+ */
+function bindSubjects(ctx: PlanningContext, people: PeopleMentioned): Binding {
+  const text = ctx.text;
+  const clauses = splitClauses(text);
+  const inClause = (k: number, role?: PersonRole): DirectoryUser[] =>
+    uniqueUsers(people.mentions.filter((m) => clauseAt(clauses, m.start) === k && (role === undefined || m.role === role)).map((m) => m.user));
+  const subjectsAnywhere = uniqueUsers(people.mentions.filter((m) => m.role === 'subject').map((m) => m.user));
+  const selfAnywhere = clauses.some((c) => asksForSelf(c.text));
+  const fallback: DirectoryUser[] = (() => {
+    if (subjectsAnywhere.length > 0) {
+      return selfAnywhere && /\b(me and|and me|and myself|myself and|both of us|us both)\b/i.test(text) ? [ctx.speaker, ...subjectsAnywhere] : subjectsAnywhere;
+    }
+    if (selfAnywhere || speaksOfSelf(text)) return [ctx.speaker];
+    // Nobody is the subject by the words, and the writer does not speak of themselves: whoever is named.
+    return people.people.length > 0 ? people.people : [ctx.speaker];
+  })();
+  const perClause: DirectoryUser[][] = [];
+  for (const [k, clause] of clauses.entries()) {
+    const named = inClause(k, 'subject');
+    const self = asksForSelf(clause.text);
+    let subjects = uniqueUsers([...(self ? [ctx.speaker] : []), ...named]);
+    if (subjects.length === 0 && pointsBack(clause.text)) {
+      for (let back = k - 1; back >= 0 && subjects.length === 0; back--) {
+        const earlier = (perClause[back] ?? []).filter((u) => !sameUser(u, ctx.speaker) && inClause(back).some((n) => sameUser(n, u)));
+        subjects = earlier.length > 0 ? earlier : inClause(back);
+      }
+    }
+    if (subjects.length === 0 && !speaksOfSelf(clause.text)) subjects = inClause(k, 'mentioned');
+    perClause.push(subjects.length > 0 ? subjects : fallback);
+  }
+  const clauseSubjects = (k: number): DirectoryUser[] => (k >= 0 ? (perClause[k] ?? fallback) : fallback);
+  return {
+    forIntent(intent) {
+      const where = clauses.map((c, k) => (readIntents(c.text).account.includes(intent) ? k : -1)).filter((k) => k >= 0);
+      return where.length === 0 ? fallback : uniqueUsers(where.flatMap(clauseSubjects));
+    },
+    forMention(mention) {
+      return clauseSubjects(clauseOfWord(clauses, mention.start));
+    },
+  };
+}
+
+/**
+ * Several people asking for one license share its free seats: when more need a seat than are free,
+ * none is assigned by the agent (DESIGN: the whole request escalates; buying is the account manager's).
+ */
+function countSeats(ctx: PlanningContext, decisions: readonly Decision[]): Decision[] {
+  const bySku = new Map<string, Decision[]>();
+  for (const d of decisions) {
+    if (d.kind !== 'steps') continue;
+    for (const s of d.steps) {
+      if (s.tool !== M365.assignLicense) continue;
+      const sku = s.args['sku'] ?? '';
+      bySku.set(sku, [...(bySku.get(sku) ?? []), d]);
+    }
+  }
+  let result = [...decisions];
+  for (const [part, asking] of bySku) {
+    const sku = ctx.skus.find((k) => k.skuPartNumber.toLowerCase() === part.toLowerCase());
+    if (!sku || asking.length <= 1) continue;
+    const free = Math.max(0, sku.total - sku.consumed);
+    if (asking.length <= free) continue;
+    const line = ctx.rules.licenses.noSeatLine;
+    result = result.filter((d) => !asking.includes(d));
+    result.push(
+      escalate(`${asking.length} people need ${part} and only ${free} seat${free === 1 ? ' is' : 's are'} free`, [
+        `${part}: ${sku.consumed} of ${sku.total} seats in use, ${free} free; the request needs ${asking.length}.`,
+        ...(line ? [cite(line)] : ["Buying more seats is the account manager's decision."]),
+        ...asking.map((d) => `Could be done once seats are bought: ${d.summary}.`),
+      ]),
+    );
+  }
+  return result;
+}
+
+/**
+ * Limits on the whole request, whatever it asks: a change wanted only for a while, and people from
+ * outside the client's tenant. Each escalates; the note still says what the agent would have done.
+ */
+function circumstances(ctx: PlanningContext, reading: IntentReading, found: MentionReading, people: PeopleMentioned): Decision[] {
+  const text = ctx.text;
+  const limits: Decision[] = [];
+  const outside = outsideAddresses(text, ctx.input.client.domain);
+  const clauses = splitClauses(text);
+  const outsiderAt = clauses.findIndex((c) => outsiderWords(c.text) !== null);
+  const knownSubjectThere = outsiderAt >= 0 && people.mentions.some((m) => m.role === 'subject' && clauseAt(clauses, m.start) === outsiderAt);
+  if (outside.length > 0 || (outsiderAt >= 0 && !knownSubjectThere)) {
+    const named = outside.length > 0 ? outside.join(', ') : `"${outsiderWords(clauses[outsiderAt]?.text ?? '')}"`;
+    limits.push(
+      escalate(`the request is for someone outside ${ctx.clientName}`, [
+        `The request names ${named}, someone who is not an employee in ${ctx.clientName}'s directory.`,
+        'Access for people outside the tenant (a guest account, a shared resource) is decided and set up by a technician, never by the agent.',
+      ]),
+    );
+  }
+  const asksChange = found.mentions.length > 0 || reading.account.some((i) => i === 'leaver' || i === 'returner');
+  const temporary = forAWhile(text);
+  const leave = reading.account.includes('leaver') ? leaveOfAbsence(text) : null;
+  if (asksChange && (temporary || leave)) {
+    limits.push(
+      escalate('the change is wanted only for a while', [
+        `The request asks for a change for a limited time ("${temporary ?? leave}").`,
+        "The agent can make a change but cannot undo it on a date or on someone's return; a technician schedules both (and, for a leave of absence, agrees the account's state with HR).",
+      ]),
+    );
+  }
+  return limits;
+}
+
+/**
+ * Asks beside the others that only a person can handle: hardware, administrative rights, new
+ * accounts. The other asks are still decided, so the note says what could have been done.
+ */
+function alongside(ctx: PlanningContext, reading: IntentReading, found: MentionReading): Decision[] {
+  const decisions: Decision[] = [];
+  const namesAdminGroup = found.mentions.some((m) => m.resource.kind === 'group' && (m.resource.group?.privileged || m.resource.forbidden));
+  if (reading.admin && !namesAdminGroup) {
+    const rule = ctx.rules.forbidden.find((f) => f.administrative);
+    decisions.push(
+      escalate(`administrative rights are never granted by the helpdesk${rule?.escalateTo ? `; escalate to ${rule.escalateTo}` : ''}`, [
+        'The request asks for administrative rights or an administrative group.',
+        ...(rule ? [cite(rule.line)] : []),
+      ]),
+    );
+  }
+  if (reading.onboarding) {
+    decisions.push(
+      escalate('a new account is needed', ['The request is about someone who is joining; creating accounts and setting up new starters is done by a technician, not by the agent.']),
+    );
+  }
+  if (reading.hardware) {
+    const lines = ctx.rules.procedures.filter((p) => p.intent === 'hardware').map((p) => cite(p.line));
+    decisions.push(
+      escalate('hardware and printers are handled by a technician', ['The request is about a printer or other hardware, which the agent cannot fix remotely.', ...lines]),
+    );
+  }
+  return decisions;
 }
 
 /**
@@ -83,7 +268,12 @@ function subjectsOf(ctx: PlanningContext, people: PeopleMentioned): DirectoryUse
  * phishing mail that looked like DocuSign") is no request for it: alongside an account request
  * only a resource with its own request verb counts.
  */
-async function decideMentions(ctx: PlanningContext, reading: IntentReading, mentions: readonly Mention[], subjects: readonly DirectoryUser[]): Promise<Decision[]> {
+async function decideMentions(
+  ctx: PlanningContext,
+  reading: IntentReading,
+  mentions: readonly Mention[],
+  subjectsOf: (mention: Mention) => DirectoryUser[],
+): Promise<Decision[]> {
   const cues = cueWords(ctx.text);
   const decisions: Decision[] = [];
   for (const mention of mentions) {
@@ -91,7 +281,7 @@ async function decideMentions(ctx: PlanningContext, reading: IntentReading, ment
     const administrative = mention.resource.kind === 'group' && (mention.resource.group?.privileged || mention.resource.forbidden);
     const action: ResourceAction | null = said ?? (reading.account.length === 0 || administrative ? 'grant' : null);
     if (!action) continue;
-    for (const subject of subjects) {
+    for (const subject of subjectsOf(mention)) {
       const decision =
         mention.resource.kind === 'group'
           ? await decideGroupAsk(ctx, { action, resource: mention.resource, subject })

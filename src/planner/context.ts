@@ -17,13 +17,20 @@ export class PlanningContext {
   private constructor(
     readonly input: PlannerInput,
     readonly requester: DirectoryUser,
+    readonly speaker: DirectoryUser,
+    readonly text: string,
     readonly rules: RunbookRules,
     readonly groups: DirectoryGroup[],
     readonly skus: SubscribedSku[],
     readonly catalog: Catalog,
   ) {}
 
-  static async load(input: PlannerInput, requester: DirectoryUser): Promise<PlanningContext> {
+  /**
+   * `ask` is what the planner reads (the request as written, or what a mail reading made of it) and
+   * `speaker` whose first person it is: the requester, or the author of a forwarded message. Authority
+   * is always the requester's.
+   */
+  static async load(input: PlannerInput, requester: DirectoryUser, ask: { text: string; speaker: DirectoryUser } = { text: input.request.text, speaker: requester }): Promise<PlanningContext> {
     const reader = input.reader;
     const [runbooks, groups, skus] = await Promise.all([reader.listRunbooks(), reader.findGroups(''), reader.listLicenses()]);
     const rules = parseRunbooks(
@@ -31,15 +38,11 @@ export class PlanningContext {
       groups.map((g) => g.displayName),
     );
     const clientWords = [input.client.name, input.client.slug, input.client.domain.split('.')[0] ?? ''];
-    return new PlanningContext(input, requester, rules, groups, skus, buildCatalog(groups, skus, rules, clientWords));
+    return new PlanningContext(input, requester, ask.speaker, ask.text, rules, groups, skus, buildCatalog(groups, skus, rules, clientWords));
   }
 
   get reader(): DiagnosisReader {
     return this.input.reader;
-  }
-
-  get text(): string {
-    return this.input.request.text;
   }
 
   get clientName(): string {

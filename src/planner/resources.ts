@@ -1,5 +1,6 @@
 import type { DirectoryGroup, SubscribedSku } from '../core/directory.ts';
 import type { ForbiddenRule, GroupRule, ListPolicy, RunbookRules } from './runbook-rules.ts';
+import { type FuzzyCandidate, nearest } from './fuzzy.ts';
 import { knownPartNumbers, skuDisplayName, skuPhrases } from './sku-names.ts';
 import { casedWords, normalise, phraseOccurrences, words } from './text.ts';
 import { APPLICATION_ALIASES, GENERIC_RESOURCE_WORDS } from './vocabulary.ts';
@@ -211,6 +212,8 @@ export interface Mention {
   /** Word span in `words(text)`. */
   start: number;
   end: number;
+  /** For a misspelt name, the words as written ("Zendsk"). */
+  typed?: string;
 }
 
 export interface MentionReading {
@@ -291,4 +294,52 @@ export function findMentions(text: string, catalog: Catalog): MentionReading {
     if (!first.has(c.resource.key)) first.set(c.resource.key, { resource: c.resource, start: c.start, end: c.end });
   }
   return { mentions: [...first.values()], ambiguous };
+}
+
+/** The names a misspelling is compared with: every phrase that names a resource on its own. */
+function fuzzyCandidates(catalog: Catalog): FuzzyCandidate<Resource>[] {
+  const seen = new Set<string>();
+  const candidates: FuzzyCandidate<Resource>[] = [];
+  for (const m of catalog.matchers) {
+    if (m.cue && !m.nameSuffices) continue;
+    const key = m.phrase.join('');
+    const id = `${m.resource.key}|${key}`;
+    if (key.length < 5 || seen.has(id)) continue;
+    seen.add(id);
+    candidates.push({ key, value: m.resource, identity: m.resource.key });
+  }
+  return candidates;
+}
+
+/**
+ * Misspelt names in the places a request puts what it asks for (`spans`, from `unknownObjectSpans`):
+ * each word, and neighbouring words written together ("power bi pro" typed "powerbi pro"), compared
+ * with the catalog's names (fuzzy.ts). A span near two things is reported as ambiguous.
+ */
+export function findMisspelt(text: string, catalog: Catalog, spans: ReadonlyArray<{ start: number; end: number; label: string }>): MentionReading {
+  const ws = words(text);
+  const candidates = fuzzyCandidates(catalog);
+  const mentions: Mention[] = [];
+  const ambiguous: MentionReading['ambiguous'] = [];
+  for (const span of spans) {
+    let best: { start: number; end: number; result: ReturnType<typeof nearest<Resource>> } | null = null;
+    for (let start = span.start; start < span.end; start++) {
+      for (let end = start + 1; end <= span.end; end++) {
+        const typed = ws.slice(start, end).join('');
+        if (typed.length < 5 || /^\d+$/.test(typed)) continue;
+        const result = nearest(typed, candidates);
+        if (result.kind === 'none') continue;
+        const better =
+          !best ||
+          best.result.kind === 'none' ||
+          result.distance < best.result.distance ||
+          (result.distance === best.result.distance && end - start > best.end - best.start);
+        if (better) best = { start, end, result };
+      }
+    }
+    if (!best || best.result.kind === 'none') continue;
+    if (best.result.kind === 'match') mentions.push({ resource: best.result.value, start: best.start, end: best.end, typed: span.label });
+    else ambiguous.push({ phrase: span.label, resources: [...new Set(best.result.values)] });
+  }
+  return { mentions, ambiguous };
 }

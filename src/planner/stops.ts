@@ -69,7 +69,7 @@ const hardware: Stop = ({ ctx, intents }) => {
   ]);
 };
 
-const STOPS: readonly Stop[] = [administrativeRights, newAccount, unnamedPeople, unknownPeople, ambiguousPeople, ambiguousResources, hardware];
+const STOPS: readonly Stop[] = [unnamedPeople, unknownPeople, ambiguousPeople, ambiguousResources];
 
 export function stopBeforeAsks(ctx: PlanningContext, intents: IntentReading, found: MentionReading, people: PeopleMentioned): Decision[] {
   for (const stop of STOPS) {

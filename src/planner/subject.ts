@@ -10,9 +10,27 @@ import { COMMON_WORDS } from './vocabulary.ts';
  * make that person the subject.
  */
 
+/**
+ * How a person stands in the request: `subject` when the words put them where the one who gets
+ * something goes ("add Nestor", "Lee's access", "Nestor needs"); `context` when they are only
+ * there as background ("Joni is off sick", "covering for Lidia", "approved by Megan");
+ * `mentioned` when the words do not say.
+ */
+export type PersonRole = 'subject' | 'mentioned' | 'context';
+
+/** One place the request names a person: character offsets in the request's text. */
+export interface PersonMention {
+  user: DirectoryUser;
+  role: PersonRole;
+  start: number;
+  end: number;
+}
+
 export interface PeopleMentioned {
-  /** The people the request is about, other than the requester, in order of mention. */
+  /** The people the request is about, other than the requester, in order of mention (not those only in the background). */
   people: DirectoryUser[];
+  /** Every place a known person other than the requester is named, with the role the words give them there. */
+  mentions: PersonMention[];
   /** Names in a person's place ("add John to ...") that the directory does not know. */
   unknown: string[];
   /** Names that fit several people equally well. */
@@ -22,6 +40,8 @@ export interface PeopleMentioned {
 interface Token {
   text: string;
   index: number;
+  /** Character offset in the request's text. */
+  at: number;
   /** Written with an apostrophe-s ("Lee Gu's"). */
   possessive: boolean;
 }
@@ -35,11 +55,12 @@ const NOT_SUBJECT_BEFORE = new Set(['manager', 'boss', 'supervisor', 'by', 'from
 const NOT_SUBJECT_AFTER = new Set(['approved', 'approves', 'said', 'says', 'agreed', 'okayed', 'signed', 'asked', 'suggested', 'told']);
 
 function tokensOf(text: string): Token[] {
-  const withoutEmails = text.replace(EMAIL, ' ');
+  // Addresses are blanked to spaces of the same length, so offsets stay those of the text.
+  const withoutEmails = text.replace(EMAIL, (m) => ' '.repeat(m.length));
   return [...withoutEmails.matchAll(TOKEN)].map((m, index) => {
     const raw = m[0];
     const possessive = /['\u2019]s$/.test(raw);
-    return { text: possessive ? raw.slice(0, -2) : raw, index, possessive };
+    return { text: possessive ? raw.slice(0, -2) : raw, index, at: m.index ?? 0, possessive };
   });
 }
 
@@ -68,6 +89,65 @@ function pointsElsewhere(tokens: readonly Token[], run: NameRun): boolean {
   const before = [tokens[run.first - 1], tokens[run.first - 2]].map((t) => t?.text.toLowerCase() ?? '');
   const after = tokens[run.last + 1]?.text.toLowerCase() ?? '';
   return before.some((w) => NOT_SUBJECT_BEFORE.has(w)) || NOT_SUBJECT_AFTER.has(after);
+}
+
+/** Words right before a name that put the person where the one who gets something goes. */
+const SLOT_BEFORE = new Set(['add', 'adding', 'give', 'giving', 'grant', 'remove', 'disable', 'offboard', 'enable', 'reactivate', 'unlock', 'assign', 'reset', 'block', 'suspend', 'onboard', 'let', 'allow', 'for', 'get', 'put', 'move', 'include', 'help', 'behalf']);
+/** Words right after a name that make the person the one the ask is for ("Nestor needs", "Lee is leaving"). */
+const SLOT_AFTER = new Set(['needs', 'need', 'needed', 'wants', 'want', 'requires', 'require', 'should', 'will', 'would', 'can', 'could', 'cannot', 'must', 'lost', 'loses', 'forgot', 'forgets', 'left', 'leaves', 'leaving', 'starts', 'finishes', 'quit', 'quits', 'resigned', 'returns', 'returned', 'joins', 'also', 'too', 'lacks']);
+/** After "is", "has", "was": what makes the person the subject ("is leaving", "has lost"). */
+const SLOT_AFTER_STATE = /^(leaving|left|back|returning|starting|joining|locked|unable|also|going|getting|moving|finishing|retiring|lost|forgotten|moved|changed)$/;
+/** After a possessive: the person's own things ("Lee's access", "Joni's password"). */
+const POSSESSED = /^(access|account|accounts|password|phone|mobile|mfa|login|logins|license|licence|licenses|licences|laptop|sessions?|authenticator|mailbox|email|credentials|last|final|sign|leaving|return|employment|contract|user|profile|permissions?)$/;
+/** Words right before a name that make the person background ("covering for Joni", "while Lidia"). */
+const CONTEXT_BEFORE = /^(covering|cover|covers|replacing|replace|replaces|instead|place|while|during|from|absence|whilst|until)$/;
+/** What follows a name when the person is away ("Joni is off sick", "Lidia's on holiday"). */
+const AWAY = /^(?:(?:is|s|was|has been|will be|are|have been|currently|still|now|being) )*(?:on (?:holiday|holidays|vacation|leave|pto|maternity|paternity|parental|sick|sabbatical|annual|a trip|a course|business|break)|off (?:sick|work|today|this|until|for)|out (?:of (?:the )?office|sick|today|this|until|for)|away|absent|ill|sick|ooo|unavailable|travelling|traveling)\b/;
+
+/** Whether the words around a run make the person the subject, background, or say neither. */
+function roleOf(tokens: readonly Token[], run: NameRun): PersonRole {
+  const lower = (i: number): string => tokens[i]?.text.toLowerCase() ?? '';
+  const before = lower(run.first - 1);
+  const before2 = lower(run.first - 2);
+  const last = tokens[run.last];
+  const after = lower(run.last + 1);
+  const following = tokens.slice(run.last + 1, run.last + 6).map((t) => t.text.toLowerCase()).join(' ');
+  const awayAfter = AWAY.test(last?.possessive ? `s ${following}` : following);
+  if (CONTEXT_BEFORE.test(before) || (SLOT_BEFORE.has(before) && CONTEXT_BEFORE.test(before2)) || (before === 'over' && before2 === 'take')) return 'context';
+  if (SLOT_BEFORE.has(before) && before !== 'from') return 'subject';
+  if (awayAfter) return 'context';
+  if (last?.possessive) return POSSESSED.test(after) ? 'subject' : 'mentioned';
+  if (SLOT_AFTER.has(after)) return 'subject';
+  if (/^(is|has|was|s|d|got)$/.test(after) && SLOT_AFTER_STATE.test(lower(run.last + 2))) return 'subject';
+  return 'mentioned';
+}
+
+/**
+ * Names joined by "and" or a comma share the role of a named subject beside them ("Alex, Nestor and
+ * Lidia need Project"; "me and Nestor").
+ */
+function spreadRoles(tokens: readonly Token[], runs: NameRun[], roles: Map<NameRun, PersonRole>): void {
+  const joiner = (a: NameRun, b: NameRun): boolean => {
+    const between = tokens.slice(a.last + 1, b.first).map((t) => t.text.toLowerCase());
+    return between.length <= 1 && between.every((w) => w === 'and' || w === 'or');
+  };
+  for (let pass = 0; pass < 2; pass++) {
+    for (let k = 0; k + 1 < runs.length; k++) {
+      const a = runs[k]!;
+      const b = runs[k + 1]!;
+      if (!joiner(a, b)) continue;
+      if (roles.get(a) === 'subject' && roles.get(b) === 'mentioned') roles.set(b, 'subject');
+      if (roles.get(b) === 'subject' && roles.get(a) === 'mentioned') roles.set(a, 'subject');
+    }
+  }
+  for (const run of runs) {
+    const lower = (i: number): string => tokens[i]?.text.toLowerCase() ?? '';
+    if (roles.get(run) !== 'mentioned') continue;
+    // "me and Nestor", "Nestor and me", "Nestor and I"
+    const meBefore = lower(run.first - 1) === 'and' && /^(me|myself)$/.test(lower(run.first - 2));
+    const meAfter = lower(run.last + 1) === 'and' && /^(me|i|myself)$/.test(lower(run.last + 2));
+    if (meBefore || meAfter) roles.set(run, 'subject');
+  }
 }
 
 /** Neighbouring words that name the same person form one run. */
@@ -149,22 +229,48 @@ export async function findPeopleMentioned(
   for (const users of byToken.values()) for (const u of users) support.set(u.id, (support.get(u.id) ?? 0) + 1);
 
   const people: DirectoryUser[] = await usersByEmail(text, reader);
+  const mentions: PersonMention[] = emailMentions(text, people);
   const ambiguous: PeopleMentioned['ambiguous'] = [];
   const runs = nameRuns(byToken);
+  const distinctRuns = [...new Set(runs.values())].sort((a, b) => a.first - b.first);
+  const roles = new Map<NameRun, PersonRole>(distinctRuns.map((run) => [run, pointsElsewhere(tokens, run) ? 'context' : roleOf(tokens, run)]));
+  spreadRoles(tokens, distinctRuns, roles);
+  const context = new Set<string>();
   for (const [i, users] of byToken) {
     const run = runs.get(i);
-    if (run && pointsElsewhere(tokens, run)) continue;
+    const role = (run && roles.get(run)) ?? 'mentioned';
     const best = Math.max(...users.map((u) => support.get(u.id) ?? 0));
     const chosen = users.filter((u) => (support.get(u.id) ?? 0) === best);
     if (chosen.some((u) => sameUser(u, requester))) continue;
+    if (chosen.length === 1 && chosen[0]) {
+      const token = tokens[i];
+      if (token) mentions.push({ user: chosen[0], role, start: token.at, end: token.at + token.text.length });
+    }
+    if (role === 'context') {
+      for (const u of chosen) context.add(u.userPrincipalName.toLowerCase());
+      continue;
+    }
     if (chosen.length > 1) ambiguous.push({ name: tokens[i]?.text ?? '', candidates: chosen });
     else if (chosen[0] && !people.some((p) => sameUser(p, chosen[0]!))) people.push(chosen[0]);
   }
+  const named = (u: DirectoryUser): boolean => mentions.some((m) => sameUser(m.user, u) && m.role !== 'context');
   return {
-    people: people.filter((p) => !sameUser(p, requester)),
+    // Someone only in the background is no subject, unless named as one elsewhere in the request.
+    people: people.filter((p) => !sameUser(p, requester) && (!context.has(p.userPrincipalName.toLowerCase()) || named(p))),
+    mentions: mentions.filter((m) => !sameUser(m.user, requester)).sort((a, b) => a.start - b.start),
     unknown: [...new Set(unknown)],
     ambiguous: ambiguous.filter((a) => !a.candidates.some((c) => people.some((p) => sameUser(p, c)))),
   };
+}
+
+/** Addresses of known people, as mentions (an address names someone deliberately). */
+function emailMentions(text: string, people: readonly DirectoryUser[]): PersonMention[] {
+  const found: PersonMention[] = [];
+  for (const m of text.matchAll(EMAIL)) {
+    const user = people.find((p) => p.userPrincipalName.toLowerCase() === m[0].toLowerCase() || p.mail?.toLowerCase() === m[0].toLowerCase());
+    if (user) found.push({ user, role: 'mentioned', start: m.index ?? 0, end: (m.index ?? 0) + m[0].length });
+  }
+  return found;
 }
 
 /** The request speaks of a third person ("his access", "her last day") without naming them. */

@@ -10,7 +10,7 @@ import { COMMON_WORDS } from './vocabulary.ts';
  * and Gong"). They are named in the escalation so the technician sees what was wanted.
  */
 
-const REQUEST_VERBS = /^(need|needs|want|wants|get|install|request|use|access|join|have|into|onto|for)$/;
+const REQUEST_VERBS = /^(need|needs|want|wants|get|install|request|use|access|join|have|into|onto|for|add|give|grant|assign|order|set|put|subscribe)$/;
 const MAX_OBJECT_WORDS = 3;
 
 const CONJUNCTIONS: readonly (readonly string[])[] = [['and'], ['plus'], ['as', 'well', 'as'], ['along', 'with'], ['together', 'with']];
@@ -41,21 +41,30 @@ function objectBefore(ws: readonly string[], to: number, skip: ReadonlySet<strin
   return i < to ? { start: i, end: to } : null;
 }
 
+/** Words of a request standing where an application, group or license goes, as written. */
+export interface ObjectSpan {
+  start: number;
+  end: number;
+  /** The words as the employee wrote them ("Workday"). */
+  label: string;
+}
+
 /**
  * Objects of a request that match nothing. `skip` holds words understood otherwise (people's
  * names). With mentions, only their conjuncts are checked ("Zendesk and Gong"); without any, the
  * object of a request verb is ("I need access to Workday").
  */
-export function unknownObjects(text: string, mentions: readonly Mention[], skip: ReadonlySet<string>): string[] {
+export function unknownObjectSpans(text: string, mentions: readonly Mention[], skip: ReadonlySet<string>): ObjectSpan[] {
   const ws = words(text);
   const cased = casedWords(text);
   // Product names are written with a capital; an all-lower-case message gets the benefit of the doubt.
   const named = (span: { start: number; end: number }): boolean =>
     text === text.toLowerCase() || cased.slice(span.start, span.end).some((w) => /^[A-Z0-9]/.test(w));
-  const found = new Map<string, true>();
+  const found = new Map<string, ObjectSpan>();
   const keep = (span: { start: number; end: number } | null): void => {
     if (span && named(span) && !overlaps(span.start, span.end, mentions)) {
-      found.set(cased.slice(span.start, span.end).join(' '), true);
+      const label = cased.slice(span.start, span.end).join(' ');
+      if (!found.has(label)) found.set(label, { ...span, label });
     }
   };
   if (mentions.length > 0) {
@@ -64,12 +73,16 @@ export function unknownObjects(text: string, mentions: readonly Mention[], skip:
       if (joined > 0) keep(objectAfter(ws, m.end + joined, skip));
       if (ws[m.start - 1] === 'and') keep(objectBefore(ws, m.start - 1, skip));
     }
-    return [...found.keys()];
+    return [...found.values()];
   }
   ws.forEach((w, i) => {
     if (REQUEST_VERBS.test(w)) keep(objectAfter(ws, i + 1, skip));
   });
-  return [...found.keys()];
+  return [...found.values()];
+}
+
+export function unknownObjects(text: string, mentions: readonly Mention[], skip: ReadonlySet<string>): string[] {
+  return unknownObjectSpans(text, mentions, skip).map((s) => s.label);
 }
 
 /** An ask beside others that nothing matches ("Zendesk and Workday"). */

@@ -1,0 +1,87 @@
+import { normalise } from './text.ts';
+
+/**
+ * Circumstances that change what the agent may do with an ask, whatever the ask is: a change wanted
+ * only for a while (the tools set a state, they cannot undo it on a date), and people outside the
+ * client's tenant (access for them is a guest account, a technician's decision).
+ */
+
+/** A change meant to last only a while: "temporarily", "for the next two weeks", "until she is back". */
+const FOR_A_WHILE: readonly RegExp[] = [
+  /\btemporar(y|ily)\b/,
+  /\bfor (the )?(next |coming |following )?(few |couple of |couple |\d+ |one |two |three |four |five |six |a |an )(days?|weeks?|months?)\b(?! now| already| straight| in a row| ago)/,
+  /\b(until|till|til) (he|she|they|i|we) (is |are |am |gets |get |comes |come |s |re |m )?(back|returns?|return)\b/,
+  /\b(until|till) (his|her|their|my|our) return\b/,
+  /\b(until|till) (further notice|the end of (the )?(week|month|project|quarter)|next (week|month)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|the \d+(st|nd|rd|th)?|\d+(st|nd|rd|th)?\b)/,
+  /\b(just|only) (for|until|till|during) (the|a|this|next|today|tomorrow|\d)/,
+  /\bwhile (he|she|they|i|we) (is|are|am|s|re|m) (on|away|out|off)\b/,
+  /\bduring (his|her|their|my|our) (leave|absence|holiday|holidays|vacation|sabbatical|trip|time off)\b/,
+  /\b(pause|freeze|put on hold|on hold)\b/,
+];
+
+/** A leave of absence: the account's state would have to change back on return. */
+const LEAVE_OF_ABSENCE: readonly RegExp[] = [
+  /\b(maternity|paternity|parental|medical|long term|extended|unpaid|study) leave\b/,
+  /\bleave of absence\b/,
+  /\bsabbatical\b/,
+  /\bfurlough/,
+];
+
+/** "back from parental leave": a return, not a leave that starts. */
+const RETURN_FROM = /\b(back|return(s|ed|ing)?|came back|coming back) (from|after) /;
+
+/** The words that say the change is for a while, or null. */
+export function forAWhile(text: string): string | null {
+  const n = normalise(text);
+  for (const re of FOR_A_WHILE) {
+    const m = re.exec(n);
+    if (m) return m[0];
+  }
+  return null;
+}
+
+/** The words that name a leave of absence about to start (not one being returned from), or null. */
+export function leaveOfAbsence(text: string): string | null {
+  const n = normalise(text);
+  if (RETURN_FROM.test(n)) return null;
+  for (const re of LEAVE_OF_ABSENCE) {
+    const m = re.exec(n);
+    if (m) return m[0];
+  }
+  return null;
+}
+
+const EMAIL = /[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
+
+/** Addresses in the text outside the client's domain (and its subdomains). */
+export function outsideAddresses(text: string, clientDomain: string): string[] {
+  const domain = clientDomain.toLowerCase();
+  const found = new Set<string>();
+  for (const m of text.matchAll(EMAIL)) {
+    const host = (m[1] ?? '').toLowerCase();
+    if (host !== domain && !host.endsWith(`.${domain}`)) found.add(m[0].toLowerCase());
+  }
+  return [...found];
+}
+
+/** Someone who is not an employee: an external consultant, a freelancer, a guest, an auditor. */
+const OUTSIDER: readonly RegExp[] = [
+  /\b(external|outside|3rd party|third party) (user|person|people|consultant|auditor|partner|colleague|contact|guest|party|accountant|developer|designer|agency|company|contractor|staff|collaborator|vendor|supplier|freelancer|firm|team|bookkeeper|lawyer|advisor|adviser)s?\b/,
+  /\bfreelancers?\b|\bfreelance (designer|developer|writer|consultant)\b/,
+  /\bguest (access|account|accounts|user|users)\b/,
+  /\b(our|an|the|a|his|her|their) (auditors?|vendors?|suppliers?|consultants?|agency|bookkeepers?|accountants? from|lawyers?|solicitors?)\b/,
+  /\b(contractor|consultant|auditor|someone|somebody|person|people|guy|lady) from (another|a different|an outside|a partner|an external|the partner|the agency|our (agency|partner|supplier|vendor|auditor)s?)\b/,
+  /\b(not|isn t|is not|aren t) (an? )?(employee|staff member|member of staff)s?\b/,
+  /\b(doesn t|does not|don t|do not) work (here|for us)\b/,
+  /\bnot (in|part of) (our|the) (company|directory|tenant|organisation|organization)\b/,
+];
+
+/** The words that name an outsider, or null. */
+export function outsiderWords(text: string): string | null {
+  const n = normalise(text);
+  for (const re of OUTSIDER) {
+    const m = re.exec(n);
+    if (m) return m[0];
+  }
+  return null;
+}
