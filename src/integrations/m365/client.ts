@@ -185,7 +185,10 @@ const graphMessage = z.object({
   sentDateTime: z.string().nullish(),
 });
 
-/** Graph's servicePlanInfo; a plan without its status or scope is read as provisioned for users. */
+/**
+ * Graph's servicePlanInfo. Graph always sends all four properties; should one be missing, the plan is
+ * kept (its name is what the planner matches) and read as provisioned for users, Graph's usual case.
+ */
 const graphServicePlan = z.object({
   servicePlanId: z.string(),
   servicePlanName: z.string(),
