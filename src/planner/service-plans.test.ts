@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SKU_SERVICE_PLANS } from '../integrations/m365/emulator/service-plans.ts';
-import { MICROSOFT_PRODUCTS, plansFor, productsProvidedBy } from './service-plans.ts';
+import { carriesCue, MICROSOFT_PRODUCTS, plansFor, productsProvidedBy } from './service-plans.ts';
 
 /** The products a SKU brings, by the plans Microsoft publishes for it. */
 function productsOf(skuPartNumber: string): string[] {
@@ -61,6 +61,21 @@ describe('plansFor', () => {
 
   it('knows nothing of what is not a Microsoft product', () => {
     expect(plansFor('Zendesk')).toEqual([]);
+  });
+});
+
+describe('carriesCue', () => {
+  it('tells a name that is its own cue from a bare everyday word', () => {
+    expect(carriesCue('MS Word')).toBe(true);
+    expect(carriesCue('Microsoft To Do')).toBe(true);
+    expect(carriesCue('Project desktop')).toBe(true);
+    expect(carriesCue('Word')).toBe(false);
+    expect(carriesCue('To Do')).toBe(false);
+    expect(carriesCue('Msword')).toBe(false);
+  });
+
+  it('leaves every needsContext product a name that needs no other cue', () => {
+    for (const p of MICROSOFT_PRODUCTS.filter((q) => q.needsContext)) expect(p.names.some(carriesCue), p.product).toBe(true);
   });
 });
 

@@ -30,15 +30,21 @@ export interface MicrosoftProduct {
   /** Service plans any one of which provides it (Graph's `servicePlanName`). */
   readonly plans: readonly string[];
   /**
-   * Its short name is also an everyday English word ("Word", "Access", "Project"): the planner
-   * counts a bare mention only next to a cue (`PRODUCT_CUES`, or capitalised after a request verb:
-   * "I need Project"). Names that carry their own cue ("MS Word") always count.
+   * Its short name is also an everyday English word ("Word", "Access", "Project", "To Do"): the
+   * planner counts a mention only next to a cue (`PRODUCT_CUES`, or capitalised after a request verb:
+   * "I need Project"). A name that holds a cue itself ("MS Word", `carriesCue`) is its own.
    */
   readonly needsContext?: boolean;
 }
 
 /** Words that mark a `needsContext` name as the product: "the Microsoft Forms app", "a Planner licence". */
-export const PRODUCT_CUES: readonly string[] = ['Microsoft', 'MS', 'Office', 'app', 'application', 'licence', 'license', 'subscription', 'seat'];
+export const PRODUCT_CUES: readonly string[] = ['Microsoft', 'MS', 'Office', 'app', 'application', 'desktop', 'licence', 'license', 'subscription', 'seat'];
+
+/** Whether a name holds a cue word itself ("Microsoft Word", "MS Project", "Project desktop"): no other cue needed. */
+export function carriesCue(name: string): boolean {
+  const words = name.toLowerCase().split(/[^a-z0-9]+/);
+  return PRODUCT_CUES.some((cue) => words.includes(cue.toLowerCase()));
+}
 
 const OFFICE_DESKTOP = ['OFFICESUBSCRIPTION', 'OFFICE_BUSINESS'];
 
@@ -56,13 +62,14 @@ export const MICROSOFT_PRODUCTS: readonly MicrosoftProduct[] = [
   { product: 'Microsoft OneNote', names: ['Microsoft OneNote', 'MS OneNote', 'OneNote', 'One Note'], plans: OFFICE_DESKTOP },
   { product: 'Microsoft Access', names: ['Microsoft Access', 'MS Access', 'Access'], plans: OFFICE_DESKTOP, needsContext: true },
   // Microsoft announced Publisher's end of support for October 2026; employees still ask for it.
-  { product: 'Microsoft Publisher', names: ['Microsoft Publisher', 'MS Publisher', 'Publisher'], plans: OFFICE_DESKTOP },
+  { product: 'Microsoft Publisher', names: ['Microsoft Publisher', 'MS Publisher', 'Publisher'], plans: OFFICE_DESKTOP, needsContext: true },
   {
     product: 'Office for the web',
     names: ['Office for the web', 'Office Online', 'Office web apps', 'Word Online', 'Excel Online', 'PowerPoint Online', 'Word for the web', 'Excel for the web'],
     plans: ['SHAREPOINTWAC'],
   },
-  { product: 'Exchange Online', names: ['Exchange Online', 'Exchange mailbox', 'mailbox'], plans: ['EXCHANGE_S_ENTERPRISE', 'EXCHANGE_S_STANDARD'] },
+  // Not a bare "mailbox": "the shared mailbox" is access to someone else's, not a licence of one's own.
+  { product: 'Exchange Online', names: ['Exchange Online', 'Exchange mailbox'], plans: ['EXCHANGE_S_ENTERPRISE', 'EXCHANGE_S_STANDARD'] },
   { product: 'SharePoint', names: ['SharePoint Online', 'SharePoint', 'Share Point'], plans: ['SHAREPOINTENTERPRISE', 'SHAREPOINTSTANDARD'] },
   {
     product: 'OneDrive',
@@ -78,7 +85,7 @@ export const MICROSOFT_PRODUCTS: readonly MicrosoftProduct[] = [
     plans: ['STREAM_O365_E1', 'STREAM_O365_E3', 'STREAM_O365_E5', 'STREAM_O365_SMB'],
     needsContext: true,
   },
-  { product: 'Microsoft Sway', names: ['Microsoft Sway', 'Sway'], plans: ['SWAY'] },
+  { product: 'Microsoft Sway', names: ['Microsoft Sway', 'Sway'], plans: ['SWAY'], needsContext: true },
   {
     product: 'Microsoft To Do',
     names: ['Microsoft To Do', 'MS To Do', 'Microsoft To-Do', 'To Do', 'To-Do', 'ToDo'],
