@@ -259,6 +259,33 @@ describe('licenses', () => {
     expect((await client.listUserLicenses(userId('miriam.graham@contoso.example'))).sort()).toEqual(['POWER_BI_PRO', 'SPE_E3', 'VISIOCLIENT']);
   });
 
+  it("carries each SKU's service plans, asked for in $select", async () => {
+    const skus = await client.listSubscribedSkus();
+    const e3 = skus.find((s) => s.skuPartNumber === 'SPE_E3')!;
+    expect(e3.servicePlans).toContainEqual({ servicePlanId: '43de0ff5-c92c-492b-9116-175376d08c38', servicePlanName: 'OFFICESUBSCRIPTION', provisioningStatus: 'Success', appliesTo: 'User' });
+    expect(e3.servicePlans?.map((p) => p.servicePlanName)).toContain('TEAMS1');
+    expect(skus.find((s) => s.skuPartNumber === 'POWER_BI_PRO')?.servicePlans?.map((p) => p.servicePlanName)).toEqual(['EXCHANGE_S_FOUNDATION', 'BI_AZURE_P2']);
+    expect(new URLSearchParams(graphRequests('/subscribedSkus')[0]!.query).get('$select')?.split(',')).toContain('servicePlans');
+  });
+
+  it('reads SKUs without servicePlans as carrying none', async () => {
+    const stripped = new GraphClient({
+      ...emulator.clientConfig('contoso'),
+      http: {
+        fetchImpl: async (input, init) => {
+          const response = await fetch(input, init);
+          if (!String(input).includes('/subscribedSkus')) return response;
+          const body = (await response.json()) as { value: Record<string, unknown>[] };
+          for (const sku of body.value) delete sku['servicePlans'];
+          return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+        },
+      },
+    });
+    const skus = await stripped.listSubscribedSkus();
+    expect(skus.find((s) => s.skuPartNumber === 'SPE_E3')).toEqual(expect.objectContaining({ total: 25, consumed: 18 }));
+    expect(skus.every((s) => s.servicePlans === undefined)).toBe(true);
+  });
+
   it('assigns and removes a license, both idempotent', async () => {
     const alex = userId('alex.wilber@contoso.example');
     const powerBi = snapshotSkuId(emulator, 'contoso', 'POWER_BI_PRO');

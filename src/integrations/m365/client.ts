@@ -1,7 +1,7 @@
 import { constants, createHash, createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import type { AuthMethod, DirectoryGroup, DirectoryUser, GroupKind, SubscribedSku } from '../../core/directory.ts';
+import type { AuthMethod, DirectoryGroup, DirectoryUser, GroupKind, ServicePlan, SubscribedSku } from '../../core/directory.ts';
 import { DeskhandError, isDeskhandError } from '../../core/errors.ts';
 import { baseUrlProblem, HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from '../http.ts';
 
@@ -122,7 +122,7 @@ export interface UserState {
 
 const USER_SELECT = 'id,userPrincipalName,displayName,givenName,surname,mail,jobTitle,department,accountEnabled,usageLocation';
 const GROUP_SELECT = 'id,displayName,description,mail,groupTypes,mailEnabled,securityEnabled,isAssignableToRole';
-const SKU_SELECT = 'skuId,skuPartNumber,prepaidUnits,consumedUnits';
+const SKU_SELECT = 'skuId,skuPartNumber,prepaidUnits,consumedUnits,servicePlans';
 const USER_STATE_SELECT = 'id,accountEnabled,lastPasswordChangeDateTime,signInSessionsValidFromDateTime';
 const SENT_MAIL_SELECT = 'id,subject,sentDateTime';
 /** Matches of one marked subject: one is the answer, more means it was already sent twice. */
@@ -185,11 +185,24 @@ const graphMessage = z.object({
   sentDateTime: z.string().nullish(),
 });
 
+/**
+ * Graph's servicePlanInfo. Graph always sends all four properties; should one be missing, the plan is
+ * kept (its name is what the planner matches) and read as provisioned for users, Graph's usual case.
+ */
+const graphServicePlan = z.object({
+  servicePlanId: z.string(),
+  servicePlanName: z.string(),
+  provisioningStatus: z.string().nullish(),
+  appliesTo: z.string().nullish(),
+});
+
 const graphSku = z.object({
   skuId: z.string(),
   skuPartNumber: z.string(),
   consumedUnits: z.number(),
   prepaidUnits: z.object({ enabled: z.number() }),
+  /** Always there in a real tenant's answer; tolerated absent (a SubscribedSku then carries none). */
+  servicePlans: z.array(graphServicePlan).nullish(),
 });
 
 const graphLicenseDetail = z.object({ skuId: z.string(), skuPartNumber: z.string() });
@@ -556,7 +569,17 @@ function toDirectoryGroup(group: z.infer<typeof graphGroup>): DirectoryGroup {
 }
 
 function toSubscribedSku(sku: z.infer<typeof graphSku>): SubscribedSku {
-  return { skuId: sku.skuId, skuPartNumber: sku.skuPartNumber, total: sku.prepaidUnits.enabled, consumed: sku.consumedUnits };
+  const base = { skuId: sku.skuId, skuPartNumber: sku.skuPartNumber, total: sku.prepaidUnits.enabled, consumed: sku.consumedUnits };
+  return sku.servicePlans ? { ...base, servicePlans: sku.servicePlans.map(toServicePlan) } : base;
+}
+
+function toServicePlan(plan: z.infer<typeof graphServicePlan>): ServicePlan {
+  return {
+    servicePlanId: plan.servicePlanId,
+    servicePlanName: plan.servicePlanName,
+    provisioningStatus: plan.provisioningStatus ?? 'Success',
+    appliesTo: plan.appliesTo ?? 'User',
+  };
 }
 
 const ODATA_TYPE_PREFIX = '#microsoft.graph.';

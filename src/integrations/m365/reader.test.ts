@@ -72,6 +72,15 @@ describe('M365DiagnosisReader', () => {
     expect(calls.find((c) => c.tool === 'm365.get_manager')?.result).toMatchObject({ userPrincipalName: 'megan.bowen@contoso.example' });
   });
 
+  it("gives the tenant's SKUs with their service plans, as reported", async () => {
+    const { reader, calls } = newReader();
+    const skus = await reader.listLicenses();
+    const e3 = skus.find((s) => s.skuPartNumber === 'SPE_E3');
+    expect(e3?.servicePlans?.map((p) => p.servicePlanName)).toEqual(expect.arrayContaining(['TEAMS1', 'OFFICESUBSCRIPTION']));
+    expect(e3?.servicePlans?.map((p) => p.servicePlanName)).not.toContain('BI_AZURE_P2');
+    expect(calls).toEqual([{ tool: 'm365.list_licenses', args: {}, result: skus }]);
+  });
+
   it('does not repeat a read within one diagnosis (UPN case aside), nor report it twice', async () => {
     const { reader, calls } = newReader();
     await Promise.all([reader.getUser('alex.wilber@contoso.example'), reader.getUser('Alex.Wilber@contoso.example')]);

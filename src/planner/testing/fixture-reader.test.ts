@@ -27,6 +27,13 @@ describe('createFixtureReader agrees with the emulated tenant', () => {
     }
   });
 
+  it("gives each SKU the service plans the emulator serves (Microsoft's published ones)", async () => {
+    const skus = await createFixtureReader(world, 'contoso').listLicenses();
+    const plansOf = (part: string) => skus.find((s) => s.skuPartNumber === part)?.servicePlans?.map((p) => p.servicePlanName) ?? [];
+    expect(plansOf('SPE_E3')).toEqual(expect.arrayContaining(['TEAMS1', 'OFFICESUBSCRIPTION', 'EXCHANGE_S_ENTERPRISE']));
+    expect(plansOf('POWER_BI_PRO')).toEqual(['EXCHANGE_S_FOUNDATION', 'BI_AZURE_P2']);
+  });
+
   it('finds users by the start of a name, like m365.find_user', async () => {
     const reader = createFixtureReader(world, 'contoso');
     expect((await reader.findUsers('Gu')).map((u) => u.displayName).sort()).toEqual(['Lee Gu', 'Pradeep Gupta']);

@@ -1,6 +1,7 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, Runbook, SubscribedSku } from '../../core/directory.ts';
 import type { World, WorldClient, WorldEmployee, WorldGroup } from '../../world/fixture.ts';
 import { findClient } from '../../world/fixture.ts';
+import { servicePlansOf } from '../../integrations/m365/emulator/service-plans.ts';
 import { deterministicUuid } from '../../world/ids.ts';
 import type { DiagnosisReader } from '../types.ts';
 
@@ -108,6 +109,8 @@ export function createFixtureReader(world: World, clientId: string): FixtureRead
         total: l.total,
         // The fixture's rule: seats in use are the employees holding the license.
         consumed: client.employees.filter((e) => e.licenses.includes(l.sku)).length,
+        // What the emulator serves as the SKU's servicePlans: Microsoft's published plans.
+        servicePlans: servicePlansOf(l.sku),
       }));
     },
     async listAuthMethods(upn: string): Promise<AuthMethod[]> {

@@ -276,6 +276,30 @@ describe('licenses', () => {
     expect(visio).toMatchObject({ consumedUnits: 3, prepaidUnits: { enabled: 3 } });
   });
 
+  it("serves each SKU's service plans as Microsoft publishes them, in Graph's servicePlanInfo shape", async () => {
+    type Sku = { skuPartNumber: string; servicePlans: { servicePlanId: string; servicePlanName: string; provisioningStatus: string; appliesTo: string }[] };
+    const body = (await (await graph('/subscribedSkus')).json()) as { value: Sku[] };
+    const e3 = body.value.find((s) => s.skuPartNumber === 'SPE_E3')!;
+    expect(e3.servicePlans).toContainEqual({ servicePlanId: '57ff2da0-773e-42df-b2af-ffb7a2317929', servicePlanName: 'TEAMS1', provisioningStatus: 'Success', appliesTo: 'User' });
+    expect(e3.servicePlans.map((p) => p.servicePlanName)).toEqual(expect.arrayContaining(['OFFICESUBSCRIPTION', 'EXCHANGE_S_ENTERPRISE', 'SHAREPOINTENTERPRISE']));
+    expect(e3.servicePlans.map((p) => p.servicePlanName)).not.toContain('BI_AZURE_P2');
+    const visio = body.value.find((s) => s.skuPartNumber === 'VISIOCLIENT')!;
+    expect(visio.servicePlans.map((p) => p.servicePlanName)).toEqual(['EXCHANGE_S_FOUNDATION', 'ONEDRIVE_BASIC', 'VISIO_CLIENT_SUBSCRIPTION', 'VISIOONLINE']);
+    expect(body.value.every((s) => s.servicePlans.length > 0)).toBe(true);
+
+    const selected = (await (await graph('/subscribedSkus?$select=skuPartNumber,servicePlans')).json()) as { value: Record<string, unknown>[] };
+    expect(Object.keys(selected.value[0]!).sort()).toEqual(['servicePlans', 'skuPartNumber']);
+    const without = (await (await graph('/subscribedSkus?$select=skuId')).json()) as { value: Record<string, unknown>[] };
+    expect(without.value[0]).not.toHaveProperty('servicePlans');
+  });
+
+  it("gives a user's licenseDetails the plans of each SKU they hold", async () => {
+    const alex = snapshotUser(emulator, 'contoso', 'alex.wilber@contoso.example');
+    const details = (await (await graph(`/users/${alex.id}/licenseDetails`)).json()) as { value: { skuPartNumber: string; servicePlans: { servicePlanName: string; provisioningStatus: string }[] }[] };
+    const e3 = details.value.find((d) => d.skuPartNumber === 'SPE_E3')!;
+    expect(e3.servicePlans).toContainEqual(expect.objectContaining({ servicePlanName: 'OFFICESUBSCRIPTION', provisioningStatus: 'Success' }));
+  });
+
   it('requires both arrays, refuses a full SKU with Graph\'s error, and moves consumedUnits', async () => {
     const alex = snapshotUser(emulator, 'contoso', 'alex.wilber@contoso.example');
     const visio = snapshotSkuId(emulator, 'contoso', 'VISIOCLIENT');

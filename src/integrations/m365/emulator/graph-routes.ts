@@ -38,6 +38,7 @@ import {
   SIGN_IN_ACTIVITY_PERMISSIONS,
   USER_PROPERTY_PERMISSIONS,
 } from './principals.ts';
+import { servicePlansOf } from './service-plans.ts';
 import type { GraphEmulatorState, SentMail } from './state.ts';
 import { assertGraphCanChangeMembers, type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
 import { finish, trafficOf } from './traffic.ts';
@@ -290,7 +291,7 @@ class GraphHandlers {
     const user = this.requireUser(call.tenant, key);
     const details = [...user.licenses].map((skuId) => {
       const sku = call.tenant.skus.get(skuId)!;
-      return { id: `${user.id}_${skuId}`, skuId, skuPartNumber: sku.skuPartNumber, servicePlans: [] };
+      return { id: `${user.id}_${skuId}`, skuId, skuPartNumber: sku.skuPartNumber, servicePlans: servicePlansOf(sku.skuPartNumber) };
     });
     return this.page(call, details, licenseDetailType, `users('${user.id}')/licenseDetails`);
   }
@@ -444,7 +445,7 @@ class GraphHandlers {
       capabilityStatus: 'Enabled',
       consumedUnits: call.tenant.consumedUnits(sku.skuId),
       prepaidUnits: { enabled: sku.total, suspended: 0, warning: 0, lockedOut: 0 },
-      servicePlans: [],
+      servicePlans: servicePlansOf(sku.skuPartNumber),
       skuId: sku.skuId,
       skuPartNumber: sku.skuPartNumber,
       subscriptionIds: [],

@@ -51,6 +51,12 @@ export interface GraphEmulatorOptions {
    * what the tools need (e.g. `{ contoso: { roles: [] } }`: no User Administrator); `reset()` keeps them.
    */
   grants?: Record<string, GrantsInput>;
+  /**
+   * Default true: the emulator's own marks on the demo world (principals.ts `HYBRID_MARKS`: users and
+   * groups synced from an on-premises AD, default phone methods), which the fixture does not describe.
+   * False leaves the world exactly as the fixture describes it (the evaluation). `reset()` keeps it.
+   */
+  hybridMarks?: boolean;
 }
 
 /** A complete GraphClient configuration (credentials, URLs) for one tenant. */

@@ -161,3 +161,33 @@ describe('grants given at start', () => {
     }
   });
 });
+
+describe('without the hybrid marks (the evaluation: the world as the fixture describes it)', () => {
+  it('leaves SG-Finance-Share, Adele and Lynne as the fixture has them, also after reset', async () => {
+    const plain = await startGraphEmulator({ world: loadDemoWorld(), hybridMarks: false });
+    try {
+      const tokenResponse = await fetch(`${plain.loginUrl}/${tenantIdOf('contoso')}/oauth2/v2.0/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: APP.clientId, client_secret: APP.clientSecret, scope: GRAPH_SCOPE }).toString(),
+      });
+      const plainToken = ((await tokenResponse.json()) as { access_token: string }).access_token;
+      const isaiah = snapshotUser(plain, 'contoso', 'isaiah.langer@contoso.example').id;
+      const addIsaiah = () =>
+        fetch(`${plain.url}/groups/${snapshotGroupId(plain, 'contoso', 'SG-Finance-Share')}/members/$ref`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${plainToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${isaiah}` }),
+        });
+      expect((await addIsaiah()).status).toBe(204);
+      expect(snapshotUser(plain, 'contoso', 'isaiah.langer@contoso.example').groups).toContain('SG-Finance-Share');
+      expect(plain.tenant('contoso').groups.find((g) => g.displayName === 'SG-Finance-Share')?.onPremisesSyncEnabled).toBe(false);
+      expect(snapshotUser(plain, 'contoso', 'adele.vance@contoso.example').onPremisesSyncEnabled).toBe(false);
+      expect(snapshotUser(plain, 'contoso', 'lynne.robbins@contoso.example').defaultMethodId).toBeNull();
+      plain.reset();
+      expect((await addIsaiah()).status).toBe(204);
+    } finally {
+      await plain.close();
+    }
+  });
+});

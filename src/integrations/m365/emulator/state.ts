@@ -21,6 +21,8 @@ export interface GraphEmulatorStateOptions {
   latencyMs?: Latency;
   /** Service principals that start (and reset) with other permissions or roles, by fixture client id or tenant id. */
   grants?: Record<string, GrantsInput>;
+  /** Default true: the emulator's hybrid marks (synced objects, default phone methods) on the fixture. */
+  hybridMarks?: boolean;
 }
 
 export interface SentMail {
@@ -96,7 +98,7 @@ export class GraphEmulatorState {
     const startedAt = new Date();
     this.tenantsById = new Map(
       this.world.clients.map((client) => {
-        const tenant = EmulatedTenant.fromFixture(client, startedAt);
+        const tenant = EmulatedTenant.fromFixture(client, startedAt, { hybridMarks: this.options.hybridMarks ?? true });
         return [tenant.tenantId, tenant];
       }),
     );

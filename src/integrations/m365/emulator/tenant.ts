@@ -145,13 +145,17 @@ export class EmulatedTenant {
     return this.client.senderMailbox;
   }
 
-  static fromFixture(client: WorldClient, startedAt: Date): EmulatedTenant {
+  /**
+   * The client's tenant as the fixture describes it, plus (unless `hybridMarks` is false) the
+   * emulator's own hybrid marks: the evaluation measures the planner on the fixture's world alone.
+   */
+  static fromFixture(client: WorldClient, startedAt: Date, options: { hybridMarks?: boolean } = {}): EmulatedTenant {
     const tenant = new EmulatedTenant(client, startedAt);
     for (const license of client.licenses) tenant.addSku(license.sku, license.name, license.total);
     for (const group of client.groups) tenant.addGroup(group);
     for (const employee of client.employees) tenant.addUser(employee);
     for (const employee of client.employees) tenant.linkEmployee(employee);
-    tenant.applyHybridMarks();
+    if (options.hybridMarks !== false) tenant.applyHybridMarks();
     return tenant;
   }
 
