@@ -4,6 +4,7 @@ import { PlanningContext } from './context.ts';
 import { decideAccountAsk } from './decide-account.ts';
 import { decideGroupAsk } from './decide-group.ts';
 import { decideLicenseAsk } from './decide-license.ts';
+import { decideProductAsk } from './decide-product.ts';
 import { combine, type Decision, escalate } from './decision.ts';
 import { identifyRequester } from './requester.ts';
 import { stopBeforeAsks } from './stops.ts';
@@ -282,10 +283,14 @@ async function decideMentions(
     const action: ResourceAction | null = said ?? (reading.account.length === 0 || administrative ? 'grant' : null);
     if (!action) continue;
     for (const subject of subjectsOf(mention)) {
-      const decision =
-        mention.resource.kind === 'group'
-          ? await decideGroupAsk(ctx, { action, resource: mention.resource, subject })
-          : await decideLicenseAsk(ctx, { action, resource: mention.resource, subject });
+      const resource = mention.resource;
+      const decided =
+        resource.kind === 'group'
+          ? await decideGroupAsk(ctx, { action, resource, subject })
+          : resource.kind === 'sku'
+            ? await decideLicenseAsk(ctx, { action, resource, subject })
+            : await decideProductAsk(ctx, { action, resource, subject });
+      const decision = mention.suiteApp ? { ...decided, reasons: [`${mention.suiteApp} is part of ${resource.label}.`, ...decided.reasons] } : decided;
       decisions.push(said === null && reading.fault ? faultNotAccess(decision, mention) : decision);
     }
   }

@@ -2,6 +2,7 @@ import type { DirectoryUser, SubscribedSku } from '../core/directory.ts';
 import { describeAllowed, describeRelations, mayAsk, relationsOf, who } from './authority.ts';
 import type { PlanningContext } from './context.ts';
 import { type Decision, escalate, noAction, step, steps } from './decision.ts';
+import { alreadyInSuite, heldSuiteProviding, productOfSku } from './decide-product.ts';
 import type { ResourceAction } from './intent.ts';
 import type { SkuResource } from './resources.ts';
 import { cite, type Reporter } from './runbook-rules.ts';
@@ -44,6 +45,10 @@ function policyRefusal(ctx: PlanningContext, resource: SkuResource): Decision | 
 
 async function grant(ctx: PlanningContext, resource: SkuResource, subject: DirectoryUser): Promise<Decision> {
   const sku = resource.sku;
+  // A suite the person holds may carry it already (Power BI Pro in Microsoft 365 E5).
+  const product = productOfSku(resource.partNumber);
+  const inSuite = product ? await heldSuiteProviding(ctx, subject, product.plans) : null;
+  if (inSuite && inSuite.toLowerCase() !== resource.partNumber.toLowerCase()) return alreadyInSuite(ctx, subject, product?.product ?? resource.label, inSuite);
   if (!sku) {
     return escalate(`${ctx.clientName} has no ${resource.label} subscription`, [
       `${resource.label} is not among ${ctx.clientName}'s subscribed licenses (${ctx.skus.map((s) => s.skuPartNumber).join(', ') || 'none'}); buying it is the account manager's decision.`,

@@ -12,7 +12,7 @@ async function catalogOf(clientId: string): Promise<Catalog> {
 }
 
 function named(catalog: Catalog, text: string): string[] {
-  return findMentions(text, catalog).mentions.map((m) => (m.resource.kind === 'group' ? m.resource.name : m.resource.partNumber));
+  return findMentions(text, catalog).mentions.map((m) => (m.resource.kind === 'group' ? m.resource.name : m.resource.kind === 'sku' ? m.resource.partNumber : m.resource.label));
 }
 
 describe('findMentions (contoso)', async () => {

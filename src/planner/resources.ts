@@ -1,7 +1,9 @@
 import type { DirectoryGroup, SubscribedSku } from '../core/directory.ts';
 import type { ForbiddenRule, GroupRule, ListPolicy, RunbookRules } from './runbook-rules.ts';
 import { type FuzzyCandidate, nearest } from './fuzzy.ts';
+import { MICROSOFT_PRODUCTS, type MicrosoftProduct } from './service-plans.ts';
 import { knownPartNumbers, skuDisplayName, skuPhrases } from './sku-names.ts';
+import { appsOfSuite, suiteOfApp } from './suites.ts';
 import { casedWords, normalise, phraseOccurrences, words } from './text.ts';
 import { APPLICATION_ALIASES, GENERIC_RESOURCE_WORDS } from './vocabulary.ts';
 
@@ -38,7 +40,20 @@ export interface SkuResource {
   standard: boolean;
 }
 
-export type Resource = GroupResource | SkuResource;
+/**
+ * A Microsoft product that comes inside licences ("Excel", "Teams", "OneDrive"): asked for by name,
+ * provided by the service plans of the SKUs a person holds.
+ */
+export interface ProductResource {
+  kind: 'product';
+  key: string;
+  label: string;
+  product: MicrosoftProduct;
+  /** The tenant's SKUs whose service plans provide it. */
+  providers: SubscribedSku[];
+}
+
+export type Resource = GroupResource | SkuResource | ProductResource;
 
 interface Matcher {
   resource: Resource;
@@ -47,6 +62,10 @@ interface Matcher {
   cue: RegExp | null;
   /** A capitalised name mid-sentence counts without the cue ("I need Project"). */
   nameSuffices?: boolean;
+  /** An ordinary word as well as a name ("Teams", "Outlook"): counts written with a capital, with the cue, or in an all-lower-case message. */
+  capitalOrCue?: boolean;
+  /** The phrase is an application of the resource's suite ("Photoshop" for Adobe Creative Cloud). */
+  suiteApp?: string;
 }
 
 export interface Catalog {
@@ -61,6 +80,9 @@ const KIND_CUES: Readonly<Record<DirectoryGroup['kind'] | 'license', RegExp>> = 
   security: /^(access|group|share|drive|folder|folders|files?|app|application|permissions?)$/,
   license: /^(licen[cs]es?|seats?|subscriptions?|plan)$/,
 };
+
+/** Words that mark an everyday word as a Microsoft product: "the Microsoft Forms app", "a Planner licence". */
+const PRODUCT_CUE = /^(microsoft|ms|office|app|apps|application|desktop|licen[cs]es?|subscriptions?|seats?|install|installed)$/;
 
 /** Prefixes and suffixes of group naming conventions, which say nothing about what the group grants. */
 const NAMING_NOISE = new Set(['sg', 'dl', 'sm', 'app', 'apps', 'grp', 'group', 'sec', 'm365', 'o365', 'ms', 'users', 'members']);
@@ -110,7 +132,7 @@ function phrasesOfGroup(resource: GroupResource): string[] {
   const group = resource.group;
   const app = appOf(group);
   const names = [...(app ? [app] : []), ...(resource.rule?.names ?? [])];
-  for (const name of names) phrases.push(name, ...shorterForms(name), ...(APPLICATION_ALIASES[normalise(name)] ?? []));
+  for (const name of names) phrases.push(name, ...shorterForms(name), ...(APPLICATION_ALIASES[normalise(name)] ?? []), ...appsOfSuite(name));
   if (group?.mail) {
     const local = group.mail.split('@')[0] ?? '';
     phrases.push(group.mail, `${local}@`, local);
@@ -204,7 +226,34 @@ export function buildCatalog(
     }
   }
   for (const resource of skuResources) matchers.push(...skuMatchers(resource));
-  return { resources: [...groupResources, ...ruledOnly, ...skuResources], matchers };
+  // Products inside licences; a name that is also a licence's ("Visio", "Power BI Pro") is the licence's.
+  const licenceNames = new Set(skuResources.flatMap((r) => skuPhrases(r.partNumber).map((p) => p.phrase)));
+  const productResources: ProductResource[] = [];
+  for (const product of MICROSOFT_PRODUCTS) {
+    const names = product.names.map(normalise).filter((n) => n !== '' && !licenceNames.has(n));
+    if (names.length === 0) continue;
+    const resource: ProductResource = {
+      kind: 'product',
+      key: `product:${normalise(product.product)}`,
+      label: product.product,
+      product,
+      providers: skus.filter((k) => (k.servicePlans ?? []).some((plan) => product.plans.includes(plan.servicePlanName))),
+    };
+    productResources.push(resource);
+    for (const name of names) {
+      const phrase = name.split(' ');
+      const carries = phrase.some((w) => PRODUCT_CUE.test(w));
+      if (carries) matchers.push({ resource, phrase, cue: null });
+      else if (product.needsContext) matchers.push({ resource, phrase, cue: PRODUCT_CUE, nameSuffices: true });
+      else matchers.push({ resource, phrase, cue: null, capitalOrCue: phrase.length === 1 });
+    }
+  }
+  for (const m of matchers) {
+    if (m.resource.kind !== 'group') continue;
+    const app = suiteOfApp(m.phrase.join(' '));
+    if (app) m.suiteApp = m.phrase.join(' ');
+  }
+  return { resources: [...groupResources, ...ruledOnly, ...skuResources, ...productResources], matchers };
 }
 
 export interface Mention {
@@ -214,6 +263,8 @@ export interface Mention {
   end: number;
   /** For a misspelt name, the words as written ("Zendsk"). */
   typed?: string;
+  /** The suite's application the words named ("photoshop" for Adobe Creative Cloud). */
+  suiteApp?: string;
 }
 
 export interface MentionReading {
@@ -224,6 +275,7 @@ export interface MentionReading {
 
 /** Resources the runbooks govern and the tenant has outrank lookalikes (an "E3" the tenant lacks). */
 function rank(resource: Resource): number {
+  if (resource.kind === 'product') return resource.providers.length > 0 ? 1 : 0;
   const governed = resource.kind === 'group' ? resource.rule !== null || resource.list !== null : resource.onRequest || resource.standard;
   const exists = resource.kind === 'group' ? resource.group !== null : resource.sku !== null;
   return (governed ? 2 : 0) + (exists ? 1 : 0);
@@ -240,6 +292,7 @@ interface Candidate {
   resource: Resource;
   start: number;
   end: number;
+  suiteApp?: string;
 }
 
 /** Words right before a product named on its own ("I need Project"), not before a noun ("the Q3 Project"). */
@@ -255,13 +308,14 @@ function occurrences(ws: readonly string[], phrase: readonly string[]): Array<{ 
   return found;
 }
 
-function candidatesIn(ws: readonly string[], cased: readonly string[], catalog: Catalog): Candidate[] {
+function candidatesIn(ws: readonly string[], cased: readonly string[], catalog: Catalog, lowerCaseOnly: boolean): Candidate[] {
   const found: Candidate[] = [];
   for (const m of catalog.matchers) {
     for (const { start, end } of occurrences(ws, m.phrase)) {
       const named = m.nameSuffices === true && /^[A-Z][a-z]/.test(cased[start] ?? '') && ASKING.test(ws[start - 1] ?? '');
       if (m.cue && !named && !cueNear(ws, start, end, m.cue)) continue;
-      found.push({ resource: m.resource, start, end });
+      if (m.capitalOrCue && !lowerCaseOnly && !/^[A-Z]/.test(cased[start] ?? '') && !cueNear(ws, start, end, PRODUCT_CUE)) continue;
+      found.push({ resource: m.resource, start, end, ...(m.suiteApp ? { suiteApp: m.suiteApp } : {}) });
     }
   }
   return found;
@@ -273,7 +327,7 @@ function candidatesIn(ws: readonly string[], cased: readonly string[], catalog: 
  */
 export function findMentions(text: string, catalog: Catalog): MentionReading {
   const ws = words(text);
-  const candidates = candidatesIn(ws, casedWords(text), catalog).sort(
+  const candidates = candidatesIn(ws, casedWords(text), catalog, text === text.toLowerCase()).sort(
     (a, b) => b.end - b.start - (a.end - a.start) || rank(b.resource) - rank(a.resource) || a.start - b.start,
   );
   const taken: Candidate[] = [];
@@ -291,7 +345,7 @@ export function findMentions(text: string, catalog: Catalog): MentionReading {
   // A resource named twice is asked for once; its first mention decides the verb that applies.
   const first = new Map<string, Mention>();
   for (const c of taken.sort((a, b) => a.start - b.start)) {
-    if (!first.has(c.resource.key)) first.set(c.resource.key, { resource: c.resource, start: c.start, end: c.end });
+    if (!first.has(c.resource.key)) first.set(c.resource.key, { resource: c.resource, start: c.start, end: c.end, ...(c.suiteApp ? { suiteApp: c.suiteApp } : {}) });
   }
   return { mentions: [...first.values()], ambiguous };
 }

@@ -56,7 +56,7 @@ const ambiguousPeople: Stop = ({ people }) =>
 
 const ambiguousResources: Stop = ({ found }) =>
   found.ambiguous.map((a) => {
-    const names = a.resources.map((r) => (r.kind === 'group' ? r.name : r.partNumber)).join(' and ');
+    const names = a.resources.map((r) => (r.kind === 'group' ? r.name : r.kind === 'sku' ? r.partNumber : r.label)).join(' and ');
     return escalate(`"${a.phrase}" could mean several things`, [`"${a.phrase}" matches ${names} equally well.`]);
   });
 

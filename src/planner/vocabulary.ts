@@ -38,7 +38,6 @@ export const GENERIC_RESOURCE_WORDS: ReadonlySet<string> = new Set([
  */
 export const APPLICATION_ALIASES: Readonly<Record<string, readonly string[]>> = {
   vpn: ['remote access', 'virtual private network', 'globalprotect', 'anyconnect', 'forticlient'],
-  'adobe creative cloud': ['adobe cc', 'creative cloud', 'photoshop', 'illustrator', 'indesign', 'premiere pro', 'after effects', 'lightroom'],
   docusign: ['e signature', 'esignature'],
   salesforce: ['sfdc'],
   github: ['git hub'],
