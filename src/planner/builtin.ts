@@ -46,7 +46,7 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
   const resourceWords = new Set(exact.mentions.flatMap((m) => ws.slice(m.start, m.end)));
   const people = await findPeopleMentioned(text, ctx.reader, ctx.speaker, resourceWords);
   const nameWords = new Set(people.mentions.flatMap((m) => words(m.user.displayName)));
-  const spans = unknownObjectSpans(text, exact.mentions, new Set([...nameWords, ...resourceWords]));
+  const spans = unknownObjectSpans(text, exact.spans ?? exact.mentions, new Set([...nameWords, ...resourceWords]));
   const misspelt = findMisspelt(text, ctx.catalog, spans);
   const found: MentionReading = {
     mentions: dropRepeats([...exact.mentions, ...misspelt.mentions].sort((a, b) => a.start - b.start)),
@@ -54,7 +54,7 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
   };
   const understood = (span: ObjectSpan): boolean => misspelt.ambiguous.some((a) => a.phrase === span.label);
   // Read again with the misspelt names understood: only what is still unmatched is unknown.
-  const unknown = (misspelt.mentions.length > 0 ? unknownObjectSpans(text, found.mentions, new Set([...nameWords, ...resourceWords])) : spans)
+  const unknown = (misspelt.mentions.length > 0 ? unknownObjectSpans(text, [...(exact.spans ?? exact.mentions), ...misspelt.mentions], new Set([...nameWords, ...resourceWords])) : spans)
     .filter((span) => !understood(span))
     .map((span) => span.label);
 

@@ -14,6 +14,8 @@ const FOR_A_WHILE: readonly RegExp[] = [
   /\b(until|till) (his|her|their|my|our) return\b/,
   /\b(until|till) (further notice|the end of (the )?(week|month|project|quarter)|next (week|month)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|the \d+(st|nd|rd|th)?|\d+(st|nd|rd|th)?\b)/,
   /\b(just|only) (for|until|till|during) (the|a|this|next|today|tomorrow|\d)/,
+  /\b(for )?(this|the|one|a|that) (day|week|month|weekend|afternoon|morning) only\b/,
+  /\bfor (this|the rest of the|the rest of this) (week|month)\b/,
   /\bwhile (he|she|they|i|we) (is|are|am|s|re|m) (on|away|out|off)\b/,
   /\bduring (his|her|their|my|our) (leave|absence|holiday|holidays|vacation|sabbatical|trip|time off)\b/,
   /\b(pause|freeze|put on hold|on hold)\b/,

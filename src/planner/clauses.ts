@@ -19,7 +19,8 @@ export interface Clause {
  * Where clauses break: the end of a sentence (not "e.g." or a file name's dot), a line break, a
  * semicolon, and joins that start a new ask.
  */
-const BREAK = /(?<=[.!?])\s+(?=\S)|\r?\n+|;\s*|,?\s+(?=(?:and|but) (?:also|please|pls|could you|can you|would you|then)\b)|,\s*(?=also\b|plus\b|additionally\b)|\s+(?=also,)/gi;
+const BREAK =
+  /(?<=[.!?])\s+(?=\S)|\r?\n+|;\s*|,?\s+(?=(?:and|but) (?:also|please|pls|could|can|would|will|then)\b)|,\s*(?=also\b|plus\b|additionally\b)|\s+(?=also,)|,?\s+(?=and (?:[A-Z][\w'-]*\s){1,2}(?:needs|wants|requires|should|would|could|will|also|too|has|is)\b)/g;
 
 export function splitClauses(text: string): Clause[] {
   const pieces: Array<{ start: number; end: number }> = [];

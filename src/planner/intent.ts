@@ -117,12 +117,14 @@ const patterns = {
     /\b(broken|cracked|smashed) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|desk phone|computer|pc)\b/,
   ],
   deviceFault: [
-    /\b(laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,4} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|damaged)\b/,
+    /\b(laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,4} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|loud|damaged|buzzing|rattling|beeping|smoking|sparking|hot|swollen)\b/,
     /\b(dead|faulty|new|replacement|spare|second|another|bigger) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)\b/,
   ],
   onboarding: [
     /\bnew (hire|starter|joiner|employee|team member|colleague|staff member|user)s?\b/,
-    /\bonboard/,
+    /\bonboard(ing)? (a |an |the |our |my |his |her )?(new )?(hire|starter|joiner|employee|person|colleague|user|staff|team member|intern|apprentice|trainee)s?\b/,
+    /\bonboard(ing)? (him|her|them)\b/,
+    /\b(starts|starting|joins|joining) (us |the company |the team )?(on|next|this|tomorrow|monday|tuesday|wednesday|thursday|friday)\b/,
     /\bcreate (a |an )?(new )?(account|user|mailbox)\b/,
     /\bset up (a |an )?(new )?(account|user)\b/,
   ],

@@ -269,6 +269,8 @@ export interface Mention {
 
 export interface MentionReading {
   mentions: Mention[];
+  /** Every place a resource is named, a resource named twice included ("Illustrator and InDesign"). */
+  spans?: Mention[];
   /** Phrases that name more than one resource equally well. */
   ambiguous: Array<{ phrase: string; resources: Resource[] }>;
 }
@@ -347,7 +349,7 @@ export function findMentions(text: string, catalog: Catalog): MentionReading {
   for (const c of taken.sort((a, b) => a.start - b.start)) {
     if (!first.has(c.resource.key)) first.set(c.resource.key, { resource: c.resource, start: c.start, end: c.end, ...(c.suiteApp ? { suiteApp: c.suiteApp } : {}) });
   }
-  return { mentions: [...first.values()], ambiguous };
+  return { mentions: [...first.values()], spans: taken.map((c) => ({ resource: c.resource, start: c.start, end: c.end })), ambiguous };
 }
 
 /** The names a misspelling is compared with: every phrase that names a resource on its own. */

@@ -3,13 +3,14 @@ import type { PlanningContext } from './context.ts';
 import { type Decision, escalate } from './decision.ts';
 import type { IntentReading } from './intent.ts';
 import type { MentionReading } from './resources.ts';
-import { cite } from './runbook-rules.ts';
 import type { PeopleMentioned } from './subject.ts';
 
 /**
- * Requests no plan may come from, whatever else they ask: administrative rights, people who do not
- * exist yet or cannot be told apart, things that could mean two groups, hardware. Checked in this
- * order before any ask is decided; the first that applies is the whole answer.
+ * Requests no ask of which can be decided: people the agent cannot name one by one, people the
+ * directory does not know or cannot tell apart, words that could mean two groups. Checked in this
+ * order before any ask is decided; the first that applies is the whole answer. (Asks only a person
+ * can handle beside others, such as hardware or administrative rights, are decided with the rest,
+ * so that the note says what could have been done: see `alongside` in builtin.ts.)
  */
 interface Reading {
   ctx: PlanningContext;
@@ -19,24 +20,6 @@ interface Reading {
 }
 
 type Stop = (r: Reading) => Decision | Decision[] | null;
-
-const administrativeRights: Stop = ({ ctx, intents, found }) => {
-  // A named administrative group is refused by the group decision itself, with the group's name.
-  const namesAdminGroup = found.mentions.some((m) => m.resource.kind === 'group' && (m.resource.group?.privileged || m.resource.forbidden));
-  if (!intents.admin || namesAdminGroup) return null;
-  const rule = ctx.rules.forbidden.find((f) => f.administrative);
-  return escalate(`administrative rights are never granted by the helpdesk${rule?.escalateTo ? `; escalate to ${rule.escalateTo}` : ''}`, [
-    'The request asks for administrative rights or an administrative group.',
-    ...(rule ? [cite(rule.line)] : []),
-  ]);
-};
-
-const newAccount: Stop = ({ intents }) =>
-  intents.onboarding
-    ? escalate('a new account is needed', [
-        'The request is about someone who is joining; creating accounts and setting up new starters is done by a technician, not by the agent.',
-      ])
-    : null;
 
 const unnamedPeople: Stop = ({ intents }) =>
   intents.manyPeople
@@ -59,15 +42,6 @@ const ambiguousResources: Stop = ({ found }) =>
     const names = a.resources.map((r) => (r.kind === 'group' ? r.name : r.kind === 'sku' ? r.partNumber : r.label)).join(' and ');
     return escalate(`"${a.phrase}" could mean several things`, [`"${a.phrase}" matches ${names} equally well.`]);
   });
-
-const hardware: Stop = ({ ctx, intents }) => {
-  if (!intents.hardware) return null;
-  const lines = ctx.rules.procedures.filter((p) => p.intent === 'hardware').map((p) => cite(p.line));
-  return escalate('hardware and printers are handled by a technician', [
-    'The request is about a printer or other hardware, which the agent cannot fix remotely.',
-    ...lines,
-  ]);
-};
 
 const STOPS: readonly Stop[] = [unnamedPeople, unknownPeople, ambiguousPeople, ambiguousResources];
 

@@ -131,7 +131,15 @@ function spreadRoles(tokens: readonly Token[], runs: NameRun[], roles: Map<NameR
     const between = tokens.slice(a.last + 1, b.first).map((t) => t.text.toLowerCase());
     return between.length <= 1 && between.every((w) => w === 'and' || w === 'or');
   };
-  for (let pass = 0; pass < 2; pass++) {
+  const lower = (i: number): string => tokens[i]?.text.toLowerCase() ?? '';
+  for (const run of runs) {
+    if (roles.get(run) !== 'mentioned') continue;
+    // "me and Nestor", "for me, Megan, Patti", "Nestor and me", "Lee and I"
+    const meBefore = /^(me|myself)$/.test(lower(run.first - 1)) || (lower(run.first - 1) === 'and' && /^(me|myself)$/.test(lower(run.first - 2)));
+    const meAfter = lower(run.last + 1) === 'and' && /^(me|i|myself)$/.test(lower(run.last + 2));
+    if (meBefore || meAfter) roles.set(run, 'subject');
+  }
+  for (let pass = 0; pass < runs.length; pass++) {
     for (let k = 0; k + 1 < runs.length; k++) {
       const a = runs[k]!;
       const b = runs[k + 1]!;
@@ -139,14 +147,6 @@ function spreadRoles(tokens: readonly Token[], runs: NameRun[], roles: Map<NameR
       if (roles.get(a) === 'subject' && roles.get(b) === 'mentioned') roles.set(b, 'subject');
       if (roles.get(b) === 'subject' && roles.get(a) === 'mentioned') roles.set(a, 'subject');
     }
-  }
-  for (const run of runs) {
-    const lower = (i: number): string => tokens[i]?.text.toLowerCase() ?? '';
-    if (roles.get(run) !== 'mentioned') continue;
-    // "me and Nestor", "Nestor and me", "Nestor and I"
-    const meBefore = lower(run.first - 1) === 'and' && /^(me|myself)$/.test(lower(run.first - 2));
-    const meAfter = lower(run.last + 1) === 'and' && /^(me|i|myself)$/.test(lower(run.last + 2));
-    if (meBefore || meAfter) roles.set(run, 'subject');
   }
 }
 
