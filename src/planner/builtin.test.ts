@@ -49,7 +49,7 @@ describe('what the technician reads', () => {
   });
 
   it('quotes the runbook line and the seats when no seat is free', async () => {
-    const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'I need Visio for some diagrams.'));
+    const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'Could I have a Visio licence? I draw network diagrams.'));
     expect(run.proposed.outcome).toBe('escalate');
     expect(run.proposed.reasons).toContain('Visio Plan 2 (VISIOCLIENT): 3 of 3 seats in use, 0 free.');
     expect(run.proposed.reasons.join('\n')).toMatch(/If no seat is free, escalate/);
@@ -64,7 +64,7 @@ describe('what the technician reads', () => {
   });
 
   it('answers an employee who already has the access', async () => {
-    const run = await runCase(caseOf('contoso', 'lidia.holloway@contoso.example', 'Could I get Zendesk please?'));
+    const run = await runCase(caseOf('contoso', 'lidia.holloway@contoso.example', 'I would like Zendesk access please'));
     expect(run.proposed.outcome).toBe('no_action');
     expect(run.proposed.replyToEmployee).toMatch(/You already have Zendesk/);
   });
@@ -76,10 +76,69 @@ describe('what the technician reads', () => {
   });
 });
 
+describe('several people, suites, outsiders, changes for a while', () => {
+  it('counts the seats several people need against the free ones', async () => {
+    // Project Plan 3: 3 bought, 1 in use (Adele Vance), 2 free.
+    const two = await runCase(caseOf('contoso', 'patti.fernandez@contoso.example', 'Nestor and Lidia both need Project licences for the pipeline plan'));
+    expect(two.proposed.outcome).toBe('plan');
+    expect(two.proposed.steps.map((s) => s.args['user'])).toEqual(['nestor.wilke@contoso.example', 'lidia.holloway@contoso.example']);
+    const three = await runCase(caseOf('contoso', 'patti.fernandez@contoso.example', 'Nestor, Lidia and I need Project licences for the pipeline plan'));
+    expect(three.proposed.outcome).toBe('escalate');
+    expect(three.proposed.summary).toMatch(/3 people need PROJECTPROFESSIONAL and only 2 seats are free/);
+    expect(three.proposed.reasons.join('\n')).toMatch(/If no seat is free, escalate/);
+  });
+
+  it('answers an app of a suite the person holds with no action, naming the suite', async () => {
+    const excel = await runCase(caseOf('contoso', 'isaiah.langer@contoso.example', 'Can I get Excel installed for the month-end close?'));
+    expect(excel.proposed.outcome).toBe('no_action');
+    expect(excel.proposed.replyToEmployee).toMatch(/Excel is included in your Microsoft 365 E3 \(SPE_E3\) licence/);
+    const e5 = await runCase(caseOf('adatum', 'erin.green@adatum.example', 'Please assign me a Power BI Pro licence'));
+    expect(e5.proposed.outcome).toBe('no_action');
+    expect(e5.proposed.reasons.join('\n')).toMatch(/SPE_E5, whose service plans include Microsoft Power BI Pro|SPE_E5, whose service plans include Power BI Pro/);
+  });
+
+  it('grants an app of another vendor\'s suite through the suite\'s group', async () => {
+    const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'Could I get Photoshop for the spring flyers?'));
+    expect(run.proposed.outcome).toBe('plan');
+    expect(run.proposed.steps).toEqual([expect.objectContaining({ args: { user: 'alex.wilber@contoso.example', group: 'SG-App-AdobeCC' }, requireManagerApproval: true })]);
+    expect(run.proposed.reasons.join('\n')).toMatch(/photoshop is part of Adobe Creative Cloud/i);
+  });
+
+  it('reads a misspelt name, and says so', async () => {
+    const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'can i get tablaeu please'));
+    expect(run.proposed.steps).toEqual([expect.objectContaining({ args: { user: 'alex.wilber@contoso.example', group: 'SG-App-Tableau' } })]);
+  });
+
+  it('escalates access for someone outside the tenant even when the requester has it', async () => {
+    const run = await runCase(caseOf('contoso', 'lidia.holloway@contoso.example', 'Please give our freelancer Zendesk, same as mine'));
+    expect(run.proposed.outcome).toBe('escalate');
+    expect(run.proposed.summary).toMatch(/someone outside Contoso Ltd/);
+  });
+
+  it('gives a colleague who is away nothing, and the writer what they asked', async () => {
+    const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'Lidia is on holiday until Monday and I am covering her customers, so I need Zendesk'));
+    expect(run.proposed.outcome).toBe('plan');
+    expect(run.proposed.steps.map((s) => s.args['user'])).toEqual(['alex.wilber@contoso.example']);
+  });
+
+  it('escalates a change wanted only for a while, saying what could have been done', async () => {
+    const run = await runCase(caseOf('contoso', 'adele.vance@contoso.example', 'Lee starts parental leave next week, please disable his account until he is back'));
+    expect(run.proposed.outcome).toBe('escalate');
+    expect(run.proposed.summary).toMatch(/only for a while/);
+    expect(run.proposed.reasons.join('\n')).toMatch(/Not proposed on its own while the rest needs a technician: disable the account/);
+  });
+
+  it('decides every ask of a message and lists them when one needs a person', async () => {
+    const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'I need Figma, and also the screen of my laptop is cracked'));
+    expect(run.proposed.outcome).toBe('escalate');
+    expect(run.proposed.reasons.join('\n')).toMatch(/Not proposed on its own while the rest needs a technician: add Alex Wilber to SG-App-Figma/);
+  });
+});
+
 describe('tool policies', () => {
   it('escalates when the tool the runbook needs is disabled, saying which', async () => {
     const tools = m365Tools.filter((t) => t.name !== 'm365.disable_account');
-    const run = await runCase(caseOf('contoso', 'christie.cline@contoso.example', "Lee Gu's last day is today. Please shut off his access."), { tools });
+    const run = await runCase(caseOf('contoso', 'christie.cline@contoso.example', 'Lee Gu finishes with us today. Please block his sign-in.'), { tools });
     expect(run.proposed.outcome).toBe('escalate');
     expect(run.proposed.steps).toEqual([]);
     expect(run.proposed.reasons.join('\n')).toMatch(/m365\.disable_account.*disabled/);
@@ -94,7 +153,7 @@ describe('tool policies', () => {
 
 describe('planning reads, never writes', () => {
   it('uses only the DiagnosisReader and is deterministic', async () => {
-    const c = caseOf('contoso', 'patti.fernandez@contoso.example', 'Please add Nestor to the Sales distribution list.');
+    const c = caseOf('contoso', 'patti.fernandez@contoso.example', 'Nestor should be on the Sales mailing list, please add him.');
     const first = await runCase(c);
     const second = await runCase(c);
     expect(second.proposed).toEqual(first.proposed);

@@ -32,9 +32,16 @@ const LEAVE_OF_ABSENCE: readonly RegExp[] = [
 /** "back from parental leave": a return, not a leave that starts. */
 const RETURN_FROM = /\b(back|return(s|ed|ing)?|came back|coming back) (from|after) /;
 
+/**
+ * Someone's absence told as background ("Lidia is on holiday until Monday"): its dates are the
+ * absence's, not the change's. Not after "while"/"until" ("disable it while she is away" is the ask).
+ */
+const ABSENCE_TOLD =
+  /(?<!\b(?:while|whilst|until|till|during|when|once) \w+ )\b(is|s|are|was|will be|has been|have been) (currently |still |now )?(on (holiday|holidays|vacation|leave|pto|annual leave|sick leave|a trip|business|a course)|off sick|off|out of (the )?office|out|away|absent|ill|sick)\b( (until|till|for|through|this|next|the)( \w+){1,3})?/g;
+
 /** The words that say the change is for a while, or null. */
 export function forAWhile(text: string): string | null {
-  const n = normalise(text);
+  const n = normalise(text).replace(ABSENCE_TOLD, ' ');
   for (const re of FOR_A_WHILE) {
     const m = re.exec(n);
     if (m) return m[0];

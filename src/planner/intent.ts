@@ -180,10 +180,13 @@ export interface IntentReading {
 }
 
 /** What the words ask for, apart from the applications and licenses they name (see resources.ts). */
+/** "until he is back", "once she comes back": a return to come, not a returner to enable now. */
+const RETURN_TO_COME = /\b(until|till|til|when|once|before) (he|she|they|i|we|[a-z]+) (is |are |am |s |re |m |comes |come |gets |get )?back\b/g;
+
 export function readIntents(text: string): IntentReading {
   const n = withoutNegatedCompromise(normalise(text));
   const found = new Set<AccountIntent>();
-  const returner = anyMatch(n, patterns.returner);
+  const returner = anyMatch(n.replace(RETURN_TO_COME, ' '), patterns.returner);
   if (returner) found.add('returner');
   // "back from leave" must not read as a leaver; an explicit leaver word still wins alongside it.
   if (anyMatch(n, patterns.leaver) && !(returner && !/\b(last|final) day\b|\bleaving\b|\bleaver/.test(n))) {

@@ -52,3 +52,26 @@ describe('findPeopleMentioned', () => {
     ]);
   });
 });
+
+describe('the role the words give each person', () => {
+  async function roles(text: string, from = 'alex.wilber@contoso.example') {
+    const found = await findPeopleMentioned(text, reader, await requester(from), new Set());
+    return Object.fromEntries(found.mentions.map((m) => [m.user.givenName, m.role]));
+  }
+
+  it('puts a colleague who is away in the background, never among the people asked for', async () => {
+    expect(await roles('Joni is off sick this week, so I need the support inbox')).toEqual({ Joni: 'context' });
+    expect(await roles("I'm covering for Lidia, can I get Zendesk?")).toEqual({ Lidia: 'context' });
+    expect(await roles("Lidia's on holiday and I need Zendesk")).toEqual({ Lidia: 'context' });
+    const found = await findPeopleMentioned('Joni is off sick this week, so I need the support inbox', reader, await requester('alex.wilber@contoso.example'), new Set());
+    expect(found.people).toEqual([]);
+  });
+
+  it('makes the subject of whoever the ask puts there, and spreads it along a list', async () => {
+    expect(await roles('Please give Lidia Zendesk too, she is on holiday but needs it on return')).toMatchObject({ Lidia: 'subject' });
+    expect(await roles('Nestor, Lidia and I need Project', 'patti.fernandez@contoso.example')).toEqual({ Nestor: 'subject', Lidia: 'subject' });
+    expect(await roles('Power BI for me, Megan and Adele', 'diego.siciliani@contoso.example')).toEqual({ Megan: 'subject', Adele: 'subject' });
+    expect(await roles("Please shut off Lee's access", 'christie.cline@contoso.example')).toEqual({ Lee: 'subject' });
+    expect(await roles("I'm taking over Joni's tickets")).toEqual({ Joni: 'mentioned' });
+  });
+});
