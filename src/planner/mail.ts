@@ -59,7 +59,7 @@ const UNDERSCORE_RULE = /^_{8,}$/;
 
 /** "From: …", "Von: …", "De : …", "Enviado el: …", "Onderwerp: …", with Markdown bold if any. */
 const HEADER_LINE =
-  /^\**\s*(from|von|de|van|exp[ée]diteur|sent|date|gesendet|datum|envoy[ée]|enviado el|enviado|fecha|verzonden|verstuurd|to|an|[àa]|para|aan|cc|bcc|subject|betreff|objet|asunto|onderwerp|reply-to|importance|wichtigkeit|priorit[ée]|importancia|urgentie|attachments|anlagen|pi[èe]ces jointes|datos adjuntos|bijlagen)\s*\**\s*:\s*\**\s*(.*)$/iu;
+  /^\**\s*(from|von|de|van|exp[ée]diteur|sent|date|gesendet|datum|envoy[ée]|enviado el|enviado|fecha|verzonden|verstuurd|to|an|[àa]|pour|para|aan|cc|bcc|subject|betreff|objet|sujet|asunto|onderwerp|reply-to|importance|wichtigkeit|priorit[ée]|importancia|urgentie|attachments|anlagen|pi[èe]ces jointes|datos adjuntos|bijlagen)\s*\**\s*:\s*\**\s*(.*)$/iu;
 
 type HeaderField = 'from' | 'date' | 'to' | 'cc' | 'subject' | 'other';
 
@@ -68,9 +68,9 @@ const HEADER_FIELD: ReadonlyMap<string, HeaderField> = new Map<string, HeaderFie
   ...['sent', 'date', 'gesendet', 'datum', 'envoyé', 'envoye', 'enviado el', 'enviado', 'fecha', 'verzonden', 'verstuurd'].map(
     (l): [string, HeaderField] => [l, 'date'],
   ),
-  ...['to', 'an', 'à', 'a', 'para', 'aan'].map((l): [string, HeaderField] => [l, 'to']),
+  ...['to', 'an', 'à', 'a', 'pour', 'para', 'aan'].map((l): [string, HeaderField] => [l, 'to']),
   ...['cc', 'bcc'].map((l): [string, HeaderField] => [l, 'cc']),
-  ...['subject', 'betreff', 'objet', 'asunto', 'onderwerp'].map((l): [string, HeaderField] => [l, 'subject']),
+  ...['subject', 'betreff', 'objet', 'sujet', 'asunto', 'onderwerp'].map((l): [string, HeaderField] => [l, 'subject']),
 ]);
 
 /** Reply headers, one per language; the author is the last part before the verb (or after it). */
@@ -175,7 +175,8 @@ export function readMail(text: string): MailReading {
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
   const subject = subjectPrefixKind(firstNonBlank(lines));
   const part = readPart(lines, subject, 0, true);
-  if (part.quoted.length === 0 && part.body === text.trim()) return { body: text, quoted: [] };
+  // Nothing read as a mail convention: the text is not a mail, and comes back as it was written.
+  if (part.quoted.length === 0 && part.body === joinParagraphs(lines)) return { body: text, quoted: [] };
   return part;
 }
 
@@ -353,8 +354,8 @@ export function parseAuthor(value: string): MailAuthor {
   const email = emailMatch ? emailMatch[0].replace(/^['.]+|['.]+$/g, '').toLowerCase() : null;
   let name = text
     .replace(/\[mailto:[^\]]{0,200}\]/giu, ' ')
-    .replace(/<[^>]{0,200}>/gu, ' ')
-    .replace(/\(\s*<?[^()]{0,200}@[^()]{0,200}>?\s*\)/gu, ' ');
+    .replace(/\(\s*<?[^()]{0,200}@[^()]{0,200}>?\s*\)/gu, ' ')
+    .replace(/<[^>]{0,200}>/gu, ' ');
   if (emailMatch) name = name.replace(emailMatch[0], ' ');
   name = name
     .replace(/\b(?:on behalf of|im auftrag von|de la part de|en nombre de|namens)\b.*$/iu, '')
@@ -435,6 +436,8 @@ function withoutGreetings(lines: string[]): string[] {
 }
 
 function isGreeting(line: string): boolean {
+  // "Beste Grüße" opens like a Dutch greeting but closes a German mail.
+  if (isClosing(line)) return false;
   const m = GREETING.exec(line);
   if (!m) return false;
   const addressee = (m[2] ?? '').trim();
