@@ -602,6 +602,102 @@ describe('readMail: Outlook header blocks and nesting', () => {
   });
 });
 
+describe('readMail: what mail gateways and clients add', () => {
+  it('reads through an "[EXTERNAL]" tag on the subject to its "RE:" prefix', () => {
+    const reading = readMail(
+      mail(
+        '[EXTERNAL] RE: Teams phone number',
+        'Yes, the Munich office.',
+        '',
+        'From: Service Desk <servicedesk@msp.example>',
+        'Sent: Tuesday, April 8, 2025 9:14 AM',
+        'To: Lee Gu <lee.gu@contoso.example>',
+        'Subject: Teams phone number',
+        '',
+        'Which office should the number be in?',
+      ),
+    );
+    expect(reading.body).toBe('Teams phone number\nYes, the Munich office.');
+    expect(reading.quoted[0]?.kind).toBe('reply');
+  });
+
+  it('reads Windows line ends and Markdown-bold headers', () => {
+    const text = [
+      'Over to you.',
+      '',
+      '---------- Forwarded message ---------',
+      '**From:** **Alex Wilber** <alex.wilber@contoso.example>',
+      '**Date:** Tue, Apr 8, 2025 at 9:14 AM',
+      '**Subject:** Zoom',
+      '**To:** <it@contoso.example>',
+      '',
+      'Can I have a Zoom licence?',
+    ].join('\r\n');
+    const reading = readMail(text);
+    expect(reading.body).toBe('Over to you.');
+    expect(reading.quoted).toEqual([
+      { from: { name: 'Alex Wilber', email: 'alex.wilber@contoso.example' }, body: 'Can I have a Zoom licence?', kind: 'forward' },
+    ]);
+  });
+
+  it('reads quotes within quotes as reply history, outermost first', () => {
+    const reading = readMail(
+      mail(
+        'Now it fails again.',
+        '',
+        'On Wed, Apr 9, 2025 at 8:00 AM Lee Gu <lee.gu@contoso.example> wrote:',
+        '> Thanks, it works now.',
+        '>',
+        '> On Tue, Apr 8, 2025 at 9:14 AM Helpdesk <helpdesk@msp.example> wrote:',
+        '> > We reset the sync client.',
+      ),
+    );
+    expect(reading.body).toBe('Now it fails again.');
+    expect(reading.quoted.map((q) => [q.from.email, q.body, q.kind])).toEqual([
+      ['lee.gu@contoso.example', 'Thanks, it works now.', 'reply'],
+      ['helpdesk@msp.example', 'We reset the sync client.', 'reply'],
+    ]);
+  });
+
+  it('keeps a greeting-like line that is not on the first lines', () => {
+    const text = mail('Printer on floor 2 is jammed.', 'Paper tray 3.', 'Model HP 400.', 'Hi team', 'also the toner is low.');
+    expect(readMail(text).body).toBe(text);
+  });
+});
+
+describe('readMail: mails that lost their line breaks', () => {
+  it('splits a forward flattened into one line, Gmail header order', () => {
+    const reading = readMail(
+      'Hi IT, please look at this for Lee. ---------- Forwarded message --------- From: Lee Gu <lee.gu@contoso.example> Date: Tue, Apr 8, 2025 at 9:14 AM Subject: Figma To: Megan Bowen <megan.bowen@contoso.example> Could I get a Figma seat for the rebrand?',
+    );
+    expect(reading.body).toBe('Hi IT, please look at this for Lee.');
+    expect(reading.quoted).toEqual([
+      { from: { name: 'Lee Gu', email: 'lee.gu@contoso.example' }, body: 'Could I get a Figma seat for the rebrand?', kind: 'forward' },
+    ]);
+  });
+
+  it('splits a flattened Outlook header block; the words start at the greeting after the subject', () => {
+    const reading = readMail(
+      'Please handle. Von: Jonas Schmidt <jonas.schmidt@contoso.example> Gesendet: Dienstag, 8. April 2025 09:14 An: IT <it@contoso.example> Betreff: Drucker Hallo, der Drucker im 2. Stock druckt nicht.',
+    );
+    expect(reading.body).toBe('Please handle.');
+    expect(reading.quoted[0]?.from).toEqual({ name: 'Jonas Schmidt', email: 'jonas.schmidt@contoso.example' });
+    expect(reading.quoted[0]?.body).toBe('Hallo, der Drucker im 2. Stock druckt nicht.');
+  });
+
+  it('keeps the subject with the words when it cannot tell where the subject ends', () => {
+    const reading = readMail(
+      'FYI From: Lee Gu <lee.gu@contoso.example> Sent: Tuesday, April 8, 2025 9:14 AM To: IT <it@contoso.example> Subject: Figma seat needed for the rebrand',
+    );
+    expect(reading.quoted[0]?.body).toBe('Figma seat needed for the rebrand');
+  });
+
+  it('leaves words like "forwarded message" and "from:" in a sentence alone', () => {
+    const text = 'I got a forwarded message from Lee about Figma, can you help? She needs it from: Monday to: Friday, subject: rebrand';
+    expect(readMail(text)).toEqual({ body: text, quoted: [] });
+  });
+});
+
 describe('readMail: device footers', () => {
   it('drops device footers in every language', () => {
     const footers = [
@@ -644,6 +740,13 @@ describe('readMail: speed on hostile input', () => {
     `CONFIDENTIALITY NOTICE ${'confidential '.repeat(15_000)}`,
     'This message '.repeat(15_000),
     'On Mon, 1 Jan 2025 at 10:00, '.repeat(7_000),
+    `Am ${'schrieb '.repeat(48)}\n`.repeat(500),
+    `Op ${'schreef heeft '.repeat(27)}x:\n`.repeat(500),
+    `> ${'Thanks '.repeat(56)}\n`.repeat(500),
+    'x'.concat('-'.repeat(200_000), ' forwarded message'),
+    '-- forwarded message '.repeat(9_000),
+    'From: a <b@c.d> Sent: x To: y '.repeat(7_000),
+    `x ---------- Forwarded message --------- From: a Date: 1 To: ${'<a@b.c>, '.repeat(20_000)}`,
   ];
   for (const [n, text] of pathological.entries()) {
     it(`reads a ${Math.round(text.length / 1000)} kB hostile input #${n} quickly`, () => {

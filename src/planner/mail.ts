@@ -172,7 +172,7 @@ const POSTSCRIPT = /^(?:p\.?\s?s\.?|n\.?b\.?)\s*[:.\-)]?\s/iu;
  * one-line ticket) comes back unchanged with nothing quoted.
  */
 export function readMail(text: string): MailReading {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+  const lines = withLineBreaksRestored(text.replace(/\r\n?/g, '\n').split('\n'));
   const subject = subjectPrefixKind(firstNonBlank(lines));
   const part = readPart(lines, subject, 0, true);
   // Nothing read as a mail convention: the text is not a mail, and comes back as it was written.
@@ -230,6 +230,14 @@ function findBoundary(lines: string[]): Boundary | null {
 function conventionLine(line: string | undefined): string | null {
   if (line === undefined || line.length > MAX_CONVENTION_LINE) return null;
   return line.trim();
+}
+
+/**
+ * The start of a line, for the patterns anchored there: a disclaimer pasted as one long line is
+ * still a disclaimer.
+ */
+function lineStart(line: string): string {
+  return line.slice(0, MAX_CONVENTION_LINE).trim();
 }
 
 function headerAt(lines: string[], i: number): { field: HeaderField; value: string } | null {
@@ -297,7 +305,9 @@ function replyHeaderAt(lines: string[], i: number): { lineCount: number; from: M
 }
 
 function replyAuthor(header: string): MailAuthor | null {
-  if (header.length > MAX_CONVENTION_LINE) return null;
+  // Every reply header ends with a colon; checking it first keeps the lazy patterns from scanning
+  // long lines that cannot match.
+  if (header.length > 2 * MAX_CONVENTION_LINE || !header.endsWith(':')) return null;
   for (const { pattern, author } of REPLY_HEADERS) {
     const m = pattern.exec(header);
     if (!m) continue;
@@ -368,6 +378,150 @@ export function parseAuthor(value: string): MailAuthor {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Mails that lost their line breaks. Some PSAs turn an HTML mail into one long line, so that the
+// forwarded message and its headers sit inside a line: "… for Alex? ---------- Forwarded message
+// --------- From: Alex Wilber <…> Date: … Subject: Zendesk To: … I need access to Zendesk".
+
+/** The words of a forward separator, found without a leading quantifier (a line of dashes is cheap). */
+const SEPARATOR_WORDS =
+  /forwarded message|original message|weitergeleitete nachricht|urspr[üu]ngliche nachricht|message transf[ée]r[ée]|message d'origine|mensaje reenviado|mensaje original|doorgestuurd bericht|oorspronkelijk bericht|begin forwarded message|anfang der weitergeleiteten nachricht|d[ée]but du message r[ée]exp[ée]di[ée]|inicio del mensaje reenviado|begin doorgestuurd bericht/giu;
+
+/** A header label inside a line: "From:", "Gesendet:", "Objet :", with Markdown bold if any. */
+const INLINE_LABEL =
+  /(?:^|\s)\**(from|von|de|van|sent|date|gesendet|datum|envoy[ée]|enviado el|fecha|verzonden|to|an|à|pour|para|aan|cc|subject|betreff|objet|sujet|asunto|onderwerp)\**\s?:\s/giu;
+
+/** Where a message's own words start after its last header, when that header is a subject or date. */
+const GREETING_START =
+  /\s(?=(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hallo|guten (?:morgen|tag)|liebe|sehr geehrte|bonjour|salut|hola|buen[oa]s|estimad[oa]|hoi|beste|goedemorgen|goedemiddag)\b)/iu;
+const DATE_END =
+  /^.{0,60}?\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?\s?m\.?)?(?:\s?(?:uhr|[A-Z]{3,4}|UTC[+-]?\d{0,2}|GMT[+-]?\d{0,2}))?/iu;
+
+/** Addresses as header values list them: "A <a@x>, B <b@x>" or "A [mailto:a@x]" (one way to split each). */
+const BRACKETED_ADDRESSES =
+  /^\s*[^<>[\]\n:!?]{0,60}(?:<[^<>\n]{1,200}>|\[mailto:[^\]\n]{1,200}\])(?:\s*[,;]\s*[^<>[\]\n:!?]{0,60}(?:<[^<>\n]{1,200}>|\[mailto:[^\]\n]{1,200}\]))*/iu;
+const BARE_ADDRESSES = /^\s*[^\s@,;<>]{1,64}@[^\s@,;<>]{1,255}(?:\s*[,;]\s*[^\s@,;<>]{1,64}@[^\s@,;<>]{1,255})*/u;
+
+/** Lines with inline forward separators or Outlook header blocks split as a mail client wrote them. */
+function withLineBreaksRestored(lines: string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.length < 40) out.push(line);
+    else out.push(...splitInlineQuote(line, 0));
+  }
+  return out;
+}
+
+function splitInlineQuote(line: string, depth: number): string[] {
+  if (depth >= MAX_QUOTE_DEPTH) return [line];
+  const separator = inlineSeparator(line);
+  if (separator) {
+    const before = line.slice(0, separator.start).trim();
+    const after = line.slice(separator.end).trim();
+    if (before === '' && after === '') return [line];
+    const headed = after === '' ? [] : (splitInlineHeaders(after, depth) ?? [after]);
+    return [...(before === '' ? [] : [before]), line.slice(separator.start, separator.end).trim(), ...headed];
+  }
+  const block = inlineHeaderBlockStart(line);
+  if (block === -1) return [line];
+  const headed = splitInlineHeaders(line.slice(block).trim(), depth);
+  if (!headed) return [line];
+  const before = line.slice(0, block).trim();
+  return [...(before === '' ? [] : [before]), ...headed];
+}
+
+/** The first forward separator in a line: its words framed by dashes, or followed by a colon. */
+function inlineSeparator(line: string): { start: number; end: number } | null {
+  for (const m of line.matchAll(SEPARATOR_WORDS)) {
+    const end = m.index + m[0].length;
+    if (/^(?:begin|anfang|d[ée]but|inicio)/iu.test(m[0])) {
+      const colon = /^\s?:/u.exec(line.slice(end, end + 2));
+      if (colon) return { start: m.index, end: end + colon[0].length };
+      continue;
+    }
+    const framed = dashesAround(line, m.index, end);
+    if (framed) return framed;
+  }
+  return null;
+}
+
+/** "---- words ----": the span with its dashes, when at least two stand on each side. */
+function dashesAround(line: string, start: number, end: number): { start: number; end: number } | null {
+  let left = start;
+  while (left > 0 && line[left - 1] === ' ') left--;
+  let dashesLeft = left;
+  while (dashesLeft > 0 && line[dashesLeft - 1] === '-') dashesLeft--;
+  let right = end;
+  while (right < line.length && line[right] === ' ') right++;
+  let dashesRight = right;
+  while (dashesRight < line.length && line[dashesRight] === '-') dashesRight++;
+  if (left - dashesLeft < 2 || dashesRight - right < 2) return null;
+  return { start: dashesLeft, end: dashesRight };
+}
+
+function labelField(label: string | undefined): HeaderField {
+  return HEADER_FIELD.get((label ?? '').toLowerCase()) ?? 'other';
+}
+
+/** Where an Outlook header block starts inside a line: a From label followed by two other fields. */
+function inlineHeaderBlockStart(line: string): number {
+  const labels = [...line.matchAll(INLINE_LABEL)].slice(0, 400);
+  for (let k = 0; k < labels.length; k++) {
+    const label = labels[k];
+    if (!label || labelField(label[1]) !== 'from') continue;
+    const seen = new Set<HeaderField>();
+    for (const next of labels.slice(k + 1, k + 6)) {
+      const field = labelField(next[1]);
+      if (next.index - label.index > 600 || field === 'from') break;
+      seen.add(field);
+    }
+    if (seen.size >= 2) return label.index;
+  }
+  return -1;
+}
+
+/**
+ * "From: A <a@x> Date: … Subject: S To: B <b@x> Hi B, I need …" → one line per header, a blank
+ * line, then the words. Null when the text does not start with a header label.
+ */
+function splitInlineHeaders(text: string, depth: number): string[] | null {
+  const labels: { index: number; field: HeaderField }[] = [];
+  const seen = new Set<HeaderField>();
+  for (const m of text.matchAll(INLINE_LABEL)) {
+    if (labels.length === 0 && m.index !== 0) return null;
+    const field = labelField(m[1]);
+    if (seen.has(field) || m.index > 600 || labels.length >= 6) break;
+    seen.add(field);
+    labels.push({ index: m.index, field });
+  }
+  const last = labels[labels.length - 1];
+  if (!last) return null;
+  const lines: string[] = [];
+  for (let k = 0; k + 1 < labels.length; k++) lines.push(text.slice(labels[k]?.index, labels[k + 1]?.index).trim());
+  const tail = text.slice(last.index).trim();
+  const valueStart = tail.indexOf(':') + 1;
+  const valueLength = valueLengthBeforeWords(tail.slice(valueStart, valueStart + 600), last.field);
+  // Where the last value ends cannot be told: it stays with the words rather than be lost as a header.
+  if (valueLength === null) return [...lines, '', tail.slice(valueStart).trim()];
+  const rest = tail.slice(valueStart + valueLength).trim();
+  // The words may hold the next quoted message, as flat as this one.
+  return [...lines, tail.slice(0, valueStart + valueLength).trim(), '', ...splitInlineQuote(rest, depth + 1)];
+}
+
+/** How long the last header's value is before the message's words begin, or null when unclear. */
+function valueLengthBeforeWords(value: string, field: HeaderField): number | null {
+  if (field === 'from' || field === 'to' || field === 'cc') {
+    const addresses = BRACKETED_ADDRESSES.exec(value) ?? BARE_ADDRESSES.exec(value);
+    return addresses ? addresses[0].length : null;
+  }
+  if (field === 'date') {
+    const date = DATE_END.exec(value);
+    if (date) return date[0].length;
+  }
+  const greeting = GREETING_START.exec(value);
+  return greeting ? greeting.index : null;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The sender's own words.
 
 /**
@@ -413,7 +567,7 @@ function withoutSubjectPrefix(lines: string[]): string[] {
   if (i === -1) return lines;
   const line = conventionLine(lines[i]);
   if (!line) return lines;
-  const stripped = line.replace(SUBJECT_PREFIX, '');
+  const stripped = line.replace(EXTERNAL_TAG, '').replace(SUBJECT_PREFIX, '');
   if (stripped === line) return lines;
   const copy = [...lines];
   copy[i] = stripped;
@@ -462,11 +616,15 @@ function cutAtClosing(lines: string[]): string[] {
       kept.push(raw);
       continue;
     }
-    if (line !== null && DISCLAIMER.test(line)) {
+    if (DISCLAIMER.test(lineStart(raw))) {
       if (contentSeen) return [...kept, ...postscripts(lines, i + 1)];
-      // A disclaimer above the words (some gateways put it there): only its paragraph goes.
-      i = paragraphEnd(lines, i) - 1;
-      continue;
+      // A disclaimer above the words (some gateways put it there): only its paragraph goes, and
+      // only when words follow it ("This message is confidential: I need …" alone stays).
+      const end = paragraphEnd(lines, i);
+      if (nextNonBlank(lines, end) !== -1) {
+        i = end - 1;
+        continue;
+      }
     }
     if (contentSeen && line !== null && isClosing(line) && signatureSized(lines, i + 1)) {
       return [...kept, ...postscripts(lines, i + 1)];
@@ -489,7 +647,7 @@ function signatureSized(lines: string[], from: number): boolean {
   for (let j = from; j < lines.length; j++) {
     const line = conventionLine(lines[j]);
     if (line === '') continue;
-    if (line !== null && DISCLAIMER.test(line)) return true;
+    if (DISCLAIMER.test(lineStart(lines[j] ?? ''))) return true;
     if (line !== null && POSTSCRIPT.test(line)) continue;
     count++;
     if (count > MAX_SIGNATURE_LINES) return false;
@@ -541,7 +699,7 @@ function firstNonBlank(lines: string[]): string | null {
 /** The first prefix of a subject says what the message did to the one it quotes. */
 function subjectPrefixKind(subject: string | null): SubjectKind {
   if (subject === null || subject.length > MAX_CONVENTION_LINE) return null;
-  const m = SUBJECT_PREFIX.exec(subject.trim());
+  const m = SUBJECT_PREFIX.exec(subject.trim().replace(EXTERNAL_TAG, ''));
   if (!m) return null;
   const first = /^\[?([a-z]+)/iu.exec(m[0]);
   return first && FORWARD_PREFIX.test(first[1] ?? '') ? 'forward' : 'reply';
