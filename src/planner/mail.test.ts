@@ -151,6 +151,29 @@ describe('readMail: forwards in five languages', () => {
     ]);
   });
 
+  it('English (Apple Mail on a phone): the forwarded message marked with ">"', () => {
+    const reading = readMail(
+      mail(
+        'For Diego, please.',
+        '',
+        'Sent from my iPhone',
+        '',
+        'Begin forwarded message:',
+        '',
+        '> From: Diego Siciliani <diego.siciliani@contoso.example>',
+        '> Date: 8 April 2025 at 09:14:22 BST',
+        '> To: Megan Bowen <megan.bowen@contoso.example>',
+        '> Subject: Slack',
+        '>',
+        '> Can I be added to the Slack workspace?',
+      ),
+    );
+    expect(reading.body).toBe('For Diego, please.');
+    expect(reading.quoted).toEqual([
+      { from: { name: 'Diego Siciliani', email: 'diego.siciliani@contoso.example' }, body: 'Can I be added to the Slack workspace?', kind: 'forward' },
+    ]);
+  });
+
   it('French (Apple Mail): "Début du message réexpédié :"', () => {
     const reading = readMail(
       mail(
@@ -579,6 +602,14 @@ describe('readMail: Outlook header blocks and nesting', () => {
         kind: 'forward',
       },
     ]);
+  });
+
+  it('reads a forward whose note is only a sign-off as a forward with no words of the sender', () => {
+    const reading = readMail(
+      mail('Thanks,', 'Megan Bowen', 'Head of Marketing', '', '-----Original Message-----', 'From: Lee Gu <lee.gu@contoso.example>', 'Sent: Tuesday, April 8, 2025 9:14 AM', 'To: Megan Bowen <megan.bowen@contoso.example>', 'Subject: Canva', '', 'I need Canva for the social posts.'),
+    );
+    expect(reading.body).toBe('');
+    expect(reading.quoted).toEqual([{ from: { name: 'Lee Gu', email: 'lee.gu@contoso.example' }, body: 'I need Canva for the social posts.', kind: 'forward' }]);
   });
 
   it('reads a forward of a reply: the inner message is the reply history', () => {

@@ -199,7 +199,7 @@ interface Boundary {
 function readPart(lines: string[], subject: SubjectKind, depth: number, outermost: boolean): MailReading {
   const boundary = depth < MAX_QUOTE_DEPTH ? findBoundary(lines) : null;
   const own = boundary ? [...lines.slice(0, boundary.start), ...boundary.after] : lines;
-  const body = cleanOwnWords(own, outermost);
+  const body = cleanOwnWords(own, outermost, boundary !== null);
   if (!boundary) return { body, quoted: [] };
   const inner = readPart(boundary.quotedLines, subjectPrefixKind(boundary.subject), depth + 1, false);
   const kind = boundary.kind === 'unsaid' ? (subject === 'reply' ? 'reply' : 'forward') : boundary.kind;
@@ -265,14 +265,20 @@ function startsHeaderBlock(lines: string[], i: number): boolean {
   return seen.size >= 2;
 }
 
-/** A forwarded (or "original") message: its header lines from `headerStart`, then its text. */
+/**
+ * A forwarded (or "original") message: its header lines from `headerStart`, then its text. Apple
+ * Mail on a phone marks the whole forwarded message with ">": one level of marks goes first.
+ */
 function headedQuote(lines: string[], start: number, headerStart: number, kind: Boundary['kind']): Boundary {
-  let j = nextNonBlank(lines, headerStart);
+  let rest = lines.slice(headerStart);
+  const first = nextNonBlank(rest, 0);
+  if (first !== -1 && (rest[first] ?? '').trimStart().startsWith('>')) rest = rest.map(withoutQuoteMark);
+  let j = nextNonBlank(rest, 0);
   let from: MailAuthor = { name: null, email: null };
   let subject: string | null = null;
   let field: HeaderField | null = null;
-  while (j !== -1 && j < lines.length) {
-    const header = headerAt(lines, j);
+  while (j !== -1 && j < rest.length) {
+    const header = headerAt(rest, j);
     if (header) {
       field = header.field;
       if (field === 'from') from = parseAuthor(header.value);
@@ -281,15 +287,21 @@ function headedQuote(lines: string[], start: number, headerStart: number, kind: 
       continue;
     }
     // A folded header line (a long To or Cc list) continues with leading white space.
-    const raw = lines[j] ?? '';
+    const raw = rest[j] ?? '';
     if (field !== null && /^[ \t]+\S/.test(raw) && raw.length <= MAX_CONVENTION_LINE) {
       j++;
       continue;
     }
     break;
   }
-  const textStart = j === -1 ? lines.length : j;
-  return { start, kind, quotedLines: lines.slice(textStart), from, subject, after: [] };
+  const textStart = j === -1 ? rest.length : j;
+  return { start, kind, quotedLines: rest.slice(textStart), from, subject, after: [] };
+}
+
+/** "> text" → "text": one level of reply marks. Lines without a mark stay as they are. */
+function withoutQuoteMark(line: string): string {
+  const trimmed = line.trimStart();
+  return trimmed.startsWith('>') ? trimmed.replace(/^> ?/, '') : line;
 }
 
 /** "On <date>, <name> wrote:" and its translations, on one line or wrapped over two. */
@@ -348,7 +360,7 @@ function replyQuote(lines: string[], start: number, headerLines: number, from: M
   for (let j = first; j < lines.length; j++) {
     const line = lines[j] ?? '';
     const trimmed = line.trimStart();
-    if (trimmed.startsWith('>')) quotedLines.push(trimmed.replace(/^> ?/, ''));
+    if (trimmed.startsWith('>')) quotedLines.push(withoutQuoteMark(line));
     else after.push(line);
   }
   return { start, kind: 'reply', quotedLines, from, subject: null, after };
@@ -530,11 +542,11 @@ function valueLengthBeforeWords(value: string, field: HeaderField): number | nul
  * on (keeping a postscript). The first line of the outermost message may be a subject: its
  * "Fwd:"/"RE:" prefixes go.
  */
-function cleanOwnWords(lines: string[], outermost: boolean): string {
+function cleanOwnWords(lines: string[], outermost: boolean, quotes: boolean): string {
   let kept = dropBannersAndNoise(lines);
   if (outermost) kept = withoutSubjectPrefix(kept);
   kept = withoutGreetings(kept);
-  kept = cutAtClosing(kept);
+  kept = cutAtClosing(kept, quotes);
   return joinParagraphs(kept);
 }
 
@@ -604,9 +616,10 @@ function isGreeting(line: string): boolean {
 /**
  * Everything from the sign-off (or "-- ", or a disclaimer) on goes, once the sender has said
  * something. A sign-off counts only when what follows it is signature-sized: "Thanks!" in the middle
- * of a long mail is not the end of it. A postscript after the sign-off is kept.
+ * of a long mail is not the end of it. A postscript after the sign-off is kept. Above a quoted
+ * message, a sign-off may be all the sender wrote ("Thanks, Megan" over a forward): it goes too.
  */
-function cutAtClosing(lines: string[]): string[] {
+function cutAtClosing(lines: string[], quotes: boolean): string[] {
   const kept: string[] = [];
   let contentSeen = false;
   for (let i = 0; i < lines.length; i++) {
@@ -626,7 +639,7 @@ function cutAtClosing(lines: string[]): string[] {
         continue;
       }
     }
-    if (contentSeen && line !== null && isClosing(line) && signatureSized(lines, i + 1)) {
+    if ((contentSeen || quotes) && line !== null && isClosing(line) && signatureSized(lines, i + 1)) {
       return [...kept, ...postscripts(lines, i + 1)];
     }
     contentSeen = true;
