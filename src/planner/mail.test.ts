@@ -365,6 +365,10 @@ describe('readMail: a long mail keeps the background and the ask only', () => {
       'Beste helpdesk,',
       'Goedemorgen,',
       'Hi Megan',
+      'Dear Mr. Wilke,',
+      'Madame, Monsieur,',
+      'Liebe Kolleginnen und Kollegen,',
+      'Geachte heer/mevrouw,',
     ];
     for (const greeting of greetings) {
       expect(readMail(mail(greeting, '', 'My laptop will not charge.')).body, greeting).toBe('My laptop will not charge.');
@@ -396,6 +400,8 @@ describe('readMail: a long mail keeps the background and the ask only', () => {
       'Met vriendelijke groet,',
       'Groetjes,',
       'Alvast bedankt',
+      'Thanks & regards,',
+      'Danke und viele Grüße',
     ];
     for (const signOff of signOffs) {
       const text = mail('Please add me to the Sales Team group.', '', signOff, 'Alex Wilber', 'Sales Associate', '+1 425 555 0100');
@@ -429,6 +435,12 @@ describe('readMail: conservative where the ask could be lost', () => {
     for (const text of ['need salesforce', 'hey, can someone add me to the marketing list? ta', '  Zendesk please  ', 'From: finance, I need Power BI']) {
       expect(readMail(text)).toEqual({ body: text, quoted: [] });
     }
+  });
+
+  it('does not take "what I wrote:" for a reply header', () => {
+    const text = mail('Here is what I wrote:', '> please add me to Sales', 'but nobody answered.');
+    expect(readMail(text).body).toBe('Here is what I wrote:\nbut nobody answered.');
+    expect(readMail(text).quoted[0]?.from).toEqual({ name: null, email: null });
   });
 
   it('does not take one "From:" line in a sentence for a header block', () => {
@@ -481,6 +493,8 @@ describe('readMail: reply history', () => {
       ['El mar, 8 abr 2025 a las 9:14, Carlos Ruiz (<carlos.ruiz@tailspin.example>) escribió:', ['Carlos Ruiz', 'carlos.ruiz@tailspin.example']],
       ['Op di 8 apr. 2025 om 09:14 schreef Pieter de Vries <pieter.devries@woodgrove.example>:', ['Pieter de Vries', 'pieter.devries@woodgrove.example']],
       ['On 8 Apr 2025, at 09:14, Lee Gu wrote:', ['Lee Gu', null]],
+      ['Lee Gu <lee.gu@contoso.example> wrote:', ['Lee Gu', 'lee.gu@contoso.example']],
+      ['Jonas Schmidt schrieb am 08.04.2025 um 09:14:', ['Jonas Schmidt', null]],
     ];
     for (const [header, [name, email]] of headers) {
       const reading = readMail(mail('Still not working.', '', header, '> Did the reset help?'));
@@ -734,6 +748,7 @@ describe('readMail: device footers', () => {
     const footers = [
       'Sent from my iPhone',
       'Sent from Outlook for Android',
+      'Sent from Yahoo Mail on Android',
       'Get Outlook for iOS',
       'Von meinem iPhone gesendet',
       'Envoyé de mon iPhone',

@@ -74,16 +74,24 @@ const HEADER_FIELD: ReadonlyMap<string, HeaderField> = new Map<string, HeaderFie
 ]);
 
 /** Reply headers, one per language; the author is the last part before the verb (or after it). */
-const REPLY_HEADERS: readonly { pattern: RegExp; author: 'after-date' | 'group' }[] = [
+const REPLY_HEADERS: readonly { pattern: RegExp; author: 'after-date' | 'group' | 'name-first' }[] = [
   { pattern: /^on\s+(.+?)\s+wrote\s*:$/iu, author: 'after-date' },
   { pattern: /^le\s+(.+?)\s+a\s+[ée]crit\s*:$/iu, author: 'after-date' },
   { pattern: /^el\s+(.+?)\s+escribi[óo]\s*:$/iu, author: 'after-date' },
   { pattern: /^am\s+.+?\s+schrieb\s+(.+?)\s*:$/iu, author: 'group' },
   { pattern: /^op\s+.+?\s+schreef\s+(.+?)\s*:$/iu, author: 'group' },
   { pattern: /^op\s+.+?\s+heeft\s+(.+?)\s+het volgende geschreven\s*:$/iu, author: 'group' },
+  // "Alex Wilber <a@x> wrote:", "Alex Wilber schrieb am 08.04.2025 um 09:14:": trusted only with an
+  // address or a full name, so that "Here is what I wrote:" stays a sentence.
+  {
+    pattern: /^([^:]{1,120}?)\s+(?:wrote|schrieb|a\s+[ée]crit|escribi[óo]|schreef)(?:\s+(?:on|am|le|el|op)\s+[^:]{1,80}(?::[^:]{1,20}){0,2})?\s*:$/iu,
+    author: 'name-first',
+  },
 ];
 /** A line that may be the first half of a reply header wrapped over two lines. */
 const REPLY_HEADER_START = /^(?:on|le|el|am|op)\s/iu;
+/** A full name: two to four capitalised words. */
+const FULL_NAME = /^[\p{Lu}][\p{L}'.-]*(?:\s[\p{Lu}][\p{L}'.-]*){1,3}$/u;
 
 /** Where a date ends inside "Mon, Mar 3, 2025 at 10:02 AM Alex Wilber": a comma, a time or a year. */
 const DATE_TOKEN = /,\s*|\d{1,2}[:.h]\d{2}(?:\s*[ap]\.?\s?m\.?)?(?=\s|,|$)|\b\d{4}\b/giu;
@@ -109,32 +117,33 @@ const DISCLAIMER =
 
 /** Whole lines that carry nothing: printing pleas and device footers. */
 const NOISE_LINE =
-  /^(?:please consider the environment before printing[^\n]{0,80}|think before you print[^\n]{0,40}|bitte denken sie an die umwelt[^\n]{0,80}|merci de penser [àa] l'environnement[^\n]{0,80}|pensez [àa] l'environnement[^\n]{0,80}|antes de imprimir[^\n]{0,80}|denk aan het milieu[^\n]{0,80}|sent from my (?:iphone|ipad|android(?: device| phone)?|mobile(?: device| phone)?|phone|smartphone|blackberry|samsung[^\n]{0,40}|galaxy[^\n]{0,40}|huawei[^\n]{0,40}|pixel[^\n]{0,20})|sent from (?:outlook|mail|yahoo mail|gmail)(?: for (?:ios|android|mac|windows))?|sent via [^\n]{1,30} (?:app|mobile)|get outlook for (?:ios|android)|von meinem (?:iphone|ipad|smartphone|handy|mobiltelefon|android|samsung[^\n]{0,30}) gesendet|gesendet von (?:meinem (?:iphone|ipad|handy|smartphone)|outlook f[üu]r (?:ios|android))|outlook f[üu]r (?:ios|android) beziehen|envoy[ée] (?:de|depuis) (?:mon (?:iphone|ipad|smartphone|mobile|t[ée]l[ée]phone|android|samsung[^\n]{0,30})|outlook pour (?:ios|android))|t[ée]l[ée]charger outlook pour (?:ios|android)|obtenez outlook pour (?:ios|android)|enviado desde (?:mi (?:iphone|ipad|smartphone|m[óo]vil|celular|android|samsung[^\n]{0,30}|dispositivo[^\n]{0,40})|outlook para (?:ios|android))|obtener outlook para (?:ios|android)|verzonden (?:vanaf|van|met) (?:mijn (?:iphone|ipad|smartphone|telefoon|mobiel|android|samsung[^\n]{0,30})|outlook voor (?:ios|android))|outlook voor (?:ios|android) downloaden|download outlook voor (?:ios|android))[.!]?$/iu;
+  /^(?:please consider the environment before printing[^\n]{0,80}|think before you print[^\n]{0,40}|bitte denken sie an die umwelt[^\n]{0,80}|merci de penser [àa] l'environnement[^\n]{0,80}|pensez [àa] l'environnement[^\n]{0,80}|antes de imprimir[^\n]{0,80}|denk aan het milieu[^\n]{0,80}|sent from my (?:iphone|ipad|android(?: device| phone)?|mobile(?: device| phone)?|phone|smartphone|blackberry|samsung[^\n]{0,40}|galaxy[^\n]{0,40}|huawei[^\n]{0,40}|pixel[^\n]{0,20})|sent from (?:outlook|mail|yahoo mail|gmail)(?: (?:for|on) (?:ios|iphone|android|mac|windows))?|sent with proton mail[^\n]{0,40}|sent via [^\n]{1,30} (?:app|mobile)|get outlook for (?:ios|android)|von meinem (?:iphone|ipad|smartphone|handy|mobiltelefon|android|samsung[^\n]{0,30}) gesendet|gesendet von (?:meinem (?:iphone|ipad|handy|smartphone)|outlook f[üu]r (?:ios|android))|outlook f[üu]r (?:ios|android) beziehen|envoy[ée] (?:de|depuis) (?:mon (?:iphone|ipad|smartphone|mobile|t[ée]l[ée]phone|android|samsung[^\n]{0,30})|outlook pour (?:ios|android))|t[ée]l[ée]charger outlook pour (?:ios|android)|obtenez outlook pour (?:ios|android)|enviado desde (?:mi (?:iphone|ipad|smartphone|m[óo]vil|celular|android|samsung[^\n]{0,30}|dispositivo[^\n]{0,40})|outlook para (?:ios|android))|obtener outlook para (?:ios|android)|verzonden (?:vanaf|van|met) (?:mijn (?:iphone|ipad|smartphone|telefoon|mobiel|android|samsung[^\n]{0,30})|outlook voor (?:ios|android))|outlook voor (?:ios|android) downloaden|download outlook voor (?:ios|android))[.!]?$/iu;
 
 /** Greeting words, and the addressees that may follow them on a line of their own. */
 const GREETING =
-  /^(hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening|day)|greetings|morning|hallo|guten (?:morgen|tag|abend)|moin|servus|liebe[rs]?|sehr geehrte[rs]?|bonjour|bonsoir|salut|coucou|ch[èe]re?s?|madame|monsieur|hola|buenos d[íi]as|buenas(?: tardes| noches)?|estimad[oa]s?|querid[oa]s?|hoi|beste|geachte|goedemorgen|goedemiddag|goedenavond|dag)((?:\s+[^\s,!:;.]{1,30}){0,5})\s*[,!:.]?$/iu;
+  /^(hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening|day)|greetings|morning|hallo|guten (?:morgen|tag|abend)|moin|servus|liebe[rs]?|sehr geehrte[rs]?|bonjour|bonsoir|salut|coucou|ch[èe]re?s?|madame|monsieur|hola|buenos d[íi]as|buenas(?: tardes| noches)?|estimad[oa]s?|querid[oa]s?|hoi|beste|geachte|goedemorgen|goedemiddag|goedenavond|dag|madame,? monsieur)((?:\s+[^\s,!:;]{1,30}){0,5})\s*[,!:.]?$/iu;
 const ADDRESSEE_WORDS: ReadonlySet<string> = new Set([
   'team', 'all', 'everyone', 'everybody', 'folks', 'guys', 'there', 'it', 'helpdesk', 'help', 'desk',
   'service', 'servicedesk', 'support', 'sir', 'or', 'madam', 'colleagues', 'and', 'y\'all', 'people',
   'zusammen', 'und', 'damen', 'herren', 'leute', 'kollegen', 'kolleginnen', 'kollegin', 'kollege', 'allerseits',
   'à', 'a', 'tous', 'toutes', 'tout', 'le', 'la', 'les', 'monde', 'équipe', "l'équipe", 'collègues', 'et',
   'todos', 'todas', 'equipo', 'el', 'soporte', 'compañeros', 'y',
-  'allemaal', 'iedereen', 'collega', "collega's", 'heren', 'dames', 'en', 'mevrouw', 'heer', 'meneer',
+  'allemaal', 'iedereen', 'collega', "collega's", 'heren', 'dames', 'en', 'mevrouw', 'heer', 'meneer', 'heer/mevrouw',
+  'dames/heren',
 ]);
 
 /** Sign-off phrases in the five languages; tried longest first, so "best regards" wins over "best". */
 const SIGN_OFF_PHRASES = [
-  'thanks', 'thank you', 'many thanks', 'thanks and regards', 'thx', 'ty', 'cheers', 'best', 'regards', 'best regards',
+  'thanks', 'thank you', 'many thanks', 'thanks and regards', 'thanks & regards', 'thank you and regards', 'thx', 'ty', 'cheers', 'best', 'regards', 'best regards',
   'kind regards', 'warm regards', 'warmest regards', 'kindest regards', 'with kind regards', 'with best regards',
   'best wishes', 'all the best', 'sincerely', 'yours sincerely', 'yours faithfully', 'yours truly', 'respectfully',
   'take care',
   'mit freundlichen gr[üu](?:ß|ss)en', 'mit freundlichem gru(?:ß|ss)', 'freundliche gr[üu](?:ß|ss)e', 'viele gr[üu](?:ß|ss)e',
   'beste gr[üu](?:ß|ss)e', 'liebe gr[üu](?:ß|ss)e', 'herzliche gr[üu](?:ß|ss)e', 'sch[öo]ne gr[üu](?:ß|ss)e', 'gru(?:ß|ss)',
-  'gr[üu](?:ß|ss)e', 'danke', 'danke sch[öo]n', 'vielen dank', 'besten dank', 'mfg', 'lg', 'vg',
+  'gr[üu](?:ß|ss)e', 'danke und gr[üu](?:ß|ss)e', 'danke und viele gr[üu](?:ß|ss)e', 'danke', 'danke sch[öo]n', 'vielen dank', 'besten dank', 'mfg', 'lg', 'vg',
   'cordialement', 'bien cordialement', 'tr[èe]s cordialement', 'bien [àa] vous', 'sinc[èe]res salutations',
   'salutations', 'meilleures salutations', 'bonne journ[ée]e', 'merci', 'merci beaucoup', 'merci bien',
-  "merci d'avance", 'merci par avance', 'merci [àa] vous',
+  "merci d'avance", 'merci par avance', 'merci [àa] vous', 'merci et bonne journ[ée]e',
   'saludos', 'un saludo', 'saludos cordiales', 'un cordial saludo', 'atentamente', 'cordialmente', 'gracias',
   'muchas gracias',
   'met vriendelijke groet', 'met vriendelijke groeten', 'vriendelijke groet', 'vriendelijke groeten', 'hartelijke groet',
@@ -307,9 +316,10 @@ function withoutQuoteMark(line: string): string {
 /** "On <date>, <name> wrote:" and its translations, on one line or wrapped over two. */
 function replyHeaderAt(lines: string[], i: number): { lineCount: number; from: MailAuthor } | null {
   const line = conventionLine(lines[i]);
-  if (!line || !REPLY_HEADER_START.test(line)) return null;
+  if (!line) return null;
   const one = replyAuthor(line);
   if (one) return { lineCount: 1, from: one };
+  if (!REPLY_HEADER_START.test(line)) return null;
   const next = conventionLine(lines[i + 1]);
   if (!next) return null;
   const two = replyAuthor(`${line} ${next}`);
@@ -324,7 +334,9 @@ function replyAuthor(header: string): MailAuthor | null {
     const m = pattern.exec(header);
     if (!m) continue;
     const said = m[1] ?? '';
-    return author === 'group' ? parseAuthor(said) : parseAuthor(afterDate(said));
+    if (author === 'after-date') return parseAuthor(afterDate(said));
+    const from = parseAuthor(said);
+    if (author === 'group' || from.email !== null || FULL_NAME.test(from.name ?? '')) return from;
   }
   return null;
 }
@@ -610,6 +622,7 @@ function isGreeting(line: string): boolean {
   if (addressee === '') return true;
   return addressee
     .split(/\s+/u)
+    .map((word) => word.replace(/\.$/u, ''))
     .every((word) => ADDRESSEE_WORDS.has(word.toLowerCase()) || /^[\p{Lu}]/u.test(word));
 }
 
