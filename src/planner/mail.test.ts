@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAuthor, readMail } from './mail.ts';
 
@@ -801,4 +802,78 @@ describe('readMail: speed on hostile input', () => {
       expect(performance.now() - started).toBeLessThan(500);
     });
   }
+});
+
+describe('readMail: mail-shaped noise', () => {
+  const tokens = [
+    '\n', '\n\n', ' ', '>', '> ', '-', '----------', '_________', 'Forwarded message', 'Begin forwarded message:', 'From: ',
+    'Sent: ', 'To: ', 'Subject: ', 'Von: ', 'De : ', 'On ', ' wrote:', 'Am ', ' schrieb ', 'Thanks,', 'Kind regards', 'Hi team,',
+    'Alex Wilber', '<alex@contoso.example>', '[mailto:a@b.cd]', '"Wilber, Alex"', '2025', '10:02 AM', ',', ':', 'I need Zendesk.',
+    'CONFIDENTIALITY NOTICE', 'This e-mail is confidential', 'Sent from my iPhone', 'FW: ', 'RE: ', '[EXTERNAL]', 'P.S. ',
+  ];
+  const noise = fc.array(fc.constantFrom(...tokens), { minLength: 0, maxLength: 3000 }).map((parts) => parts.join(''));
+
+  it('reads any mix of mail conventions quickly and makes no words up', () => {
+    fc.assert(
+      fc.property(noise, (text) => {
+        const started = performance.now();
+        const reading = readMail(text);
+        expect(performance.now() - started).toBeLessThan(250);
+        expect(reading.quoted.length).toBeLessThanOrEqual(12);
+        // Nothing is made up: every line read is a line (or part of a line) of the text.
+        for (const line of [reading.body, ...reading.quoted.map((q) => q.body)].join('\n').split('\n')) {
+          expect(text.includes(line.replace(/^[> ]+/, '').trim())).toBe(true);
+        }
+      }),
+      { seed: 13, numRuns: 300 },
+    );
+  });
+});
+
+describe('readMail: assembled mails', () => {
+  const greetings = ['', 'Hi team,', 'Hallo zusammen,', 'Bonjour,', 'Hola,', 'Beste helpdesk,', 'Dear helpdesk,'];
+  const asks = [
+    'I need access to Zendesk.',
+    'Thanks for sorting my password last week; now I need Zendesk.',
+    'Please add Nestor to the Sales Team group, thank you for checking.',
+    'Bitte Visio für mich freischalten.',
+    "J'ai besoin d'un accès à Tableau.",
+    'Necesito una licencia de Power BI.',
+    'Ik heb toegang tot Jira nodig.',
+  ];
+  const signOffs = ['', 'Thanks,', 'Best regards,', 'Mit freundlichen Grüßen', 'Cordialement,', 'Un saludo,', 'Met vriendelijke groet,'];
+  const footers = ['', 'Sent from my iPhone', 'Von meinem iPhone gesendet', 'Envoyé de mon iPhone'];
+  const disclaimers = ['', 'This e-mail and any attachments are confidential and intended solely for the addressee.'];
+  const separators = ['---------- Forwarded message ---------', '-----Original Message-----', '----- Weitergeleitete Nachricht -----', ''];
+
+  const mails = fc.record({
+    greeting: fc.constantFrom(...greetings),
+    ask: fc.constantFrom(...asks),
+    signOff: fc.constantFrom(...signOffs),
+    footer: fc.constantFrom(...footers),
+    disclaimer: fc.constantFrom(...disclaimers),
+    separator: fc.constantFrom(...separators),
+    quotedAsk: fc.constantFrom(...asks),
+  });
+
+  it('keeps the ask in the body, drops the signature, and reads the forwarded ask as the quoted author\'s', () => {
+    fc.assert(
+      fc.property(mails, (m) => {
+        const own = [m.greeting, '', m.ask, '', ...(m.signOff === '' ? [] : [m.signOff, 'Quinn Forwarder', 'Office Manager']), '', m.footer, '', m.disclaimer];
+        const forward =
+          m.separator === ''
+            ? []
+            : ['', m.separator, 'From: Alex Wilber <alex.wilber@contoso.example>', 'Sent: Tuesday, April 8, 2025 9:14 AM', 'To: IT', 'Subject: Access', '', m.quotedAsk];
+        const reading = readMail(mail(...own, ...forward));
+        // A text with no convention in it comes back as written, blank lines and all.
+        expect(reading.body.trim()).toBe(m.ask);
+        if (m.separator === '') {
+          expect(reading.quoted).toEqual([]);
+        } else {
+          expect(reading.quoted).toEqual([{ from: { name: 'Alex Wilber', email: 'alex.wilber@contoso.example' }, body: m.quotedAsk, kind: 'forward' }]);
+        }
+      }),
+      { seed: 13, numRuns: 400 },
+    );
+  });
 });
