@@ -230,9 +230,23 @@ function findBoundary(lines: string[]): Boundary | null {
     if (startsHeaderBlock(lines, i)) return headedQuote(lines, i, i, 'unsaid');
     const reply = replyHeaderAt(lines, i);
     if (reply) return replyQuote(lines, i, reply.lineCount, reply.from);
-    if (line.startsWith('>')) return replyQuote(lines, i, 0, { name: null, email: null });
+    if (line.startsWith('>')) {
+      // Without a header, ">" lines are a quote only beside words of the sender's own: a chat
+      // message written as a Markdown block quote is the sender's.
+      return sendersWordsBeside(lines, i) ? replyQuote(lines, i, 0, { name: null, email: null }) : null;
+    }
   }
   return null;
+}
+
+/** Whether anything but ">" lines stands before line `i` or among the lines after it. */
+function sendersWordsBeside(lines: string[], i: number): boolean {
+  if (nextNonBlank(lines, 0) < i) return true;
+  for (let j = i + 1; j < lines.length; j++) {
+    const line = (lines[j] ?? '').trim();
+    if (line !== '' && !line.startsWith('>')) return true;
+  }
+  return false;
 }
 
 /** A line trimmed for matching, or null when it is too long to be a mail convention. */
