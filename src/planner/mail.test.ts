@@ -403,6 +403,8 @@ describe('readMail: a long mail keeps the background and the ask only', () => {
       'Alvast bedankt',
       'Thanks & regards,',
       'Danke und viele Grüße',
+      'Beste Grüße / Best regards',
+      'Cordialement | Kind regards,',
     ];
     for (const signOff of signOffs) {
       const text = mail('Please add me to the Sales Team group.', '', signOff, 'Alex Wilber', 'Sales Associate', '+1 425 555 0100');
@@ -536,6 +538,56 @@ describe('readMail: reply history', () => {
 type MailAuthorCase = [string | null, string | null];
 
 describe('readMail: Outlook header blocks and nesting', () => {
+  it('reads a German Outlook reply chain: signature, company footer and disclaimer go, each message its own', () => {
+    const reading = readMail(
+      mail(
+        'AW: Neuer Mitarbeiter - Zugang SAP',
+        '',
+        'Guten Tag,',
+        '',
+        'anbei die Freigabe vom Abteilungsleiter. Bitte richten Sie den Zugang bis Montag ein.',
+        '',
+        'Beste Grüße / Best regards',
+        '',
+        'Jonas Schmidt',
+        'Teamleiter Einkauf',
+        '',
+        'Contoso GmbH | Musterstraße 1 | 10115 Berlin',
+        'Tel.: +49 30 1234567 | Fax: +49 30 1234568',
+        '',
+        'Diese E-Mail enthält vertrauliche und/oder rechtlich geschützte Informationen. Wenn Sie nicht der richtige Adressat sind, informieren Sie bitte sofort den Absender.',
+        '',
+        'Von: Klaus Weber <klaus.weber@contoso.example>',
+        'Gesendet: Montag, 7. April 2025 16:40',
+        'An: Jonas Schmidt <jonas.schmidt@contoso.example>',
+        'Cc: IT-Service <it@msp.example>',
+        'Betreff: AW: Neuer Mitarbeiter - Zugang SAP',
+        '',
+        'Hallo Jonas,',
+        '',
+        'freigegeben.',
+        '',
+        'Gruß',
+        'Klaus',
+        '',
+        'Von: Jonas Schmidt',
+        'Gesendet: Montag, 7. April 2025 15:02',
+        'An: Klaus Weber',
+        'Betreff: Neuer Mitarbeiter - Zugang SAP',
+        '',
+        'Hallo Klaus,',
+        'kannst du den SAP-Zugang für Frau Vance freigeben?',
+        'Danke!',
+        'Jonas',
+      ),
+    );
+    expect(reading.body).toBe('Neuer Mitarbeiter - Zugang SAP\n\nanbei die Freigabe vom Abteilungsleiter. Bitte richten Sie den Zugang bis Montag ein.');
+    expect(reading.quoted).toEqual([
+      { from: { name: 'Klaus Weber', email: 'klaus.weber@contoso.example' }, body: 'freigegeben.', kind: 'reply' },
+      { from: { name: 'Jonas Schmidt', email: null }, body: 'kannst du den SAP-Zugang für Frau Vance freigeben?', kind: 'reply' },
+    ]);
+  });
+
   it('finds an Outlook header block without a separator line, in each language', () => {
     const blocks: [string[], MailAuthorCase][] = [
       [['From: Alex Wilber [mailto:alex.wilber@contoso.example]', 'Sent: Tuesday, April 8, 2025 9:14 AM', 'To: IT', 'Subject: Visio'], ['Alex Wilber', 'alex.wilber@contoso.example']],

@@ -677,6 +677,9 @@ function cutAtClosing(lines: string[], quotes: boolean): string[] {
 
 function isClosing(line: string): boolean {
   if (SIGNATURE_SEPARATOR.test(line)) return true;
+  // Bilingual sign-offs: "Beste Grüße / Best regards", "Cordialement | Kind regards".
+  const halves = line.split(/\s[/|]\s/u);
+  if (halves.length === 2) return halves.every((half) => isClosing(half.trim()));
   const m = SIGN_OFF.exec(line);
   return m !== null && NAME_AFTER_SIGN_OFF.test(m[1] ?? '') && !SIGN_OFF_ABBREVIATION.test(line);
 }
