@@ -29,7 +29,7 @@ describe('readMail: forwards in five languages', () => {
         '',
         'Hi Megan,',
         '',
-        'I need access to Zendesk so I can cover the support queue next week.',
+        'Could I have a Zendesk agent seat to cover the support queue next week?',
         '',
         'Best,',
         'Alex',
@@ -39,7 +39,7 @@ describe('readMail: forwards in five languages', () => {
     expect(reading.quoted).toEqual([
       {
         from: { name: 'Alex Wilber', email: 'alex.wilber@contoso.example' },
-        body: 'I need access to Zendesk so I can cover the support queue next week.',
+        body: 'Could I have a Zendesk agent seat to cover the support queue next week?',
         kind: 'forward',
       },
     ]);
@@ -885,7 +885,7 @@ describe('readMail: mail-shaped noise', () => {
 describe('readMail: assembled mails', () => {
   const greetings = ['', 'Hi team,', 'Hallo zusammen,', 'Bonjour,', 'Hola,', 'Beste helpdesk,', 'Dear helpdesk,'];
   const asks = [
-    'I need access to Zendesk.',
+    'Could I have a Zendesk agent seat?',
     'Thanks for sorting my password last week; now I need Zendesk.',
     'Please add Nestor to the Sales Team group, thank you for checking.',
     'Bitte Visio für mich freischalten.',

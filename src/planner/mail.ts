@@ -418,7 +418,7 @@ export function parseAuthor(value: string): MailAuthor {
 // ---------------------------------------------------------------------------------------------
 // Mails that lost their line breaks. Some PSAs turn an HTML mail into one long line, so that the
 // forwarded message and its headers sit inside a line: "… for Alex? ---------- Forwarded message
-// --------- From: Alex Wilber <…> Date: … Subject: Zendesk To: … I need access to Zendesk".
+// --------- From: Alex Wilber <…> Date: … Subject: Figma To: … Could I get a Figma seat?".
 
 /** The words of a forward separator, found without a leading quantifier (a line of dashes is cheap). */
 const SEPARATOR_WORDS =
