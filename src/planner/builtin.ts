@@ -6,6 +6,7 @@ import { decideGroupAsk } from './decide-group.ts';
 import { decideLicenseAsk } from './decide-license.ts';
 import { decideProductAsk } from './decide-product.ts';
 import { combine, type Decision, escalate } from './decision.ts';
+import { readAsk } from './reading.ts';
 import { identifyRequester } from './requester.ts';
 import { stopBeforeAsks } from './stops.ts';
 import { forAWhile, leaveOfAbsence, outsiderWords, outsideAddresses } from './circumstances.ts';
@@ -32,8 +33,11 @@ export class BuiltinPlanner implements Planner {
   async plan(input: PlannerInput): Promise<ProposedPlan> {
     const requester = await identifyRequester(input);
     if (!requester.ok) return combine([requester.refusal]);
-    const ctx = await PlanningContext.load(input, requester.user);
-    return requireOfferedTools(combine(await decide(ctx)), ctx);
+    const loaded = await PlanningContext.load(input, requester.user);
+    const ask = await readAsk(loaded);
+    if (ask.refusal) return combine([ask.refusal]);
+    const plan = requireOfferedTools(combine(await decide(ask.ctx)), ask.ctx);
+    return ask.notes.length > 0 ? { ...plan, reasons: [...ask.notes, ...plan.reasons] } : plan;
   }
 }
 
@@ -49,7 +53,7 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
   const spans = unknownObjectSpans(text, exact.spans ?? exact.mentions, new Set([...nameWords, ...resourceWords]));
   const misspelt = findMisspelt(text, ctx.catalog, spans);
   const found: MentionReading = {
-    mentions: dropRepeats([...exact.mentions, ...misspelt.mentions].sort((a, b) => a.start - b.start)),
+    mentions: dropRepeats(text, [...(exact.spans ?? exact.mentions), ...misspelt.mentions].sort((a, b) => a.start - b.start)),
     ambiguous: [...exact.ambiguous, ...misspelt.ambiguous],
   };
   const understood = (span: ObjectSpan): boolean => misspelt.ambiguous.some((a) => a.phrase === span.label);
@@ -70,14 +74,28 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
   return decisions;
 }
 
-/** A resource named twice is asked for once: its first mention decides. */
-function dropRepeats(mentions: readonly Mention[]): Mention[] {
-  const seen = new Set<string>();
-  return mentions.filter((m) => {
-    if (seen.has(m.resource.key)) return false;
-    seen.add(m.resource.key);
-    return true;
-  });
+/** The verb that applies to a mention, looked for in the mention's own clause. */
+function actionIn(text: string): (mention: Mention) => ResourceAction | null {
+  const cues = cueWords(text);
+  const clauses = splitClauses(text);
+  return (mention) => {
+    const clause = clauses[clauseOfWord(clauses, mention.start)];
+    return actionFor(cues, mention.start, mention.end, clause ? { start: clause.wordStart, end: clause.wordEnd } : undefined);
+  };
+}
+
+/**
+ * A resource named twice is asked for once. The mention with a verb that asks for it or away
+ * decides ("our partners use DocuSign ... could you give me DocuSign?"); failing that, the first.
+ */
+function dropRepeats(text: string, mentions: readonly Mention[]): Mention[] {
+  const said = actionIn(text);
+  const chosen = new Map<string, Mention>();
+  for (const m of mentions) {
+    const current = chosen.get(m.resource.key);
+    if (!current || (said(current) === null && said(m) !== null)) chosen.set(m.resource.key, m);
+  }
+  return [...chosen.values()].sort((a, b) => a.start - b.start);
 }
 
 /** The asks of the request (account procedures, groups, licenses), each for the people its clause names. */
@@ -137,22 +155,27 @@ function bindSubjects(ctx: PlanningContext, people: PeopleMentioned): Binding {
     if (subjectsAnywhere.length > 0) {
       return selfAnywhere && /\b(me and|and me|and myself|myself and|both of us|us both)\b/i.test(text) ? [ctx.speaker, ...subjectsAnywhere] : subjectsAnywhere;
     }
-    if (selfAnywhere || speaksOfSelf(text)) return [ctx.speaker];
-    // Nobody is the subject by the words, and the writer does not speak of themselves: whoever is named.
+    if (selfAnywhere) return [ctx.speaker];
+    // Nobody is the subject by the words, and the writer asks nothing for themselves: whoever is named.
     return people.people.length > 0 ? people.people : [ctx.speaker];
   })();
+  /** The person a pronoun points back at: the nearest named before, someone in the foreground first. */
+  const pointedAt = (k: number): DirectoryUser[] => {
+    for (const foreground of [true, false]) {
+      for (let back = k - 1; back >= 0; back--) {
+        const there = people.mentions.filter((m) => clauseAt(clauses, m.start) === back && (m.role !== 'context') === foreground).map((m) => m.user);
+        if (there.length > 0) return uniqueUsers(there);
+      }
+    }
+    return [];
+  };
   const perClause: DirectoryUser[][] = [];
   for (const [k, clause] of clauses.entries()) {
     const named = inClause(k, 'subject');
     const self = asksForSelf(clause.text);
     let subjects = uniqueUsers([...(self ? [ctx.speaker] : []), ...named]);
-    if (subjects.length === 0 && pointsBack(clause.text)) {
-      for (let back = k - 1; back >= 0 && subjects.length === 0; back--) {
-        const earlier = (perClause[back] ?? []).filter((u) => !sameUser(u, ctx.speaker) && inClause(back).some((n) => sameUser(n, u)));
-        subjects = earlier.length > 0 ? earlier : inClause(back);
-      }
-    }
-    if (subjects.length === 0 && !speaksOfSelf(clause.text)) subjects = inClause(k, 'mentioned');
+    if (subjects.length === 0) subjects = inClause(k, 'mentioned');
+    if (subjects.length === 0 && pointsBack(clause.text)) subjects = pointedAt(k);
     perClause.push(subjects.length > 0 ? subjects : fallback);
   }
   const clauseSubjects = (k: number): DirectoryUser[] => (k >= 0 ? (perClause[k] ?? fallback) : fallback);
@@ -275,10 +298,10 @@ async function decideMentions(
   mentions: readonly Mention[],
   subjectsOf: (mention: Mention) => DirectoryUser[],
 ): Promise<Decision[]> {
-  const cues = cueWords(ctx.text);
+  const actionOf = actionIn(ctx.text);
   const decisions: Decision[] = [];
   for (const mention of mentions) {
-    const said = actionFor(cues, mention.start, mention.end);
+    const said = actionOf(mention);
     const administrative = mention.resource.kind === 'group' && (mention.resource.group?.privileged || mention.resource.forbidden);
     const action: ResourceAction | null = said ?? (reading.account.length === 0 || administrative ? 'grant' : null);
     if (!action) continue;

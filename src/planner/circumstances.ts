@@ -78,7 +78,9 @@ const OUTSIDER: readonly RegExp[] = [
   /\b(external|outside|3rd party|third party) (user|person|people|consultant|auditor|partner|colleague|contact|guest|party|accountant|developer|designer|agency|company|contractor|staff|collaborator|vendor|supplier|freelancer|firm|team|bookkeeper|lawyer|advisor|adviser)s?\b/,
   /\bfreelancers?\b|\bfreelance (designer|developer|writer|consultant)\b/,
   /\bguest (access|account|accounts|user|users)\b/,
-  /\b(our|an|the|a|his|her|their) (auditors?|vendors?|suppliers?|consultants?|agency|bookkeepers?|accountants? from|lawyers?|solicitors?)\b/,
+  // Roles that are usually people of another firm, when the ask is for them ("give our auditor", "the consultant needs").
+  /\b(give|add|grant|for|let|allow|invite|share( \w+)? with|access for|account for|set up)( \w+){0,2} (auditors?|vendors?|suppliers?|consultants?|agency|bookkeepers?|lawyers?|solicitors?|partners?)\b/,
+  /\b(auditors?|vendors?|suppliers?|consultants?|agency|bookkeepers?|lawyers?|solicitors?)( \w+){0,2} (needs?|wants?|requires?|should (get|have|be)|would like|to (get|have|access))\b/,
   /\b(contractor|consultant|auditor|someone|somebody|person|people|guy|lady) from (another|a different|an outside|a partner|an external|the partner|the agency|our (agency|partner|supplier|vendor|auditor)s?)\b/,
   /\b(not|isn t|is not|aren t) (an? )?(employee|staff member|member of staff)s?\b/,
   /\b(doesn t|does not|don t|do not) work (here|for us)\b/,

@@ -8,29 +8,30 @@ import type { DiagnosisReader, PlannerInput } from './types.ts';
  * tenant's groups and licenses, and per-person lookups read once each (every read is recorded in
  * the diagnosis, so the note should not show the same question twice).
  */
-export class PlanningContext {
-  private readonly managers = new Map<string, Promise<DirectoryUser | null>>();
-  private readonly memberships = new Map<string, Promise<DirectoryGroup[]>>();
-  private readonly licenses = new Map<string, Promise<string[]>>();
-  private readonly methods = new Map<string, Promise<AuthMethod[]>>();
+/** Per-person lookups, shared by every reading of one request. */
+interface Lookups {
+  managers: Map<string, Promise<DirectoryUser | null>>;
+  memberships: Map<string, Promise<DirectoryGroup[]>>;
+  licenses: Map<string, Promise<string[]>>;
+  methods: Map<string, Promise<AuthMethod[]>>;
+}
 
+export class PlanningContext {
   private constructor(
     readonly input: PlannerInput,
     readonly requester: DirectoryUser,
+    /** Whose first person the text is: the requester, or the author of a forwarded message. */
     readonly speaker: DirectoryUser,
+    /** What the planner reads: the request as written, or what the mail and language readings made of it. */
     readonly text: string,
     readonly rules: RunbookRules,
     readonly groups: DirectoryGroup[],
     readonly skus: SubscribedSku[],
     readonly catalog: Catalog,
+    private readonly lookups: Lookups,
   ) {}
 
-  /**
-   * `ask` is what the planner reads (the request as written, or what a mail reading made of it) and
-   * `speaker` whose first person it is: the requester, or the author of a forwarded message. Authority
-   * is always the requester's.
-   */
-  static async load(input: PlannerInput, requester: DirectoryUser, ask: { text: string; speaker: DirectoryUser } = { text: input.request.text, speaker: requester }): Promise<PlanningContext> {
+  static async load(input: PlannerInput, requester: DirectoryUser): Promise<PlanningContext> {
     const reader = input.reader;
     const [runbooks, groups, skus] = await Promise.all([reader.listRunbooks(), reader.findGroups(''), reader.listLicenses()]);
     const rules = parseRunbooks(
@@ -38,7 +39,13 @@ export class PlanningContext {
       groups.map((g) => g.displayName),
     );
     const clientWords = [input.client.name, input.client.slug, input.client.domain.split('.')[0] ?? ''];
-    return new PlanningContext(input, requester, ask.speaker, ask.text, rules, groups, skus, buildCatalog(groups, skus, rules, clientWords));
+    const lookups: Lookups = { managers: new Map(), memberships: new Map(), licenses: new Map(), methods: new Map() };
+    return new PlanningContext(input, requester, requester, input.request.text, rules, groups, skus, buildCatalog(groups, skus, rules, clientWords), lookups);
+  }
+
+  /** The same request read as `text`, in `speaker`'s words; authority stays the requester's. */
+  reading(text: string, speaker: DirectoryUser): PlanningContext {
+    return new PlanningContext(this.input, this.requester, speaker, text, this.rules, this.groups, this.skus, this.catalog, this.lookups);
   }
 
   get reader(): DiagnosisReader {
@@ -55,19 +62,19 @@ export class PlanningContext {
   }
 
   managerOf(user: DirectoryUser): Promise<DirectoryUser | null> {
-    return memo(this.managers, user, () => this.reader.getManager(user.userPrincipalName));
+    return memo(this.lookups.managers, user, () => this.reader.getManager(user.userPrincipalName));
   }
 
   groupsOf(user: DirectoryUser): Promise<DirectoryGroup[]> {
-    return memo(this.memberships, user, () => this.reader.listUserGroups(user.userPrincipalName));
+    return memo(this.lookups.memberships, user, () => this.reader.listUserGroups(user.userPrincipalName));
   }
 
   licensesOf(user: DirectoryUser): Promise<string[]> {
-    return memo(this.licenses, user, () => this.reader.listUserLicenses(user.userPrincipalName));
+    return memo(this.lookups.licenses, user, () => this.reader.listUserLicenses(user.userPrincipalName));
   }
 
   authMethodsOf(user: DirectoryUser): Promise<AuthMethod[]> {
-    return memo(this.methods, user, () => this.reader.listAuthMethods(user.userPrincipalName));
+    return memo(this.lookups.methods, user, () => this.reader.listAuthMethods(user.userPrincipalName));
   }
 }
 

@@ -277,15 +277,16 @@ export function cueWords(text: string): string[] {
 /**
  * Whether the resource named at `start` is asked for or asked away: the nearest cue before it in
  * the same request wins ("remove me from DL-Sales and add me to DL-Marketing"); failing that, a cue
- * shortly after it ("Tableau is no longer needed"); null when the words say neither.
+ * shortly after it ("Tableau is no longer needed"); null when the words say neither. `within` keeps
+ * the search inside the mention's clause (a verb of the next sentence is not this one's).
  */
-export function actionFor(cues: readonly string[], start: number, end: number): ResourceAction | null {
-  for (let i = start - 1; i >= Math.max(0, start - 8); i--) {
+export function actionFor(cues: readonly string[], start: number, end: number, within: { start: number; end: number } = { start: 0, end: cues.length }): ResourceAction | null {
+  for (let i = start - 1; i >= Math.max(within.start, start - 8); i--) {
     const w = cues[i] ?? '';
     if (WITHDRAW_WORDS.has(w)) return 'withdraw';
     if (GRANT_WORDS.has(w)) return 'grant';
   }
-  for (let i = end; i < Math.min(cues.length, end + 5); i++) {
+  for (let i = end; i < Math.min(within.end, end + 5); i++) {
     const w = cues[i] ?? '';
     if (WITHDRAW_WORDS.has(w) || w === 'anymore') return 'withdraw';
     if (GRANT_WORDS.has(w)) return 'grant';

@@ -349,7 +349,7 @@ export function findMentions(text: string, catalog: Catalog): MentionReading {
   for (const c of taken.sort((a, b) => a.start - b.start)) {
     if (!first.has(c.resource.key)) first.set(c.resource.key, { resource: c.resource, start: c.start, end: c.end, ...(c.suiteApp ? { suiteApp: c.suiteApp } : {}) });
   }
-  return { mentions: [...first.values()], spans: taken.map((c) => ({ resource: c.resource, start: c.start, end: c.end })), ambiguous };
+  return { mentions: [...first.values()], spans: taken.map((c) => ({ resource: c.resource, start: c.start, end: c.end, ...(c.suiteApp ? { suiteApp: c.suiteApp } : {}) })), ambiguous };
 }
 
 /** The names a misspelling is compared with: every phrase that names a resource on its own. */

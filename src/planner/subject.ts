@@ -104,8 +104,23 @@ const CONTEXT_BEFORE = /^(covering|cover|covers|replacing|replace|replaces|inste
 /** What follows a name when the person is away ("Joni is off sick", "Lidia's on holiday"). */
 const AWAY = /^(?:(?:is|s|was|has been|will be|are|have been|currently|still|now|being) )*(?:on (?:holiday|holidays|vacation|leave|pto|maternity|paternity|parental|sick|sabbatical|annual|a trip|a course|business|break)|off (?:sick|work|today|this|until|for)|out (?:of (?:the )?office|sick|today|this|until|for)|away|absent|ill|sick|ooo|unavailable|travelling|traveling)\b/;
 
+/** Words before a name that is being addressed ("Hi Megan, ..."). */
+const GREETING = /^(hi|hello|hey|dear|thanks|thank|morning|ok|okay|hallo|bonjour|hola|hoi)$/;
+
+/** "Megan, could you ...": the person is spoken to, at the start of a line or after a greeting. */
+function addressed(text: string, tokens: readonly Token[], run: NameRun, named: ReadonlySet<number>): boolean {
+  const first = tokens[run.first];
+  const last = tokens[run.last];
+  if (!first || !last) return false;
+  // "Pradeep, Lee and I": a list of people, not someone spoken to.
+  if (text[last.at + last.text.length] !== ',' || named.has(run.last + 1)) return false;
+  const before = text.slice(0, first.at);
+  return /(^|\n)\s*$/.test(before) || GREETING.test(tokens[run.first - 1]?.text.toLowerCase() ?? '');
+}
+
 /** Whether the words around a run make the person the subject, background, or say neither. */
-function roleOf(tokens: readonly Token[], run: NameRun): PersonRole {
+function roleOf(text: string, tokens: readonly Token[], run: NameRun, named: ReadonlySet<number>): PersonRole {
+  if (addressed(text, tokens, run, named)) return 'context';
   const lower = (i: number): string => tokens[i]?.text.toLowerCase() ?? '';
   const before = lower(run.first - 1);
   const before2 = lower(run.first - 2);
@@ -233,7 +248,7 @@ export async function findPeopleMentioned(
   const ambiguous: PeopleMentioned['ambiguous'] = [];
   const runs = nameRuns(byToken);
   const distinctRuns = [...new Set(runs.values())].sort((a, b) => a.first - b.first);
-  const roles = new Map<NameRun, PersonRole>(distinctRuns.map((run) => [run, pointsElsewhere(tokens, run) ? 'context' : roleOf(tokens, run)]));
+  const roles = new Map<NameRun, PersonRole>(distinctRuns.map((run) => [run, pointsElsewhere(tokens, run) ? 'context' : roleOf(text, tokens, run, new Set(byToken.keys()))]));
   spreadRoles(tokens, distinctRuns, roles);
   const context = new Set<string>();
   for (const [i, users] of byToken) {
