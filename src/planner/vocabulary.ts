@@ -19,7 +19,8 @@ ticket issue problem error again anymore work working job role office desk floor
 company manager boss hr it admin user users employee employees staff colleague colleagues new starter joiner
 sales marketing finance engineering support operations executive legal product design people human resources
 also just really actually ok okay sure fine last first next final set setup install use using used able unable cant
-dont doesnt isnt wont im ive id youre theyre hes shes thats whats there um uh erm yeah yep hmm okay hey`;
+dont doesnt isnt wont im ive id youre theyre hes shes thats whats there um uh erm yeah yep hmm okay hey
+dl dls distro distribution subscription subscriptions membership memberships permission permissions rights channel`;
 
 export const COMMON_WORDS: ReadonlySet<string> = new Set(COMMON.split(/\s+/).filter((w) => w !== ''));
 
