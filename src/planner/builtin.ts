@@ -278,7 +278,7 @@ function alongside(ctx: PlanningContext, reading: IntentReading, found: MentionR
       escalate('a new account is needed', ['The request is about someone who is joining; creating accounts and setting up new starters is done by a technician, not by the agent.']),
     );
   }
-  if (reading.hardware) {
+  if (reading.hardware || (reading.deviceRequest && found.mentions.length === 0)) {
     const lines = ctx.rules.procedures.filter((p) => p.intent === 'hardware').map((p) => cite(p.line));
     decisions.push(
       escalate('hardware and printers are handled by a technician', ['The request is about a printer or other hardware, which the agent cannot fix remotely.', ...lines]),

@@ -118,7 +118,11 @@ const patterns = {
   ],
   deviceFault: [
     /\b(laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,4} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|loud|damaged|buzzing|rattling|beeping|smoking|sparking|hot|swollen)\b/,
-    /\b(dead|faulty|new|replacement|spare|second|another|bigger) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)\b/,
+    /\b(dead|faulty|broken|cracked) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)\b/,
+  ],
+  /** Asking for a device: a technician orders and sets it up. Only when nothing else is asked ("Office on my new laptop" is about Office). */
+  deviceRequest: [
+    /\b(new|replacement|spare|second|another|bigger|extra) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)s?\b/,
   ],
   onboarding: [
     /\bnew (hire|starter|joiner|employee|team member|colleague|staff member|user)s?\b/,
@@ -170,6 +174,8 @@ export interface IntentReading {
   /** Account requests, most specific first (a compromise subsumes a password reset). */
   account: AccountIntent[];
   hardware: boolean;
+  /** A device is asked for ("a new laptop"); counts as hardware when nothing else is asked. */
+  deviceRequest: boolean;
   admin: boolean;
   /** Something "is not working": a fault report rather than a request for access. */
   fault: boolean;
@@ -206,6 +212,7 @@ export function readIntents(text: string): IntentReading {
     account: ACCOUNT_INTENTS.filter((i) => found.has(i)),
     // "my computer doesn't take my password" is a password problem, not a hardware one.
     hardware: anyMatch(n, patterns.hardware) || (found.size === 0 && anyMatch(n, patterns.deviceFault)),
+    deviceRequest: found.size === 0 && anyMatch(n, patterns.deviceRequest),
     admin: anyMatch(n, patterns.admin),
     fault: anyMatch(n, patterns.fault),
     onboarding: anyMatch(n, patterns.onboarding),
@@ -225,7 +232,7 @@ export function classifyProcedureHead(head: string): AccountIntent | 'hardware' 
   if (anyMatch(n, patterns.sharedComputer)) return 'shared_computer';
   if (anyMatch(n, patterns.mfa)) return 'mfa';
   if (anyMatch(n, patterns.explicitPassword) || anyMatch(n, patterns.implicitPassword)) return 'password';
-  if (anyMatch(n, patterns.hardware) || anyMatch(n, patterns.deviceFault) || /\b(laptops?|hardware faults?)\b/.test(n)) return 'hardware';
+  if (anyMatch(n, patterns.hardware) || anyMatch(n, patterns.deviceFault) || anyMatch(n, patterns.deviceRequest) || /\b(laptops?|hardware faults?)\b/.test(n)) return 'hardware';
   return null;
 }
 

@@ -379,8 +379,9 @@ export function findMisspelt(text: string, catalog: Catalog, spans: ReadonlyArra
   const ambiguous: MentionReading['ambiguous'] = [];
   for (const span of spans) {
     let best: { start: number; end: number; result: ReturnType<typeof nearest<Resource>> } | null = null;
-    for (let start = span.start; start < span.end; start++) {
-      for (let end = start + 1; end <= span.end; end++) {
+    // A name's own prefix or kind word may stand just outside the span ("SG-App-Zendsk", "the DL-Markting list").
+    for (let start = Math.max(0, span.start - 2); start < span.end; start++) {
+      for (let end = Math.max(start + 1, span.start + 1); end <= Math.min(ws.length, span.end + 2); end++) {
         const typed = ws.slice(start, end).join('');
         if (typed.length < 5 || /^\d+$/.test(typed)) continue;
         const result = nearest(typed, candidates);

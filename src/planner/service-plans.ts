@@ -52,7 +52,7 @@ export const MICROSOFT_PRODUCTS: readonly MicrosoftProduct[] = [
   { product: 'Microsoft Teams', names: ['Microsoft Teams', 'MS Teams', 'Teams'], plans: ['TEAMS1'] },
   {
     product: 'Microsoft 365 Apps',
-    names: ['Microsoft 365 Apps', 'Office 365 apps', 'Office apps', 'Office desktop apps', 'Microsoft Office', 'MS Office', 'Office suite'],
+    names: ['Microsoft 365 Apps', 'Office 365 apps', 'Office apps', 'Office desktop apps', 'Microsoft Office', 'MS Office', 'Office suite', 'Office 365', 'O365', 'Microsoft 365', 'M365'],
     plans: OFFICE_DESKTOP,
   },
   { product: 'Microsoft Excel', names: ['Microsoft Excel', 'MS Excel', 'Excel'], plans: OFFICE_DESKTOP },
