@@ -185,7 +185,7 @@ describe('the temporary password', () => {
 
 describe('what msp_billing sees', () => {
   it("sees what happened to a request, never its diagnosis (a user's MFA methods), notes, reasons or the employee's message", async () => {
-    const message = "I got a new phone and the authenticator app doesn't work anymore.";
+    const message = "I've switched to a new phone and my authenticator app has stopped working.";
     const ticket = await sb.openTicket('contoso', 'joni.sherman@contoso.example', message, 'New phone');
     const request = await sb.requestForTicket(ticket);
     const settled = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
