@@ -365,7 +365,7 @@ describe('the expiry sweep racing a decision at the instant of expiry', () => {
       const trials: Omit<Trial, 'answer' | 'swept'>[] = [];
       for (const [i, [name, app, group]] of ACCESS.entries()) {
         const upn = `${name}@contoso.example`;
-        const { requestId, ticket, technician } = await awaitingApproval(upn, `I need access to ${app}.`);
+        const { requestId, ticket, technician } = await awaitingApproval(upn, `I'd like access to ${app}, please.`);
         // Spaced out so that one trial's sweep never reaches the next trial's approval.
         await sleep(400);
         const [aimed, offsetMs] = ([[true, -20], [true, -6], [true, -2], [true, 0], [true, 2], [true, 6], [false, 0], [false, 5]] as const)[i]!;

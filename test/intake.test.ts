@@ -67,7 +67,7 @@ afterAll(async () => {
 
 describe('a ticket whose text PostgreSQL cannot store as it is', () => {
   it('comes in through the webhook cleaned: no 500, NUL bytes and lone surrogates gone, and the request goes on', async () => {
-    const ticket = await openTicket(`Could I get${NUL} Zendesk please?${NUL}`, `Hi,${NUL}${NUL} please add me to Zendesk \uD800 for the new project.`);
+    const ticket = await openTicket(`Can I have${NUL} Zendesk, please?${NUL}`, `Hi,${NUL}${NUL} please add me to Zendesk \uD800 for the new project.`);
     await sb.emulators.connectwise.deliveriesSettled();
     const statuses = deliveriesOf(ticket).flatMap((d) => d.attempts.map((a) => a.status));
     expect(statuses).toEqual([202]);

@@ -54,7 +54,7 @@ const access = (requester: string, app: string, group: string, kind: Kind = 'app
   kind,
   client: 'contoso',
   requester: `${requester}@contoso.example`,
-  text: `I need access to ${app}.`,
+  text: `I'd like access to ${app}, please.`,
   ...(kind === 'approve' || kind === 'dual' ? { effect: { op: 'member_added' as const, group } } : {}),
 });
 const signOut = (requester: string): TicketSpec => ({
