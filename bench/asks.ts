@@ -71,11 +71,11 @@ export class AskBook {
       if (kind < 7) {
         const missing = FREELY_GRANTED_APPS.filter((a) => !employee.groups.includes(a.group));
         const app = missing.length > 0 ? missing[i % missing.length]! : FREELY_GRANTED_APPS[0]!;
-        text = `I need access to ${app.app}.`;
+        text = `I'd like access to ${app.app}, please.`;
       } else if (kind < 9) {
-        text = 'I need access to the Accounts Payable shared mailbox.';
+        text = 'Could you add me to the Accounts Payable shared mailbox?';
       } else {
-        text = "Paper jam on the floor 3 printer again, it's blinking orange.";
+        text = 'The third-floor printer has jammed again and its light is flashing orange.';
       }
       asks.push({ mspId: client.msp, clientId: client.id, email: employee.upn, text });
     }

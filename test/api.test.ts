@@ -185,7 +185,7 @@ describe('the temporary password', () => {
 
 describe('what msp_billing sees', () => {
   it("sees what happened to a request, never its diagnosis (a user's MFA methods), notes, reasons or the employee's message", async () => {
-    const message = "I got a new phone and the authenticator app doesn't work anymore.";
+    const message = "I've switched to a new phone and my authenticator app has stopped working.";
     const ticket = await sb.openTicket('contoso', 'joni.sherman@contoso.example', message, 'New phone');
     const request = await sb.requestForTicket(ticket);
     const settled = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
@@ -199,13 +199,13 @@ describe('what msp_billing sees', () => {
     const full = await sb.api('GET', `/api/requests/${request.id}`, { token: tom });
     expect(full.status).toBe(200);
     expect(JSON.stringify(full.body)).toMatch(mfa);
-    expect(JSON.stringify(full.body)).toContain('authenticator app doesn');
+    expect(JSON.stringify(full.body)).toContain('authenticator app has stopped');
 
     const billing = await sb.api<Record<string, unknown>>('GET', `/api/requests/${request.id}`, { token: ben });
     expect(billing.status).toBe(200);
     const raw = JSON.stringify(billing.body);
     expect(raw).not.toMatch(mfa);
-    expect(raw).not.toContain('authenticator app doesn');
+    expect(raw).not.toContain('authenticator app has stopped');
     expect(raw).not.toMatch(/"(reasons|text|payload|result|data|body|lastError|comment|summary)"/);
     expect(billing.body).toMatchObject({
       request: { id: request.id, state: 'awaiting_approval', client: { slug: 'contoso' }, requesterEmail: 'joni.sherman@contoso.example', subject: 'New phone' },

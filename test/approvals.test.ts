@@ -108,7 +108,7 @@ async function expectChainIntact(): Promise<void> {
 
 describe('what a decision answers', () => {
   it('a denial answers the state it leads to (replied), and the request gets there', async () => {
-    const { requestId, technician } = await awaitingApproval('miriam.graham@contoso.example', 'I need access to Zendesk.');
+    const { requestId, technician } = await awaitingApproval('miriam.graham@contoso.example', 'Could you give me Zendesk access?');
     const denied = await technicianDecides(technician, 'deny', PRIYA);
     expect(denied.status).toBe(200);
     expect(denied.body).toMatchObject({ approval: { status: 'denied' }, combined: 'denied', requestState: 'replied' });
@@ -145,7 +145,7 @@ describe('what a decision answers', () => {
 describe('the 24-hour expiry with dual approval', () => {
   it('a technician approves at hour 23 while the manager is pending; the manager approves at 23:30: it executes', async () => {
     const upn = 'debra.berger@contoso.example';
-    const { requestId, technician, manager } = await awaitingApproval(upn, "I forgot my password and can't log in this morning.");
+    const { requestId, technician, manager } = await awaitingApproval(upn, "My password slipped my mind and I'm locked out today.");
     expect(manager).toBeDefined();
     const created = technician.created_at.getTime();
     moveClockTo(new Date(created + 23 * HOUR_MS));
@@ -176,7 +176,7 @@ describe('the 24-hour expiry with dual approval', () => {
 
   it('a technician approves at hour 23 and the manager never decides: expired at 24 h, nothing runs, the employee is told', async () => {
     const upn = 'pradeep.gupta@contoso.example';
-    const { requestId, ticket, technician, manager } = await awaitingApproval(upn, "I forgot my password and can't log in this morning.");
+    const { requestId, ticket, technician, manager } = await awaitingApproval(upn, "My password slipped my mind and I'm locked out today.");
     expect(manager).toBeDefined();
     const created = technician.created_at.getTime();
     moveClockTo(new Date(created + 23 * HOUR_MS));
@@ -211,7 +211,7 @@ describe('the 24-hour expiry with dual approval', () => {
 
   it('a manager link opened and used after expiry is refused clearly, before and after the sweep, and nothing runs', async () => {
     const upn = 'henrietta.mueller@contoso.example';
-    const { requestId, technician, manager } = await awaitingApproval(upn, "I forgot my password and can't log in this morning.");
+    const { requestId, technician, manager } = await awaitingApproval(upn, "My password slipped my mind and I'm locked out today.");
     const path = managerLink(requestId);
     expect((await openManagerLink(path)).status).toBe(200);
     // Past the 24 hours, before any sweep has seen it: the page and the decision both say it expired.
@@ -365,7 +365,7 @@ describe('the expiry sweep racing a decision at the instant of expiry', () => {
       const trials: Omit<Trial, 'answer' | 'swept'>[] = [];
       for (const [i, [name, app, group]] of ACCESS.entries()) {
         const upn = `${name}@contoso.example`;
-        const { requestId, ticket, technician } = await awaitingApproval(upn, `I need access to ${app}.`);
+        const { requestId, ticket, technician } = await awaitingApproval(upn, `I'd like access to ${app}, please.`);
         // Spaced out so that one trial's sweep never reaches the next trial's approval.
         await sleep(400);
         const [aimed, offsetMs] = ([[true, -20], [true, -6], [true, -2], [true, 0], [true, 2], [true, 6], [false, 0], [false, 5]] as const)[i]!;
@@ -390,7 +390,7 @@ describe('the expiry sweep racing a decision at the instant of expiry', () => {
     const winners: string[] = [];
     for (const [i, name] of ['joni.sherman', 'isaiah.langer', 'lidia.holloway'].entries()) {
       const upn = `${name}@contoso.example`;
-      const { requestId, ticket, technician, manager } = await awaitingApproval(upn, "I forgot my password and can't log in this morning.");
+      const { requestId, ticket, technician, manager } = await awaitingApproval(upn, "My password slipped my mind and I'm locked out today.");
       moveClockTo(new Date(technician.created_at.getTime() + 23 * HOUR_MS));
       expect((await technicianDecides(technician, 'approve')).status).toBe(200);
       const path = managerLink(requestId);

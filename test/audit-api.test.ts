@@ -40,7 +40,7 @@ describe('the approvals queue', () => {
     expect(reset.row.manager?.approverEmail).toMatch(/@contoso\.example$/);
     expect(reset.row.steps.map((s) => s.tool)).toContain('m365.reset_password');
 
-    const zendesk = await pendingFor('alex.wilber@contoso.example', 'I need access to Zendesk');
+    const zendesk = await pendingFor('alex.wilber@contoso.example', 'Could you give me Zendesk access');
     expect(zendesk.row.manager).toBeNull();
 
     const first = await sb.api<Decision>('POST', `/api/approvals/${zendesk.row.id}/decision`, { token: await sb.tokenFor(TOM), body: { decision: 'approve', planHash: zendesk.row.planHash } });

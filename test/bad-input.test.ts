@@ -145,7 +145,7 @@ describe('webhooks', () => {
   });
 
   it('ignores the agent\'s own changes and a retried delivery of the same ticket', async () => {
-    const { ticket, row } = await openAndSettle('contoso', 'lidia.holloway@contoso.example', 'Could I get Zendesk please?', FINAL);
+    const { ticket, row } = await openAndSettle('contoso', 'lidia.holloway@contoso.example', 'Can I have Zendesk, please?', FINAL);
     expect(row.state).toBe('replied');
     const before = await requestCount();
     // The agent's notes fired `updated` callbacks: none started a request. A replayed `added` is the same request.
@@ -313,7 +313,7 @@ describe('approvals', () => {
 
   it('refuses that anyone approves their own request (403)', async () => {
     await createUser(sb.service.ctx.db, { mspId: 'northwind', email: 'henrietta.mueller@contoso.example', name: 'Henrietta (also on the MSP team)', role: 'msp_technician', at: new Date() });
-    const { row } = await openAndSettle('contoso', 'henrietta.mueller@contoso.example', 'I need access to Zendesk.');
+    const { row } = await openAndSettle('contoso', 'henrietta.mueller@contoso.example', 'Could you give me Zendesk access?');
     const own = await pendingApprovalOf(row.id);
     const result = await sb.api('POST', `/api/approvals/${own.id}/decision`, { token: await sb.tokenFor('henrietta.mueller@contoso.example'), body: { decision: 'approve' } });
     expect(result.status).toBe(403);

@@ -59,7 +59,7 @@ describe('caches fed by strangers', () => {
     expect(after.available).toBeLessThanOrEqual(INTEGRATION_CACHE_LIMITS.rows);
     expect(totalCached()).toBeLessThan(flood.length);
 
-    const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', 'Could I get Zendesk please?');
+    const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', 'Can I have Zendesk, please?');
     const request = await sb.requestForTicket(ticket);
     const final = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
     expect(final.state).toBe('awaiting_approval');

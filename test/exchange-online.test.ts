@@ -57,7 +57,7 @@ describe('a shared-mailbox request', () => {
   it('executes through Exchange Online; Graph is never asked to change the group', async () => {
     const upn = 'isaiah.langer@contoso.example';
     const graphWritesBefore = graphMemberWrites();
-    const { ticket, requestId } = await openAndApprove('contoso', upn, 'I need access to the Accounts Payable shared mailbox.');
+    const { ticket, requestId } = await openAndApprove('contoso', upn, 'Could you add me to the Accounts Payable shared mailbox?');
     const final = await sb.waitForRequest(requestId, FINAL);
     expect([final.state, final.outcome]).toEqual(['replied', 'executed']);
     expect(groupsOf('contoso', upn)).toContain('SM-Accounts-Payable');
@@ -87,7 +87,7 @@ describe('without Exchange Online access', () => {
     sb.service.ctx.integrations.invalidate(integration.id);
     try {
       const upn = 'nestor.wilke@contoso.example';
-      const ticket = await sb.openTicket('contoso', 'patti.fernandez@contoso.example', 'Please add Nestor to the Sales distribution list.');
+      const ticket = await sb.openTicket('contoso', 'patti.fernandez@contoso.example', 'Could you put Nestor on the Sales distribution list?');
       const request = await sb.requestForTicket(ticket);
       const final = await sb.waitForRequest(request.id, FINAL);
       expect(final.state).toBe('escalated');
@@ -109,7 +109,7 @@ describe('an answer lost after Exchange made the change', () => {
   it('is reconciled through Exchange Online, not written twice', async () => {
     const upn = 'debra.berger@contoso.example';
     sb.emulators.graph.injectFault({ status: 503, count: 1, method: 'POST', pathContains: '/InvokeCommand', retryAfterSeconds: 30, afterEffect: true });
-    const { requestId } = await openAndApprove('contoso', upn, 'I need access to the Accounts Payable shared mailbox.');
+    const { requestId } = await openAndApprove('contoso', upn, 'Could you add me to the Accounts Payable shared mailbox?');
     const retrying = await sb.waitForRequest(requestId, (r) => r.last_error !== null || FINAL.includes(r.state));
     expect(retrying.state).toBe('executing');
     expect(groupsOf('contoso', upn)).toContain('SM-Accounts-Payable');

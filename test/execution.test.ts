@@ -43,7 +43,7 @@ function agentNotes(ticket: number) {
 describe('a step refused for good', () => {
   it('fails the request with a note for technicians and an honest reply', async () => {
     sb.emulators.graph.injectFault({ status: 403, count: 1, method: 'POST', pathContains: '/members/$ref', code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' });
-    const { ticket, requestId } = await approveNew('contoso', 'christie.cline@contoso.example', 'I need access to Zendesk.');
+    const { ticket, requestId } = await approveNew('contoso', 'christie.cline@contoso.example', 'Could you give me Zendesk access?');
     const final = await sb.waitForRequest(requestId, FINAL);
     expect([final.state, final.outcome]).toEqual(['failed', 'failed']);
     expect(final.last_error).toContain('Insufficient privileges');
@@ -85,7 +85,7 @@ describe('a system that is briefly down', () => {
   it('delivers a note the PSA refused at first, exactly once', async () => {
     // More failures than the client's quick in-process retries: the outbox's durable retry has to deliver it.
     sb.emulators.connectwise.addFault({ status: 500, count: 4, method: 'POST', pathContains: '/notes' });
-    const ticket = await sb.openTicket('contoso', 'miriam.graham@contoso.example', 'Could I get Zendesk please?');
+    const ticket = await sb.openTicket('contoso', 'miriam.graham@contoso.example', 'Can I have Zendesk, please?');
     const request = await sb.requestForTicket(ticket);
     const noted = await sb.waitForRequest(request.id, (r) => !['received', 'diagnosing'].includes(r.state), 30_000);
     expect(noted.state).not.toBe('failed');
@@ -109,7 +109,7 @@ describe('a webhook that never arrives', () => {
     const registrations = await cw.listCallbacks();
     for (const callback of registrations) await cw.deleteCallback(callback.id);
     try {
-      const ticket = await sb.openTicket('contoso', 'patti.fernandez@contoso.example', 'Could I get Zendesk please?');
+      const ticket = await sb.openTicket('contoso', 'patti.fernandez@contoso.example', 'Can I have Zendesk, please?');
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await sb.service.ctx.db.selectFrom('requests').select('id').where('external_ref', '=', String(ticket)).executeTakeFirst()).toBeUndefined();
       expect(await sb.service.worker!.pollIntakeIfDue(true)).toBe(1);

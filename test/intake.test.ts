@@ -67,13 +67,13 @@ afterAll(async () => {
 
 describe('a ticket whose text PostgreSQL cannot store as it is', () => {
   it('comes in through the webhook cleaned: no 500, NUL bytes and lone surrogates gone, and the request goes on', async () => {
-    const ticket = await openTicket(`Could I get${NUL} Zendesk please?${NUL}`, `Hi,${NUL}${NUL} please add me to Zendesk \uD800 for the new project.`);
+    const ticket = await openTicket(`Can I have${NUL} Zendesk, please?${NUL}`, `Hi,${NUL}${NUL} please add me to Zendesk \uD800 for the new project.`);
     await sb.emulators.connectwise.deliveriesSettled();
     const statuses = deliveriesOf(ticket).flatMap((d) => d.attempts.map((a) => a.status));
     expect(statuses).toEqual([202]);
 
     const request = await sb.requestForTicket(ticket);
-    expect(request.subject).toBe('Could I get Zendesk please?');
+    expect(request.subject).toBe('Can I have Zendesk, please?');
     const final = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
     expect(final.state).not.toBe('failed');
     expect(final.body).toBe('Hi, please add me to Zendesk \uFFFD for the new project.');
@@ -100,8 +100,8 @@ describe('a ticket whose text PostgreSQL cannot store as it is', () => {
     } finally {
       await sql`ALTER TABLE requests DROP CONSTRAINT IF EXISTS refuse_webhook_ticket`.execute(db);
     }
-    const next = await openTicket('Could I get Zendesk please?', 'Please add me to Zendesk.', 'megan.bowen@contoso.example');
-    expect((await sb.requestForTicket(next)).subject).toBe('Could I get Zendesk please?');
+    const next = await openTicket('Can I have Zendesk, please?', 'Please add me to Zendesk.', 'megan.bowen@contoso.example');
+    expect((await sb.requestForTicket(next)).subject).toBe('Can I have Zendesk, please?');
   });
 });
 
@@ -125,8 +125,8 @@ describe('the poll for tickets whose webhook was lost', () => {
     try {
       const first = await openTicket('Could I get DocuSign access?', 'Please add me to DocuSign.', 'lee.gu@contoso.example');
       const poisoned = await openTicket(`Zendesk${NUL} access please`, `Please${NUL} add me to Zendesk.`, 'lidia.holloway@contoso.example');
-      const refused = await openTicket('Could I get Zendesk please?', 'Please add me to Zendesk.', 'miriam.graham@contoso.example');
-      const last = await openTicket('Could I get Zendesk please?', 'Please add me to Zendesk.', 'megan.bowen@contoso.example');
+      const refused = await openTicket('Can I have Zendesk, please?', 'Please add me to Zendesk.', 'miriam.graham@contoso.example');
+      const last = await openTicket('Can I have Zendesk, please?', 'Please add me to Zendesk.', 'megan.bowen@contoso.example');
       // The database refuses one ticket outright: a check constraint stands in for any refusal that
       // cleaning the text cannot fix.
       await sql`ALTER TABLE requests ADD CONSTRAINT refuse_one_ticket CHECK (external_ref <> ${sql.lit(String(refused))}) NOT VALID`.execute(db);

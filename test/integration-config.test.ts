@@ -128,7 +128,7 @@ describe('connecting ConnectWise from the form', () => {
     const imported = await admin.call<{ created: { client: { slug: string } }[] }>('POST', `/api/integrations/${id}/import-clients`, { companies: ['contoso'] });
     expect(imported.status).toBe(200);
     expect(imported.body.created.map((c) => c.client.slug)).toEqual(['contoso-ltd']);
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'I need access to Zendesk');
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Could you give me Zendesk access');
     const request = await sb.requestForTicket(ticket);
     expect(request).toMatchObject({ msp_id: 'fresh-msp', source_integration_id: id });
   });

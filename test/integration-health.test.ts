@@ -139,7 +139,7 @@ describe('health from real traffic', () => {
 
   it('is healthy again with the next call once the key is fixed, and keeps the last error with its time', async () => {
     await storeSecrets(goodSecrets);
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', "I forgot my password and can't log in this morning.");
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', "My password slipped my mind and I'm locked out today.");
     const request = await sb.requestForTicket(ticket, 30_000);
     await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL], 60_000);
     await sb.waitForDelivered(request.id, 60_000);

@@ -189,7 +189,7 @@ describe('connected the way MSPs connect them', () => {
     const after = await sb.api<{ tools: { tool: string; policy: string; source: string }[] }>('GET', `/api/clients/${contoso}/policies`, { token: admin });
     expect(of(after.body, 'm365.add_user_to_group')).toMatchObject({ policy: 'disabled', source: 'client' });
     try {
-      const ticket = await sb.openTicket('contoso', 'grady.archie@contoso.example', 'I need access to Zendesk.');
+      const ticket = await sb.openTicket('contoso', 'grady.archie@contoso.example', 'Could you give me Zendesk access?');
       const request = await sb.requestForTicket(ticket);
       const final = await sb.waitForRequest(request.id, FINAL);
       expect([final.state, final.outcome]).toEqual(['escalated', 'escalated']);

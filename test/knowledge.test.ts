@@ -179,7 +179,7 @@ describe('diagnosis reads runbooks through the documentation platforms', () => {
       catalog: toolCatalog,
       identity,
       client: { slug: 'adatum', name: 'Adatum Corporation', domain: 'adatum.example' },
-      text: 'I need Salesforce please.',
+      text: 'Could I have Salesforce, please?',
       requesterEmail: 'dan.brown@adatum.example',
       runbooks: (hooks) => readRunbooks(sources, hooks),
     });

@@ -128,7 +128,7 @@ describe('GET /api/events', () => {
     const other = await openStream(await sb!.tokenFor(KIM));
     try {
       for (const stream of [technician, billing, other]) await stream.waitFor((e) => e.type === 'connected', 10_000);
-      const text = 'I need access to Zendesk, please (live events test).';
+      const text = 'Could you give me Zendesk access, please? (live events test)';
       const ticket = await sb!.openTicket('contoso', 'alex.wilber@contoso.example', text);
       const request = await sb!.requestForTicket(ticket);
       const waiting = await sb!.waitForRequest(request.id, ['awaiting_approval', ...FINAL], 30_000);

@@ -47,7 +47,7 @@ function unhandled(): Record<string, unknown>[] {
 
 describe('secrets in URLs', () => {
   it('never logs the ConnectWise webhook secret: valid, invalid and failing callbacks', async () => {
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Could I get Zendesk please?');
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Can I have Zendesk, please?');
     await sb.waitForRequest((await sb.requestForTicket(ticket)).id, ['awaiting_approval', ...FINAL]);
     expect((await sb.emulators.connectwise.forgeCallback({ url: webhookUrl, signature: 'invalid', action: 'added' })).status).toBe(401);
     expect((await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"Action": ' })).status).toBe(400);

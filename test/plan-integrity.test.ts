@@ -133,7 +133,7 @@ describe('a disabled read tool is never called (defect 1)', () => {
     await setPolicy('m365.list_user_groups', 'disabled');
     const upn = 'henrietta.mueller@contoso.example';
     const from = sb.emulators.graph.requests().length;
-    const { ticket, request } = await openAndWait('contoso', upn, 'I need access to Zendesk please.');
+    const { ticket, request } = await openAndWait('contoso', upn, 'Could you give me Zendesk access please?');
     await sb.waitForDelivered(request.id);
     const id = graphUserId('contoso', upn);
     expect(graphCallsSince(from).filter((r) => r.path.includes(`/users/${id}/memberOf`))).toEqual([]);
@@ -186,7 +186,7 @@ describe('a disabled read tool is never called (defect 1)', () => {
 describe('the plan that runs is the plan that was hashed (defect 3)', () => {
   it('refuses a plan whose stored steps were altered after freezing: escalated with a note, nothing run', async () => {
     const upn = 'grady.archie@contoso.example';
-    const { ticket, request } = await openAndWait('contoso', upn, 'I need access to Zendesk.');
+    const { ticket, request } = await openAndWait('contoso', upn, 'Could you give me Zendesk access?');
     expect(request.state).toBe('awaiting_approval');
     const privileged = sb.emulators.graph.tenant('contoso').groups.find((g) => g.displayName === 'SG-Admins-Privileged')!;
     const plan = await sb.service.ctx.db.selectFrom('plans').select(['id', 'steps']).where('request_id', '=', request.id).executeTakeFirstOrThrow();

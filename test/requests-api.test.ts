@@ -140,7 +140,7 @@ describe('the request list', () => {
 
 describe("a client's tool calls and Plan Mode review", () => {
   it('lists the reads and executed steps of a request with what triggered them and its approvals', async () => {
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'I need access to Zendesk');
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Could you give me Zendesk access');
     const request = await sb.requestForTicket(ticket);
     const waiting = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL]);
     expect(waiting.state).toBe('awaiting_approval');
@@ -201,7 +201,7 @@ describe("a client's tool calls and Plan Mode review", () => {
   it("lists a Plan Mode client's notes as posted, newest first, each with its plan and its steps' policies", async () => {
     const fabrikam = await clientId('fabrikam');
     const tickets = [];
-    for (const text of ['I need access to Zendesk', 'I forgot my password and cannot sign in.']) {
+    for (const text of ['Could you give me Zendesk access', 'I forgot my password and cannot sign in.']) {
       const upn = text.includes('Zendesk') ? 'ada.lovelace@fabrikam.example' : 'alan.turing@fabrikam.example';
       const request = await sb.requestForTicket(await sb.openTicket('fabrikam', upn, text));
       await sb.waitForRequest(request.id, (row) => FINAL.includes(row.state) || row.state === 'noted');

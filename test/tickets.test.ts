@@ -89,7 +89,7 @@ function visibleToEmployee(ticket: number): string[] {
 
 describe('the ticket after a story', () => {
   it('moves waiting → in progress → resolved, records the approval (who, when, comment), and replies without a marker', async () => {
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'I need access to Zendesk.');
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Could you give me Zendesk access?');
     const { requestId, technician } = await awaitingApproval(ticket);
     expect(statusOf(ticket)).toBe('Waiting on Approval');
     const before = Date.now();
@@ -118,7 +118,7 @@ describe('the ticket after a story', () => {
   });
 
   it("a denial's comment is on the ticket, with who and when; the ticket is resolved with the reply", async () => {
-    const ticket = await sb.openTicket('contoso', 'nestor.wilke@contoso.example', 'Can I get a Power BI Pro license?');
+    const ticket = await sb.openTicket('contoso', 'nestor.wilke@contoso.example', 'Could I have a Power BI Pro license, please?');
     const { requestId, technician } = await awaitingApproval(ticket);
     expect((await decide(technician, 'deny', PRIYA, 'Budget freeze until next quarter')).status).toBe(200);
     const final = await settled(requestId);
@@ -133,7 +133,7 @@ describe('the ticket after a story', () => {
   });
 
   it('an expired approval is noted on the ticket too', async () => {
-    const ticket = await sb.openTicket('contoso', 'isaiah.langer@contoso.example', 'I need access to the Accounts Payable shared mailbox.');
+    const ticket = await sb.openTicket('contoso', 'isaiah.langer@contoso.example', 'Could you add me to the Accounts Payable shared mailbox?');
     const { requestId } = await awaitingApproval(ticket);
     sb.clock.advance(24 * 60 * 60 * 1000 + 60_000);
     const final = await settled(requestId);

@@ -90,7 +90,7 @@ export async function start(options: { emulators: boolean; demo?: boolean }): Pr
       ? [
           `  emulators: ${(demo?.emulators ?? []).map((e) => e.name).join(', ')}, loaded with the demo world`,
           `  sign in as any demo user, e.g. tom.rivera@northwind-it.example (technician) or ava.chen@northwind-it.example (admin), password: ${DEMO_PASSWORD}`,
-          '  try it: npx deskhand ticket contoso alex.wilber@contoso.example "I need access to Zendesk"',
+          '  try it: npx deskhand ticket contoso alex.wilber@contoso.example "Could you give me Zendesk access?"',
         ]
       : []),
     '  stop with Ctrl-C',

@@ -246,7 +246,7 @@ export const STORIES: StoryDefinition[] = [
     client: 'contoso',
     requester: 'alex.wilber@contoso.example',
     async play(run) {
-      await run.open('I need access to Zendesk.');
+      await run.open('Could you give me Zendesk access?');
       const waiting = await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
       await run.sb.waitForDelivered(waiting.id);
@@ -319,7 +319,7 @@ export const STORIES: StoryDefinition[] = [
     client: 'contoso',
     requester: 'joni.sherman@contoso.example',
     async play(run) {
-      await run.open("I forgot my password and can't log in this morning.");
+      await run.open("My password slipped my mind and I'm locked out today.");
       const waiting = await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
       await run.sb.waitForDelivered(waiting.id);
@@ -371,7 +371,7 @@ export const STORIES: StoryDefinition[] = [
     client: 'contoso',
     requester: 'nestor.wilke@contoso.example',
     async play(run) {
-      await run.open('Can I get a Power BI Pro license?');
+      await run.open('Could I have a Power BI Pro license, please?');
       await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       const approval = await run.pendingApproval();
       run.check('a technician approval is pending', approval !== null);
@@ -391,7 +391,7 @@ export const STORIES: StoryDefinition[] = [
     client: 'contoso',
     requester: 'isaiah.langer@contoso.example',
     async play(run) {
-      await run.open('I need access to the Accounts Payable shared mailbox.');
+      await run.open('Could you add me to the Accounts Payable shared mailbox?');
       await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       const approval = await run.pendingApproval();
       run.check('a technician approval is pending', approval !== null);
@@ -411,7 +411,7 @@ export const STORIES: StoryDefinition[] = [
     client: 'fabrikam',
     requester: 'alan.turing@fabrikam.example',
     async play(run) {
-      await run.open('Need Zendesk access for the support rota.');
+      await run.open('Joining the support rota, so I need a Zendesk login.');
       const final = await run.settle(FINAL);
       run.check('final state planned', final.state === 'planned' && final.outcome === 'planned', `${final.state}/${final.outcome}`);
       const notes = run.agentNotes();
@@ -450,7 +450,7 @@ export const STORIES: StoryDefinition[] = [
     client: 'contoso',
     requester: 'grady.archie@contoso.example',
     async play(run) {
-      await run.open("I forgot my password and can't log in.");
+      await run.open("I've forgotten my password and can't sign in.");
       const final = await run.settle(FINAL);
       run.check('final state escalated', final.state === 'escalated' && final.outcome === 'escalated', `${final.state}/${final.outcome}`);
       run.check('a note tells technicians no manager could be resolved', run.agentNotes().some((n) => n.internal && n.text.includes('no manager')));
@@ -466,7 +466,7 @@ export const STORIES: StoryDefinition[] = [
     requester: 'lidia.holloway@contoso.example',
     async play(run) {
       const before = JSON.stringify(run.user(run.requester));
-      await run.open('Could I get Zendesk please?');
+      await run.open('Can I have Zendesk, please?');
       const final = await run.settle(FINAL);
       run.check('final state replied, outcome no_action', final.state === 'replied' && final.outcome === 'no_action', `${final.state}/${final.outcome}`);
       run.check('the reply says she already has it', run.agentNotes().some((n) => n.customer && /already/i.test(n.text)));
@@ -485,7 +485,7 @@ export const STORIES: StoryDefinition[] = [
       const notes = () => at.tickets().find((t) => t.ticket.id === run.ticket)?.notes ?? [];
       const publish = (label: string) => Number(AUTOTASK_PUBLISH.find((p) => p.label === label)!.value);
       const ours = () => notes().filter((n) => n['creatorResourceID'] === AUTOTASK_API_RESOURCE);
-      await run.open('I need access to Zendesk.');
+      await run.open('Could you give me Zendesk access?');
       const waiting = await run.sb.waitForRequest(run.request!.id, ['awaiting_approval', ...FINAL]);
       run.check('the request waits for approval', waiting.state === 'awaiting_approval', waiting.state);
       await run.sb.waitForDelivered(waiting.id);

@@ -64,7 +64,7 @@ export function asksForSelf(clauseText: string): boolean {
   return FIRST_PERSON_ASK.test(normalise(clauseText));
 }
 
-/** The clause points back at someone named before ("Please shut off his access"). */
+/** The clause points back at someone named before ("Please switch off his access"). */
 export function pointsBack(clauseText: string): boolean {
   return /\b(his|her|him|he|she|they|them|their)\b/.test(normalise(clauseText));
 }

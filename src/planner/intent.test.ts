@@ -4,20 +4,20 @@ import { words } from './text.ts';
 
 describe('readIntents', () => {
   it.each([
-    ['I forgot my password and can\'t log in this morning.', ['password']],
+    ['My password slipped my mind and I\'m locked out today.', ['password']],
     ["I'm locked out of my account.", ['password']],
     ['My password expired.', ['password']],
-    ['I got a new phone and the authenticator app doesn\'t work anymore.', ['mfa']],
+    ['I\'ve switched to a new phone and my authenticator app has stopped working.', ['mfa']],
     ['My phone was stolen last night.', ['mfa']],
     ['I clicked a link in a phishing email.', ['compromise']],
     ['There are sign-ins from a country I have never been to.', ['compromise']],
     ['I got an MFA prompt I didn\'t trigger', ['compromise']],
     ['I signed in on a borrowed laptop and I\'m still signed in there, no sign of compromise.', ['shared_computer']],
-    ["Lee Gu's last day is today. Please shut off his access.", ['leaver']],
+    ["Today is Lee Gu's final day, so please switch off his access.", ['leaver']],
     ['Pradeep has resigned.', ['leaver']],
     ['Allan is back from leave, please re-enable his account.', ['returner']],
     ['Allan Deyoung has been rehired.', ['returner']],
-    ['I need access to Zendesk.', []],
+    ['Could you give me Zendesk access?', []],
   ])('%s', (text, expected) => {
     expect(readIntents(text).account).toEqual(expected);
   });
@@ -31,7 +31,7 @@ describe('readIntents', () => {
   });
 
   it('tells hardware from a computer that refuses a password', () => {
-    expect(readIntents('Paper jam on the floor 3 printer again').hardware).toBe(true);
+    expect(readIntents('The third-floor printer has jammed again').hardware).toBe(true);
     expect(readIntents('My monitor keeps flickering and is broken').hardware).toBe(true);
     expect(readIntents("I can't log in, my computer doesn't take my password").hardware).toBe(false);
   });
@@ -68,7 +68,7 @@ describe('actionFor', () => {
   it('reads the verb nearest before the resource', () => {
     expect(actionOf('Please remove me from tableau and add me to figma', 'tableau')).toBe('withdraw');
     expect(actionOf('Please remove me from tableau and add me to figma', 'figma')).toBe('grant');
-    expect(actionOf('Could I get Zendesk please?', 'zendesk')).toBe('grant');
+    expect(actionOf('Can I have Zendesk, please?', 'zendesk')).toBe('grant');
   });
 
   it('reads multi-word and trailing cues', () => {

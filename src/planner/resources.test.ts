@@ -19,28 +19,28 @@ describe('findMentions (contoso)', async () => {
   const contoso = await catalogOf('contoso');
 
   it('finds applications by their runbook name, description and group name', () => {
-    expect(named(contoso, 'I need access to Zendesk.')).toEqual(['SG-App-Zendesk']);
+    expect(named(contoso, 'Could you give me Zendesk access?')).toEqual(['SG-App-Zendesk']);
     expect(named(contoso, 'please add me to sg-app-tableau')).toEqual(['SG-App-Tableau']);
     expect(named(contoso, 'Can I get Adobe?')).toEqual(['SG-App-AdobeCC']);
     expect(named(contoso, 'Could I get access to the F: drive?')).toEqual(['SG-Finance-Share']);
   });
 
   it('finds shared mailboxes by name and address', () => {
-    expect(named(contoso, 'I need access to the Accounts Payable shared mailbox.')).toEqual(['SM-Accounts-Payable']);
+    expect(named(contoso, 'Could you add me to the Accounts Payable shared mailbox?')).toEqual(['SM-Accounts-Payable']);
     expect(named(contoso, 'Please add me to ap@contoso.example')).toEqual(['SM-Accounts-Payable']);
     expect(named(contoso, 'Please give Debra access to the AP mailbox')).toEqual(['SM-Accounts-Payable']);
     expect(named(contoso, 'I need the support mailbox')).toEqual(['SM-Support-Inbox']);
   });
 
   it('needs a word of the kind for generic names', () => {
-    expect(named(contoso, 'Please add Nestor to the Sales distribution list.')).toEqual(['DL-Sales']);
-    expect(named(contoso, 'Need Zendesk access for the support rota.')).toEqual(['SG-App-Zendesk']);
-    expect(named(contoso, 'I work in Sales and need Salesforce')).toEqual(['SG-App-Salesforce']);
+    expect(named(contoso, 'Could you put Nestor on the Sales distribution list?')).toEqual(['DL-Sales']);
+    expect(named(contoso, 'Joining the support rota, so I need a Zendesk login.')).toEqual(['SG-App-Zendesk']);
+    expect(named(contoso, 'I work in Sales and would like Salesforce')).toEqual(['SG-App-Salesforce']);
   });
 
   it('finds licenses by friendly name, longest first, and by part number', () => {
-    expect(named(contoso, 'Can I get a Power BI Pro license?')).toEqual(['POWER_BI_PRO']);
-    expect(named(contoso, 'I need Visio for some diagrams.')).toEqual(['VISIOCLIENT']);
+    expect(named(contoso, 'Could I have a Power BI Pro license, please?')).toEqual(['POWER_BI_PRO']);
+    expect(named(contoso, 'Could I get Visio? I have some diagrams to draw.')).toEqual(['VISIOCLIENT']);
     expect(named(contoso, 'please assign power_bi_pro')).toEqual(['POWER_BI_PRO']);
     expect(named(contoso, 'I need a Project license')).toEqual(['PROJECTPROFESSIONAL']);
     expect(named(contoso, 'I need access to the project folder')).toEqual([]);
@@ -57,7 +57,7 @@ describe('findMentions (contoso)', async () => {
   });
 
   it('finds nothing for applications nobody knows', () => {
-    expect(named(contoso, 'I need access to Workday.')).toEqual([]);
+    expect(named(contoso, 'Could you get me into Workday?')).toEqual([]);
   });
 });
 
@@ -71,6 +71,6 @@ describe('findMentions (other clients)', async () => {
   it('takes a full display name with spaces as meant', async () => {
     const adatum = await catalogOf('adatum');
     expect(named(adatum, 'Please add Erin to All Adatum')).toEqual(['All Adatum']);
-    expect(named(adatum, 'need salesforce')).toEqual(['App-Salesforce']);
+    expect(named(adatum, 'salesforce for me please')).toEqual(['App-Salesforce']);
   });
 });

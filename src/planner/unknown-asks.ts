@@ -52,7 +52,7 @@ export interface ObjectSpan {
 /**
  * Objects of a request that match nothing. `skip` holds words understood otherwise (people's
  * names). With mentions, only their conjuncts are checked ("Zendesk and Gong"); without any, the
- * object of a request verb is ("I need access to Workday").
+ * object of a request verb is ("Could you get me into Workday?").
  */
 export function unknownObjectSpans(text: string, mentions: readonly Mention[], skip: ReadonlySet<string>): ObjectSpan[] {
   const ws = words(text);

@@ -30,7 +30,7 @@ describe.runIf(browserRunsHere)("the approval note's link", () => {
 
   /** A ticket waiting for a technician, and the link its approval note carries. */
   async function ticketAwaitingApproval(): Promise<{ requestId: string; link: string; approvalId: string }> {
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'I need access to Zendesk, please.');
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Could you give me Zendesk access, please?');
     const request = await sb.requestForTicket(ticket);
     const waiting = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL], 30_000);
     expect(waiting.state, String(waiting.last_error)).toBe('awaiting_approval');

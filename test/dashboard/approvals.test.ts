@@ -90,7 +90,7 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
   });
 
   it('approves from the queue; a second technician is told it was already decided, by whom and when', async () => {
-    const { requestId, approvalId } = await awaitingApproval('alex.wilber@contoso.example', 'I need access to Zendesk', 'Zendesk for Alex');
+    const { requestId, approvalId } = await awaitingApproval('alex.wilber@contoso.example', 'Could you give me Zendesk access', 'Zendesk for Alex');
 
     // Priya follows the note's link signed out: sign-in first, then back to the approval.
     const priya = await newContext(browser);
@@ -148,7 +148,7 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
   }, 180_000);
 
   it('denies with a comment after a confirmation; the comment is on the request', async () => {
-    const { requestId, approvalId } = await awaitingApproval('isaiah.langer@contoso.example', 'I need access to Zendesk', 'Zendesk for Isaiah');
+    const { requestId, approvalId } = await awaitingApproval('isaiah.langer@contoso.example', 'Could you give me Zendesk access', 'Zendesk for Isaiah');
     // Priya watches the queue: Tom's denial elsewhere takes the card off it without a reload (live events).
     const priya = await signedIn(PRIYA);
     await priya.page.goto(`${sb.service.url}/approvals`);
@@ -158,7 +158,7 @@ describe.runIf(browserRunsHere)('approvals and the audit log in the dashboard (d
 
     const tom = await signedIn(TOM);
     await tom.page.goto(`${sb.service.url}/approvals/${approvalId}`);
-    expect(await settledText(tom.page)).toContain('I need access to Zendesk');
+    expect(await settledText(tom.page)).toContain('Could you give me Zendesk access');
     await tom.page.getByLabel('Comment (optional)').fill('Zendesk seats are frozen until January');
     await tom.page.getByRole('button', { name: 'Deny' }).click();
     // Nothing is decided before the confirmation.

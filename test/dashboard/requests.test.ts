@@ -72,7 +72,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
   });
 
   it("finds a ticket in the queue by its text, tells its story, and follows it to replied once a technician approves", async () => {
-    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'I need access to Zendesk');
+    const ticket = await sb.openTicket('contoso', 'alex.wilber@contoso.example', 'Could you give me Zendesk access');
     const request = await sb.requestForTicket(ticket);
     const { page, problems } = await newContext(browser);
     await signInThroughPage(page, sb.service.url, TECHNICIAN, DEMO_PASSWORD);
@@ -81,7 +81,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     await page.getByLabel('Text').fill('zendesk');
     await page.getByRole('button', { name: 'Search' }).click();
     await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe('zendesk');
-    const row = page.getByRole('link', { name: 'I need access to Zendesk' }).first();
+    const row = page.getByRole('link', { name: 'Could you give me Zendesk access' }).first();
     await row.waitFor();
     await checkPage(page, 'requests');
     await row.click();
@@ -140,7 +140,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
   });
 
   it("lists a Plan Mode client's notes in its review, linked from its Overview", async () => {
-    const request = await sb.requestForTicket(await sb.openTicket('fabrikam', 'alan.turing@fabrikam.example', 'I need access to Zendesk'));
+    const request = await sb.requestForTicket(await sb.openTicket('fabrikam', 'alan.turing@fabrikam.example', 'Could you give me Zendesk access'));
     await sb.waitForRequest(request.id, FINAL);
     await sb.waitForDelivered(request.id);
     const note = await sb.service.ctx.db

@@ -171,7 +171,7 @@ async function managerDecides(linkPath: string): Promise<number> {
 
 /** A password reset: needs a technician and the manager (Contoso's policy); returns the request once it waits. */
 async function passwordResetWaiting(upn: string): Promise<string> {
-  const ticket = await sb.openTicket('contoso', upn, "I forgot my password and can't log in this morning.");
+  const ticket = await sb.openTicket('contoso', upn, "My password slipped my mind and I'm locked out today.");
   const request = await sb.requestForTicket(ticket);
   const waiting = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL], 30_000);
   expect(waiting.state, `${upn}: ${waiting.last_error}`).toBe('awaiting_approval');

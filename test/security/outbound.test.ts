@@ -215,7 +215,7 @@ describe('configured base URLs: https, http only on loopback under the developme
     sb.service.ctx.integrations.invalidate();
     try {
       const graphBefore = sb.emulators.graph.requests().filter((r) => r.tenantId === tenantId).length;
-      const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', 'Could I get Zendesk please?');
+      const ticket = await sb.openTicket('contoso', 'megan.bowen@contoso.example', 'Can I have Zendesk, please?');
       const request = await sb.requestForTicket(ticket);
       const final = await sb.waitForRequest(request.id, FINAL);
       expect(final.state).toBe('escalated');

@@ -261,12 +261,12 @@ beforeAll(async () => {
 
   // Wrong credentials of an integration: the Microsoft 365 client secret.
   await setCredentials(await m365Integration('fabrikam'), { clientSecret: WRONG_GRAPH_SECRET });
-  const wrongCredentials = await settleAdvancing(await openRequest('fabrikam', 'ada.lovelace@fabrikam.example', 'Need Zendesk access for the support rota.'));
+  const wrongCredentials = await settleAdvancing(await openRequest('fabrikam', 'ada.lovelace@fabrikam.example', 'Joining the support rota, so I need a Zendesk login.'));
   reached['wrong Microsoft 365 credentials'] = `${wrongCredentials.state}/${wrongCredentials.outcome}`;
 
   // A password reset approved by cookie (with its CSRF token) and by the manager's link, whose
   // answer from Graph is lost (500 after the change): retried, reconciled, and its password revealed.
-  const reset = await openRequest('contoso', 'debra.berger@contoso.example', "I forgot my password and can't log in this morning.");
+  const reset = await openRequest('contoso', 'debra.berger@contoso.example', "My password slipped my mind and I'm locked out today.");
   await sb.waitForRequest(reset, ['awaiting_approval', ...FINAL]);
   await sb.waitForDelivered(reset);
   const byCookie = { session: true };
@@ -310,7 +310,7 @@ beforeAll(async () => {
   // registration is refused, and a ticket's request cannot read or note the ticket.
   await setCredentials(cwIntegrationId, { privateKey: WRONG_CW_PRIVATE_KEY });
   await connectIntegrations(ctx, webhookBase(), ctx.logger);
-  const unreachable = await openRequest('contoso', 'henrietta.mueller@contoso.example', 'Could I get Zendesk please?');
+  const unreachable = await openRequest('contoso', 'henrietta.mueller@contoso.example', 'Can I have Zendesk, please?');
   const psaRefused = await settleAdvancing(unreachable, 15_000).catch(async () => ctx.db.selectFrom('requests').selectAll().where('id', '=', unreachable).executeTakeFirstOrThrow());
   reached['wrong ConnectWise credentials'] = `${psaRefused.state}/${psaRefused.outcome}`;
 

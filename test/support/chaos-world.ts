@@ -54,7 +54,7 @@ const access = (requester: string, app: string, group: string, kind: Kind = 'app
   kind,
   client: 'contoso',
   requester: `${requester}@contoso.example`,
-  text: `I need access to ${app}.`,
+  text: `I'd like access to ${app}, please.`,
   ...(kind === 'approve' || kind === 'dual' ? { effect: { op: 'member_added' as const, group } } : {}),
 });
 const signOut = (requester: string): TicketSpec => ({
@@ -68,7 +68,7 @@ const forgotPassword = (requester: string, kind: Kind = 'dual'): TicketSpec => (
   kind,
   client: 'contoso',
   requester: `${requester}@contoso.example`,
-  text: "I forgot my password and can't log in this morning.",
+  text: "My password slipped my mind and I'm locked out today.",
   ...(kind === 'dual' ? { effect: { op: 'password_reset' as const } } : {}),
 });
 
@@ -104,14 +104,14 @@ export const CHAOS_TICKETS: TicketSpec[] = [
   forgotPassword('isaiah.langer'),
   forgotPassword('lee.gu', 'dual_deny'),
   forgotPassword('grady.archie', 'no_manager'),
-  { kind: 'no_action', client: 'contoso', requester: 'lidia.holloway@contoso.example', text: 'Could I get Zendesk please?' },
+  { kind: 'no_action', client: 'contoso', requester: 'lidia.holloway@contoso.example', text: 'Can I have Zendesk, please?' },
   { kind: 'no_action', client: 'contoso', requester: 'pradeep.gupta@contoso.example', text: 'I need access to GitHub.' },
-  { kind: 'escalate', client: 'contoso', requester: 'allan.deyoung@contoso.example', text: 'Please add me to SG-Admins-Privileged so I can install software.' },
-  { kind: 'escalate', client: 'contoso', requester: 'lee.gu@contoso.example', text: "Paper jam on the floor 3 printer again, it's blinking orange." },
+  { kind: 'escalate', client: 'contoso', requester: 'allan.deyoung@contoso.example', text: 'Can you put me in SG-Admins-Privileged? I have some software to install.' },
+  { kind: 'escalate', client: 'contoso', requester: 'lee.gu@contoso.example', text: "The third-floor printer has jammed again and its light is flashing orange." },
   { kind: 'escalate', client: 'contoso', requester: 'christie.cline@contoso.example', text: 'I need access to GitHub.' },
-  { kind: 'plan', client: 'fabrikam', requester: 'alan.turing@fabrikam.example', text: 'Need Zendesk access for the support rota.' },
+  { kind: 'plan', client: 'fabrikam', requester: 'alan.turing@fabrikam.example', text: 'Joining the support rota, so I need a Zendesk login.' },
   { kind: 'approve', client: 'adatum', psa: 'halopsa', requester: 'dan.brown@adatum.example', text: 'I need access to Salesforce.', effect: { op: 'member_added', group: 'App-Salesforce' } },
-  { kind: 'approve', client: 'litware', psa: 'autotask', requester: 'ivan.petrov@litware.example', text: 'I need access to Zendesk.', effect: { op: 'member_added', group: 'SG-App-Zendesk' } },
+  { kind: 'approve', client: 'litware', psa: 'autotask', requester: 'ivan.petrov@litware.example', text: 'Could you give me Zendesk access?', effect: { op: 'member_added', group: 'SG-App-Zendesk' } },
 ];
 
 export interface Expectation {

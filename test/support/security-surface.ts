@@ -216,7 +216,7 @@ export interface DualApprovalRequest {
 export async function openDualApprovalRequests(sb: Sandbox, employees: string[]): Promise<DualApprovalRequest[]> {
   return Promise.all(
     employees.map(async (upn) => {
-      const ticket = await sb.openTicket('contoso', upn, "I forgot my password and can't log in this morning.");
+      const ticket = await sb.openTicket('contoso', upn, "My password slipped my mind and I'm locked out today.");
       const request = await sb.requestForTicket(ticket, 30_000);
       const waiting = await sb.waitForRequest(request.id, RESTING, 60_000);
       if (waiting.state !== 'awaiting_approval') throw new Error(`${upn}: the request is ${waiting.state} (${waiting.last_error}), not awaiting approval`);

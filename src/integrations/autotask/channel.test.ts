@@ -18,7 +18,7 @@ function channel(secret = credentials.secret) {
 }
 
 function open(requester = 'ivan.petrov@litware.example') {
-  return emulator.openTicket({ client: 'litware', requester, title: 'I need Zendesk', description: '  I need access to Zendesk.  ' }).id;
+  return emulator.openTicket({ client: 'litware', requester, title: 'I need Zendesk', description: '  Could you give me Zendesk access?  ' }).id;
 }
 
 beforeAll(async () => {
@@ -35,7 +35,7 @@ describe('AutotaskChannel', () => {
     expect(await channel().getTicket(String(id))).toEqual({
       ref: String(id),
       summary: 'I need Zendesk',
-      description: 'I need access to Zendesk.',
+      description: 'Could you give me Zendesk access?',
       requesterEmail: 'ivan.petrov@litware.example',
       requesterName: 'Ivan Petrov',
       companyIdentifier: String(emulatorCompanyId(world, 'litware')),

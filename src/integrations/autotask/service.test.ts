@@ -62,7 +62,7 @@ describe('Autotask through the service', () => {
   });
 
   it('plays the approval story: internal note and notice, approval, the change, a reply without a marker, the statuses in order', async () => {
-    const ticket = await sb.openTicket('litware', 'ivan.petrov@litware.example', 'I need access to Zendesk.');
+    const ticket = await sb.openTicket('litware', 'ivan.petrov@litware.example', 'Could you give me Zendesk access?');
     const request = await sb.requestForTicket(ticket);
     const waiting = await sb.waitForRequest(request.id, ['awaiting_approval', ...FINAL], 30_000);
     expect(waiting.state, String(waiting.last_error)).toBe('awaiting_approval');

@@ -106,7 +106,7 @@ async function intake(delivery: Received, cache = new SigningKeyCache()) {
   return { payload, decision: ticketIntakeFromCallback(payload, { apiMemberIdentifier: API_MEMBER_IDENTIFIER }) };
 }
 
-function createPortalTicket(summary = 'I need access to Zendesk') {
+function createPortalTicket(summary = 'Could you give me Zendesk access') {
   return portal.createTicket({
     summary,
     company: { identifier: 'contoso' },

@@ -54,7 +54,7 @@ async function rawApi(method: string, path: string, body?: unknown, headers: Rec
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-async function newTicket(summary = 'I need access to Zendesk', company = 'contoso') {
+async function newTicket(summary = 'Could you give me Zendesk access', company = 'contoso') {
   return portal.createTicket({
     summary,
     company: { identifier: company },
@@ -128,7 +128,7 @@ describe('tickets', () => {
     const ticket = await api.getTicket(created.id);
     expect(ticket).toMatchObject({
       id: created.id,
-      summary: 'I need access to Zendesk',
+      summary: 'Could you give me Zendesk access',
       recordType: 'ServiceTicket',
       closedFlag: false,
       company: { identifier: 'contoso', name: 'Contoso Ltd' },

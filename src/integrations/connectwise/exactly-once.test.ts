@@ -19,7 +19,7 @@ function deskhand(options: ConnectWiseClientOptions = {}): ConnectWiseClient {
 
 async function newTicket(): Promise<number> {
   const ticket = await portal.createTicket({
-    summary: 'I need access to Zendesk',
+    summary: 'Could you give me Zendesk access',
     company: { identifier: 'contoso' },
     contactEmailAddress: 'megan.bowen@contoso.example',
     initialDescription: 'Please add me to Zendesk.',
@@ -76,7 +76,7 @@ describe('the effects log', () => {
 
     const effects = emulator.effects();
     expect(effects).toEqual([
-      expect.objectContaining({ seq: 1, companyId: 'northwind', op: 'ticket_created', ticketId, noteId: null, flags: null, member: 'portal', firstLine: 'I need access to Zendesk' }),
+      expect.objectContaining({ seq: 1, companyId: 'northwind', op: 'ticket_created', ticketId, noteId: null, flags: null, member: 'portal', firstLine: 'Could you give me Zendesk access' }),
       expect.objectContaining({
         seq: 2,
         op: 'note_added',

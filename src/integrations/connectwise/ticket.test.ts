@@ -25,7 +25,7 @@ function channel(options: ConnectWiseClientOptions = {}): ConnectWiseChannel {
 
 async function newTicket(board?: string): Promise<number> {
   const ticket = await portal.createTicket({
-    summary: 'I need access to Zendesk',
+    summary: 'Could you give me Zendesk access',
     company: { identifier: 'contoso' },
     contactEmailAddress: 'megan.bowen@contoso.example',
     initialDescription: 'Please add me to Zendesk.',
