@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runWatched } from './support/progress.ts';
 
@@ -38,4 +40,30 @@ describe('deskhand eval', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('does-not-exist');
   }, BACKSTOP_MS);
+});
+
+/** The public cases measure the planner; no copy of their words may sit in the code, the tests or the demo. */
+describe('the public cases are not in the code', () => {
+  const ROOT = path.resolve(import.meta.dirname, '..');
+  const filesUnder = (dir: string): string[] =>
+    readdirSync(path.join(ROOT, dir)).flatMap((entry) => {
+      const relative = path.join(dir, entry);
+      if (statSync(path.join(ROOT, relative)).isDirectory()) return entry === 'node_modules' ? [] : filesUnder(relative);
+      return /\.(ts|tsx|js|jsonl|json|md)$/.test(entry) ? [relative] : [];
+    });
+
+  it('finds none of the public texts, nor their wording without the final stop, in src, test, bench, web or the README', () => {
+    const texts = readFileSync(path.join(ROOT, 'eval/public.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => (JSON.parse(line) as { text: string }).text.replace(/[.!?]+$/, '').toLowerCase());
+    expect(texts).toHaveLength(15);
+    const files = [...['src', 'test', 'bench', 'web/src'].flatMap(filesUnder), 'README.md'];
+    const found: string[] = [];
+    for (const file of files) {
+      const content = readFileSync(path.join(ROOT, file), 'utf8').toLowerCase();
+      for (const text of texts) if (content.includes(text)) found.push(`${file}: "${text}"`);
+    }
+    expect(found).toEqual([]);
+  });
 });

@@ -36,16 +36,16 @@ export interface SubscribedSku {
   /** Seats in use (`consumedUnits`). */
   consumed: number;
   /**
-   * What the SKU contains (`servicePlans` of Graph's subscribedSku): Exchange, Teams, the Office
-   * apps, Power BI Pro in E5... A reader that could not read them gives none.
+   * What the SKU contains, plan by plan (mail, chat, the desktop office apps, a reporting tool in
+   * the top suite...), as the identity provider reports them. A reader that could not read them gives none.
    */
   servicePlans?: readonly ServicePlan[];
 }
 
-/** One service plan of a SKU, as Graph reports it (`servicePlanInfo`). */
+/** One service plan of a SKU, as the identity provider reports it. */
 export interface ServicePlan {
   servicePlanId: string;
-  /** `EXCHANGE_S_ENTERPRISE`, `TEAMS1`, `OFFICESUBSCRIPTION`, `BI_AZURE_P2`... */
+  /** The provider's name for the plan, e.g. `OFFICESUBSCRIPTION`. */
   servicePlanName: string;
   /** `Success`, `Disabled`, `PendingInput`, `PendingActivation`, `PendingProvisioning`, `Warning`. */
   provisioningStatus: string;

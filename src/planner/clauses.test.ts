@@ -53,7 +53,7 @@ describe('circumstances', () => {
 
   it('does not read a fault that lasts, or a plain request, as a change for a while', () => {
     expect(forAWhile("I've been locked out for 2 days now")).toBeNull();
-    expect(forAWhile('I need access to Zendesk')).toBeNull();
+    expect(forAWhile('Could you give me Zendesk access')).toBeNull();
     expect(forAWhile("Lee's last day is Friday")).toBeNull();
   });
 

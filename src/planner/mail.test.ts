@@ -435,7 +435,7 @@ describe('readMail: conservative where the ask could be lost', () => {
   });
 
   it('returns a text that is not a mail unchanged', () => {
-    for (const text of ['need salesforce', '> need salesforce', '> need salesforce\n> and teams', 'hey, can someone add me to the marketing list? ta', '  Zendesk please  ', 'From: finance, I need Power BI']) {
+    for (const text of ['salesforce for me pls', '> salesforce for me pls', '> salesforce for me pls\n> and teams', 'hey, can someone add me to the marketing list? ta', '  Zendesk please  ', 'From: finance, I need Power BI']) {
       expect(readMail(text)).toEqual({ body: text, quoted: [] });
     }
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SKU_SERVICE_PLANS } from '../integrations/m365/emulator/service-plans.ts';
+import { SKU_SERVICE_PLANS } from '../integrations/m365/service-plans.ts';
 import { carriesCue, MICROSOFT_PRODUCTS, plansFor, productsProvidedBy } from './service-plans.ts';
 
 /** The products a SKU brings, by the plans Microsoft publishes for it. */

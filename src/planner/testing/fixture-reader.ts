@@ -1,7 +1,7 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, Runbook, SubscribedSku } from '../../core/directory.ts';
 import type { World, WorldClient, WorldEmployee, WorldGroup } from '../../world/fixture.ts';
 import { findClient } from '../../world/fixture.ts';
-import { servicePlansOf } from '../../integrations/m365/emulator/service-plans.ts';
+import { servicePlansOf } from '../../integrations/m365/service-plans.ts';
 import { deterministicUuid } from '../../world/ids.ts';
 import type { DiagnosisReader } from '../types.ts';
 

@@ -38,7 +38,7 @@ import {
   SIGN_IN_ACTIVITY_PERMISSIONS,
   USER_PROPERTY_PERMISSIONS,
 } from './principals.ts';
-import { servicePlansOf } from './service-plans.ts';
+import { servicePlansOf } from '../service-plans.ts';
 import type { GraphEmulatorState, SentMail } from './state.ts';
 import { assertGraphCanChangeMembers, type EmulatedGroup, type EmulatedTenant, type EmulatedUser, graphDateTime } from './tenant.ts';
 import { finish, trafficOf } from './traffic.ts';

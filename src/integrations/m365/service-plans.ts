@@ -1,4 +1,4 @@
-import type { ServicePlan } from '../../../core/directory.ts';
+import type { ServicePlan } from '../../core/directory.ts';
 
 /**
  * The service plans inside each Microsoft licence SKU the demo world uses, as Microsoft publishes
