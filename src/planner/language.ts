@@ -1,0 +1,446 @@
+import { de } from './lexicon/de.ts';
+import { es } from './lexicon/es.ts';
+import { fr } from './lexicon/fr.ts';
+import { nl } from './lexicon/nl.ts';
+
+/**
+ * The built-in planner reads English. Employees of MSP clients also write German, French, Spanish
+ * and Dutch; this module tells which language a request is in and renders it in the English the
+ * planner's patterns (intent.ts, resources.ts, subject.ts) expect. It is a phrase book, not a
+ * translator: the phrases employees use for service-desk requests, longest first, and the function
+ * words around them, so that what stays untranslated is mostly names, which must come through as
+ * written (the planner finds people and products by their capitals and exact spelling).
+ */
+
+export type Language = 'en' | 'de' | 'fr' | 'es' | 'nl';
+
+export interface LanguageReading {
+  language: Language;
+  /** the text rendered in English for the planner's patterns */
+  english: string;
+}
+
+/**
+ * A lexicon as written in `lexicon/*.ts`: marker words for detection and one entry a line,
+ * `source phrase = english words @flags`. Flags:
+ * - `@aux`: a finite auxiliary or modal (de, nl): a clause's `@verb` moves right after it;
+ * - `@verb`: a participle, infinitive or particle that German and Dutch put at the clause's end;
+ * - `@have`: that verb's English needs "have" ("ik ben vergeten" is "I have forgotten");
+ * - `@fuse`: that verb replaces the auxiliary ("ik heb ... nodig" is "I need ...");
+ * - `@neg`: a negation that moves with the verb; `+word` is said after the verb ("nicht mehr": "not ... anymore");
+ * - `@refl`: on a verb, it drops the reflexive pronoun; on a pronoun, it is one ("mich anmelden" is "sign in");
+ * - `@name`: also a given name, translated only in lower case or at a sentence's start ("Ben").
+ */
+export interface LexiconSource {
+  /** Function words of the language, one point each in detection. */
+  markers: string;
+  /** Words of IT requests typical of the language, a point and a half each. */
+  cues: string;
+  entries: string;
+}
+
+/** What English a request's own words give: without evidence against it, a request is English. */
+const ENGLISH_MARKERS = `i me my mine you your he him his she her we our they them their it its the a an this that these
+those to for of from with without on at by about into onto and or but not no please pls thanks thank hi hello dear
+need needs want would like could can can't cannot don't doesn't isn't won't is are was were be been have has had do does
+did get got give add remove access password printer phone account locked forgot new lost stolen last day leaving left
+back from leave license licence group list distribution shared mailbox drive folder admin rights today tomorrow
+yesterday again still also too just when what why how who which there here some any all every will shall should
+morning afternoon regards cheers working work broken anymore since until colleague manager boss team`;
+
+const LEXICONS: Readonly<Record<Exclude<Language, 'en'>, LexiconSource>> = { de, fr, es, nl };
+
+/** A point for each function word, a point and a half for each typical request word. */
+const MARKER_WEIGHT = 1;
+const CUE_WEIGHT = 1.5;
+/** Another language must have this much evidence, and this many times more than any rival. */
+const MIN_EVIDENCE = 2;
+const MARGIN = 1.5;
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+interface Token {
+  /** As written. */
+  text: string;
+  /** Lower case, accents kept: "él" is not "el". */
+  exact: string;
+  /** Lower case, accents dropped, ß as ss: how most people type on an English keyboard. */
+  bare: string;
+  /** What is between the previous token and this one. */
+  gapBefore: string;
+  /** Never translated: addresses, names with capitals inside, group names, numbers. */
+  fixed: boolean;
+  /** First word of a sentence (its capital says nothing about being a name). */
+  sentenceStart: boolean;
+}
+
+/** Addresses and links first, so their dots and hyphens stay theirs; then words, hyphenated or not. */
+const TOKEN =
+  /[\p{L}\p{N}._%+'-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+|https?:\/\/\S+|[\p{L}\p{M}\p{N}]+(?:[-_][\p{L}\p{M}\p{N}]+|\.(?=[\p{Ll}\p{N}])[\p{L}\p{M}\p{N}]+)*/gu;
+
+export function bareForm(text: string): string {
+  return text.toLowerCase().replace(/ß/g, 'ss').normalize('NFD').replace(/\p{M}/gu, '');
+}
+
+/**
+ * Group names ("SG-App-Zendesk", "DL-Sales"), product names with capitals inside ("SharePoint",
+ * "iPhone"), acronyms, numbers and addresses are names whatever language they are written in.
+ */
+function isFixed(text: string): boolean {
+  if (/[@\d._/:]/.test(text)) return true;
+  return text.split('-').some((part) => /\p{Ll}\p{Lu}/u.test(part) || (part.length >= 2 && part === part.toUpperCase() && /\p{Lu}/u.test(part)));
+}
+
+function tokenise(text: string): { tokens: Token[]; tail: string } {
+  const tokens: Token[] = [];
+  let last = 0;
+  for (const m of text.matchAll(TOKEN)) {
+    const gapBefore = text.slice(last, m.index);
+    const word = m[0];
+    tokens.push({
+      text: word,
+      exact: word.toLowerCase().normalize('NFC'),
+      bare: bareForm(word),
+      gapBefore,
+      fixed: isFixed(word),
+      sentenceStart: tokens.length === 0 || /[.!?\n]/.test(gapBefore),
+    });
+    last = m.index + word.length;
+  }
+  return { tokens, tail: text.slice(last) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexicons, compiled once
+
+interface Entry {
+  english: string;
+  aux: boolean;
+  verb: boolean;
+  have: boolean;
+  fuse: boolean;
+  neg: boolean;
+  refl: boolean;
+  name: boolean;
+  /** Said after the verb ("anymore"). */
+  after: string;
+  /** Words of the source phrase. */
+  length: number;
+}
+
+interface Lexicon {
+  markers: ReadonlyMap<string, number>;
+  /** Phrases by their words joined with spaces, accents kept. */
+  exact: ReadonlyMap<string, Entry>;
+  /** The same by their bare words; an accented spelling never takes the place of an unaccented one. */
+  bare: ReadonlyMap<string, Entry>;
+  /** For each first word (bare), the phrase lengths that start with it, longest first. */
+  lengths: ReadonlyMap<string, readonly number[]>;
+}
+
+function parseEntry(line: string): { source: string; entry: Entry } | null {
+  const at = line.indexOf('=');
+  if (at < 0) return null;
+  const source = line.slice(0, at).trim();
+  const right = line
+    .slice(at + 1)
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
+  const flags = new Set(right.filter((w) => w.startsWith('@')));
+  const after = right.filter((w) => w.startsWith('+')).map((w) => w.slice(1));
+  const english = right.filter((w) => !w.startsWith('@') && !w.startsWith('+')).join(' ');
+  const words = tokenise(source).tokens;
+  if (source === '' || words.length === 0) return null;
+  return {
+    source,
+    entry: {
+      english,
+      aux: flags.has('@aux'),
+      verb: flags.has('@verb'),
+      have: flags.has('@have'),
+      fuse: flags.has('@fuse'),
+      neg: flags.has('@neg'),
+      refl: flags.has('@refl'),
+      name: flags.has('@name'),
+      after: after.join(' '),
+      length: words.length,
+    },
+  };
+}
+
+function compile(source: LexiconSource): Lexicon {
+  const markers = new Map<string, number>();
+  for (const w of source.cues.split(/\s+/)) if (w !== '') markers.set(bareForm(w), CUE_WEIGHT);
+  for (const w of source.markers.split(/\s+/)) if (w !== '' && !markers.has(bareForm(w))) markers.set(bareForm(w), MARKER_WEIGHT);
+  const exact = new Map<string, Entry>();
+  const bare = new Map<string, Entry>();
+  const lengths = new Map<string, Set<number>>();
+  for (const line of source.entries.split('\n')) {
+    const parsed = parseEntry(line);
+    if (!parsed) continue;
+    const ws = tokenise(parsed.source).tokens;
+    const exactKey = ws.map((t) => t.exact).join(' ');
+    const bareKey = ws.map((t) => t.bare).join(' ');
+    exact.set(exactKey, parsed.entry);
+    if (exactKey === bareKey || !bare.has(bareKey)) bare.set(bareKey, parsed.entry);
+    const first = ws[0]?.bare ?? '';
+    lengths.set(first, (lengths.get(first) ?? new Set()).add(ws.length));
+  }
+  return {
+    markers,
+    exact,
+    bare,
+    lengths: new Map([...lengths].map(([k, v]) => [k, [...v].sort((a, b) => b - a)])),
+  };
+}
+
+const COMPILED: ReadonlyMap<Exclude<Language, 'en'>, Lexicon> = new Map(
+  (Object.keys(LEXICONS) as Exclude<Language, 'en'>[]).map((l) => [l, compile(LEXICONS[l])]),
+);
+const ENGLISH: ReadonlySet<string> = new Set(ENGLISH_MARKERS.split(/\s+/).map(bareForm));
+
+/** How many entries each lexicon holds, for the report and the tests. */
+export function lexiconSizes(): Record<Exclude<Language, 'en'>, number> {
+  const size = (l: Exclude<Language, 'en'>): number => COMPILED.get(l)?.exact.size ?? 0;
+  return { de: size('de'), fr: size('fr'), es: size('es'), nl: size('nl') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detection
+
+/**
+ * The language most of the request's words are in. Only words that belong to a language count
+ * (names and products belong to none); English is the default unless another language has
+ * enough evidence and clearly more than English and every other language.
+ */
+export function detectLanguage(text: string): { language: Language; confidence: number } {
+  return detectIn(tokenise(text).tokens);
+}
+
+function detectIn(tokens: readonly Token[]): { language: Language; confidence: number } {
+  const scores = new Map<Language, number>([['en', 0]]);
+  for (const t of tokens) {
+    if (t.fixed) continue;
+    // "can't" is tokenised as "can" and "t": English contractions are English evidence.
+    if (ENGLISH.has(t.bare) || (t.bare === 't' && /['\u2019]$/.test(t.gapBefore))) scores.set('en', (scores.get('en') ?? 0) + 1);
+    for (const [language, lexicon] of COMPILED) {
+      const w = lexicon.markers.get(t.bare);
+      if (w !== undefined) scores.set(language, (scores.get(language) ?? 0) + w);
+    }
+  }
+  const total = [...scores.values()].reduce((a, b) => a + b, 0);
+  const ranked = [...scores].sort((a, b) => b[1] - a[1]);
+  const [best, second] = ranked;
+  const english = scores.get('en') ?? 0;
+  if (best && best[0] !== 'en' && best[1] >= MIN_EVIDENCE && best[1] >= MARGIN * (second?.[1] ?? 0) && best[1] >= MARGIN * english) {
+    return { language: best[0], confidence: round(best[1] / total) };
+  }
+  return { language: 'en', confidence: total === 0 ? 0 : round(english / total) };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+interface Unit {
+  /** Tokens [start, end) this unit stands for. */
+  start: number;
+  end: number;
+  /** The English, or null to keep the tokens as written. */
+  english: string | null;
+  entry: Entry | null;
+}
+
+function entryAt(lexicon: Lexicon, tokens: readonly Token[], i: number): Entry | null {
+  const first = tokens[i];
+  if (!first || first.fixed) return null;
+  for (const n of lexicon.lengths.get(first.bare) ?? []) {
+    const span = tokens.slice(i, i + n);
+    if (span.length < n || span.some((t) => t.fixed)) continue;
+    // Inside a phrase, a sentence must not end: "... Drucker. Papier" is two things.
+    if (span.slice(1).some((t) => /[.!?;\n]/.test(t.gapBefore))) continue;
+    const entry = lexicon.exact.get(span.map((t) => t.exact).join(' ')) ?? lexicon.bare.get(span.map((t) => t.bare).join(' '));
+    if (!entry) continue;
+    // "Ben" in the middle of a sentence is a person; "ben" is "am".
+    if (entry.name && n === 1 && /^\p{Lu}/u.test(first.text) && !first.sentenceStart) continue;
+    return entry;
+  }
+  return null;
+}
+
+/**
+ * "Zendesk-Zugang" → "Zendesk access": a compound whose last part is a word of the language keeps
+ * its first parts as written. Group names never get here (they are fixed).
+ */
+function compoundUnit(lexicon: Lexicon, token: Token): string | null {
+  if (!token.text.includes('-')) return null;
+  const parts = token.text.split('-');
+  const last = bareForm(parts[parts.length - 1] ?? '');
+  const entry = lexicon.bare.get(last);
+  if (!entry || entry.english === '' || entry.aux || entry.verb || entry.neg) return null;
+  return `${parts.slice(0, -1).join(' ')} ${entry.english}`;
+}
+
+function unitsOf(lexicon: Lexicon, tokens: readonly Token[]): Unit[] {
+  const units: Unit[] = [];
+  let i = 0;
+  while (i < tokens.length) {
+    const entry = entryAt(lexicon, tokens, i);
+    if (entry) {
+      units.push({ start: i, end: i + entry.length, english: entry.english, entry });
+      i += entry.length;
+      continue;
+    }
+    const t = tokens[i]!;
+    const compound = t.fixed ? null : compoundUnit(lexicon, t);
+    units.push({ start: i, end: i + 1, english: compound, entry: null });
+    i++;
+  }
+  return units;
+}
+
+/** Conjunctions that start a new clause in German and Dutch, where the verb goes back to the end. */
+const CLAUSE_WORDS = new Set(['und', 'oder', 'aber', 'weil', 'dass', 'wenn', 'ob', 'en', 'of', 'maar', 'omdat', 'dat', 'als', 'want']);
+
+function startsClause(tokens: readonly Token[], unit: Unit): boolean {
+  const t = tokens[unit.start];
+  return !t || /[.,;:!?()\n]/.test(t.gapBefore) || CLAUSE_WORDS.has(t.bare);
+}
+
+/** Clauses as ranges of units. */
+function clauses(tokens: readonly Token[], units: readonly Unit[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  let from = 0;
+  for (let k = 1; k <= units.length; k++) {
+    const u = units[k];
+    if (!u || startsClause(tokens, u)) {
+      ranges.push([from, k]);
+      from = k;
+    }
+  }
+  return ranges;
+}
+
+/** "has" for "is", "have" for "am": what a participle that needs "have" makes of its auxiliary. */
+function haveFor(aux: string): string {
+  if (/^(is|has)$/.test(aux)) return 'has';
+  if (/^(was|were|had)$/.test(aux)) return 'had';
+  return 'have';
+}
+
+const NEED = /^(I )?needs?$/;
+
+/**
+ * "Ich brauche Tableau nicht mehr": a negation at the clause's end takes back the need before it,
+ * in the words withdraw cues are read by ("no longer need", "don't need").
+ */
+function needNoLonger(clause: readonly Unit[]): Unit[] {
+  const last = clause[clause.length - 1];
+  const n = clause.findIndex((u) => NEED.test(u.english ?? ''));
+  if (!last?.entry?.neg || n < 0 || n === clause.length - 1) return [...clause];
+  const need = clause[n]!;
+  const english = (need.english ?? '').replace(/needs?$/, (w) => `${last.entry?.after ? 'no longer' : "don't"} ${w === 'needs' && !last.entry?.after ? 'need' : w}`);
+  return [...clause.slice(0, n), { ...need, english }, ...clause.slice(n + 1, -1)];
+}
+
+/**
+ * German and Dutch put participles, infinitives and some particles at the clause's end ("Ich habe
+ * mein Passwort vergessen", "ik kan niet meer inloggen"); English puts them after the auxiliary,
+ * which is where the planner's patterns look ("forgotten my password", "can not log in").
+ */
+function verbsForward(tokens: readonly Token[], units: Unit[]): Unit[] {
+  const out: Unit[] = [];
+  for (const [from, to] of clauses(tokens, units)) {
+    const clause = units.slice(from, to);
+    const a = clause.findIndex((u) => u.entry?.aux);
+    let v = -1;
+    for (let k = clause.length - 1; k > a && a >= 0; k--) {
+      if (clause[k]?.entry?.verb) {
+        v = k;
+        break;
+      }
+    }
+    if (a < 0 || v < 0) {
+      out.push(...needNoLonger(clause));
+      continue;
+    }
+    const aux = clause[a]!;
+    const verb = clause[v]!;
+    const between = clause.slice(a + 1, v);
+    const negs = between.filter((u) => u.entry?.neg);
+    let rest = between.filter((u) => !u.entry?.neg);
+    if (verb.entry?.refl) {
+      const pronoun = rest.findIndex((u) => u.entry?.refl);
+      if (pronoun >= 0) rest = rest.filter((_, k) => k !== pronoun);
+    }
+    let auxEnglish = aux.english ?? '';
+    let verbEnglish = verb.english ?? '';
+    if (verb.entry?.have) auxEnglish = haveFor(auxEnglish);
+    if (verb.entry?.fuse) {
+      verbEnglish = /^(is|has|was)$/.test(auxEnglish.split(' ').pop() ?? '') ? `${verbEnglish}s` : verbEnglish;
+      auxEnglish = auxEnglish.split(' ').slice(0, -1).join(' ');
+    }
+    const after = negs.map((n) => n.entry?.after ?? '').filter((w) => w !== '');
+    const moved: Unit[] = [
+      { ...aux, english: auxEnglish },
+      ...negs.map((n) => ({ ...n, english: n.english })),
+      { ...verb, english: [verbEnglish, ...after].filter((w) => w !== '').join(' ') },
+    ];
+    out.push(...clause.slice(0, a), ...moved, ...rest, ...clause.slice(v + 1));
+  }
+  return out;
+}
+
+/** Lower case English, except "I". */
+function englishCase(text: string): string {
+  return text.toLowerCase().replace(/\bi\b/g, 'I');
+}
+
+function join(tokens: readonly Token[], units: readonly Unit[], tail: string, original: readonly Unit[]): string {
+  const inPlace = units.every((u, k) => u === original[k]);
+  let out = '';
+  let previousTranslated = false;
+  units.forEach((u, k) => {
+    const first = tokens[u.start]!;
+    let gap = inPlace || k === 0 ? first.gapBefore : /[^\s'\u2019]/.test(first.gapBefore) ? first.gapBefore : ' ';
+    // Elision: "l'imprimante" is "the printer", not "the'printer".
+    if (/^['\u2019]$/.test(gap) && (previousTranslated || u.english !== null)) gap = ' ';
+    let words = '';
+    if (u.english === null) {
+      words = tokens
+        .slice(u.start, u.end)
+        .map((t, j) => (j === 0 ? t.text : t.gapBefore + t.text))
+        .join('');
+    } else {
+      words = englishCase(u.english);
+    }
+    out += words === '' && !/[^\s'\u2019]/.test(gap) ? '' : `${gap}${words}`;
+    previousTranslated = u.english !== null;
+  });
+  return tidy(out + tail);
+}
+
+/** Dropped words leave doubled spaces and spaces before punctuation behind. */
+function tidy(text: string): string {
+  return text
+    .replace(/[ \t]{2,}/g, ' ')
+    .replace(/[ \t]+([,.;:!?])/g, '$1')
+    .replace(/^[ \t]+/, '')
+    .replace(/([¿¡])[ \t]+/g, '$1');
+}
+
+/** The request in English for the planner's patterns; English requests come back unchanged. */
+export function readLanguage(text: string): LanguageReading {
+  const { tokens, tail } = tokenise(text);
+  const { language } = detectIn(tokens);
+  if (language === 'en') return { language, english: text };
+  const lexicon = COMPILED.get(language)!;
+  const units = unitsOf(lexicon, tokens);
+  const ordered = language === 'de' || language === 'nl' ? verbsForward(tokens, units) : units;
+  return { language, english: join(tokens, ordered, tail, units) };
+}

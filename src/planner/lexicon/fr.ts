@@ -1,0 +1,3 @@
+import type { LexiconSource } from '../language.ts';
+
+export const fr: LexiconSource = { markers: '', cues: '', entries: '' };
