@@ -75,12 +75,16 @@ interface Token {
   sentenceStart: boolean;
 }
 
-/** Addresses and links first, so their dots and hyphens stay theirs; then words, hyphenated or not. */
-const TOKEN =
-  /[\p{L}\p{N}._%+'-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+|https?:\/\/\S+|[\p{L}\p{M}\p{N}]+(?:[-_][\p{L}\p{M}\p{N}]+|\.(?=[\p{Ll}\p{N}])[\p{L}\p{M}\p{N}]+)*/gu;
+/** Words, hyphenated or not; "contoso.example" is one word. */
+const WORD = String.raw`[\p{L}\p{M}\p{N}]+(?:[-_][\p{L}\p{M}\p{N}]+|\.(?=[\p{Ll}\p{N}])[\p{L}\p{M}\p{N}]+)*`;
+const WORDS = new RegExp(WORD, 'gu');
+/** Addresses and links first, so their dots and hyphens stay theirs; only tried when the text has any. */
+const WORDS_AND_ADDRESSES = new RegExp(String.raw`[\p{L}\p{N}._%+'-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+|https?:\/\/\S+|${WORD}`, 'gu');
 
+/** Lower case, accents dropped, ß as ss: how the lexicons and the detection compare words. */
 export function bareForm(text: string): string {
-  return text.toLowerCase().replace(/ß/g, 'ss').normalize('NFD').replace(/\p{M}/gu, '');
+  const lower = text.toLowerCase();
+  return /^[a-z0-9'-]*$/.test(lower) ? lower : lower.replace(/ß/g, 'ss').normalize('NFD').replace(/\p{M}/gu, '');
 }
 
 /**
@@ -88,6 +92,7 @@ export function bareForm(text: string): string {
  * "iPhone"), acronyms, numbers and addresses are names whatever language they are written in.
  */
 function isFixed(text: string): boolean {
+  if (/^\p{Lu}?\p{Ll}*$/u.test(text)) return false;
   if (/[@\d._/:]/.test(text)) return true;
   return text.split('-').some((part) => /\p{Ll}\p{Lu}/u.test(part) || (part.length >= 2 && part === part.toUpperCase() && /\p{Lu}/u.test(part)));
 }
@@ -95,12 +100,12 @@ function isFixed(text: string): boolean {
 function tokenise(text: string): { tokens: Token[]; tail: string } {
   const tokens: Token[] = [];
   let last = 0;
-  for (const m of text.matchAll(TOKEN)) {
+  for (const m of text.matchAll(/@|:\/\//.test(text) ? WORDS_AND_ADDRESSES : WORDS)) {
     const gapBefore = text.slice(last, m.index);
     const word = m[0];
     tokens.push({
       text: word,
-      exact: word.toLowerCase().normalize('NFC'),
+      exact: /^[\x00-\x7f]*$/.test(word) ? word.toLowerCase() : word.toLowerCase().normalize('NFC'),
       bare: bareForm(word),
       gapBefore,
       fixed: isFixed(word),
@@ -199,7 +204,17 @@ function compile(source: LexiconSource): Lexicon {
 const COMPILED: ReadonlyMap<Exclude<Language, 'en'>, Lexicon> = new Map(
   (Object.keys(LEXICONS) as Exclude<Language, 'en'>[]).map((l) => [l, compile(LEXICONS[l])]),
 );
-const ENGLISH: ReadonlySet<string> = new Set(ENGLISH_MARKERS.split(/\s+/).map(bareForm));
+/** English words that are also words of another language ("is", "in", "me") are evidence for neither. */
+const ENGLISH: ReadonlySet<string> = new Set(
+  ENGLISH_MARKERS.split(/\s+/)
+    .map(bareForm)
+    .filter((w) => ![...COMPILED.values()].some((l) => l.markers.has(w))),
+);
+const SHARED: ReadonlySet<string> = new Set(
+  ENGLISH_MARKERS.split(/\s+/)
+    .map(bareForm)
+    .filter((w) => !ENGLISH.has(w)),
+);
 
 /** How many entries each lexicon holds, for the report and the tests. */
 export function lexiconSizes(): Record<Exclude<Language, 'en'>, number> {
@@ -226,7 +241,7 @@ function detectIn(tokens: readonly Token[]): { language: Language; confidence: n
     // "can't" is tokenised as "can" and "t": English contractions are English evidence.
     if (ENGLISH.has(t.bare) || (t.bare === 't' && /['\u2019]$/.test(t.gapBefore))) scores.set('en', (scores.get('en') ?? 0) + 1);
     for (const [language, lexicon] of COMPILED) {
-      const w = lexicon.markers.get(t.bare);
+      const w = SHARED.has(t.bare) ? undefined : lexicon.markers.get(t.bare);
       if (w !== undefined) scores.set(language, (scores.get(language) ?? 0) + w);
     }
   }
@@ -259,12 +274,24 @@ interface Unit {
 function entryAt(lexicon: Lexicon, tokens: readonly Token[], i: number): Entry | null {
   const first = tokens[i];
   if (!first || first.fixed) return null;
-  for (const n of lexicon.lengths.get(first.bare) ?? []) {
-    const span = tokens.slice(i, i + n);
-    if (span.length < n || span.some((t) => t.fixed)) continue;
-    // Inside a phrase, a sentence must not end: "... Drucker. Papier" is two things.
-    if (span.slice(1).some((t) => /[.!?;\n]/.test(t.gapBefore))) continue;
-    const entry = lexicon.exact.get(span.map((t) => t.exact).join(' ')) ?? lexicon.bare.get(span.map((t) => t.bare).join(' '));
+  const lengths = lexicon.lengths.get(first.bare);
+  if (!lengths) return null;
+  // The longest span a phrase could cover: no fixed word inside, no sentence ending inside.
+  let reach = 1;
+  while (reach < (lengths[0] ?? 1) && i + reach < tokens.length) {
+    const t = tokens[i + reach]!;
+    if (t.fixed || /[.!?;\n]/.test(t.gapBefore)) break;
+    reach++;
+  }
+  for (const n of lengths) {
+    if (n > reach) continue;
+    let exactKey = first.exact;
+    let bareKey = first.bare;
+    for (let k = 1; k < n; k++) {
+      exactKey += ` ${tokens[i + k]!.exact}`;
+      bareKey += ` ${tokens[i + k]!.bare}`;
+    }
+    const entry = lexicon.exact.get(exactKey) ?? lexicon.bare.get(bareKey);
     if (!entry) continue;
     // "Ben" in the middle of a sentence is a person; "ben" is "am".
     if (entry.name && n === 1 && /^\p{Lu}/u.test(first.text) && !first.sentenceStart) continue;
@@ -381,14 +408,23 @@ function verbsForward(tokens: readonly Token[], units: Unit[]): Unit[] {
     let auxEnglish = aux.english ?? '';
     let verbEnglish = verb.english ?? '';
     if (verb.entry?.have) auxEnglish = haveFor(auxEnglish);
+    let after = negs.map((n) => n.entry?.after ?? '').filter((w) => w !== '');
+    let said = negs;
     if (verb.entry?.fuse) {
-      verbEnglish = /^(is|has|was)$/.test(auxEnglish.split(' ').pop() ?? '') ? `${verbEnglish}s` : verbEnglish;
+      // "ik heb het niet meer nodig": the need is taken back, in the words withdraw cues are read by.
+      const third = /^(is|has|was)$/.test(auxEnglish.split(' ').pop() ?? '');
       auxEnglish = auxEnglish.split(' ').slice(0, -1).join(' ');
+      if (negs.length > 0) {
+        verbEnglish = `${after.length > 0 ? 'no longer' : third ? "doesn't" : "don't"} ${after.length > 0 && third ? `${verbEnglish}s` : verbEnglish}`;
+        said = [];
+        after = [];
+      } else if (third) {
+        verbEnglish = `${verbEnglish}s`;
+      }
     }
-    const after = negs.map((n) => n.entry?.after ?? '').filter((w) => w !== '');
     const moved: Unit[] = [
       { ...aux, english: auxEnglish },
-      ...negs.map((n) => ({ ...n, english: n.english })),
+      ...said,
       { ...verb, english: [verbEnglish, ...after].filter((w) => w !== '').join(' ') },
     ];
     out.push(...clause.slice(0, a), ...moved, ...rest, ...clause.slice(v + 1));
@@ -431,6 +467,7 @@ function tidy(text: string): string {
     .replace(/[ \t]{2,}/g, ' ')
     .replace(/[ \t]+([,.;:!?])/g, '$1')
     .replace(/^[ \t]+/, '')
+    .replace(/\bI I\b/g, 'I')
     .replace(/([¿¡])[ \t]+/g, '$1');
 }
 

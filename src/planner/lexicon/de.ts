@@ -7,7 +7,7 @@ import type { LexiconSource } from '../language.ts';
  * language.ts moves them after the `@aux`.
  */
 export const de: LexiconSource = {
-  markers: `ich mich mir mein meine meinen meinem meiner du dich dir dein deine er ihn ihm sein seine seinen seinem
+  markers: `in was man also so ich mich mir mein meine meinen meinem meiner du dich dir dein deine er ihn ihm sein seine seinen seinem
 sie ihr ihre ihren ihrem wir uns unser unsere der die das den dem des ein eine einen einem einer und oder aber nicht
 kein keine keinen mit von vom zu zum zur im ins auf aus bei beim fur ohne seit bis nach uber wegen dass weil wenn ob
 wie wer wo warum wann heute morgen gestern jetzt noch schon nur sehr mehr bereits immer wieder leider ja nein doch
@@ -21,6 +21,23 @@ anmelden einloggen berechtigung berechtigungen adminrechte freigegebenes gemeins
 zuruck konto vorubergehend`,
   entries: `
 hallo = hello
+hallo zusammen = hello all
+zusammen = together
+außerdem = also
+zusätzlich = also
+habe ich = I have @aux
+hab ich = I have @aux
+bin ich = I am @aux
+kann ich = can I @aux
+könnte ich = could I @aux
+brauche ich = I need
+benötige ich = I need
+hat er = he has @aux
+ist er = he is @aux
+braucht er = he needs
+hat sie = she has @aux
+ist sie = she is @aux
+braucht sie = she needs
 hi = hi
 guten morgen = good morning
 guten tag = hello
@@ -312,6 +329,12 @@ einrichten = set up @verb
 richten = set up
 installieren = install @verb
 freischalten = enable @verb
+freigeben = share @verb
+kannst du = can you @aux
+könntest du = could you @aux
+können sie = can you @aux
+könnten sie = could you @aux
+könnt ihr = can you @aux
 freigeschaltet = enabled @verb
 aktivieren = enable @verb
 aktiviert = enabled @verb
@@ -419,13 +442,15 @@ anmelden = sign in @verb @refl
 einloggen = log in @verb @refl
 abmelden = sign out @verb @refl
 ausloggen = log out @verb @refl
-angemeldet = signed in @verb
-eingeloggt = logged in @verb
+angemeldet = signed in @verb @refl
+eingeloggt = logged in @verb @refl
 kann mich nicht anmelden = can't sign in
 kann mich nicht einloggen = can't log in
 kann mich nicht mehr anmelden = can't sign in anymore
 kann mich nicht mehr einloggen = can't log in anymore
 komme nicht in mein konto = can't get into my account
+komme nicht rein = can't get in
+komme nicht mehr rein = can't get in anymore
 komme nicht mehr in mein konto = can't get into my account
 anmeldung = sign-in
 anmeldungen = sign-ins
@@ -512,6 +537,10 @@ geteilten computer = shared computer
 öffentlichen computer = public computer
 rechner = computer
 computer = computer
+laptop = laptop
+notebook = laptop
+spam = spam
+app = app
 noch angemeldet = still signed in
 vergessen mich abzumelden = forgot to sign out
 überall abmelden = sign out everywhere
@@ -577,10 +606,12 @@ krankgeschrieben = off sick
 vertretung = cover
 während = while
 solange = while
-bis er zurück ist = until he is back
-bis sie zurück ist = until she is back
-bis er wieder da ist = until he is back
-bis sie wieder da ist = until she is back
+bis er zurück ist = until he returns
+bis sie zurück ist = until she returns
+bis er wieder da ist = until he returns
+bis sie wieder da ist = until she returns
+bis zu seiner rückkehr = until he returns
+bis zu ihrer rückkehr = until she returns
 vorübergehend = temporarily
 vorläufig = temporarily
 befristet = temporarily
@@ -641,6 +672,10 @@ mein team = my team
 meinem team = my team
 das ganze team = the whole team
 ganze team = whole team
+ganzen team = whole team
+meinem ganzen team = my whole team
+ganzen = whole
+ganze = whole
 für alle = for everyone
 für mich = for me
 für ihn = for him
