@@ -73,6 +73,10 @@ interface Token {
   fixed: boolean;
   /** First word of a sentence (its capital says nothing about being a name). */
   sentenceStart: boolean;
+  /** A sentence or a semicolon ends before it: no phrase runs across. */
+  stop: boolean;
+  /** Punctuation before it: a clause may start here. */
+  pause: boolean;
 }
 
 /** Words, hyphenated or not; "contoso.example" is one word. */
@@ -92,9 +96,41 @@ export function bareForm(text: string): string {
  * "iPhone"), acronyms, numbers and addresses are names whatever language they are written in.
  */
 function isFixed(text: string): boolean {
-  if (/^\p{Lu}?\p{Ll}*$/u.test(text)) return false;
-  if (/[@\d._/:]/.test(text)) return true;
-  return text.split('-').some((part) => /\p{Ll}\p{Lu}/u.test(part) || (part.length >= 2 && part === part.toUpperCase() && /\p{Lu}/u.test(part)));
+  // One pass over the characters, part by hyphenated part: this runs for every word of every request.
+  let letters = 0;
+  let capitals = 0;
+  let previousLower = false;
+  for (let k = 0; k <= text.length; k++) {
+    const code = k < text.length ? text.charCodeAt(k) : 45;
+    if (code === 45) {
+      if (letters >= 2 && capitals === letters) return true;
+      letters = 0;
+      capitals = 0;
+      previousLower = false;
+      continue;
+    }
+    const kind = letterKind(code, text[k] ?? '');
+    if (kind === 'fixing') return true;
+    if (kind === 'other') continue;
+    letters++;
+    if (kind === 'upper') {
+      capitals++;
+      if (previousLower) return true;
+    }
+    previousLower = kind === 'lower';
+  }
+  return false;
+}
+
+/** Digits, "@", ".", "_", "/" and ":" make a token a name or an address. */
+function letterKind(code: number, c: string): 'upper' | 'lower' | 'fixing' | 'other' {
+  if (code >= 97 && code <= 122) return 'lower';
+  if (code >= 65 && code <= 90) return 'upper';
+  if ((code >= 48 && code <= 58) || code === 64 || code === 46 || code === 95 || code === 47) return 'fixing';
+  if (code < 128) return 'other';
+  const lower = c.toLowerCase();
+  if (lower === c.toUpperCase()) return /\p{N}/u.test(c) ? 'fixing' : 'other';
+  return c === lower ? 'lower' : 'upper';
 }
 
 function tokenise(text: string): { tokens: Token[]; tail: string } {
@@ -103,13 +139,16 @@ function tokenise(text: string): { tokens: Token[]; tail: string } {
   for (const m of text.matchAll(/@|:\/\//.test(text) ? WORDS_AND_ADDRESSES : WORDS)) {
     const gapBefore = text.slice(last, m.index);
     const word = m[0];
+    const plain = gapBefore === ' ';
     tokens.push({
       text: word,
       exact: /^[\x00-\x7f]*$/.test(word) ? word.toLowerCase() : word.toLowerCase().normalize('NFC'),
       bare: bareForm(word),
       gapBefore,
       fixed: isFixed(word),
-      sentenceStart: tokens.length === 0 || /[.!?\n]/.test(gapBefore),
+      sentenceStart: tokens.length === 0 || (!plain && /[.!?\n]/.test(gapBefore)),
+      stop: !plain && /[.!?;\n]/.test(gapBefore),
+      pause: !plain && /[.,;:!?()\n]/.test(gapBefore),
     });
     last = m.index + word.length;
   }
@@ -161,7 +200,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
   return {
     source,
     entry: {
-      english,
+      english: englishCase(english),
       aux: flags.has('@aux'),
       verb: flags.has('@verb'),
       have: flags.has('@have'),
@@ -234,16 +273,25 @@ export function detectLanguage(text: string): { language: Language; confidence: 
   return detectIn(tokenise(text).tokens);
 }
 
+/** Every marker word with the languages it is evidence for. */
+const EVIDENCE: ReadonlyMap<string, ReadonlyArray<readonly [Language, number]>> = (() => {
+  const evidence = new Map<string, Array<readonly [Language, number]>>();
+  for (const w of ENGLISH) evidence.set(w, [['en', 1]]);
+  for (const [language, lexicon] of COMPILED) {
+    for (const [w, weight] of lexicon.markers) {
+      if (!SHARED.has(w)) evidence.set(w, [...(evidence.get(w) ?? []), [language, weight]]);
+    }
+  }
+  return evidence;
+})();
+
 function detectIn(tokens: readonly Token[]): { language: Language; confidence: number } {
   const scores = new Map<Language, number>([['en', 0]]);
   for (const t of tokens) {
     if (t.fixed) continue;
     // "can't" is tokenised as "can" and "t": English contractions are English evidence.
-    if (ENGLISH.has(t.bare) || (t.bare === 't' && /['\u2019]$/.test(t.gapBefore))) scores.set('en', (scores.get('en') ?? 0) + 1);
-    for (const [language, lexicon] of COMPILED) {
-      const w = SHARED.has(t.bare) ? undefined : lexicon.markers.get(t.bare);
-      if (w !== undefined) scores.set(language, (scores.get(language) ?? 0) + w);
-    }
+    const found = t.bare === 't' && /['\u2019]$/.test(t.gapBefore) ? ([['en', 1]] as const) : EVIDENCE.get(t.bare);
+    for (const [language, weight] of found ?? []) scores.set(language, (scores.get(language) ?? 0) + weight);
   }
   const total = [...scores.values()].reduce((a, b) => a + b, 0);
   const ranked = [...scores].sort((a, b) => b[1] - a[1]);
@@ -280,7 +328,7 @@ function entryAt(lexicon: Lexicon, tokens: readonly Token[], i: number): Entry |
   let reach = 1;
   while (reach < (lengths[0] ?? 1) && i + reach < tokens.length) {
     const t = tokens[i + reach]!;
-    if (t.fixed || /[.!?;\n]/.test(t.gapBefore)) break;
+    if (t.fixed || t.stop) break;
     reach++;
   }
   for (const n of lengths) {
@@ -313,10 +361,32 @@ function compoundUnit(lexicon: Lexicon, token: Token): string | null {
   return `${parts.slice(0, -1).join(' ')} ${entry.english}`;
 }
 
+/** Lower-case words inside names: "Sanne de Vries", "Pablo de la Cruz", "Ben van der Berg". */
+const NAME_PARTICLES = new Set(['de', 'van', 'der', 'den', 'von', 'la', 'del', 'di', 'da', 'du', 'le', 'ten', 'ter', 'dos', 'das']);
+
+/**
+ * A particle right after a word left as written (a name) and before a capitalised word is part of
+ * the name. The word before must be unknown to the lexicon: in "Arbeitstag von Nestor" it is not.
+ */
+function inName(tokens: readonly Token[], i: number, previous: Unit | undefined): boolean {
+  if (!previous || previous.english !== null || !NAME_PARTICLES.has(tokens[i]?.text ?? '') || tokens[i]?.pause) return false;
+  const before = tokens[previous.end - 1];
+  if (!before || !/^\p{Lu}/u.test(before.text) || before.sentenceStart) return false;
+  let k = i;
+  while (NAME_PARTICLES.has(tokens[k]?.text ?? '') && !tokens[k]?.pause) k++;
+  const next = tokens[k];
+  return !!next && k > i && !next.pause && /^\p{Lu}/u.test(next.text);
+}
+
 function unitsOf(lexicon: Lexicon, tokens: readonly Token[]): Unit[] {
   const units: Unit[] = [];
   let i = 0;
   while (i < tokens.length) {
+    if (inName(tokens, i, units[units.length - 1])) {
+      units.push({ start: i, end: i + 1, english: null, entry: null });
+      i++;
+      continue;
+    }
     const entry = entryAt(lexicon, tokens, i);
     if (entry) {
       units.push({ start: i, end: i + entry.length, english: entry.english, entry });
@@ -336,7 +406,7 @@ const CLAUSE_WORDS = new Set(['und', 'oder', 'aber', 'weil', 'dass', 'wenn', 'ob
 
 function startsClause(tokens: readonly Token[], unit: Unit): boolean {
   const t = tokens[unit.start];
-  return !t || /[.,;:!?()\n]/.test(t.gapBefore) || CLAUSE_WORDS.has(t.bare);
+  return !t || t.pause || CLAUSE_WORDS.has(t.bare);
 }
 
 /** Clauses as ranges of units. */
@@ -443,7 +513,7 @@ function join(tokens: readonly Token[], units: readonly Unit[], tail: string, or
   let previousTranslated = false;
   units.forEach((u, k) => {
     const first = tokens[u.start]!;
-    let gap = inPlace || k === 0 ? first.gapBefore : /[^\s'\u2019]/.test(first.gapBefore) ? first.gapBefore : ' ';
+    let gap = inPlace || k === 0 || first.gapBefore === ' ' ? first.gapBefore : /[^\s'\u2019]/.test(first.gapBefore) ? first.gapBefore : ' ';
     // Elision: "l'imprimante" is "the printer", not "the'printer".
     if (/^['\u2019]$/.test(gap) && (previousTranslated || u.english !== null)) gap = ' ';
     let words = '';
@@ -453,7 +523,7 @@ function join(tokens: readonly Token[], units: readonly Unit[], tail: string, or
         .map((t, j) => (j === 0 ? t.text : t.gapBefore + t.text))
         .join('');
     } else {
-      words = englishCase(u.english);
+      words = u.english;
     }
     out += words === '' && !/[^\s'\u2019]/.test(gap) ? '' : `${gap}${words}`;
     previousTranslated = u.english !== null;

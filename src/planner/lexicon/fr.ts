@@ -302,6 +302,7 @@ me suis connectée = signed in
 je me suis connecté = I signed in
 je me suis connectée = I signed in
 hôtel = hotel
+accueil = reception
 commence = starts
 arrive = arrives
 ordinateur portable = laptop

@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { type AccountIntent, actionFor, cueWords, readIntents } from './intent.ts';
+import { detectLanguage, type Language, lexiconSizes, readLanguage } from './language.ts';
+import { words } from './text.ts';
+
+/** What the planner reads in a request once it is rendered in English. */
+function intentsOf(text: string, language: Language) {
+  const reading = readLanguage(text);
+  expect(reading.language).toBe(language);
+  return readIntents(reading.english);
+}
+
+/** Whether the rendered request asks for `name` or asks it away, as the planner reads it. */
+function actionOn(text: string, name: string) {
+  const ws = words(readLanguage(text).english);
+  const target = words(name);
+  const start = ws.findIndex((_, i) => target.every((w, k) => ws[i + k] === w));
+  expect(start).toBeGreaterThanOrEqual(0);
+  return actionFor(cueWords(readLanguage(text).english), start, start + target.length);
+}
+
+interface Case {
+  text: string;
+  account?: AccountIntent[];
+  hardware?: boolean;
+  onboarding?: boolean;
+  admin?: boolean;
+  manyPeople?: boolean;
+  /** The rendering must match this (names as written, the English the patterns expect). */
+  reads?: RegExp;
+}
+
+function checkCases(language: Language, cases: readonly Case[]): void {
+  it.each(cases.map((c) => [c.text, c] as const))('%s', (text, c) => {
+    const reading = intentsOf(text, language);
+    expect(reading.account).toEqual(c.account ?? []);
+    expect(reading.hardware).toBe(c.hardware ?? false);
+    if (c.onboarding !== undefined) expect(reading.onboarding).toBe(c.onboarding);
+    if (c.admin !== undefined) expect(reading.admin).toBe(c.admin);
+    if (c.manyPeople !== undefined) expect(reading.manyPeople).toBe(c.manyPeople);
+    if (c.reads) expect(readLanguage(text).english).toMatch(c.reads);
+  });
+}
+
+describe('detectLanguage', () => {
+  it.each([
+    ['Ich kann mich seit gestern nicht mehr in Outlook anmelden, bitte um Hilfe.', 'de'],
+    ['Drucker kaputt', 'de'],
+    ['Passwort vergessen', 'de'],
+    ["Bonjour, je n'arrive plus à me connecter à ma boîte mail depuis ce matin.", 'fr'],
+    ["Mot de passe oublié, merci de m'aider", 'fr'],
+    ['Hola, necesito que me restablezcan la contraseña por favor.', 'es'],
+    ['La impresora de la segunda planta no imprime', 'es'],
+    ['Goedemorgen, ik ben mijn wachtwoord vergeten en kan niet meer inloggen.', 'nl'],
+    ['Mijn account is geblokkeerd.', 'nl'],
+  ] as const)('%s is %s', (text, language) => {
+    const found = detectLanguage(text);
+    expect(found.language).toBe(language);
+    expect(found.confidence).toBeGreaterThan(0.5);
+  });
+
+  it.each([
+    'need salesforce',
+    'Please put Nestor on the Marketing distribution list.',
+    'I need access to Jira.',
+    'Can I get the Adobe license back please',
+    'printer on 2 is jammed again',
+    "my laptop won't turn on",
+  ])('keeps the short English ticket "%s" English', (text) => {
+    expect(detectLanguage(text).language).toBe('en');
+  });
+
+  it('counts names and products for nothing', () => {
+    expect(detectLanguage('Please give Jan de Vries and Pablo de la Cruz access to Zendesk').language).toBe('en');
+    expect(detectLanguage('Jürgen Weiß, Hans Müller, SG-App-Zendesk').language).toBe('en');
+    expect(detectLanguage('Jürgen Weiß, Hans Müller, SG-App-Zendesk').confidence).toBe(0);
+    expect(detectLanguage('Zendesk for Ben van der Berg').language).toBe('en');
+  });
+
+  it('goes by the majority of the words in mixed text', () => {
+    const forwarded = [
+      'From: Lukas Brandt <lukas.brandt@fabrikam.example>',
+      'Sent: Monday 9:14',
+      'To: helpdesk',
+      'Subject: FW: Zugang',
+      '',
+      'Hallo zusammen, ich brauche bitte Zugang zum freigegebenen Postfach Einkauf, weil meine Kollegin',
+      'ab morgen im Urlaub ist. Mein Chef hat es schon genehmigt. Danke und viele Grüße, Lukas',
+    ].join('\n');
+    expect(detectLanguage(forwarded).language).toBe('de');
+    expect(detectLanguage('Please reset my password, I am locked out.\n\nMit freundlichen Grüßen\nLukas Brandt').language).toBe('en');
+  });
+});
+
+describe('readLanguage', () => {
+  it('leaves English alone, byte for byte', () => {
+    const text = "Hi,  I can't log in since this morning; can you   help?\n\nThanks, Dee";
+    expect(readLanguage(text)).toEqual({ language: 'en', english: text });
+  });
+
+  it('keeps names, group names, addresses and product names exactly as written', () => {
+    const english = readLanguage('Bitte füge nestor.wilke@contoso.example und Lidia zur Gruppe SG-App-Zendesk und zu DL-Sales hinzu, auch SharePoint und iPhone.').english;
+    for (const name of ['nestor.wilke@contoso.example', 'Lidia', 'SG-App-Zendesk', 'DL-Sales', 'SharePoint', 'iPhone']) expect(english).toContain(name);
+    expect(english).toMatch(/^please add /);
+  });
+
+  it('writes English in lower case except "I", and keeps the writer\'s capitals elsewhere', () => {
+    const english = readLanguage('Hallo, ich brauche eine Lizenz für Visio und Zugang zu Miro.').english;
+    expect(english).toBe('hello, I need a license for Visio and access to Miro.');
+  });
+
+  it('renders elisions as separate words', () => {
+    expect(readLanguage("L'imprimante de l'accueil a un bourrage papier.").english).toBe('the printer of the reception has a paper jam.');
+  });
+
+  it('takes a need back when a German or Dutch negation ends the clause', () => {
+    expect(readLanguage('Ich brauche Tableau nicht mehr.').english).toBe('I no longer need Tableau.');
+    expect(readLanguage('Ich brauche Tableau nicht.').english).toBe("I don't need Tableau.");
+    expect(readLanguage('Hij heeft Tableau niet meer nodig.').english).toBe('he no longer needs Tableau.');
+    expect(actionOn('Ich brauche Tableau nicht mehr, danke.', 'Tableau')).toBe('withdraw');
+    expect(actionOn('Ik heb Miro niet meer nodig, dank je.', 'Miro')).toBe('withdraw');
+  });
+
+  it('puts need and access before the product, with names unchanged', () => {
+    const cases: Array<[string, string]> = [
+      ['Ich brauche Zugang zu Zendesk.', 'Zendesk'],
+      ['Wir benötigen für Lidia Zugriff auf Salesforce.', 'Salesforce'],
+      ["J'ai besoin d'un accès à Miro, s'il vous plaît.", 'Miro'],
+      ['Bonjour, Nestor a besoin de l’accès à Salesforce.', 'Salesforce'],
+      ['Necesito acceso a Tableau, gracias.', 'Tableau'],
+      ['Mi compañero Nestor necesita acceso a Zendesk.', 'Zendesk'],
+      ['Ik heb toegang tot Zendesk nodig.', 'Zendesk'],
+      ['Nestor heeft toegang nodig tot Salesforce.', 'Salesforce'],
+    ];
+    for (const [text, product] of cases) {
+      const english = readLanguage(text).english;
+      expect(english, text).toMatch(new RegExp(`\\bneeds?\\b.*\\baccess to (the )?${product}\\b`));
+      expect(actionOn(text, product), text).toBe('grant');
+    }
+    expect(readLanguage('Mi compañero Nestor necesita acceso a Zendesk.').english).toContain('Nestor');
+  });
+
+  it('reads add and remove verbs wherever the language puts them', () => {
+    expect(actionOn('Kannst du Nestor bitte zur Verteilerliste DL-Sales hinzufügen?', 'DL-Sales')).toBe('grant');
+    expect(actionOn('Bitte entfernt mich aus DL-Marketing.', 'DL-Marketing')).toBe('withdraw');
+    expect(actionOn('Pouvez-vous me retirer de la liste DL-Sales ?', 'DL-Sales')).toBe('withdraw');
+    expect(actionOn('¿Podéis quitarme de la lista de distribución DL-Ventas?', 'DL-Ventas')).toBe('withdraw');
+    expect(actionOn('Kunnen jullie mij uit de distributielijst DL-Sales verwijderen?', 'DL-Sales')).toBe('withdraw');
+    expect(actionOn('Kun je Nestor toevoegen aan DL-Sales?', 'DL-Sales')).toBe('grant');
+  });
+
+  it('renders a 2 kB mail in well under a millisecond, amortised', () => {
+    const paragraph =
+      'Hallo zusammen, ich habe gestern mein Passwort vergessen und kann mich seit heute morgen nicht mehr anmelden. ' +
+      'Außerdem brauche ich Zugang zu Zendesk, und bitte fügt Nestor zur Verteilerliste DL-Sales hinzu. Viele Grüße, Lukas. ';
+    const mail = paragraph.repeat(Math.ceil(2048 / paragraph.length));
+    for (let i = 0; i < 300; i++) readLanguage(`${mail}${i}`);
+    const runs = 500;
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) readLanguage(`${mail}${i}`);
+    const perMail = (performance.now() - started) / runs;
+    console.log(`readLanguage: ${perMail.toFixed(3)} ms per 2 kB mail`);
+    expect(perMail).toBeLessThan(1);
+  });
+
+  it('has a phrase book for each language', () => {
+    for (const size of Object.values(lexiconSizes())) expect(size).toBeGreaterThan(250);
+  });
+});
+
+describe('German requests read as the planner expects', () => {
+  checkCases('de', [
+    { text: 'Ich habe mein Passwort vergessen.', account: ['password'], reads: /^I have forgotten my password\.$/ },
+    { text: 'Mein Konto ist gesperrt und ich kann mich nicht anmelden.', account: ['password'] },
+    {
+      text: 'Ich habe ein neues Handy bekommen und die Authenticator-App funktioniert nicht mehr.',
+      account: ['mfa'],
+      reads: /new phone.*authenticator app doesn't work anymore/i,
+    },
+    { text: 'Mein Diensthandy wurde gestern im Zug gestohlen.', account: ['mfa'] },
+    { text: 'Ich habe aus Versehen einen Phishing-Link angeklickt.', account: ['compromise'] },
+    { text: 'Heute ist der letzte Arbeitstag von Lukas Brandt, bitte sein Konto sperren.', account: ['leaver'], reads: /last day of Lukas Brandt/ },
+    { text: 'Jana ist aus der Elternzeit zurück, bitte ihr Konto wieder aktivieren.', account: ['returner'], reads: /Jana is back from parental leave/ },
+    { text: 'Der Drucker im zweiten Stock hat einen Papierstau.', hardware: true, reads: /printer.*paper jam/ },
+    { text: 'Wir haben ab Montag eine neue Mitarbeiterin in der Buchhaltung.', onboarding: true },
+    { text: 'Ich brauche bitte Adminrechte für meinen Laptop.', admin: true },
+    { text: 'Bitte gebt meinem ganzen Team Zugriff auf Miro.', manyPeople: true },
+    {
+      text: 'Mein Kollege Nestor braucht vorübergehend Zugang zum freigegebenen Postfach Einkauf, bis er zurück ist.',
+      reads: /^my colleague Nestor needs temporarily access to the shared mailbox Einkauf, until he returns\.$/,
+    },
+  ]);
+});
+
+describe('French requests read as the planner expects', () => {
+  checkCases('fr', [
+    { text: "Bonjour, j'ai oublié mon mot de passe.", account: ['password'], reads: /I have forgotten my password/ },
+    { text: 'Je ne peux plus me connecter à mon compte depuis hier.', account: ['password'] },
+    { text: "J'ai perdu mon téléphone dans le train.", account: ['mfa'], reads: /I have lost my phone/ },
+    { text: "J'ai un nouveau portable et l'application Authenticator ne fonctionne plus.", account: ['mfa'] },
+    { text: "J'ai cliqué sur un lien dans un mail de phishing, mon compte est peut-être piraté.", account: ['compromise'] },
+    { text: "Vendredi c'est le dernier jour de Camille Martin, merci de couper tous ses accès.", account: ['leaver'], reads: /last day of Camille Martin/ },
+    { text: 'Camille est de retour de congé maternité lundi, merci de réactiver son compte.', account: ['returner'] },
+    { text: "L'imprimante du troisième étage a un bourrage papier.", hardware: true },
+    { text: 'Nous accueillons un nouvel employé au service comptable lundi prochain.', onboarding: true },
+    { text: "J'aurais besoin des droits d'administrateur sur mon poste.", admin: true },
+    {
+      text: "Mon collègue Hugo est en congé, merci de m'ajouter temporairement à la boîte partagée Achats jusqu'à son retour.",
+      reads: /^my colleague Hugo is on leave, please add me temporarily to the shared mailbox Achats until he returns\.$/,
+    },
+  ]);
+});
+
+describe('Spanish requests read as the planner expects', () => {
+  checkCases('es', [
+    { text: 'Hola, he olvidado mi contraseña y no puedo iniciar sesión.', account: ['password'] },
+    { text: 'Mi contraseña ha caducado.', account: ['password'] },
+    { text: 'He perdido mi móvil y ya no me llegan los códigos.', account: ['mfa'], reads: /I have lost my phone/ },
+    { text: 'Me han robado el móvil esta mañana.', account: ['mfa'] },
+    { text: 'Creo que me han hackeado la cuenta, hay inicios de sesión sospechosos.', account: ['compromise'] },
+    { text: 'El viernes es el último día de Lucía Gómez, por favor desactivar su cuenta.', account: ['leaver'], reads: /last day of Lucía Gómez/ },
+    { text: 'Pablo vuelve de la baja por paternidad el lunes.', account: ['returner'] },
+    { text: 'La impresora de la segunda planta tiene un atasco de papel.', hardware: true },
+    { text: 'Tenemos un nuevo empleado en Compras que empieza el lunes.', onboarding: true },
+    { text: 'Necesito permisos de administrador en mi portátil.', admin: true },
+    { text: 'Ya no necesito Tableau, podéis quitar la licencia.', reads: /^I no longer need Tableau, can you remove the license\.$/ },
+  ]);
+});
+
+describe('Dutch requests read as the planner expects', () => {
+  checkCases('nl', [
+    { text: 'Ik ben mijn wachtwoord vergeten.', account: ['password'], reads: /^I have forgotten my password\.$/ },
+    { text: 'Ik kan sinds vanochtend niet meer inloggen.', account: ['password'], reads: /can not log in anymore/ },
+    { text: 'Hoi, ik heb een nieuwe telefoon en de authenticator-app werkt niet meer.', account: ['mfa'] },
+    { text: 'Mijn telefoon is gisteren gestolen.', account: ['mfa'] },
+    { text: 'Ik heb op een link in een phishingmail geklikt.', account: ['compromise'] },
+    { text: 'Vrijdag is de laatste werkdag van Sanne de Vries, graag haar account blokkeren.', account: ['leaver'], reads: /last day of Sanne de Vries/ },
+    { text: 'Sanne is terug van verlof, kunnen jullie haar account weer activeren?', account: ['returner'] },
+    { text: 'De printer op de tweede verdieping heeft een papierstoring.', hardware: true },
+    { text: 'We hebben een nieuwe medewerker die maandag begint.', onboarding: true },
+    { text: 'Ik heb adminrechten nodig op mijn laptop.', admin: true, reads: /^I need admin rights/ },
+    {
+      text: 'Mijn collega Daan is ziek, kun je mij tijdelijk toegang geven tot de gedeelde mailbox Inkoop tot hij terug is?',
+      reads: /my colleague Daan is off sick.*temporarily give access to the shared mailbox Inkoop until he returns\?$/,
+    },
+  ]);
+});
