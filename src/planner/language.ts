@@ -2,6 +2,7 @@ import { de } from './lexicon/de.ts';
 import { es } from './lexicon/es.ts';
 import { fr } from './lexicon/fr.ts';
 import { nl } from './lexicon/nl.ts';
+import { COMMON_WORDS } from './vocabulary.ts';
 
 /**
  * The built-in planner reads English. Employees of MSP clients also write German, French, Spanish
@@ -48,11 +49,18 @@ back from leave license licence group list distribution shared mailbox drive fol
 yesterday again still also too just when what why how who which there here some any all every will shall should
 morning afternoon regards cheers working work broken anymore since until colleague manager boss team`;
 
+const ENGLISH_WORDS: ReadonlySet<string> = new Set(ENGLISH_MARKERS.split(/\s+/).map(bareForm));
+
 const LEXICONS: Readonly<Record<Exclude<Language, 'en'>, LexiconSource>> = { de, fr, es, nl };
 
 /** A point for each function word, a point and a half for each typical request word. */
 const MARKER_WEIGHT = 1;
 const CUE_WEIGHT = 1.5;
+/**
+ * Any other word of a phrase book ("Bildschirm", "flackert") is weaker evidence: three quarters. Not
+ * words English has too ("computer", "mail"), and not words that are also given names.
+ */
+const WORD_WEIGHT = 0.75;
 /** Another language must have this much evidence, and this many times more than any rival. */
 const MIN_EVIDENCE = 2;
 const MARGIN = 1.5;
@@ -231,6 +239,9 @@ function compile(source: LexiconSource): Lexicon {
     if (exactKey === bareKey || !bare.has(bareKey)) bare.set(bareKey, parsed.entry);
     const first = ws[0]?.bare ?? '';
     lengths.set(first, (lengths.get(first) ?? new Set()).add(ws.length));
+    if (ws.length === 1 && first.length > 2 && !parsed.entry.name && first !== bareForm(parsed.entry.english) && !COMMON_WORDS.has(first) && !ENGLISH_WORDS.has(first) && !markers.has(first)) {
+      markers.set(first, WORD_WEIGHT);
+    }
   }
   return {
     markers,
@@ -244,16 +255,8 @@ const COMPILED: ReadonlyMap<Exclude<Language, 'en'>, Lexicon> = new Map(
   (Object.keys(LEXICONS) as Exclude<Language, 'en'>[]).map((l) => [l, compile(LEXICONS[l])]),
 );
 /** English words that are also words of another language ("is", "in", "me") are evidence for neither. */
-const ENGLISH: ReadonlySet<string> = new Set(
-  ENGLISH_MARKERS.split(/\s+/)
-    .map(bareForm)
-    .filter((w) => ![...COMPILED.values()].some((l) => l.markers.has(w))),
-);
-const SHARED: ReadonlySet<string> = new Set(
-  ENGLISH_MARKERS.split(/\s+/)
-    .map(bareForm)
-    .filter((w) => !ENGLISH.has(w)),
-);
+const ENGLISH: ReadonlySet<string> = new Set([...ENGLISH_WORDS].filter((w) => ![...COMPILED.values()].some((l) => l.markers.has(w))));
+const SHARED: ReadonlySet<string> = new Set([...ENGLISH_WORDS].filter((w) => !ENGLISH.has(w)));
 
 /** How many entries each lexicon holds, for the report and the tests. */
 export function lexiconSizes(): Record<Exclude<Language, 'en'>, number> {
@@ -492,8 +495,11 @@ function verbsForward(tokens: readonly Token[], units: Unit[]): Unit[] {
         verbEnglish = `${verbEnglish}s`;
       }
     }
+    // "kann ich nicht": "I can not", the order the patterns read ("can t|cannot|can not").
+    const inverted = /^(\w+) (I|he|she|we|you|they)$/.exec(auxEnglish);
+    if (inverted && said.length > 0) auxEnglish = `${inverted[2]} ${inverted[1]}`;
     const moved: Unit[] = [
-      { ...aux, english: auxEnglish },
+      { ...aux, english: englishCase(auxEnglish) },
       ...said,
       { ...verb, english: [verbEnglish, ...after].filter((w) => w !== '').join(' ') },
     ];
@@ -507,24 +513,24 @@ function englishCase(text: string): string {
   return text.toLowerCase().replace(/\bi\b/g, 'I');
 }
 
-function join(tokens: readonly Token[], units: readonly Unit[], tail: string, original: readonly Unit[]): string {
-  const inPlace = units.every((u, k) => u === original[k]);
+/**
+ * The units written out: untouched words exactly as written, each with the space or punctuation
+ * that came before it (inside a clause, where verbs move, that is a space).
+ */
+function join(tokens: readonly Token[], units: readonly Unit[], tail: string): string {
   let out = '';
   let previousTranslated = false;
   units.forEach((u, k) => {
     const first = tokens[u.start]!;
-    let gap = inPlace || k === 0 || first.gapBefore === ' ' ? first.gapBefore : /[^\s'\u2019]/.test(first.gapBefore) ? first.gapBefore : ' ';
+    let gap = k > 0 && first.gapBefore === '' ? ' ' : first.gapBefore;
     // Elision: "l'imprimante" is "the printer", not "the'printer".
     if (/^['\u2019]$/.test(gap) && (previousTranslated || u.english !== null)) gap = ' ';
-    let words = '';
-    if (u.english === null) {
-      words = tokens
+    const words =
+      u.english ??
+      tokens
         .slice(u.start, u.end)
         .map((t, j) => (j === 0 ? t.text : t.gapBefore + t.text))
         .join('');
-    } else {
-      words = u.english;
-    }
     out += words === '' && !/[^\s'\u2019]/.test(gap) ? '' : `${gap}${words}`;
     previousTranslated = u.english !== null;
   });
@@ -549,5 +555,5 @@ export function readLanguage(text: string): LanguageReading {
   const lexicon = COMPILED.get(language)!;
   const units = unitsOf(lexicon, tokens);
   const ordered = language === 'de' || language === 'nl' ? verbsForward(tokens, units) : units;
-  return { language, english: join(tokens, ordered, tail, units) };
+  return { language, english: join(tokens, ordered, tail) };
 }
