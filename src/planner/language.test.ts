@@ -109,6 +109,24 @@ describe('readLanguage', () => {
     expect(english).toBe('hello, I need a license for Visio and access to Miro.');
   });
 
+  it('keeps lines, links and compounds of a name', () => {
+    const mail = 'Hallo,\n\nich habe mein Passwort vergessen.\nLink: https://portal.fabrikam.example/reset?id=7\n\nViele Grüße\nJonas';
+    expect(readLanguage(mail).english).toBe('hello,\n\nI have forgotten my password.\nlink: https://portal.fabrikam.example/reset?id=7\n\nregards\nJonas');
+    expect(readLanguage('Ich brauche einen Zendesk-Zugang für Nestor.').english).toBe('I need a Zendesk access for Nestor.');
+    expect(readLanguage('')).toEqual({ language: 'en', english: '' });
+  });
+
+  it('tells a given name from a word of the language', () => {
+    expect(readLanguage('Ik ben ziek. Ben heeft toegang nodig tot Jira.').english).toBe('I am off sick. Ben needs access to Jira.');
+    expect(readLanguage('Vandaag is Ben ziek, dus ik ben de contactpersoon.').english).toMatch(/^today is Ben off sick, .* I am /);
+  });
+
+  it('puts the subject of an inverted German clause before its negation', () => {
+    const english = readLanguage('Seit dem Update kann ich mich nicht mehr bei Outlook anmelden.').english;
+    expect(english).toBe('since the Update I can not sign in anymore at Outlook.');
+    expect(readIntents(english).account).toEqual(['password']);
+  });
+
   it('renders elisions as separate words', () => {
     expect(readLanguage("L'imprimante de l'accueil a un bourrage papier.").english).toBe('the printer of the reception has a paper jam.');
   });
@@ -181,6 +199,9 @@ describe('German requests read as the planner expects', () => {
     { text: 'Ich habe aus Versehen einen Phishing-Link angeklickt.', account: ['compromise'] },
     { text: 'Heute ist der letzte Arbeitstag von Lukas Brandt, bitte sein Konto sperren.', account: ['leaver'], reads: /last day of Lukas Brandt/ },
     { text: 'Jana ist aus der Elternzeit zurück, bitte ihr Konto wieder aktivieren.', account: ['returner'], reads: /Jana is back from parental leave/ },
+    { text: 'Herr Vogel ist seit Montag wieder im Büro.', account: ['returner'], reads: /^mr Vogel is back in the office since monday\.$/ },
+    { text: 'Frau Winter verlässt uns zum Monatsende, bitte alle Zugänge sperren.', account: ['leaver'] },
+    { text: 'Maus und Tastatur funktionieren nicht mehr.', hardware: true },
     { text: 'Der Drucker im zweiten Stock hat einen Papierstau.', hardware: true, reads: /printer.*paper jam/ },
     { text: 'Wir haben ab Montag eine neue Mitarbeiterin in der Buchhaltung.', onboarding: true },
     { text: 'Ich brauche bitte Adminrechte für meinen Laptop.', admin: true },

@@ -344,11 +344,16 @@ function entryAt(lexicon: Lexicon, tokens: readonly Token[], i: number): Entry |
     }
     const entry = lexicon.exact.get(exactKey) ?? lexicon.bare.get(bareKey);
     if (!entry) continue;
-    // "Ben" in the middle of a sentence is a person; "ben" is "am".
-    if (entry.name && n === 1 && /^\p{Lu}/u.test(first.text) && !first.sentenceStart) continue;
+    // "Ben" in the middle of a sentence is a person; "ben" is "am"; "Ben heeft ..." is Ben again.
+    if (entry.name && n === 1 && /^\p{Lu}/u.test(first.text) && (!first.sentenceStart || startsWithVerb(lexicon, tokens[i + 1]))) continue;
     return entry;
   }
   return null;
+}
+
+/** The word is a finite verb of the language ("heeft", "ist"): what follows a subject. */
+function startsWithVerb(lexicon: Lexicon, token: Token | undefined): boolean {
+  return !!token && !token.stop && (lexicon.bare.get(token.bare)?.aux ?? false);
 }
 
 /**
