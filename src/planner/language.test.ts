@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseCases } from './eval.ts';
 import { type AccountIntent, actionFor, cueWords, readIntents } from './intent.ts';
 import { detectLanguage, type Language, lexiconSizes, readLanguage } from './language.ts';
+import { runCase } from './testing/run-case.ts';
 import { words } from './text.ts';
 
 /** What the planner reads in a request once it is rendered in English. */
@@ -265,4 +268,43 @@ describe('Dutch requests read as the planner expects', () => {
       reads: /my colleague Daan is off sick.*temporarily give access to the shared mailbox Inkoop until he returns\?$/,
     },
   ]);
+});
+
+/**
+ * The planner's own English cases (cases.test-data.jsonl), asked again in another language by the
+ * same requester: the rendering must lead the built-in planner to the same outcome and steps.
+ */
+describe('requests in other languages plan as their English originals do', () => {
+  const english = new Map(parseCases(readFileSync(new URL('./cases.test-data.jsonl', import.meta.url), 'utf8')).map((c) => [c.id, c]));
+  it.each([
+    ['own-05', 'de', 'Könnte ich bitte Zugriff auf das F:-Laufwerk bekommen?'],
+    ['own-14', 'de', 'Ich brauche eine Project-Lizenz für den Relaunch der Website.'],
+    ['own-18', 'de', 'Bitte nehmt mich aus der Verteilerliste Sales raus, ich bekomme zu viele Mails.'],
+    ['own-22', 'de', 'Mein Handy wurde gestern Abend gestohlen, ich kann keine Anmeldungen mehr bestätigen.'],
+    ['own-27', 'de', 'Ich brauche Zendesk und Tableau, bitte.'],
+    ['own-43', 'de', 'Neue Mitarbeiterin ab Montag braucht Zendesk.'],
+    ['own-45', 'de', 'Allan Deyoung kommt aus der Elternzeit zurück, bitte sein Konto wieder aktivieren und ihn zu Zendesk hinzufügen.'],
+    ['own-07', 'fr', "J'ai cliqué sur un lien dans un mail de phishing et j'ai saisi mon mot de passe avant de m'en rendre compte."],
+    ['own-17', 'fr', "Pouvez-vous m'ajouter à la liste de diffusion Sales ?"],
+    ['own-29', 'fr', "Je n'utilise plus Tableau, merci de me retirer."],
+    ['own-44', 'fr', 'Pourriez-vous donner accès à Figma à toute mon équipe ?'],
+    ['own-53', 'fr', "J'ai besoin de Salesforce. Et l'imprimante du 2e étage a un bourrage."],
+    ['own-11', 'es', 'Alex nos deja el viernes, es su último día. Por favor, desactivad su cuenta.'],
+    ['own-20', 'es', '¿Podéis dar a Joni acceso al buzón Accounts Payable para las facturas pendientes?'],
+    ['own-31', 'es', '¿Me podéis dar derechos de administrador local en mi portátil?'],
+    ['own-39', 'es', '¿Puedo tener Salesforce? Mi jefa Adele ha dicho que está bien.'],
+    ['own-47', 'es', 'Henrietta ha perdido su móvil, por favor restableced su MFA.'],
+    ['own-09', 'nl', 'Allan Deyoung is vandaag terug van verlof, willen jullie zijn account weer activeren?'],
+    ['own-12', 'nl', 'Lee Gu heeft het bedrijf verlaten, graag zijn account uitschakelen.'],
+    ['own-18', 'nl', 'Kunnen jullie mij uit de distributielijst van Sales halen? Ik krijg te veel mails.'],
+    ['own-34', 'nl', 'Mijn account is geblokkeerd na te veel pogingen.'],
+    ['own-54', 'nl', 'Haal me alsjeblieft uit Tableau en voeg me toe aan Figma.'],
+  ] as const)('%s in %s: %s', async (id, language, text) => {
+    const original = english.get(id);
+    if (!original) throw new Error(`no case ${id}`);
+    const reading = readLanguage(text);
+    expect(reading.language).toBe(language);
+    const run = await runCase({ ...original, text: reading.english });
+    expect(run.score.passed, `${reading.english} → ${run.proposed.summary}`).toBe(true);
+  });
 });

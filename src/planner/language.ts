@@ -37,6 +37,8 @@ export interface LexiconSource {
   markers: string;
   /** Words of IT requests typical of the language, a point and a half each. */
   cues: string;
+  /** Lower-case words inside people's names ("de Vries", "von Weber"): left as written between names. */
+  nameParticles: string;
   entries: string;
 }
 
@@ -189,6 +191,10 @@ interface Lexicon {
   bare: ReadonlyMap<string, Entry>;
   /** For each first word (bare), the phrase lengths that start with it, longest first. */
   lengths: ReadonlyMap<string, readonly number[]>;
+  /** Split verbs by their first part ("nimm ... raus"): the particle that ends the clause, and the English. */
+  split: ReadonlyMap<string, ReadonlyArray<{ particle: string; english: string }>>;
+  /** Lower-case words inside people's names ("de Vries", "von Weber"). */
+  particles: ReadonlySet<string>;
 }
 
 function parseEntry(line: string): { source: string; entry: Entry } | null {
@@ -229,9 +235,16 @@ function compile(source: LexiconSource): Lexicon {
   const exact = new Map<string, Entry>();
   const bare = new Map<string, Entry>();
   const lengths = new Map<string, Set<number>>();
+  const split = new Map<string, Array<{ particle: string; english: string }>>();
   for (const line of source.entries.split('\n')) {
     const parsed = parseEntry(line);
     if (!parsed) continue;
+    const parts = parsed.source.split(/\s*\.\.\.\s*/);
+    if (parts.length === 2) {
+      const head = bareForm(parts[0] ?? '');
+      split.set(head, [...(split.get(head) ?? []), { particle: bareForm(parts[1] ?? ''), english: parsed.entry.english }]);
+      continue;
+    }
     const ws = tokenise(parsed.source).tokens;
     const exactKey = ws.map((t) => t.exact).join(' ');
     const bareKey = ws.map((t) => t.bare).join(' ');
@@ -247,6 +260,8 @@ function compile(source: LexiconSource): Lexicon {
     markers,
     exact,
     bare,
+    split,
+    particles: new Set(source.nameParticles.split(/\s+/).filter((w) => w !== '')),
     lengths: new Map([...lengths].map(([k, v]) => [k, [...v].sort((a, b) => b - a)])),
   };
 }
@@ -369,29 +384,54 @@ function compoundUnit(lexicon: Lexicon, token: Token): string | null {
   return `${parts.slice(0, -1).join(' ')} ${entry.english}`;
 }
 
-/** Lower-case words inside names: "Sanne de Vries", "Pablo de la Cruz", "Ben van der Berg". */
-const NAME_PARTICLES = new Set(['de', 'van', 'der', 'den', 'von', 'la', 'del', 'di', 'da', 'du', 'le', 'ten', 'ter', 'dos', 'das']);
-
 /**
  * A particle right after a word left as written (a name) and before a capitalised word is part of
  * the name. The word before must be unknown to the lexicon: in "Arbeitstag von Nestor" it is not.
  */
-function inName(tokens: readonly Token[], i: number, previous: Unit | undefined): boolean {
-  if (!previous || previous.english !== null || !NAME_PARTICLES.has(tokens[i]?.text ?? '') || tokens[i]?.pause) return false;
+function inName(particles: ReadonlySet<string>, tokens: readonly Token[], i: number, previous: Unit | undefined): boolean {
+  if (!previous || previous.english !== null || !particles.has(tokens[i]?.text ?? '') || tokens[i]?.pause) return false;
   const before = tokens[previous.end - 1];
   if (!before || !/^\p{Lu}/u.test(before.text) || before.sentenceStart) return false;
   let k = i;
-  while (NAME_PARTICLES.has(tokens[k]?.text ?? '') && !tokens[k]?.pause) k++;
+  while (particles.has(tokens[k]?.text ?? '') && !tokens[k]?.pause) k++;
   const next = tokens[k];
   return !!next && k > i && !next.pause && /^\p{Lu}/u.test(next.text);
 }
 
+/**
+ * The particle of a split verb whose first part is at `i` ("nehmt mich aus DL-Sales raus"): its
+ * last place in the same clause, or -1.
+ */
+function particleOf(lexicon: Lexicon, tokens: readonly Token[], i: number): { at: number; english: string } | null {
+  const forms = lexicon.split.get(tokens[i]?.bare ?? '');
+  if (!forms) return null;
+  let found: { at: number; english: string } | null = null;
+  for (let k = i + 1; k < tokens.length && !tokens[k]!.pause; k++) {
+    const form = forms.find((f) => f.particle === tokens[k]!.bare);
+    if (form) found = { at: k, english: form.english };
+  }
+  return found;
+}
+
 function unitsOf(lexicon: Lexicon, tokens: readonly Token[]): Unit[] {
   const units: Unit[] = [];
+  const particles = new Set<number>();
   let i = 0;
   while (i < tokens.length) {
-    if (inName(tokens, i, units[units.length - 1])) {
+    if (inName(lexicon.particles, tokens, i, units[units.length - 1])) {
       units.push({ start: i, end: i + 1, english: null, entry: null });
+      i++;
+      continue;
+    }
+    if (particles.has(i)) {
+      units.push({ start: i, end: i + 1, english: '', entry: null });
+      i++;
+      continue;
+    }
+    const particle = particleOf(lexicon, tokens, i);
+    if (particle) {
+      particles.add(particle.at);
+      units.push({ start: i, end: i + 1, english: particle.english, entry: null });
       i++;
       continue;
     }

@@ -14,6 +14,7 @@ wie wer wo warum wann heute morgen gestern jetzt noch schon nur sehr mehr bereit
 mal bitte danke hallo ist sind bin bist habe hab hast hat haben war waren wurde wurden wird werde kann kannst konnen
 konnte konnten muss mussen soll sollte mochte mochten darf wurde auch ebenfalls gerne gern grusse gruss vielen dank
 liebe lieber liebes geehrte geehrter herren damen guten tag moin servus`,
+  nameParticles: 'von zu van de',
   cues: `passwort kennwort vergessen zugang zugriff brauche benotige brauchen braucht benotigt hinzufugen entfernen
 lizenz verteilerliste verteiler postfach laufwerk drucker papierstau handy telefon gesperrt funktioniert kaputt
 mitarbeiter mitarbeiterin kollege kollegin vorgesetzter urlaub elternzeit krank arbeitstag gehackt angeklickt
@@ -199,6 +200,9 @@ heute morgen = this morning
 heute früh = this morning
 morgen = tomorrow
 gestern = yesterday
+gestern abend = last night
+abend = evening
+bestätigen = approve @verb
 jetzt = now
 gerade = just
 sofort = immediately
@@ -315,6 +319,27 @@ füge = add
 fügen = add
 fügt = add
 hinzu =
+nimm ... raus = remove
+nehmt ... raus = remove
+nehmen ... raus = remove
+nehme ... raus = remove
+nimm ... heraus = remove
+nehmt ... heraus = remove
+trag ... ein = add
+trage ... ein = add
+tragt ... ein = add
+tragen ... ein = add
+schalte ... frei = enable
+schaltet ... frei = enable
+schalten ... frei = enable
+setz ... zurück = reset
+setze ... zurück = reset
+setzt ... zurück = reset
+setzen ... zurück = reset
+melde ... ab = sign out
+füge ... hinzu = add
+fügt ... hinzu = add
+fügen ... hinzu = add
 hinzugefügt = added @verb
 aufnehmen = add @verb
 eintragen = add @verb
@@ -686,6 +711,10 @@ mein team = my team
 meinem team = my team
 das ganze team = the whole team
 ganze team = whole team
+mein ganzes team = my whole team
+für das ganze team = for the whole team
+für mein ganzes team = for my whole team
+für mein team = for my team
 ganzen team = whole team
 meinem ganzen team = my whole team
 ganzen = whole

@@ -10,6 +10,7 @@ export const es: LexiconSource = {
 unos unas del al de en con sin para por desde hasta y pero que si ya tambien hoy manana ayer ahora muy mas todavia
 este esta estoy es soy son tengo tiene ha han hemos hola gracias saludos favor puedes puede podeis podrias quisiera
 gustaria quiero buenos buenas dias tardes estimado estimada`,
+  nameParticles: 'de del la las los y',
   cues: `necesito necesita contrasena acceso anadir agregar quitar eliminar licencia distribucion buzon compartido
 impresora atasco papel movil telefono perdido robado bloqueada bloqueado cuenta funciona sesion compañero
 companero companera jefe vacaciones baja vuelve ultimo temporalmente carpeta unidad permisos administrador`,
@@ -175,6 +176,17 @@ agregarlo = add him
 agregarla = add her
 añade = add
 añadid = add
+añadidme = add me
+quitadme = remove me
+restableced = reset
+desactivad = disable
+activad = enable
+reactivad = re-enable
+bloquead = block
+dad = give
+dadme = give me
+dadle = give him
+dicho = said
 agregad = add
 quitad = remove
 eliminad = remove
@@ -413,6 +425,10 @@ empleada = employee
 equipo = team
 mi equipo = my team
 todo el equipo = the whole team
+todo mi equipo = my whole team
+a todo mi equipo = for my whole team
+a todo el equipo = for the whole team
+a mi equipo = for my team
 para todos = for everyone
 para mí = for me
 para él = for him

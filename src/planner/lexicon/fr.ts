@@ -11,6 +11,7 @@ leur leurs le la les l un une des du de d au aux et ou mais donc pour avec sans 
 dans sur est sont suis ai avons avez ont etait ne n pas plus ce cette ces ca c qui que qu quoi quand pourquoi comment
 aujourd hui demain hier maintenant encore deja aussi egalement tres bonjour bonsoir salut merci cordialement svp stp
 madame monsieur peux peut pouvez pourriez voudrais aimerais souhaite`,
+  nameParticles: 'de du des le la',
   cues: `mot passe oublie acces ajouter retirer supprimer licence diffusion boite partagee imprimante bourrage
 telephone portable nouveau perdu vole bloque compte connecter fonctionne marche besoin collegue responsable conge
 vacances maladie retour dernier temporairement lecteur dossier droits administrateur pirate clique`,
@@ -545,6 +546,14 @@ collaborateur = employee
 équipe = team
 mon équipe = my team
 toute l'équipe = the whole team
+toute mon équipe = my whole team
+à toute mon équipe = for my whole team
+à toute l'équipe = for the whole team
+à mon équipe = for my team
+saisi = typed
+tapé = typed
+entré = entered
+avant de m'en rendre compte = before I noticed
 pour tout le monde = for everyone
 pour moi = for me
 pour lui = for him

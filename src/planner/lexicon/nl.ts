@@ -11,6 +11,7 @@ van voor naar aan op bij tot uit sinds zonder dat die dit deze omdat als wanneer
 is in was over me we vandaag morgen gisteren vanochtend vanmorgen nu nog ook weer meer erg niet geen nooit er toch wel
 bent heb hebt heeft hebben werd wordt kan kun kunt kunnen kon zou moet wil mag zal graag alstublieft alsjeblieft
 hoi hallo goedemorgen goedemiddag bedankt alvast groet groeten groetjes vriendelijke dank`,
+  nameParticles: 'de van der den ten ter',
   cues: `wachtwoord vergeten toegang nodig toevoegen verwijderen licentie distributielijst gedeelde schijf
 papierstoring telefoon nieuwe kwijt gestolen geblokkeerd inloggen werkt collega leidinggevende verlof
 vakantie ziek terug laatste werkdag tijdelijk map rechten beheerder`,
@@ -223,6 +224,19 @@ verwijderen = remove @verb
 verwijder = remove
 verwijderd = removed @verb
 haal me uit = remove me from
+haal = remove
+halen = remove @verb
+eruit halen = remove @verb
+schakel ... uit = disable
+schakelen ... uit = disable
+zet ... op = add
+zet ... aan = enable
+voeg ... toe = add
+voegen ... toe = add
+verlaten = left @verb @have
+te veel = too many
+na = after
+pogingen = attempts
 geven = give @verb
 geef = give
 krijgen = get @verb
@@ -454,6 +468,10 @@ medewerker = employee
 team = team
 mijn team = my team
 het hele team = the whole team
+mijn hele team = my whole team
+aan mijn hele team = for my whole team
+aan het hele team = for the whole team
+aan mijn team = for my team
 voor iedereen = for everyone
 voor mij = for me
 voor hem = for him
