@@ -784,5 +784,15 @@ e-mail-adresse = email address
 bekommt = gets
 hat bekommen = has got
 bekommen hat = has got
+fernzugriff = remote access
+remotezugriff = remote access
+von zu hause = from home
+von zuhause = from home
+im homeoffice = working from home
+homeoffice = home office
+entschuldigung = sorry
+sorry = sorry
+gegeben = given @verb
+am telefon = on the phone
 `,
 };

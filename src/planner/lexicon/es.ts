@@ -490,5 +490,20 @@ septiembre = september
 octubre = october
 noviembre = november
 diciembre = december
+perdón = sorry
+perdona = sorry
+lo siento = sorry
+acabo de = I just
+acabo de dar = I just gave
+di = I gave
+he dado = I have given
+dado = given
+se hacía pasar por = pretending to be
+haciéndose pasar por = pretending to be
+que se hacía pasar por = pretending to be
+por teléfono = on the phone
+acceso remoto = remote access
+en remoto = remotely
+teletrabajo = remote work
 `,
 };

@@ -607,5 +607,21 @@ tout de suite = right away
 dès que possible = as soon as possible
 au plus vite = as soon as possible
 train = train
+accès à distance = remote access
+un accès à distance = remote access
+accès distant = remote access
+travailler = work
+depuis chez moi = from home
+de chez moi = from home
+chez moi = at home
+en télétravail = working from home
+désolé = sorry
+désolée = sorry
+donné = given
+j'ai donné = I gave
+se faisait passer pour = pretending to be
+qui se faisait passer pour = pretending to be
+au téléphone = on the phone
+par téléphone = on the phone
 `,
 };

@@ -503,5 +503,12 @@ thuis = at home
 thuiswerken = working from home
 zo snel mogelijk = as soon as possible
 apparaat = device
+externe toegang = remote access
+toegang op afstand = remote access
+vanuit huis = from home
+sorry = sorry
+gegeven = given @verb
+die zich voordeed als = pretending to be
+aan de telefoon = on the phone
 `,
 };
