@@ -257,6 +257,7 @@ describe('Dutch requests read as the planner expects', () => {
     { text: 'Ik kan sinds vanochtend niet meer inloggen.', account: ['password'], reads: /can not log in anymore/ },
     { text: 'Hoi, ik heb een nieuwe telefoon en de authenticator-app werkt niet meer.', account: ['mfa'] },
     { text: 'Mijn telefoon is gisteren gestolen.', account: ['mfa'] },
+    { text: 'Ze is haar telefoon kwijt.', account: ['mfa'], reads: /^she has lost her phone\.$/ },
     { text: 'Ik heb op een link in een phishingmail geklikt.', account: ['compromise'] },
     { text: 'Vrijdag is de laatste werkdag van Sanne de Vries, graag haar account blokkeren.', account: ['leaver'], reads: /last day of Sanne de Vries/ },
     { text: 'Sanne is terug van verlof, kunnen jullie haar account weer activeren?', account: ['returner'] },

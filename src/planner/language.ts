@@ -473,9 +473,10 @@ function clauses(tokens: readonly Token[], units: readonly Unit[]): Array<[numbe
 
 /** "has" for "is", "have" for "am": what a participle that needs "have" makes of its auxiliary. */
 function haveFor(aux: string): string {
-  if (/^(is|has)$/.test(aux)) return 'has';
-  if (/^(was|were|had)$/.test(aux)) return 'had';
-  return 'have';
+  const words = aux.split(' ');
+  const last = words.pop() ?? '';
+  const have = /^(is|has)$/.test(last) ? 'has' : /^(was|were|had)$/.test(last) ? 'had' : 'have';
+  return [...words, have].join(' ');
 }
 
 const NEED = /^(I )?needs?$/;
