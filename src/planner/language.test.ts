@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCases } from './eval.ts';
 import { type AccountIntent, actionFor, cueWords, readIntents } from './intent.ts';
@@ -128,6 +129,23 @@ describe('readLanguage', () => {
     const english = readLanguage('Seit dem Update kann ich mich nicht mehr bei Outlook anmelden.').english;
     expect(english).toBe('since the Update I can not sign in anymore at Outlook.');
     expect(readIntents(english).account).toEqual(['password']);
+  });
+
+  it('never loses an address, a group name or a number, whatever words surround them', () => {
+    const word = fc.constantFrom(
+      'ich', 'brauche', 'Zugang', 'zu', 'nicht', 'mehr', 'habe', 'vergessen', 'bitte', 'je', "j'ai", 'besoin', 'accès', 'à',
+      'necesito', 'acceso', 'a', 'la', 'ik', 'heb', 'nodig', 'toegang', 'tot', 'de', 'van', 'Ben', 'Nestor', 'and', 'the', ',', '.', '\n',
+    );
+    const name = fc.constantFrom('nestor.wilke@contoso.example', 'SG-App-Zendesk', 'DL-Sales', 'iPhone', 'SharePoint', 'Q3-2025', 'F:', '42');
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 12 }), name, fc.array(word, { maxLength: 12 }), (before, fixed, after) => {
+        const text = [...before, fixed, ...after].join(' ');
+        const reading = readLanguage(text);
+        expect(reading.english).toContain(fixed.replace(/:$/, ''));
+        if (reading.language === 'en') expect(reading.english).toBe(text);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('renders elisions as separate words', () => {
