@@ -23,14 +23,20 @@ export interface LanguageReading {
 
 /**
  * A lexicon as written in `lexicon/*.ts`: marker words for detection and one entry a line,
- * `source phrase = english words @flags`. Flags:
+ * `source phrase = english words @flags`. `head ... particle = english` is a split verb ("nimm ...
+ * raus = remove"): the head says the English when the particle follows in the same clause, and the
+ * particle says nothing. Flags:
  * - `@aux`: a finite auxiliary or modal (de, nl): a clause's `@verb` moves right after it;
  * - `@verb`: a participle, infinitive or particle that German and Dutch put at the clause's end;
  * - `@have`: that verb's English needs "have" ("ik ben vergeten" is "I have forgotten");
  * - `@fuse`: that verb replaces the auxiliary ("ik heb ... nodig" is "I need ...");
  * - `@neg`: a negation that moves with the verb; `+word` is said after the verb ("nicht mehr": "not ... anymore");
  * - `@refl`: on a verb, it drops the reflexive pronoun; on a pronoun, it is one ("mich anmelden" is "sign in");
- * - `@name`: also a given name, translated only in lower case or at a sentence's start ("Ben").
+ * - `@name`: also a given name: a capitalised one is a person in mid-sentence, or before a verb ("Ben heeft").
+ *
+ * A capitalised word the lexicon does not know stays as written: German capitalises every noun, so
+ * the phrase books cover the nouns of service-desk requests, and department or team names (which may
+ * be the names of the client's groups: "Einkauf", "Vertrieb") are deliberately left out.
  */
 export interface LexiconSource {
   /** Function words of the language, one point each in detection. */
@@ -96,7 +102,7 @@ const WORDS = new RegExp(WORD, 'gu');
 const WORDS_AND_ADDRESSES = new RegExp(String.raw`[\p{L}\p{N}._%+'-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+|https?:\/\/\S+|${WORD}`, 'gu');
 
 /** Lower case, accents dropped, ß as ss: how the lexicons and the detection compare words. */
-export function bareForm(text: string): string {
+function bareForm(text: string): string {
   const lower = text.toLowerCase();
   return /^[a-z0-9'-]*$/.test(lower) ? lower : lower.replace(/ß/g, 'ss').normalize('NFD').replace(/\p{M}/gu, '');
 }

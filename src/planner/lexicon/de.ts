@@ -705,7 +705,6 @@ meine vorgesetzte = my manager
 teamleiter = team lead
 teamleiterin = team lead
 abteilung = department
-personalabteilung = HR
 team = team
 mein team = my team
 meinem team = my team
