@@ -125,6 +125,13 @@ describe('readLanguage', () => {
     expect(readLanguage('Vandaag is Ben ziek, dus ik ben de contactpersoon.').english).toMatch(/^today is Ben off sick, .* I am /);
   });
 
+  it('reads the German polite "Sie" and "Ihr" apart from "sie" and "ihr"', () => {
+    expect(readLanguage('Könnten Sie bitte ihr Konto sperren? Heute ist ihr letzter Arbeitstag.').english).toBe(
+      'could you please block her account? today is her last day.',
+    );
+    expect(readLanguage('Ich habe Ihr Formular ausgefüllt. Sie ist krank.').english).toBe('I have filled in your form. she is off sick.');
+  });
+
   it('puts the subject of an inverted German clause before its negation', () => {
     const english = readLanguage('Seit dem Update kann ich mich nicht mehr bei Outlook anmelden.').english;
     expect(english).toBe('since the Update I can not sign in anymore at Outlook.');

@@ -32,6 +32,7 @@ export interface LanguageReading {
  * - `@fuse`: that verb replaces the auxiliary ("ik heb ... nodig" is "I need ...");
  * - `@neg`: a negation that moves with the verb; `+word` is said after the verb ("nicht mehr": "not ... anymore");
  * - `@refl`: on a verb, it drops the reflexive pronoun; on a pronoun, it is one ("mich anmelden" is "sign in");
+ * - `@polite:english`: the English when capitalised in mid-sentence ("Sie" is "you"; `_` for a space);
  * - `@name`: also a given name: a capitalised one is a person in mid-sentence, or before a verb ("Ben heeft").
  *
  * A capitalised word the lexicon does not know stays as written: German capitalises every noun, so
@@ -183,6 +184,8 @@ interface Entry {
   neg: boolean;
   refl: boolean;
   name: boolean;
+  /** The English when written with a capital in mid-sentence: German "Sie" is "you", "sie" is "they". */
+  polite: string | null;
   /** Said after the verb ("anymore"). */
   after: string;
   /** Words of the source phrase. */
@@ -213,6 +216,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
     .split(/\s+/)
     .filter((w) => w !== '');
   const flags = new Set(right.filter((w) => w.startsWith('@')));
+  const polite = right.find((w) => w.startsWith('@polite:'));
   const after = right.filter((w) => w.startsWith('+')).map((w) => w.slice(1));
   const english = right.filter((w) => !w.startsWith('@') && !w.startsWith('+')).join(' ');
   const words = tokenise(source).tokens;
@@ -228,6 +232,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
       neg: flags.has('@neg'),
       refl: flags.has('@refl'),
       name: flags.has('@name'),
+      polite: polite ? polite.slice('@polite:'.length).replace(/_/g, ' ') : null,
       after: after.join(' '),
       length: words.length,
     },
@@ -443,7 +448,9 @@ function unitsOf(lexicon: Lexicon, tokens: readonly Token[]): Unit[] {
     }
     const entry = entryAt(lexicon, tokens, i);
     if (entry) {
-      units.push({ start: i, end: i + entry.length, english: entry.english, entry });
+      const first = tokens[i]!;
+      const polite = entry.polite !== null && entry.length === 1 && /^\p{Lu}/u.test(first.text) && !first.sentenceStart;
+      units.push({ start: i, end: i + entry.length, english: polite ? entry.polite : entry.english, entry });
       i += entry.length;
       continue;
     }
