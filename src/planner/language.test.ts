@@ -55,6 +55,7 @@ describe('detectLanguage', () => {
     ["Mot de passe oublié, merci de m'aider", 'fr'],
     ['Hola, necesito que me restablezcan la contraseña por favor.', 'es'],
     ['La impresora de la segunda planta no imprime', 'es'],
+    ['¿Podría tener Miro?', 'es'],
     ['Goedemorgen, ik ben mijn wachtwoord vergeten en kan niet meer inloggen.', 'nl'],
     ['Mijn account is geblokkeerd.', 'nl'],
   ] as const)('%s is %s', (text, language) => {
@@ -325,6 +326,9 @@ describe('requests in other languages plan as their English originals do', () =>
     ['own-18', 'nl', 'Kunnen jullie mij uit de distributielijst van Sales halen? Ik krijg te veel mails.'],
     ['own-34', 'nl', 'Mijn account is geblokkeerd na te veel pogingen.'],
     ['own-54', 'nl', 'Haal me alsjeblieft uit Tableau en voeg me toe aan Figma.'],
+    ['own-14', 'nl', 'Zou ik een Project-licentie kunnen krijgen voor de relaunch van de website?'],
+    ['own-04', 'de', 'Kann ich bitte GitHub haben?'],
+    ['own-33', 'fr', "Merci d'ajouter Alex et Henrietta à Figma."],
     ['own-01', 'de', 'Kann ich Adobe Creative Cloud bekommen? Ich brauche es für die neue Broschüre.'],
     ['own-10', 'de', 'Allan ist aus dem Urlaub zurück, kannst du sein Konto wieder einschalten?'],
     ['own-16', 'de', 'Bitte fügt mich zur Sales-Verteilerliste hinzu.'],

@@ -299,8 +299,11 @@ export function lexiconSizes(): Record<Exclude<Language, 'en'>, number> {
  * enough evidence and clearly more than English and every other language.
  */
 export function detectLanguage(text: string): { language: Language; confidence: number } {
-  return detectIn(tokenise(text).tokens);
+  return detectIn(text, tokenise(text).tokens);
 }
+
+/** "¿" and "¡" are Spanish and nothing else: each is a request word's worth of evidence. */
+const SPANISH_MARKS = /[¿¡]/g;
 
 /** Every marker word with the languages it is evidence for. */
 const EVIDENCE: ReadonlyMap<string, ReadonlyArray<readonly [Language, number]>> = (() => {
@@ -314,8 +317,10 @@ const EVIDENCE: ReadonlyMap<string, ReadonlyArray<readonly [Language, number]>> 
   return evidence;
 })();
 
-function detectIn(tokens: readonly Token[]): { language: Language; confidence: number } {
+function detectIn(text: string, tokens: readonly Token[]): { language: Language; confidence: number } {
   const scores = new Map<Language, number>([['en', 0]]);
+  const marks = text.match(SPANISH_MARKS)?.length ?? 0;
+  if (marks > 0) scores.set('es', marks * CUE_WEIGHT);
   for (const t of tokens) {
     if (t.fixed) continue;
     // "can't" is tokenised as "can" and "t": English contractions are English evidence.
@@ -609,7 +614,7 @@ function tidy(text: string): string {
 /** The request in English for the planner's patterns; English requests come back unchanged. */
 export function readLanguage(text: string): LanguageReading {
   const { tokens, tail } = tokenise(text);
-  const { language } = detectIn(tokens);
+  const { language } = detectIn(text, tokens);
   if (language === 'en') return { language, english: text };
   const lexicon = COMPILED.get(language)!;
   const units = unitsOf(lexicon, tokens);

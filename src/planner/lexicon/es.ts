@@ -505,5 +505,16 @@ por teléfono = on the phone
 acceso remoto = remote access
 en remoto = remotely
 teletrabajo = remote work
+me haría falta = I would need
+me hace falta = I need
+hace falta = we need
+nos hace falta = we need
+dar a = give
+dale a = give
+dadle a = give
+meter = add
+metedme = add me
+méteme = add me
+mete = add
 `,
 };

@@ -621,5 +621,9 @@ se faisait passer pour = pretending to be
 qui se faisait passer pour = pretending to be
 au téléphone = on the phone
 par téléphone = on the phone
+il me faudrait = I would need
+il nous faut = we need
+il nous faudrait = we would need
+merci d = please
 `,
 };

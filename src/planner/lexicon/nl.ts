@@ -182,7 +182,7 @@ is = is @aux
 heb = have @aux
 hebt = have @aux
 heeft = has @aux
-hebben = have @aux
+hebben = have @aux @verb
 had = had @aux
 was = was @aux
 waren = were @aux
@@ -510,5 +510,11 @@ sorry = sorry
 gegeven = given @verb
 die zich voordeed als = pretending to be
 aan de telefoon = on the phone
+zou ik = could I @aux
+kunnen krijgen = get @verb
+mag ik toegang = may I have access
+lid maken van = add to
+lid van = member of
+lid worden van = join
 `,
 };
