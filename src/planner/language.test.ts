@@ -187,6 +187,20 @@ describe('readLanguage', () => {
     expect(readLanguage('Mi compañero Nestor necesita acceso a Zendesk.').english).toContain('Nestor');
   });
 
+  it('reads the conjugations employees write', () => {
+    const needs: Array<[string, RegExp]> = [
+      ['Wir brauchen Zugang zu Miro.', /^we need access to Miro\.$/],
+      ['Jonas braucht Miro.', /^Jonas needs Miro\.$/],
+      ['Il a besoin de Miro.', /^he needs Miro\.$/],
+      ['Nous avons besoin de Miro.', /^we need Miro\.$/],
+      ['Necesitamos Miro.', /^we need Miro\.$/],
+      ['Marta necesita Miro.', /^Marta needs Miro\.$/],
+      ['Hij heeft Miro nodig.', /^he needs Miro\.$/],
+      ['Wij hebben Miro nodig.', /^we need Miro\.$/],
+    ];
+    for (const [text, english] of needs) expect(readLanguage(text).english, text).toMatch(english);
+  });
+
   it('reads add and remove verbs wherever the language puts them', () => {
     expect(actionOn('Kannst du Nestor bitte zur Verteilerliste DL-Sales hinzufügen?', 'DL-Sales')).toBe('grant');
     expect(actionOn('Bitte entfernt mich aus DL-Marketing.', 'DL-Marketing')).toBe('withdraw');

@@ -73,6 +73,8 @@ const WORD_WEIGHT = 0.75;
 /** Another language must have this much evidence, and this many times more than any rival. */
 const MIN_EVIDENCE = 2;
 const MARGIN = 1.5;
+/** With no evidence for any other language at all, one typical request word suffices ("Jonas braucht Miro"). */
+const MIN_EVIDENCE_ALONE = CUE_WEIGHT;
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
@@ -331,7 +333,9 @@ function detectIn(text: string, tokens: readonly Token[]): { language: Language;
   const ranked = [...scores].sort((a, b) => b[1] - a[1]);
   const [best, second] = ranked;
   const english = scores.get('en') ?? 0;
-  if (best && best[0] !== 'en' && best[1] >= MIN_EVIDENCE && best[1] >= MARGIN * (second?.[1] ?? 0) && best[1] >= MARGIN * english) {
+  const alone = best !== undefined && best[1] === total;
+  const enough = best !== undefined && best[1] >= (alone ? MIN_EVIDENCE_ALONE : MIN_EVIDENCE);
+  if (best && best[0] !== 'en' && enough && best[1] >= MARGIN * (second?.[1] ?? 0) && best[1] >= MARGIN * english) {
     return { language: best[0], confidence: round(best[1] / total) };
   }
   return { language: 'en', confidence: total === 0 ? 0 : round(english / total) };

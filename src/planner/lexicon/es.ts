@@ -11,7 +11,7 @@ unos unas del al de en con sin para por desde hasta y pero que si ya tambien hoy
 este esta estoy es soy son tengo tiene ha han hemos hola gracias saludos favor puedes puede podeis podrias quisiera
 gustaria quiero buenos buenas dias tardes estimado estimada`,
   nameParticles: 'de del la las los y',
-  cues: `necesito necesita contrasena acceso anadir agregar quitar eliminar licencia distribucion buzon compartido
+  cues: `necesito necesita necesitamos necesitan quisiera podeis podria contrasena acceso anadir agregar quitar eliminar licencia distribucion buzon compartido
 impresora atasco papel movil telefono perdido robado bloqueada bloqueado cuenta funciona sesion compañero
 companero companera jefe vacaciones baja vuelve ultimo temporalmente carpeta unidad permisos administrador`,
   entries: `

@@ -625,5 +625,19 @@ il me faudrait = I would need
 il nous faut = we need
 il nous faudrait = we would need
 merci d = please
+il a besoin de = he needs
+il a besoin d = he needs
+il a besoin = he needs
+elle a besoin de = she needs
+elle a besoin d = she needs
+elle a besoin = she needs
+on a besoin de = we need
+on a besoin d = we need
+nous avons besoin de = we need
+nous avons besoin d = we need
+il n'a plus besoin de = he no longer needs
+il n'a plus besoin d = he no longer needs
+elle n'a plus besoin de = she no longer needs
+elle n'a plus besoin d = she no longer needs
 `,
 };
