@@ -32,6 +32,7 @@ export interface LanguageReading {
  * - `@fuse`: that verb replaces the auxiliary ("ik heb ... nodig" is "I need ...");
  * - `@neg`: a negation that moves with the verb; `+word` is said after the verb ("nicht mehr": "not ... anymore");
  * - `@refl`: on a verb, it drops the reflexive pronoun; on a pronoun, it is one ("mich anmelden" is "sign in");
+ * - `@negated:english`: a finite verb's English when a negation ends its clause ("funktioniert die App nicht");
  * - `@polite:english`: the English when capitalised in mid-sentence ("Sie" is "you"; `_` for a space);
  * - `@name`: also a given name: a capitalised one is a person in mid-sentence, or before a verb ("Ben heeft").
  *
@@ -188,6 +189,8 @@ interface Entry {
   name: boolean;
   /** The English when written with a capital in mid-sentence: German "Sie" is "you", "sie" is "they". */
   polite: string | null;
+  /** The English of this finite verb when a negation ends its clause ("funktioniert ... nicht": "doesn't work"). */
+  negated: string | null;
   /** Said after the verb ("anymore"). */
   after: string;
   /** Words of the source phrase. */
@@ -219,6 +222,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
     .filter((w) => w !== '');
   const flags = new Set(right.filter((w) => w.startsWith('@')));
   const polite = right.find((w) => w.startsWith('@polite:'));
+  const negated = right.find((w) => w.startsWith('@negated:'));
   const after = right.filter((w) => w.startsWith('+')).map((w) => w.slice(1));
   const english = right.filter((w) => !w.startsWith('@') && !w.startsWith('+')).join(' ');
   const words = tokenise(source).tokens;
@@ -235,6 +239,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
       refl: flags.has('@refl'),
       name: flags.has('@name'),
       polite: polite ? polite.slice('@polite:'.length).replace(/_/g, ' ') : null,
+      negated: negated ? englishCase(negated.slice('@negated:'.length).replace(/_/g, ' ')) : null,
       after: after.join(' '),
       length: words.length,
     },
@@ -504,13 +509,20 @@ function haveFor(aux: string): string {
 const NEED = /^(I )?needs?$/;
 
 /**
- * "Ich brauche Tableau nicht mehr": a negation at the clause's end takes back the need before it,
- * in the words withdraw cues are read by ("no longer need", "don't need").
+ * A negation at the clause's end, where German and Dutch put it, negates the finite verb before it:
+ * "Ich brauche Tableau nicht mehr" takes the need back in the words withdraw cues are read by ("no
+ * longer need", "don't need"); "jetzt funktioniert die App nicht mehr" is "doesn't work ... anymore".
  */
-function needNoLonger(clause: readonly Unit[]): Unit[] {
+function clauseEndNegation(clause: readonly Unit[]): Unit[] {
   const last = clause[clause.length - 1];
+  if (!last?.entry?.neg) return [...clause];
+  const v = clause.findIndex((u) => u.entry?.negated);
+  if (v >= 0 && v < clause.length - 1) {
+    const verb = clause[v]!;
+    return [...clause.slice(0, v), { ...verb, english: verb.entry?.negated ?? null }, ...clause.slice(v + 1, -1), { ...last, english: last.entry?.after ?? '' }];
+  }
   const n = clause.findIndex((u) => NEED.test(u.english ?? ''));
-  if (!last?.entry?.neg || n < 0 || n === clause.length - 1) return [...clause];
+  if (n < 0 || n === clause.length - 1) return [...clause];
   const need = clause[n]!;
   const english = (need.english ?? '').replace(/needs?$/, (w) => `${last.entry?.after ? 'no longer' : "don't"} ${w === 'needs' && !last.entry?.after ? 'need' : w}`);
   return [...clause.slice(0, n), { ...need, english }, ...clause.slice(n + 1, -1)];
@@ -534,7 +546,7 @@ function verbsForward(tokens: readonly Token[], units: Unit[]): Unit[] {
       }
     }
     if (a < 0 || v < 0) {
-      out.push(...needNoLonger(clause));
+      out.push(...clauseEndNegation(clause));
       continue;
     }
     const aux = clause[a]!;
