@@ -231,7 +231,7 @@ describe('readLanguage', () => {
 
 describe('German requests read as the planner expects', () => {
   checkCases('de', [
-    { text: 'Ich habe schon wieder mein Passwort vergessen.', account: ['password'], reads: /^I have forgotten already again my password\.$/ },
+    { text: 'Ich habe schon wieder mein Passwort vergessen.', account: ['password'], reads: /^I have already again forgotten my password\.$/ },
     { text: 'Mein Konto ist gesperrt und ich kann mich nicht anmelden.', account: ['password'] },
     {
       text: 'Neues Handy, und jetzt funktioniert die Authenticator-App nicht mehr.',
@@ -239,7 +239,9 @@ describe('German requests read as the planner expects', () => {
       reads: /^new phone, and now doesn't work the authenticator app anymore\.$/,
     },
     { text: 'Mein Diensthandy wurde gestern im Zug gestohlen.', account: ['mfa'] },
-    { text: 'Ich habe aus Versehen einen Phishing-Link angeklickt.', account: ['compromise'] },
+    { text: 'Ich habe aus Versehen einen Phishing-Link angeklickt.', account: ['compromise'], reads: /^I have clicked a phishing link by mistake\.$/ },
+    { text: 'Ich habe über das Wochenende mein Passwort vergessen.', account: ['password'], reads: /^I have over the weekend forgotten my password\.$/ },
+    { text: 'Ich habe ein neues Handy bekommen.', account: ['mfa'], reads: /^I have got a new phone\.$/ },
     { text: 'Lukas Brandt hat gekündigt, Freitag ist sein letzter Arbeitstag.', account: ['leaver'], reads: /^Lukas Brandt has resigned, friday is his last day\.$/ },
     { text: 'Jana ist aus der Elternzeit zurück, bitte ihr Konto wieder aktivieren.', account: ['returner'], reads: /Jana is back from parental leave/ },
     { text: 'Herr Vogel ist seit Montag wieder im Büro.', account: ['returner'], reads: /^mr Vogel is back in the office since monday\.$/ },
@@ -293,7 +295,7 @@ describe('Spanish requests read as the planner expects', () => {
 
 describe('Dutch requests read as the planner expects', () => {
   checkCases('nl', [
-    { text: 'Ik ben alweer mijn wachtwoord vergeten.', account: ['password'], reads: /^I have forgotten again my password\.$/ },
+    { text: 'Ik ben alweer mijn wachtwoord vergeten.', account: ['password'], reads: /^I have again forgotten my password\.$/ },
     { text: 'Ik kan sinds vanochtend niet meer inloggen.', account: ['password'], reads: /can not log in anymore/ },
     { text: 'Hoi, sinds ik een nieuwe telefoon heb, werkt de authenticator-app niet meer.', account: ['mfa'], reads: /doesn't work the authenticator app anymore/ },
     { text: 'Mijn telefoon is gisteren gestolen.', account: ['mfa'] },

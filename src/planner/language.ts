@@ -33,6 +33,7 @@ export interface LanguageReading {
  * - `@neg`: a negation that moves with the verb; `+word` is said after the verb ("nicht mehr": "not ... anymore");
  * - `@refl`: on a verb, it drops the reflexive pronoun; on a pronoun, it is one ("mich anmelden" is "sign in");
  * - `@negated:english`: a finite verb's English when a negation ends its clause ("funktioniert die App nicht");
+ * - `@perfect:english`: a verb's participle after "have" when it is written like its infinitive ("bekommen");
  * - `@polite:english`: the English when capitalised in mid-sentence ("Sie" is "you"; `_` for a space);
  * - `@name`: also a given name: a capitalised one is a person in mid-sentence, or before a verb ("Ben heeft").
  *
@@ -191,6 +192,8 @@ interface Entry {
   polite: string | null;
   /** The English of this finite verb when a negation ends its clause ("funktioniert ... nicht": "doesn't work"). */
   negated: string | null;
+  /** The participle when the auxiliary is "have" and German writes it like the infinitive ("habe ... bekommen": "got"). */
+  perfect: string | null;
   /** Said after the verb ("anymore"). */
   after: string;
   /** Words of the source phrase. */
@@ -223,6 +226,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
   const flags = new Set(right.filter((w) => w.startsWith('@')));
   const polite = right.find((w) => w.startsWith('@polite:'));
   const negated = right.find((w) => w.startsWith('@negated:'));
+  const perfect = right.find((w) => w.startsWith('@perfect:'));
   const after = right.filter((w) => w.startsWith('+')).map((w) => w.slice(1));
   const english = right.filter((w) => !w.startsWith('@') && !w.startsWith('+')).join(' ');
   const words = tokenise(source).tokens;
@@ -240,6 +244,7 @@ function parseEntry(line: string): { source: string; entry: Entry } | null {
       name: flags.has('@name'),
       polite: polite ? polite.slice('@polite:'.length).replace(/_/g, ' ') : null,
       negated: negated ? englishCase(negated.slice('@negated:'.length).replace(/_/g, ' ')) : null,
+      perfect: perfect ? englishCase(perfect.slice('@perfect:'.length).replace(/_/g, ' ')) : null,
       after: after.join(' '),
       length: words.length,
     },
@@ -561,6 +566,7 @@ function verbsForward(tokens: readonly Token[], units: Unit[]): Unit[] {
     let auxEnglish = aux.english ?? '';
     let verbEnglish = verb.english ?? '';
     if (verb.entry?.have) auxEnglish = haveFor(auxEnglish);
+    if (verb.entry?.perfect && /\b(have|has|had)$/.test(auxEnglish)) verbEnglish = verb.entry.perfect;
     let after = negs.map((n) => n.entry?.after ?? '').filter((w) => w !== '');
     let said = negs;
     if (verb.entry?.fuse) {
@@ -578,14 +584,28 @@ function verbsForward(tokens: readonly Token[], units: Unit[]): Unit[] {
     // "kann ich nicht": "I can not", the order the patterns read ("can t|cannot|can not").
     const inverted = /^(\w+) (I|he|she|we|you|they)$/.exec(auxEnglish);
     if (inverted && said.length > 0) auxEnglish = `${inverted[2]} ${inverted[1]}`;
-    const moved: Unit[] = [
-      { ...aux, english: englishCase(auxEnglish) },
-      ...said,
-      { ...verb, english: [verbEnglish, ...after].filter((w) => w !== '').join(' ') },
-    ];
-    out.push(...clause.slice(0, a), ...moved, ...rest, ...clause.slice(v + 1));
+    const movedVerb: Unit = { ...verb, english: [verbEnglish, ...after].filter((w) => w !== '').join(' ') };
+    // Without a negation, the verb goes before its object: "I have over the weekend forgotten my password".
+    const object = said.length === 0 && !verb.entry?.fuse ? objectStart(rest) : -1;
+    const moved: Unit[] =
+      object > 0
+        ? [{ ...aux, english: englishCase(auxEnglish) }, ...rest.slice(0, object), movedVerb, ...rest.slice(object)]
+        : [{ ...aux, english: englishCase(auxEnglish) }, ...said, movedVerb, ...rest];
+    out.push(...clause.slice(0, a), ...moved, ...clause.slice(v + 1));
   }
   return out;
+}
+
+const DETERMINER = /^(a|an|the|my|his|her|our|your|their|me|him|us|them)\b/;
+const PREPOSITION = /\b(on|in|at|to|from|about|over|with|for|of|by|after|before|since|until|into|under|without|during)$/;
+
+/**
+ * Where the verb's object starts among the words between auxiliary and verb: the first article,
+ * possessive or object pronoun that is not part of a prepositional phrase ("über das Wochenende"
+ * is not the object). At 0 or nowhere, the verb follows the auxiliary.
+ */
+function objectStart(between: readonly Unit[]): number {
+  return between.findIndex((u, k) => DETERMINER.test(u.english ?? '') && !PREPOSITION.test(between[k - 1]?.english ?? ''));
 }
 
 /** Lower case English, except "I". */
