@@ -308,7 +308,8 @@ export function lexiconSizes(): Record<Exclude<Language, 'en'>, number> {
 /**
  * The language most of the request's words are in. Only words that belong to a language count
  * (names and products belong to none); English is the default unless another language has
- * enough evidence and clearly more than English and every other language.
+ * enough evidence and clearly more than English and every other language. `confidence` is the
+ * chosen language's share of all the evidence found (0 when nothing in the text belongs to any).
  */
 export function detectLanguage(text: string): { language: Language; confidence: number } {
   return detectIn(text, tokenise(text).tokens);
