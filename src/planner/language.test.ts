@@ -210,6 +210,39 @@ describe('readLanguage', () => {
     expect(actionOn('Kun je Lotte toevoegen aan DL-Marketing?', 'DL-Marketing')).toBe('grant');
   });
 
+  it('reads whole mails, greeting and signature included', () => {
+    const mails: Array<[string, Language, AccountIntent[], RegExp]> = [
+      [
+        'Guten Tag,\n\nunsere Kollegin Petra Lang ist seit heute wieder aus der Elternzeit zurück. Könnten Sie bitte ihr Konto wieder freischalten?\n\nMit freundlichen Grüßen\nMarkus Wolf',
+        'de',
+        ['returner'],
+        /^hello,\n\nour colleague Petra Lang is since today again back from parental leave\. could you please re-enable her account\?\n\nkind regards\nMarkus Wolf$/,
+      ],
+      [
+        "Bonjour,\n\nSuite à mon changement de téléphone, je ne peux plus valider mes connexions.\nPouvez-vous réinitialiser ma MFA ?\n\nBien cordialement,\nJulie Bernard",
+        'fr',
+        ['mfa'],
+        /change of phone, I can no longer approve my sign-ins\.\ncan you reset my MFA\?/,
+      ],
+      [
+        'Hola equipo,\n\nOs escribo porque Carlos Ruiz deja la empresa el próximo viernes. Por favor, bloquead su cuenta ese día.\n\nGracias,\nElena',
+        'es',
+        ['leaver'],
+        /Carlos Ruiz is leaving the company the next friday\. please, block his account that day\./,
+      ],
+      [
+        'Beste servicedesk,\n\nMijn collega Pieter Jansen is per vandaag weer aan het werk na zijn ziekteverlof.\n\nMet vriendelijke groet,\nAnouk',
+        'nl',
+        ['returner'],
+        /my colleague Pieter Jansen is back at work as of today after his sick leave\./,
+      ],
+    ];
+    for (const [mail, language, account, english] of mails) {
+      expect(readLanguage(mail).english, mail).toMatch(english);
+      expect(intentsOf(mail, language).account, mail).toEqual(account);
+    }
+  });
+
   it('renders a 2 kB mail in well under a millisecond, amortised', () => {
     const paragraph =
       'Hallo zusammen, der Drucker in der Buchhaltung hat seit Montag einen Papierstau und mein Laptop startet nicht mehr. ' +

@@ -516,5 +516,13 @@ meter = add
 metedme = add me
 méteme = add me
 mete = add
+quitadle = remove him
+quítale = remove him
+os escribo porque = I am writing because
+os escribo = I am writing
+próximo = next
+próxima = next
+ese = that
+esa = that
 `,
 };

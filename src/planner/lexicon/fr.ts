@@ -639,5 +639,15 @@ il n'a plus besoin de = he no longer needs
 il n'a plus besoin d = he no longer needs
 elle n'a plus besoin de = she no longer needs
 elle n'a plus besoin d = she no longer needs
+ne peux plus = can no longer
+ne peux pas = can't
+ne pouvons plus = can no longer
+ne pouvons pas = can't
+ne peut plus = can no longer
+ne peut pas = can't
+suite à = following
+changement = change
+valider = approve
+notifications = notifications
 `,
 };

@@ -522,5 +522,8 @@ mag ik toegang = may I have access
 lid maken van = add to
 lid van = member of
 lid worden van = join
+weer aan het werk = back at work @verb
+aan het werk = at work
+werk = work
 `,
 };
