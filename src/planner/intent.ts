@@ -22,7 +22,7 @@ const patterns = {
     /\bcompromis/,
     /\bsuspicious (sign ?ins?|log ?ins?|logins?|activity)\b/,
     /\bopened (a |an |the )?(\w+ )?attachment\b/,
-    /\b(gave|shared|told|sent|disclosed|revealed)( \w+){0,3} (password|credentials|mfa code|code)s? (to|with)\b/,
+    /\b(gave|given|shared|told|sent|disclosed|revealed)( \w+){0,3} (password|credentials|mfa code|code)s? (to|with)\b/,
     /\bpretending to be\b/,
     /\b(unknown|unrecogni[sz]ed|strange|weird|unusual|unexpected) (sign ?ins?|log ?ins?|logins?|locations?|devices?|activity)\b/,
     /\bclicked (on )?(a |an |the )?(\w+ )?(link|attachment)\b/,
@@ -46,7 +46,7 @@ const patterns = {
     /\b2fa\b/,
     /\btwo (factor|step)\b/,
     /\bmulti ?factor\b/,
-    new RegExp(`\\b${PHONE_EVENT}( \\w+){0,3} (mobile |cell |work )?phones?\\b`),
+    new RegExp(`\\b${PHONE_EVENT}( \\w+){0,3} (mobile |cell |work |smart ?)?(phones?|iphone|android|handset|mobile)\\b`),
     /\bphone (was |got |is |has been )?(lost|stolen|broken|broke|died|dead|replaced|wiped|reset)\b/,
     /\bverification (code|prompt|request)s?\b/,
     /\bsign ?in (prompt|request|approval)s?\b/,
@@ -54,6 +54,7 @@ const patterns = {
   ],
   explicitPassword: [
     /\b(forgot|forgotten|forget|reset|change|expired|expire|expiring|remember|recover)( \w+){0,3} password/,
+    /\b(a |my )?(new|temporary|temp) password\b/,
     /\bpassword( \w+){0,3} (expired|reset|forgotten|forgot|not working|doesn t work|wrong|incorrect|isn t working)\b/,
   ],
   implicitPassword: [
@@ -145,7 +146,7 @@ const patterns = {
   ],
   fault: [
     /\bnot working\b/,
-    /\b(doesn t|does not|isn t|is not) work(ing)?\b/,
+    /\b(doesn t|does not|isn t|is not|don t|do not|aren t|are not) work(ing)?\b/,
     /\bwon t (open|load|start|work|connect|launch|sync)\b/,
     /\berrors?\b/,
     /\bcrash/,
