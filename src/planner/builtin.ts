@@ -10,7 +10,7 @@ import { readAsk } from './reading.ts';
 import { identifyRequester } from './requester.ts';
 import { stopBeforeAsks } from './stops.ts';
 import { forAWhile, leaveOfAbsence, outsiderWords, outsideAddresses } from './circumstances.ts';
-import { asksForSelf, clauseAt, clauseOfWord, pointsBack, splitClauses } from './clauses.ts';
+import { asksForSelf, clauseAt, clauseOfWord, pointsBack, splitClauses, wantsForOthers } from './clauses.ts';
 import { type AccountIntent, actionFor, cueWords, type IntentReading, readIntents, type ResourceAction } from './intent.ts';
 import { findMentions, findMisspelt, type Mention, type MentionReading } from './resources.ts';
 import { cite } from './runbook-rules.ts';
@@ -172,8 +172,9 @@ function bindSubjects(ctx: PlanningContext, people: PeopleMentioned): Binding {
   const perClause: DirectoryUser[][] = [];
   for (const [k, clause] of clauses.entries()) {
     const named = inClause(k, 'subject');
-    const self = asksForSelf(clause.text);
-    let subjects = uniqueUsers([...(self ? [ctx.speaker] : []), ...named]);
+    const listed = wantsForOthers(clause.text) ? inClause(k, 'mentioned') : [];
+    const self = asksForSelf(clause.text) && listed.length === 0;
+    let subjects = uniqueUsers([...(self ? [ctx.speaker] : []), ...named, ...listed]);
     if (subjects.length === 0) subjects = inClause(k, 'mentioned');
     if (subjects.length === 0 && pointsBack(clause.text)) subjects = pointedAt(k);
     perClause.push(subjects.length > 0 ? subjects : fallback);

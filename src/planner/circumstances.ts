@@ -13,7 +13,7 @@ const FOR_A_WHILE: readonly RegExp[] = [
   /\b(until|till|til) (he|she|they|i|we) (is |are |am |gets |get |comes |come |s |re |m )?(back|returns?|return)\b/,
   /\b(until|till) (his|her|their|my|our) return\b/,
   /\b(until|till) (further notice|the end of (the )?(week|month|project|quarter)|next (week|month)|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)|the \d+(st|nd|rd|th)?|\d+(st|nd|rd|th)?\b)/,
-  /\b(just|only) (for|until|till|during) (the|a|this|next|today|tomorrow|\d)/,
+  /\b(just|only) (need (it|them|this|that|access) )?(for|until|till|during|over) (the|a|this|these|those|that|next|today|tomorrow|\d|one|two|three|a few|a couple)/,
   /\b(for )?(this|the|one|a|that) (day|week|month|weekend|afternoon|morning) only\b/,
   /\bfor (this|the rest of the|the rest of this) (week|month)\b/,
   /\bwhile (he|she|they|i|we) (is|are|am|s|re|m) (on|away|out|off)\b/,

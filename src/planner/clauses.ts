@@ -20,7 +20,7 @@ export interface Clause {
  * semicolon, and joins that start a new ask.
  */
 const BREAK =
-  /(?<=[.!?])\s+(?=\S)|\r?\n+|;\s*|,?\s+(?=(?:and|but) (?:also|please|pls|could|can|would|will|then)\b)|,\s*(?=also\b|plus\b|additionally\b)|\s+(?=also,)|,?\s+(?=and (?:[A-Z][\w'-]*\s){1,2}(?:needs|wants|requires|should|would|could|will|also|too|has|is)\b)/g;
+  /(?<=[.!?])\s+(?=\S)|\r?\n+|;\s*|,?\s+(?=(?:and|but) (?:also|please|pls|could|can|would|will|then)\b)|,\s*(?=also\b|plus\b|additionally\b|so\b)|\s+(?=also,)|,?\s+(?=and (?:[A-Z][\w'-]*\s){1,2}(?:needs|wants|requires|should|would|could|will|also|too|has|is)\b)/g;
 
 export function splitClauses(text: string): Clause[] {
   const pieces: Array<{ start: number; end: number }> = [];
@@ -45,10 +45,13 @@ export function splitClauses(text: string): Clause[] {
   return clauses;
 }
 
-/** The writer asks for themselves in this clause: "I need", "can I get", "give me", "my password", "me and Nestor". */
-const FIRST_PERSON_ASK = new RegExp(
+/** "I need", "I want": the writer wants something, for themselves or, as a manager, for others ("I want these four on Power BI"). */
+const WANTS = String.raw`\b(i|we) (also |still |really |urgently |just |now |will |would |d |ll |shall |am going to |m going to )*(need|want|require|like|request|have to have)\b`;
+
+/** The writer is the one who gets it, or the one it happened to: "give me", "my password", "can I get", "I lost". */
+const FIRST_PERSON_RECIPIENT = new RegExp(
   [
-    String.raw`\b(i|we) (also |still |really |urgently |just |now |will |would |d )*(need|want|require|like|request|have to have|am missing|m missing|lost|forgot|can t|cannot|couldn t|got|clicked|opened|left|broke|dropped|replaced|changed|am locked|m locked|keep getting)\b`,
+    String.raw`\b(i|we) (also |still |really |just |now )*(am missing|m missing|lost|forgot|can t|cannot|couldn t|got|clicked|opened|left|broke|dropped|replaced|changed|am locked|m locked|keep getting)\b`,
     String.raw`\b(can|could|may|might) i\b`,
     String.raw`\b(give|add|grant|get|set|put|assign|enable|sign|let|allow|unlock|reset|help) me\b`,
     String.raw`\b(for|to|onto|into) me\b`,
@@ -59,9 +62,19 @@ const FIRST_PERSON_ASK = new RegExp(
     String.raw`\bmy (own )?(account|access|password|phone|mobile|mfa|login|license|licence|laptop|computer|sessions?|authenticator|mailbox|email|credentials|sign ?in|pc|2fa)\b`,
   ].join('|'),
 );
+const FIRST_PERSON_ASK = new RegExp(`${WANTS}|${FIRST_PERSON_RECIPIENT.source}`);
 
 export function asksForSelf(clauseText: string): boolean {
   return FIRST_PERSON_ASK.test(normalise(clauseText));
+}
+
+/**
+ * "I want these four on Power BI Pro: Adele, Lynne...": the writer wants something for the people
+ * the clause lists, not for themselves (no "me", "my", "can I" beside it).
+ */
+export function wantsForOthers(clauseText: string): boolean {
+  const n = normalise(clauseText);
+  return new RegExp(WANTS).test(n) && !FIRST_PERSON_RECIPIENT.test(n) && /\b(these|those|them|they|the following|both of them|all of them|each of them)\b/.test(n);
 }
 
 /** The clause points back at someone named before ("Please switch off his access"). */

@@ -55,6 +55,10 @@ const patterns = {
   explicitPassword: [
     /\b(forgot|forgotten|forget|reset|change|expired|expire|expiring|remember|recover)( \w+){0,3} password/,
     /\b(a |my )?(new|temporary|temp) password\b/,
+    /\b(don t|do not|no longer|can t|cannot|can not) (know|remember|recall)( \w+){0,3} password/,
+    /\bpassword( \w+){0,4} (out of my (head|mind)|slipped my mind|escaped me)\b/,
+    /\bpassword( \w+){0,2} (isn t|is not|not|no longer) (being )?(accepted|recogni[sz]ed|working)\b/,
+    /\b(can t|cannot|don t) remember (what|my|the|which)( \w+){0,4} (changed|set|password|pw)\b/,
     /\bpassword( \w+){0,3} (expired|reset|forgotten|forgot|not working|doesn t work|wrong|incorrect|isn t working)\b/,
   ],
   implicitPassword: [
@@ -129,7 +133,7 @@ const patterns = {
     /\bnew (hire|starter|joiner|employee|team member|colleague|staff member|user)s?\b/,
     /\bonboard(ing)? (a |an |the |our |my |his |her )?(new )?(hire|starter|joiner|employee|person|colleague|user|staff|team member|intern|apprentice|trainee)s?\b/,
     /\bonboard(ing)? (him|her|them)\b/,
-    /\b(starts|starting|joins|joining) (us |the company |the team )?(on|next|this|tomorrow|monday|tuesday|wednesday|thursday|friday)\b/,
+    /\b(starts|starting|joins|joining) (with us |us |the company |the team )?(on (monday|tuesday|wednesday|thursday|friday|saturday|sunday|the \d+)|next (week|month|monday|tuesday|wednesday|thursday|friday)|this (monday|tuesday|wednesday|thursday|friday)|tomorrow|monday|tuesday|wednesday|thursday|friday)\b/,
     /\bcreate (a |an )?(new )?(account|user|mailbox)\b/,
     /\bset up (a |an )?(new )?(account|user)\b/,
   ],

@@ -236,7 +236,8 @@ export async function findPeopleMentioned(
     if (!lookedUp.has(key)) lookedUp.set(key, await usersNamed(token.text, reader));
     const users = lookedUp.get(key) ?? [];
     if (users.length > 0) byToken.set(i, users);
-    else if (inPersonSlot(tokens, i) && /^[A-Z]/.test(token.text)) unknown.push(fullName(tokens, i, skip));
+    // "Isaiah Langer (Accounting) is leaving": a word in parentheses is a remark, not a name.
+    else if (inPersonSlot(tokens, i) && /^[A-Z]/.test(token.text) && text[token.at - 1] !== '(') unknown.push(fullName(tokens, i, skip));
   }
 
   // "Alex Wilber": a user named by two neighbouring words is the one meant by either of them.

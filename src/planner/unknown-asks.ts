@@ -10,7 +10,9 @@ import { COMMON_WORDS } from './vocabulary.ts';
  * and Gong"). They are named in the escalation so the technician sees what was wanted.
  */
 
-const REQUEST_VERBS = /^(need|needs|want|wants|get|install|request|use|access|join|have|into|onto|for|add|give|grant|assign|order|set|put|subscribe)$/;
+const REQUEST_VERBS = /^(need|needs|want|wants|get|install|request|use|access|join|have|into|onto|for|add|added|adding|give|grant|assign|order|set|put|subscribe)$/;
+/** Nouns an asked-for name stands right before ("Zendsk access", "a Tablaeu licence"). */
+const KIND_NOUNS = /^(access|license|licence|licenses|licences|seat|login|account)$/;
 const MAX_OBJECT_WORDS = 3;
 
 const CONJUNCTIONS: readonly (readonly string[])[] = [['and'], ['plus'], ['as', 'well', 'as'], ['along', 'with'], ['together', 'with']];
@@ -26,9 +28,10 @@ function overlaps(start: number, end: number, mentions: readonly Mention[]): boo
 }
 
 /** The uncommon words right after `from`: "the Gong app please" → "gong". */
-function objectAfter(ws: readonly string[], from: number, skip: ReadonlySet<string>): { start: number; end: number } | null {
+function objectAfter(ws: readonly string[], from: number, skip: ReadonlySet<string>, pastNames = false): { start: number; end: number } | null {
   let i = from;
-  while (i < ws.length && i < from + 3 && COMMON_WORDS.has(ws[i] ?? '')) i++;
+  // "add me to X", "put Christie on X": after a verb the person may come first, then what they get.
+  while (i < ws.length && i < from + 4 && (COMMON_WORDS.has(ws[i] ?? '') || (pastNames && skip.has(ws[i] ?? '')))) i++;
   const start = i;
   while (i < ws.length && i < start + MAX_OBJECT_WORDS && !COMMON_WORDS.has(ws[i] ?? '') && !skip.has(ws[i] ?? '')) i++;
   return i > start ? { start, end: i } : null;
@@ -76,7 +79,8 @@ export function unknownObjectSpans(text: string, mentions: readonly Mention[], s
     return [...found.values()];
   }
   ws.forEach((w, i) => {
-    if (REQUEST_VERBS.test(w)) keep(objectAfter(ws, i + 1, skip));
+    if (REQUEST_VERBS.test(w)) keep(objectAfter(ws, i + 1, skip, true));
+    if (KIND_NOUNS.test(w)) keep(objectBefore(ws, i, skip));
   });
   return [...found.values()];
 }
