@@ -139,6 +139,8 @@ describe('ConnectWise callbacks end to end', () => {
     expect(second.payload).toMatchObject({ action: 'updated', id: ticket.id, memberId: API_MEMBER_IDENTIFIER });
     expect(second.decision).toMatchObject({ create: false, reason: 'own_change' });
 
+    // The receiver has the request before the emulator has its answer: wait for the delivery to finish.
+    await emulator.deliveriesSettled();
     const deliveries = emulator.deliveries();
     expect(deliveries.map((d) => [d.action, d.memberId, d.state])).toEqual([
       ['added', 'portal', 'delivered'],
