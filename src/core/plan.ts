@@ -25,6 +25,19 @@ export interface ProposedPlan {
   steps: PlanStep[];
   /** For `no_action`: what the employee is told (e.g. "you already have Zendesk"). */
   replyToEmployee?: string;
+  /** What a model-backed planner spent on this request (absent for the built-in planner). */
+  usage?: PlannerUsage;
+}
+
+/** A model-backed planner's spending on one request: calls, tokens, cost, as the provider reported them. */
+export interface PlannerUsage {
+  /** `provider:model`, e.g. `openai:gpt-4.1-mini`. */
+  model: string;
+  modelCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** US dollars at the model's list price; null when the price is unknown. */
+  costUsd: number | null;
 }
 
 export interface FrozenPlan {

@@ -32,6 +32,30 @@ export interface DiagnosisReader {
 export const REQUEST_CHANNELS = ['psa', 'voice', 'slack', 'teams'] as const;
 export type RequestChannelName = (typeof REQUEST_CHANNELS)[number];
 
+/**
+ * What a planner may do with the plan it is about to return: the same validation the engine runs
+ * afterwards (known, offered write tools, schema-valid arguments, names that resolve), so that a
+ * model can be told what was wrong and answer again. Empty when valid.
+ */
+export type PlanCheck = (plan: ProposedPlan) => Promise<string[]>;
+
+/**
+ * Where a planner keeps what it paid for while it works on one request (each model response and
+ * each read, in order), so that a run interrupted mid-way resumes without paying for finished
+ * steps again. Entries are opaque to the engine.
+ */
+export interface PlannerJournal {
+  load(): Promise<PlannerJournalEntry[]>;
+  append(entry: PlannerJournalEntry): Promise<void>;
+}
+
+export interface PlannerJournalEntry {
+  /** 0, 1, 2...: the order of the run. */
+  step: number;
+  kind: 'model' | 'read';
+  payload: unknown;
+}
+
 export interface PlannerInput {
   request: {
     /** The employee's words: ticket summary and description, the chat message, the call transcript. */
@@ -44,6 +68,14 @@ export interface PlannerInput {
   /** Tools the policies allow (never a `disabled` one): read and write. */
   tools: readonly ToolDefinition[];
   reader: DiagnosisReader;
+  /** The MSP's and the client's own instructions to a model-backed planner (the second and third tiers). */
+  prompts?: { msp: string | null; client: string | null };
+  /** Validation the planner may run before answering (see `PlanCheck`). */
+  check?: PlanCheck;
+  /** Durable memory of a model-backed planner's steps for this request. */
+  journal?: PlannerJournal;
+  /** Aborts every call the planner makes (a worker shutting down). */
+  signal?: AbortSignal;
 }
 
 export interface Planner {
