@@ -48,7 +48,17 @@ program
   .description('score the planner on a JSONL file of cases (see eval/README.md)')
   .argument('<file>', 'cases, one JSON object a line')
   .option('--json', 'print one JSON object')
-  .action(async (file: string, options: { json?: boolean }) => (await import('./eval.ts')).evaluate(file, options));
+  .option('--planner <name>', 'builtin (the default, offline) or llm (the model named by DESKHAND_LLM_PROVIDER, DESKHAND_LLM_MODEL, DESKHAND_LLM_API_KEY, DESKHAND_LLM_BASE_URL)', 'builtin')
+  .option('--concurrency <n>', 'cases planned side by side (1 to 32)', '1')
+  .action(async (file: string, options: { json?: boolean; planner?: string; concurrency?: string }) => (await import('./eval.ts')).evaluate(file, options));
+
+program
+  .command('eval-compare')
+  .description('two saved `deskhand eval --json` runs side by side: which cases each planner got right')
+  .argument('<a>', 'the output of one run')
+  .argument('<b>', 'the output of another run of the same cases')
+  .option('--json', 'print one JSON object')
+  .action(async (a: string, b: string, options: { json?: boolean }) => (await import('./eval.ts')).compare(a, b, options));
 
 program
   .command('doctor')

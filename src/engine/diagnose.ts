@@ -145,6 +145,11 @@ export interface PlanningInput {
   requesterEmail: string;
   /** The client's runbooks, read once per planning run; the hooks record each read (or its refusal by the policies). */
   runbooks: (hooks: RunbookReadHooks) => Promise<Runbook[]>;
+  /** The MSP's and the client's instructions to a model-backed planner. */
+  prompts?: PlannerInput['prompts'];
+  /** A model-backed planner's durable memory for this request. */
+  journal?: PlannerInput['journal'];
+  signal?: AbortSignal;
 }
 
 export interface PlanningResult {
@@ -184,7 +189,12 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
   const { reader, resolving } = input.identity.reader(() => (runbooks ??= input.runbooks({ onCall, onRefused })), onCall, { allowed, onRefused });
   await prefetch(reader, input.requesterEmail);
   const offered = offeredTools(input.catalog, input.identity.policies);
-  const proposed = await planOrEscalate(input, reader, offered);
+  // The same validation as below, offered to the planner so that a model can correct its answer once.
+  const check = async (plan: ProposedPlan): Promise<string[]> => {
+    const checked = await validatePlan(plan, { tools: offered, allTools: input.catalog, resolve: (argObjects, args) => resolveThroughReader(resolving, argObjects, args) });
+    return checked.ok ? [] : checked.problems;
+  };
+  const proposed = await planOrEscalate(input, reader, offered, check);
   // The requester and their manager, for the note and for dual approval (fail closed when none).
   const requester = await reader.getUser(input.requesterEmail).catch(() => null);
   const manager = requester ? await reader.getManager(requester.userPrincipalName).catch(() => null) : null;
@@ -253,7 +263,7 @@ async function checkSteps(identity: IdentityRuntime, plan: ProposedPlan): Promis
 }
 
 /** The planner's answer; a read it needed that the policies disable makes it a technician's request. */
-async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, offered: ToolDefinition[]): Promise<ProposedPlan> {
+async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, offered: ToolDefinition[], check: PlannerInput['check']): Promise<ProposedPlan> {
   try {
     return await input.planner.plan({
       request: { text: input.text, channel: input.channel ?? 'psa' },
@@ -261,6 +271,10 @@ async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, off
       requesterEmail: input.requesterEmail,
       tools: offered,
       reader,
+      ...(check ? { check } : {}),
+      ...(input.prompts ? { prompts: input.prompts } : {}),
+      ...(input.journal ? { journal: input.journal } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
     });
   } catch (error) {
     if (!isToolDisabled(error)) throw error;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PlanOutcome } from '../core/plan.ts';
+import type { PlannerUsage, PlanOutcome } from '../core/plan.ts';
 
 /**
  * The pure part of `deskhand eval` (eval/README.md): reading case files, scoring one case's result,
@@ -47,6 +47,17 @@ export interface CaseResult extends CaseScore {
   id: string;
   /** Wall time of the case (diagnosis reads, planning, validation), in milliseconds, when measured. */
   ms?: number;
+  /** A model-backed planner's calls, tokens and cost for the case. */
+  usage?: PlannerUsage;
+}
+
+/** Model calls, tokens and cost over a run. `costUsd` is null when some case's cost is unknown. */
+export interface EvalUsage {
+  model: string;
+  modelCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
 }
 
 /** Time per case, when the runner measured it. */
@@ -63,6 +74,7 @@ export interface EvalSummary {
   passed: number;
   score: number;
   timing?: EvalTiming;
+  usage?: EvalUsage;
   cases: CaseResult[];
 }
 
@@ -130,6 +142,61 @@ export function summarise(planner: string, results: readonly CaseResult[]): Eval
     ...(times.length > 0
       ? { timing: { totalMs: round(totalMs), meanMs: round(totalMs / times.length), p50Ms: round(times[Math.floor((times.length - 1) / 2)] ?? 0), maxMs: round(times[times.length - 1] ?? 0) } }
       : {}),
-    cases: results.map((r) => ({ id: r.id, passed: r.passed, outcome: r.outcome, steps: r.steps, ...(r.ms === undefined ? {} : { ms: round(r.ms) }) })),
+    ...(results.some((r) => r.usage) ? { usage: totalUsage(results) } : {}),
+    cases: results.map((r) => ({
+      id: r.id,
+      passed: r.passed,
+      outcome: r.outcome,
+      steps: r.steps,
+      ...(r.ms === undefined ? {} : { ms: round(r.ms) }),
+      ...(r.usage ? { usage: r.usage } : {}),
+    })),
   };
+}
+
+function totalUsage(results: readonly CaseResult[]): EvalUsage {
+  const used = results.flatMap((r) => (r.usage ? [r.usage] : []));
+  const unknown = used.some((u) => u.costUsd === null);
+  return {
+    model: [...new Set(used.map((u) => u.model))].join(', '),
+    modelCalls: used.reduce((n, u) => n + u.modelCalls, 0),
+    inputTokens: used.reduce((n, u) => n + u.inputTokens, 0),
+    outputTokens: used.reduce((n, u) => n + u.outputTokens, 0),
+    costUsd: unknown ? null : Math.round(used.reduce((n, u) => n + (u.costUsd ?? 0), 0) * 1e6) / 1e6,
+  };
+}
+
+/** Two runs of the same cases side by side: which cases each planner got right. */
+export interface EvalComparison {
+  a: { planner: string; passed: number; total: number };
+  b: { planner: string; passed: number; total: number };
+  both: string[];
+  onlyA: string[];
+  onlyB: string[];
+  neither: string[];
+  /** Cases in one run and not the other (different files): compared on nothing. */
+  unmatched: string[];
+}
+
+export function compareRuns(a: EvalSummary, b: EvalSummary): EvalComparison {
+  const inB = new Map(b.cases.map((c) => [c.id, c]));
+  const inA = new Set(a.cases.map((c) => c.id));
+  const out: EvalComparison = {
+    a: { planner: a.planner, passed: a.passed, total: a.total },
+    b: { planner: b.planner, passed: b.passed, total: b.total },
+    both: [],
+    onlyA: [],
+    onlyB: [],
+    neither: [],
+    unmatched: [...a.cases.filter((c) => !inB.has(c.id)).map((c) => c.id), ...b.cases.filter((c) => !inA.has(c.id)).map((c) => c.id)],
+  };
+  for (const ca of a.cases) {
+    const cb = inB.get(ca.id);
+    if (!cb) continue;
+    if (ca.passed && cb.passed) out.both.push(ca.id);
+    else if (ca.passed) out.onlyA.push(ca.id);
+    else if (cb.passed) out.onlyB.push(ca.id);
+    else out.neither.push(ca.id);
+  }
+  return out;
 }
