@@ -41,6 +41,9 @@ const proposedPlanSchema = z.object({
   reasons: z.array(z.string()),
   steps: z.array(proposedStepSchema),
   replyToEmployee: z.string().optional(),
+  usage: z
+    .object({ model: z.string(), modelCalls: z.number().int().min(0), inputTokens: z.number().min(0), outputTokens: z.number().min(0), costUsd: z.number().min(0).nullable() })
+    .optional(),
 });
 
 type ProposedStepInput = z.infer<typeof proposedStepSchema>;
@@ -137,6 +140,7 @@ export async function validatePlan(proposed: unknown, ctx: ValidationContext): P
       reasons: plan.reasons,
       steps,
       ...(plan.replyToEmployee !== undefined ? { replyToEmployee: plan.replyToEmployee } : {}),
+      ...(plan.usage !== undefined ? { usage: plan.usage } : {}),
     },
   };
 }

@@ -52,12 +52,24 @@ const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g
 const TOOL_NAME = /\b[a-z][a-z0-9]*\.[a-z]+(?:_[a-z]+)+\b/g;
 const EMAIL = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
 
+/** Words that show a reason speaks of deskhand's inside: such a reason is never shown, a plain sentence is. */
+const INTERNAL = /<|>|```|\binternal\b|\bnote\b|\bsystem prompt\b|\binstructions?\b|\btool\b|\brunbook\b|\bpolic(y|ies)\b|\bapprov/i;
+const PLAIN_REASON = 'What you asked for is already in place.';
+
 /**
  * A model's reason as an employee may read it: one paragraph, no tool names, no ids, no addresses
  * other than the employee's own, no fenced data or markup, at most `MAX_REASON_CHARS` characters.
+ * A reason that speaks of anything internal at all (the note, tools, runbooks, policies, markup) is
+ * replaced by a plain sentence rather than trimmed: a model's words never reach the employee unchecked.
  */
 export function employeeReason(reason: string, employeeEmail: string): string {
   const own = employeeEmail.toLowerCase();
+  const others = [...reason.matchAll(EMAIL)].some((m) => m[0].toLowerCase() !== own);
+  if (INTERNAL.test(reason) || TOOL_NAME.test(reason) || others || new RegExp(UUID.source, 'i').test(reason)) {
+    TOOL_NAME.lastIndex = 0;
+    return PLAIN_REASON;
+  }
+  TOOL_NAME.lastIndex = 0;
   let text = reason
     .replace(/<[^>]{0,200}>/g, ' ')
     .replace(/```[\s\S]*?```/g, ' ')

@@ -188,6 +188,8 @@ class ModelRun {
         };
       } catch (error) {
         if (this.input.signal?.aborted) throw error;
+        // A model that answered in words, or called no tool we offer, answered badly: the repair path, not an outage.
+        if (error instanceof Error && /ToolChoiceViolation|NoSuchTool/.test(error.name)) return { messages: [], toolCalls: [], inputTokens: 0, outputTokens: 0 };
         const timedOut = signal.aborted;
         const status = APICallError.isInstance(error) ? error.statusCode : undefined;
         const retryable = timedOut ? false : APICallError.isInstance(error) ? error.isRetryable || status === 429 : true;
@@ -235,11 +237,27 @@ class ModelRun {
     const parsed = answerSchema.safeParse(raw);
     if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || 'answer'}: ${i.message}`) };
     const answer: ModelAnswer = parsed.data;
-    const problems = answerProblems(answer, this.writeTools);
+    const problems = [...answerProblems(answer, this.writeTools), ...(await this.administrativeGroups(answer))];
     if (problems.length > 0) return { ok: false, problems };
     const plan = toProposedPlan(answer, { model: this.usage.model, employeeEmail: this.input.requesterEmail });
     const checked = this.input.check ? await this.input.check(plan) : [];
     return checked.length > 0 ? { ok: false, problems: checked } : { ok: true, plan };
+  }
+
+  /**
+   * Administrative groups are never changed by the agent, whatever a model (or a ticket that talked
+   * it round) proposes: a hard rule here, not a matter of prompting.
+   */
+  private async administrativeGroups(answer: ModelAnswer): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [i, step] of answer.steps.entries()) {
+      const name = step.args['group'];
+      if (!name) continue;
+      const found = await this.input.reader.findGroups(name).catch(() => []);
+      const group = found.find((g) => g.displayName.toLowerCase() === name.toLowerCase());
+      if (group?.privileged) problems.push(`step ${i + 1}: ${group.displayName} is an administrative group; the helpdesk never changes its members, so escalate`);
+    }
+    return problems;
   }
 
   private spent(): PlannerUsage {
