@@ -47,7 +47,7 @@ describe('integration kinds', () => {
     const answer = await admin.call<{ kinds: Kind[] }>('GET', '/api/integration-kinds');
     expect(answer.status).toBe(200);
     const kinds = new Map(answer.body.kinds.map((k) => [k.kind, k]));
-    expect([...kinds.keys()].sort()).toEqual(['autotask', 'connectwise', 'halopsa', 'hudu', 'itglue', 'm365']);
+    expect([...kinds.keys()].sort()).toEqual(['autotask', 'connectwise', 'halopsa', 'hudu', 'itglue', 'llm', 'm365']);
     const connectwise = kinds.get('connectwise')!;
     expect(connectwise).toMatchObject({ scope: 'msp', clientOverride: false, provides: ['ticket', 'approvalNotice'], clientLink: { label: 'ConnectWise company identifier' } });
     expect(Object.keys(connectwise.settingsSchema.properties)).toEqual(expect.arrayContaining(['siteUrl', 'companyId', 'publicKey']));

@@ -436,6 +436,10 @@ export const Plan = z.object({
   needsTechnician: z.boolean(),
   needsManager: z.boolean(),
   rejectedProblems: Stored.nullable(),
+  /** What a model-backed planner spent: calls, tokens and cost in US dollars (null: price unknown). Null for the built-in planner. */
+  usage: z
+    .object({ model: z.string(), modelCalls: z.number().int(), inputTokens: z.number().int(), outputTokens: z.number().int(), costUsd: z.number().nullable() })
+    .nullable(),
   createdAt: Timestamp,
 });
 export const ApprovalStatus = z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled']);

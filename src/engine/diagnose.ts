@@ -11,6 +11,7 @@ import { type DiagnosisReader, type PlannerInput, REQUEST_CHANNELS, type Request
 import { validatePlan } from '../planner/validate.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
+import { plannerJournal } from '../store/planner-journal.ts';
 import { type ClaimedRequest, enqueueTicketNote } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
@@ -63,8 +64,10 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     return;
   }
 
+  // The client's own language model, else its MSP's, else the built-in planner.
+  const planner = (await ctx.integrations.plannerForClient(client.id)) ?? ctx.planner;
   const planning = await runPlanning({
-    planner: ctx.planner,
+    planner,
     catalog: ctx.catalog,
     identity,
     client,
@@ -72,13 +75,14 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     channel: requestChannel(request.channel),
     requesterEmail: ticket.requesterEmail,
     runbooks: await clientRunbooks(ctx, client.id),
+    journal: plannerJournal(ctx.db, request.id),
   });
   await persistOutcome(ctx, request, {
     mode,
     clientName: client.name,
     ...planning,
     identity,
-    planner: ctx.planner.name,
+    planner: planner.name,
     started,
   });
 }
@@ -227,6 +231,7 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
         summary: `Escalate to a technician: the plan (${validation.plan.summary.replace(/\.$/, '')}) cannot be carried out with this connection`,
         reasons: [...checked.refusals, ...validation.plan.reasons.map((reason) => `The plan's reasoning: ${reason}`)],
         steps: [],
+        ...(proposed.usage ? { usage: proposed.usage } : {}),
       },
       reads: recorded,
       requester,
@@ -236,7 +241,13 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     };
   }
   return {
-    proposed: { outcome: 'escalate', summary: 'the proposed plan failed validation, so nothing will run', reasons: proposed.reasons, steps: [] },
+    proposed: {
+      outcome: 'escalate',
+      summary: 'the proposed plan failed validation, so nothing will run',
+      reasons: proposed.reasons,
+      steps: [],
+      ...(proposed.usage ? { usage: proposed.usage } : {}),
+    },
     reads: recorded,
     requester,
     manager,
@@ -447,6 +458,7 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
         needs_technician: needs.technician,
         needs_manager: needs.manager,
         rejected_problems: input.rejectedProblems ? json(input.rejectedProblems) : null,
+        usage: input.proposed.usage ? json(input.proposed.usage) : null,
         created_at: at,
       })
       .execute();

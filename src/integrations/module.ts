@@ -6,7 +6,7 @@ import type { Runbook } from '../core/directory.ts';
 import type { PlanStep } from '../core/plan.ts';
 import type { ToolDefinition } from '../core/tool.ts';
 import type { Logger } from '../logger.ts';
-import type { DiagnosisReader, PlannerInput } from '../planner/types.ts';
+import type { DiagnosisReader, Planner, PlannerInput } from '../planner/types.ts';
 
 export type RequestChannel = PlannerInput['request']['channel'];
 
@@ -108,7 +108,7 @@ export interface DoctorReport {
   tools: ToolDoctorReport[];
 }
 
-export type CapabilityName = 'ticket' | 'approvalNotice' | 'identity' | 'tools' | 'knowledge';
+export type CapabilityName = 'ticket' | 'approvalNotice' | 'identity' | 'tools' | 'knowledge' | 'planner';
 
 /** A tool, with the words deskhand uses for one of its steps. */
 export interface ModuleTool extends ToolDefinition {
@@ -142,6 +142,12 @@ export interface Connection {
   identity?: IdentityCapability;
   tools?: ToolsCapability;
   knowledge?: KnowledgeCapability;
+  planner?: PlannerCapability;
+}
+
+/** A model-backed planner the MSP (or one client) chose instead of the built-in one. */
+export interface PlannerCapability {
+  readonly planner: Planner;
 }
 
 /**

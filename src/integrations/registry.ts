@@ -5,7 +5,7 @@ import { DeskhandError } from '../core/errors.ts';
 import type { PolicyOverrides } from '../core/policy.ts';
 import type { ToolPolicy } from '../core/tool.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import type { DiagnosisReader } from '../planner/types.ts';
+import type { DiagnosisReader, Planner } from '../planner/types.ts';
 import type { SecretBox } from '../secrets.ts';
 import type { Db } from '../store/db.ts';
 import type { IntegrationRow } from '../store/schema.ts';
@@ -248,6 +248,13 @@ export class IntegrationRegistry {
     const { connection, id } = this.connected(found.row, found.link);
     const policies = options.freshPolicies ? await this.policiesForClient(clientId) : await this.remember(this.policies, `client:${clientId}`, () => this.policiesForClient(clientId));
     return identityFrom(id, connection, policies);
+  }
+
+  /** The model-backed planner the client uses (its own, else its MSP's), or null for the built-in one. */
+  async plannerForClient(clientId: string): Promise<Planner | null> {
+    const found = await this.forClient(clientId, 'planner');
+    if (!found) return null;
+    return this.connected(found.row, found.link).connection.planner?.planner ?? null;
   }
 
   /** The integrations a client uses, each once (its own, and its MSP's it is linked to). */

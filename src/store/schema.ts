@@ -172,7 +172,18 @@ export interface PlanTable {
   needs_technician: boolean;
   needs_manager: boolean;
   rejected_problems: JsonNullable;
+  /** What a model-backed planner spent on the request (`PlannerUsage`); null for the built-in planner. */
+  usage: JsonNullable;
   created_at: Timestamp;
+}
+
+/** A model-backed planner's journal: one row per model response or read, in order (migration 0012). */
+export interface PlannerJournalTable {
+  request_id: string;
+  kind: 'model' | 'read';
+  step: number;
+  payload: Json;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
 export interface ApprovalTable {
@@ -312,6 +323,7 @@ export interface Database {
   requests: RequestTable;
   diagnoses: DiagnosisTable;
   plans: PlanTable;
+  planner_journal: PlannerJournalTable;
   approvals: ApprovalTable;
   step_executions: StepExecutionTable;
   outbox: OutboxTable;

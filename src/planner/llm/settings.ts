@@ -3,6 +3,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { LanguageModel } from 'ai';
 import { DeskhandError } from '../../core/errors.ts';
+import { isLoopbackHost } from '../../integrations/http.ts';
 
 /**
  * Which language model a planner talks to: OpenAI, Anthropic, or any OpenAI-compatible endpoint
@@ -70,7 +71,12 @@ export function checkSettings(settings: LlmSettings): void {
     } catch {
       throw new DeskhandError('config', 'the model base URL is not a URL');
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DeskhandError('config', 'the model base URL must be http or https');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DeskhandError('config', 'the model base URL must be an https:// URL');
+    if (url.username !== '' || url.password !== '') throw new DeskhandError('config', 'the model base URL must not contain a user name or password (the API key is configured separately)');
+    // A key sent over http:// travels in cleartext: only to a server on this machine (a local Ollama or vLLM).
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      throw new DeskhandError('config', 'the model base URL must be https://; http:// is accepted only for a server on this machine (127.0.0.1, localhost)');
+    }
   }
 }
 

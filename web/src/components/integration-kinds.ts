@@ -17,6 +17,7 @@ export const PROVIDES_LABEL: Record<string, string> = {
   identity: 'Users and mailboxes',
   tools: 'Agent tools',
   knowledge: 'Documentation',
+  planner: 'Planner (language model)',
 };
 
 export const providesLabel = (capability: string) => PROVIDES_LABEL[capability] ?? capability;
@@ -27,5 +28,6 @@ export function groupOf(kind: { provides: readonly string[] }): string {
   if (kind.provides.includes('knowledge')) return 'Documentation';
   if (kind.provides.includes('identity')) return 'Identity and email';
   if (kind.provides.includes('approvalNotice')) return 'Approval channels';
+  if (kind.provides.includes('planner')) return 'Language models';
   return 'Other';
 }

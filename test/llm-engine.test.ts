@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../src/demo/sandbox.ts';
+import { silentLogger } from '../src/logger.ts';
+import { createTestDatabase } from './support/db.ts';
+import { type ScriptedModel, type ScriptedReply, startScriptedModel } from './support/scripted-model.ts';
+
+/**
+ * An MSP connects a language model like any other system (its key encrypted, never shown again);
+ * a ticket is then planned by it through the running service, and the request's story shows the
+ * model's calls, tokens and cost. The model is a scripted OpenAI-compatible server over HTTP.
+ */
+const ADMIN = 'ava.chen@northwind-it.example';
+const ALEX = 'alex.wilber@contoso.example';
+const KEY = 'sk-scripted-key-that-must-never-show';
+
+let sb: Sandbox;
+let model: ScriptedModel;
+let token = '';
+let integrationId = '';
+
+const answer = (outcome: string, reason: string, steps: unknown[] = []): ScriptedReply => ({ toolCalls: [{ name: 'answer', args: { outcome, reason, steps } }], usage: { prompt: 1200, completion: 80 } });
+
+beforeAll(async () => {
+  model = await startScriptedModel(
+    (request) => {
+      const text = JSON.stringify(request.messages);
+      // The first call reads who is asking; the next answers.
+      if (!text.includes('"tool_call_id"')) return { toolCalls: [{ name: 'read', args: { tool: 'm365.get_user', args: { user: ALEX } } }], usage: { prompt: 1000, completion: 40 } };
+      return answer('plan', 'Alex may have Zendesk: the runbook grants it through its group.', [
+        { tool: 'm365.add_user_to_group', args: { user: ALEX, group: 'SG-App-Zendesk' }, reason: 'The runbook grants Zendesk through SG-App-Zendesk.' },
+      ]);
+    },
+    { apiKey: KEY, model: 'scripted-1' },
+  );
+  sb = await startSandbox({ databaseUrl: await createTestDatabase(), logger: silentLogger });
+  token = await sb.tokenFor(ADMIN);
+}, 120_000);
+
+afterAll(async () => {
+  await sb?.close();
+  await model?.close();
+});
+
+describe('a language model connected by the MSP', () => {
+  it('is connected from the same form as any system; its key is stored and never shown', async () => {
+    const refused = await sb.api<{ error: { message: string } }>('POST', '/api/integrations', {
+      token,
+      body: { kind: 'llm', name: 'Model', settings: { provider: 'openai-compatible', model: 'scripted-1', baseUrl: 'http://10.1.2.3:8000/v1' }, secrets: { apiKey: KEY } },
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).not.toContain(KEY);
+
+    const created = await sb.api<{ id: string; provides: string[] }>('POST', '/api/integrations', {
+      token,
+      body: { kind: 'llm', name: 'Scripted model', settings: { provider: 'openai-compatible', model: 'scripted-1', baseUrl: model.url }, secrets: { apiKey: KEY } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    expect(created.body.provides).toEqual(['planner']);
+    integrationId = created.body.id;
+    const configuration = await sb.api('GET', `/api/integrations/${integrationId}/configuration`, { token });
+    expect(configuration.status).toBe(200);
+    expect(JSON.stringify(configuration.body)).not.toContain(KEY);
+    const stored = await sb.service.ctx.db.selectFrom('integrations').select('secrets_encrypted').where('id', '=', integrationId).executeTakeFirstOrThrow();
+    expect(JSON.stringify(stored)).not.toContain(KEY);
+  });
+
+  it("plans a ticket, and the request's story shows the model's calls, tokens and cost and its reads", async () => {
+    const ticket = await sb.openTicket('contoso', ALEX, 'Could you give me Zendesk access? I take customer tickets now.');
+    const request = await sb.requestForTicket(ticket);
+    await sb.waitForRequest(request.id, (row) => row.state !== 'received' && row.state !== 'diagnosing');
+    const story = await sb.api<{ plan: { planner: string; outcome: string; usage: { model: string; modelCalls: number; inputTokens: number; outputTokens: number; costUsd: number | null } | null; steps: { tool: string; args: Record<string, string> }[] }; diagnosis: { reads: { tool: string }[] } }>(
+      'GET',
+      `/api/requests/${request.id}`,
+      { token },
+    );
+    expect(story.status).toBe(200);
+    expect(story.body.plan).toMatchObject({ planner: 'llm', outcome: 'plan', usage: { model: 'openai-compatible:scripted-1', modelCalls: 2, inputTokens: 2200, outputTokens: 120, costUsd: 0 } });
+    expect(story.body.plan.steps).toEqual([expect.objectContaining({ tool: 'm365.add_user_to_group', args: { user: ALEX, group: 'SG-App-Zendesk' } })]);
+    expect(story.body.diagnosis.reads.map((r) => r.tool)).toContain('m365.get_user');
+    // Each model response was journaled as it arrived.
+    const journal = await sb.service.ctx.db.selectFrom('planner_journal').select(['kind', 'step']).where('request_id', '=', request.id).orderBy('step').execute();
+    expect(journal).toEqual([
+      { kind: 'model', step: 0 },
+      { kind: 'model', step: 1 },
+    ]);
+    expect(model.requests.every((r) => r.headers['authorization'] === `Bearer ${KEY}`)).toBe(true);
+    expect(JSON.stringify(story.body)).not.toContain(KEY);
+  });
+
+  it('leaves the built-in planner to MSPs without a model', async () => {
+    const ticket = await sb.openTicket('adatum', 'dan.brown@adatum.example', 'salesforce for me please');
+    const request = await sb.requestForTicket(ticket);
+    await sb.waitForRequest(request.id, (row) => row.state !== 'received' && row.state !== 'diagnosing');
+    const plan = await sb.service.ctx.db.selectFrom('plans').select(['planner', 'usage']).where('request_id', '=', request.id).executeTakeFirstOrThrow();
+    expect(plan).toEqual({ planner: 'builtin', usage: null });
+  });
+});
