@@ -56,6 +56,17 @@ export interface PlannerJournalEntry {
   payload: unknown;
 }
 
+/**
+ * A workflow the MSP wrote (a trigger sentence, instructions, optionally steps whose arguments may be
+ * templates such as `{requester}`), given to the planner because its trigger matches the request.
+ */
+export interface PlannerWorkflow {
+  id: string;
+  name: string;
+  instructions: string;
+  steps: readonly { tool: string; args: Readonly<Record<string, string>> }[];
+}
+
 export interface PlannerInput {
   request: {
     /** The employee's words: ticket summary and description, the chat message, the call transcript. */
@@ -70,6 +81,8 @@ export interface PlannerInput {
   reader: DiagnosisReader;
   /** The MSP's and the client's own instructions to a model-backed planner (the second and third tiers). */
   prompts?: { msp: string | null; client: string | null };
+  /** The active workflows whose trigger matches this request, the client's own first. */
+  workflows?: readonly PlannerWorkflow[];
   /** Validation the planner may run before answering (see `PlanCheck`). */
   check?: PlanCheck;
   /** Durable memory of a model-backed planner's steps for this request. */
