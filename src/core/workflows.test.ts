@@ -52,6 +52,15 @@ describe('workflowStepProblems', () => {
     ]);
   });
 
+  it("takes no inherited property for an argument or a template (`constructor`, `__proto__`)", () => {
+    const args = JSON.parse('{"__proto__": "x", "constructor": "y", "text": "constructor"}') as Record<string, string>;
+    expect(workflowStepProblems([{ tool: 'directory.post_note', args }], CATALOG)).toEqual([
+      'step 1 (directory.post_note): directory.post_note has no argument __proto__ (it takes text)',
+      'step 1 (directory.post_note): directory.post_note has no argument constructor (it takes text)',
+    ]);
+    expect(workflowStepProblems([{ tool: 'toString', args: {} }], CATALOG)).toEqual(['step 1 (toString): no tool is called toString']);
+  });
+
   it('bounds the number of steps', () => {
     const steps = Array.from({ length: 21 }, () => ({ tool: 'directory.post_note', args: { text: 'hello' } }));
     expect(workflowStepProblems(steps, CATALOG)).toEqual(['a workflow has at most 20 steps, not 21']);

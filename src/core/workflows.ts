@@ -74,7 +74,8 @@ export function workflowStepProblems(steps: readonly WorkflowStep[], catalog: re
     }
     const names = Object.keys(tool.argObjects);
     for (const [name, value] of Object.entries(step.args)) {
-      const object = tool.argObjects[name];
+      // Own keys only: an argument called `constructor` or `__proto__` is no argument of any tool.
+      const object = Object.hasOwn(tool.argObjects, name) ? tool.argObjects[name] : undefined;
       if (object === undefined) {
         problems.push(`${where}: ${step.tool} has no argument ${name} (it takes ${names.length > 0 ? names.join(', ') : 'none'})`);
         continue;
@@ -87,7 +88,7 @@ export function workflowStepProblems(steps: readonly WorkflowStep[], catalog: re
 }
 
 function valueProblem(value: string, object: ArgumentObject): string | null {
-  const template = STEP_TEMPLATES[value];
+  const template = Object.hasOwn(STEP_TEMPLATES, value) ? STEP_TEMPLATES[value] : undefined;
   if (template !== undefined) {
     const fits = object === 'text' || object === 'id' || object === template;
     return fits ? null : `${value} stands for a ${template === 'sku' ? 'licence' : template}, and this argument names a ${object === 'sku' ? 'licence' : object}`;
