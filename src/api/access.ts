@@ -20,7 +20,7 @@ export const CALLERS = ['msp_admin', 'msp_technician', 'msp_billing', 'signed_ou
 export type Caller = (typeof CALLERS)[number];
 
 /** Objects that belong to one MSP: another MSP's id answers as if it did not exist. */
-export const TENANT_OBJECTS = ['client', 'request', 'approval', 'integration', 'user', 'token'] as const;
+export const TENANT_OBJECTS = ['client', 'request', 'approval', 'integration', 'user', 'token', 'workflow'] as const;
 export type TenantObject = (typeof TENANT_OBJECTS)[number];
 
 /** Route parameters that name no MSP's object. */
@@ -271,6 +271,37 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   // Requests pages (issue 12): a client's Plan Mode review and tool calls
   { method: 'GET', url: '/api/clients/:id/plan-review', who: "msp_admin, msp_technician: the client's Plan Mode notes and plans", answers: APPROVERS, params: { id: 'client' } },
   { method: 'GET', url: '/api/clients/:id/tool-calls', who: "msp_admin, msp_technician: every tool call of the client's requests, with its approvals", answers: APPROVERS, params: { id: 'client' } },
+  // Prompts and workflows (issue 14): admins change them, technicians read them, billing never sees them.
+  { method: 'GET', url: '/api/msp/prompt', who: "msp_admin, msp_technician: the MSP's planner prompt", answers: APPROVERS },
+  { method: 'PUT', url: '/api/msp/prompt', who: "msp_admin: sets or clears the MSP's planner prompt", answers: ADMINS, example: { json: { prompt: 'Sign every note with the MSP name.' } } },
+  { method: 'GET', url: '/api/clients/:id/prompt', who: "msp_admin, msp_technician: the client's planner prompt", answers: APPROVERS, params: { id: 'client' } },
+  { method: 'PUT', url: '/api/clients/:id/prompt', who: "msp_admin: sets or clears the client's planner prompt", answers: ADMINS, params: { id: 'client' }, example: { json: { prompt: null } } },
+  { method: 'GET', url: '/api/workflows', who: "msp_admin, msp_technician: the MSP's workflows", answers: APPROVERS, queryIds: { client: 'client' }, exampleQuery: { status: 'all' } },
+  {
+    method: 'POST',
+    url: '/api/workflows',
+    who: "msp_admin: a workflow, MSP-wide or a client's (steps checked against the tool catalog)",
+    answers: ADMINS,
+    bodyIds: { clientId: 'client' },
+    example: { json: { name: 'Access table workflow', trigger: 'a printer is out of toner', instructions: 'Order toner.', status: 'draft' } },
+  },
+  { method: 'GET', url: '/api/workflows/:id', who: 'msp_admin, msp_technician: one workflow', answers: APPROVERS, params: { id: 'workflow' } },
+  {
+    method: 'PATCH',
+    url: '/api/workflows/:id',
+    who: 'msp_admin: name, trigger, instructions, status (archive, never delete), steps',
+    answers: ADMINS,
+    params: { id: 'workflow' },
+    example: { json: { status: 'draft' } },
+  },
+  {
+    method: 'POST',
+    url: '/api/workflows/match',
+    who: 'msp_admin, msp_technician: the workflows the planner would be given for a text (changes nothing)',
+    answers: APPROVERS,
+    bodyIds: { client: 'client' },
+    example: { json: { text: 'a new starter joins the company on Monday' } },
+  },
   // Live updates (issue 12, H5): the matrix asks ?once=1, so the stream answers its first event and closes.
   {
     method: 'GET',

@@ -703,3 +703,85 @@ export type AuditRow = z.infer<typeof AuditRow>;
 /** GET /api/audit (?q=&event=&requestId=&before=<seq>&limit=): newest first; `nextBefore` pages on. */
 export const AuditList = z.object({ rows: z.array(AuditRow), nextBefore: z.string().nullable() });
 export type AuditList = z.infer<typeof AuditList>;
+
+// ---------------------------------------------------------------------------------------------
+// Prompts and workflows (issue 14): what the MSP tells the planner (admins edit, technicians read)
+
+/** A planner prompt's length limit: the same as the database's check. */
+export const PLANNER_PROMPT_MAX = 8000;
+
+/**
+ * GET/PUT /api/msp/prompt and /api/clients/:id/prompt: the MSP's or a client's own planner prompt,
+ * combined after deskhand's base prompt (base → MSP → client); null: none.
+ */
+export const PlannerPrompt = z.object({ prompt: z.string().nullable(), updatedAt: TimestampNullable, updatedBy: z.string().nullable() });
+export type PlannerPrompt = z.infer<typeof PlannerPrompt>;
+/** A prompt of only spaces is no prompt (stored as null). */
+export const PlannerPromptBody = z.strictObject({ prompt: z.string().max(PLANNER_PROMPT_MAX).nullable() });
+export type PlannerPromptBody = z.infer<typeof PlannerPromptBody>;
+
+export const WorkflowStatus = z.enum(['active', 'draft', 'archived']);
+export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
+/**
+ * One step of a workflow: a write tool and its arguments, each a literal value or a template the
+ * planner fills from the request: `{requester}`, `{person named in the request}`, `{group named in
+ * the request}`, `{licence named in the request}`.
+ */
+export const WorkflowStep = z.strictObject({ tool: z.string().min(1).max(200), args: z.record(z.string().min(1).max(100), z.string().max(500)) });
+export type WorkflowStep = z.infer<typeof WorkflowStep>;
+
+export const Workflow = z.object({
+  id: z.string(),
+  /** Null: MSP-wide. */
+  client: ClientRef.nullable(),
+  name: z.string(),
+  trigger: z.string(),
+  instructions: z.string(),
+  status: WorkflowStatus,
+  steps: z.array(WorkflowStep),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  updatedBy: z.string(),
+});
+export type Workflow = z.infer<typeof Workflow>;
+/** GET /api/workflows: MSP-wide and clients' workflows (archived ones only when `status` asks). */
+export const WorkflowList = z.object({ workflows: z.array(Workflow) });
+export type WorkflowList = z.infer<typeof WorkflowList>;
+/** GET /api/workflows?client=<id or slug>|msp&status=active|draft|archived|all */
+export const WorkflowListQuery = z.strictObject({
+  client: z.string().min(1).max(200).optional(),
+  status: z.enum(['active', 'draft', 'archived', 'all']).optional(),
+});
+
+const WorkflowName = z.string().trim().min(1).max(200);
+const WorkflowTrigger = z.string().trim().min(1).max(1000);
+const WorkflowInstructions = z.string().trim().max(8000);
+const WorkflowSteps = z.array(WorkflowStep).max(20);
+
+/** POST /api/workflows: MSP-wide without clientId; active unless said otherwise. */
+export const WorkflowCreateBody = z.strictObject({
+  clientId: z.uuid().nullable().default(null),
+  name: WorkflowName,
+  trigger: WorkflowTrigger,
+  instructions: WorkflowInstructions.default(''),
+  status: WorkflowStatus.default('active'),
+  steps: WorkflowSteps.default([]),
+});
+export type WorkflowCreateBody = z.input<typeof WorkflowCreateBody>;
+/** PATCH /api/workflows/:id: any of these (archive with `status: "archived"`; nothing is deleted). */
+export const WorkflowPatchBody = z.strictObject({
+  name: WorkflowName.optional(),
+  trigger: WorkflowTrigger.optional(),
+  instructions: WorkflowInstructions.optional(),
+  status: WorkflowStatus.optional(),
+  steps: WorkflowSteps.optional(),
+});
+export type WorkflowPatchBody = z.infer<typeof WorkflowPatchBody>;
+
+/** POST /api/workflows/match: the workflows the planner would be given for this text (a client's, or MSP-wide only). */
+export const WorkflowMatchBody = z.strictObject({ client: z.uuid().nullable().optional(), text: z.string().trim().min(1).max(20000) });
+export type WorkflowMatchBody = z.infer<typeof WorkflowMatchBody>;
+export const WorkflowMatchList = z.object({
+  matches: z.array(z.object({ workflow: Workflow, score: z.number(), words: z.array(z.string()) })),
+});
+export type WorkflowMatchList = z.infer<typeof WorkflowMatchList>;

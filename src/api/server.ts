@@ -29,6 +29,7 @@ import { registerTicketStatusRoutes } from './ticket-status-routes.ts';
 import { ServiceHealth } from './contract.ts';
 import { answerUnroutableUrl, findNulCharacter, zodResponse, zodSerializerCompiler, zodValidatorCompiler } from './schema.ts';
 import { registerWebhooks } from './webhooks.ts';
+import { registerWorkflowRoutes } from './workflow-routes.ts';
 import { type LiveEvents, registerEventRoutes } from './events.ts';
 
 export interface ApiOptions {
@@ -186,6 +187,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   registerSetupRoutes(app, ctx, options.home);
   registerUserRoutes(app, ctx);
   registerClientRoutes(app, ctx);
+  registerWorkflowRoutes(app, ctx);
   registerIntegrationConfigRoutes(app, ctx, { emulators: options.emulators ?? null, webhookBaseUrl: options.webhookBaseUrl ?? (() => null) });
   registerManagerPages(app, ctx, options.onWork);
   registerWebhooks(app, ctx, options.onWork);

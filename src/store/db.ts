@@ -11,6 +11,7 @@ import * as integrationModules from './migrations/0006_integration_modules.ts';
 import * as ticketStatuses from './migrations/0007_ticket_statuses.ts';
 import * as dashboard from './migrations/0009_dashboard.ts';
 import * as liveEvents from './migrations/0010_live_events.ts';
+import * as promptsWorkflows from './migrations/0011_prompts_workflows.ts';
 import * as plannerJournal from './migrations/0012_planner_journal.ts';
 import type { Database } from './schema.ts';
 
@@ -108,6 +109,7 @@ const migrations: Record<string, Migration> = {
   '0008_integration_status': integrationStatus,
   '0009_dashboard': dashboard,
   '0010_live_events': liveEvents,
+  '0011_prompts_workflows': promptsWorkflows,
   '0012_planner_journal': plannerJournal,
 };
 

@@ -14,6 +14,10 @@ export interface MspTable {
   name: string;
   default_operating_mode: 'plan' | 'execute';
   created_at: Timestamp;
+  /** The MSP's own planner prompt (after deskhand's base prompt), at most 8000 characters. */
+  planner_prompt: ColumnType<string | null, string | null | undefined, string | null>;
+  planner_prompt_updated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  planner_prompt_updated_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface UserTable {
@@ -72,6 +76,10 @@ export interface ClientTable {
   operating_mode: 'plan' | 'execute' | 'inherit';
   sender_mailbox: string | null;
   created_at: Timestamp;
+  /** The client's own planner prompt (after the MSP's), at most 8000 characters. */
+  planner_prompt: ColumnType<string | null, string | null | undefined, string | null>;
+  planner_prompt_updated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  planner_prompt_updated_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface IntegrationTable {
@@ -306,7 +314,24 @@ export interface TicketStatusTable {
   updated_by: string;
 }
 
+/** A workflow: a trigger sentence and instructions for the planner, MSP-wide (no client) or one client's. */
+export interface WorkflowTable {
+  id: string;
+  msp_id: string;
+  client_id: string | null;
+  name: string;
+  trigger: string;
+  instructions: string;
+  status: 'active' | 'draft' | 'archived';
+  /** `[{tool, args}]`, checked against the tool catalog when written (src/core/workflows.ts). */
+  steps: ColumnType<unknown, string | undefined, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  updated_by: string;
+}
+
 export interface Database {
+  workflows: WorkflowTable;
   ticket_statuses: TicketStatusTable;
   msps: MspTable;
   users: UserTable;

@@ -6,6 +6,7 @@ import { FINAL } from '../../src/demo/stories.ts';
 import { webhookSignature as autotaskSignature } from '../../src/integrations/autotask/webhook.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { issueApiToken } from '../../src/store/users.ts';
+import { createWorkflow } from '../../src/store/workflows.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { createTestDatabase, databaseKind } from '../support/db.ts';
 import { readmeRoleTable } from '../support/security-readme.ts';
@@ -57,7 +58,7 @@ const callers = new Map<Who, Credentials>();
 /** Five forgotten-password requests of Contoso, each waiting for a technician and a manager. */
 let dual: DualApprovalRequest[];
 let callbacks: SignedCallbacks;
-const ids = { contoso: '', fabrikam: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '', autotask: '', autotaskSecret: '' };
+const ids = { contoso: '', fabrikam: '', contosoM365: '', connectwise: '', connectwiseSecret: '', halopsa: '', halopsaSecret: '', autotask: '', autotaskSecret: '', workflow: '' };
 /** Invitation links' tokens: one to inspect, and one for each caller that accepts one (used up). */
 const invites = { inspect: '', accept: [] as string[] };
 
@@ -73,6 +74,9 @@ beforeAll(async () => {
   const m365 = await db.selectFrom('integrations').select('id').where('client_id', '=', contoso.id).where('kind', '=', 'm365').executeTakeFirstOrThrow();
   const cw = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'northwind').where('kind', '=', 'connectwise').executeTakeFirstOrThrow();
   Object.assign(ids, { contoso: contoso.id, contosoM365: m365.id, connectwise: cw.id, connectwiseSecret: sb.service.ctx.integrations.secretsOf(cw)['webhookSecret'] });
+  // A workflow of Contoso's for the workflow routes (the demo world has none).
+  const workflow = { clientId: contoso.id, name: 'Role matrix workflow', trigger: 'a printer is out of toner', instructions: '', status: 'active' as const, steps: [] };
+  ids.workflow = (await createWorkflow(db, 'northwind', workflow, { actor: 'test:roles', at: new Date() })).id;
   ids.fabrikam = (await db.selectFrom('clients').select('id').where('slug', '=', 'fabrikam').executeTakeFirstOrThrow()).id;
   const halo = await db.selectFrom('integrations').selectAll().where('msp_id', '=', 'tailspin').where('kind', '=', 'halopsa').executeTakeFirstOrThrow();
   Object.assign(ids, { halopsa: halo.id, halopsaSecret: sb.service.ctx.integrations.secretsOf(halo)['webhookSecret'] });
@@ -250,6 +254,9 @@ async function sampleCall(route: RegisteredRoute, row: RouteAccess, who: Who, al
         break;
       case 'manager-link':
         value = request.managerLinkPath.split('/').pop()!;
+        break;
+      case 'workflow':
+        value = ids.workflow;
         break;
       case 'webhook-secret':
         value = ids.connectwiseSecret;

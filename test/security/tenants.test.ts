@@ -5,6 +5,7 @@ import { startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { createUser } from '../../src/store/users.ts';
+import { createWorkflow } from '../../src/store/workflows.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { createTestDatabase } from '../support/db.ts';
 import {
@@ -86,6 +87,14 @@ beforeAll(async () => {
   };
   // Each MSP has a personal API token to be reached for (the attackers' own, made here first).
   for (const email of ['ava.chen@northwind-it.example', 'rosa.diaz@woodgrove-tp.example', 'kim.lee@tailspin-ms.example']) await sb.tokenFor(email);
+  // A workflow of each MSP, MSP-wide and a client's (the demo world has none).
+  for (const msp of ['northwind', 'woodgrove', 'tailspin']) {
+    const client = await db.selectFrom('clients').select('id').where('msp_id', '=', msp).orderBy('slug').executeTakeFirstOrThrow();
+    for (const clientId of [null, client.id]) {
+      const workflow = { clientId, name: `Tenancy workflow ${msp} ${clientId ? 'client' : 'msp'}`, trigger: 'a new starter joins the company', instructions: '', status: 'active' as const, steps: [] };
+      await createWorkflow(db, msp, workflow, { actor: 'test:tenants', at: new Date() });
+    }
+  }
   const northwind = await objectsOf(['northwind']);
   const others = await objectsOf(['woodgrove', 'tailspin']);
   directions.push({
@@ -128,6 +137,7 @@ async function objectsOf(msps: string[]): Promise<Pick<Tenant, 'victim' | 'marke
   const approvals = await db.selectFrom('approvals').select(['id', 'approver_email']).where('msp_id', 'in', msps).execute();
   const integrations = await db.selectFrom('integrations').select(['id', 'name']).where('msp_id', 'in', msps).execute();
   const users = await db.selectFrom('users').select(['id', 'email']).where('msp_id', 'in', msps).execute();
+  const workflows = await db.selectFrom('workflows').select(['id', 'name']).where('msp_id', 'in', msps).execute();
   const tokens = await db.selectFrom('api_tokens').innerJoin('users', 'users.id', 'api_tokens.user_id').select('api_tokens.id').where('users.msp_id', 'in', msps).execute();
   const victim: Objects = {
     client: clients.map((c) => c.id),
@@ -136,12 +146,14 @@ async function objectsOf(msps: string[]): Promise<Pick<Tenant, 'victim' | 'marke
     integration: integrations.map((i) => i.id),
     user: users.map((u) => u.id),
     token: tokens.map((t) => t.id),
+    workflow: workflows.map((w) => w.id),
   };
   const markers = [
     ...Object.values(victim).flat(),
     ...clients.map((c) => c.name),
     ...integrations.map((i) => i.name),
     ...users.map((u) => u.email),
+    ...workflows.map((w) => w.name),
     ...requests.map((r) => r.requester_email).filter((e): e is string => !!e),
     ...approvals.map((a) => a.approver_email).filter((e): e is string => !!e),
     ...msps.map((m) => `"${m}"`),
