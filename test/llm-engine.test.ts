@@ -65,6 +65,15 @@ describe('a language model connected by the MSP', () => {
   });
 
   it("plans a ticket, and the request's story shows the model's calls, tokens and cost and its reads", async () => {
+    // The MSP's and the client's prompts, and a workflow whose trigger matches the ticket.
+    const contoso = await sb.service.ctx.db.selectFrom('clients').select('id').where('slug', '=', 'contoso').executeTakeFirstOrThrow();
+    expect((await sb.api('PUT', '/api/msp/prompt', { token, body: { prompt: 'Northwind house rule: be brief.' } })).status).toBe(200);
+    expect((await sb.api('PUT', `/api/clients/${contoso.id}/prompt`, { token, body: { prompt: 'Contoso rule: mention the Zendesk training.' } })).status).toBe(200);
+    const workflow = await sb.api<{ id: string }>('POST', '/api/workflows', {
+      token,
+      body: { clientId: contoso.id, name: 'Zendesk for support', trigger: 'Zendesk access customer tickets', instructions: 'Check the support rota first.' },
+    });
+    expect(workflow.status, JSON.stringify(workflow.body)).toBe(200);
     const ticket = await sb.openTicket('contoso', ALEX, 'Could you give me Zendesk access? I take customer tickets now.');
     const request = await sb.requestForTicket(ticket);
     await sb.waitForRequest(request.id, (row) => row.state !== 'received' && row.state !== 'diagnosing');
@@ -84,6 +93,18 @@ describe('a language model connected by the MSP', () => {
       { kind: 'model', step: 1 },
     ]);
     expect(model.requests.every((r) => r.headers['authorization'] === `Bearer ${KEY}`)).toBe(true);
+    // The three tiers, in order, then the workflow, as the model read them; the story shows what was used.
+    const system = JSON.stringify(model.requests[0]?.messages[0]);
+    const at = (text: string) => system.indexOf(text);
+    expect(at('You are deskhand')).toBeGreaterThanOrEqual(0);
+    expect(at('You are deskhand')).toBeLessThan(at('Northwind house rule'));
+    expect(at('Northwind house rule')).toBeLessThan(at('Contoso rule'));
+    expect(at('Contoso rule')).toBeLessThan(at('Zendesk for support'));
+    const used = await sb.api<{ plan: { plannerContext: unknown } }>('GET', `/api/requests/${request.id}`, { token });
+    expect(used.body.plan.plannerContext).toEqual({
+      prompts: { msp: 'Northwind house rule: be brief.', client: 'Contoso rule: mention the Zendesk training.' },
+      workflows: [{ id: workflow.body.id, name: 'Zendesk for support', scope: 'client' }],
+    });
     expect(JSON.stringify(story.body)).not.toContain(KEY);
   });
 
@@ -93,5 +114,40 @@ describe('a language model connected by the MSP', () => {
     await sb.waitForRequest(request.id, (row) => row.state !== 'received' && row.state !== 'diagnosing');
     const plan = await sb.service.ctx.db.selectFrom('plans').select(['planner', 'usage']).where('request_id', '=', request.id).executeTakeFirstOrThrow();
     expect(plan).toEqual({ planner: 'builtin', usage: null });
+  });
+});
+
+describe('workflows with steps, applied by the built-in planner', () => {
+  it("plans the workflow's steps with its templates filled from the request, and names it in the note", async () => {
+    const kim = await sb.tokenFor('kim.lee@tailspin-ms.example');
+    const created = await sb.api<{ id: string }>('POST', '/api/workflows', {
+      token: kim,
+      body: {
+        name: 'New phone',
+        trigger: 'new phone authenticator',
+        instructions: 'Reset the sign-in methods so the employee registers the new phone.',
+        steps: [
+          { tool: 'm365.reset_mfa', args: { user: '{requester}' } },
+          { tool: 'm365.revoke_sessions', args: { user: '{requester}' } },
+        ],
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    // Adatum's runbooks say nothing about phones: without the workflow, the built-in planner escalates.
+    const ticket = await sb.openTicket('adatum', 'erin.green@adatum.example', 'I have a new phone and the authenticator app has to be set up again.');
+    const request = await sb.requestForTicket(ticket);
+    await sb.waitForRequest(request.id, (row) => row.state !== 'received' && row.state !== 'diagnosing');
+    const story = await sb.api<{ plan: { planner: string; outcome: string; steps: { tool: string; args: Record<string, string> }[]; reasons: string[]; plannerContext: { prompts: unknown; workflows: { name: string }[] } } }>(
+      'GET',
+      `/api/requests/${request.id}`,
+      { token: kim },
+    );
+    expect(story.body.plan).toMatchObject({ planner: 'builtin', outcome: 'plan' });
+    expect(story.body.plan.steps.map((s) => [s.tool, s.args['user']])).toEqual([
+      ['m365.reset_mfa', 'erin.green@adatum.example'],
+      ['m365.revoke_sessions', 'erin.green@adatum.example'],
+    ]);
+    expect(story.body.plan.reasons.join('\n')).toMatch(/Workflow "New phone" matches the request/);
+    expect(story.body.plan.plannerContext).toEqual({ prompts: null, workflows: [{ id: created.body.id, name: 'New phone', scope: 'msp' }] });
   });
 });

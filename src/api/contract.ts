@@ -440,6 +440,13 @@ export const Plan = z.object({
   usage: z
     .object({ model: z.string(), modelCalls: z.number().int(), inputTokens: z.number().int(), outputTokens: z.number().int(), costUsd: z.number().nullable() })
     .nullable(),
+  /** What the planner was given: the MSP's and the client's prompts as a model read them (null for the built-in planner), the workflows that matched. */
+  plannerContext: z
+    .object({
+      prompts: z.object({ msp: z.string().nullable(), client: z.string().nullable() }).nullable(),
+      workflows: z.array(z.object({ id: z.string(), name: z.string(), scope: z.enum(['msp', 'client']) })),
+    })
+    .nullable(),
   createdAt: Timestamp,
 });
 export const ApprovalStatus = z.enum(['pending', 'approved', 'denied', 'expired', 'cancelled']);

@@ -29,6 +29,12 @@ export interface ProposedPlan {
   usage?: PlannerUsage;
 }
 
+/** What the planner was given besides the request: the prompts' tiers a model read, the workflows that matched. Shown in the story. */
+export interface PlannerContext {
+  prompts: { msp: string | null; client: string | null } | null;
+  workflows: { id: string; name: string; scope: 'msp' | 'client' }[];
+}
+
 /** A model-backed planner's spending on one request: calls, tokens, cost, as the provider reported them. */
 export interface PlannerUsage {
   /** `provider:model`, e.g. `openai:gpt-4.1-mini`. */

@@ -1,6 +1,6 @@
 import type { DirectoryUser, Runbook } from '../core/directory.ts';
 import { describeError, isDeskhandError, isToolDisabled } from '../core/errors.ts';
-import { freezePlan, type PlanStep, type ProposedPlan } from '../core/plan.ts';
+import { freezePlan, type PlannerContext, type PlanStep, type ProposedPlan } from '../core/plan.ts';
 import { approvalsNeeded, effectiveOperatingMode, effectivePolicy, offeredTools, type OperatingMode } from '../core/policy.ts';
 import type { ToolDefinition, ToolPolicy } from '../core/tool.ts';
 import { findTool } from '../integrations/catalog.ts';
@@ -11,7 +11,9 @@ import { type DiagnosisReader, type PlannerInput, REQUEST_CHANNELS, type Request
 import { validatePlan } from '../planner/validate.ts';
 import { appendAudit, inTransaction } from '../store/audit.ts';
 import { json } from '../store/db.ts';
+import { matchWorkflows } from '../core/workflows.ts';
 import { plannerJournal } from '../store/planner-journal.ts';
+import { activeWorkflowsFor } from '../store/workflows.ts';
 import { type ClaimedRequest, enqueueTicketNote } from '../store/requests.ts';
 import type { RequestRow } from '../store/schema.ts';
 import type { EngineContext } from './context.ts';
@@ -66,6 +68,14 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
 
   // The client's own language model, else its MSP's, else the built-in planner.
   const planner = (await ctx.integrations.plannerForClient(client.id)) ?? ctx.planner;
+  // The MSP's workflows whose trigger matches the words (the client's own first), and the prompts' tiers.
+  const workflows = matchWorkflows(ticket.text, await activeWorkflowsFor(ctx.db, msp.id, client.id)).map((m) => ({
+    id: m.workflow.id,
+    name: m.workflow.name,
+    instructions: m.workflow.instructions,
+    steps: m.workflow.steps,
+    scope: m.workflow.clientId === null ? ('msp' as const) : ('client' as const),
+  }));
   const planning = await runPlanning({
     planner,
     catalog: ctx.catalog,
@@ -76,6 +86,8 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     requesterEmail: ticket.requesterEmail,
     runbooks: await clientRunbooks(ctx, client.id),
     journal: plannerJournal(ctx.db, request.id),
+    prompts: { msp: msp.planner_prompt, client: client.planner_prompt },
+    workflows,
   });
   await persistOutcome(ctx, request, {
     mode,
@@ -83,6 +95,11 @@ export async function diagnoseRequest(ctx: EngineContext, claimed: ClaimedReques
     ...planning,
     identity,
     planner: planner.name,
+    plannerContext: {
+      // Only a model reads the prompts; the built-in planner applies workflows' steps.
+      prompts: planner.name === 'builtin' ? null : { msp: msp.planner_prompt, client: client.planner_prompt },
+      workflows: workflows.map((w) => ({ id: w.id, name: w.name, scope: w.scope })),
+    },
     started,
   });
 }
@@ -151,6 +168,8 @@ export interface PlanningInput {
   runbooks: (hooks: RunbookReadHooks) => Promise<Runbook[]>;
   /** The MSP's and the client's instructions to a model-backed planner. */
   prompts?: PlannerInput['prompts'];
+  /** The workflows whose trigger matches the request, named in the note whichever planner reads them. */
+  workflows?: ReadonlyArray<NonNullable<PlannerInput['workflows']>[number] & { scope: 'msp' | 'client' }>;
   /** A model-backed planner's durable memory for this request. */
   journal?: PlannerInput['journal'];
   signal?: AbortSignal;
@@ -214,6 +233,9 @@ export async function runPlanning(input: PlanningInput): Promise<PlanningResult>
     allTools: input.catalog,
     resolve: (argObjects, args) => resolveThroughReader(resolving, argObjects, args),
   });
+  if (input.workflows && input.workflows.length > 0) {
+    findings.push(`Workflows given to the planner (their trigger matches the request): ${input.workflows.map((w) => `"${w.name}" (${w.scope === 'client' ? `${input.client.name}'s` : 'MSP-wide'})`).join(', ')}.`);
+  }
   const notCalled = [...refused.values()];
   if (notCalled.length > 0) {
     findings.push(
@@ -284,6 +306,7 @@ async function planOrEscalate(input: PlanningInput, reader: DiagnosisReader, off
       reader,
       ...(check ? { check } : {}),
       ...(input.prompts ? { prompts: input.prompts } : {}),
+      ...(input.workflows && input.workflows.length > 0 ? { workflows: input.workflows } : {}),
       ...(input.journal ? { journal: input.journal } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
     });
@@ -371,6 +394,7 @@ async function describeRequester(
 }
 
 interface OutcomeInput {
+  plannerContext?: PlannerContext;
   mode: OperatingMode;
   clientName: string;
   proposed: ProposedPlan;
@@ -459,6 +483,7 @@ async function persistOutcome(ctx: EngineContext, request: RequestRow, input: Ou
         needs_manager: needs.manager,
         rejected_problems: input.rejectedProblems ? json(input.rejectedProblems) : null,
         usage: input.proposed.usage ? json(input.proposed.usage) : null,
+        planner_context: input.plannerContext ? json(input.plannerContext) : null,
         created_at: at,
       })
       .execute();

@@ -7,6 +7,7 @@ import { decideLicenseAsk } from './decide-license.ts';
 import { decideProductAsk } from './decide-product.ts';
 import { combine, type Decision, escalate } from './decision.ts';
 import { readAsk } from './reading.ts';
+import { applyWorkflow } from './workflow-steps.ts';
 import { identifyRequester } from './requester.ts';
 import { stopBeforeAsks } from './stops.ts';
 import { forAWhile, leaveOfAbsence, outsiderWords, outsideAddresses } from './circumstances.ts';
@@ -66,6 +67,9 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
   if (stop.length > 0) return stop;
   const limits = circumstances(ctx, reading, found, people);
   if (limits.length > 0) return [...limits, ...(await decideAsks(ctx, reading, found, people)).filter((d) => d.kind !== 'escalate')];
+  // A matching workflow with steps is the MSP's own recipe for this request (the client's own first).
+  const recipe = ctx.input.workflows?.find((w) => w.steps.length > 0);
+  if (recipe) return [await applyWorkflow(ctx, recipe, found.mentions, people)];
 
   const decisions = await decideAsks(ctx, reading, found, people);
   decisions.push(...alongside(ctx, reading, found));

@@ -182,6 +182,8 @@ export interface PlanTable {
   rejected_problems: JsonNullable;
   /** What a model-backed planner spent on the request (`PlannerUsage`); null for the built-in planner. */
   usage: JsonNullable;
+  /** The prompts' tiers a model read and the workflows that matched (`PlannerContext`). */
+  planner_context: JsonNullable;
   created_at: Timestamp;
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ApprovalRow, PlanReview, PlanStep, RequestRow, RequestStory, ToolCall, ToolCallList } from '../api/contract.ts';
-import type { PlannerUsage } from '../core/plan.ts';
+import type { PlannerContext, PlannerUsage } from '../core/plan.ts';
 import { MESSAGE_CAPABILITY } from './requests.ts';
 import type { Db } from './db.ts';
 
@@ -285,6 +285,7 @@ export async function loadRequestStory(db: Db, mspId: string, requestId: string)
           needsManager: plan.needs_manager,
           rejectedProblems: plan.rejected_problems,
           usage: (plan.usage ?? null) as PlannerUsage | null,
+          plannerContext: (plan.planner_context ?? null) as PlannerContext | null,
           createdAt: plan.created_at.toISOString(),
         }
       : null,

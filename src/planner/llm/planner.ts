@@ -173,7 +173,7 @@ class ModelRun {
       try {
         const result = await generateText({
           model: this.model,
-          system: systemPrompt({ base: BASE_PROMPT, msp: this.input.prompts?.msp ?? null, client: this.input.prompts?.client ?? null }),
+          system: systemPrompt({ base: BASE_PROMPT, msp: this.input.prompts?.msp ?? null, client: this.input.prompts?.client ?? null, ...(this.input.workflows ? { workflows: this.input.workflows } : {}) }),
           messages: this.messages,
           tools: this.tools(),
           toolChoice: 'required',

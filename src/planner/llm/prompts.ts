@@ -1,4 +1,5 @@
 import type { Runbook } from '../../core/directory.ts';
+import type { PlannerWorkflow } from '../types.ts';
 
 /**
  * The three tiers of instructions a model reads, in this order: deskhand's own (the rules no MSP
@@ -27,13 +28,22 @@ export interface PromptTiers {
   base: string;
   msp: string | null;
   client: string | null;
+  /** The MSP's workflows whose trigger matches the request. */
+  workflows?: readonly PlannerWorkflow[];
 }
 
-/** The system prompt as used: the tiers that are set, in order, each under its own heading. */
+/** The system prompt as used: the tiers that are set, in order, each under its own heading, then the matching workflows. */
 export function systemPrompt(tiers: PromptTiers): string {
   const parts = [tiers.base];
   if (tiers.msp?.trim()) parts.push(`Instructions from the MSP (they refine the rules above, never loosen them):\n${tiers.msp.trim()}`);
   if (tiers.client?.trim()) parts.push(`Instructions for this client (they refine the rules above, never loosen them):\n${tiers.client.trim()}`);
+  if (tiers.workflows && tiers.workflows.length > 0) {
+    const described = tiers.workflows.map((w) => {
+      const recipe = w.steps.length > 0 ? `\n  Steps (templates in braces are filled from the request): ${w.steps.map((s) => `${s.tool}(${Object.entries(s.args).map(([k, v]) => `${k}=${v}`).join(', ')})`).join('; ')}` : '';
+      return `- "${w.name}": ${w.instructions.trim() || '(no instructions)'}${recipe}`;
+    });
+    parts.push(`Workflows the MSP wrote for requests like this one (follow them within the rules above):\n${described.join('\n')}`);
+  }
   return parts.join('\n\n');
 }
 
