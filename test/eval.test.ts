@@ -1,7 +1,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { runWatched } from './support/progress.ts';
+import { startScriptedModel } from './support/scripted-model.ts';
 
 /** A backstop only: a run fails sooner, with its output, when it stands still (see `runWatched`). */
 const BACKSTOP_MS = 10 * 60_000;
@@ -66,4 +69,59 @@ describe('the public cases are not in the code', () => {
     }
     expect(found).toEqual([]);
   });
+});
+
+/** `deskhand eval --planner llm` against a scripted OpenAI-compatible server over HTTP, then two runs side by side. */
+describe('deskhand eval --planner llm', () => {
+  it('plans every case with the model named by DESKHAND_LLM_*, side by side, and reports tokens, cost and time per case', async () => {
+    const model = await startScriptedModel(() => ({ toolCalls: [{ name: 'answer', args: { outcome: 'escalate', reason: 'A technician should look at this.' } }], usage: { prompt: 500, completion: 20 } }), {
+      apiKey: 'sk-eval',
+      model: 'scripted-1',
+    });
+    try {
+      const env = { ...process.env, DESKHAND_LLM_PROVIDER: 'openai-compatible', DESKHAND_LLM_MODEL: 'scripted-1', DESKHAND_LLM_BASE_URL: model.url, DESKHAND_LLM_API_KEY: 'sk-eval' };
+      const llm = await runWatched(process.execPath, ['bin/deskhand.js', 'eval', 'eval/public.jsonl', '--json', '--planner', 'llm', '--concurrency', '4'], { what: 'deskhand eval --planner llm', env });
+      expect(llm.code, llm.stderr).toBe(0);
+      const lines = llm.stdout.trim().split('\n');
+      const summary = JSON.parse(lines[lines.length - 1]!) as {
+        planner: string;
+        total: number;
+        passed: number;
+        usage: { model: string; modelCalls: number; inputTokens: number; outputTokens: number; costUsd: number | null };
+        cases: { id: string; passed: boolean; outcome: string; ms: number; usage?: { modelCalls: number } }[];
+      };
+      expect(summary.planner).toBe('llm');
+      expect(summary.total).toBe(15);
+      // Every case escalates: exactly the five escalation cases pass. The outsider (pub-13) is refused before any model call.
+      expect(summary.passed).toBe(5);
+      expect(summary.usage).toEqual({ model: 'openai-compatible:scripted-1', modelCalls: 14, inputTokens: 7000, outputTokens: 280, costUsd: 0 });
+      expect(model.calls()).toBe(14);
+      expect(summary.cases.find((c) => c.id === 'pub-13')?.usage).toBeUndefined();
+      expect(summary.cases.every((c) => c.ms > 0)).toBe(true);
+
+      const builtin = await deskhandEval('eval/public.jsonl');
+      const dir = tmpdir();
+      const a = `${dir}/deskhand-eval-builtin-${process.pid}.json`;
+      const b = `${dir}/deskhand-eval-llm-${process.pid}.json`;
+      writeFileSync(a, builtin.stdout);
+      writeFileSync(b, llm.stdout);
+      const compared = await runWatched(process.execPath, ['bin/deskhand.js', 'eval-compare', a, b, '--json'], { what: 'deskhand eval-compare' });
+      expect(compared.code, compared.stderr).toBe(0);
+      const comparison = JSON.parse(compared.stdout.trim().split('\n').pop()!) as { a: { planner: string; passed: number }; b: { planner: string; passed: number }; both: string[]; onlyA: string[]; onlyB: string[]; neither: string[] };
+      expect(comparison.a).toMatchObject({ planner: 'builtin', passed: 15 });
+      expect(comparison.b).toMatchObject({ planner: 'llm', passed: 5 });
+      expect(comparison.both.sort()).toEqual(['pub-04', 'pub-05', 'pub-08', 'pub-12', 'pub-13']);
+      expect(comparison.onlyA).toHaveLength(10);
+      expect(comparison.onlyB).toEqual([]);
+    } finally {
+      await model.close();
+    }
+  }, BACKSTOP_MS);
+
+  it('says which variables to set when no model is configured', async () => {
+    const env = { ...process.env, DESKHAND_LLM_PROVIDER: '', DESKHAND_LLM_MODEL: '' };
+    const run = await runWatched(process.execPath, ['bin/deskhand.js', 'eval', 'eval/public.jsonl', '--planner', 'llm'], { what: 'deskhand eval --planner llm without a model', env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/DESKHAND_LLM_PROVIDER must be one of openai, anthropic, openai-compatible/);
+  }, BACKSTOP_MS);
 });
