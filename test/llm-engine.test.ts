@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../src/demo/sandbox.ts';
+import { runPlanning } from '../src/engine/diagnose.ts';
+import { plannerJournal } from '../src/store/planner-journal.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createTestDatabase } from './support/db.ts';
 import { type ScriptedModel, type ScriptedReply, startScriptedModel } from './support/scripted-model.ts';
@@ -106,6 +108,29 @@ describe('a language model connected by the MSP', () => {
       workflows: [{ id: workflow.body.id, name: 'Zendesk for support', scope: 'client' }],
     });
     expect(JSON.stringify(story.body)).not.toContain(KEY);
+  });
+
+  it('resumes from the journal in PostgreSQL: a diagnosis run again pays for no model call already made', async () => {
+    const db = sb.service.ctx.db;
+    const contoso = await db.selectFrom('clients').select(['id', 'name', 'domain', 'slug']).where('slug', '=', 'contoso').executeTakeFirstOrThrow();
+    const planned = await db.selectFrom('planner_journal').select('request_id').where('kind', '=', 'model').executeTakeFirstOrThrow();
+    const planner = await sb.service.ctx.integrations.plannerForClient(contoso.id);
+    const identity = await sb.service.ctx.integrations.identityForClient(contoso.id);
+    expect(planner?.name).toBe('llm');
+    const before = model.calls();
+    const again = await runPlanning({
+      planner: planner!,
+      catalog: sb.service.ctx.catalog,
+      identity: identity!,
+      client: { slug: contoso.slug, name: contoso.name, domain: contoso.domain },
+      text: 'Could you give me Zendesk access? I take customer tickets now.',
+      requesterEmail: ALEX,
+      runbooks: async () => [],
+      journal: plannerJournal(db, planned.request_id),
+    });
+    expect(again.proposed.outcome).toBe('plan');
+    expect(model.calls()).toBe(before);
+    expect(again.proposed.reasons.join('\n')).toMatch(/2 calls; 2 of them replayed from the journal, not paid again/);
   });
 
   it('leaves the built-in planner to MSPs without a model', async () => {
