@@ -212,3 +212,20 @@ describe('prompt injection gains nothing', () => {
     expect(server.calls()).toBe(0);
   });
 });
+
+describe('the generic read surface', () => {
+  it("joins the documentation platforms' read tools: a model searches and opens the client's runbooks", async () => {
+    const server = await model([
+      read('hudu.search_articles', { query: 'zendesk' }),
+      answer('plan', 'Zendesk through its group.', [addAlexToZendesk]),
+    ]);
+    const result = await plan(server, { text: 'Zendesk for me please' });
+    expect(result.proposed.outcome).toBe('plan');
+    const found = sent(server, 1).slice(sent(server, 1).indexOf('"role":"tool"'));
+    expect(found).toContain('Application access');
+    expect(found).toContain('Zendesk: SG-App-Zendesk');
+    expect(found).not.toContain('Leavers');
+    expect(JSON.stringify(server.requests[0]?.tools)).toContain('hudu.search_articles');
+    expect(JSON.stringify(server.requests[0]?.tools)).not.toContain('hudu.get_article');
+  });
+});

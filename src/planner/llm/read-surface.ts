@@ -2,9 +2,9 @@ import type { ToolDefinition } from '../../core/tool.ts';
 import type { DiagnosisReader } from '../types.ts';
 
 /**
- * One generic `read(tool, args)` for a model: every offered read tool of the identity provider,
- * called through the `DiagnosisReader` so that each call is recorded in the request's story as the
- * engine records the built-in planner's. A read tool the policies disable is not offered, and a
+ * One generic `read(tool, args)` for a model: every offered read tool of the identity provider and
+ * of the documentation platforms, called through the `DiagnosisReader` so that each call is
+ * recorded in the request's story as the engine records the built-in planner's. A read tool the policies disable is not offered, and a
  * name that is not offered is refused with a message the model can act on.
  */
 export interface ReadSurface {
@@ -25,7 +25,20 @@ const VERBS: Readonly<Record<string, (reader: DiagnosisReader, args: Record<stri
   list_licenses: (r) => r.listLicenses(),
   list_auth_methods: (r, a) => r.listAuthMethods(a['user'] ?? ''),
   find_group: (r, a) => r.findGroups(a['query'] ?? ''),
+  // Documentation platforms' searches: the client's runbooks (read once per request and recorded under
+  // the platform's own tool names), with their text, so that no second call is needed to open one.
+  search_articles: (r, a) => searchRunbooks(r, a['query'] ?? ''),
+  search_documents: (r, a) => searchRunbooks(r, a['query'] ?? ''),
 };
+
+/** Runbooks whose title or text holds every word of the query (all of them for an empty query). */
+async function searchRunbooks(reader: DiagnosisReader, query: string): Promise<unknown> {
+  const words = query.toLowerCase().split(/\s+/).filter((w) => w !== '');
+  const runbooks = await reader.listRunbooks();
+  return runbooks
+    .filter((r) => words.every((w) => `${r.title}\n${r.body}`.toLowerCase().includes(w)))
+    .map((r) => ({ title: r.title, body: r.body, source: r.source, url: r.url ?? null }));
+}
 
 function verbOf(tool: string): string {
   return tool.slice(tool.indexOf('.') + 1);
