@@ -227,8 +227,16 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
     await page.goto(`${sb.service.url}/clients/${client.id}/integrations/${m365Id}`);
     const select = page.getByLabel(`Policy for ${tool}`);
     await select.selectOption(before?.policy === 'approval_needed' ? 'auto' : 'approval_needed');
-    if (before?.policy === 'approval_needed') await select.selectOption('approval_needed');
-    await page.getByLabel(`Require manager approval for ${tool}`).check();
+    if (before?.policy === 'approval_needed') {
+      // The row is disabled while a change is saved: the second change waits for the first.
+      await expect.poll(async () => (await policyOf())?.policy).toBe('auto');
+      await expect.poll(() => select.isEnabled()).toBe(true);
+      await select.selectOption('approval_needed');
+    }
+    await expect.poll(async () => (await policyOf())?.policy).toBe('approval_needed');
+    const managerApproval = page.getByLabel(`Require manager approval for ${tool}`);
+    await expect.poll(() => managerApproval.isEnabled()).toBe(true);
+    await managerApproval.check();
     await expect.poll(async () => (await policyOf())?.requireManagerApproval).toBe(true);
     expect(await policyOf()).toMatchObject({ policy: 'approval_needed', requireManagerApproval: true, source: 'client' });
     await page.locator('tr', { has: select }).getByText('Client override').waitFor();
