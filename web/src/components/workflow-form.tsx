@@ -181,7 +181,7 @@ function StepRow(props: { index: number; step: WorkflowStep; tools: string[]; on
             <Field id={id} label={`Step ${index + 1}: ${name}`}>
               <input id={id} type="text" maxLength={500} value={value} onChange={(event) => setArg(name, event.target.value)} />
             </Field>
-            <Field id={`${id}-template`} label={`Template for ${name}`}>
+            <Field id={`${id}-template`} label={`Step ${index + 1}: template for ${name}`}>
               <select id={`${id}-template`} value={templates.includes(value) ? value : ''} onChange={(event) => setArg(name, event.target.value)}>
                 <option value="">A literal value</option>
                 {templates.map((template) => (
