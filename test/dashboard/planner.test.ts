@@ -1,6 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientList, PlannerPrompt, Workflow, WorkflowList } from '../../src/api/contract.ts';
@@ -30,18 +30,20 @@ let browser: Browser;
 let fabrikam: { id: string; name: string };
 let requestId: string;
 
-/** Axe at 1280 px, and nothing wider than the window at 390 px (the same URL with the page's cookies). */
+/** Axe at 1280 px (light) and at 390 px (dark), nothing wider than the window at 390 px (the same URL with the page's cookies). */
 async function checkPage(page: Page, name: string): Promise<void> {
   await settledText(page);
   expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
   await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
-  const narrow = await newContext(browser, { width: 390, height: 800 });
+  const narrow = await newContext(browser, { width: 390, height: 800, colorScheme: 'dark' });
   try {
     await narrow.context.addCookies(await page.context().cookies());
     await narrow.page.goto(page.url());
     await narrow.page.locator('main h1').first().waitFor();
     await settledText(narrow.page);
     expect(await horizontalOverflow(narrow.page), `${name} at 390 px is wider than the window: ${await widest(narrow.page)}`).toBe(0);
+    expect(await seriousAxeViolations(narrow.page), `axe on ${name} at 390 px, dark`).toEqual([]);
+    await narrow.page.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
     expect(narrow.problems).toEqual([]);
   } finally {
     await narrow.context.close();

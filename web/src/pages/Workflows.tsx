@@ -121,7 +121,9 @@ function WorkflowTable(props: { workflows: Workflow[]; admin: boolean }) {
             <th scope="col">Scope</th>
             <th scope="col">Status</th>
             <th scope="col">Trigger</th>
-            <th scope="col">Steps</th>
+            <th scope="col" className="num">
+              Steps
+            </th>
             {props.admin ? (
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
@@ -263,7 +265,14 @@ export function WorkflowPage() {
   const me = useMe();
   const reader = can.readDetails(me.data?.user.role);
   const workflow = useQuery({ queryKey: ['workflow', workflowId], queryFn: () => api.get<Workflow>(`/api/workflows/${encodeURIComponent(workflowId)}`), enabled: reader });
-  if (me.data && !reader) return <BillingNotice />;
+  if (me.data && !reader) {
+    return (
+      <div>
+        <PageHeader title="Workflow" back={{ to: '/workflows', label: 'Workflows' }} />
+        <BillingNotice />
+      </div>
+    );
+  }
   if (workflow.isPending) return <Loading what="the workflow" />;
   if (workflow.error instanceof ApiError && (workflow.error.status === 404 || workflow.error.status === 400)) return <NotFound />;
   if (workflow.error) return <ErrorNote error={workflow.error} title="The workflow could not load" />;
