@@ -9,6 +9,7 @@ import { FINAL } from '../../src/demo/stories.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
 import { settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
+import { type ScriptedModel, startScriptedModel } from '../support/scripted-model.ts';
 
 /**
  * The planner's pages in Chromium against the real service and the emulators (issue 14): an admin
@@ -29,6 +30,7 @@ let sb: Sandbox;
 let browser: Browser;
 let fabrikam: { id: string; name: string };
 let requestId: string;
+let model: ScriptedModel | undefined;
 
 /** Axe at 1280 px (light) and at 390 px (dark), nothing wider than the window at 390 px (the same URL with the page's cookies). */
 async function checkPage(page: Page, name: string): Promise<void> {
@@ -82,6 +84,7 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
   afterAll(async () => {
     await browser?.close();
     await sb?.close();
+    await model?.close();
   });
 
   it("lets an admin write the MSP's and a client's prompts, and a client's workflow that Try it finds until it is archived", async () => {
@@ -224,6 +227,50 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
     // The built-in planner reads no prompt: nothing to unfold.
     expect(await facts.locator('details').count()).toBe(0);
     expect(await seriousAxeViolations(page), 'axe on the story').toEqual([]);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 60_000);
+
+  it("tells in a request's story which model planned it, its calls, tokens and cost, the prompts it read and the workflow that matched", async () => {
+    const ALAN = 'alan.turing@fabrikam.example';
+    model = await startScriptedModel(
+      (request) => {
+        // The first call reads who is asking; the next answers.
+        if (!JSON.stringify(request.messages).includes('"tool_call_id"')) return { toolCalls: [{ name: 'read', args: { tool: 'm365.get_user', args: { user: ALAN } } }], usage: { prompt: 1000, completion: 40 } };
+        return { toolCalls: [{ name: 'answer', args: { outcome: 'escalate', reason: 'A technician decides on this one.', steps: [] } }], usage: { prompt: 1200, completion: 80 } };
+      },
+      { apiKey: 'sk-scripted', model: 'scripted-1' },
+    );
+    const token = await sb.tokenFor(ADMIN);
+    // Fabrikam's own model (contoso keeps the built-in planner), and an active workflow of Fabrikam's.
+    const connected = await sb.api('POST', '/api/integrations', {
+      token,
+      body: { kind: 'llm', name: 'Fabrikam model', clientId: fabrikam.id, settings: { provider: 'openai-compatible', model: 'scripted-1', baseUrl: model.url }, secrets: { apiKey: 'sk-scripted' } },
+    });
+    expect(connected.status, JSON.stringify(connected.body)).toBe(200);
+    const workflow = await sb.api<Workflow>('POST', '/api/workflows', { token, body: { clientId: fabrikam.id, name: 'Zendesk for support', trigger: 'Zendesk access for the support team' } });
+    expect(workflow.status, JSON.stringify(workflow.body)).toBe(200);
+    const request = await sb.requestForTicket(await sb.openTicket('fabrikam', ALAN, 'Could I have Zendesk access? I joined the support team.'));
+    await sb.waitForRequest(request.id, (row) => row.state !== 'received' && row.state !== 'diagnosing');
+    const { page, problems } = await newContext(browser);
+    page.setDefaultTimeout(20_000);
+    await signInThroughPage(page, sb.service.url, TECHNICIAN, DEMO_PASSWORD, `/requests/${request.id}`);
+    await page.getByRole('heading', { name: /^Plan:/ }).waitFor();
+    const facts = page.locator('.planner-facts');
+    const text = ((await facts.textContent()) ?? '').replace(/\s+/g, ' ');
+    for (const part of ['Language model openai-compatible:scripted-1', '2 calls', '2,200 input tokens', '120 output tokens']) expect(text, part).toContain(part);
+    // The scripted model is an OpenAI-compatible one on this machine: priced at nothing.
+    expect(text).toContain('$0.00 (US dollars)');
+    // The prompts the model read, folded until asked for.
+    await facts.getByText("The MSP's prompt the model read").click();
+    await facts.getByText(MSP_PROMPT).waitFor();
+    await facts.getByText("The client's prompt the model read").click();
+    await facts.getByText(CLIENT_PROMPT).waitFor();
+    expect(await seriousAxeViolations(page), 'axe on a model-planned story').toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'story-model-1280.png'), fullPage: true });
+    await facts.getByRole('link', { name: 'Zendesk for support' }).click();
+    await page.waitForURL(`**/workflows/${workflow.body.id}`);
+    await page.getByRole('heading', { level: 1, name: 'Zendesk for support' }).waitFor();
     expect(problems).toEqual([]);
     await page.context().close();
   }, 60_000);

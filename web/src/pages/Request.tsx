@@ -147,7 +147,7 @@ type StoryPlan = NonNullable<RequestStory['plan']>;
 
 /** "$0.0123": small costs keep their significant digits (a model call is often a fraction of a cent). */
 function formatUsd(value: number): string {
-  return `$${value >= 1 ? value.toFixed(2) : value.toPrecision(2)}`;
+  return `$${value === 0 || value >= 1 ? value.toFixed(2) : value.toPrecision(2)}`;
 }
 
 /**
@@ -184,7 +184,7 @@ function PlannerFacts(props: { plan: StoryPlan }) {
                   <Link to="/workflows/$workflowId" params={{ workflowId: workflow.id }}>
                     {workflow.name}
                   </Link>{' '}
-                  <span className="muted small">{workflow.scope === 'msp' ? 'MSP-wide' : "the client's"}</span>
+                  <span className="muted small">{workflow.scope === 'msp' ? 'MSP-wide' : "the client's own"}</span>
                 </li>
               ))}
             </ul>
