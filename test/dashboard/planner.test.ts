@@ -5,8 +5,10 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientList, PlannerPrompt, Workflow, WorkflowList } from '../../src/api/contract.ts';
 import type { Sandbox } from '../../src/demo/sandbox.ts';
+import { toolCatalog } from '../../src/integrations/catalog.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
+import { TOOL_ARGUMENTS } from '../../web/src/components/workflow-tools.ts';
 import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
 import { settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
 import { type ScriptedModel, startScriptedModel } from '../support/scripted-model.ts';
@@ -66,6 +68,14 @@ async function apiAs<T>(email: string, method: string, path: string): Promise<T>
   expect(answer.status, `${method} ${path}`).toBe(200);
   return answer.body;
 }
+
+describe("the step editor's arguments", () => {
+  // No route lists a tool's arguments, so the dashboard writes them down: this keeps them the catalog's.
+  it('names every write tool of the catalog with its own arguments and the objects they name', () => {
+    const catalog = Object.fromEntries(toolCatalog.filter((tool) => tool.kind === 'write').map((tool) => [tool.name, tool.argObjects]));
+    expect(TOOL_ARGUMENTS).toEqual(catalog);
+  });
+});
 
 describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the planner in a story', () => {
   beforeAll(async () => {

@@ -7,6 +7,7 @@ import { STEP_TEMPLATES } from '../../../src/core/workflows.ts';
  * with the kind of object each names (which templates fit it). The API checks every step against
  * the real catalog on save, so a tool missing here is still usable (its arguments typed by name)
  * and a mistake here is refused with a message that lists the tool's real arguments.
+ * test/dashboard/planner.test.ts compares this list with the catalog, so it cannot drift unseen.
  */
 
 export type ArgumentKind = 'user' | 'group' | 'sku' | 'text';
