@@ -6,11 +6,11 @@ import { AccountPage } from './pages/Account.tsx';
 import { ApprovalPage } from './pages/Approval.tsx';
 import { ApprovalsPage } from './pages/Approvals.tsx';
 import { AuditPage } from './pages/Audit.tsx';
-import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage } from './pages/Client.tsx';
+import { ClientActivityTab, ClientIntegrationsTab, ClientOverviewTab, ClientPage, ClientPlannerTab } from './pages/Client.tsx';
 import { ClientsPage } from './pages/Clients.tsx';
 import { IntegrationPage } from './pages/Integration.tsx';
 import { InvitePage } from './pages/Invite.tsx';
-import { MspOverviewTab, MspPage, MspStatusesTab, MspUsersTab } from './pages/Msp.tsx';
+import { MspOverviewTab, MspPage, MspPlannerTab, MspStatusesTab, MspUsersTab } from './pages/Msp.tsx';
 import { MspIntegrationsTab } from './pages/MspIntegrations.tsx';
 import { NewIntegrationPage } from './pages/NewIntegration.tsx';
 import { PlanReviewPage } from './pages/PlanReview.tsx';
@@ -18,6 +18,7 @@ import { RequestPage } from './pages/Request.tsx';
 import { RequestsPage, requestFiltersFromSearch } from './pages/Requests.tsx';
 import { SetupPage } from './pages/Setup.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
+import { NewWorkflowPage, WorkflowPage, WorkflowsPage } from './pages/Workflows.tsx';
 
 /**
  * The dashboard's pages. Signed-out pages: /sign-in, /setup (the first run's link), /invite (an
@@ -49,6 +50,7 @@ const clientRoute = createRoute({ getParentRoute: () => appRoute, path: '/client
 const clientOverviewRoute = createRoute({ getParentRoute: () => clientRoute, path: '/', component: ClientOverviewTab });
 const clientIntegrationsRoute = createRoute({ getParentRoute: () => clientRoute, path: '/integrations', component: ClientIntegrationsTab });
 const clientActivityRoute = createRoute({ getParentRoute: () => clientRoute, path: '/activity', component: ClientActivityTab });
+const clientPlannerRoute = createRoute({ getParentRoute: () => clientRoute, path: '/planner', component: ClientPlannerTab });
 const clientIntegrationRoute = createRoute({ getParentRoute: () => appRoute, path: '/clients/$clientId/integrations/$integrationId', component: IntegrationPage });
 
 const mspRoute = createRoute({ getParentRoute: () => appRoute, path: '/msp', component: MspPage });
@@ -56,6 +58,7 @@ const mspOverviewRoute = createRoute({ getParentRoute: () => mspRoute, path: '/'
 const mspIntegrationsRoute = createRoute({ getParentRoute: () => mspRoute, path: '/integrations', component: MspIntegrationsTab });
 const mspUsersRoute = createRoute({ getParentRoute: () => mspRoute, path: '/users', component: MspUsersTab });
 const mspStatusesRoute = createRoute({ getParentRoute: () => mspRoute, path: '/statuses', component: MspStatusesTab });
+const mspPlannerRoute = createRoute({ getParentRoute: () => mspRoute, path: '/planner', component: MspPlannerTab });
 const integrationRoute = createRoute({ getParentRoute: () => appRoute, path: '/integrations/$integrationId', component: IntegrationPage });
 const newIntegrationRoute = createRoute({
   getParentRoute: () => appRoute,
@@ -72,6 +75,10 @@ const accountRoute = createRoute({ getParentRoute: () => appRoute, path: '/accou
 const approvalsRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals', component: ApprovalsPage });
 const approvalRoute = createRoute({ getParentRoute: () => appRoute, path: '/approvals/$approvalId', component: ApprovalPage });
 const auditRoute = createRoute({ getParentRoute: () => appRoute, path: '/audit', component: AuditPage });
+// Workflows (issue 14): how the MSP wants a kind of request handled
+const workflowsRoute = createRoute({ getParentRoute: () => appRoute, path: '/workflows', component: WorkflowsPage });
+const newWorkflowRoute = createRoute({ getParentRoute: () => appRoute, path: '/workflows/new', component: NewWorkflowPage });
+const workflowRoute = createRoute({ getParentRoute: () => appRoute, path: '/workflows/$workflowId', component: WorkflowPage });
 
 const routeTree = rootRoute.addChildren([
   signInRoute,
@@ -80,9 +87,9 @@ const routeTree = rootRoute.addChildren([
   appRoute.addChildren([
     homeRoute,
     clientsRoute,
-    clientRoute.addChildren([clientOverviewRoute, clientIntegrationsRoute, clientActivityRoute]),
+    clientRoute.addChildren([clientOverviewRoute, clientIntegrationsRoute, clientActivityRoute, clientPlannerRoute]),
     clientIntegrationRoute,
-    mspRoute.addChildren([mspOverviewRoute, mspIntegrationsRoute, mspUsersRoute, mspStatusesRoute]),
+    mspRoute.addChildren([mspOverviewRoute, mspIntegrationsRoute, mspUsersRoute, mspStatusesRoute, mspPlannerRoute]),
     newIntegrationRoute,
     integrationRoute,
     accountRoute,
@@ -92,6 +99,9 @@ const routeTree = rootRoute.addChildren([
     approvalsRoute,
     approvalRoute,
     auditRoute,
+    workflowsRoute,
+    newWorkflowRoute,
+    workflowRoute,
   ]),
 ]);
 

@@ -44,6 +44,11 @@ export function Layout() {
           </Link>
           <ApprovalsNavLink />
           {user.role !== 'msp_billing' ? (
+            <Link to="/workflows" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>
+              Workflows
+            </Link>
+          ) : null}
+          {user.role !== 'msp_billing' ? (
             <Link to="/audit" className="nav-link" activeProps={{ className: 'nav-link active', 'aria-current': 'page' }}>
               Audit
             </Link>

@@ -6,6 +6,7 @@ import { ApiError, api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
 import { queryKeys } from '../live.ts';
 import { ClientLinks, ConnectOwn } from '../components/client-links.tsx';
+import { PlannerPromptCard } from '../components/planner-prompt.tsx';
 import { EmptyState, ErrorNote, Field, formatTime, HealthBadge, Loading, ModeBadge, NotFound, PageHeader, SuccessNote, Tabs } from '../components/ui.tsx';
 
 /** A client's page: its header and tabs (Overview, Integrations, Activity); each tab is a URL. */
@@ -21,6 +22,7 @@ export function useClient(clientId: string) {
 export function ClientPage() {
   const clientId = useClientId();
   const client = useClient(clientId);
+  const me = useMe();
   if (client.isPending) return <Loading what="the client" />;
   if (client.error instanceof ApiError && (client.error.status === 404 || client.error.status === 400)) return <NotFound />;
   if (client.error) return <ErrorNote error={client.error} title="The client could not load" />;
@@ -39,6 +41,7 @@ export function ClientPage() {
           { to: '/clients/$clientId', label: 'Overview', params: { clientId } },
           { to: '/clients/$clientId/integrations', label: 'Integrations', params: { clientId } },
           { to: '/clients/$clientId/activity', label: 'Activity', params: { clientId } },
+          ...(can.readDetails(me.data?.user.role) ? [{ to: '/clients/$clientId/planner', label: 'Planner', params: { clientId } }] : []),
         ]}
       />
       <Outlet />
@@ -400,5 +403,23 @@ export function ClientActivityTab() {
         </div>
       )}
     </div>
+  );
+}
+
+/** Planner: the client's own prompt to a language-model planner, read after the MSP's (admins edit, technicians read). */
+export function ClientPlannerTab() {
+  const clientId = useClientId();
+  const client = useClient(clientId);
+  const me = useMe();
+  const role = me.data?.user.role;
+  if (!client.data || !me.data) return null;
+  if (!can.readDetails(role)) return <p className="note note-info">The planner's prompts are for admins and technicians.</p>;
+  return (
+    <>
+      <PlannerPromptCard path={`/api/clients/${encodeURIComponent(client.data.id)}/prompt`} whose="client" name={client.data.name} admin={can.configure(role)} />
+      <p className="hint planner-more">
+        The MSP's own prompt is on <Link to="/msp/planner">MSP → Planner</Link>; this client's workflows are under <Link to="/workflows">Workflows</Link>.
+      </p>
+    </>
   );
 }

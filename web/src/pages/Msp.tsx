@@ -6,6 +6,7 @@ import { api } from '../api.ts';
 import { can, useMe } from '../auth.ts';
 import { MODE_EXPLAINED, OperatingModeChoice } from '../components/msp-operating-mode.tsx';
 import { WelcomeNote } from '../components/msp-welcome.tsx';
+import { PlannerPromptCard } from '../components/planner-prompt.tsx';
 import { EmptyState, ErrorNote, Field, Loading, PageHeader, SuccessNote, Tabs } from '../components/ui.tsx';
 
 export { MspStatusesTab } from '../components/msp-ticket-statuses.tsx';
@@ -24,6 +25,8 @@ export function MspPage() {
           { to: '/msp/integrations', label: 'Integrations' },
           { to: '/msp/users', label: 'Users' },
           { to: '/msp/statuses', label: 'Ticket statuses' },
+          // What the MSP tells the planner is not billing's business (the API refuses it too).
+          ...(can.readDetails(me.data?.user.role) ? [{ to: '/msp/planner', label: 'Planner' }] : []),
         ]}
       />
       <Outlet />
@@ -170,5 +173,21 @@ function ApprovalChannels(props: { msp: MspDetail; admin: boolean }) {
         </div>
       )}
     </section>
+  );
+}
+
+/** Planner: the MSP's own prompt to a language-model planner (admins edit, technicians read). */
+export function MspPlannerTab() {
+  const me = useMe();
+  const role = me.data?.user.role;
+  if (!me.data) return null;
+  if (!can.readDetails(role)) return <p className="note note-info">The planner's prompts are for admins and technicians.</p>;
+  return (
+    <>
+      <PlannerPromptCard path="/api/msp/prompt" whose="msp" name={me.data.msp.name} admin={can.configure(role)} />
+      <p className="hint planner-more">
+        Each client can add its own prompt on its Planner tab. How a kind of request is handled step by step is written as a <Link to="/workflows">workflow</Link>.
+      </p>
+    </>
   );
 }

@@ -143,6 +143,70 @@ const sentence = (value: string): string => {
   return text.charAt(0).toUpperCase() + text.slice(1);
 };
 
+type StoryPlan = NonNullable<RequestStory['plan']>;
+
+/** "$0.0123": small costs keep their significant digits (a model call is often a fraction of a cent). */
+function formatUsd(value: number): string {
+  return `$${value === 0 || value >= 1 ? value.toFixed(2) : value.toPrecision(2)}`;
+}
+
+/**
+ * Who planned, and with what: the built-in planner, or a language model with its calls, tokens and
+ * cost; the prompts a model read (collapsed: they can be long) and the workflows that matched.
+ */
+function PlannerFacts(props: { plan: StoryPlan }) {
+  const { usage, plannerContext: context } = props.plan;
+  const builtIn = props.plan.planner === 'builtin';
+  const prompts = context?.prompts ?? null;
+  const workflows = context?.workflows ?? [];
+  return (
+    <div className="planner-facts">
+      <dl className="details-list">
+        <dt>Planner</dt>
+        <dd>{builtIn ? 'Built-in planner' : usage ? `Language model ${usage.model}` : `Language model (${props.plan.planner})`}</dd>
+        {usage ? (
+          <>
+            <dt>Model use</dt>
+            <dd>
+              {usage.modelCalls} call{usage.modelCalls === 1 ? '' : 's'} · {usage.inputTokens.toLocaleString()} input tokens · {usage.outputTokens.toLocaleString()} output tokens ·{' '}
+              {usage.costUsd === null ? 'cost unknown' : `${formatUsd(usage.costUsd)} (US dollars)`}
+            </dd>
+          </>
+        ) : null}
+        <dt>Workflows</dt>
+        <dd>
+          {workflows.length === 0 ? (
+            <span className="muted">None matched.</span>
+          ) : (
+            <ul className="plain-list">
+              {workflows.map((workflow) => (
+                <li key={workflow.id}>
+                  <Link to="/workflows/$workflowId" params={{ workflowId: workflow.id }}>
+                    {workflow.name}
+                  </Link>{' '}
+                  <span className="muted small">{workflow.scope === 'msp' ? 'MSP-wide' : "the client's own"}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+      </dl>
+      {prompts ? (
+        <>
+          <details>
+            <summary>The MSP's prompt the model read</summary>
+            {prompts.msp ? <div className="note-text">{prompts.msp}</div> : <p className="muted small">None.</p>}
+          </details>
+          <details>
+            <summary>The client's prompt the model read</summary>
+            {prompts.client ? <div className="note-text">{prompts.client}</div> : <p className="muted small">None.</p>}
+          </details>
+        </>
+      ) : null}
+    </div>
+  );
+}
+
 type Reads = { tool?: string; args?: Record<string, unknown>; result?: unknown; purpose?: string }[];
 type NotePayload = { purpose?: string; visibility?: string; text?: string; ticketRef?: string; subject?: string; to?: string };
 type StepPolicy = { policy?: string; requireManagerApproval?: boolean };
@@ -199,6 +263,7 @@ function FullStory(props: { story: RequestStory; approver: boolean }) {
       {plan ? (
         <Entry title={`Plan: ${humanize(plan.outcome)} (${plan.operatingMode === 'plan' ? 'Plan Mode' : 'Execute Mode'})`} at={plan.createdAt}>
           <p>{plan.summary}</p>
+          <PlannerFacts plan={plan} />
           <p className="small">
             Frozen plan, SHA-256 <code className="hash wrap-anywhere">{plan.hash}</code>
           </p>
