@@ -225,7 +225,7 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
     const before = await policyOf();
     expect(before?.source).not.toBe('client');
     await page.goto(`${sb.service.url}/clients/${client.id}/integrations/${m365Id}`);
-    const select = page.getByLabel(`Policy for ${tool}`);
+    const select = page.getByLabel(`Policy for ${tool}`, { exact: true });
     await select.selectOption(before?.policy === 'approval_needed' ? 'auto' : 'approval_needed');
     if (before?.policy === 'approval_needed') {
       // The row is disabled while a change is saved: the second change waits for the first.
