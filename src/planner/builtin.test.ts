@@ -107,6 +107,7 @@ describe('several people, suites, outsiders, changes for a while', () => {
   it('reads a misspelt name, and says so', async () => {
     const run = await runCase(caseOf('contoso', 'alex.wilber@contoso.example', 'can i get tablaeu please'));
     expect(run.proposed.steps).toEqual([expect.objectContaining({ args: { user: 'alex.wilber@contoso.example', group: 'SG-App-Tableau' } })]);
+    expect(run.proposed.reasons.join('\n')).toMatch(/"tablaeu" was read as Tableau/);
   });
 
   it('escalates access for someone outside the tenant even when the requester has it', async () => {

@@ -318,7 +318,11 @@ async function decideMentions(
           : resource.kind === 'sku'
             ? await decideLicenseAsk(ctx, { action, resource, subject })
             : await decideProductAsk(ctx, { action, resource, subject });
-      const decision = mention.suiteApp ? { ...decided, reasons: [`${mention.suiteApp} is part of ${resource.label}.`, ...decided.reasons] } : decided;
+      const read = [
+        ...(mention.typed ? [`"${mention.typed}" was read as ${resource.label} (a misspelling: the nearest name the tenant and the runbooks use).`] : []),
+        ...(mention.suiteApp ? [`${mention.suiteApp} is part of ${resource.label}.`] : []),
+      ];
+      const decision = read.length > 0 ? { ...decided, reasons: [...read, ...decided.reasons] } : decided;
       decisions.push(said === null && reading.fault ? faultNotAccess(decision, mention) : decision);
     }
   }
