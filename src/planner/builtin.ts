@@ -105,7 +105,7 @@ function dropRepeats(text: string, mentions: readonly Mention[]): Mention[] {
 /** The asks of the request (account procedures, groups, licenses), each for the people its clause names. */
 async function decideAsks(ctx: PlanningContext, reading: IntentReading, found: MentionReading, people: PeopleMentioned): Promise<Decision[]> {
   const text = ctx.text;
-  const binding = bindSubjects(ctx, people);
+  const binding = bindSubjects(ctx, people, found.mentions);
   const decisions: Decision[] = [];
   for (const intent of reading.account) {
     if ((intent === 'leaver' || intent === 'returner') && people.people.length === 0 && speaksOfSomeoneElse(text) && !speaksOfSelf(text)) {
@@ -148,7 +148,7 @@ function uniqueUsers(users: readonly DirectoryUser[]): DirectoryUser[] {
  * before ("his access") or falls back on the request as a whole: its named subjects, else the
  * writer. People only in the background ("Joni is off sick") are never a subject of their own.
  */
-function bindSubjects(ctx: PlanningContext, people: PeopleMentioned): Binding {
+function bindSubjects(ctx: PlanningContext, people: PeopleMentioned, asked: readonly Mention[]): Binding {
   const text = ctx.text;
   const clauses = splitClauses(text);
   const inClause = (k: number, role?: PersonRole): DirectoryUser[] =>
@@ -190,7 +190,20 @@ function bindSubjects(ctx: PlanningContext, people: PeopleMentioned): Binding {
       return where.length === 0 ? fallback : uniqueUsers(where.flatMap(clauseSubjects));
     },
     forMention(mention) {
-      return clauseSubjects(clauseOfWord(clauses, mention.start));
+      const k = clauseOfWord(clauses, mention.start);
+      const subjects = clauseSubjects(k);
+      // "Add Henrietta to Adobe CC and put Alex on the VPN": each ask goes to the person named just before it.
+      const named = people.mentions
+        .filter((m) => m.role === 'subject' && clauseAt(clauses, m.start) === k)
+        .map((m) => ({ user: m.user, word: words(text.slice(0, m.start)).length }));
+      if (uniqueUsers(named.map((n) => n.user)).length < 2) return subjects;
+      const clauseStart = clauses[k]?.wordStart ?? 0;
+      const previous = Math.max(clauseStart, ...asked.filter((m) => m.end <= mention.start && clauseOfWord(clauses, m.start) === k).map((m) => m.end));
+      const between = uniqueUsers(named.filter((n) => n.word >= previous && n.word < mention.start).map((n) => n.user));
+      if (between.length === 0) return subjects;
+      // "Nestor, Lidia and I need Project": the writer too, when the same words ask for them.
+      const self = subjects.some((u) => sameUser(u, ctx.speaker)) && asksForSelf(words(text).slice(previous, mention.start).join(' '));
+      return self ? uniqueUsers([ctx.speaker, ...between]) : between;
     },
   };
 }
@@ -283,7 +296,7 @@ function alongside(ctx: PlanningContext, reading: IntentReading, found: MentionR
       escalate('a new account is needed', ['The request is about someone who is joining; creating accounts and setting up new starters is done by a technician, not by the agent.']),
     );
   }
-  if (reading.hardware || (reading.deviceRequest && found.mentions.length === 0)) {
+  if (reading.hardware || reading.deviceAsked || (reading.deviceRequest && found.mentions.length === 0)) {
     const lines = ctx.rules.procedures.filter((p) => p.intent === 'hardware').map((p) => cite(p.line));
     decisions.push(
       escalate('hardware and printers are handled by a technician', ['The request is about a printer or other hardware, which the agent cannot fix remotely.', ...lines]),

@@ -21,6 +21,9 @@ describe('editDistance', () => {
 describe('allowedEdits', () => {
   it('allows nothing below five letters, one up to seven, two from eight, by the shorter spelling', () => {
     expect(allowedEdits('jira', 'java')).toBe(0);
+    expect(allowedEdits('vnp', 'vpn')).toBe(1);
+    expect(allowedEdits('slak', 'slack')).toBe(1);
+    expect(allowedEdits('sla', 'slack')).toBe(0);
     expect(allowedEdits('figam', 'figma')).toBe(1);
     expect(allowedEdits('salesforse', 'salesforce')).toBe(2);
     expect(allowedEdits('salesforse', 'sales')).toBe(1);

@@ -41,8 +41,18 @@ export function editDistance(a: string, b: string, max: number): number {
  */
 export function allowedEdits(typed: string, name: string): number {
   const length = Math.min(typed.length, name.length);
-  if (length < 5) return 0;
+  if (length < 3) return 0;
+  // Short names take one slip only when it cannot be a different short word: two letters swapped
+  // ("VNP"), or one letter dropped from a name of five ("Slak").
+  if (length < 5) return isSwap(typed, name) || (name.length >= 5 && typed.length === name.length - 1) ? 1 : 0;
   return length < 8 ? 1 : 2;
+}
+
+/** The same letters with two neighbours swapped. */
+function isSwap(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  const diff = [...a].flatMap((c, i) => (c === b[i] ? [] : [i]));
+  return diff.length === 2 && diff[1] === (diff[0] ?? -2) + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
 }
 
 export interface FuzzyCandidate<T> {

@@ -93,7 +93,8 @@ const patterns = {
     /\bleavers?\b/,
     /\bno longer (works|working|employed|with (us|the company))\b/,
     /\b(shut|cut|turn) (off|down) (all )?(his|her|their) (access|account)/,
-    /\b(disable|block|deactivate|suspend) (\w+ ){0,3}(account|access|sign ?in)/,
+    /\b(disable|block|deactivate|suspend|lock) (\w+ ){0,3}(account|access|sign ?in|login|log ?in|user)/,
+    /\b(contract|employment|assignment|engagement) (has |had )?(finished|ended|ends|ending|terminated|is over|was over|finishes)\b/,
     /\bend of (his|her|their) employment\b/,
   ],
   returner: [
@@ -122,12 +123,17 @@ const patterns = {
     /\b(broken|cracked|smashed) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|desk phone|computer|pc)\b/,
   ],
   deviceFault: [
-    /\b(laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,4} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|loud|damaged|buzzing|rattling|beeping|smoking|sparking|hot|swollen)\b/,
+    /\b(laptop|monitor|screen|keyboard|key|keys|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|projector|cable|computer|pc|desktop)s?( \w+){0,6} (broken|cracked|dead|faulty|won t|doesn t|not working|stopped|flickering|blinking|overheating|noisy|loud|damaged|buzzing|rattling|beeping|smoking|sparking|hot|swollen)\b/,
     /\b(dead|faulty|broken|cracked) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)\b/,
   ],
   /** Asking for a device: a technician orders and sets it up. Only when nothing else is asked ("Office on my new laptop" is about Office). */
   deviceRequest: [
     /\b(new|replacement|spare|second|another|bigger|extra) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)s?\b/,
+  ],
+  /** A device asked for outright ("and a new keyboard please"), not one spoken of ("on my new laptop"). */
+  deviceAsked: [
+    /\b(need|want|get|order|request|and|also|plus|with|for)( a| an| another| one)? (new|replacement|spare|second|extra|bigger) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)s?\b/,
+    /\b(a|an|another) (new|replacement|spare|second|extra|bigger) (laptop|monitor|screen|keyboard|mouse|dock|docking station|headset|webcam|charger|battery|desk phone|computer|pc)s?\b/,
   ],
   onboarding: [
     /\bnew (hire|starter|joiner|employee|team member|colleague|staff member|user)s?\b/,
@@ -179,8 +185,10 @@ export interface IntentReading {
   /** Account requests, most specific first (a compromise subsumes a password reset). */
   account: AccountIntent[];
   hardware: boolean;
-  /** A device is asked for ("a new laptop"); counts as hardware when nothing else is asked. */
+  /** A device is asked for ("a new keyboard please"); "my new laptop" counts only when nothing else is asked. */
   deviceRequest: boolean;
+  /** A device asked for outright ("and a new keyboard please"): hardware beside any other ask. */
+  deviceAsked: boolean;
   admin: boolean;
   /** Something "is not working": a fault report rather than a request for access. */
   fault: boolean;
@@ -218,6 +226,7 @@ export function readIntents(text: string): IntentReading {
     // "my computer doesn't take my password" is a password problem, not a hardware one.
     hardware: anyMatch(n, patterns.hardware) || (found.size === 0 && anyMatch(n, patterns.deviceFault)),
     deviceRequest: found.size === 0 && anyMatch(n, patterns.deviceRequest),
+    deviceAsked: anyMatch(n, patterns.deviceAsked),
     admin: anyMatch(n, patterns.admin),
     fault: anyMatch(n, patterns.fault),
     onboarding: anyMatch(n, patterns.onboarding),

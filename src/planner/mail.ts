@@ -48,7 +48,7 @@ const GREETING_LINES = 3;
 
 /** Separators that say "a forwarded message follows", in the five languages clients write. */
 const FORWARD_SEPARATOR =
-  /^-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transf[ée]r[ée]|mensaje reenviado|doorgestuurd bericht)\s*-{2,}$|^(?:begin forwarded message|anfang der weitergeleiteten nachricht|d[ée]but du message r[ée]exp[ée]di[ée]|inicio del mensaje reenviado|begin doorgestuurd bericht)\s*:$/iu;
+  /^-{2,}\s*(?:forwarded(?: message| e-?mail| mail)?|weitergeleitete nachricht|weitergeleitet|message transf[ée]r[ée]|mensaje reenviado|doorgestuurd bericht|doorgestuurd)\s*-{2,}$|^(?:begin forwarded message|anfang der weitergeleiteten nachricht|d[ée]but du message r[ée]exp[ée]di[ée]|inicio del mensaje reenviado|begin doorgestuurd bericht)\s*:$/iu;
 
 /** Separators that quote a message without saying whether it is forwarded or answered. */
 const ORIGINAL_SEPARATOR =

@@ -5,7 +5,7 @@ import type { PlanningContext } from './context.ts';
 import { type Decision, escalate } from './decision.ts';
 import { readIntents } from './intent.ts';
 import { readLanguage } from './language.ts';
-import { type MailAuthor, type QuotedMessage, readMail } from './mail.ts';
+import { type MailAuthor, parseAuthor, type QuotedMessage, readMail } from './mail.ts';
 import { findMentions } from './resources.ts';
 
 /**
@@ -70,15 +70,38 @@ async function authorOf(ctx: PlanningContext, from: MailAuthor): Promise<{ user:
   };
 }
 
+/** "From:", "Von:", "De :", "Van:" as a quoted block's first line: its author, and the rest as its words. */
+const FROM_LINE = /^\s*(?:from|von|de|van)\s?:\s*(.+)$/i;
+
+function withHeaderAuthor(quote: QuotedMessage): QuotedMessage {
+  if (quote.from.email !== null || quote.from.name !== null) return quote;
+  const [first, ...rest] = quote.body.split('\n');
+  const header = FROM_LINE.exec(first ?? '');
+  if (!header?.[1]) return quote;
+  return { ...quote, from: parseAuthor(header[1]), body: rest.join('\n').trim() };
+}
+
 export async function readAsk(ctx: PlanningContext): Promise<AskReading> {
   const mail = readMail(ctx.input.request.text);
   const own = english(mail.body);
   const notes: string[] = [];
-  const forwards = mail.quoted.filter((q) => q.kind === 'forward');
+  // Forwarded messages; and, when the sender's words ask nothing, a quoted message with an author
+  // ("Forwarding Adele's note below" above a "> From: Adele" block), read like a forward.
+  const forwards = mail.quoted.map(withHeaderAuthor).filter((q) => q.kind === 'forward' || q.from.email !== null || q.from.name !== null);
   const ownAsks = hasAsk(ctx, own.text);
   const languageNote = (language: keyof typeof LANGUAGE_NAMES): void => {
     if (language !== 'en') notes.push(`The request is written in ${LANGUAGE_NAMES[language]}; the agent read it with its ${LANGUAGE_NAMES[language]} vocabulary.`);
   };
+  if (ownAsks && forwards.length > 0 && !/\b(me|my|myself|i)\b/i.test(own.text) && /\b(him|her|them)\b/i.test(own.text)) {
+    // "FW: Zendesk. Please add her, she is joining the rota" above Barbara's message: "her" is Barbara.
+    const author = await authorOf(ctx, forwards[0]!.from);
+    if ('user' in author && !sameUpn(author.user, ctx.requester)) {
+      languageNote(own.language);
+      notes.push(`"${own.text.match(/\b(him|her|them)\b/i)?.[0]}" in ${ctx.requester.displayName}'s words is read as ${who(author.user)}, who wrote the forwarded message.`);
+      const named = own.text.replace(/\b(him|her|them)\b/i, author.user.displayName);
+      return { ctx: ctx.reading(named, ctx.requester), notes, refusal: null };
+    }
+  }
   if (ownAsks || forwards.length === 0) {
     languageNote(own.language);
     // Nothing of the sender's own but quoted history: read what was written, as written.

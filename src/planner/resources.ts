@@ -360,7 +360,7 @@ function fuzzyCandidates(catalog: Catalog): FuzzyCandidate<Resource>[] {
     if (m.cue && !m.nameSuffices) continue;
     const key = m.phrase.join('');
     const id = `${m.resource.key}|${key}`;
-    if (key.length < 5 || seen.has(id)) continue;
+    if (key.length < 3 || seen.has(id)) continue;
     seen.add(id);
     candidates.push({ key, value: m.resource, identity: m.resource.key });
   }
@@ -383,7 +383,7 @@ export function findMisspelt(text: string, catalog: Catalog, spans: ReadonlyArra
     for (let start = Math.max(0, span.start - 2); start < span.end; start++) {
       for (let end = Math.max(start + 1, span.start + 1); end <= Math.min(ws.length, span.end + 2); end++) {
         const typed = ws.slice(start, end).join('');
-        if (typed.length < 5 || /^\d+$/.test(typed)) continue;
+        if (typed.length < 3 || /^\d+$/.test(typed)) continue;
         const result = nearest(typed, candidates);
         if (result.kind === 'none') continue;
         const better =
