@@ -1,5 +1,6 @@
 import type { DirectoryUser } from '../core/directory.ts';
 import type { ProposedPlan } from '../core/plan.ts';
+import { sameUpn } from './authority.ts';
 import { PlanningContext } from './context.ts';
 import { decideAccountAsk } from './decide-account.ts';
 import { decideGroupAsk } from './decide-group.ts';
@@ -11,7 +12,7 @@ import { applyWorkflow } from './workflow-steps.ts';
 import { identifyRequester } from './requester.ts';
 import { stopBeforeAsks } from './stops.ts';
 import { forAWhile, leaveOfAbsence, outsiderWords, outsideAddresses } from './circumstances.ts';
-import { asksForSelf, clauseAt, clauseOfWord, pointsBack, splitClauses, wantsForOthers } from './clauses.ts';
+import { asksForSelf, clauseAt, clauseOfWord, pointsBack, wantsForOthers } from './clauses.ts';
 import { type AccountIntent, actionFor, cueWords, type IntentReading, readIntents, type ResourceAction } from './intent.ts';
 import { findMentions, findMisspelt, type Mention, type MentionReading } from './resources.ts';
 import { cite } from './runbook-rules.ts';
@@ -54,7 +55,7 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
   const spans = unknownObjectSpans(text, exact.spans ?? exact.mentions, new Set([...nameWords, ...resourceWords]));
   const misspelt = findMisspelt(text, ctx.catalog, spans);
   const found: MentionReading = {
-    mentions: dropRepeats(text, [...(exact.spans ?? exact.mentions), ...misspelt.mentions].sort((a, b) => a.start - b.start)),
+    mentions: dropRepeats(ctx, [...(exact.spans ?? exact.mentions), ...misspelt.mentions].sort((a, b) => a.start - b.start)),
     ambiguous: [...exact.ambiguous, ...misspelt.ambiguous],
   };
   const understood = (span: ObjectSpan): boolean => misspelt.ambiguous.some((a) => a.phrase === span.label);
@@ -79,9 +80,9 @@ async function decide(ctx: PlanningContext): Promise<Decision[]> {
 }
 
 /** The verb that applies to a mention, looked for in the mention's own clause. */
-function actionIn(text: string): (mention: Mention) => ResourceAction | null {
-  const cues = cueWords(text);
-  const clauses = splitClauses(text);
+function actionIn(ctx: PlanningContext): (mention: Mention) => ResourceAction | null {
+  const cues = cueWords(ctx.text);
+  const clauses = ctx.clauses;
   return (mention) => {
     const clause = clauses[clauseOfWord(clauses, mention.start)];
     return actionFor(cues, mention.start, mention.end, clause ? { start: clause.wordStart, end: clause.wordEnd } : undefined);
@@ -92,8 +93,8 @@ function actionIn(text: string): (mention: Mention) => ResourceAction | null {
  * A resource named twice is asked for once. The mention with a verb that asks for it or away
  * decides ("our partners use DocuSign ... could you give me DocuSign?"); failing that, the first.
  */
-function dropRepeats(text: string, mentions: readonly Mention[]): Mention[] {
-  const said = actionIn(text);
+function dropRepeats(ctx: PlanningContext, mentions: readonly Mention[]): Mention[] {
+  const said = actionIn(ctx);
   const chosen = new Map<string, Mention>();
   for (const m of mentions) {
     const current = chosen.get(m.resource.key);
@@ -131,13 +132,9 @@ interface Binding {
   forMention(mention: Mention): DirectoryUser[];
 }
 
-function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
-  return a.userPrincipalName.toLowerCase() === b.userPrincipalName.toLowerCase();
-}
-
 function uniqueUsers(users: readonly DirectoryUser[]): DirectoryUser[] {
   const out: DirectoryUser[] = [];
-  for (const u of users) if (!out.some((o) => sameUser(o, u))) out.push(u);
+  for (const u of users) if (!out.some((o) => sameUpn(o, u))) out.push(u);
   return out;
 }
 
@@ -150,7 +147,7 @@ function uniqueUsers(users: readonly DirectoryUser[]): DirectoryUser[] {
  */
 function bindSubjects(ctx: PlanningContext, people: PeopleMentioned, asked: readonly Mention[]): Binding {
   const text = ctx.text;
-  const clauses = splitClauses(text);
+  const clauses = ctx.clauses;
   const inClause = (k: number, role?: PersonRole): DirectoryUser[] =>
     uniqueUsers(people.mentions.filter((m) => clauseAt(clauses, m.start) === k && (role === undefined || m.role === role)).map((m) => m.user));
   const subjectsAnywhere = uniqueUsers(people.mentions.filter((m) => m.role === 'subject').map((m) => m.user));
@@ -202,7 +199,7 @@ function bindSubjects(ctx: PlanningContext, people: PeopleMentioned, asked: read
       const between = uniqueUsers(named.filter((n) => n.word >= previous && n.word < mention.start).map((n) => n.user));
       if (between.length === 0) return subjects;
       // "Nestor, Lidia and I need Project": the writer too, when the same words ask for them.
-      const self = subjects.some((u) => sameUser(u, ctx.speaker)) && asksForSelf(words(text).slice(previous, mention.start).join(' '));
+      const self = subjects.some((u) => sameUpn(u, ctx.speaker)) && asksForSelf(words(text).slice(previous, mention.start).join(' '));
       return self ? uniqueUsers([ctx.speaker, ...between]) : between;
     },
   };
@@ -249,7 +246,7 @@ function circumstances(ctx: PlanningContext, reading: IntentReading, found: Ment
   const text = ctx.text;
   const limits: Decision[] = [];
   const outside = outsideAddresses(text, ctx.input.client.domain);
-  const clauses = splitClauses(text);
+  const clauses = ctx.clauses;
   const outsiderAt = clauses.findIndex((c) => outsiderWords(c.text) !== null);
   const knownSubjectThere = outsiderAt >= 0 && people.mentions.some((m) => m.role === 'subject' && clauseAt(clauses, m.start) === outsiderAt);
   if (outside.length > 0 || (outsiderAt >= 0 && !knownSubjectThere)) {
@@ -316,7 +313,7 @@ async function decideMentions(
   mentions: readonly Mention[],
   subjectsOf: (mention: Mention) => DirectoryUser[],
 ): Promise<Decision[]> {
-  const actionOf = actionIn(ctx.text);
+  const actionOf = actionIn(ctx);
   const decisions: Decision[] = [];
   for (const mention of mentions) {
     const said = actionOf(mention);

@@ -1,4 +1,5 @@
-import { normalise } from './text.ts';
+import { inClientDomain } from './requester.ts';
+import { EMAIL_ADDRESS, normalise } from './text.ts';
 
 /**
  * Circumstances that change what the agent may do with an ask, whatever the ask is: a change wanted
@@ -60,16 +61,10 @@ export function leaveOfAbsence(text: string): string | null {
   return null;
 }
 
-const EMAIL = /[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
-
 /** Addresses in the text outside the client's domain (and its subdomains). */
 export function outsideAddresses(text: string, clientDomain: string): string[] {
-  const domain = clientDomain.toLowerCase();
   const found = new Set<string>();
-  for (const m of text.matchAll(EMAIL)) {
-    const host = (m[1] ?? '').toLowerCase();
-    if (host !== domain && !host.endsWith(`.${domain}`)) found.add(m[0].toLowerCase());
-  }
+  for (const m of text.matchAll(EMAIL_ADDRESS)) if (!inClientDomain(m[0], clientDomain)) found.add(m[0].toLowerCase());
   return [...found];
 }
 

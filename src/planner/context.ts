@@ -1,4 +1,5 @@
 import type { AuthMethod, DirectoryGroup, DirectoryUser, SubscribedSku } from '../core/directory.ts';
+import { type Clause, splitClauses } from './clauses.ts';
 import { buildCatalog, type Catalog } from './resources.ts';
 import { parseRunbooks, type RunbookRules } from './runbook-rules.ts';
 import type { DiagnosisReader, PlannerInput } from './types.ts';
@@ -41,6 +42,14 @@ export class PlanningContext {
     const clientWords = [input.client.name, input.client.slug, input.client.domain.split('.')[0] ?? ''];
     const lookups: Lookups = { managers: new Map(), memberships: new Map(), licenses: new Map(), methods: new Map() };
     return new PlanningContext(input, requester, requester, input.request.text, rules, groups, skus, buildCatalog(groups, skus, rules, clientWords), lookups);
+  }
+
+  private split: Clause[] | undefined;
+
+  /** The text's clauses (clauses.ts), split once for every ask that needs them. */
+  get clauses(): Clause[] {
+    this.split ??= splitClauses(this.text);
+    return this.split;
   }
 
   /** The same request read as `text`, in `speaker`'s words; authority stays the requester's. */

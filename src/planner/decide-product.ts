@@ -64,10 +64,10 @@ export async function decideProductAsk(ctx: PlanningContext, ask: ProductAsk): P
     const decision = await decideLicenseAsk(ctx, { action: 'grant', resource: onRequest[0], subject });
     return { ...decision, reasons: [`${label} comes with ${onRequest[0].label}, which ${subject.displayName} does not hold.`, ...decision.reasons] };
   }
-  const held_ = (await ctx.licensesOf(subject)).join(', ') || 'none';
+  const holds = (await ctx.licensesOf(subject)).join(', ') || 'none';
   const providers = resource.providers.map((s) => s.skuPartNumber);
   return escalate(`${label} is not part of ${subject.displayName}'s licences`, [
-    `${who(subject)} holds ${held_}; none of them includes ${label}.`,
+    `${who(subject)} holds ${holds}; none of them includes ${label}.`,
     providers.length > 0
       ? `In ${ctx.clientName}'s tenant ${label} comes with ${providers.join(', ')}, which ${onRequest.length > 1 ? 'several runbook lines' : 'no runbook'} lets the helpdesk assign on request for it.`
       : `No licence ${ctx.clientName} subscribes to includes ${label}; buying one is the account manager's decision.`,

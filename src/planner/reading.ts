@@ -6,6 +6,7 @@ import { type Decision, escalate } from './decision.ts';
 import { readIntents } from './intent.ts';
 import { readLanguage } from './language.ts';
 import { type MailAuthor, parseAuthor, type QuotedMessage, readMail } from './mail.ts';
+import { inClientDomain } from './requester.ts';
 import { findMentions } from './resources.ts';
 
 /**
@@ -37,17 +38,11 @@ function hasAsk(ctx: PlanningContext, text: string): boolean {
   return intents.account.length > 0 || intents.hardware || intents.admin || findMentions(text, ctx.catalog).mentions.length > 0;
 }
 
-function domainOf(address: string): string {
-  return address.split('@')[1]?.trim().toLowerCase() ?? '';
-}
-
 /** The employee who wrote a forwarded message, or why it cannot be one. */
 async function authorOf(ctx: PlanningContext, from: MailAuthor): Promise<{ user: DirectoryUser } | { refusal: Decision }> {
-  const clientDomain = ctx.input.client.domain.toLowerCase();
   const shown = from.email ?? from.name ?? 'someone unnamed';
   if (from.email) {
-    const domain = domainOf(from.email);
-    if (domain !== clientDomain && !domain.endsWith(`.${clientDomain}`)) {
+    if (!inClientDomain(from.email, ctx.input.client.domain)) {
       return {
         refusal: escalate(`the forwarded request was written by someone outside ${ctx.clientName}`, [
           `${ctx.requester.displayName} forwarded a message from ${from.email}, outside ${ctx.clientName}'s domain (${ctx.input.client.domain}).`,

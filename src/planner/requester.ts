@@ -10,15 +10,16 @@ import type { PlannerInput } from './types.ts';
  */
 export type Identified = { ok: true; user: DirectoryUser } | { ok: false; refusal: Decision };
 
-function domainOf(address: string): string {
-  return address.split('@')[1]?.trim().toLowerCase() ?? '';
+/** The address is in the client's domain or one of its subdomains. */
+export function inClientDomain(address: string, clientDomain: string): boolean {
+  const domain = address.split('@')[1]?.trim().toLowerCase() ?? '';
+  const client = clientDomain.toLowerCase();
+  return domain === client || domain.endsWith(`.${client}`);
 }
 
 export async function identifyRequester(input: PlannerInput): Promise<Identified> {
   const address = input.requesterEmail.trim();
-  const domain = domainOf(address);
-  const clientDomain = input.client.domain.toLowerCase();
-  if (domain !== clientDomain && !domain.endsWith(`.${clientDomain}`)) {
+  if (!inClientDomain(address, input.client.domain)) {
     return refuse('the requester is not an employee of the client', [
       `The request came from ${address || 'an unknown address'}, which is outside ${input.client.name}'s domain (${input.client.domain}); the agent acts only for the client's own employees.`,
     ]);

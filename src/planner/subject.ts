@@ -1,4 +1,6 @@
 import type { DirectoryUser } from '../core/directory.ts';
+import { sameUpn } from './authority.ts';
+import { EMAIL_ADDRESS } from './text.ts';
 import type { DiagnosisReader } from './types.ts';
 import { COMMON_WORDS } from './vocabulary.ts';
 
@@ -46,7 +48,6 @@ interface Token {
   possessive: boolean;
 }
 
-const EMAIL = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
 const TOKEN = /[A-Za-z][A-Za-z-]*(?:['\u2019]s\b)?/g;
 
 /** Words that, just before a name, say it is not the subject ("approved by Megan", "same as Lidia"). */
@@ -56,7 +57,7 @@ const NOT_SUBJECT_AFTER = new Set(['approved', 'approves', 'said', 'says', 'agre
 
 function tokensOf(text: string): Token[] {
   // Addresses are blanked to spaces of the same length, so offsets stay those of the text.
-  const withoutEmails = text.replace(EMAIL, (m) => ' '.repeat(m.length));
+  const withoutEmails = text.replace(EMAIL_ADDRESS, (m) => ' '.repeat(m.length));
   return [...withoutEmails.matchAll(TOKEN)].map((m, index) => {
     const raw = m[0];
     const possessive = /['\u2019]s$/.test(raw);
@@ -204,15 +205,11 @@ async function usersNamed(token: string, reader: DiagnosisReader): Promise<Direc
 
 async function usersByEmail(text: string, reader: DiagnosisReader): Promise<DirectoryUser[]> {
   const found: DirectoryUser[] = [];
-  for (const address of new Set([...text.matchAll(EMAIL)].map((m) => m[0].toLowerCase()))) {
+  for (const address of new Set([...text.matchAll(EMAIL_ADDRESS)].map((m) => m[0].toLowerCase()))) {
     const user = await reader.getUser(address);
     if (user) found.push(user);
   }
   return found;
-}
-
-function sameUser(a: DirectoryUser, b: DirectoryUser): boolean {
-  return a.userPrincipalName.toLowerCase() === b.userPrincipalName.toLowerCase();
 }
 
 /**
@@ -257,7 +254,7 @@ export async function findPeopleMentioned(
     const role = (run && roles.get(run)) ?? 'mentioned';
     const best = Math.max(...users.map((u) => support.get(u.id) ?? 0));
     const chosen = users.filter((u) => (support.get(u.id) ?? 0) === best);
-    if (chosen.some((u) => sameUser(u, requester))) continue;
+    if (chosen.some((u) => sameUpn(u, requester))) continue;
     if (chosen.length === 1 && chosen[0]) {
       const token = tokens[i];
       if (token) mentions.push({ user: chosen[0], role, start: token.at, end: token.at + token.text.length });
@@ -267,22 +264,22 @@ export async function findPeopleMentioned(
       continue;
     }
     if (chosen.length > 1) ambiguous.push({ name: tokens[i]?.text ?? '', candidates: chosen });
-    else if (chosen[0] && !people.some((p) => sameUser(p, chosen[0]!))) people.push(chosen[0]);
+    else if (chosen[0] && !people.some((p) => sameUpn(p, chosen[0]!))) people.push(chosen[0]);
   }
-  const named = (u: DirectoryUser): boolean => mentions.some((m) => sameUser(m.user, u) && m.role !== 'context');
+  const named = (u: DirectoryUser): boolean => mentions.some((m) => sameUpn(m.user, u) && m.role !== 'context');
   return {
     // Someone only in the background is no subject, unless named as one elsewhere in the request.
-    people: people.filter((p) => !sameUser(p, requester) && (!context.has(p.userPrincipalName.toLowerCase()) || named(p))),
-    mentions: mentions.filter((m) => !sameUser(m.user, requester)).sort((a, b) => a.start - b.start),
+    people: people.filter((p) => !sameUpn(p, requester) && (!context.has(p.userPrincipalName.toLowerCase()) || named(p))),
+    mentions: mentions.filter((m) => !sameUpn(m.user, requester)).sort((a, b) => a.start - b.start),
     unknown: [...new Set(unknown)],
-    ambiguous: ambiguous.filter((a) => !a.candidates.some((c) => people.some((p) => sameUser(p, c)))),
+    ambiguous: ambiguous.filter((a) => !a.candidates.some((c) => people.some((p) => sameUpn(p, c)))),
   };
 }
 
 /** Addresses of known people, as mentions (an address names someone deliberately). */
 function emailMentions(text: string, people: readonly DirectoryUser[]): PersonMention[] {
   const found: PersonMention[] = [];
-  for (const m of text.matchAll(EMAIL)) {
+  for (const m of text.matchAll(EMAIL_ADDRESS)) {
     const user = people.find((p) => p.userPrincipalName.toLowerCase() === m[0].toLowerCase() || p.mail?.toLowerCase() === m[0].toLowerCase());
     if (user) found.push({ user, role: 'mentioned', start: m.index ?? 0, end: (m.index ?? 0) + m[0].length });
   }

@@ -52,6 +52,9 @@ function normaliseNow(text: string): string {
     .trim();
 }
 
+/** An e-mail address in a request or a reason, its domain captured (global: for `matchAll` and `replace`). */
+export const EMAIL_ADDRESS = /[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
+
 export function words(text: string): string[] {
   const n = normalise(text);
   return n === '' ? [] : n.split(' ');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ProposedPlan } from '../../core/plan.ts';
 import type { ToolDefinition } from '../../core/tool.ts';
+import { EMAIL_ADDRESS } from '../text.ts';
 
 /**
  * The model's structured answer, and what deskhand makes of it. The model proposes; only a plan of
@@ -50,7 +51,6 @@ export function answerProblems(answer: ModelAnswer, offered: readonly ToolDefini
 
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 const TOOL_NAME = /\b[a-z][a-z0-9]*\.[a-z]+(?:_[a-z]+)+\b/g;
-const EMAIL = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
 
 /** Words that show a reason speaks of deskhand's inside: such a reason is never shown, a plain sentence is. */
 const INTERNAL = /<|>|```|\binternal\b|\bnote\b|\bsystem prompt\b|\binstructions?\b|\btool\b|\brunbook\b|\bpolic(y|ies)\b|\bapprov/i;
@@ -64,18 +64,15 @@ const PLAIN_REASON = 'What you asked for is already in place.';
  */
 export function employeeReason(reason: string, employeeEmail: string): string {
   const own = employeeEmail.toLowerCase();
-  const others = [...reason.matchAll(EMAIL)].some((m) => m[0].toLowerCase() !== own);
-  if (INTERNAL.test(reason) || TOOL_NAME.test(reason) || others || new RegExp(UUID.source, 'i').test(reason)) {
-    TOOL_NAME.lastIndex = 0;
-    return PLAIN_REASON;
-  }
-  TOOL_NAME.lastIndex = 0;
+  const others = [...reason.matchAll(EMAIL_ADDRESS)].some((m) => m[0].toLowerCase() !== own);
+  // `search` ignores a global pattern's position, unlike `test`.
+  if (INTERNAL.test(reason) || reason.search(TOOL_NAME) >= 0 || others || reason.search(UUID) >= 0) return PLAIN_REASON;
   let text = reason
     .replace(/<[^>]{0,200}>/g, ' ')
     .replace(/```[\s\S]*?```/g, ' ')
     .replace(UUID, '[id]')
     .replace(TOOL_NAME, 'a change')
-    .replace(EMAIL, (address) => (address.toLowerCase() === own ? address : 'a colleague'))
+    .replace(EMAIL_ADDRESS, (address) => (address.toLowerCase() === own ? address : 'a colleague'))
     .replace(/\s+/g, ' ')
     .trim();
   if (text.length > MAX_REASON_CHARS) text = `${text.slice(0, MAX_REASON_CHARS - 1).replace(/\s+\S*$/, '')}…`;
