@@ -8,7 +8,7 @@ import { emulatorApiCredentials } from '../../src/integrations/connectwise/emula
 import { emulatorAppCredentials, emulatorMspAppCredentials } from '../../src/integrations/m365/emulator/credentials.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
-import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
+import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations, widest } from '../support/browser.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 /**
@@ -51,15 +51,6 @@ async function checkPage(browser: Browser, page: Page, name: string): Promise<vo
       await narrow.context.close();
     }
   }
-}
-
-/** The elements that reach past the window's right edge (outside a sideways-scrolling table), to name in a failure. */
-async function widest(page: Page): Promise<string> {
-  return page.evaluate(`[...document.querySelectorAll('body *')]
-    .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !el.closest('.table-wrap'))
-    .slice(-5)
-    .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right))
-    .join(', ')`) as Promise<string>;
 }
 
 /** Test connection on an integration's page: every check and every tool passes. */
@@ -236,7 +227,9 @@ describe.skipIf(!browserRunsHere)('configuring a new MSP from the dashboard', ()
     await expect.poll(async () => (await policyOf())?.policy).toBe('approval_needed');
     const managerApproval = page.getByLabel(`Require manager approval for ${tool}`);
     await expect.poll(() => managerApproval.isEnabled()).toBe(true);
-    await managerApproval.check();
+    // A controlled box that saves: it shows the saved value once the save answers, so Playwright's
+    // check(), which reads the box at once, can see it unchanged; the API poll below is the proof.
+    await managerApproval.click();
     await expect.poll(async () => (await policyOf())?.requireManagerApproval).toBe(true);
     expect(await policyOf()).toMatchObject({ policy: 'approval_needed', requireManagerApproval: true, source: 'client' });
     await page.locator('tr', { has: select }).getByText('Client override').waitFor();

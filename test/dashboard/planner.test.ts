@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientList, PlannerPrompt, Workflow, WorkflowList } from '../../src/api/contract.ts';
 import type { Sandbox } from '../../src/demo/sandbox.ts';
@@ -9,8 +9,8 @@ import { toolCatalog } from '../../src/integrations/catalog.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
 import { TOOL_ARGUMENTS } from '../../web/src/components/workflow-tools.ts';
-import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
-import { settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
+import { browserRunsHere, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
+import { checkAtTwoWidths, settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
 import { type ScriptedModel, startScriptedModel } from '../support/scripted-model.ts';
 
 /**
@@ -34,34 +34,6 @@ let fabrikam: { id: string; name: string };
 let requestId: string;
 let model: ScriptedModel | undefined;
 
-/** Axe at 1280 px (light) and at 390 px (dark), nothing wider than the window at 390 px (the same URL with the page's cookies). */
-async function checkPage(page: Page, name: string): Promise<void> {
-  await settledText(page);
-  expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
-  await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
-  const narrow = await newContext(browser, { width: 390, height: 800, colorScheme: 'dark' });
-  try {
-    await narrow.context.addCookies(await page.context().cookies());
-    await narrow.page.goto(page.url());
-    await narrow.page.locator('main h1').first().waitFor();
-    await settledText(narrow.page);
-    expect(await horizontalOverflow(narrow.page), `${name} at 390 px is wider than the window: ${await widest(narrow.page)}`).toBe(0);
-    expect(await seriousAxeViolations(narrow.page), `axe on ${name} at 390 px, dark`).toEqual([]);
-    await narrow.page.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
-    expect(narrow.problems).toEqual([]);
-  } finally {
-    await narrow.context.close();
-  }
-}
-
-/** The elements that reach past the window's right edge (outside a sideways-scrolling table), to name in a failure. */
-async function widest(page: Page): Promise<string> {
-  return page.evaluate(`[...document.querySelectorAll('body *')]
-    .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !el.closest('.table-wrap'))
-    .slice(-5)
-    .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right))
-    .join(', ')`) as Promise<string>;
-}
 
 async function apiAs<T>(email: string, method: string, path: string): Promise<T> {
   const answer = await sb.api<T>(method, path, { token: await sb.tokenFor(email) });
@@ -111,14 +83,14 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
     const savedMsp = await apiAs<PlannerPrompt>(ADMIN, 'GET', '/api/msp/prompt');
     expect(savedMsp).toMatchObject({ prompt: MSP_PROMPT, updatedBy: `user:${ADMIN}` });
     expect(await settledText(page)).toContain('can never add a tool or change a policy');
-    await checkPage(page, 'msp-planner');
+    await checkAtTwoWidths(browser, page, 'msp-planner', SHOTS);
 
     await page.goto(`${sb.service.url}/clients/${fabrikam.id}/planner`);
     await page.getByLabel('Prompt', { exact: true }).fill(CLIENT_PROMPT);
     await page.getByRole('button', { name: 'Save prompt' }).click();
     await page.getByText('Saved.').waitFor();
     expect((await apiAs<PlannerPrompt>(ADMIN, 'GET', `/api/clients/${fabrikam.id}/prompt`)).prompt).toBe(CLIENT_PROMPT);
-    await checkPage(page, 'client-planner');
+    await checkAtTwoWidths(browser, page, 'client-planner', SHOTS);
 
     // A workflow: from the top navigation, the new-workflow form, two steps with {requester}.
     await page.locator('.topbar').getByRole('link', { name: 'Workflows' }).click();
@@ -153,7 +125,7 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
       { tool: 'm365.add_user_to_group', args: { user: '{requester}', group: 'SG-Sales' } },
       { tool: 'm365.assign_license', args: { user: '{requester}', sku: 'SPE_E3' } },
     ]);
-    await checkPage(page, 'workflow-admin');
+    await checkAtTwoWidths(browser, page, 'workflow-admin', SHOTS);
 
     // The list shows it with its scope, status and trigger; Try it finds it for Fabrikam.
     await page.locator('.topbar').getByRole('link', { name: 'Workflows' }).click();
@@ -171,7 +143,7 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
     const matched = (await matches.textContent()) ?? '';
     expect(matched).toContain(WORKFLOW);
     expect(matched).toMatch(/matched words: .*starter/);
-    await checkPage(page, 'workflows');
+    await checkAtTwoWidths(browser, page, 'workflows', SHOTS);
 
     await row.getByRole('button', { name: `Archive ${WORKFLOW}` }).click();
     await expect.poll(async () => (await apiAs<Workflow>(ADMIN, 'GET', `/api/workflows/${id}`)).status).toBe('archived');
@@ -191,7 +163,7 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
     expect(text).toContain('Only an admin changes it.');
     expect(await page.locator('main textarea').count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save prompt' }).count()).toBe(0);
-    await checkPage(page, 'msp-planner-technician');
+    await checkAtTwoWidths(browser, page, 'msp-planner-technician', SHOTS);
 
     await page.goto(`${sb.service.url}/clients/${fabrikam.id}/planner`);
     await page.getByText(CLIENT_PROMPT).waitFor();
@@ -208,7 +180,7 @@ describe.runIf(browserRunsHere)('the planner pages: prompts, workflows, and the 
     await page.getByRole('heading', { name: 'What it says' }).waitFor();
     expect(await settledText(page)).toContain('{requester}');
     expect(await page.locator('main input, main select, main textarea').count()).toBe(0);
-    await checkPage(page, 'workflow-technician');
+    await checkAtTwoWidths(browser, page, 'workflow-technician', SHOTS);
     expect(problems).toEqual([]);
     await page.context().close();
 

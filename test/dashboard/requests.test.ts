@@ -1,14 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientList, ToolCallList } from '../../src/api/contract.ts';
 import type { Sandbox } from '../../src/demo/sandbox.ts';
 import { FINAL } from '../../src/demo/stories.ts';
 import { DEMO_PASSWORD } from '../../src/world/seed.ts';
-import { browserRunsHere, horizontalOverflow, launchBrowser, newContext, seriousAxeViolations } from '../support/browser.ts';
-import { settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
+import { browserRunsHere, launchBrowser, newContext } from '../support/browser.ts';
+import { checkAtTwoWidths, settledText, signInThroughPage, startDashboardSandbox } from '../support/dashboard.ts';
 
 /**
  * The requests pages in Chromium against the real service and the emulators: a ticket opened in the
@@ -24,34 +24,6 @@ const BILLING = 'ben.okafor@northwind-it.example';
 let sb: Sandbox;
 let browser: Browser;
 
-/** Axe at 1280 px (light) and at 390 px (dark), nothing wider than the window at 390 px (the same URL with the page's cookies). */
-async function checkPage(page: Page, name: string): Promise<void> {
-  await settledText(page);
-  expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
-  await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
-  const narrow = await newContext(browser, { width: 390, height: 800, colorScheme: 'dark' });
-  try {
-    await narrow.context.addCookies(await page.context().cookies());
-    await narrow.page.goto(page.url());
-    await narrow.page.locator('main h1').first().waitFor();
-    await settledText(narrow.page);
-    expect(await horizontalOverflow(narrow.page), `${name} at 390 px is wider than the window: ${await widest(narrow.page)}`).toBe(0);
-    expect(await seriousAxeViolations(narrow.page), `axe on ${name} at 390 px, dark`).toEqual([]);
-    await narrow.page.screenshot({ path: join(SHOTS, `${name}-390.png`), fullPage: true });
-    expect(narrow.problems).toEqual([]);
-  } finally {
-    await narrow.context.close();
-  }
-}
-
-/** The elements that reach past the window's right edge (outside a sideways-scrolling table), to name in a failure. */
-async function widest(page: Page): Promise<string> {
-  return page.evaluate(`[...document.querySelectorAll('body *')]
-    .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !el.closest('.table-wrap'))
-    .slice(-5)
-    .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right))
-    .join(', ')`) as Promise<string>;
-}
 
 async function clientId(slug: string): Promise<string> {
   const list = await sb.api<ClientList>('GET', '/api/clients', { token: await sb.tokenFor(TECHNICIAN) });
@@ -83,7 +55,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe('zendesk');
     const row = page.getByRole('link', { name: 'Could you give me Zendesk access' }).first();
     await row.waitFor();
-    await checkPage(page, 'requests');
+    await checkAtTwoWidths(browser, page, 'requests', SHOTS);
     await row.click();
     await page.waitForURL(`**/requests/${request.id}`);
     // The story reaches the approval without a reload: the page follows the request live.
@@ -96,7 +68,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     for (const part of ['Intake', 'Diagnosis', 'Internal note', 'SHA-256', 'policy: approval needed', 'left']) expect(text, part).toContain(part);
     const hash = (await sb.service.ctx.db.selectFrom('plans').select('hash').where('request_id', '=', request.id).executeTakeFirstOrThrow()).hash;
     expect(text).toContain(hash);
-    await checkPage(page, 'request-waiting');
+    await checkAtTwoWidths(browser, page, 'request-waiting', SHOTS);
 
     // No reload: the state, the approval and the steps arrive by the live events.
     const navigations: string[] = [];
@@ -114,7 +86,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     expect(navigations, 'the page was not reloaded').toEqual([]);
     const done = await settledText(page);
     for (const part of ["Technician's approval: approved", 'Approved for the sales team', 'Step 1 executed', 'succeeded', 'Reply to the employee']) expect(done, part).toContain(part);
-    await checkPage(page, 'request-story');
+    await checkAtTwoWidths(browser, page, 'request-story', SHOTS);
     await page.screenshot({ path: join(README_SHOTS, 'request-story.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.context().close();
@@ -165,7 +137,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
       expect(text).toContain(step.tool);
       expect(text).toContain((plan.step_policies as { policy: string }[])[index]!.policy.replaceAll('_', ' '));
     });
-    await checkPage(page, 'plan-review');
+    await checkAtTwoWidths(browser, page, 'plan-review', SHOTS);
     expect(problems).toEqual([]);
     await page.context().close();
   });
@@ -184,7 +156,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     const text = await settledText(page);
     expect(text).toContain(step.tool);
     expect(text).toContain('technician: approved by');
-    await checkPage(page, 'client-activity');
+    await checkAtTwoWidths(browser, page, 'client-activity', SHOTS);
     expect(problems).toEqual([]);
     await page.context().close();
 
@@ -197,7 +169,7 @@ describe.runIf(browserRunsHere)('the requests pages', () => {
     const story = await settledText(billing.page);
     expect(story).toContain('details (what the agent read, its reasons, notes and replies) are for technicians');
     expect(story).not.toContain('Internal note');
-    await checkPage(billing.page, 'request-billing');
+    await checkAtTwoWidths(browser, billing.page, 'request-billing', SHOTS);
     expect(billing.problems).toEqual([]);
     await billing.context.close();
   });

@@ -68,3 +68,12 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as Promise<number>;
 }
+
+/** The elements that reach past the window's right edge (outside a sideways-scrolling table), to name in a failure. */
+export async function widest(page: Page): Promise<string> {
+  return page.evaluate(`[...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !el.closest('.table-wrap'))
+    .slice(-5)
+    .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right))
+    .join(', ')`) as Promise<string>;
+}

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { DASHBOARD_DIR } from '../../src/api/dashboard.ts';
 import { type SandboxOptions, startSandbox, type Sandbox } from '../../src/demo/sandbox.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { horizontalOverflow, newContext, seriousAxeViolations, widest } from './browser.ts';
 import { createTestDatabase } from './db.ts';
 
 /**
@@ -47,4 +48,27 @@ export async function settledText(page: Page): Promise<string> {
 export async function settledHtml(page: Page): Promise<string> {
   await settledText(page);
   return page.content();
+}
+
+/**
+ * A page as the browser tests check every page: settled, no serious axe violation at 1280 px (light)
+ * nor at 390 px (dark), nothing wider than the window at 390 px, a screenshot of each in `shots`.
+ */
+export async function checkAtTwoWidths(browser: Browser, page: Page, name: string, shots: string): Promise<void> {
+  await settledText(page);
+  expect(await seriousAxeViolations(page), `axe on ${name}`).toEqual([]);
+  await page.screenshot({ path: join(shots, `${name}-1280.png`), fullPage: true });
+  const narrow = await newContext(browser, { width: 390, height: 800, colorScheme: 'dark' });
+  try {
+    await narrow.context.addCookies(await page.context().cookies());
+    await narrow.page.goto(page.url());
+    await narrow.page.locator('main h1').first().waitFor();
+    await settledText(narrow.page);
+    expect(await horizontalOverflow(narrow.page), `${name} at 390 px is wider than the window: ${await widest(narrow.page)}`).toBe(0);
+    expect(await seriousAxeViolations(narrow.page), `axe on ${name} at 390 px, dark`).toEqual([]);
+    await narrow.page.screenshot({ path: join(shots, `${name}-390.png`), fullPage: true });
+    expect(narrow.problems).toEqual([]);
+  } finally {
+    await narrow.context.close();
+  }
 }
